@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/**
+ * @file check.h
+ * Can these files be joined by stream copy? Compares probed files with a reference and
+ * lists every difference, as a note (the join engine handles it) or an error (it cannot).
+ */
+#ifndef VIDPIPE_CHECK_H
+#define VIDPIPE_CHECK_H
+
+#include "common.h"
+#include "probe.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum VpCheckSeverity {
+    VP_CHECK_NOTE = 0,   /**< differs, but a join handles it (e.g. other SPS/PPS) */
+    VP_CHECK_ERROR = 1,  /**< a stream-copy join cannot handle it (e.g. other resolution) */
+} VpCheckSeverity;
+
+/** One difference between a file and the reference. */
+typedef struct VpCheckDiff {
+    VpCheckSeverity severity;
+    char field[32];       /**< "video.resolution", "audio.sample_rate", "streams.audio" */
+    char value[96];       /**< the file's value, as a person reads it */
+    char ref_value[96];   /**< the reference's value */
+    /** 1 if --conform (re-encoding this file to match the reference) can fix it. */
+    int conformable;
+} VpCheckDiff;
+
+/** The differences of one file against the reference. */
+typedef struct VpCheckResult {
+    int nb_diffs;
+    VpCheckDiff *diffs;   /**< owned by the result */
+    int nb_errors;        /**< diffs with VP_CHECK_ERROR */
+} VpCheckResult;
+
+/**
+ * Compare @p file with @p ref. Both stay owned by the caller and are only read.
+ * On success fills @p res (the caller frees it with vp_check_result_clear()) and returns the
+ * number of errors (0 = joinable with the reference). On failure returns
+ * AVERROR(ENOMEM) and leaves @p res empty.
+ * A file compared with itself has no differences. Thread-safe (no shared state).
+ */
+VP_API int vp_check_compare(const VpMediaInfo *ref, const VpMediaInfo *file, VpCheckResult *res);
+
+/** Free the differences in @p res and zero it. Accepts an already cleared result. */
+VP_API void vp_check_result_clear(VpCheckResult *res);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* VIDPIPE_CHECK_H */

@@ -1,0 +1,101 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/**
+ * @file common.h
+ * Conventions shared by every libvidpipe header: export macro, error codes, logging.
+ *
+ * Return values: every function returning int returns 0 (or a positive count) on success
+ * and a negative error code on failure. Errors are either FFmpeg's AVERROR codes
+ * (AVERROR(ENOENT), AVERROR_INVALIDDATA, ...), which pass through unchanged, or vidpipe's
+ * own codes below. vp_strerror() describes both.
+ */
+#ifndef VIDPIPE_COMMON_H
+#define VIDPIPE_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(_WIN32)
+#  define VP_API __declspec(dllexport)
+#elif defined(__GNUC__)
+#  define VP_API __attribute__((visibility("default")))
+#else
+#  define VP_API
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/**
+ * vidpipe's own error codes: X(name, value, message). Values are negative and lie outside
+ * both -errno and FFmpeg's tag-based AVERROR range.
+ */
+#define VP_ERROR_TABLE(X)                                                              \
+    X(VP_ERR_EMPTY_FILE,    -0x56500001, "file is empty")                                \
+    X(VP_ERR_IS_DIRECTORY,  -0x56500002, "is a directory, not a media file")             \
+    X(VP_ERR_NOT_MEDIA,     -0x56500003, "not a media file (no known container format)") \
+    X(VP_ERR_TRUNCATED,     -0x56500004, "file is truncated (media data cut short)")     \
+    X(VP_ERR_NO_VIDEO,      -0x56500005, "has no video stream")                          \
+    X(VP_ERR_NO_AUDIO,      -0x56500006, "has no audio stream")                          \
+    X(VP_ERR_TIMEOUT,       -0x56500007, "took too long to read (time bound reached)")   \
+    X(VP_ERR_TOO_LARGE,     -0x56500008, "is too large to index (size bound reached)")   \
+    X(VP_ERR_BAD_OPTION,    -0x56500009, "invalid option")                               \
+    X(VP_ERR_NOT_JOINABLE,  -0x5650000a, "cannot be joined by stream copy")              \
+    X(VP_ERR_NO_STREAMS,    -0x5650000b, "has no audio or video streams")                \
+    X(VP_ERR_UNSUPPORTED,   -0x5650000c, "uses a feature vidpipe does not support")      \
+    X(VP_ERR_CANCELLED,     -0x5650000d, "operation was cancelled")                      \
+    X(VP_ERR_CORRUPT,       -0x5650000e, "media data is corrupt")
+
+/** vidpipe's own error codes (FFmpeg AVERROR codes are used alongside these). */
+enum VpError {
+#define VP_X_ENUM(name, value, msg) name = value,
+    VP_ERROR_TABLE(VP_X_ENUM)
+#undef VP_X_ENUM
+};
+
+/**
+ * Short symbolic name of an error code ("VP_ERR_TRUNCATED", "ENOENT", "AVERROR_INVALIDDATA").
+ * Returns a static string; never NULL. Thread-safe.
+ */
+VP_API const char *vp_err_name(int err);
+
+/**
+ * Human-readable message for an error code, for vidpipe's codes and FFmpeg's alike.
+ * Returns a static string (or one in a thread-local buffer for unknown codes), valid until
+ * the next call on the same thread; never NULL. Thread-safe.
+ */
+VP_API const char *vp_strerror(int err);
+
+/** Log levels, ordered like FFmpeg's: lower is more severe. */
+enum VpLogLevel {
+    VP_LOG_ERROR = 16,
+    VP_LOG_WARNING = 24,
+    VP_LOG_INFO = 32,
+    VP_LOG_VERBOSE = 40,
+    VP_LOG_DEBUG = 48,
+};
+
+/**
+ * A log sink. @p msg is one line without the trailing newline; it is only valid during the
+ * call. May be called from any libvidpipe thread, concurrently: the sink must be thread-safe.
+ */
+typedef void (*VpLogFn)(void *opaque, int level, const char *msg);
+
+/**
+ * Set where libvidpipe logs (the library itself never prints). Messages above @p max_level
+ * are dropped before formatting. Passing fn = NULL silences the library and FFmpeg.
+ * FFmpeg's own av_log messages go to the same sink only when @p max_level is VP_LOG_VERBOSE
+ * or more (below that vidpipe reports outcomes itself); FFmpeg's log callback is
+ * process-global, so this sets it for the whole process.
+ * Call before starting work; not safe to call while other threads are inside libvidpipe.
+ */
+VP_API void vp_set_log_callback(VpLogFn fn, void *opaque, int max_level);
+
+/** libvidpipe's version as "MAJOR.MINOR.PATCH". Static string; thread-safe. */
+VP_API const char *vp_version(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* VIDPIPE_COMMON_H */

@@ -1,0 +1,14 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/**
+ * @file vidpipe.h
+ * libvidpipe: one include for the whole public API. Link with `pkg-config --libs vidpipe`.
+ */
+#ifndef VIDPIPE_VIDPIPE_H
+#define VIDPIPE_VIDPIPE_H
+
+#include "common.h"
+#include "vidpipe/version.h"
+#include "probe.h"
+#include "check.h"
+
+#endif /* VIDPIPE_VIDPIPE_H */

@@ -1,0 +1,33 @@
+#!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Installs the Debian packages vidpipe needs to build, test, demo and benchmark.
+# Idempotent: asks apt-get only for what is missing, and does nothing when all is there.
+set -eu
+
+PKGS="build-essential meson ninja-build pkg-config
+libavformat-dev libavcodec-dev libavfilter-dev libavutil-dev libswscale-dev libswresample-dev
+ffmpeg python3 python3-numpy jq"
+# Peers the benchmarks compare with; optional for building and testing.
+BENCH_PKGS="mkvtoolnix hyperfine python3-opencv"
+
+want="$PKGS"
+[ "${VIDPIPE_BENCH:-0}" = 1 ] && want="$want $BENCH_PKGS"
+
+missing=""
+for p in $want; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+        missing="$missing $p"
+    fi
+done
+
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" != 0 ]; then
+    echo "install-deps: missing packages:$missing (run as root, or install them)" >&2
+    exit 1
+fi
+echo "install-deps: installing$missing" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing >/dev/null

@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Helpers shared between libvidpipe's source files; never installed. */
+#ifndef VIDPIPE_INTERNAL_H
+#define VIDPIPE_INTERNAL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vidpipe/common.h"
+
+#if defined(__GNUC__)
+#  define VPI_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#  define VPI_PRINTF(a, b)
+#endif
+
+/* Log one line through the user's callback (no-op when none is set). */
+void vpi_log(int level, const char *fmt, ...) VPI_PRINTF(2, 3);
+
+/* Copy a C string into a fixed buffer, always terminated, truncating if needed. */
+void vpi_strlcpy(char *dst, const char *src, size_t size);
+
+/* Monotonic clock in microseconds. */
+int64_t vpi_now_us(void);
+
+/* ---- H.264/HEVC NAL units ---------------------------------------------------------- */
+
+/* A packet's payload split into NAL units: either Annex B (start codes) or length-prefixed
+ * (avcC/hvcC with nal_length_size bytes). */
+typedef struct VpiNalIter {
+    const uint8_t *p, *end;
+    int length_size;       /* 0: Annex B; 1..4: length-prefixed */
+} VpiNalIter;
+
+void vpi_nal_iter_init(VpiNalIter *it, const uint8_t *data, size_t size, int length_size);
+/* Returns 1 and sets *nal and *size to the next NAL unit, 0 at the end, <0 on malformed data. */
+int vpi_nal_next(VpiNalIter *it, const uint8_t **nal, size_t *size);
+
+/* avcC: returns the NAL length size (1..4), or 0 if @p extradata is not avcC. */
+int vpi_avcc_length_size(const uint8_t *extradata, size_t size);
+/* hvcC: returns the NAL length size (1..4), or 0 if @p extradata is not hvcC. */
+int vpi_hvcc_length_size(const uint8_t *extradata, size_t size);
+
+/* The first slice's slice_type in an H.264 access unit, mapped to 0=P 1=B 2=I 3=SP 4=SI;
+ * also reports whether the picture is IDR and carries a recovery point SEI.
+ * Returns 0 on success, <0 if no slice was found. */
+typedef struct VpiH264Frame {
+    int slice_type;      /* -1 if not found */
+    int idr;
+    int recovery_point;  /* SEI recovery_point present */
+    int has_sps, has_pps;
+    int nal_ref_idc;
+} VpiH264Frame;
+int vpi_h264_inspect(const uint8_t *data, size_t size, int length_size, VpiH264Frame *out);
+
+/* HEVC equivalent: slice_type 0=B 1=P 2=I as in the spec, idr for IDR_W_RADL/IDR_N_LP,
+ * recovery_point for CRA/BLA (intra random access that is not IDR). */
+int vpi_hevc_inspect(const uint8_t *data, size_t size, int length_size, VpiH264Frame *out);
+
+#endif /* VIDPIPE_INTERNAL_H */

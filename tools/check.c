@@ -1,0 +1,188 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* vidpipe check: can these files be joined by stream copy? */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "commands.h"
+
+typedef struct CheckJob {
+    char **paths;
+    VpMediaInfo **infos;
+    int *errs;
+    VpProbeOpts opts;
+    CliProgress progress;
+    int done, total;
+} CheckJob;
+
+static void probe_one(void *ctx, int i)
+{
+    CheckJob *job = ctx;
+    job->errs[i] = vp_probe_file(job->paths[i], &job->opts, &job->infos[i]);
+    int d = __atomic_add_fetch(&job->done, 1, __ATOMIC_RELAXED);
+    cli_progress_update(&job->progress, d, job->total);
+}
+
+static int run_check(int argc, char **argv)
+{
+    int json = 0, jobs = 0, nb_pos = 0, quiet_notes = 0;
+    const char *ref_path = NULL, *list = NULL;
+    const CliOpt opts[] = {
+        { "ref", 0, CLI_STR, &ref_path, "FILE", "compare with FILE (default: the first file)" },
+        { "json", 0, CLI_FLAG, &json, NULL, "machine-readable result" },
+        { "jobs", 'j', CLI_INT, &jobs, "N", "probe N files at a time (default: cores)", 0, 256 },
+        { "list", 0, CLI_STR, &list, "FILE", "read more paths from FILE, one per line (- stdin)" },
+        { "errors-only", 0, CLI_FLAG, &quiet_notes, NULL, "do not print notes" },
+        { 0 },
+    };
+    int r = cli_parse(&cmd_check, opts, argc, argv, &nb_pos);
+    if (r)
+        return r > 0 ? CLI_EXIT_OK : -r;
+
+    char **paths = NULL;
+    int nb = 0, cap = 0, ret = CLI_EXIT_OK;
+    if (ref_path && cli_push_path(&paths, &nb, &cap, ref_path) < 0)
+        goto oom;
+    for (int i = 0; i < nb_pos; i++)
+        if (cli_push_path(&paths, &nb, &cap, argv[1 + i]) < 0)
+            goto oom;
+    if (list && (r = cli_read_list(list, &paths, &nb, &cap)) < 0) {
+        cli_file_error(list, "%s", vp_strerror(r));
+        cli_free_paths(paths, nb);
+        return CLI_EXIT_UNREADABLE;
+    }
+    if (nb - (ref_path ? 1 : 0) < 1 || nb < 2) {
+        cli_error("check: give at least two files, or --ref FILE and one file "
+                  "(see 'vidpipe check --help')");
+        cli_free_paths(paths, nb);
+        return CLI_EXIT_USAGE;
+    }
+
+    CheckJob job = { .paths = paths, .total = nb };
+    vp_probe_default_opts(&job.opts);
+    /* The verdict needs stream parameters and the start of each GOP, not packet counts. */
+    job.opts.count_packets = 0;
+    job.opts.gop_scan_packets = 48;
+    job.infos = calloc((size_t)nb, sizeof(*job.infos));
+    job.errs = calloc((size_t)nb, sizeof(*job.errs));
+    if (!job.infos || !job.errs) {
+        free(job.infos);
+        free(job.errs);
+        goto oom;
+    }
+    cli_progress_init(&job.progress, "probed");
+    cli_parallel_for(nb, jobs > 0 ? jobs : cli_default_jobs(), probe_one, &job);
+    cli_progress_end(&job.progress);
+
+    const VpMediaInfo *ref = job.infos[0];
+    int unreadable = 0, errors = 0, notes = 0, bad_files = 0;
+    CliJson j;
+    if (json) {
+        cj_init(&j, stdout);
+        cj_obj_begin(&j, NULL);
+        cj_str(&j, "reference", paths[0]);
+        cj_arr_begin(&j, "files");
+    }
+    for (int i = 0; i < nb; i++) {
+        VpCheckResult res = { 0 };
+        int err = job.errs[i];
+        if (err >= 0 && job.infos[i]->video_index < 0)
+            err = VP_ERR_NO_VIDEO;
+        if (err < 0) {
+            cli_file_error(paths[i], "%s", vp_strerror(err));
+            unreadable++;
+        } else if (ref && job.errs[0] >= 0 && i > 0) {
+            r = vp_check_compare(ref, job.infos[i], &res);
+            if (r < 0) {
+                cli_error("check: %s", vp_strerror(r));
+                ret = CLI_EXIT_ERROR;
+            }
+        }
+        if (res.nb_errors)
+            bad_files++;
+        errors += res.nb_errors;
+        notes += res.nb_diffs - res.nb_errors;
+        if (json) {
+            cj_obj_begin(&j, NULL);
+            cj_str(&j, "file", paths[i]);
+            if (err < 0) {
+                cj_obj_begin(&j, "error");
+                cj_str(&j, "code", vp_err_name(err));
+                cj_str(&j, "message", vp_strerror(err));
+                cj_obj_end(&j);
+            } else {
+                cj_null(&j, "error");
+            }
+            cj_bool(&j, "joinable", err >= 0 && !res.nb_errors && job.errs[0] >= 0);
+            cj_arr_begin(&j, "differences");
+            for (int k = 0; k < res.nb_diffs; k++) {
+                const VpCheckDiff *d = &res.diffs[k];
+                cj_obj_begin(&j, NULL);
+                cj_str(&j, "severity", d->severity == VP_CHECK_ERROR ? "error" : "note");
+                cj_str(&j, "field", d->field);
+                cj_str(&j, "value", d->value);
+                cj_str(&j, "reference_value", d->ref_value);
+                cj_bool(&j, "conformable", d->conformable);
+                cj_obj_end(&j);
+            }
+            cj_arr_end(&j);
+            cj_obj_end(&j);
+        } else {
+            for (int k = 0; k < res.nb_diffs; k++) {
+                const VpCheckDiff *d = &res.diffs[k];
+                if (d->severity == VP_CHECK_NOTE && quiet_notes)
+                    continue;
+                printf("%s: %s: %s is %s, reference %s has %s\n", paths[i],
+                       d->severity == VP_CHECK_ERROR ? "error" : "note", d->field, d->value,
+                       paths[0], d->ref_value);
+            }
+        }
+        vp_check_result_clear(&res);
+    }
+    int joinable = !unreadable && !errors;
+    if (json) {
+        cj_arr_end(&j);
+        cj_bool(&j, "joinable", joinable);
+        cj_int(&j, "errors", errors);
+        cj_int(&j, "notes", notes);
+        cj_int(&j, "unreadable", unreadable);
+        cj_obj_end(&j);
+        cj_end(&j);
+    } else if (joinable) {
+        printf("joinable: %d files, %d note%s\n", nb, notes, notes == 1 ? "" : "s");
+    } else if (!unreadable) {
+        printf("not joinable: %d of %d files differ from %s in %d way%s that need "
+               "re-encoding (--conform)\n",
+               bad_files, nb - 1, paths[0], errors, errors == 1 ? "" : "s");
+    } else {
+        printf("not checked: %d of %d files could not be read\n", unreadable, nb);
+    }
+    for (int i = 0; i < nb; i++)
+        vp_media_info_free(&job.infos[i]);
+    free(job.infos);
+    free(job.errs);
+    cli_free_paths(paths, nb);
+    if (ret != CLI_EXIT_OK)
+        return ret;
+    return unreadable ? CLI_EXIT_UNREADABLE : errors ? CLI_EXIT_FAILED : CLI_EXIT_OK;
+
+oom:
+    cli_error("check: out of memory");
+    cli_free_paths(paths, nb);
+    return CLI_EXIT_ERROR;
+}
+
+const CliCommand cmd_check = {
+    .name = "check",
+    .summary = "can these files be joined by stream copy? (compares with a reference)",
+    .usage = "[--ref FILE] [--json] [-j N] FILE...",
+    .details = "Compares each file with the reference (default: the first): video codec, "
+               "profile/level,\nresolution, SAR, pixel format, frame rate, field order, "
+               "rotation, audio codec, sample rate,\nchannels/layout, and which streams exist. "
+               "One line per difference: file, field, its value,\nthe reference's value. "
+               "'note' lines are differences 'vidpipe join' handles (other SPS/PPS,\n"
+               "time base, open GOP at the start, audio longer or shorter than video, "
+               "missing audio);\n'error' lines need re-encoding ('vidpipe join --conform').\n"
+               "Exit status: 0 joinable, 1 not joinable, 2 a file could not be read.",
+    .run = run_check,
+};

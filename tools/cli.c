@@ -1,0 +1,467 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libavutil/error.h>
+
+#include "cli.h"
+
+int cli_verbosity;
+const char *cli_prog = "vidpipe";
+
+/* ---- messages ------------------------------------------------------------------------ */
+
+static pthread_mutex_t msg_lock = PTHREAD_MUTEX_INITIALIZER;
+static int progress_visible;
+
+static void clear_progress_locked(void)
+{
+    if (progress_visible) {
+        fputs("\r\033[K", stderr);
+        progress_visible = 0;
+    }
+}
+
+static void vmsg(const char *prefix, const char *file, const char *fmt, va_list ap)
+{
+    pthread_mutex_lock(&msg_lock);
+    clear_progress_locked();
+    fprintf(stderr, "%s: ", cli_prog);
+    if (prefix)
+        fputs(prefix, stderr);
+    if (file)
+        fprintf(stderr, "%s: ", file);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    pthread_mutex_unlock(&msg_lock);
+}
+
+void cli_file_error(const char *file, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vmsg(NULL, file, fmt, ap);
+    va_end(ap);
+}
+
+void cli_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vmsg(NULL, NULL, fmt, ap);
+    va_end(ap);
+}
+
+void cli_warn(const char *fmt, ...)
+{
+    va_list ap;
+    if (cli_verbosity < 0)
+        return;
+    va_start(ap, fmt);
+    vmsg("warning: ", NULL, fmt, ap);
+    va_end(ap);
+}
+
+void cli_info(const char *fmt, ...)
+{
+    va_list ap;
+    if (cli_verbosity < 1)
+        return;
+    va_start(ap, fmt);
+    vmsg(NULL, NULL, fmt, ap);
+    va_end(ap);
+}
+
+int cli_exit_for_error(int err)
+{
+    (void)err;
+    return CLI_EXIT_UNREADABLE;
+}
+
+/* ---- options ------------------------------------------------------------------------- */
+
+void cli_print_help(const CliCommand *cmd, const CliOpt *opts, FILE *f)
+{
+    fprintf(f, "Usage: %s %s %s\n%s\n\nOptions:\n", cli_prog, cmd->name, cmd->usage,
+            cmd->summary);
+    for (const CliOpt *o = opts; o && o->name; o++) {
+        char left[64];
+        int n = 0;
+        if (o->short_name)
+            n = snprintf(left, sizeof(left), "-%c, ", o->short_name);
+        else
+            n = snprintf(left, sizeof(left), "    ");
+        snprintf(left + n, sizeof(left) - (size_t)n, "--%s%s%s", o->name, o->arg ? " " : "",
+                 o->arg ? o->arg : "");
+        fprintf(f, "  %-26s %s\n", left, o->help);
+    }
+    fprintf(f, "  %-26s %s\n", "-h, --help", "show this help and exit");
+    if (cmd->details)
+        fprintf(f, "\n%s\n", cmd->details);
+}
+
+static int set_value(const CliCommand *cmd, const CliOpt *o, const char *val)
+{
+    char *end = NULL;
+    errno = 0;
+    switch (o->type) {
+    case CLI_FLAG:
+        *(int *)o->dst = 1;
+        return 0;
+    case CLI_STR:
+        *(const char **)o->dst = val;
+        return 0;
+    case CLI_INT:
+    case CLI_INT64: {
+        long long v = strtoll(val, &end, 10);
+        if (errno || end == val || *end || (o->min != o->max && (v < o->min || v > o->max))) {
+            if (o->min != o->max)
+                cli_error("%s: --%s must be an integer from %g to %g, not '%s'", cmd->name,
+                          o->name, o->min, o->max, val);
+            else
+                cli_error("%s: --%s must be an integer, not '%s'", cmd->name, o->name, val);
+            return -1;
+        }
+        if (o->type == CLI_INT)
+            *(int *)o->dst = (int)v;
+        else
+            *(int64_t *)o->dst = v;
+        return 0;
+    }
+    case CLI_DOUBLE: {
+        double v = strtod(val, &end);
+        if (errno || end == val || *end || !isfinite(v) ||
+            (o->min != o->max && (v < o->min || v > o->max))) {
+            if (o->min != o->max)
+                cli_error("%s: --%s must be a number from %g to %g, not '%s'", cmd->name,
+                          o->name, o->min, o->max, val);
+            else
+                cli_error("%s: --%s must be a number, not '%s'", cmd->name, o->name, val);
+            return -1;
+        }
+        *(double *)o->dst = v;
+        return 0;
+    }
+    }
+    return -1;
+}
+
+int cli_parse(const CliCommand *cmd, const CliOpt *opts, int argc, char **argv, int *nb_pos)
+{
+    int npos = 0, only_pos = 0;
+
+    for (int i = 1; i < argc; i++) {
+        char *a = argv[i];
+        if (only_pos || a[0] != '-' || !a[1]) {
+            argv[1 + npos++] = a;
+            continue;
+        }
+        if (!strcmp(a, "--")) {
+            only_pos = 1;
+            continue;
+        }
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            cli_print_help(cmd, opts, stdout);
+            return 1;
+        }
+        const CliOpt *o = NULL;
+        const char *val = NULL;
+        if (a[1] == '-') {
+            const char *name = a + 2;
+            const char *eq = strchr(name, '=');
+            size_t len = eq ? (size_t)(eq - name) : strlen(name);
+            for (const CliOpt *p = opts; p && p->name; p++)
+                if (strlen(p->name) == len && !strncmp(p->name, name, len))
+                    o = p;
+            if (eq)
+                val = eq + 1;
+        } else {
+            for (const CliOpt *p = opts; p && p->name; p++)
+                if (p->short_name == a[1])
+                    o = p;
+            if (o && a[2])
+                val = a + 2;
+        }
+        if (!o) {
+            cli_error("%s: unknown option '%s' (see '%s %s --help')", cmd->name, a, cli_prog,
+                      cmd->name);
+            return -CLI_EXIT_USAGE;
+        }
+        if (o->type == CLI_FLAG) {
+            if (val) {
+                cli_error("%s: --%s takes no value", cmd->name, o->name);
+                return -CLI_EXIT_USAGE;
+            }
+        } else if (!val) {
+            if (i + 1 >= argc) {
+                cli_error("%s: --%s needs a value (%s)", cmd->name, o->name, o->arg);
+                return -CLI_EXIT_USAGE;
+            }
+            val = argv[++i];
+        }
+        if (set_value(cmd, o, val) < 0)
+            return -CLI_EXIT_USAGE;
+    }
+    *nb_pos = npos;
+    return 0;
+}
+
+/* ---- path lists ---------------------------------------------------------------------- */
+
+int cli_push_path(char ***paths, int *nb, int *cap, const char *path)
+{
+    if (*nb == *cap) {
+        int c = *cap ? *cap * 2 : 64;
+        char **p = realloc(*paths, (size_t)c * sizeof(*p));
+        if (!p)
+            return AVERROR(ENOMEM);
+        *paths = p;
+        *cap = c;
+    }
+    if (!((*paths)[*nb] = strdup(path)))
+        return AVERROR(ENOMEM);
+    (*nb)++;
+    return 0;
+}
+
+int cli_read_list(const char *file, char ***paths, int *nb, int *cap)
+{
+    FILE *f = strcmp(file, "-") ? fopen(file, "r") : stdin;
+    char *line = NULL;
+    size_t n = 0;
+    ssize_t len;
+    int ret = 0;
+
+    if (!f)
+        return AVERROR(errno);
+    while ((len = getline(&line, &n, f)) >= 0) {
+        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+            line[--len] = 0;
+        if (!len)
+            continue;
+        if ((ret = cli_push_path(paths, nb, cap, line)) < 0)
+            break;
+    }
+    free(line);
+    if (f != stdin)
+        fclose(f);
+    return ret;
+}
+
+void cli_free_paths(char **paths, int nb)
+{
+    for (int i = 0; i < nb; i++)
+        free(paths[i]);
+    free(paths);
+}
+
+/* ---- workers ------------------------------------------------------------------------- */
+
+int cli_default_jobs(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
+
+typedef struct ParallelCtx {
+    atomic_int next;
+    int n;
+    void (*fn)(void *ctx, int i);
+    void *ctx;
+} ParallelCtx;
+
+static void *parallel_worker(void *arg)
+{
+    ParallelCtx *pc = arg;
+    int i;
+    while ((i = atomic_fetch_add(&pc->next, 1)) < pc->n)
+        pc->fn(pc->ctx, i);
+    return NULL;
+}
+
+void cli_parallel_for(int n, int jobs, void (*fn)(void *ctx, int i), void *ctx)
+{
+    ParallelCtx pc = { .n = n, .fn = fn, .ctx = ctx };
+    pthread_t th[64];
+    int started = 0;
+
+    atomic_init(&pc.next, 0);
+    if (jobs < 1)
+        jobs = 1;
+    if (jobs > n)
+        jobs = n;
+    if (jobs > 64)
+        jobs = 64;
+    for (int t = 1; t < jobs; t++)
+        if (!pthread_create(&th[started], NULL, parallel_worker, &pc))
+            started++;
+    parallel_worker(&pc);
+    for (int t = 0; t < started; t++)
+        pthread_join(th[t], NULL);
+}
+
+/* ---- progress ------------------------------------------------------------------------ */
+
+static int64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+void cli_progress_init(CliProgress *p, const char *what)
+{
+    memset(p, 0, sizeof(*p));
+    p->enabled = isatty(STDERR_FILENO) && cli_verbosity >= 0;
+    p->start_us = now_us();
+    p->what = what;
+}
+
+void cli_progress_update(CliProgress *p, int64_t done, int64_t total)
+{
+    if (!p->enabled)
+        return;
+    int64_t t = now_us();
+    if (t - p->last_us < 200000 && done < total)
+        return;
+    p->last_us = t;
+    double el = (t - p->start_us) / 1e6;
+    double rate = el > 0 ? done / el : 0;
+    double eta = rate > 0 ? (total - done) / rate : 0;
+    pthread_mutex_lock(&msg_lock);
+    fprintf(stderr, "\r\033[K%s %lld/%lld  %.1f/s  ETA %d:%02d", p->what, (long long)done,
+            (long long)total, rate, (int)eta / 60, (int)eta % 60);
+    progress_visible = 1;
+    pthread_mutex_unlock(&msg_lock);
+}
+
+void cli_progress_end(CliProgress *p)
+{
+    if (!p->enabled)
+        return;
+    pthread_mutex_lock(&msg_lock);
+    clear_progress_locked();
+    pthread_mutex_unlock(&msg_lock);
+}
+
+/* ---- JSON ---------------------------------------------------------------------------- */
+
+void cj_write_string(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        switch (*p) {
+        case '"': fputs("\\\"", f); break;
+        case '\\': fputs("\\\\", f); break;
+        case '\n': fputs("\\n", f); break;
+        case '\r': fputs("\\r", f); break;
+        case '\t': fputs("\\t", f); break;
+        default:
+            if (*p < 0x20)
+                fprintf(f, "\\u%04x", *p);
+            else
+                fputc(*p, f);
+        }
+    }
+    fputc('"', f);
+}
+
+void cj_init(CliJson *j, FILE *f)
+{
+    memset(j, 0, sizeof(*j));
+    j->f = f;
+    j->pretty = 1;
+    j->first[0] = 1;
+}
+
+static void cj_key(CliJson *j, const char *key)
+{
+    if (!j->first[j->depth])
+        fputc(',', j->f);
+    j->first[j->depth] = 0;
+    if (j->pretty && j->depth) {
+        fputc('\n', j->f);
+        for (int i = 0; i < j->depth; i++)
+            fputs("  ", j->f);
+    }
+    if (key) {
+        cj_write_string(j->f, key);
+        fputs(j->pretty ? ": " : ":", j->f);
+    }
+}
+
+static void cj_open(CliJson *j, const char *key, char c)
+{
+    cj_key(j, key);
+    fputc(c, j->f);
+    if (j->depth < 31)
+        j->depth++;
+    j->first[j->depth] = 1;
+}
+
+static void cj_close(CliJson *j, char c)
+{
+    int empty = j->first[j->depth];
+    if (j->depth > 0)
+        j->depth--;
+    if (j->pretty && !empty) {
+        fputc('\n', j->f);
+        for (int i = 0; i < j->depth; i++)
+            fputs("  ", j->f);
+    }
+    fputc(c, j->f);
+}
+
+void cj_obj_begin(CliJson *j, const char *key) { cj_open(j, key, '{'); }
+void cj_obj_end(CliJson *j) { cj_close(j, '}'); }
+void cj_arr_begin(CliJson *j, const char *key) { cj_open(j, key, '['); }
+void cj_arr_end(CliJson *j) { cj_close(j, ']'); }
+
+void cj_str(CliJson *j, const char *key, const char *v)
+{
+    cj_key(j, key);
+    if (v)
+        cj_write_string(j->f, v);
+    else
+        fputs("null", j->f);
+}
+
+void cj_int(CliJson *j, const char *key, int64_t v)
+{
+    cj_key(j, key);
+    fprintf(j->f, "%lld", (long long)v);
+}
+
+void cj_num(CliJson *j, const char *key, double v)
+{
+    cj_key(j, key);
+    if (isfinite(v))
+        fprintf(j->f, "%.6f", v);
+    else
+        fputs("null", j->f);
+}
+
+void cj_bool(CliJson *j, const char *key, int v)
+{
+    cj_key(j, key);
+    fputs(v ? "true" : "false", j->f);
+}
+
+void cj_null(CliJson *j, const char *key)
+{
+    cj_key(j, key);
+    fputs("null", j->f);
+}
+
+void cj_end(CliJson *j)
+{
+    fputc('\n', j->f);
+    fflush(j->f);
+}

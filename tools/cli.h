@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The shared layer of the vidpipe CLI: option tables, messages, JSON, progress, workers. */
+#ifndef VIDPIPE_TOOLS_CLI_H
+#define VIDPIPE_TOOLS_CLI_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "vidpipe/vidpipe.h"
+
+/* Exit codes shared by every command (documented in vidpipe(1)). */
+enum {
+    CLI_EXIT_OK = 0,
+    CLI_EXIT_FAILED = 1,      /* a verdict was negative: not joinable, QC failed, items failed */
+    CLI_EXIT_UNREADABLE = 2,  /* an input could not be read */
+    CLI_EXIT_USAGE = 3,       /* bad command line */
+    CLI_EXIT_ERROR = 4,       /* could not write output, or an internal error */
+};
+
+typedef enum CliOptType {
+    CLI_FLAG,    /* int, set to 1 */
+    CLI_INT,     /* int */
+    CLI_INT64,   /* int64_t */
+    CLI_DOUBLE,  /* double */
+    CLI_STR,     /* const char * (points into argv) */
+} CliOptType;
+
+/* One option of a command: drives parsing and the generated --help. */
+typedef struct CliOpt {
+    const char *name;       /* long name without "--" */
+    char short_name;        /* 0 if none */
+    CliOptType type;
+    void *dst;
+    const char *arg;        /* argument name in help ("N", "FILE"); NULL for flags */
+    const char *help;
+    double min, max;        /* range for numbers; min == max means unchecked */
+} CliOpt;
+
+typedef struct CliCommand {
+    const char *name;
+    const char *summary;    /* one line */
+    const char *usage;      /* "[OPTIONS] FILE..." */
+    const char *details;    /* paragraph after the options, or NULL */
+    int (*run)(int argc, char **argv);
+} CliCommand;
+
+/* Parse argv (argv[0] is the command name) against @p opts. Positional arguments are moved
+ * to the front of argv+1 in order; *nb_pos receives their count. Prints help and returns
+ * 1 for --help, 0 on success, CLI_EXIT_USAGE (negated) on error. */
+int cli_parse(const CliCommand *cmd, const CliOpt *opts, int argc, char **argv, int *nb_pos);
+void cli_print_help(const CliCommand *cmd, const CliOpt *opts, FILE *f);
+
+/* Global state set by the main entry point. */
+extern int cli_verbosity;      /* -1 quiet, 0 normal, 1 verbose, 2 debug */
+extern const char *cli_prog;   /* "vidpipe" */
+
+/* "vidpipe: FILE: reason" on stderr. */
+void cli_file_error(const char *file, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* "vidpipe: message" on stderr. */
+void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void cli_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Exit code for a failed input read. */
+int cli_exit_for_error(int err);
+
+/* Read a list of paths, one per line ("-" = stdin); appends to *paths (malloc'd strings). */
+int cli_read_list(const char *file, char ***paths, int *nb, int *cap);
+int cli_push_path(char ***paths, int *nb, int *cap, const char *path);
+void cli_free_paths(char **paths, int nb);
+
+/* Number of worker threads for -j 0 (the number of online cores). */
+int cli_default_jobs(void);
+
+/* Run fn(ctx, i) for i in [0, n) on @p jobs threads. Returns when all are done. */
+void cli_parallel_for(int n, int jobs, void (*fn)(void *ctx, int i), void *ctx);
+
+/* A progress line on stderr, only when stderr is a terminal and not quiet. */
+typedef struct CliProgress {
+    int enabled;
+    int64_t start_us, last_us;
+    const char *what;
+} CliProgress;
+void cli_progress_init(CliProgress *p, const char *what);
+void cli_progress_update(CliProgress *p, int64_t done, int64_t total);
+void cli_progress_end(CliProgress *p);
+
+/* ---- JSON writer ------------------------------------------------------------------ */
+typedef struct CliJson {
+    FILE *f;
+    int depth;
+    int first[32];      /* per level: nothing written yet */
+    int pretty;
+} CliJson;
+
+void cj_init(CliJson *j, FILE *f);
+void cj_obj_begin(CliJson *j, const char *key);   /* key NULL inside arrays / at top */
+void cj_obj_end(CliJson *j);
+void cj_arr_begin(CliJson *j, const char *key);
+void cj_arr_end(CliJson *j);
+void cj_str(CliJson *j, const char *key, const char *v);  /* NULL -> null */
+void cj_int(CliJson *j, const char *key, int64_t v);
+void cj_num(CliJson *j, const char *key, double v);        /* NaN -> null */
+void cj_bool(CliJson *j, const char *key, int v);
+void cj_null(CliJson *j, const char *key);
+void cj_end(CliJson *j);                                    /* final newline */
+void cj_write_string(FILE *f, const char *s);
+
+#endif /* VIDPIPE_TOOLS_CLI_H */

@@ -1,0 +1,11 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Every subcommand of the vidpipe CLI; the table in vidpipe.c lists them in help order. */
+#ifndef VIDPIPE_TOOLS_COMMANDS_H
+#define VIDPIPE_TOOLS_COMMANDS_H
+
+#include "cli.h"
+
+extern const CliCommand cmd_probe;
+extern const CliCommand cmd_check;
+
+#endif
