@@ -58,4 +58,24 @@ int vpi_h264_inspect(const uint8_t *data, size_t size, int length_size, VpiH264F
  * recovery_point for CRA/BLA (intra random access that is not IDR). */
 int vpi_hevc_inspect(const uint8_t *data, size_t size, int length_size, VpiH264Frame *out);
 
+/* ---- atomic outputs ------------------------------------------------------------------ */
+
+/* An output file is written under a temporary name in its destination folder and renamed
+ * into place only when complete, so a crash or kill never leaves a file that looks done.
+ * Temporary names are "<dir>/.<name>.vptmp-XXXXXX" (hidden, recognisable for clean-up). */
+typedef struct VpiOutput {
+    char *final_path;
+    char *tmp_path;
+} VpiOutput;
+
+/* Create the temporary file (mode 0644 minus umask) next to @p final_path. On success
+ * o->tmp_path names an empty file the caller writes (e.g. with avio_open). */
+int vpi_output_begin(VpiOutput *o, const char *final_path);
+/* fsync the temporary file and rename it over the final name; frees @p o. */
+int vpi_output_commit(VpiOutput *o);
+/* Remove the temporary file (if any) and free @p o. Safe on a zeroed or finished output. */
+void vpi_output_abort(VpiOutput *o);
+/* 1 if @p name (a file name, not a path) is one of vidpipe's temporary names. */
+int vpi_output_is_temp_name(const char *name);
+
 #endif /* VIDPIPE_INTERNAL_H */

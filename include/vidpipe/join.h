@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/**
+ * @file join.h
+ * Seamless stream-copy joins of H.264/HEVC + AAC segments into one MP4.
+ *
+ * A VpJoiner keeps the index of every segment it has read, so the shared segments of a
+ * batch (intro, outro) are read and indexed once per joiner, not once per output. Use one
+ * joiner per thread.
+ */
+#ifndef VIDPIPE_JOIN_H
+#define VIDPIPE_JOIN_H
+
+#include "common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct VpJoiner VpJoiner;
+
+/** Join settings; fill with vp_join_default_opts(), then override. */
+typedef struct VpJoinOpts {
+    int conform;            /**< re-encode segments that cannot be stream-copied to match
+                                 the first segment (otherwise they are refused) */
+    int faststart;          /**< moov before mdat (default 1) */
+    int max_cached_segments;/**< indexes kept in the joiner's cache (default 16) */
+} VpJoinOpts;
+
+/** What a join did. */
+typedef struct VpJoinStats {
+    int nb_segments;
+    int64_t video_frames;
+    int64_t audio_frames;
+    int nb_conformed;       /**< segments that were re-encoded (--conform) */
+    int nb_audio_reencoded; /**< AAC frames re-encoded around joins */
+    double duration;        /**< seconds of output */
+    int64_t bytes;          /**< size of the output file */
+} VpJoinStats;
+
+/** Fill @p opts with the defaults. Thread-safe. */
+VP_API void vp_join_default_opts(VpJoinOpts *opts);
+
+/**
+ * Create a joiner. @p opts is copied (NULL: defaults) and validated (VP_ERR_BAD_OPTION with
+ * a log line naming the field). On success *out is owned by the caller; on failure NULL.
+ */
+VP_API int vp_joiner_new(const VpJoinOpts *opts, VpJoiner **out);
+
+/**
+ * Join @p nb segments into @p out_path. The output is written to a temporary name in the
+ * same folder and renamed into place only when complete; on failure nothing is left.
+ * Strings are only read during the call. @p stats may be NULL.
+ *
+ * @param why  on failure, receives one line naming the file and the reason
+ *             ("clip.mp4: video is 1280x720, the join needs 720x1260"); may be NULL
+ * @return 0, or a negative error (VP_ERR_NOT_JOINABLE, AVERROR(ENOENT), ...).
+ *
+ * Not thread-safe on the same joiner; different joiners may run concurrently.
+ */
+VP_API int vp_joiner_run(VpJoiner *j, const char *out_path, const char *const *segments,
+                         int nb, VpJoinStats *stats, char *why, size_t why_size);
+
+/** Free a joiner and its cached indexes; sets *j to NULL. Accepts NULL. */
+VP_API void vp_joiner_free(VpJoiner **j);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* VIDPIPE_JOIN_H */

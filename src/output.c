@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Atomic outputs: write to a temporary name in the destination folder, rename when done. */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <libavutil/error.h>
+
+#include "internal.h"
+
+#define TEMP_TAG ".vptmp-"
+
+int vpi_output_begin(VpiOutput *o, const char *final_path)
+{
+    char *dcopy = NULL, *bcopy = NULL;
+    int ret = 0, fd;
+
+    memset(o, 0, sizeof(*o));
+    if (!final_path || !*final_path)
+        return AVERROR(EINVAL);
+    dcopy = strdup(final_path);
+    bcopy = strdup(final_path);
+    o->final_path = strdup(final_path);
+    if (!dcopy || !bcopy || !o->final_path) {
+        ret = AVERROR(ENOMEM);
+        goto fail;
+    }
+    const char *dir = dirname(dcopy), *base = basename(bcopy);
+    size_t len = strlen(dir) + strlen(base) + sizeof(TEMP_TAG) + 16;
+    if (!(o->tmp_path = malloc(len))) {
+        ret = AVERROR(ENOMEM);
+        goto fail;
+    }
+    snprintf(o->tmp_path, len, "%s/.%s" TEMP_TAG "XXXXXX", dir, base);
+    fd = mkstemp(o->tmp_path);
+    if (fd < 0) {
+        ret = AVERROR(errno);
+        goto fail;
+    }
+    /* mkstemp creates 0600; outputs are ordinary files. */
+    mode_t mask = umask(0);
+    umask(mask);
+    fchmod(fd, 0666 & ~mask);
+    close(fd);
+    free(dcopy);
+    free(bcopy);
+    return 0;
+
+fail:
+    free(dcopy);
+    free(bcopy);
+    free(o->final_path);
+    free(o->tmp_path);
+    memset(o, 0, sizeof(*o));
+    return ret;
+}
+
+int vpi_output_commit(VpiOutput *o)
+{
+    int ret = 0;
+    int fd = open(o->tmp_path, O_RDONLY);
+    if (fd >= 0) {
+        if (fsync(fd) < 0)
+            ret = AVERROR(errno);
+        close(fd);
+    } else {
+        ret = AVERROR(errno);
+    }
+    if (!ret && rename(o->tmp_path, o->final_path) < 0)
+        ret = AVERROR(errno);
+    if (ret < 0) {
+        vpi_output_abort(o);
+        return ret;
+    }
+    free(o->final_path);
+    free(o->tmp_path);
+    memset(o, 0, sizeof(*o));
+    return 0;
+}
+
+void vpi_output_abort(VpiOutput *o)
+{
+    if (o->tmp_path)
+        unlink(o->tmp_path);
+    free(o->final_path);
+    free(o->tmp_path);
+    memset(o, 0, sizeof(*o));
+}
+
+int vpi_output_is_temp_name(const char *name)
+{
+    return name[0] == '.' && strstr(name, TEMP_TAG) != NULL;
+}
