@@ -11,5 +11,7 @@
 #include "probe.h"
 #include "check.h"
 #include "batch.h"
+#include "pipeline.h"
+#include "proxy.h"
 
 #endif /* VIDPIPE_VIDPIPE_H */
