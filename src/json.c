@@ -448,6 +448,35 @@ void vpi_fields_defaults(const VpiField *fields, void *dst)
     }
 }
 
+int vpi_fields_check(const VpiField *fields, const void *src, const char *what, char *err,
+                     size_t err_size)
+{
+    for (const VpiField *f = fields; f->name; f++) {
+        const char *p = (const char *)src + f->offset;
+        double x;
+        switch (f->type) {
+        case VPI_FIELD_INT:
+        case VPI_FIELD_BOOL:
+            x = *(const int *)p;
+            break;
+        case VPI_FIELD_INT64:
+            x = (double)*(const int64_t *)p;
+            break;
+        case VPI_FIELD_DOUBLE:
+            x = *(const double *)p;
+            break;
+        default:
+            continue;
+        }
+        if (!(x >= f->min && x <= f->max)) {
+            snprintf(err, err_size, "%s: %s must be from %g to %g, not %g", what, f->name,
+                     f->min, f->max, x);
+            return VP_ERR_BAD_OPTION;
+        }
+    }
+    return 0;
+}
+
 void vpi_json_write_string(FILE *f, const char *s)
 {
     fputc('"', f);

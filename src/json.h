@@ -54,4 +54,8 @@ void vpi_fields_defaults(const VpiField *fields, void *dst);
 int vpi_fields_apply(const VpiField *fields, void *dst, const VpiJson *obj, const char *what,
                      char *err, size_t err_size);
 
+/* Range-check every numeric field of @p src; VP_ERR_BAD_OPTION with @p err naming it. */
+int vpi_fields_check(const VpiField *fields, const void *src, const char *what, char *err,
+                     size_t err_size);
+
 #endif /* VIDPIPE_JSON_H */

@@ -23,7 +23,7 @@
 static const VpiSinkClass *const sink_classes[] = {
     &vpi_sink_encode,
     &vpi_sink_thumb,
-    /* qc: added with the QC sink */
+    &vpi_sink_qc,
     NULL,
 };
 

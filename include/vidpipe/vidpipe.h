@@ -13,5 +13,6 @@
 #include "batch.h"
 #include "pipeline.h"
 #include "proxy.h"
+#include "qc.h"
 
 #endif /* VIDPIPE_VIDPIPE_H */
