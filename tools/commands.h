@@ -9,5 +9,6 @@ extern const CliCommand cmd_probe;
 extern const CliCommand cmd_check;
 extern const CliCommand cmd_proxy;
 extern const CliCommand cmd_qc;
+extern const CliCommand cmd_export;
 
 #endif

@@ -14,5 +14,6 @@
 #include "pipeline.h"
 #include "proxy.h"
 #include "qc.h"
+#include "export.h"
 
 #endif /* VIDPIPE_VIDPIPE_H */
