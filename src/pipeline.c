@@ -48,6 +48,7 @@ struct VpPipeline {
     int64_t last_video_us;
     double last_progress;
     int64_t seek_target;        /* seek mode: the time being sought */
+    int64_t read_pos_us;        /* latest video packet time read; INT64_MIN after a seek */
     char *failed_output;        /* the output that could not be written, if any */
 };
 
@@ -187,6 +188,7 @@ int vp_pipeline_open(const char *path, const VpPipelineOpts *opts, VpPipeline **
         vp_pipeline_default_opts(&p->opts);
     p->vidx = p->aidx = -1;
     p->info.size = -1;
+    p->read_pos_us = INT64_MIN;
     if ((ret = validate_opts(&p->opts)) < 0)
         goto fail;
     if (!(p->path = strdup(path))) {
@@ -484,7 +486,10 @@ static int read_loop(VpPipeline *p, int want_video, int want_audio, AVPacket *pk
                 else
                     p->stats.video_skipped++;
             }
-            report_progress(p, pkt_time(p, pkt, p->src.vst));
+            double t = pkt_time(p, pkt, p->src.vst);
+            if (t * 1e6 > p->read_pos_us)
+                p->read_pos_us = (int64_t)(t * 1e6);
+            report_progress(p, t);
         } else if (pkt->stream_index == p->aidx && want_audio) {
             p->stats.audio_packets++;
             ret = decode(p, p->src.adec, pkt, frame);
@@ -526,12 +531,23 @@ static int run_seeking(VpPipeline *p, AVPacket *pkt, AVFrame *frame)
         }
         p->seek_target = target;
         int64_t ts = av_rescale_q(target + p->origin_us, AV_TIME_BASE_Q, p->src.vst->time_base);
-        if (avformat_seek_file(p->fmt, p->vidx, INT64_MIN, ts, ts, 0) < 0 &&
+        /* A target in the GOP being decoded, or the next ones before a keyframe past the
+         * read position, is reached sooner by reading on than by seeking back. */
+        int idx = av_index_search_timestamp(p->src.vst, ts, AVSEEK_FLAG_BACKWARD);
+        const AVIndexEntry *key = idx >= 0 ? avformat_index_get_entry(p->src.vst, idx) : NULL;
+        int64_t key_us = key ? av_rescale_q(key->timestamp, p->src.vst->time_base,
+                                            AV_TIME_BASE_Q) - p->origin_us : INT64_MAX;
+        if (p->read_pos_us != INT64_MIN && key_us <= p->read_pos_us && target > p->read_pos_us) {
+            ret = read_loop(p, 1, 0, pkt, frame, seek_target_reached);
+        } else if (avformat_seek_file(p->fmt, p->vidx, INT64_MIN, ts, ts, 0) < 0 &&
             avformat_seek_file(p->fmt, -1, INT64_MIN, target + p->origin_us,
                                target + p->origin_us, 0) < 0)
             return AVERROR(ENOSYS);
-        avcodec_flush_buffers(p->src.vdec);
-        ret = read_loop(p, 1, 0, pkt, frame, seek_target_reached);
+        else {
+            avcodec_flush_buffers(p->src.vdec);
+            p->read_pos_us = INT64_MIN;
+            ret = read_loop(p, 1, 0, pkt, frame, seek_target_reached);
+        }
         if (ret == AVERROR_EOF) {
             if ((ret = decode(p, p->src.vdec, NULL, frame)) < 0)
                 return ret;

@@ -10,5 +10,6 @@ extern const CliCommand cmd_check;
 extern const CliCommand cmd_proxy;
 extern const CliCommand cmd_qc;
 extern const CliCommand cmd_export;
+extern const CliCommand cmd_thumb;
 
 #endif

@@ -11,6 +11,7 @@ static const CliCommand *const commands[] = {
     &cmd_check,
     &cmd_proxy,
     &cmd_qc,
+    &cmd_thumb,
     &cmd_export,
     NULL,
 };
