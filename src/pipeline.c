@@ -24,6 +24,8 @@ static const VpiSinkClass *const sink_classes[] = {
     &vpi_sink_encode,
     &vpi_sink_thumb,
     &vpi_sink_qc,
+    &vpi_sink_loudness,
+    &vpi_sink_filter,
     NULL,
 };
 
@@ -49,6 +51,10 @@ struct VpPipeline {
     double last_progress;
     int64_t seek_target;        /* seek mode: the time being sought */
     int64_t read_pos_us;        /* latest video packet time read; INT64_MIN after a seek */
+    AVFormatContext *afmt;      /* the audio's own file (VpPipelineOpts.audio_path), or NULL */
+    int64_t aorigin_us;         /* the time the audio starts from */
+    int v_eof, a_eof;
+    int64_t v_pos_us, a_pos_us;
     char *failed_output;        /* the output that could not be written, if any */
 };
 
@@ -129,6 +135,27 @@ static int check_path(const char *path, int64_t *size)
     return 0;
 }
 
+/* The audio comes from another file: its best audio stream replaces the source's. */
+static int open_audio_file(VpPipeline *p)
+{
+    const char *path = p->opts.audio_path;
+    int64_t size;
+    int ret = check_path(path, &size);
+    if (ret >= 0 && (ret = avformat_open_input(&p->afmt, path, NULL, NULL)) < 0) {
+        p->afmt = NULL;
+        if (ret == AVERROR_INVALIDDATA)
+            ret = VP_ERR_NOT_MEDIA;
+    }
+    if (ret >= 0 && avformat_find_stream_info(p->afmt, NULL) < 0)
+        vpi_log(VP_LOG_WARNING, "%s: could not find stream parameters", path);
+    if (ret >= 0 && (p->aidx = av_find_best_stream(p->afmt, AVMEDIA_TYPE_AUDIO, -1, -1, NULL,
+                                                   0)) < 0)
+        ret = VP_ERR_NO_AUDIO;
+    if (ret < 0)
+        vpi_log(VP_LOG_VERBOSE, "%s: %s", path, vp_strerror(ret));
+    return ret;
+}
+
 static void fill_info(VpPipeline *p)
 {
     VpSourceInfo *in = &p->info;
@@ -149,7 +176,7 @@ static void fill_info(VpPipeline *p)
                     sizeof(in->video_codec));
     }
     if (p->aidx >= 0) {
-        AVStream *st = p->fmt->streams[p->aidx];
+        AVStream *st = (p->afmt ? p->afmt : p->fmt)->streams[p->aidx];
         in->has_audio = 1;
         in->sample_rate = st->codecpar->sample_rate;
         in->channels = st->codecpar->ch_layout.nb_channels;
@@ -208,6 +235,8 @@ int vp_pipeline_open(const char *path, const VpPipelineOpts *opts, VpPipeline **
                 vp_strerror(ret));
     p->vidx = av_find_best_stream(p->fmt, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0);
     p->aidx = av_find_best_stream(p->fmt, AVMEDIA_TYPE_AUDIO, -1, -1, NULL, 0);
+    if (p->opts.audio_path && (ret = open_audio_file(p)) < 0)
+        goto fail;
     if (p->vidx >= 0 && (p->fmt->streams[p->vidx]->disposition & AV_DISPOSITION_ATTACHED_PIC))
         p->vidx = -1;
     if (p->vidx < 0 && p->aidx < 0) {
@@ -218,6 +247,9 @@ int vp_pipeline_open(const char *path, const VpPipelineOpts *opts, VpPipeline **
     p->src.info = &p->info;
     p->src.fmt = p->fmt;
     p->origin_us = p->fmt->start_time == AV_NOPTS_VALUE ? 0 : p->fmt->start_time;
+    p->aorigin_us = p->origin_us;
+    if (p->afmt)
+        p->aorigin_us = p->afmt->start_time == AV_NOPTS_VALUE ? 0 : p->afmt->start_time;
     p->nal_length_size = -1;
     if (p->vidx >= 0) {
         AVStream *st = p->fmt->streams[p->vidx];
@@ -236,7 +268,7 @@ int vp_pipeline_open(const char *path, const VpPipelineOpts *opts, VpPipeline **
         }
     }
     if (p->aidx >= 0) {
-        p->src.ast = p->fmt->streams[p->aidx];
+        p->src.ast = (p->afmt ? p->afmt : p->fmt)->streams[p->aidx];
         if ((ret = open_decoder(p, p->src.ast, &p->src.adec, 1)) < 0) {
             /* An audio track vidpipe cannot decode: carry on with the video. */
             vpi_log(VP_LOG_WARNING, "%s: ignoring audio: %s", path, vp_strerror(ret));
@@ -380,7 +412,7 @@ static int deliver_audio(VpPipeline *p, AVFrame *f)
         ts = f->pts;
     if (ts != AV_NOPTS_VALUE)
         f->pts = av_rescale_q(ts, p->src.ast->time_base, (AVRational){ 1, sr }) -
-                 av_rescale_q(p->origin_us, AV_TIME_BASE_Q, (AVRational){ 1, sr });
+                 av_rescale_q(p->aorigin_us, AV_TIME_BASE_Q, (AVRational){ 1, sr });
     for (int i = 0; i < p->nb_sinks; i++) {
         VpiSink *s = p->sinks[i];
         int ret;
@@ -395,7 +427,8 @@ static double pkt_time(VpPipeline *p, const AVPacket *pkt, const AVStream *st)
     int64_t ts = pkt->pts != AV_NOPTS_VALUE ? pkt->pts : pkt->dts;
     if (ts == AV_NOPTS_VALUE)
         return p->last_video_us / 1e6;
-    return (av_rescale_q(ts, st->time_base, AV_TIME_BASE_Q) - p->origin_us) / 1e6;
+    int64_t origin = st == p->src.ast ? p->aorigin_us : p->origin_us;
+    return (av_rescale_q(ts, st->time_base, AV_TIME_BASE_Q) - origin) / 1e6;
 }
 
 /* Send one packet (NULL: drain) and hand every frame out. Decode errors are recorded and
@@ -452,7 +485,19 @@ static int read_loop(VpPipeline *p, int want_video, int want_audio, AVPacket *pk
             return VP_ERR_CANCELLED;
         if (until && until(p))
             return 0;
-        ret = av_read_frame(p->fmt, pkt);
+        /* With the audio in another file, read whichever file is behind. */
+        AVFormatContext *from = p->fmt;
+        if (p->afmt && want_audio && !p->a_eof && (p->v_eof || p->a_pos_us <= p->v_pos_us))
+            from = p->afmt;
+        ret = av_read_frame(from, pkt);
+        if (ret == AVERROR_EOF && p->afmt && (from == p->fmt ? !p->a_eof && want_audio
+                                                             : !p->v_eof)) {
+            if (from == p->fmt)
+                p->v_eof = 1;
+            else
+                p->a_eof = 1;
+            continue;
+        }
         if (ret == AVERROR_EOF)
             return AVERROR_EOF;
         if (ret < 0) {
@@ -462,13 +507,27 @@ static int read_loop(VpPipeline *p, int want_video, int want_audio, AVPacket *pk
             snprintf(what, sizeof(what), "container data could not be read: %s",
                      av_err2str(ret));
             record_error(p, p->last_video_us / 1e6, VP_STREAM_UNKNOWN, what);
-            if (++read_errors >= MAX_READ_ERRORS || avio_feof(p->fmt->pb))
-                return AVERROR_EOF;
+            if (++read_errors >= MAX_READ_ERRORS || avio_feof(from->pb)) {
+                if (!p->afmt)
+                    return AVERROR_EOF;
+                if (from == p->fmt)
+                    p->v_eof = 1;
+                else
+                    p->a_eof = 1;
+                if (p->v_eof && (p->a_eof || !want_audio))
+                    return AVERROR_EOF;
+            }
             continue;
         }
         read_errors = 0;
         ret = 0;
-        if (pkt->stream_index == p->vidx) {
+        if (from == p->afmt) {
+            if (pkt->stream_index == p->aidx) {
+                p->stats.audio_packets++;
+                p->a_pos_us = (int64_t)(pkt_time(p, pkt, p->src.ast) * 1e6);
+                ret = decode(p, p->src.adec, pkt, frame);
+            }
+        } else if (pkt->stream_index == p->vidx) {
             p->stats.video_packets++;
             for (int i = 0; i < p->nb_sinks && ret >= 0; i++)
                 if (p->sinks[i]->cls->video_packet) {
@@ -487,10 +546,11 @@ static int read_loop(VpPipeline *p, int want_video, int want_audio, AVPacket *pk
                     p->stats.video_skipped++;
             }
             double t = pkt_time(p, pkt, p->src.vst);
+            p->v_pos_us = (int64_t)(t * 1e6);
             if (t * 1e6 > p->read_pos_us)
                 p->read_pos_us = (int64_t)(t * 1e6);
             report_progress(p, t);
-        } else if (pkt->stream_index == p->aidx && want_audio) {
+        } else if (pkt->stream_index == p->aidx && want_audio && !p->afmt) {
             p->stats.audio_packets++;
             ret = decode(p, p->src.adec, pkt, frame);
             if (p->vidx < 0)
@@ -687,6 +747,7 @@ void vp_pipeline_close(VpPipeline **pp)
     avcodec_free_context(&p->src.vdec);
     avcodec_free_context(&p->src.adec);
     avformat_close_input(&p->fmt);
+    avformat_close_input(&p->afmt);
     free(p->errors);
     free(p->failed_output);
     free(p->path);

@@ -65,6 +65,8 @@ int vpi_sink_output_begin(VpiSink *s);
 extern const VpiSinkClass vpi_sink_encode;
 extern const VpiSinkClass vpi_sink_thumb;
 extern const VpiSinkClass vpi_sink_qc;
+extern const VpiSinkClass vpi_sink_loudness;
+extern const VpiSinkClass vpi_sink_filter;
 
 /* Add a sink of class @p name (one of the registered classes) to the pipeline; @p opts is
  * copied. Returns the sink's index or a negative error. */

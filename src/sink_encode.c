@@ -90,6 +90,8 @@ static int validate(const VpEncodeOpts *o)
         return bad(o->path, "max_bitrate", "must be 0..1000000000");
     if (o->audio_bitrate < 8000 || o->audio_bitrate > 512000)
         return bad(o->path, "audio_bitrate", "must be 8000..512000");
+    if (!(o->end_time >= 0 && o->end_time <= 1e9))
+        return bad(o->path, "end_time", "must be 0..1e9 seconds");
     if (o->video_threads < 0 || o->video_threads > 64)
         return bad(o->path, "video_threads", "must be 0..64");
     return 0;
@@ -218,9 +220,12 @@ static int build_audio_graph(VpiSink *s, EncodeCtx *c, const AVCodecContext *ade
                                             c->agraph)) < 0)
         return ret;
     av_channel_layout_describe(&c->aenc->ch_layout, layout, sizeof(layout));
-    snprintf(chain, sizeof(chain), "%s%saresample=%d,aformat=sample_fmts=fltp:channel_layouts=%s",
+    char trim[64] = "";
+    if (c->o.end_time > 0)
+        snprintf(trim, sizeof(trim), ",atrim=end=%.6f", c->o.end_time);
+    snprintf(chain, sizeof(chain), "%s%saresample=%d,aformat=sample_fmts=fltp:channel_layouts=%s%s",
              c->o.audio_filters ? c->o.audio_filters : "", c->o.audio_filters ? "," : "",
-             adec->sample_rate, layout);
+             adec->sample_rate, layout, trim);
     if (!(in = avfilter_inout_alloc()) || !(out = avfilter_inout_alloc())) {
         ret = AVERROR(ENOMEM);
         goto end;
@@ -364,6 +369,8 @@ static int on_video(VpiSink *s, AVFrame *f)
     int64_t r = slot_of(c, f->pts);
     int ret;
 
+    if (c->o.end_time > 0 && f->pts >= c->o.end_time * 1e6)
+        return 0;
     c->last_in_us = f->pts;
     if (!c->started) {
         c->started = 1;
@@ -413,6 +420,9 @@ static int on_video_packet(VpiSink *s, const AVPacket *in)
     int64_t off = av_rescale_q(s->src->fmt->start_time == AV_NOPTS_VALUE ? 0
                                                                          : s->src->fmt->start_time,
                                AV_TIME_BASE_Q, ist->time_base);
+    if (c->o.end_time > 0 && pkt->pts != AV_NOPTS_VALUE &&
+        av_rescale_q(pkt->pts - off, ist->time_base, AV_TIME_BASE_Q) >= c->o.end_time * 1e6)
+        return 0;
     if (pkt->pts != AV_NOPTS_VALUE)
         pkt->pts -= off;
     if (pkt->dts != AV_NOPTS_VALUE)

@@ -352,6 +352,17 @@ const VpiSinkClass vpi_sink_qc = {
     .close = close_sink,
 };
 
+/* Loudness alone (loudnorm's first pass): the same audio measurement, no picture decoded. */
+const VpiSinkClass vpi_sink_loudness = {
+    .name = "loudness",
+    .priv_size = sizeof(QcCtx),
+    .opts_size = sizeof(VpQcSpec),
+    .init = init,
+    .audio = on_audio,
+    .finish = finish,
+    .close = close_sink,
+};
+
 VpiQcData *vpi_sink_qc_data(VpiSink *s)
 {
     return &((QcCtx *)s->priv)->d;

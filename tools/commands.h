@@ -11,5 +11,7 @@ extern const CliCommand cmd_proxy;
 extern const CliCommand cmd_qc;
 extern const CliCommand cmd_export;
 extern const CliCommand cmd_thumb;
+extern const CliCommand cmd_loudnorm;
+extern const CliCommand cmd_replace_audio;
 
 #endif

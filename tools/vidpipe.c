@@ -13,6 +13,8 @@ static const CliCommand *const commands[] = {
     &cmd_qc,
     &cmd_thumb,
     &cmd_export,
+    &cmd_loudnorm,
+    &cmd_replace_audio,
     NULL,
 };
 

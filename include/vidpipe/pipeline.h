@@ -48,6 +48,9 @@ typedef struct VpPipelineOpts {
     void (*progress)(void *opaque, double done_s, double total_s);
     void *opaque;
     volatile int *cancel;       /**< optional: the run stops with VP_ERR_CANCELLED when set */
+    const char *audio_path;     /**< optional: take the audio from this file instead of the
+                                     source's own (its best audio stream; VP_ERR_NO_AUDIO if
+                                     it has none). Only read during vp_pipeline_open(). */
 } VpPipelineOpts;
 
 /** Fill @p opts with the defaults. Thread-safe. */
@@ -91,6 +94,7 @@ typedef struct VpEncodeOpts {
     const char *video_filters;  /**< libavfilter chain applied before scaling, or NULL */
     const char *audio_filters;  /**< libavfilter chain applied before encoding, or NULL */
     int faststart;              /**< 1 (default): moov before mdat (MP4/MOV) */
+    double end_time;            /**< seconds: nothing from this time on is written; 0 = none */
 } VpEncodeOpts;
 
 /** Fill @p opts with the defaults. Thread-safe. */

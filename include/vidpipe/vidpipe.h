@@ -15,5 +15,6 @@
 #include "proxy.h"
 #include "qc.h"
 #include "export.h"
+#include "audio.h"
 
 #endif /* VIDPIPE_VIDPIPE_H */
