@@ -13,5 +13,6 @@ extern const CliCommand cmd_export;
 extern const CliCommand cmd_thumb;
 extern const CliCommand cmd_loudnorm;
 extern const CliCommand cmd_replace_audio;
+extern const CliCommand cmd_cleanup;
 
 #endif

@@ -15,6 +15,7 @@ static const CliCommand *const commands[] = {
     &cmd_export,
     &cmd_loudnorm,
     &cmd_replace_audio,
+    &cmd_cleanup,
     NULL,
 };
 

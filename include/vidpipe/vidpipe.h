@@ -16,5 +16,6 @@
 #include "qc.h"
 #include "export.h"
 #include "audio.h"
+#include "cleanup.h"
 
 #endif /* VIDPIPE_VIDPIPE_H */
