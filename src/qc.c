@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <errno.h>
 
 #include <libavutil/error.h>
 
@@ -112,6 +114,7 @@ static void free_report(VpQcReport *r)
     free(r->corrupt);
     free(r->errors);
     free(r->momentary);
+    free(r->sheet);
     free(r);
 }
 
@@ -300,9 +303,51 @@ static void judge(VpQcReport *r, const VpQcSpec *sp)
     }
 }
 
-int vp_qc_run(const char *path, const VpQcSpec *spec, const VpPipelineOpts *popts,
-              VpQcReport **out)
+void vp_qc_default_opts(VpQcOpts *o)
 {
+    memset(o, 0, sizeof(*o));
+    vp_pipeline_default_opts(&o->pipeline);
+}
+
+/* The contact sheet goes through a temporary file: the still sink writes files. */
+static int sheet_path(char *buf, size_t size)
+{
+    const char *dir = getenv("TMPDIR");
+    snprintf(buf, size, "%s/vidpipe-sheet-XXXXXX", dir && *dir ? dir : "/tmp");
+    int fd = mkstemp(buf);
+    if (fd < 0)
+        return AVERROR(errno);
+    close(fd);
+    return 0;
+}
+
+static int read_whole(const char *path, uint8_t **data, size_t *size)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return AVERROR(errno);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    int ret = 0;
+    if (n <= 0 || n > (64 << 20) || !(*data = malloc((size_t)n)))
+        ret = n <= 0 ? AVERROR_INVALIDDATA : AVERROR(ENOMEM);
+    else if (fread(*data, 1, (size_t)n, f) != (size_t)n)
+        ret = AVERROR(EIO);
+    else
+        *size = (size_t)n;
+    fclose(f);
+    if (ret < 0) {
+        free(*data);
+        *data = NULL;
+    }
+    return ret;
+}
+
+int vp_qc_run(const char *path, const VpQcSpec *spec, const VpQcOpts *opts, VpQcReport **out)
+{
+    VpQcOpts defo;
+    char sheet[512] = "";
     VpQcSpec def;
     VpPipeline *p = NULL;
     VpQcReport *r = NULL;
@@ -314,12 +359,16 @@ int vp_qc_run(const char *path, const VpQcSpec *spec, const VpPipelineOpts *popt
         vp_qc_default_spec(&def);
         spec = &def;
     }
+    if (!opts) {
+        vp_qc_default_opts(&defo);
+        opts = &defo;
+    }
     char why[256];
     if ((ret = vpi_fields_check(spec_fields, spec, "QC spec", why, sizeof(why))) < 0) {
         vpi_log(VP_LOG_ERROR, "%s", why);
         return ret;
     }
-    if ((ret = vp_pipeline_open(path, popts, &p)) < 0)
+    if ((ret = vp_pipeline_open(path, &opts->pipeline, &p)) < 0)
         return ret;
     if (!vp_pipeline_source(p)->has_video) {
         ret = VP_ERR_NO_VIDEO;
@@ -327,6 +376,17 @@ int vp_qc_run(const char *path, const VpQcSpec *spec, const VpPipelineOpts *popt
     }
     if ((ret = vpi_pipeline_add_sink(p, "qc", spec, NULL, &sink)) < 0)
         goto end;
+    if (opts->sheet) {
+        VpThumbOpts to;
+        vp_thumb_default_opts(&to);
+        to.cols = 4;
+        to.rows = 2;
+        to.width = 200;
+        to.path = sheet;
+        if ((ret = sheet_path(sheet, sizeof(sheet))) < 0 ||
+            (ret = vp_pipeline_add_thumb(p, &to)) < 0)
+            goto end;
+    }
     if ((ret = vp_pipeline_run(p)) < 0)
         goto end;
     if (!(r = calloc(1, sizeof(*r))) || !(r->path = strdup(path))) {
@@ -370,10 +430,14 @@ int vp_qc_run(const char *path, const VpQcSpec *spec, const VpPipelineOpts *popt
     if ((ret = merge_errors(r, fd)) < 0)
         goto end;
     judge(r, spec);
+    if (sheet[0] && read_whole(sheet, &r->sheet, &r->sheet_size) < 0)
+        vpi_log(VP_LOG_WARNING, "%s: the contact sheet could not be made", path);
     *out = r;
     r = NULL;
     ret = 0;
 end:
+    if (sheet[0])
+        unlink(sheet);
     if (r)
         free_report(r);
     vp_pipeline_close(&p);

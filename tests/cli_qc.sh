@@ -128,6 +128,7 @@ assert_eq "$RC" 1 "html run exit"
 html=$(cat "$WORK/r.html")
 assert_contains "$html" "FAIL</div> 3 of 12 checks failed" "html verdict"
 assert_contains "$html" "<polyline" "html loudness plot"
+assert_contains "$html" "data:image/jpeg;base64,/9j/" "html thumbnails"
 assert_contains "$html" "black 2.00-4.53 s" "html timeline"
 first=$(grep -o '<td class="[a-zA-Z]*">[a-zA-Z/]*</td><td>[a-z_]*' "$WORK/r.html" | head -1)
 assert_contains "$first" "FAIL" "html: failed checks first"

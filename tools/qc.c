@@ -14,7 +14,7 @@
 
 typedef struct QcJob {
     VpQcSpec spec;
-    VpPipelineOpts popts;
+    VpQcOpts qopts;
     const char *html;
     int single;
 } QcJob;
@@ -28,15 +28,15 @@ static int qc_one(void *opaque, TbItem *item)
 {
     QcJob *job = opaque;
     VpQcReport *r = NULL;
-    VpPipelineOpts po = job->popts;
+    VpQcOpts qo = job->qopts;
     TbProgress tp;
 
     if (job->single) {
         cli_progress_init(&tp.p, "qc: seconds");
-        po.progress = tb_progress_cb;
-        po.opaque = &tp;
+        qo.pipeline.progress = tb_progress_cb;
+        qo.pipeline.opaque = &tp;
     }
-    int ret = vp_qc_run(item->in, &job->spec, &po, &r);
+    int ret = vp_qc_run(item->in, &job->spec, &qo, &r);
     if (job->single)
         cli_progress_end(&tp.p);
     if (ret < 0)
@@ -146,7 +146,7 @@ static int run_qc(int argc, char **argv)
     int nb_pos = 0, show_spec = 0;
 
     vp_qc_default_spec(&job.spec);
-    vp_pipeline_default_opts(&job.popts);
+    vp_qc_default_opts(&job.qopts);
     tb_batch_init(&b);
     b.overwrite = 1;
     const CliOpt opts[] = {
@@ -183,6 +183,7 @@ static int run_qc(int argc, char **argv)
     if (tb_inputs("qc", nb_pos, argv + 1, &items, &nb) < 0)
         return CLI_EXIT_UNREADABLE;
     job.single = nb == 1 && !tb_is_dir(argv[1]);
+    job.qopts.sheet = job.html != NULL;
     if (job.html && !job.single && tb_mkdir(job.html) < 0) {
         tb_items_free(items, nb);
         return CLI_EXIT_ERROR;

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <libavutil/base64.h>
 #include <libavutil/error.h>
 
 #include "qc_html.h"
@@ -133,7 +134,18 @@ int qc_html_write(const char *path, const char *in, const VpQcReport *r)
             esc(f, c->message);
             fputs("</td></tr>\n", f);
         }
-    fputs("</table>\n<h2>Timeline</h2>\n", f);
+    fputs("</table>\n", f);
+    if (r->sheet && r->sheet_size < (32 << 20)) {
+        size_t n = AV_BASE64_SIZE(r->sheet_size);
+        char *b64 = malloc(n);
+        if (b64 && av_base64_encode(b64, (int)n, r->sheet, (int)r->sheet_size)) {
+            fputs("<h2>Pictures</h2>\n<img alt=\"contact sheet\" src=\"data:image/jpeg;base64,", f);
+            fputs(b64, f);
+            fputs("\">\n", f);
+        }
+        free(b64);
+    }
+    fputs("<h2>Timeline</h2>\n", f);
     timeline_svg(f, r);
     fputs("<h2>Loudness over time (momentary, LUFS; dashed: integrated)</h2>\n", f);
     loudness_svg(f, r);

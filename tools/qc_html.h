@@ -6,8 +6,8 @@
 
 #include "vidpipe/qc.h"
 
-/* Write the report for @p in to @p path (atomically). @p sheet_jpg, if not NULL, is a
- * contact sheet to embed. Returns 0 or a negative AVERROR. */
+/* Write the report for @p in to @p path (atomically), with the report's contact sheet
+ * embedded when it has one. Returns 0 or a negative AVERROR. */
 int qc_html_write(const char *path, const char *in, const VpQcReport *r);
 
 #endif

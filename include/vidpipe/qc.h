@@ -101,19 +101,31 @@ typedef struct VpQcReport {
     int nb_momentary;
     VpQcCheck checks[VP_QC_MAX_CHECKS];
     int nb_checks, nb_failed;
+    uint8_t *sheet;             /**< contact sheet JPEG (VpQcOpts.sheet), or NULL */
+    size_t sheet_size;
 } VpQcReport;
+
+/** How vp_qc_run() works, apart from what it checks. */
+typedef struct VpQcOpts {
+    VpPipelineOpts pipeline;    /**< decoding options (vp_pipeline_default_opts()) */
+    int sheet;                  /**< 1: the report carries a contact sheet (JPEG) of the
+                                     file, from the same pass (default 0) */
+} VpQcOpts;
+
+/** Fill @p opts with the defaults. Thread-safe. */
+VP_API void vp_qc_default_opts(VpQcOpts *opts);
 
 /**
  * Run every check on @p path in one decode pass.
- * @param spec NULL for the defaults
- * @param popts decoding options, or NULL
+ * @param spec NULL for the defaults (validated: VP_ERR_BAD_OPTION names the field)
+ * @param opts NULL for the defaults
  * @param out on success a new report owned by the caller; NULL on failure
  * @return 0 when the file could be read (whatever the verdicts: see nb_failed), or a
  *         negative error when it could not (AVERROR(ENOENT), VP_ERR_NOT_MEDIA, ...).
  *         A file with corrupt stretches is read: they are reported, decoding carries on.
  * Thread-safe: any number of runs may go on concurrently.
  */
-VP_API int vp_qc_run(const char *path, const VpQcSpec *spec, const VpPipelineOpts *popts,
+VP_API int vp_qc_run(const char *path, const VpQcSpec *spec, const VpQcOpts *opts,
                      VpQcReport **out);
 
 /** Free a report and set *r to NULL. Accepts NULL. */
