@@ -2,6 +2,7 @@
 /* The one-pass engine: demux and decode a source once, lend every decoded frame to each sink
  * (encoders, stills, analysers), skip the pictures no sink needs. */
 #include <errno.h>
+#include <pthread.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -380,6 +381,157 @@ static int packet_wanted(VpPipeline *p, const AVPacket *pkt)
     return !is_disposable(p, pkt);
 }
 
+/* ---- sinks on their own threads ------------------------------------------------------ */
+
+#define QUEUE_SIZE 8
+
+enum { QI_VIDEO, QI_AUDIO, QI_PACKET, QI_EOF };
+
+typedef struct QItem {
+    int kind;
+    AVFrame *f;
+    AVPacket *pkt;
+} QItem;
+
+typedef struct VpiSinkThread {
+    pthread_t th;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    QItem q[QUEUE_SIZE];
+    int head, count;
+    int err;        /* the sink's first error: the pass stops */
+    int done;       /* finish() has returned */
+    int stop;       /* the pass is abandoned: drop what is queued */
+} VpiSinkThread;
+
+static void qitem_free(QItem *it)
+{
+    av_frame_free(&it->f);
+    av_packet_free(&it->pkt);
+}
+
+static void *sink_thread_main(void *arg)
+{
+    VpiSink *s = arg;
+    VpiSinkThread *t = s->thr;
+    for (;;) {
+        pthread_mutex_lock(&t->lock);
+        while (!t->count && !t->stop)
+            pthread_cond_wait(&t->cond, &t->lock);
+        if (!t->count) {
+            pthread_mutex_unlock(&t->lock);
+            return NULL;
+        }
+        QItem it = t->q[t->head];
+        t->head = (t->head + 1) % QUEUE_SIZE;
+        t->count--;
+        int failed = t->err < 0 || t->stop;
+        pthread_cond_broadcast(&t->cond);
+        pthread_mutex_unlock(&t->lock);
+
+        int ret = 0;
+        if (!failed) {
+            switch (it.kind) {
+            case QI_VIDEO: ret = s->cls->video(s, it.f); break;
+            case QI_AUDIO: ret = s->cls->audio(s, it.f); break;
+            case QI_PACKET: ret = s->cls->video_packet(s, it.pkt); break;
+            case QI_EOF: ret = s->cls->finish(s); break;
+            }
+        }
+        qitem_free(&it);
+        pthread_mutex_lock(&t->lock);
+        if (ret < 0 && !t->err)
+            t->err = ret;
+        if (it.kind == QI_EOF)
+            t->done = 1;
+        pthread_cond_broadcast(&t->cond);
+        pthread_mutex_unlock(&t->lock);
+        if (it.kind == QI_EOF)
+            return NULL;
+    }
+}
+
+static int thread_start(VpiSink *s)
+{
+    VpiSinkThread *t = calloc(1, sizeof(*t));
+    if (!t)
+        return AVERROR(ENOMEM);
+    pthread_mutex_init(&t->lock, NULL);
+    pthread_cond_init(&t->cond, NULL);
+    s->thr = t;
+    if (pthread_create(&t->th, NULL, sink_thread_main, s)) {
+        pthread_mutex_destroy(&t->lock);
+        pthread_cond_destroy(&t->cond);
+        free(t);
+        s->thr = NULL;
+        return AVERROR(EAGAIN);
+    }
+    return 0;
+}
+
+/* Queue an item (taking ownership of it); waits while the queue is full. */
+static int thread_push(VpiSink *s, QItem it)
+{
+    VpiSinkThread *t = s->thr;
+    pthread_mutex_lock(&t->lock);
+    while (t->count == QUEUE_SIZE && !t->err)
+        pthread_cond_wait(&t->cond, &t->lock);
+    int err = t->err;
+    if (!err) {
+        t->q[(t->head + t->count) % QUEUE_SIZE] = it;
+        t->count++;
+        pthread_cond_broadcast(&t->cond);
+    }
+    pthread_mutex_unlock(&t->lock);
+    if (err)
+        qitem_free(&it);
+    return err;
+}
+
+/* End of the pass: the sink finishes on its thread; returns its outcome. */
+static int thread_finish(VpiSink *s)
+{
+    VpiSinkThread *t = s->thr;
+    int ret = thread_push(s, (QItem){ .kind = QI_EOF });
+    pthread_mutex_lock(&t->lock);
+    while (!t->done && !t->err)
+        pthread_cond_wait(&t->cond, &t->lock);
+    ret = t->err ? t->err : ret;
+    pthread_mutex_unlock(&t->lock);
+    return ret;
+}
+
+static void thread_stop(VpiSink *s)
+{
+    VpiSinkThread *t = s->thr;
+    if (!t)
+        return;
+    pthread_mutex_lock(&t->lock);
+    t->stop = 1;
+    pthread_cond_broadcast(&t->cond);
+    pthread_mutex_unlock(&t->lock);
+    pthread_join(t->th, NULL);
+    while (t->count) {
+        qitem_free(&t->q[t->head]);
+        t->head = (t->head + 1) % QUEUE_SIZE;
+        t->count--;
+    }
+    pthread_mutex_destroy(&t->lock);
+    pthread_cond_destroy(&t->cond);
+    free(t);
+    s->thr = NULL;
+}
+
+static int send_frame(VpiSink *s, int kind, AVFrame *f)
+{
+    if (!s->thr)
+        return kind == QI_VIDEO ? s->cls->video(s, f) : s->cls->audio(s, f);
+    AVFrame *ref = av_frame_clone(f);
+    if (!ref)
+        return AVERROR(ENOMEM);
+    return thread_push(s, (QItem){ .kind = kind, .f = ref });
+}
+
 static int deliver_video(VpPipeline *p, AVFrame *f)
 {
     int64_t ts = f->best_effort_timestamp;
@@ -396,7 +548,7 @@ static int deliver_video(VpPipeline *p, AVFrame *f)
     for (int i = 0; i < p->nb_sinks; i++) {
         VpiSink *s = p->sinks[i];
         int ret;
-        if (s->cls->video && (ret = s->cls->video(s, f)) < 0)
+        if (s->cls->video && (ret = send_frame(s, QI_VIDEO, f)) < 0)
             return ret;
     }
     return 0;
@@ -416,7 +568,7 @@ static int deliver_audio(VpPipeline *p, AVFrame *f)
     for (int i = 0; i < p->nb_sinks; i++) {
         VpiSink *s = p->sinks[i];
         int ret;
-        if (s->wants_audio && s->cls->audio && (ret = s->cls->audio(s, f)) < 0)
+        if (s->wants_audio && s->cls->audio && (ret = send_frame(s, QI_AUDIO, f)) < 0)
             return ret;
     }
     return 0;
@@ -536,8 +688,12 @@ static int read_loop(VpPipeline *p, int want_video, int want_audio, AVPacket *pk
                         ret = AVERROR(ENOMEM);
                         break;
                     }
-                    ret = p->sinks[i]->cls->video_packet(p->sinks[i], cp);
-                    av_packet_free(&cp);
+                    if (p->sinks[i]->thr) {
+                        ret = thread_push(p->sinks[i], (QItem){ .kind = QI_PACKET, .pkt = cp });
+                    } else {
+                        ret = p->sinks[i]->cls->video_packet(p->sinks[i], cp);
+                        av_packet_free(&cp);
+                    }
                 }
             if (ret >= 0 && want_video) {
                 if (packet_wanted(p, pkt))
@@ -650,6 +806,9 @@ int vp_pipeline_run(VpPipeline *p)
     int want_video = p->vidx >= 0 && video_needed(p);
     int want_audio = p->aidx >= 0 && audio_needed(p);
 
+    for (int i = 0; i < p->nb_sinks; i++)
+        if (p->sinks[i]->cls->threaded && (ret = thread_start(p->sinks[i])) < 0)
+            goto end;
     if (want_video && !want_audio && can_seek_stills(p)) {
         ret = run_seeking(p, pkt, frame);
     } else {
@@ -664,9 +823,13 @@ int vp_pipeline_run(VpPipeline *p)
     }
     if (ret < 0)
         goto end;
-    for (int i = 0; i < p->nb_sinks; i++)
-        if ((ret = p->sinks[i]->cls->finish(p->sinks[i])) < 0)
+    for (int i = 0; i < p->nb_sinks; i++) {
+        VpiSink *s = p->sinks[i];
+        ret = s->thr ? thread_finish(s) : s->cls->finish(s);
+        thread_stop(s);
+        if (ret < 0)
             goto end;
+    }
     /* Every output is complete: only now do they take their final names. */
     for (int i = 0; i < p->nb_sinks; i++) {
         VpiSink *s = p->sinks[i];
@@ -682,6 +845,8 @@ int vp_pipeline_run(VpPipeline *p)
     }
     ret = p->nb_errors_total;
 end:
+    for (int i = 0; i < p->nb_sinks; i++)
+        thread_stop(p->sinks[i]);
     for (int i = 0; i < p->nb_sinks && ret < 0; i++)
         if (p->sinks[i]->out_failed && !p->failed_output && p->sinks[i]->path)
             p->failed_output = strdup(p->sinks[i]->path);
@@ -736,6 +901,7 @@ void vp_pipeline_close(VpPipeline **pp)
         return;
     for (int i = 0; i < p->nb_sinks; i++) {
         VpiSink *s = p->sinks[i];
+        thread_stop(s);
         s->cls->close(s);
         if (s->out_open)
             vpi_output_abort(&s->out);

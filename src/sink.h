@@ -44,6 +44,10 @@ typedef struct VpiSinkClass {
     int (*finish)(VpiSink *s);
     /* Free; outputs not finished are removed. */
     void (*close)(VpiSink *s);
+    /* 1: video, audio, video_packet and finish run on the sink's own thread, fed through a
+     * short queue, so that its filtering and encoding overlap the decoding. need_video and
+     * next_seek are still called from the demuxing thread. */
+    int threaded;
     int (*info)(const VpiSink *s, VpOutputInfo *info);
 } VpiSinkClass;
 
@@ -57,6 +61,7 @@ struct VpiSink {
     VpiOutput out;                      /* the output being written (vpi_sink_output_begin) */
     int out_open;                       /* the engine renames it into place after finish */
     int out_failed;                     /* the output could not be created or written */
+    struct VpiSinkThread *thr;          /* threaded classes, while the pass runs */
 };
 
 /* Create the sink's temporary output file; the engine commits or removes it. */

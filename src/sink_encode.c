@@ -633,6 +633,7 @@ const VpiSinkClass vpi_sink_encode = {
     .finish = finish,
     .close = close_sink,
     .info = info,
+    .threaded = 1,
 };
 
 /* Stream copy of the video is the same sink without the video decoding half. */
@@ -646,6 +647,7 @@ static const VpiSinkClass sink_encode_copy = {
     .finish = finish,
     .close = close_sink,
     .info = info,
+    .threaded = 1,
 };
 
 static int init_dispatch(VpiSink *s, const VpiSource *src)

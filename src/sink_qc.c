@@ -17,7 +17,7 @@
 #include "qc_int.h"
 
 /* About this many luma samples per row and column are enough to call a picture black or
- * unchanged: 1080p is read at every 4th pixel of every 4th row. */
+ * unchanged: 1080p is read at every 8th pixel of every 8th row. */
 #define GRID_TARGET 270
 
 typedef struct QcCtx {
@@ -350,6 +350,7 @@ const VpiSinkClass vpi_sink_qc = {
     .audio = on_audio,
     .finish = finish,
     .close = close_sink,
+    .threaded = 1,
 };
 
 /* Loudness alone (loudnorm's first pass): the same audio measurement, no picture decoded. */
