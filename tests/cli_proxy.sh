@@ -172,6 +172,23 @@ assert_eq "$ERR" "vidpipe: $WORK/in/c.m4a: has no video stream" "batch: one line
 left=$(ls -A "$WORK/out" | tr '\n' ' ')
 assert_eq "$left" "a.mp4 b.mp4 " "batch: nothing half-written"
 
+# A kill leaves no output that looks done; the next run replaces the temporary file.
+long=$(media tb_defects.mp4 -f lavfi -i "testsrc2=s=320x240:r=30:d=7.5,drawbox=c=black:t=fill:enable='between(t,2,4.5)',loop=loop=75:size=1:start=180,setpts=N/30/TB" \
+      -f lavfi -i "sine=f=440:d=10,volume=volume=0:enable='between(t,1,3.5)'" \
+      -c:v libx264 -preset fast -pix_fmt yuv420p -c:a aac -b:a 96k)
+mkdir -p "$WORK/kill"
+"$VIDPIPE" proxy "$long" -o "$WORK/kill/k.mp4" --thumb "$WORK/kill/k.jpg" --preset veryslow \
+    --fps 30 2>/dev/null &
+pid=$!
+sleep 0.5
+kill -9 $pid 2>/dev/null
+wait $pid 2>/dev/null
+check
+[ ! -e "$WORK/kill/k.mp4" ] && [ ! -e "$WORK/kill/k.jpg" ] || fail "killed run left a final output"
+run "$VIDPIPE" proxy "$long" -o "$WORK/kill/k.mp4" --thumb "$WORK/kill/k.jpg" --height 120
+assert_eq "$RC" 0 "run after a kill"
+assert_eq "$(ls -A "$WORK/kill" | tr '\n' ' ')" "k.jpg k.mp4 " "after a kill and a rerun: the outputs, no temporary file"
+
 # An output that cannot be created.
 run "$VIDPIPE" proxy "$src" -o "$WORK/nodir/p.mp4" --height 120
 assert_eq "$RC" 4 "unwritable output exit"
