@@ -70,15 +70,17 @@ B=$WORK/bad
 mkdir -p "$B"
 cp "$CLIP_A" "$B/a1.mp4"
 head -c $(($(stat -c %s "$CLIP_B") / 2)) "$CLIP_B" > "$B/a2-truncated.mp4"
+FAST=$(media batch_clip_b_faststart.mp4 -i "$CLIP_B" -c copy -movflags +faststart)
+head -c $(($(stat -c %s "$FAST") * 2 / 3)) "$FAST" > "$B/a2b-cut.mp4"
 echo "this is a text file, not a video" > "$B/a3-text.mp4"
 cp "$WIDE" "$B/a4-wide.mp4"
 cp "$CLIP_B" "$B/a5.mp4"
 run "$VIDPIPE" batch --intro "$INTRO" --outro "$OUTRO" --personal "$B" --out "$WORK/bout" -j 2
 assert_eq "$RC" 1 "bad clips: exit code says items failed"
-assert_contains "$OUT" "batch: 5 items: 2 done, 0 skipped, 3 failed" "bad clips: summary"
+assert_contains "$OUT" "batch: 6 items: 2 done, 0 skipped, 4 failed" "bad clips: summary"
 assert_output "$WORK/bout/a1.mp4" $FRAMES "bad clips: a1 done"
 assert_output "$WORK/bout/a5.mp4" $FRAMES "bad clips: a5 done after the failures"
-for n in a2-truncated a3-text a4-wide; do
+for n in a2-truncated a2b-cut a3-text a4-wide; do
     check
     [ ! -e "$WORK/bout/$n.mp4" ] || fail "bad clips: $n.mp4 was written"
     assert_eq "$(echo "$ERR" | grep -c "$n.mp4")" 1 "bad clips: one stderr line for $n"
@@ -91,15 +93,16 @@ for r in sorted((json.loads(l) for l in open(sys.argv[1])), key=lambda r: r["ite
     print(r["item"], r["status"], bool(r["reason"]) and r["item"] in r["reason"], r["bytes"] > 0)
 PY
 assert_eq "$(cat "$WORK/rep.txt" | tr '\n' '|')" \
-    "a1.mp4 done False True|a2-truncated.mp4 failed True False|a3-text.mp4 failed True False|a4-wide.mp4 failed True False|a5.mp4 done False True|" \
+    "a1.mp4 done False True|a2-truncated.mp4 failed True False|a2b-cut.mp4 failed True False|a3-text.mp4 failed True False|a4-wide.mp4 failed True False|a5.mp4 done False True|" \
     "bad clips: report"
 assert_contains "$(grep a4-wide "$WORK/bout/vidpipe-batch.log")" "FAILED after 1 attempt" \
     "bad clips: log"
 # Fixing the bad clip and rerunning does just that one.
 cp "$CLIP_A" "$B/a4-wide.mp4"
 run "$VIDPIPE" batch --intro "$INTRO" --outro "$OUTRO" --personal "$B" --out "$WORK/bout" -j 2
-assert_eq "$RC" 1 "bad clips rerun: two still fail"
-assert_contains "$OUT" "1 done, 2 skipped, 2 failed" "bad clips rerun: summary"
+assert_eq "$RC" 1 "bad clips rerun: three still fail"
+assert_contains "$OUT" "1 done, 2 skipped, 3 failed" "bad clips rerun: summary"
+assert_contains "$ERR" "a2b-cut.mp4: file is truncated" "bad clips: the cut clip's reason"
 assert_output "$WORK/bout/a4-wide.mp4" $FRAMES "bad clips rerun: a4 fixed"
 
 # ---- a manifest with odd paths ------------------------------------------------------------
