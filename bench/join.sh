@@ -127,9 +127,17 @@ verify() { # method dir
 
 : > "$WORK/times.txt"
 : > "$WORK/frames.txt"
+# Each run starts one method further down the list, so no method is always first (after the
+# previous run's deletions) or always last.
+rotate() { # n words...: the words, rotated left n times
+    n=$1; shift
+    while [ "$n" -gt 0 ]; do first=$1; shift; set -- "$@" "$first"; n=$((n - 1)); done
+    echo "$@"
+}
+nb_methods=$(echo $METHODS | wc -w)
 rep=1
 while [ $rep -le "$REPS" ]; do
-    for m in $METHODS; do
+    for m in $(rotate $(((rep - 1) % nb_methods)) $METHODS); do
         out=$WORK/out-$m
         rm -rf "$out"
         mkdir -p "$out"
