@@ -57,6 +57,38 @@ assert_eq "$(grep -c 'temporary file of an interrupted run' "$O/vidpipe-batch.lo
     "$(echo "$OUT" | python3 -c 'import json,sys; print(json.load(sys.stdin)["stale_removed"])')" \
     "rerun: the log names each removed temporary file"
 
+# ---- SIGTERM (as Ctrl-C): the items in progress finish, the rest are not started ----------
+O2=$WORK/out-term
+"$VIDPIPE" batch --intro "$INTRO" --outro "$OUTRO" --personal "$P" --out "$O2" -j 2 \
+    >"$WORK/term.out" 2>"$WORK/term.err" &
+pid=$!
+tries=0
+while [ "$(count_outputs "$O2" 2>/dev/null || echo 0)" -lt 3 ] && kill -0 $pid 2>/dev/null &&
+      [ $tries -lt 3000 ]; do
+    sleep 0.01
+    tries=$((tries + 1))
+done
+kill -TERM $pid 2>/dev/null
+wait $pid
+rc=$?
+n=$(count_outputs "$O2")
+echo "after SIGTERM: exit status $rc, $n of $N outputs"
+no_temps "$O2" "SIGTERM: items in progress finished"
+for f in "$O2"/c*.mp4; do
+    assert_output "$f" $FRAMES "after SIGTERM: $(basename "$f")"
+done
+if [ $rc -eq 0 ]; then
+    echo "note: the batch ended before SIGTERM"
+else
+    assert_eq $rc 143 "SIGTERM: dies of the signal"
+    assert_contains "$(cat "$WORK/term.out")" "not started (interrupted)" "SIGTERM: summary"
+    assert_contains "$(cat "$WORK/term.err")" "stopping after the items in progress" \
+        "SIGTERM: says what it does"
+    assert_contains "$(cat "$O2/vidpipe-batch.log")" "batch cancelled: $n done, 0 skipped" \
+        "SIGTERM: log"
+    assert_eq "$(wc -l < "$O2/vidpipe-report.jsonl")" "$n" "SIGTERM: report lines"
+fi
+
 # ---- memory is flat from 20 to 400 outputs -----------------------------------------------
 if ldd "$VIDPIPE" | grep -q libasan; then
     echo "memory check skipped under AddressSanitizer (its quarantine grows)"

@@ -547,16 +547,20 @@ static int run_batch(int argc, char **argv)
     bo.item_done = on_item_done;
     bo.cancel = &cancel_flag;
 
-    struct sigaction sa = { .sa_handler = on_signal, .sa_flags = SA_RESETHAND };
+    /* A signal the parent ignores (SIGINT of a background job) stays ignored. */
+    struct sigaction sa = { .sa_handler = on_signal, .sa_flags = SA_RESETHAND }, old;
     sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    int sigs[2] = { SIGINT, SIGTERM }, caught[2] = { 0, 0 };
+    for (int k = 0; k < 2; k++)
+        if (sigaction(sigs[k], NULL, &old) == 0 && old.sa_handler != SIG_IGN)
+            caught[k] = sigaction(sigs[k], &sa, NULL) == 0;
 
     cli_progress_init(&job.progress, "batch");
     r = vp_batch_run(items, (size_t)nb, &bo, &st);
     cli_progress_end(&job.progress);
-    signal(SIGINT, SIG_DFL);
-    signal(SIGTERM, SIG_DFL);
+    for (int k = 0; k < 2; k++)
+        if (caught[k])
+            signal(sigs[k], SIG_DFL);
     if (r < 0 && r != VP_ERR_CANCELLED) {
         /* The library logged which file and why (report or log not writable, ...). */
         if (r == AVERROR(EBUSY))
