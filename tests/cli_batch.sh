@@ -92,9 +92,15 @@ import json, sys
 for r in sorted((json.loads(l) for l in open(sys.argv[1])), key=lambda r: r["item"]):
     print(r["item"], r["status"], bool(r["reason"]) and r["item"] in r["reason"], r["bytes"] > 0)
 PY
-assert_eq "$(cat "$WORK/rep.txt" | tr '\n' '|')" \
-    "a1.mp4 done False True|a2-truncated.mp4 failed True False|a2b-cut.mp4 failed True False|a3-text.mp4 failed True False|a4-wide.mp4 failed True False|a5.mp4 done False True|" \
-    "bad clips: report"
+assert_eq "$(cat "$WORK/rep.txt")" "$(cat <<'EOF'
+a1.mp4 done False True
+a2-truncated.mp4 failed True False
+a2b-cut.mp4 failed True False
+a3-text.mp4 failed True False
+a4-wide.mp4 failed True False
+a5.mp4 done False True
+EOF
+)" "bad clips: report (item, status, reason names the clip, bytes)"
 assert_contains "$(grep a4-wide "$WORK/bout/vidpipe-batch.log")" "FAILED after 1 attempt" \
     "bad clips: log"
 # Fixing the bad clip and rerunning does just that one.
@@ -107,20 +113,22 @@ assert_output "$WORK/bout/a4-wide.mp4" $FRAMES "bad clips rerun: a4 fixed"
 
 # ---- a manifest with odd paths ------------------------------------------------------------
 M=$WORK/man
-mkdir -p "$M/segs"
-cp "$INTRO" "$M/segs/intro (v2).mp4"
-cp "$OUTRO" "$M/segs/outro & end.mp4"
-cp "$CLIP_A" "$M/segs/clip, one.mp4"
-cp "$CLIP_B" "$M/segs/it's \"quoted\".mp4"
-cp "$CLIP_A" "$M/segs/café ünï.mp4"
-{
-    printf 'Output,Intro,Clip,Outro\r\n'
-    printf '"out, 1.mp4","segs/intro (v2).mp4","segs/clip, one.mp4",segs/outro & end.mp4\r\n'
-    printf '"sub dir/it'"'"'s ""2"".mp4",segs/intro (v2).mp4,"segs/it'"'"'s ""quoted"".mp4",segs/outro & end.mp4\r\n'
-    printf '\r\n'
-    printf 'café.mp4 , segs/café ünï.mp4 , segs/outro & end.mp4,,\r\n'
-    printf 'four.mp4,segs/intro (v2).mp4,"segs/clip, one.mp4",segs/café ünï.mp4,segs/outro & end.mp4\r\n'
-} > "$M/list.csv"
+mkdir -p "$M/s"
+cp "$INTRO" "$M/s/intro (v2).mp4"
+cp "$OUTRO" "$M/s/outro & end.mp4"
+cp "$CLIP_A" "$M/s/clip, one.mp4"
+cp "$CLIP_B" "$M/s/it's \"quoted\".mp4"
+cp "$CLIP_A" "$M/s/café ünï.mp4"
+# A header, quoted commas, doubled quotes, a new folder, CRLF, a blank row, blanks around
+# unquoted fields, padding commas, and two to four segments per row.
+sed 's/$/\r/' > "$M/list.csv" <<'EOF'
+Output,Intro,Clip,Outro
+"out, 1.mp4","s/intro (v2).mp4","s/clip, one.mp4",s/outro & end.mp4
+"sub dir/it's ""2"".mp4",s/intro (v2).mp4,"s/it's ""quoted"".mp4",s/outro & end.mp4
+
+café.mp4 , s/café ünï.mp4 , s/outro & end.mp4,,
+four.mp4,s/intro (v2).mp4,"s/clip, one.mp4",s/café ünï.mp4,s/outro & end.mp4
+EOF
 cd "$WORK" || exit 1
 run "$VIDPIPE" batch --manifest "man/list.csv" -j 2
 assert_eq "$RC" 0 "manifest: exit code ($ERR)"
@@ -138,17 +146,17 @@ assert_output "$WORK/mout/four.mp4" 120 "manifest --out"
 assert_eq "$(packets_md5 "$WORK/mout/four.mp4")" "$(packets_md5 "$M/four.mp4")" \
     "manifest: -j 1 and -j 2"
 # A malformed manifest is refused before anything is done, with its line.
-printf 'a.mp4,segs/x.mp4\nb.mp4,"segs/y.mp4\n' > "$M/bad.csv"
+printf 'a.mp4,s/x.mp4\nb.mp4,"s/y.mp4\n' > "$M/bad.csv"
 run "$VIDPIPE" batch --manifest "$M/bad.csv" --out "$WORK/badm"
 assert_eq "$RC" 2 "bad manifest: exit code"
 assert_eq "$ERR" "vidpipe: $M/bad.csv:2: a quoted field is not closed" "bad manifest: message"
 check
 [ ! -e "$WORK/badm" ] || fail "bad manifest: output folder created"
 # A missing segment fails its row only, naming the file.
-printf 'ok.mp4,segs/café ünï.mp4\nmissing.mp4,segs/nope.mp4\n' > "$M/miss.csv"
+printf 'ok.mp4,s/café ünï.mp4\nmissing.mp4,s/nope.mp4\n' > "$M/miss.csv"
 run "$VIDPIPE" batch --manifest "$M/miss.csv" --out "$WORK/miss"
 assert_eq "$RC" 1 "missing segment: exit code"
-assert_contains "$ERR" "segs/nope.mp4" "missing segment: names the file"
+assert_contains "$ERR" "s/nope.mp4" "missing segment: names the file"
 assert_output "$WORK/miss/ok.mp4" 24 "missing segment: other row done"
 
 # ---- the seed script's folder layout ------------------------------------------------------
