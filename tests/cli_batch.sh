@@ -195,5 +195,13 @@ run "$VIDPIPE" batch --intro "$WORK/nope.mp4" --personal "$P" --out "$WORK/x"
 assert_eq "$RC" 2 "missing intro: exit code"
 assert_eq "$ERR" "vidpipe: $WORK/nope.mp4: no such file or directory (the intro of every output)" \
     "missing intro: message"
+run "$VIDPIPE" batch --intro "$INTRO" --personal "$P" --out "$WORK/x" \
+    --report "$WORK/no/such/folder/r.jsonl"
+assert_eq "$RC" 4 "unwritable report: exit code"
+assert_eq "$ERR" \
+    "vidpipe: $WORK/no/such/folder/r.jsonl: cannot write the report: no such file or directory" \
+    "unwritable report: one line"
+check
+[ -z "$(ls "$WORK/x")" ] || fail "unwritable report: outputs were made: $(ls "$WORK/x")"
 
 finish

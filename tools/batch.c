@@ -562,12 +562,10 @@ static int run_batch(int argc, char **argv)
         if (caught[k])
             signal(sigs[k], SIG_DFL);
     if (r < 0 && r != VP_ERR_CANCELLED) {
-        /* The library logged which file and why (report or log not writable, ...). */
-        if (r == AVERROR(EBUSY))
-            cli_file_error(report, "another 'vidpipe batch' is using this report (is the "
-                           "same batch running?)");
-        else
-            cli_error("batch: could not start: %s", vp_strerror(r));
+        /* The library has logged which file and why (report or log not writable, report
+         * held by another run); only memory is left to say. */
+        if (r == AVERROR(ENOMEM))
+            cli_error("batch: out of memory");
         ret = CLI_EXIT_ERROR;
         goto end;
     }
