@@ -259,6 +259,11 @@ static int build_samples(const Tables *tb, VpiMp4Track *t, int64_t file_size, ch
     }
     if (k < n)
         FAIL("stts covers %u of %u samples", k, n);
+    /* Some muxers give the last sample no duration: it lasts as long as the one before. */
+    if (n > 1 && !t->samples[n - 1].duration) {
+        t->samples[n - 1].duration = t->samples[n - 2].duration;
+        dts += t->samples[n - 1].duration;
+    }
     t->media_duration = dts;
 
     /* ctts */
