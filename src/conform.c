@@ -184,9 +184,13 @@ int vpi_conform(const char *in_path, const VpMediaInfo *ref, const char *out_pat
                      "pixel_aspect=%d/%d", s->dec->width, s->dec->height, s->dec->pix_fmt,
                      is->time_base.num, is->time_base.den, sar.num, sar.den);
             VpRational rsar = rv->sar.num ? rv->sar : (VpRational){ 1, 1 };
-            snprintf(desc, sizeof(desc), "scale=%d:%d,setsar=%d/%d,fps=%d/%d,format=%s",
-                     rv->width, rv->height, rsar.num, rsar.den, fr.num, fr.den,
-                     rv->pix_fmt[0] ? rv->pix_fmt : "yuv420p");
+            /* the fps filter only when the rate differs: at EOF it may drop a frame */
+            AVRational ifr = av_guess_frame_rate(ic, is, NULL);
+            char fps[64] = "";
+            if ((int64_t)ifr.num * fr.den != (int64_t)fr.num * ifr.den)
+                snprintf(fps, sizeof(fps), "fps=%d/%d,", fr.num, fr.den);
+            snprintf(desc, sizeof(desc), "scale=%d:%d,setsar=%d/%d,%sformat=%s", rv->width,
+                     rv->height, rsar.num, rsar.den, fps, rv->pix_fmt[0] ? rv->pix_fmt : "yuv420p");
             if ((ret = make_graph(s, args, desc, 1)) < 0)
                 goto end;
             s->enc->width = rv->width;

@@ -856,8 +856,9 @@ static int build_video(Run *r, int64_t T, int64_t D)
     const Part *lp = &r->parts[r->nb - 1];
     int64_t end_pts = lp->V + D + av_rescale(lp->vd, T, lp->v->timescale);
     for (int64_t i = 0; i < vt->nb; i++) {
-        int64_t next = i + 1 < vt->nb ? vt->s[i + 1].pos
-                                      : FFMAX(vt->s[i].pos + 1, end_pts - vt->s[i].cts);
+        /* the last sample lasts until the presentation ends, so that the media duration
+         * covers the last presented frame even when it is not the last decoded one */
+        int64_t next = i + 1 < vt->nb ? vt->s[i + 1].pos : FFMAX(vt->s[i].pos + 1, end_pts);
         vt->s[i].duration = (uint32_t)(next - vt->s[i].pos);
     }
     (void)dts0;
