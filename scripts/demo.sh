@@ -7,7 +7,7 @@ BUILD=${1:-build}
 VP="$BUILD/tools/vidpipe"
 D=demo
 mkdir -p "$D"
-gen() { [ -s "$D/$1" ] || { shift; ffmpeg -nostdin -v error -y "$@"; }; }
+gen() { [ -s "$D/$1" ] || { shift 2; ffmpeg -nostdin -v error -y "$@"; }; }
 echo "== making sample media in $D/ (intro, personalized clip, outro: 720x1260 24 fps H.264+AAC)"
 gen intro.mp4 intro.mp4 -f lavfi -i "testsrc2=s=720x1260:r=24:d=12" \
     -f lavfi -i "sine=f=330:r=48000:d=12" -c:v libx264 -preset veryfast -g 48 -c:a aac \
