@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <math.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -201,12 +202,6 @@ static int segment_open(const char *path, int temporary, Segment **out, char *wh
         }
         goto fail;
     }
-    VpProbeOpts po;
-    vp_probe_default_opts(&po);
-    po.count_packets = 0;
-    po.gop_scan_packets = 48;
-    if ((ret = vp_probe_file(path, &po, &s->info)) < 0)
-        goto fail;
     *out = s;
     return 0;
 
@@ -320,6 +315,74 @@ static int avcc_param_sets(const uint8_t *avcc, size_t size, int length_size, ui
     return 0;
 }
 
+/* The probe behind `check`'s verdict; only run when the indexes alone cannot show that a
+ * segment fits (it decodes a few frames, which costs more than the join itself). */
+static int segment_probe(Segment *s)
+{
+    if (s->info)
+        return 0;
+    VpProbeOpts po;
+    vp_probe_default_opts(&po);
+    po.count_packets = 0;
+    po.gop_scan_packets = 48;
+    return vp_probe_file(s->path, &po, &s->info);
+}
+
+static double frame_duration(const VpiMp4Track *v)
+{
+    /* the first sample's duration is the nominal one for constant-rate streams */
+    return v->nb_samples ? (double)v->samples[0].duration / v->timescale : 0;
+}
+
+/* 1 if the indexes alone show that @p s can be copied after @p ref: the same picture
+ * format (from the SPS), frame rate and audio format. 0 means "ask check". */
+static int fits_by_index(const Segment *ref, const Segment *s)
+{
+    const VpiMp4Track *v = &s->mp4->video, *rv = &ref->mp4->video;
+    const VpiMp4Track *a = &s->mp4->audio, *ra = &ref->mp4->audio;
+    VpiH264Sps x, y;
+    if (!v->avcc || !rv->avcc || vpi_avcc_first_sps(v->avcc, v->avcc_size, &x) < 0 ||
+        vpi_avcc_first_sps(rv->avcc, rv->avcc_size, &y) < 0)
+        return 0;
+    if (x.width != y.width || x.height != y.height || x.chroma_format_idc != y.chroma_format_idc ||
+        x.bit_depth_luma != y.bit_depth_luma || x.bit_depth_chroma != y.bit_depth_chroma ||
+        !x.frame_mbs_only || !y.frame_mbs_only ||
+        (int64_t)(x.sar_num ? x.sar_num : 1) * (y.sar_den ? y.sar_den : 1) !=
+            (int64_t)(y.sar_num ? y.sar_num : 1) * (x.sar_den ? x.sar_den : 1))
+        return 0;
+    double fa = frame_duration(v), fb = frame_duration(rv);
+    if (!(fa > 0 && fb > 0 && fabs(fa - fb) <= fb * 0.001))
+        return 0;
+    if ((a->kind == VPI_TRACK_AUDIO) != (ra->kind == VPI_TRACK_AUDIO))
+        return a->kind != VPI_TRACK_AUDIO; /* a segment without audio gets silence */
+    if (a->kind == VPI_TRACK_AUDIO &&
+        (a->sample_rate != ra->sample_rate || a->channels != ra->channels ||
+         a->object_type != ra->object_type || a->asc_size < 2 || ra->asc_size < 2 ||
+         a->asc[0] != ra->asc[0] || a->asc[1] != ra->asc[1]))
+        return 0;
+    return 1;
+}
+
+/* 1 if the first sync sample of @p s is an IDR picture. */
+static int starts_with_idr(const Segment *s)
+{
+    const VpiMp4Track *v = &s->mp4->video;
+    int64_t i = 0;
+    while (i < v->nb_samples && !v->samples[i].key)
+        i++;
+    if (i == v->nb_samples)
+        return 0;
+    const VpiMp4Sample *smp = &v->samples[i];
+    uint8_t *data = malloc(smp->size ? smp->size : 1);
+    VpiH264Frame f;
+    int idr = 0;
+    if (data && pread(s->fd, data, smp->size, smp->pos) == (ssize_t)smp->size &&
+        vpi_h264_inspect(data, smp->size, v->nal_length_size, &f) == 0)
+        idr = f.idr;
+    free(data);
+    return idr;
+}
+
 /* Reasons a segment cannot be copied into a join with @p ref that `check` does not list. */
 static int copy_blocker(const Segment *ref, const Segment *s, char *why, size_t wsz)
 {
@@ -335,6 +398,14 @@ static int copy_blocker(const Segment *ref, const Segment *s, char *why, size_t 
     if (v->nal_length_size != rv->nal_length_size) {
         snprintf(why, wsz, "H.264 NAL length size is %d bytes, the join needs %d",
                  v->nal_length_size, rv->nal_length_size);
+        return 1;
+    }
+    /* After another segment, a stream that starts on a non-IDR I frame (open GOP) does not
+     * restart the decoder's picture order: FFmpeg's decoder then outputs the previous
+     * segment's last pictures late and players drop them. Only the first segment may. */
+    if (s != ref && !starts_with_idr(s)) {
+        snprintf(why, wsz, "video starts on a non-IDR picture (open GOP), which cannot follow "
+                 "another segment by stream copy");
         return 1;
     }
     if (a->kind == VPI_TRACK_AUDIO) {
@@ -570,7 +641,7 @@ static int load_parts(Run *r, const char *const *paths)
         r->parts[k].seg = s;
         r->parts[k].v = &s->mp4->video;
     }
-    const Segment *ref = r->parts[0].seg;
+    Segment *ref = r->parts[0].seg;
     if (copy_blocker(ref, ref, why, sizeof(why))) {
         set_why(r, paths[0], "%s", why);
         return VP_ERR_NOT_JOINABLE;
@@ -578,6 +649,16 @@ static int load_parts(Run *r, const char *const *paths)
     for (int k = 1; k < r->nb; k++) {
         Segment *s = r->parts[k].seg;
         VpCheckResult res = { 0 };
+        if (fits_by_index(ref, s) && !copy_blocker(ref, s, why, sizeof(why)))
+            continue;
+        if ((ret = segment_probe(r->parts[0].seg)) < 0) {
+            set_why(r, paths[0], "%s", vp_strerror(ret));
+            return ret;
+        }
+        if ((ret = segment_probe(s)) < 0) {
+            set_why(r, paths[k], "%s", vp_strerror(ret));
+            return ret;
+        }
         if ((ret = vp_check_compare(ref->info, s->info, &res)) < 0) {
             set_why(r, paths[k], "%s", vp_strerror(ret));
             return ret;
@@ -775,8 +856,9 @@ static int build_video(Run *r, int64_t T, int64_t D)
     const Part *lp = &r->parts[r->nb - 1];
     int64_t end_pts = lp->V + D + av_rescale(lp->vd, T, lp->v->timescale);
     for (int64_t i = 0; i < vt->nb; i++) {
-        int64_t next = i + 1 < vt->nb ? vt->s[i + 1].pos
-                                      : FFMAX(vt->s[i].pos + 1, end_pts - vt->s[i].cts);
+        /* the last sample lasts until the presentation ends, so that the media duration
+         * covers the last presented frame even when it is not the last decoded one */
+        int64_t next = i + 1 < vt->nb ? vt->s[i + 1].pos : FFMAX(vt->s[i].pos + 1, end_pts);
         vt->s[i].duration = (uint32_t)(next - vt->s[i].pos);
     }
     (void)dts0;
@@ -789,6 +871,21 @@ static int build_video(Run *r, int64_t T, int64_t D)
     vt->edit_media_time = D - vt->s[0].pos;
     vt->presented = end_pts - D;
     return 0;
+}
+
+/* Parameter sets: a segment whose SPS/PPS differ from those of the segment before carries
+ * its own in front of its first picture (in-band, as avc3 allows and every H.264 decoder
+ * accepts), so one sample entry serves the whole output. */
+static int build_prefix(Run *r, Part *p, const Part *prev)
+{
+    const VpiMp4Track *v = p->v, *pv = prev->v;
+    if (v->avcc_size == pv->avcc_size && !memcmp(v->avcc, pv->avcc, v->avcc_size))
+        return 0;
+    int ret = avcc_param_sets(v->avcc, v->avcc_size, v->nal_length_size, &p->prefix,
+                              &p->prefix_len);
+    if (ret < 0)
+        set_why(r, p->seg->path, "malformed avcC (H.264 parameter sets)");
+    return ret;
 }
 
 /* Lay the media data out: per segment its re-encoded audio frames, then its samples in
@@ -996,24 +1093,16 @@ int vp_joiner_run(VpJoiner *j, const char *out_path, const char *const *segments
         ret = AVERROR(ENOMEM);
         goto end;
     }
+    int64_t t_start = vpi_now_us(), t_load, t_audio, t_write;
     if ((ret = load_parts(&r, segments)) < 0)
         goto end;
+    t_load = vpi_now_us();
     if ((ret = plan_timeline(&r, &T, &D)) < 0)
         goto end;
 
-    /* Parameter sets: a segment whose SPS/PPS differ from those of the segment before
-     * carries its own in front of its first picture (in-band, as avc3 allows and every
-     * H.264 decoder accepts), so one sample entry serves the whole output. */
-    for (int k = 1; k < nb; k++) {
-        const VpiMp4Track *v = r.parts[k].v, *pv = r.parts[k - 1].v;
-        if (v->avcc_size == pv->avcc_size && !memcmp(v->avcc, pv->avcc, v->avcc_size))
-            continue;
-        if ((ret = avcc_param_sets(v->avcc, v->avcc_size, v->nal_length_size,
-                                   &r.parts[k].prefix, &r.parts[k].prefix_len)) < 0) {
-            set_why(&r, r.parts[k].seg->path, "malformed avcC (H.264 parameter sets)");
+    for (int k = 1; k < nb; k++)
+        if ((ret = build_prefix(&r, &r.parts[k], &r.parts[k - 1])) < 0)
             goto end;
-        }
-    }
 
     if ((ret = build_video(&r, T, D)) < 0)
         goto end;
@@ -1052,10 +1141,15 @@ int vp_joiner_run(VpJoiner *j, const char *out_path, const char *const *segments
         r.at.edit_media_time = r.parts[0].audio.J;
         r.at.presented = sp.end - r.parts[0].audio.J;
     }
+    t_audio = vpi_now_us();
     if ((ret = layout(&r)) < 0)
         goto end;
     if ((ret = write_output(&r, &bytes)) < 0)
         goto end;
+    t_write = vpi_now_us();
+    vpi_log(VP_LOG_DEBUG, "%s: segments %.1f ms, plan and audio seams %.1f ms, write %.1f ms",
+            out_path, (t_load - t_start) / 1e3, (t_audio - t_load) / 1e3,
+            (t_write - t_audio) / 1e3);
 
     if (stats) {
         stats->nb_segments = nb;

@@ -259,6 +259,11 @@ static int build_samples(const Tables *tb, VpiMp4Track *t, int64_t file_size, ch
     }
     if (k < n)
         FAIL("stts covers %u of %u samples", k, n);
+    /* Some muxers give the last sample no duration: it lasts as long as the one before. */
+    if (n > 1 && !t->samples[n - 1].duration) {
+        t->samples[n - 1].duration = t->samples[n - 2].duration;
+        dts += t->samples[n - 1].duration;
+    }
     t->media_duration = dts;
 
     /* ctts */
@@ -402,11 +407,15 @@ int vpi_mp4_index(int fd, VpiMp4File **out, char *why, size_t why_size)
     *out = NULL;
     why[0] = 0;
     if (fstat(fd, &sb) < 0)
-        return AVERROR(errno);
-    if (!S_ISREG(sb.st_mode))
-        return VP_ERR_IS_DIRECTORY;
-    if (sb.st_size == 0)
-        return VP_ERR_EMPTY_FILE;
+        ret = AVERROR(errno);
+    else if (!S_ISREG(sb.st_mode))
+        ret = VP_ERR_IS_DIRECTORY;
+    else if (sb.st_size == 0)
+        ret = VP_ERR_EMPTY_FILE;
+    if (ret < 0) {
+        snprintf(why, why_size, "%s", vp_strerror(ret));
+        return ret;
+    }
 
     /* Walk the top-level boxes to the moov. */
     int64_t pos = 0, moov_size = -1, moov_pos = 0;

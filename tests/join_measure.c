@@ -2,10 +2,11 @@
 /* Measures the joins of a decoded output (raw mono f32le PCM, e.g. from `ffmpeg -ac 1 -f
  * f32le`) whose segments carry a known signal: s(T) below, T = offset + time in segment.
  *
- *   join_measure PCM RATE START:OFFSET [START:OFFSET|START:silent ...]
+ *   join_measure PCM RATE START:OFFSET[:ALEN] [START:OFFSET[:ALEN]|START:silent ...]
  *
  * START is where the segment's first video frame is presented in the output (seconds, from
- * ffprobe), OFFSET the signal time at the segment's start. For every segment it prints the
+ * ffprobe), OFFSET the signal time at the segment's start, ALEN the length of its audio
+ * (silence after it; default: to the next segment). For every segment it prints the
  * A/V offset at its start and end (the lag of the audio against the video, found by
  * cross-correlation with the expected signal), and for every join the deepest level drop
  * over 5 ms windows (output RMS against the expected RMS) and the worst signal-to-residual
@@ -24,6 +25,7 @@ static double sig(double T)
 
 typedef struct Seg {
     double start, offset;
+    double alen;   /* the segment's audio length in seconds; after it, silence */
     int silent;
 } Seg;
 
@@ -34,9 +36,10 @@ static double sr;
 /* Expected sample at output index n for segment s with the audio shifted by lag samples. */
 static double expect(const Seg *s, long n, long lag)
 {
-    if (s->silent)
+    double t = (double)(n - lag) / sr - s->start;
+    if (s->silent || t >= s->alen)
         return 0;
-    return sig(s->offset + ((double)(n - lag) / sr - s->start));
+    return sig(s->offset + t);
 }
 
 /* Lag (samples) in [-maxlag, maxlag] that best matches segment s over [n0, n1). */
@@ -104,8 +107,10 @@ int main(int argc, char **argv)
         if (!colon)
             return 2;
         segs[i].start = atof(argv[3 + i]);
-        segs[i].silent = !strcmp(colon + 1, "silent");
+        segs[i].silent = !strncmp(colon + 1, "silent", 6);
         segs[i].offset = segs[i].silent ? 0 : atof(colon + 1);
+        char *alen = strchr(colon + 1, ':');
+        segs[i].alen = alen ? atof(alen + 1) : 1e9;
     }
     long maxlag = (long)(sr * 0.015);
     long w = (long)(sr * 0.1), guard = (long)(sr * 0.03);
@@ -117,7 +122,9 @@ int main(int argc, char **argv)
         if (segs[i].silent)
             continue;
         lag_start[i] = best_lag(&segs[i], s0 + guard, s0 + guard + w, maxlag, &c);
-        lag_end[i] = best_lag(&segs[i], s1 - guard - w, s1 - guard, maxlag, &c);
+        long a1 = s0 + (long)llround(segs[i].alen * sr);
+        long e1 = s1 < a1 ? s1 : a1;
+        lag_end[i] = best_lag(&segs[i], e1 - guard - w, e1 - guard, maxlag, &c);
         printf("segment %d at %.4f s: A/V offset %+.2f ms at its start, %+.2f ms at its end\n",
                i, segs[i].start, lag_start[i] * 1000 / sr, lag_end[i] * 1000 / sr);
         worst_lag = fmax(worst_lag, fabs(lag_start[i] * 1000 / sr));
