@@ -65,6 +65,30 @@ assert_eq "$(packets_md5 "$WORK/out1/clip10.mp4")" "$md5_j2" "-j 1: clip10"
 assert_eq "$(sed 's/.*"item":"\([^"]*\)".*/\1/' "$WORK/out1/vidpipe-report.jsonl" | tr '\n' '|')" \
     "anna.mp4|bob 2.mp4|clip9.mp4|clip10.MOV|" "-j 1: natural order"
 
+# On a terminal, a progress line with items/s and the time left; none when piped (above).
+assert_not_contains "$ERR" "ETA" "personal: no progress line when stderr is not a terminal"
+python3 - "$VIDPIPE" "$INTRO" "$OUTRO" "$P" "$WORK/tty" >"$WORK/tty.txt" 2>&1 <<'PY'
+import os, pty, sys
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(sys.argv[1], [sys.argv[1], "batch", "--intro", sys.argv[2], "--outro", sys.argv[3],
+                           "--personal", sys.argv[4], "--out", sys.argv[5], "-j", "1"])
+out = b""
+while True:
+    try:
+        chunk = os.read(fd, 4096)
+    except OSError:
+        break
+    if not chunk:
+        break
+    out += chunk
+os.waitpid(pid, 0)
+sys.stdout.write(out.decode(errors="replace").replace("\r", "<CR>").replace("\033", "<ESC>"))
+PY
+assert_contains "$(cat "$WORK/tty.txt")" "<CR><ESC>[Kbatch 4/4 " "terminal: progress line"
+assert_contains "$(cat "$WORK/tty.txt")" "/s  ETA 0:00" "terminal: items/s and ETA"
+assert_contains "$(cat "$WORK/tty.txt")" "batch: 4 items: 4 done" "terminal: summary"
+
 # ---- a bad clip in the middle ------------------------------------------------------------
 B=$WORK/bad
 mkdir -p "$B"
