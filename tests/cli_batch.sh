@@ -135,6 +135,18 @@ assert_contains "$OUT" "1 done, 2 skipped, 3 failed" "bad clips rerun: summary"
 assert_contains "$ERR" "a2b-cut.mp4: file is truncated" "bad clips: the cut clip's reason"
 assert_output "$WORK/bout/a4-wide.mp4" $FRAMES "bad clips rerun: a4 fixed"
 
+# --conform passes through to the joiner: the landscape clip is re-encoded to fit.
+C=$WORK/conform
+mkdir -p "$C"
+cp "$CLIP_A" "$C/a.mp4"
+cp "$WIDE" "$C/wide.mp4"
+run "$VIDPIPE" batch --intro "$INTRO" --outro "$OUTRO" --personal "$C" --out "$WORK/cout" \
+    --conform -j 2
+assert_eq "$RC" 0 "--conform: exit code ($ERR)"
+assert_output "$WORK/cout/wide.mp4" $FRAMES "--conform: wide clip"
+assert_eq "$(ffprobe -v error -select_streams v:0 -show_entries stream=width,height -of csv=p=0 \
+    "$WORK/cout/wide.mp4")" "128,224" "--conform: wide clip resized"
+
 # ---- a manifest with odd paths ------------------------------------------------------------
 M=$WORK/man
 mkdir -p "$M/s"
