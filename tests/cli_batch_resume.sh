@@ -38,6 +38,16 @@ for f in "$O"/c*.mp4; do
     [ -e "$f" ] || continue
     assert_output "$f" $FRAMES "after kill: $(basename "$f")"
 done
+# The report of the killed run has whole lines only, one per finished item.
+check
+python3 -c 'import json, sys; [json.loads(l) for l in open(sys.argv[1])]' \
+    "$O/vidpipe-report.jsonl" || fail "after kill: the report has a partial line"
+# (an output renamed into place just before the kill may miss its line: at most one per
+# worker)
+done_lines=$(grep -c '"status":"done"' "$O/vidpipe-report.jsonl")
+check
+[ "$done_lines" -le "$after_kill" ] && [ "$done_lines" -ge $((after_kill - 2)) ] ||
+    fail "after kill: $done_lines report lines for $after_kill complete outputs"
 # As if the kill had hit during a write: a partial temporary file of one of this batch's
 # outputs (removed by the rerun) and one that is not this batch's (left alone).
 head -c 3000 "$CLIP_A" > "$O/.c$N.mp4.vptmp-Kx9a2Q"
