@@ -412,9 +412,11 @@ static void json_str(FILE *f, const char *s)
     fputc('"', f);
 }
 
+/* One line of the run log; control characters (a file name with a line break) become '?'
+ * so that each event stays one line. */
 static void log_line(Batch *b, const char *fmt, ...)
 {
-    char stamp[32];
+    char stamp[32], line[4096];
     time_t now;
     struct tm tm;
     va_list ap;
@@ -424,11 +426,13 @@ static void log_line(Batch *b, const char *fmt, ...)
     now = time(NULL);
     localtime_r(&now, &tm);
     strftime(stamp, sizeof(stamp), "%Y-%m-%d %H:%M:%S", &tm);
-    fprintf(b->log, "%s ", stamp);
     va_start(ap, fmt);
-    vfprintf(b->log, fmt, ap);
+    vsnprintf(line, sizeof(line), fmt, ap);
     va_end(ap);
-    fputc('\n', b->log);
+    for (char *p = line; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            *p = '?';
+    fprintf(b->log, "%s %s\n", stamp, line);
     fflush(b->log);
 }
 

@@ -470,21 +470,28 @@ static void test_report_escaping(void)
     Set s;
     Ctx c;
     VpBatchOpts o;
-    char report[512];
+    char report[512], log[512];
 
     set_make(&s, "esc", 2);
     static char odd[] = "a \"quoted\" \\ name\n\x01 caf\xc3\xa9 \xff\xfe end";
     s.items[0].name = odd;
     s.jobs[0].fail_with = VP_ERR_CORRUPT;
     snprintf(report, sizeof(report), "%s/esc.jsonl", root);
+    snprintf(log, sizeof(log), "%s/esc.log", root);
     opts_init(&o, &c, 1);
     o.report_path = report;
+    o.log_path = log;
     vp_batch_run(s.items, 2, &o, NULL);
     char *rep = slurp(report);
     CHECK_EQ(count_lines(rep, NULL), 2);
     CHECK(strstr(rep, "{\"item\":\"a \\\"quoted\\\" \\\\ name\\n\\u0001 caf\xc3\xa9 "
                       "\\ufffd\\ufffd end\",\"status\":\"failed\"") != NULL);
     free(rep);
+    char *lg = slurp(log);
+    CHECK(strstr(lg, " a \"quoted\" \\ name?? caf\xc3\xa9 \xff\xfe end: FAILED after 1 attempt") !=
+          NULL);
+    CHECK_EQ(count_lines(lg, NULL), 4);
+    free(lg);
     set_free(&s);
 }
 

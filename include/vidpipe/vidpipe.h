@@ -10,6 +10,7 @@
 #include "vidpipe/version.h"
 #include "probe.h"
 #include "check.h"
+#include "join.h"
 #include "batch.h"
 #include "pipeline.h"
 #include "proxy.h"
