@@ -171,6 +171,12 @@ assert_eq "$RC" 2 "batch with a bad file exits 2"
 assert_eq "$ERR" "vidpipe: $WORK/in/c.m4a: has no video stream" "batch: one line for the bad file"
 left=$(ls -A "$WORK/out" | tr '\n' ' ')
 assert_eq "$left" "a.mp4 b.mp4 " "batch: nothing half-written"
+# The batch runner's per-item report.
+run "$VIDPIPE" proxy "$WORK/in" -o "$WORK/out" --height 120 --report "$WORK/rep.jsonl"
+rep=$(python3 -c '
+import json, sys
+print(" ".join("%s:%s" % (r["item"].split("/")[-1], r["status"]) for r in map(json.loads, open(sys.argv[1]))))' "$WORK/rep.jsonl")
+assert_eq "$rep" "a.mp4:skipped b.mov:skipped c.m4a:failed" "per-item report"
 
 # A kill leaves no output that looks done; the next run replaces the temporary file.
 long=$(media tb_defects.mp4 -f lavfi -i "testsrc2=s=320x240:r=30:d=7.5,drawbox=c=black:t=fill:enable='between(t,2,4.5)',loop=loop=75:size=1:start=180,setpts=N/30/TB" \

@@ -133,5 +133,6 @@ assert_contains "$html" "black 2.00-4.53 s" "html timeline"
 first=$(grep -o '<td class="[a-zA-Z]*">[a-zA-Z/]*</td><td>[a-z_]*' "$WORK/r.html" | head -1)
 assert_contains "$first" "FAIL" "html: failed checks first"
 assert_eq "$(ls -A "$WORK" | grep -c vptmp)" 0 "no temporary files left"
+assert_eq "$(stat -c %a "$WORK/r.html")" "$(printf '%o' $((0666 & ~$(umask))))" "report mode follows the umask"
 
 finish

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <libavutil/base64.h>
@@ -104,6 +105,10 @@ int qc_html_write(const char *path, const char *in, const VpQcReport *r)
     int fd = mkstemp(tmp);
     if (fd < 0)
         return AVERROR(errno);
+    /* mkstemp creates 0600; a report is an ordinary file. */
+    mode_t mask = umask(0);
+    umask(mask);
+    fchmod(fd, 0666 & ~mask);
     FILE *f = fdopen(fd, "w");
     if (!f) {
         int e = AVERROR(errno);
