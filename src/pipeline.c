@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <libavutil/avstring.h>
+#include <libavutil/display.h>
 #include <libavutil/pixdesc.h>
 
 #include "internal.h"
@@ -173,6 +174,14 @@ static void fill_info(VpPipeline *p)
         in->sar = (VpRational){ sar.num, sar.den ? sar.den : 1 };
         AVRational fr = st->avg_frame_rate.num ? st->avg_frame_rate : st->r_frame_rate;
         in->fps = (VpRational){ fr.num, fr.den };
+        const uint8_t *m = av_stream_get_side_data(st, AV_PKT_DATA_DISPLAYMATRIX, NULL);
+        if (m) {
+            double theta = -av_display_rotation_get((const int32_t *)m);
+            if (isfinite(theta)) {
+                int r = (int)lrint(theta / 90) * 90 % 360;
+                in->rotation = r < 0 ? r + 360 : r;
+            }
+        }
         vpi_strlcpy(in->video_codec, avcodec_get_name(st->codecpar->codec_id),
                     sizeof(in->video_codec));
     }

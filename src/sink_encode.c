@@ -106,11 +106,17 @@ static int even(double v)
 static void output_size(EncodeCtx *c, const VpSourceInfo *in)
 {
     double sar = in->sar.num > 0 && in->sar.den > 0 ? (double)in->sar.num / in->sar.den : 1;
-    double dar = in->width * sar / (in->height ? in->height : 1);
+    double dw = in->width * sar, dh = in->height;
+    if (in->rotation == 90 || in->rotation == 270) {
+        double t = dw;
+        dw = dh;
+        dh = t;
+    }
+    double dar = dw / (dh > 0 ? dh : 1);
     switch (c->o.fit) {
     case VP_FIT_SOURCE:
-        c->out_w = even(floor(in->width * sar / 2) * 2);
-        c->out_h = in->height & ~1;
+        c->out_w = even(floor(dw / 2) * 2);
+        c->out_h = even(floor(dh / 2) * 2);
         break;
     case VP_FIT_HEIGHT:
         c->out_h = c->o.height & ~1;
@@ -271,7 +277,11 @@ static int build_video_graph(VpiSink *s, EncodeCtx *c, const AVFrame *f)
                  "pad=%d:%d:(ow-iw)/2:(oh-ih)/2", c->out_w, c->out_h, c->out_w, c->out_h);
     else
         snprintf(scale, sizeof(scale), "scale=%d:%d", c->out_w, c->out_h);
-    snprintf(chain, sizeof(chain), "%s%s%s,setsar=1,format=yuv420p",
+    /* Turned upright first, as ffmpeg's autorotation does. */
+    int rot = s->src->info->rotation;
+    const char *turn = rot == 90 ? "transpose=clock," : rot == 180 ? "hflip,vflip,"
+                     : rot == 270 ? "transpose=cclock," : "";
+    snprintf(chain, sizeof(chain), "%s%s%s%s,setsar=1,format=yuv420p", turn,
              c->o.video_filters ? c->o.video_filters : "", c->o.video_filters ? "," : "", scale);
     if (!(in = avfilter_inout_alloc()) || !(out = avfilter_inout_alloc())) {
         ret = AVERROR(ENOMEM);
@@ -482,6 +492,12 @@ static int init(VpiSink *s, const VpiSource *src)
         c->ost_v->time_base = src->vst->time_base;
         c->ost_v->avg_frame_rate = src->vst->avg_frame_rate;
         c->ost_v->sample_aspect_ratio = src->vst->sample_aspect_ratio;
+        /* A copied picture keeps its display matrix: players turn it as before. */
+        size_t msize;
+        const uint8_t *m = av_stream_get_side_data(src->vst, AV_PKT_DATA_DISPLAYMATRIX, &msize);
+        uint8_t *dm;
+        if (m && (dm = av_stream_new_side_data(c->ost_v, AV_PKT_DATA_DISPLAYMATRIX, msize)))
+            memcpy(dm, m, msize);
     } else if ((ret = open_video_encoder(s, c)) < 0) {
         return ret;
     }

@@ -30,6 +30,8 @@ typedef struct ThumbCtx {
     AVFrame *sheet;
     AVFrame *last;              /* fallback when a tile's time is past the last picture */
     struct SwsContext *sws;
+    int rotation;               /* the source's, turned upright when placed */
+    AVFrame *turn;              /* the scaled picture before it is turned */
 } ThumbCtx;
 
 void vp_thumb_default_opts(VpThumbOpts *o)
@@ -136,6 +138,9 @@ static int init(VpiSink *s, const VpiSource *src)
     }
     double sar = in->sar.num > 0 && in->sar.den > 0 ? (double)in->sar.num / in->sar.den : 1;
     double dar = in->width * sar / (in->height > 0 ? in->height : 1);
+    c->rotation = in->rotation;
+    if (c->rotation == 90 || c->rotation == 270)
+        dar = 1 / dar;
     c->tile_w = c->o.width & ~1;
     c->tile_h = 2 * (int)lrint(c->tile_w / dar / 2);
     if (c->tile_h < 2)
@@ -157,11 +162,31 @@ static int init(VpiSink *s, const VpiSource *src)
     return 0;
 }
 
+/* Copy a w x h plane into @p dst turned clockwise by @p rot degrees. */
+static void turn_plane(uint8_t *dst, int dls, const uint8_t *src, int sls, int w, int h, int rot)
+{
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            uint8_t v = src[(size_t)y * sls + x];
+            if (rot == 90)
+                dst[(size_t)x * dls + (h - 1 - y)] = v;
+            else if (rot == 270)
+                dst[(size_t)(w - 1 - x) * dls + y] = v;
+            else
+                dst[(size_t)(h - 1 - y) * dls + (w - 1 - x)] = v;
+        }
+}
+
 static int place(VpiSink *s, ThumbCtx *c, int i, const AVFrame *f)
 {
     int m = c->nb > 1 ? MARGIN : 0;
     int x = m + (i % c->o.cols) * (c->tile_w + m), y = m + (i / c->o.cols) * (c->tile_h + m);
-    c->sws = sws_getCachedContext(c->sws, f->width, f->height, f->format, c->tile_w, c->tile_h,
+    int sw = c->tile_w, sh = c->tile_h;
+    if (c->rotation == 90 || c->rotation == 270) {
+        sw = c->tile_h;
+        sh = c->tile_w;
+    }
+    c->sws = sws_getCachedContext(c->sws, f->width, f->height, f->format, sw, sh,
                                   AV_PIX_FMT_YUVJ420P, SWS_BICUBIC, NULL, NULL, NULL);
     if (!c->sws) {
         vpi_log(VP_LOG_ERROR, "%s: cannot scale %dx%d %s pictures", s->path, f->width, f->height,
@@ -174,8 +199,26 @@ static int place(VpiSink *s, ThumbCtx *c, int i, const AVFrame *f)
         c->sheet->data[2] + (size_t)(y / 2) * c->sheet->linesize[2] + x / 2,
         NULL,
     };
-    sws_scale(c->sws, (const uint8_t *const *)f->data, f->linesize, 0, f->height, dst,
-              c->sheet->linesize);
+    if (!c->rotation) {
+        sws_scale(c->sws, (const uint8_t *const *)f->data, f->linesize, 0, f->height, dst,
+                  c->sheet->linesize);
+    } else {
+        if (!c->turn) {
+            if (!(c->turn = av_frame_alloc()))
+                return AVERROR(ENOMEM);
+            c->turn->format = AV_PIX_FMT_YUVJ420P;
+            c->turn->width = sw;
+            c->turn->height = sh;
+            int ret = av_frame_get_buffer(c->turn, 0);
+            if (ret < 0)
+                return ret;
+        }
+        sws_scale(c->sws, (const uint8_t *const *)f->data, f->linesize, 0, f->height,
+                  c->turn->data, c->turn->linesize);
+        for (int p = 0; p < 3; p++)
+            turn_plane(dst[p], c->sheet->linesize[p], c->turn->data[p], c->turn->linesize[p],
+                       p ? sw / 2 : sw, p ? sh / 2 : sh, c->rotation);
+    }
     c->tiles[i].at_us = f->pts;
     c->tiles[i].done = 1;
     if (c->nb > 1 && c->o.timestamps) {
@@ -289,6 +332,7 @@ static void close_sink(VpiSink *s)
     ThumbCtx *c = s->priv;
     av_frame_free(&c->sheet);
     av_frame_free(&c->last);
+    av_frame_free(&c->turn);
     sws_freeContext(c->sws);
     c->sws = NULL;
 }

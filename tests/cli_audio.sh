@@ -36,6 +36,11 @@ assert_eq "$(vmd5 "$WORK/n.mp4" | md5sum)" "$(vmd5 "$src" | md5sum)" "loudnorm: 
 assert_eq "$(ffprobe -v error -select_streams a:0 -show_entries stream=codec_name -of csv=p=0 "$WORK/n.mp4")" \
     "aac" "loudnorm: AAC"
 
+ffmpeg -nostdin -v error -y -i "$src" -c copy -metadata:s:v:0 rotate=90 "$WORK/rot.mp4"
+run "$VIDPIPE" loudnorm "$WORK/rot.mp4" -o "$WORK/nr.mp4"
+r=$(ffprobe -v error -show_entries stream_side_data=rotation -of csv=p=0 "$WORK/nr.mp4" | grep -v '^$' | head -1)
+assert_eq "$r" "90" "copied video keeps its display matrix"
+
 run "$VIDPIPE" loudnorm "$noisy" -o "$WORK/n2.mp4" --i -14 --tp -1 --lra 7 --json
 assert_eq "$RC" 0 "loudnorm dynamic exit"
 set -- $(ebur "$WORK/n2.mp4")

@@ -108,6 +108,31 @@ assert_eq "$streams" "video " "no audio in, no audio out"
 ts=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["thumbnail"]["timestamp_seconds"])' "$WORK/na.json")
 assert_near "$ts" 1.5 0.05 "thumbnail at the midpoint of a 3 s video"
 
+# A phone video turned by its display matrix: the proxy and thumbnail are upright, as
+# ffmpeg's autorotation shows it.
+ffmpeg -nostdin -v error -y -i "$src" -c copy -metadata:s:v:0 rotate=90 "$WORK/rot.mp4"
+run "$VIDPIPE" proxy "$WORK/rot.mp4" -o "$WORK/rp.mp4" --thumb "$WORK/rt.jpg" --height 120 \
+    --thumb-width 90
+assert_eq "$RC" 0 "rotated source exit"
+assert_eq "$(ffprobe -v error -show_entries stream=width,height -of csv=p=0 "$WORK/rp.mp4" | head -1)" \
+    "90,120" "rotated source: portrait proxy"
+assert_eq "$(ffprobe -v error -show_entries stream=width,height -of csv=p=0 "$WORK/rt.jpg")" \
+    "90,120" "rotated source: portrait thumbnail"
+ffmpeg -nostdin -v error -y -i "$WORK/rot.mp4" -vf scale=90:120 -frames:v 1 -f rawvideo \
+    -pix_fmt gray "$WORK/rref.gray"
+ffmpeg -nostdin -v error -y -i "$WORK/rp.mp4" -frames:v 1 -f rawvideo -pix_fmt gray "$WORK/rgot.gray"
+ffmpeg -nostdin -v error -y -ss 5 -i "$WORK/rot.mp4" -vf scale=90:120 -frames:v 1 -f rawvideo \
+    -pix_fmt gray "$WORK/rref5.gray"
+ffmpeg -nostdin -v error -y -i "$WORK/rt.jpg" -f rawvideo -pix_fmt gray "$WORK/rt.gray"
+up=$(python3 -c '
+import sys
+def mad(p, q):
+    a, b = open(p, "rb").read(), open(q, "rb").read()
+    return sum(abs(x - y) for x, y in zip(a, b)) / len(a) if len(a) == len(b) else 999
+print("upright" if mad(sys.argv[1], sys.argv[2]) < 8 and mad(sys.argv[3], sys.argv[4]) < 8 else "turned")' \
+    "$WORK/rref.gray" "$WORK/rgot.gray" "$WORK/rref5.gray" "$WORK/rt.gray")
+assert_eq "$up" "upright" "rotated source: pictures turned as ffmpeg turns them"
+
 # ---- bad input: one line naming the file, nothing left ----
 run "$VIDPIPE" proxy "$audioonly" -o "$WORK/ao.mp4" --thumb "$WORK/ao.jpg"
 assert_eq "$RC" 2 "audio-only exit"

@@ -31,6 +31,9 @@ typedef struct VpSourceInfo {
     int has_video, has_audio;
     int width, height;
     VpRational sar;             /**< 0/1 unknown */
+    int rotation;               /**< degrees clockwise the picture is turned for display (0,
+                                     90, 180 or 270), from the display matrix; encoded outputs
+                                     and stills are turned upright, as ffmpeg does */
     VpRational fps;             /**< average frame rate; 0/0 unknown */
     double duration;            /**< seconds; NaN unknown */
     char video_codec[32];
