@@ -93,6 +93,27 @@ size=$(stat -c %s "$src")
 msize=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["original"]["file_size_bytes"])' "$WORK/m.json")
 assert_eq "$msize" "$size" "metadata file size"
 
+# A progress line on a terminal (and none in a pipe: the stderr checks above).
+prog=$(python3 - "$VIDPIPE" "$src" "$WORK/pt.mp4" <<'PY'
+import os, pty, subprocess, sys
+master, slave = pty.openpty()
+p = subprocess.run([sys.argv[1], "proxy", sys.argv[2], "-o", sys.argv[3], "--height", "120"],
+                   stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=slave)
+os.close(slave)
+data = b""
+while True:
+    try:
+        chunk = os.read(master, 4096)
+    except OSError:
+        break
+    if not chunk:
+        break
+    data += chunk
+print(p.returncode, "progress" if b"proxy: seconds" in data and b"\r" in data else repr(data))
+PY
+)
+assert_eq "$prog" "0 progress" "progress line on a terminal"
+
 # --json
 run "$VIDPIPE" proxy "$src" -o "$WORK/p2.mp4" --height 120 --json
 assert_eq "$RC" 0 "proxy --json exit"
