@@ -49,14 +49,19 @@ VP_API int vp_preset_set_parse(VpPresetSet *set, const char *text, size_t len, c
 /** vp_preset_set_parse() on a file (AVERROR(ENOENT) etc. when it cannot be read). */
 VP_API int vp_preset_set_load(VpPresetSet *set, const char *path, char *err, size_t err_size);
 
-/** The preset called @p name, or NULL. Valid until the set changes or is freed. */
+/** The preset called @p name, or NULL. Valid until the set changes or is freed. A set may
+ *  be read from several threads at once while nothing changes it. */
 VP_API const VpPreset *vp_preset_set_find(const VpPresetSet *set, const char *name);
-/** Number of presets, and the i-th (0 <= i < count) in the order added. */
+/** Number of presets, and the i-th (0 <= i < count, else NULL) in the order added; the
+ *  pointer is valid until the set changes or is freed. */
 VP_API int vp_preset_set_count(const VpPresetSet *set);
 VP_API const VpPreset *vp_preset_set_get(const VpPresetSet *set, int i);
+/** Free a set and set *set to NULL. Accepts NULL. */
 VP_API void vp_preset_set_free(VpPresetSet **set);
 
-/** The encoder settings a preset stands for (for vp_pipeline_add_encode()). */
+/** The encoder settings a preset stands for (for vp_pipeline_add_encode()): fit and pad to
+ *  its frame, its frame rate, CRF, x264 preset, caps. @p opts points at @p preset's strings
+ *  and @p path, which must outlive it. Thread-safe. */
 VP_API void vp_preset_encode_opts(const VpPreset *preset, const char *path, VpEncodeOpts *opts);
 
 #ifdef __cplusplus

@@ -145,7 +145,8 @@ typedef struct VpDecodeError {
 } VpDecodeError;
 
 /** The decode errors of the run (at most 1000 are kept; *nb_total counts all). The array
- *  belongs to the pipeline. */
+ *  belongs to the pipeline and stays valid until vp_pipeline_close(). Call after
+ *  vp_pipeline_run() returned, from the pipeline's thread. */
 VP_API const VpDecodeError *vp_pipeline_decode_errors(const VpPipeline *p, int *nb,
                                                        int *nb_total);
 
@@ -162,10 +163,12 @@ typedef struct VpOutputInfo {
 } VpOutputInfo;
 
 /** Fill @p info for output @p index (as returned by vp_pipeline_add_*()). Returns 0 or
- *  AVERROR(EINVAL). Strings stay valid until vp_pipeline_close(). */
+ *  AVERROR(EINVAL). Strings stay valid until vp_pipeline_close(). Call after a successful
+ *  vp_pipeline_run(), from the pipeline's thread. */
 VP_API int vp_pipeline_output_info(const VpPipeline *p, int index, VpOutputInfo *info);
 
-/** Counters of the run: what was read, decoded and left undecoded. */
+/** Counters of the run: what was read, decoded and left undecoded (filled by
+ *  vp_pipeline_stats() after the run, from the pipeline's thread). */
 typedef struct VpPipelineStats {
     int64_t video_packets, video_decoded, video_skipped;
     int64_t audio_packets;
@@ -175,11 +178,11 @@ VP_API void vp_pipeline_stats(const VpPipeline *p, VpPipelineStats *stats);
 
 /** After a failed add or run: the path of the output that could not be created or written,
  *  or NULL when the failure was not an output's (the source, an option). Valid until
- *  vp_pipeline_close(). */
+ *  vp_pipeline_close(). From the pipeline's thread. */
 VP_API const char *vp_pipeline_failed_output(const VpPipeline *p);
 
 /** Free the pipeline, aborting any output not yet renamed into place; sets *p to NULL.
- *  Accepts NULL and *p == NULL. */
+ *  Accepts NULL and *p == NULL. From the pipeline's thread, not during vp_pipeline_run(). */
 VP_API void vp_pipeline_close(VpPipeline **p);
 
 #ifdef __cplusplus
