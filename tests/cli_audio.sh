@@ -67,7 +67,7 @@ assert_near "$tone" 4.5 0.1 "delayed audio lasts 4.5 s"
 
 run "$VIDPIPE" replace-audio "$src" "$long" -o "$WORK/r2.mp4" --offset-ms -1000 --shortest
 assert_eq "$RC" 0 "negative offset exit"
-assert_eq "$ERR" "vidpipe: warning: $long: the audio (9.00 s with the offset) is 2.00 s longer than the video (6.00 s); cut to the shorter" \
+assert_eq "$ERR" "vidpipe: warning: $long: the audio (8.00 s with the offset) is 2.00 s longer than the video (6.00 s); cut to the shorter" \
     "longer audio warned"
 d=$(ffprobe -v error -select_streams a:0 -show_entries stream=duration -of csv=p=0 "$WORK/r2.mp4")
 assert_near "$d" 6.0 0.05 "--shortest cuts the audio at the video's end"
@@ -85,6 +85,20 @@ run "$VIDPIPE" replace-audio "$voice" "$voice" -o "$WORK/r5.mp4"
 assert_eq "$ERR" "vidpipe: $voice: has no video stream" "video file without video"
 run "$VIDPIPE" replace-audio "$src" "$WORK/missing.wav" -o "$WORK/r6.mp4"
 assert_eq "$ERR" "vidpipe: $WORK/missing.wav: no such file or directory" "missing audio file"
+# Folders: each video with the audio file of the same name.
+mkdir -p "$WORK/vids" "$WORK/auds"
+cp "$src" "$WORK/vids/one.mp4"
+cp "$src" "$WORK/vids/two.mp4"
+cp "$voice" "$WORK/auds/one.m4a"
+run "$VIDPIPE" replace-audio "$WORK/vids" "$WORK/auds" -o "$WORK/outs" --shortest --json
+assert_eq "$RC" 2 "folders: a video without its audio file"
+assert_contains "$ERR" "vidpipe: $WORK/vids/two.mp4: no audio file of the same name" "folders: unmatched video named"
+st=$(echo "$OUT" | python3 -c 'import json,sys; print(" ".join(i["status"] for i in json.load(sys.stdin)["items"]))')
+assert_eq "$st" "done failed" "folders: per-item outcome"
+d=$(ffprobe -v error -select_streams a:0 -show_entries stream=duration -of csv=p=0 "$WORK/outs/one.mp4")
+assert_near "$d" 4.0 0.1 "folders: the matching audio file was used"
+assert_eq "$(ls -A "$WORK/outs")" "one.mp4" "folders: nothing for the unmatched video"
+
 left=$(ls -A "$WORK" | grep -E '^r[456]|vptmp' || true)
 assert_eq "$left" "" "nothing left behind"
 
