@@ -205,12 +205,14 @@ static int try_family(const Family *f, const VpiEncoderSetup *s, VpiEncoder *out
         sw = AV_PIX_FMT_NV12;
     } else if (supports(codec, s->input_format)) {
         sw = s->input_format;
+    } else if (supports(codec, AV_PIX_FMT_NV12)) {
+        /* x264 and the hardware encoders keep 4:2:0 as NV12 inside: handing them NV12
+         * saves them interleaving the chroma planes of every frame. */
+        sw = AV_PIX_FMT_NV12;
     } else if (supports(codec, AV_PIX_FMT_YUV420P)) {
         sw = AV_PIX_FMT_YUV420P;
-    } else if (supports(codec, AV_PIX_FMT_NV12)) {
-        sw = AV_PIX_FMT_NV12;
     } else {
-        snprintf(why, why_size, "%s takes neither yuv420p nor nv12", name);
+        snprintf(why, why_size, "%s takes neither nv12 nor yuv420p", name);
         ret = AVERROR_ENCODER_NOT_FOUND;
         goto fail;
     }

@@ -25,6 +25,7 @@
 #include <libavutil/opt.h>
 #include <libswscale/swscale.h>
 
+#include "convert.h"
 #include "hwenc.h"
 #include "internal.h"
 #include "vidpipe/writer.h"
@@ -65,6 +66,8 @@ struct VpWriter {
 
     Layout in, conv;
     int convert;
+    int own_convert;     /* convert.c handles this pair of layouts, else libswscale */
+    VpiYuvMatrix matrix;
     struct SwsContext *sws;
     AVBufferPool *in_pool, *conv_pool;
 
@@ -156,7 +159,8 @@ static void set_error_locked(VpWriter *w, int err, const char *fmt, va_list ap)
     vsnprintf(reason, sizeof(reason), fmt, ap);
     w->err = err;
     snprintf(w->errmsg, sizeof(w->errmsg), "%s: %s", w->path, reason);
-    vpi_log(VP_LOG_ERROR, "%s", w->errmsg);
+    /* The caller gets the message from write()/close(); the log only traces when. */
+    vpi_log(VP_LOG_VERBOSE, "%s", w->errmsg);
     pthread_cond_broadcast(&w->cond_space);
     pthread_cond_broadcast(&w->cond_to_convert);
     pthread_cond_broadcast(&w->cond_to_encode);
@@ -185,7 +189,8 @@ static int why_fail(char *why, size_t why_size, int err, const char *fmt, ...)
     va_end(ap);
     if (why && why_size)
         vpi_strlcpy(why, line, why_size);
-    vpi_log(VP_LOG_ERROR, "%s", line);
+    else
+        vpi_log(VP_LOG_ERROR, "%s", line);
     return err;
 }
 
@@ -356,8 +361,12 @@ static void *converter_main(void *arg)
         }
         frame_attach(out, buf, &w->conv, width, height);
         out->pts = in->pts;
-        sws_scale(w->sws, (const uint8_t *const *)in->data, in->linesize, 0, height,
-                  out->data, out->linesize);
+        if (w->own_convert)
+            vpi_convert_to_420(w->in.fmt, in->data[0], in->linesize[0], w->conv.fmt, out->data,
+                               out->linesize, width, 0, height, &w->matrix);
+        else
+            sws_scale(w->sws, (const uint8_t *const *)in->data, in->linesize, 0, height,
+                      out->data, out->linesize);
 
         pthread_mutex_lock(&w->lock);
         spare_put(w, in);
@@ -628,11 +637,20 @@ int vp_writer_open(const char *path, const VpWriterOpts *opts, VpWriter **out, c
     if (w->convert) {
         layout_init(&w->conv, w->enc.sw_format, opts->width, opts->height);
         w->conv_pool = av_buffer_pool_init(w->conv.size, NULL);
+        if (!w->conv_pool) {
+            ret = AVERROR(ENOMEM);
+            goto fail;
+        }
+    }
+    if (w->convert && vpi_convert_supported(w->in.fmt, w->conv.fmt)) {
+        w->own_convert = 1;
+        vpi_yuv_matrix_init(&w->matrix, setup.colorspace);
+    } else if (w->convert) {
         /* Same size, so the scaler only converts: the flags pick no filter. SWS_ACCURATE_RND
          * would disable the SIMD bgr24 path. */
         w->sws = sws_getContext(opts->width, opts->height, w->in.fmt, opts->width,
                                 opts->height, w->conv.fmt, SWS_BILINEAR, NULL, NULL, NULL);
-        if (!w->conv_pool || !w->sws) {
+        if (!w->sws) {
             ret = AVERROR(ENOMEM);
             goto fail;
         }
