@@ -172,7 +172,7 @@ static int try_family(const Family *f, const VpiEncoderSetup *s, VpiEncoder *out
 
     const AVCodec *codec = avcodec_find_encoder_by_name(name);
     if (!codec) {
-        snprintf(why, why_size, "%s is not in this FFmpeg build", name);
+        snprintf(why, why_size, "not in this FFmpeg build");
         return AVERROR_ENCODER_NOT_FOUND;
     }
     if (f->probe && (ret = f->probe(&device, why, why_size)) < 0)
@@ -203,7 +203,8 @@ static int try_family(const Family *f, const VpiEncoderSetup *s, VpiEncoder *out
     enum AVPixelFormat sw = AV_PIX_FMT_NONE;
     if (f->hw == VP_HW_VAAPI) {
         sw = AV_PIX_FMT_NV12;
-    } else if (supports(codec, s->input_format)) {
+    } else if ((s->input_format == AV_PIX_FMT_YUV420P || s->input_format == AV_PIX_FMT_NV12) &&
+               supports(codec, s->input_format)) {
         sw = s->input_format;
     } else if (supports(codec, AV_PIX_FMT_NV12)) {
         /* x264 and the hardware encoders keep 4:2:0 as NV12 inside: handing them NV12
@@ -307,7 +308,10 @@ int vpi_encoder_open(const VpiEncoderSetup *s, VpiEncoder *out, char *tried, siz
             return 0;
         if (hw != VP_HW_AUTO || ret == AVERROR(ENOMEM))
             break;
-        append(tried, tried_size, reason);
+        char line[320];
+        snprintf(line, sizeof(line), "%s: %s",
+                 s->opts->codec == VP_CODEC_HEVC ? f->hevc : f->h264, reason);
+        append(tried, tried_size, line);
     }
     snprintf(why, why_size, "%s", reason);
     return ret;
