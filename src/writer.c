@@ -886,6 +886,11 @@ const char *vp_writer_error(const VpWriter *w)
     return w ? w->errmsg : "";
 }
 
+const char *vp_writer_encoder(const VpWriter *w)
+{
+    return w && w->enc.ctx ? w->enc.ctx->codec->name : "";
+}
+
 static void fill_stats(VpWriter *w, VpWriterStats *s)
 {
     memset(s, 0, sizeof(*s));

@@ -179,6 +179,12 @@ VP_API int vp_writer_write_audio(VpWriter *w, const void *pcm, int nb_samples);
 VP_API const char *vp_writer_error(const VpWriter *w);
 
 /**
+ * The encoder the writer opened ("libx264", "h264_nvenc", ...): a string owned by the
+ * writer, valid until it is closed. Any thread.
+ */
+VP_API const char *vp_writer_encoder(const VpWriter *w);
+
+/**
  * Finish: flush every queued frame through the encoder, write the index, move it to the
  * front, fsync, and rename the file into place. On failure (including an earlier failure
  * that write() already reported) the temporary file is removed and nothing is left.
