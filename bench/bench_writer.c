@@ -80,6 +80,7 @@ int main(int argc, char **argv)
         return 3;
     }
     const char *mode = argv[1], *raw = argv[2], *preset = argv[6], *out = argv[7];
+    vp_set_log_callback(NULL, NULL, 0); /* FFmpeg quiet too: x264 prints stats otherwise */
     int w = atoi(argv[3]), h = atoi(argv[4]), frames = atoi(argv[5]);
     size_t fsize = (size_t)w * h * 3;
 

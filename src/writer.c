@@ -412,6 +412,24 @@ static void *encoder_main(void *arg)
 
 /* ---- open ---------------------------------------------------------------------------- */
 
+/* Take @p n buffers from the pool and touch every page, so the first frames' write() calls
+ * do not pay for page faults (a 1080p BGR frame is ~1500 pages). */
+static int prefault_pool(AVBufferPool *pool, int n)
+{
+    AVBufferRef *bufs[260];
+    int ret = 0, i;
+    for (i = 0; i < n && i < 260; i++) {
+        if (!(bufs[i] = av_buffer_pool_get(pool))) {
+            ret = AVERROR(ENOMEM);
+            break;
+        }
+        memset(bufs[i]->data, 0, bufs[i]->size);
+    }
+    while (i--)
+        av_buffer_unref(&bufs[i]);
+    return ret;
+}
+
 static int in_list(const char *s, const char *const *list)
 {
     for (int i = 0; list[i]; i++)
@@ -658,6 +676,9 @@ int vp_writer_open(const char *path, const VpWriterOpts *opts, VpWriter **out, c
         int src_full = opts->pix_fmt != VP_PIX_YUV420P && opts->pix_fmt != VP_PIX_NV12;
         sws_setColorspaceDetails(w->sws, matrix, src_full, matrix, 0, 0, 1 << 16, 1 << 16);
     }
+    if ((ret = prefault_pool(w->in_pool, opts->queue_depth + 1)) < 0 ||
+        (w->conv_pool && (ret = prefault_pool(w->conv_pool, opts->queue_depth + 1)) < 0))
+        goto fail;
     w->spare_cap = opts->queue_depth + 4;
     if (!(w->spare = av_calloc(w->spare_cap, sizeof(*w->spare))) ||
         (ret = queue_init(&w->to_convert, opts->queue_depth + 1)) < 0 ||
