@@ -86,17 +86,20 @@ chroma_row(const uint8_t *restrict s0, const uint8_t *restrict s1, uint8_t *rest
 #  include <immintrin.h>
 #  define HAVE_SSSE3_KERNEL 1
 
-/* Packed 24-bit RGB/BGR, 16 pixels of two rows per step, 16-bit lanes with Q8 coefficients
+/* Offset of the second 16-byte load of an 8-pixel group: the groups are 24 or 32 bytes. */
+#define HI_OFF(bpp) ((bpp) == 3 ? 8 : 16)
+
+/* Packed 24/32-bit RGB/BGR(A), 16 pixels of two rows per step, 16-bit lanes with Q8 coefficients
  * (within half a code value of the Q15 path). Each 8-pixel group is read as two overlapping
  * 16-byte loads and pshufb gathers one channel into zero-extended 16-bit lanes. */
 __attribute__((target("ssse3"))) static void
-chan_masks(int c, __m128i *lo, __m128i *hi)
+chan_masks(int bpp, int c, __m128i *lo, __m128i *hi)
 {
     int8_t l[16], h[16];
     for (int i = 0; i < 8; i++) {
-        int idx = 3 * i + c;
+        int idx = bpp * i + c;
         l[2 * i] = idx <= 15 ? (int8_t)idx : -128;
-        h[2 * i] = idx > 15 ? (int8_t)(idx - 8) : -128;
+        h[2 * i] = idx > 15 ? (int8_t)(idx - HI_OFF(bpp)) : -128;
         l[2 * i + 1] = h[2 * i + 1] = -128;
     }
     *lo = _mm_loadu_si128((const __m128i *)l);
@@ -108,10 +111,10 @@ typedef struct Rgb16 {
 } Rgb16;
 
 __attribute__((target("ssse3"))) static inline Rgb16
-load8(const uint8_t *p, const __m128i m[6])
+load8(const uint8_t *p, int bpp, const __m128i m[6])
 {
     __m128i lo = _mm_loadu_si128((const __m128i *)p);
-    __m128i hi = _mm_loadu_si128((const __m128i *)(p + 8));
+    __m128i hi = _mm_loadu_si128((const __m128i *)(p + HI_OFF(bpp)));
     Rgb16 v;
     v.r = _mm_or_si128(_mm_shuffle_epi8(lo, m[0]), _mm_shuffle_epi8(hi, m[1]));
     v.g = _mm_or_si128(_mm_shuffle_epi8(lo, m[2]), _mm_shuffle_epi8(hi, m[3]));
@@ -146,14 +149,14 @@ mean4(__m128i a0, __m128i a1, __m128i b0, __m128i b1)
 }
 
 /* Converts pixels [0, n) of a row pair, n a multiple of 16; returns n. */
-__attribute__((target("ssse3"))) static int
-rgb24_pair_ssse3(const uint8_t *s0, const uint8_t *s1, uint8_t *y0, uint8_t *y1, uint8_t *u,
-                 uint8_t *v, int w, int ro, int bo, int nv12, const VpiYuvMatrix *m)
+__attribute__((target("ssse3"))) static inline __attribute__((always_inline)) int
+pair_ssse3(const uint8_t *s0, const uint8_t *s1, uint8_t *y0, uint8_t *y1, uint8_t *u,
+           uint8_t *v, int w, int bpp, int ro, int bo, int nv12, const VpiYuvMatrix *m)
 {
     __m128i mk[6];
-    chan_masks(ro, &mk[0], &mk[1]);
-    chan_masks(1, &mk[2], &mk[3]);
-    chan_masks(bo, &mk[4], &mk[5]);
+    chan_masks(bpp, ro, &mk[0], &mk[1]);
+    chan_masks(bpp, 1, &mk[2], &mk[3]);
+    chan_masks(bpp, bo, &mk[4], &mk[5]);
 #define Q8(c) _mm_set1_epi16((int16_t)(((c) + (1 << (Q - 9))) >> (Q - 8)))
     const __m128i yr = Q8(m->yr), yg = Q8(m->yg), yb = Q8(m->yb);
     const __m128i ur = Q8(m->ur), ug = Q8(m->ug), ub = Q8(m->ub);
@@ -161,8 +164,9 @@ rgb24_pair_ssse3(const uint8_t *s0, const uint8_t *s1, uint8_t *y0, uint8_t *y1,
 #undef Q8
     int n = w & ~15;
     for (int x = 0; x < n; x += 16) {
-        Rgb16 a0 = load8(s0 + 3 * x, mk), a1 = load8(s0 + 3 * x + 24, mk);
-        Rgb16 b0 = load8(s1 + 3 * x, mk), b1 = load8(s1 + 3 * x + 24, mk);
+        const int o = bpp * x, step = 8 * bpp;
+        Rgb16 a0 = load8(s0 + o, bpp, mk), a1 = load8(s0 + o + step, bpp, mk);
+        Rgb16 b0 = load8(s1 + o, bpp, mk), b1 = load8(s1 + o + step, bpp, mk);
         _mm_storeu_si128((__m128i *)(y0 + x),
                          _mm_packus_epi16(luma8(a0, yr, yg, yb), luma8(a1, yr, yg, yb)));
         _mm_storeu_si128((__m128i *)(y1 + x),
@@ -181,6 +185,114 @@ rgb24_pair_ssse3(const uint8_t *s0, const uint8_t *s1, uint8_t *y0, uint8_t *y1,
     }
     return n;
 }
+/* The same in AVX2, 32 pixels per step. Two 8-pixel groups go into the two 128-bit lanes,
+ * so a register holds 16 consecutive pixels in order; packs and hadds work per lane and
+ * are put back in order with one 64-bit permute. */
+#define SET2(lo, hi) _mm256_inserti128_si256(_mm256_castsi128_si256(lo), (hi), 1)
+
+typedef struct Rgb16x2 {
+    __m256i r, g, b;
+} Rgb16x2;
+
+__attribute__((target("avx2"))) static inline Rgb16x2
+load16(const uint8_t *p, int bpp, const __m256i m[6])
+{
+    const int g = 8 * bpp, h = HI_OFF(bpp);
+    __m256i lo = SET2(_mm_loadu_si128((const __m128i *)p),
+                      _mm_loadu_si128((const __m128i *)(p + g)));
+    __m256i hi = SET2(_mm_loadu_si128((const __m128i *)(p + h)),
+                      _mm_loadu_si128((const __m128i *)(p + g + h)));
+    Rgb16x2 v;
+    v.r = _mm256_or_si256(_mm256_shuffle_epi8(lo, m[0]), _mm256_shuffle_epi8(hi, m[1]));
+    v.g = _mm256_or_si256(_mm256_shuffle_epi8(lo, m[2]), _mm256_shuffle_epi8(hi, m[3]));
+    v.b = _mm256_or_si256(_mm256_shuffle_epi8(lo, m[4]), _mm256_shuffle_epi8(hi, m[5]));
+    return v;
+}
+
+__attribute__((target("avx2"))) static inline __m256i
+luma16(Rgb16x2 v, __m256i yr, __m256i yg, __m256i yb)
+{
+    __m256i s = _mm256_add_epi16(
+        _mm256_add_epi16(_mm256_mullo_epi16(v.r, yr), _mm256_mullo_epi16(v.g, yg)),
+        _mm256_add_epi16(_mm256_mullo_epi16(v.b, yb), _mm256_set1_epi16(128)));
+    return _mm256_add_epi16(_mm256_srli_epi16(s, 8), _mm256_set1_epi16(16));
+}
+
+__attribute__((target("avx2"))) static inline __m256i
+chroma16(__m256i r, __m256i g, __m256i b, __m256i cr, __m256i cg, __m256i cb)
+{
+    __m256i s = _mm256_add_epi16(
+        _mm256_add_epi16(_mm256_mullo_epi16(r, cr), _mm256_mullo_epi16(g, cg)),
+        _mm256_add_epi16(_mm256_mullo_epi16(b, cb), _mm256_set1_epi16(128)));
+    return _mm256_add_epi16(_mm256_srai_epi16(s, 8), _mm256_set1_epi16(128));
+}
+
+__attribute__((target("avx2"))) static inline __m256i
+mean4x2(__m256i a0, __m256i a1, __m256i b0, __m256i b1)
+{
+    __m256i s = _mm256_add_epi16(_mm256_hadd_epi16(a0, a1), _mm256_hadd_epi16(b0, b1));
+    s = _mm256_permute4x64_epi64(s, 0xD8);
+    return _mm256_srli_epi16(_mm256_add_epi16(s, _mm256_set1_epi16(2)), 2);
+}
+
+__attribute__((target("avx2"))) static inline __attribute__((always_inline)) int
+pair_avx2(const uint8_t *s0, const uint8_t *s1, uint8_t *y0, uint8_t *y1, uint8_t *u,
+          uint8_t *v, int w, int bpp, int ro, int bo, int nv12, const VpiYuvMatrix *m)
+{
+    __m256i mk[6];
+    for (int c = 0; c < 3; c++) {
+        __m128i lo, hi;
+        chan_masks(bpp, c == 0 ? ro : c == 1 ? 1 : bo, &lo, &hi);
+        mk[2 * c] = SET2(lo, lo);
+        mk[2 * c + 1] = SET2(hi, hi);
+    }
+#define Q8(c) _mm256_set1_epi16((int16_t)(((c) + (1 << (Q - 9))) >> (Q - 8)))
+    const __m256i yr = Q8(m->yr), yg = Q8(m->yg), yb = Q8(m->yb);
+    const __m256i ur = Q8(m->ur), ug = Q8(m->ug), ub = Q8(m->ub);
+    const __m256i vr = Q8(m->vr), vg = Q8(m->vg), vb = Q8(m->vb);
+#undef Q8
+    const __m256i nv12_order = _mm256_setr_epi8(0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14,
+                                                7, 15, 0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13,
+                                                6, 14, 7, 15);
+    int n = w & ~31;
+    for (int x = 0; x < n; x += 32) {
+        const int o = bpp * x, step = 16 * bpp;
+        Rgb16x2 a0 = load16(s0 + o, bpp, mk), a1 = load16(s0 + o + step, bpp, mk);
+        Rgb16x2 b0 = load16(s1 + o, bpp, mk), b1 = load16(s1 + o + step, bpp, mk);
+        __m256i ya = _mm256_packus_epi16(luma16(a0, yr, yg, yb), luma16(a1, yr, yg, yb));
+        __m256i yb_ = _mm256_packus_epi16(luma16(b0, yr, yg, yb), luma16(b1, yr, yg, yb));
+        _mm256_storeu_si256((__m256i *)(y0 + x), _mm256_permute4x64_epi64(ya, 0xD8));
+        _mm256_storeu_si256((__m256i *)(y1 + x), _mm256_permute4x64_epi64(yb_, 0xD8));
+        __m256i r = mean4x2(a0.r, a1.r, b0.r, b1.r);
+        __m256i g = mean4x2(a0.g, a1.g, b0.g, b1.g);
+        __m256i b = mean4x2(a0.b, a1.b, b0.b, b1.b);
+        __m256i uv = _mm256_packus_epi16(chroma16(r, g, b, ur, ug, ub),
+                                         chroma16(r, g, b, vr, vg, vb));
+        if (nv12) {
+            _mm256_storeu_si256((__m256i *)(u + x), _mm256_shuffle_epi8(uv, nv12_order));
+        } else {
+            uv = _mm256_permute4x64_epi64(uv, 0xD8);
+            _mm_storeu_si128((__m128i *)(u + x / 2), _mm256_castsi256_si128(uv));
+            _mm_storeu_si128((__m128i *)(v + x / 2), _mm256_extracti128_si256(uv, 1));
+        }
+    }
+    return n;
+}
+#undef SET2
+
+/* One instance per pixel size, so bpp folds into the shuffles and strides. */
+#define DEF_PAIR(isa, bpp)                                                                 \
+    __attribute__((target(#isa))) static int                                               \
+    pair_##isa##_##bpp(const uint8_t *s0, const uint8_t *s1, uint8_t *y0, uint8_t *y1,     \
+                       uint8_t *u, uint8_t *v, int w, int ro, int bo, int nv12,             \
+                       const VpiYuvMatrix *m)                                              \
+    {                                                                                      \
+        return pair_##isa(s0, s1, y0, y1, u, v, w, bpp, ro, bo, nv12, m);                  \
+    }
+DEF_PAIR(ssse3, 3)
+DEF_PAIR(ssse3, 4)
+DEF_PAIR(avx2, 3)
+DEF_PAIR(avx2, 4)
 #endif
 
 static inline __attribute__((always_inline)) void
@@ -188,18 +300,26 @@ packed_rows(const uint8_t *src, int ss, uint8_t *const dst[], const int ds[], in
             int y1, const VpiYuvMatrix *m, int nv12, int bpp, int ro, int go, int bo)
 {
 #ifdef HAVE_SSSE3_KERNEL
-    if (bpp == 3 && y1 - y0 >= 2 && w >= 16 && __builtin_cpu_supports("ssse3")) {
+    if (y1 - y0 >= 2 && w >= 16 && __builtin_cpu_supports("ssse3")) {
+        const int use_avx2 = __builtin_cpu_supports("avx2");
         for (int y = y0; y + 1 < y1; y += 2) {
             const uint8_t *s0 = src + (size_t)y * ss, *s1 = s0 + ss;
             uint8_t *d0 = dst[0] + (size_t)y * ds[0], *d1 = d0 + ds[0];
             uint8_t *u = dst[1] + (size_t)(y / 2) * ds[1];
             uint8_t *v = nv12 ? NULL : dst[2] + (size_t)(y / 2) * ds[2];
-            int n = rgb24_pair_ssse3(s0, s1, d0, d1, u, v, w, ro, bo, nv12, m);
+            int n = 0;
+            if (use_avx2)
+                n = bpp == 3 ? pair_avx2_3(s0, s1, d0, d1, u, v, w, ro, bo, nv12, m)
+                             : pair_avx2_4(s0, s1, d0, d1, u, v, w, ro, bo, nv12, m);
+            if (w - n >= 16)
+                n += (bpp == 3 ? pair_ssse3_3 : pair_ssse3_4)(
+                    s0 + bpp * n, s1 + bpp * n, d0 + n, d1 + n, nv12 ? u + n : u + n / 2,
+                    nv12 ? NULL : v + n / 2, w - n, ro, bo, nv12, m);
             if (n < w) {
-                luma_row(s0 + n * 3, d0 + n, w - n, 3, ro, go, bo, m);
-                luma_row(s1 + n * 3, d1 + n, w - n, 3, ro, go, bo, m);
-                chroma_row(s0 + n * 3, s1 + n * 3, nv12 ? u + n : u + n / 2,
-                           nv12 ? NULL : v + n / 2, (w - n) / 2, 3, ro, go, bo, nv12, m);
+                luma_row(s0 + n * bpp, d0 + n, w - n, bpp, ro, go, bo, m);
+                luma_row(s1 + n * bpp, d1 + n, w - n, bpp, ro, go, bo, m);
+                chroma_row(s0 + n * bpp, s1 + n * bpp, nv12 ? u + n : u + n / 2,
+                           nv12 ? NULL : v + n / 2, (w - n) / 2, bpp, ro, go, bo, nv12, m);
             }
         }
         y0 = y1 - (y1 - y0) % 2;

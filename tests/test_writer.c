@@ -11,8 +11,10 @@
 #include <unistd.h>
 
 #include <libavutil/error.h>
+#include <libavutil/pixdesc.h>
 
 #include "vidpipe/vidpipe.h"
+#include "convert.h"
 #include "test.h"
 
 static char dir[256];
@@ -564,6 +566,69 @@ static void test_audio_hevc(void)
     unlink(path);
 }
 
+/* The converter against a double-precision reference, on random pixels, for widths that
+ * exercise the AVX2, SSSE3 and scalar paths and their tails, both matrices, both layouts. */
+static void test_converter(void)
+{
+    static const enum AVPixelFormat srcs[] = { AV_PIX_FMT_BGR24, AV_PIX_FMT_RGB24,
+                                               AV_PIX_FMT_BGRA, AV_PIX_FMT_RGBA };
+    static const int widths[] = { 2, 14, 16, 30, 32, 34, 48, 62, 64, 66, 100, 1282 };
+    const int h = 6;
+    uint32_t seed = 7;
+    for (int si = 0; si < 4; si++)
+    for (int wi = 0; wi < (int)(sizeof(widths) / sizeof(widths[0])); wi++)
+    for (int bt709 = 0; bt709 < 2; bt709++)
+    for (int nv12 = 0; nv12 < 2; nv12++) {
+        int w = widths[wi], bpp = si < 2 ? 3 : 4, ss = w * bpp + 5;
+        int ro = srcs[si] == AV_PIX_FMT_RGB24 || srcs[si] == AV_PIX_FMT_RGBA ? 0 : 2;
+        uint8_t *src = malloc((size_t)ss * h), *y = malloc((size_t)w * h);
+        uint8_t *u = malloc((size_t)w * h), *v = malloc((size_t)w * h);
+        for (int i = 0; i < ss * h; i++)
+            src[i] = (uint8_t)((seed = seed * 1664525 + 1013904223) >> 24);
+        VpiYuvMatrix m;
+        vpi_yuv_matrix_init(&m, bt709 ? AVCOL_SPC_BT709 : AVCOL_SPC_SMPTE170M);
+        uint8_t *dst[3] = { y, u, v };
+        int ds[3] = { w, nv12 ? w : w / 2, w / 2 };
+        /* Two slices, as the writer may convert on two threads. */
+        vpi_convert_to_420(srcs[si], src, ss, nv12 ? AV_PIX_FMT_NV12 : AV_PIX_FMT_YUV420P,
+                           dst, ds, w, 0, 2, &m);
+        vpi_convert_to_420(srcs[si], src, ss, nv12 ? AV_PIX_FMT_NV12 : AV_PIX_FMT_YUV420P,
+                           dst, ds, w, 2, h, &m);
+        double maxd = 0;
+        for (int yy = 0; yy < h; yy++) {
+            for (int x = 0; x < w; x++) {
+                const uint8_t *p = src + yy * ss + x * bpp;
+                uint8_t rgb[3] = { p[ro], p[1], p[2 - ro] };
+                double ey, eu, ev;
+                rgb_to_yuv(rgb, bt709, &ey, &eu, &ev);
+                maxd = fmax(maxd, fabs(y[yy * w + x] - ey));
+                if (!(x & 1) && !(yy & 1)) {
+                    double su = 0, sv = 0;
+                    for (int k = 0; k < 4; k++) {
+                        const uint8_t *q = src + (yy + k / 2) * ss + (x + k % 2) * bpp;
+                        uint8_t c[3] = { q[ro], q[1], q[2 - ro] };
+                        double a, b, cc;
+                        rgb_to_yuv(c, bt709, &a, &b, &cc);
+                        su += b / 4;
+                        sv += cc / 4;
+                    }
+                    int gu = nv12 ? u[(yy / 2) * w + x] : u[(yy / 2) * (w / 2) + x / 2];
+                    int gv = nv12 ? u[(yy / 2) * w + x + 1] : v[(yy / 2) * (w / 2) + x / 2];
+                    maxd = fmax(maxd, fmax(fabs(gu - su), fabs(gv - sv)));
+                }
+            }
+        }
+        test_checks++;
+        if (maxd > 1.5)
+            T_FAIL("converter %s w=%d %s %s: off by %.2f", av_get_pix_fmt_name(srcs[si]), w,
+                   bt709 ? "bt709" : "bt601", nv12 ? "nv12" : "yuv420p", maxd);
+        free(src);
+        free(y);
+        free(u);
+        free(v);
+    }
+}
+
 int main(void)
 {
     snprintf(dir, sizeof(dir), "%s/vp_writer_XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR")
@@ -572,6 +637,7 @@ int main(void)
         TEST_SKIP("cannot create a temporary folder");
     vp_set_log_callback(NULL, NULL, VP_LOG_INFO);
 
+    test_converter();
     test_bad_options();
     test_open_errors();
     test_formats(160, 96, 5);    /* BT.601 */
