@@ -902,9 +902,16 @@ int vp_writer_write_audio(VpWriter *w, const void *pcm, int nb_samples)
 
 /* ---- close --------------------------------------------------------------------------- */
 
-const char *vp_writer_error(const VpWriter *w)
+const char *vp_writer_error(const VpWriter *cw)
 {
-    return w ? w->errmsg : "";
+    if (!cw)
+        return "";
+    /* errmsg is written once, with err, under the lock, and never changes after. */
+    VpWriter *w = (VpWriter *)cw;
+    pthread_mutex_lock(&w->lock);
+    int err = w->err;
+    pthread_mutex_unlock(&w->lock);
+    return err ? w->errmsg : "";
 }
 
 const char *vp_writer_encoder(const VpWriter *w)
