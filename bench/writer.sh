@@ -6,8 +6,9 @@
 #   vidpipe  vp_writer_write() from C
 #   python   vidpipe.VideoWriter from Python
 #   cv2      cv2.VideoWriter (avc1; its own encoder settings: the preset does not apply)
-# Prints fps and the per-frame call's p50/p99 latency (while the queue had room), medians of
-# REPEAT runs taken in interleaved order, and the ratios to the pipe and to the floor.
+# Prints fps, the ratios to the pipe and to the floor, the per-frame call's p50/p99 latency
+# (while the queue had room) and the CPU time per frame (all threads and processes: the
+# figure that stays put on a shared machine), medians of REPEAT runs in interleaved order.
 #
 # Environment: BUILD (build dir), FRAMES (600), REPEAT (3), SIZES ("1280x720 720x1260"),
 # PRESETS ("ultrafast veryfast medium"), PY (a python3 with numpy: /usr/bin/python3).
@@ -75,14 +76,13 @@ done
 import statistics, sys
 rows = {}
 for line in open(sys.argv[1]):
-    size, preset, mode, fps, p50, p99, full = line.split()
-    rows.setdefault((size, preset, mode), []).append((float(fps), float(p50), float(p99),
-                                                      float(full)))
+    size, preset, mode, *vals = line.split()
+    rows.setdefault((size, preset, mode), []).append(tuple(map(float, vals)))
 med = {k: [statistics.median(c) for c in zip(*v)] for k, v in rows.items()}
 print("frame writer: %s BGR24 frames to H.264 MP4 (libx264 CRF 23), median of %s runs"
       % (sys.argv[2], sys.argv[3]))
-print("%-9s %-9s %-8s %7s %10s %10s %6s %8s %8s" % ("size", "preset", "writer", "fps",
-      "call p50", "call p99", "full%", "vs pipe", "vs floor"))
+print("%-9s %-9s %-8s %7s %8s %8s %10s %10s %6s %8s" % ("size", "preset", "writer", "fps",
+      "vs pipe", "vs floor", "call p50", "call p99", "full%", "cpu/frame"))
 order = ["pipe", "floor", "vidpipe", "python", "cv2"]
 for size in dict.fromkeys(k[0] for k in med):
     for preset in dict.fromkeys(k[1] for k in med if k[0] == size):
@@ -91,11 +91,12 @@ for size in dict.fromkeys(k[0] for k in med):
         for mode in order:
             if (size, preset, mode) not in med:
                 continue
-            fps, p50, p99, full = med[(size, preset, mode)]
+            fps, p50, p99, full, cpu = med[(size, preset, mode)]
             lat = lambda us: "-" if mode == "floor" else (
                 "%.2f ms" % (us / 1000) if us >= 1000 else "%.0f us" % us)
-            print("%-9s %-9s %-8s %7.1f %10s %10s %6.1f %8s %8s" % (
-                size, preset if preset != "-" else "(own)", mode, fps, lat(p50), lat(p99),
-                full, "%.2fx" % (fps / pipe) if pipe and mode != "pipe" else "",
-                "%.2fx" % (fps / floor) if floor and mode != "floor" else ""))
+            print("%-9s %-9s %-8s %7.1f %8s %8s %10s %10s %6.1f %7.2f ms" % (
+                size, preset if preset != "-" else "(own)", mode, fps,
+                "%.2fx" % (fps / pipe) if pipe and mode != "pipe" else "",
+                "%.2fx" % (fps / floor) if floor and mode != "floor" else "",
+                lat(p50), lat(p99), full, cpu))
 PY

@@ -227,6 +227,9 @@ def test_nonblocking(d):
                               queue_depth=2, threads=1, blocking=False)
     frame = np.ascontiguousarray(scene_rgb(w, h)[:, :, ::-1])
     results = [out.write(frame) for _ in range(30)]
+    # block=True waits for room instead, on the same writer.
+    results += [out.write(frame, block=True) for _ in range(3)]
+    check(results[-3:] == [True] * 3, "block=True waits for room")
     out.release()
     check(False in results, "a full queue returns False")
     check(out.stats["frames"] == results.count(True),

@@ -273,10 +273,11 @@ class VideoWriter:
         """The encoder in use ("libx264", "h264_nvenc", ...), "" when not open."""
         return _lib.vp_writer_encoder(self._w).decode() if self._w else ""
 
-    def write(self, frame):
+    def write(self, frame, block=None):
         """Queue one frame (numpy uint8; (h, w, 3) for BGR). Returns True when queued;
-        False only when blocking=False and the queue is full. Raises VidpipeError if the
-        writer is not open or has failed, ValueError for a frame of the wrong shape."""
+        False only when not blocking (block=False, or blocking=False at open and block
+        not given) and the queue is full. Raises VidpipeError if the writer is not open or
+        has failed, ValueError for a frame of the wrong shape."""
         if not self._w:
             raise VidpipeError(self.error or "%s: writer is closed" % self.filename)
         shape = getattr(frame, "shape", None)
@@ -294,9 +295,10 @@ class VideoWriter:
         if st[-1] != 1 or (len(st) == 3 and st[1] != shape[2]) or st[0] < self._row:
             frame = frame.copy()
             st = frame.strides
+        blocking = self._blocking if block is None else block
         ret = _lib.vp_writer_write(self._w, frame.ctypes.data, st[0],
-                                   0 if self._blocking else _WRITE_NONBLOCK)
-        if ret == _EAGAIN and not self._blocking:
+                                   0 if blocking else _WRITE_NONBLOCK)
+        if ret == _EAGAIN and not blocking:
             return False
         if ret < 0:
             raise VidpipeError(_lib.vp_writer_error(self._w).decode("utf-8", "replace") or
