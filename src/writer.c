@@ -664,8 +664,8 @@ int vp_writer_open(const char *path, const VpWriterOpts *opts, VpWriter **out, c
         w->own_convert = 1;
         vpi_yuv_matrix_init(&w->matrix, setup.colorspace);
     } else if (w->convert) {
-        /* Same size, so the scaler only converts: the flags pick no filter. SWS_ACCURATE_RND
-         * would disable the SIMD bgr24 path. */
+        /* The pairs convert.c does not handle (yuv420p <-> nv12 for hardware encoders).
+         * Same size, so the scaler only converts: the flags pick no filter. */
         w->sws = sws_getContext(opts->width, opts->height, w->in.fmt, opts->width,
                                 opts->height, w->conv.fmt, SWS_BILINEAR, NULL, NULL, NULL);
         if (!w->sws) {
