@@ -256,7 +256,15 @@ static int try_family(const Family *f, const VpiEncoderSetup *s, VpiEncoder *out
     }
 
     ret = avcodec_open2(c, codec, &dict);
-    if (ret < 0) {
+    if (ret < 0 && f->hw == VP_HW_NONE && ret == AVERROR_EXTERNAL) {
+        /* libx264/libx265 say why only in FFmpeg's log; the settings are what they refuse. */
+        snprintf(why, why_size, "%s refused its settings (preset %s, crf %d%s%s%s; the "
+                 "encoder's reason is in the verbose log)", name, o->preset, o->crf,
+                 o->encoder_params && *o->encoder_params ? ", encoder_params \"" : "",
+                 o->encoder_params && *o->encoder_params ? o->encoder_params : "",
+                 o->encoder_params && *o->encoder_params ? "\"" : "");
+        goto fail;
+    } else if (ret < 0) {
         snprintf(why, why_size, "%s cannot be opened (%s)", name, av_err2str(ret));
         if (f->hw != VP_HW_NONE)
             ret = AVERROR_ENCODER_NOT_FOUND;
