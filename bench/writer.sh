@@ -20,9 +20,10 @@ REPEAT=${REPEAT:-3}
 SIZES=${SIZES:-"1280x720 720x1260"}
 PRESETS=${PRESETS:-"ultrafast veryfast medium"}
 PY=${PY:-/usr/bin/python3}
+case $BUILD in /*) ;; *) BUILD="$PWD/$BUILD" ;; esac
 BENCH="$BUILD/bench/bench_writer"
 [ -x "$BENCH" ] || { echo "writer.sh: build first ($BENCH missing)" >&2; exit 1; }
-export VIDPIPE_LIB="$PWD/$BUILD/src/libvidpipe.so" VIDPIPE_PYTHONPATH="$PWD/python"
+export VIDPIPE_LIB="$BUILD/src/libvidpipe.so" VIDPIPE_PYTHONPATH="$PWD/python"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/vp-bench-writer.XXXXXX")
 trap 'rm -rf "$work"' EXIT
@@ -45,6 +46,7 @@ for size in $SIZES; do
     for preset in $PRESETS; do
         r=1
         while [ "$r" -le "$REPEAT" ]; do
+            echo "writer.sh: $size $preset, run $r of $REPEAT" >&2
             for mode in pipe floor vidpipe python; do
                 out="$work/out.mp4"
                 case $mode in
