@@ -21,8 +21,8 @@
 #include "vidpipe/probe.h"
 
 /* find_stream_info reads at most this much; FFmpeg's default is 5 MB, which ffprobe uses
- * too, so values agree with ffprobe's. */
-#define PROBE_SIZE (5 * 1024 * 1024)
+ * too (5,000,000 bytes), so values agree with ffprobe's. */
+#define PROBE_SIZE 5000000
 
 const char *vp_stream_type_name(VpStreamType t)
 {
@@ -498,6 +498,29 @@ end:
     return ret;
 }
 
+/* An ISO BMFF file starts with a box whose type is ftyp (or a bare mdat/free/wide/moov):
+ * when FFmpeg cannot open such a file, its moov is missing. */
+static int looks_like_mp4(const char *path, const ProbeCtx *pc)
+{
+    uint8_t head[8];
+    size_t n = 0;
+
+    if (pc->buf) {
+        n = pc->buf_size < sizeof(head) ? pc->buf_size : sizeof(head);
+        memcpy(head, pc->buf, n);
+    } else {
+        FILE *f = fopen(path, "rb");
+        if (!f)
+            return 0;
+        n = fread(head, 1, sizeof(head), f);
+        fclose(f);
+    }
+    if (n < 8)
+        return 0;
+    return !memcmp(head + 4, "ftyp", 4) || !memcmp(head + 4, "mdat", 4) ||
+           !memcmp(head + 4, "wide", 4) || !memcmp(head + 4, "free", 4);
+}
+
 static int probe_open(const char *path, ProbeCtx *pc, VpMediaInfo **out)
 {
     VpMediaInfo *mi = NULL;
@@ -524,6 +547,11 @@ static int probe_open(const char *path, ProbeCtx *pc, VpMediaInfo **out)
         }
         if (S_ISDIR(sb.st_mode)) {
             ret = VP_ERR_IS_DIRECTORY;
+            goto fail;
+        }
+        /* Reading a FIFO or device could block before any time bound applies. */
+        if (!S_ISREG(sb.st_mode)) {
+            ret = VP_ERR_NOT_REGULAR;
             goto fail;
         }
         if (access(path, R_OK) < 0) {
@@ -559,13 +587,15 @@ static int probe_open(const char *path, ProbeCtx *pc, VpMediaInfo **out)
         }
         fc->pb = pb;
     }
+    /* As ffprobe does: find every program of an MPEG-TS, not only the first PMT's. */
+    av_dict_set(&fopts, "scan_all_pmts", "1", 0);
     ret = avformat_open_input(&fc, pc->buf ? NULL : path, NULL, &fopts);
     if (ret < 0) {
         fc = NULL; /* freed by avformat_open_input on failure */
         if (pc->timed_out)
             ret = VP_ERR_TIMEOUT;
         else if (ret == AVERROR_INVALIDDATA)
-            ret = VP_ERR_NOT_MEDIA;
+            ret = looks_like_mp4(path, pc) ? VP_ERR_NO_MOOV : VP_ERR_NOT_MEDIA;
         goto fail;
     }
     ret = avformat_find_stream_info(fc, NULL);
@@ -579,6 +609,7 @@ static int probe_open(const char *path, ProbeCtx *pc, VpMediaInfo **out)
                 vp_strerror(ret));
     }
 
+    av_dict_free(&fopts);
     vpi_strlcpy(mi->format, fc->iformat->name, sizeof(mi->format));
     vpi_strlcpy(mi->format_long, fc->iformat->long_name, sizeof(mi->format_long));
     AVDictionaryEntry *e = av_dict_get(fc->metadata, "major_brand", NULL, 0);
