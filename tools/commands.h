@@ -7,5 +7,6 @@
 
 extern const CliCommand cmd_probe;
 extern const CliCommand cmd_check;
+extern const CliCommand cmd_join;
 
 #endif

@@ -9,6 +9,7 @@
 static const CliCommand *const commands[] = {
     &cmd_probe,
     &cmd_check,
+    &cmd_join,
     NULL,
 };
 

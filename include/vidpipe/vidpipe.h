@@ -10,5 +10,6 @@
 #include "vidpipe/version.h"
 #include "probe.h"
 #include "check.h"
+#include "join.h"
 
 #endif /* VIDPIPE_VIDPIPE_H */
