@@ -265,6 +265,8 @@ typedef struct ScanState {
     int inband_ps;
     int64_t last_rap_pts;   /* pts of the latest non-IDR random access point */
     int open_gop;
+    int keys;               /* keyframes scanned */
+    int done;               /* two whole GOPs seen: enough for every GOP fact */
 } ScanState;
 
 static void scan_video_packet(ScanState *ss, VpStreamInfo *si, const AVPacket *pkt)
@@ -277,6 +279,12 @@ static void scan_video_packet(ScanState *ss, VpStreamInfo *si, const AVPacket *p
     else if (ss->is_hevc)
         r = vpi_hevc_inspect(pkt->data, (size_t)pkt->size, ss->length_size, &f);
 
+    /* The leading pictures of an open GOP follow its random access point in decode order,
+     * so by the third keyframe two complete GOPs (and their leading frames) were seen. */
+    if ((pkt->flags & AV_PKT_FLAG_KEY) && ++ss->keys >= 3) {
+        ss->done = 1;
+        return;
+    }
     if (!ss->seen_first) {
         ss->seen_first = 1;
         if (r == 0)
@@ -417,10 +425,11 @@ static int probe_streams(AVFormatContext *fc, ProbeCtx *pc, VpMediaInfo *mi)
                 pkts[i]++;
                 gop_add(&gs[i], pkt->flags & AV_PKT_FLAG_KEY);
             }
-            if (si->type == VP_STREAM_VIDEO && ss[i].scanned < o->gop_scan_packets) {
+            if (si->type == VP_STREAM_VIDEO && !ss[i].done &&
+                ss[i].scanned < o->gop_scan_packets) {
                 scan_video_packet(&ss[i], si, pkt);
                 if (i == mi->video_index)
-                    video_left--;
+                    video_left = ss[i].done ? 0 : video_left - 1;
             } else if (si->type == VP_STREAM_AUDIO && !audio_seen[i]) {
                 audio_seen[i] = 1;
                 size_t sz = 0;
