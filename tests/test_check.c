@@ -87,14 +87,22 @@ int main(void)
     streams[1][0].level = 40;
     streams[1][0].extradata_crc = 0x9999;
     streams[1][0].time_base = (VpRational){ 1, 90000 };
-    streams[1][0].starts_with_idr = 0;
+    streams[1][0].open_gop = 1;
     streams[1][1].duration = 20.5;
     CHECK_EQ(vp_check_compare(&ref, &f, &r), 0);
     CHECK(find(&r, "video.profile") && find(&r, "video.level"));
     CHECK(find(&r, "video.parameter_sets") && find(&r, "video.time_base"));
-    CHECK(find(&r, "video.start") && find(&r, "audio.longer_than_video"));
+    CHECK(find(&r, "video.open_gop") && find(&r, "audio.longer_than_video"));
     for (int i = 0; i < r.nb_diffs; i++)
         CHECK_EQ(r.diffs[i].severity, VP_CHECK_NOTE);
+    vp_check_result_clear(&r);
+
+    /* A segment that starts on a non-IDR frame cannot follow another by stream copy. */
+    f = make(1, 1);
+    streams[1][0].starts_with_idr = 0;
+    CHECK_EQ(vp_check_compare(&ref, &f, &r), 1);
+    d = find(&r, "video.start");
+    CHECK(d && d->severity == VP_CHECK_ERROR && d->conformable);
     vp_check_result_clear(&r);
 
     /* Missing audio is a note (silence); missing video is an error. */
