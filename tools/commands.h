@@ -8,5 +8,6 @@
 extern const CliCommand cmd_probe;
 extern const CliCommand cmd_check;
 extern const CliCommand cmd_join;
+extern const CliCommand cmd_batch;
 
 #endif

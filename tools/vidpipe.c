@@ -10,6 +10,7 @@ static const CliCommand *const commands[] = {
     &cmd_probe,
     &cmd_check,
     &cmd_join,
+    &cmd_batch,
     NULL,
 };
 

@@ -11,5 +11,6 @@
 #include "probe.h"
 #include "check.h"
 #include "join.h"
+#include "batch.h"
 
 #endif /* VIDPIPE_VIDPIPE_H */
