@@ -66,6 +66,9 @@ int vpi_hevc_inspect(const uint8_t *data, size_t size, int length_size, VpiH264F
 typedef struct VpiOutput {
     char *final_path;
     char *tmp_path;
+    /* 1: rename without fsync. A kill still never exposes a partial file (the page cache
+     * holds every byte written before the rename), but a power failure may. */
+    int no_sync;
 } VpiOutput;
 
 /* Create the temporary file (mode 0644 minus umask) next to @p final_path. On success
