@@ -174,14 +174,8 @@ static int segment_open(const char *path, int temporary, Segment **out, char *wh
         ret = AVERROR(ENOMEM);
         goto fail;
     }
-    if (stat(path, &sb) < 0) {
-        ret = AVERROR(errno);
+    if ((ret = vpi_input_check(path, &sb)) < 0)
         goto fail;
-    }
-    if (S_ISDIR(sb.st_mode)) {
-        ret = VP_ERR_IS_DIRECTORY;
-        goto fail;
-    }
     if ((s->fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
         ret = AVERROR(errno);
         goto fail;

@@ -550,28 +550,9 @@ static int probe_open(const char *path, ProbeCtx *pc, VpMediaInfo **out)
 
     if (!pc->buf) {
         struct stat sb;
-        if (stat(path, &sb) < 0) {
-            ret = AVERROR(errno);
+        if ((ret = vpi_input_check(path, &sb)) < 0)
             goto fail;
-        }
-        if (S_ISDIR(sb.st_mode)) {
-            ret = VP_ERR_IS_DIRECTORY;
-            goto fail;
-        }
-        /* Reading a FIFO or device could block before any time bound applies. */
-        if (!S_ISREG(sb.st_mode)) {
-            ret = VP_ERR_NOT_REGULAR;
-            goto fail;
-        }
-        if (access(path, R_OK) < 0) {
-            ret = AVERROR(errno);
-            goto fail;
-        }
-        if (S_ISREG(sb.st_mode) && sb.st_size == 0) {
-            ret = VP_ERR_EMPTY_FILE;
-            goto fail;
-        }
-        file_size = S_ISREG(sb.st_mode) ? sb.st_size : -1;
+        file_size = sb.st_size;
     } else {
         if (!pc->buf_size) {
             ret = VP_ERR_EMPTY_FILE;
