@@ -7,6 +7,8 @@
 
 extern const CliCommand cmd_probe;
 extern const CliCommand cmd_check;
+extern const CliCommand cmd_join;
+extern const CliCommand cmd_batch;
 extern const CliCommand cmd_encode_raw;
 
 #endif

@@ -9,6 +9,8 @@
 static const CliCommand *const commands[] = {
     &cmd_probe,
     &cmd_check,
+    &cmd_join,
+    &cmd_batch,
     &cmd_encode_raw,
     NULL,
 };

@@ -16,53 +16,98 @@ extern "C" {
 
 /** One unit of work. */
 typedef struct VpBatchItem {
-    const char *name;     /**< shown in logs and the report ("clip042") */
+    const char *name;     /**< shown in logs and the report ("clip042"); NULL: the output's
+                               file name, or "#N" without output */
     const char *output;   /**< final output path: skipped when it exists (complete by
-                               construction, since outputs are renamed into place) */
+                               construction, since outputs are renamed into place); NULL
+                               for items that write nothing (never skipped) */
     void *user;           /**< the caller's per-item data, passed to work() */
 } VpBatchItem;
 
 /**
- * Do one item. @p worker is what worker_new() returned for this thread (per-worker caches,
- * e.g. a VpJoiner). Returns 0 on success or a negative error; on error fills @p why with one
- * line naming the file and the reason. Must write its output atomically.
- * Called concurrently from different worker threads.
+ * Do one item. @p worker is what worker_new() returned for this worker (per-worker caches,
+ * e.g. a VpJoiner), NULL without worker_new. Returns 0 on success or a negative error; on
+ * error fills @p why with one line naming the file and the reason (left empty, the runner
+ * writes "OUTPUT: <vp_strerror(ret)>"). Must write its output atomically (vpi_output_* or
+ * an API that does, such as vp_joiner_run), so that a failed or killed attempt leaves no
+ * file under the final name. May be called again for the same item after a transient
+ * error (see VpBatchOpts.retries). Called concurrently from different worker threads, never
+ * concurrently with the same @p worker.
  */
 typedef int (*VpBatchWorkFn)(void *opaque, void *worker, const VpBatchItem *item,
                              char *why, size_t why_size);
 
 typedef struct VpBatchOpts {
-    int jobs;               /**< worker threads; 0 = the number of cores */
+    int jobs;               /**< worker threads, 0..1024; 0 = the number of cores. Never
+                                 more workers than items. */
     int skip_existing;      /**< 1 (default): items whose output exists are skipped */
-    int retries;            /**< extra attempts after a transient I/O error (default 2) */
-    int retry_backoff_ms;   /**< first backoff, doubled each retry (default 250) */
-    const char *report_path;/**< JSON lines, one per item; NULL = none */
-    const char *log_path;   /**< human-readable run log; NULL = none */
+    int retries;            /**< extra attempts after a transient error (default 2, 0..100).
+                                 Transient: EAGAIN, EINTR, ETIMEDOUT, EBUSY, EIO, ESTALE and
+                                 the network errors (ECONNRESET, ENETDOWN, ...). Not transient:
+                                 ENOSPC, EDQUOT, EACCES, ENOENT, ENOMEM, bad media, ... */
+    int retry_backoff_ms;   /**< first backoff, doubled each retry, at most 60 s
+                                 (default 250, 0..600000) */
+    const char *report_path;/**< JSON lines, one per item, truncated at the start and
+                                 locked for the run (a second run with the same report is
+                                 refused with AVERROR(EBUSY)); NULL = none */
+    const char *log_path;   /**< human-readable run log, appended to; NULL = none */
     VpBatchWorkFn work;     /**< required */
-    void *opaque;           /**< passed to work(), worker_new() and progress() */
-    void *(*worker_new)(void *opaque);   /**< optional per-worker state */
+    void *opaque;           /**< passed to work(), worker_new(), progress() and item_done() */
+    /** Optional per-worker state, created from the calling thread before the workers start
+     *  (NULL = failure: that worker is not started; if none can be, vp_batch_run() returns
+     *  AVERROR(ENOMEM)) and freed by worker_free() from the calling thread at the end. */
+    void *(*worker_new)(void *opaque);
     void (*worker_free)(void *worker);
-    /** Optional, called (serialized) after each item from worker threads. */
-    void (*progress)(void *opaque, int64_t done, int64_t failed, int64_t total);
-    /** Optional, called (serialized) once per item with its outcome. */
+    /** Optional, called (serialized) after each item from worker threads: @p finished
+     *  items so far (done, skipped or failed), @p failed of them, of @p total. */
+    void (*progress)(void *opaque, int64_t finished, int64_t failed, int64_t total);
+    /** Optional, called (serialized) once per item with its outcome: @p status is "done",
+     *  "skipped" or "failed"; @p why is the reason (failed, skipped) or NULL. */
     void (*item_done)(void *opaque, const VpBatchItem *item, const char *status,
                       const char *why, double seconds, int64_t bytes);
-    volatile int *cancel;   /**< optional: stop taking new items when *cancel != 0 */
+    volatile int *cancel;   /**< optional: stop taking new items when *cancel != 0 (items
+                                 already started run to their end) */
 } VpBatchOpts;
 
 typedef struct VpBatchStats {
     int64_t total, done, skipped, failed;
     double seconds;
+    int64_t cancelled;      /**< items never started because of cancel */
+    int64_t bytes;          /**< bytes written by the items that were done */
+    int64_t retries;        /**< extra attempts made after transient errors */
+    int64_t stale_removed;  /**< temporary files of killed runs that were removed */
 } VpBatchStats;
 
 /** Fill @p opts with the defaults. Thread-safe. */
 VP_API void vp_batch_default_opts(VpBatchOpts *opts);
 
 /**
- * Run every item. @p items and the strings they point to are only read, and must stay
- * valid during the call. Returns the number of failed items (0: all done or skipped), or a
- * negative error if the batch could not run at all (bad options, report not writable).
- * Call from one thread; it creates its own workers.
+ * Run every item, in order of the array, on opts->jobs workers.
+ *
+ * Before any item runs, the temporary files (see vpi_output_*) that a killed run left for
+ * one of this batch's outputs are removed from the output folders (other temporary files
+ * are left alone), and items whose output path repeats an earlier item's are marked failed.
+ * Then each item is skipped (its output exists), or done by work(), retried after transient
+ * errors, and reported as one JSON line in the report:
+ *
+ *     {"item":"clip1.mp4","status":"failed","reason":"clip1.mp4: file is truncated ...",
+ *      "error":"VP_ERR_TRUNCATED","seconds":0.012,"bytes":0,"attempts":1,
+ *      "output":"out/clip1.mp4"}
+ *
+ * and as one line in the log. No outcome is kept per item (the report is streamed): memory
+ * does not grow with @p nb, apart from an index of at most 32 bytes per item that lives only while
+ * repeated outputs are looked for, before the workers start.
+ *
+ * @p items and the strings they point to are only read, and must stay valid during the
+ * call. @p stats may be NULL; it is filled even when the batch is cancelled.
+ *
+ * @return the number of failed items (0: all done or skipped); VP_ERR_CANCELLED if *cancel
+ *         stopped the batch before every item ran (stats say how far it got); or another
+ *         negative error if the batch could not run at all (VP_ERR_BAD_OPTION with a log
+ *         line naming the field, report or log not writable, AVERROR(EBUSY) when another
+ *         run holds the report), in which case no item was run.
+ *
+ * Call from one thread; it creates its own workers and returns when they have ended.
  */
 VP_API int vp_batch_run(const VpBatchItem *items, size_t nb, const VpBatchOpts *opts,
                         VpBatchStats *stats);

@@ -24,17 +24,25 @@ typedef struct VpJoinOpts {
                                  the first segment (otherwise they are refused) */
     int faststart;          /**< moov before mdat (default 1) */
     int max_cached_segments;/**< indexes kept in the joiner's cache (default 16) */
+    int durable;            /**< 1 (default): fsync each output before renaming it into
+                                 place, so not even a power failure can leave a partial file
+                                 under the final name; 0: skip the fsync (faster; a killed
+                                 process still never leaves one) */
 } VpJoinOpts;
 
 /** What a join did. */
 typedef struct VpJoinStats {
     int nb_segments;
     int64_t video_frames;
+    int64_t video_frames_dropped; /**< undecodable leading frames left out (open GOP) */
     int64_t audio_frames;
     int nb_conformed;       /**< segments that were re-encoded (--conform) */
     int nb_audio_reencoded; /**< AAC frames re-encoded around joins */
     double duration;        /**< seconds of output */
     int64_t bytes;          /**< size of the output file */
+    /** On failure: index of the segment at fault (unreadable, refused), or -1 when the
+     *  output could not be written or the failure is internal. */
+    int failed_segment;
 } VpJoinStats;
 
 /** Fill @p opts with the defaults. Thread-safe. */

@@ -10,6 +10,8 @@
 #include "vidpipe/version.h"
 #include "probe.h"
 #include "check.h"
+#include "join.h"
+#include "batch.h"
 #include "writer.h"
 
 #endif /* VIDPIPE_VIDPIPE_H */

@@ -1,0 +1,747 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* vp_batch_run(): the shared runner of every many-outputs command. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libavutil/error.h>
+
+#include "internal.h"
+#include "vidpipe/batch.h"
+
+#define MAX_JOBS 1024
+#define MAX_BACKOFF_MS 60000
+#define WHY_SIZE 1024
+
+/* A folder that holds outputs of this batch, and the temporary files found in it. */
+typedef struct OutDir {
+    char *path;             /* as the items spell it ("." for bare names) */
+    char *real;             /* realpath(), or NULL when it does not exist yet */
+    char **temps;           /* stale temporary file names (not paths) */
+    int nb_temps;
+} OutDir;
+
+typedef struct DirTable {
+    OutDir *dirs;
+    int nb, cap;
+    int *slots;             /* open addressing over dirs by path; -1 = empty */
+    size_t nb_slots;
+} DirTable;
+
+/* An item whose output repeats an earlier item's. */
+typedef struct Repeat {
+    size_t item, first;
+} Repeat;
+
+typedef struct Batch {
+    const VpBatchItem *items;
+    size_t nb;
+    const VpBatchOpts *o;
+    atomic_size_t next;
+    Repeat *repeats;        /* sorted by item */
+    size_t nb_repeats;
+
+    pthread_mutex_t lock;   /* everything below, and the callbacks */
+    FILE *report, *log;
+    int64_t finished, done, skipped, failed, bytes, retries;
+} Batch;
+
+typedef struct Worker {
+    Batch *b;
+    void *state;
+    pthread_t thread;
+} Worker;
+
+void vp_batch_default_opts(VpBatchOpts *opts)
+{
+    memset(opts, 0, sizeof(*opts));
+    opts->skip_existing = 1;
+    opts->retries = 2;
+    opts->retry_backoff_ms = 250;
+}
+
+/* Errors that a later attempt can plausibly get past: contention, interrupted calls,
+ * timeouts, and the EIO/ESTALE that network and removable filesystems report for passing
+ * faults. A full disk (ENOSPC, EDQUOT) is not one of them: it does not clear within a
+ * backoff, and every attempt would first rewrite the whole output. */
+static int is_transient(int err)
+{
+    switch (err) {
+    case AVERROR(EAGAIN):
+    case AVERROR(EINTR):
+    case AVERROR(ETIMEDOUT):
+    case AVERROR(EBUSY):
+    case AVERROR(EIO):
+    case AVERROR(ESTALE):
+    case AVERROR(ECONNRESET):
+    case AVERROR(ECONNABORTED):
+    case AVERROR(ECONNREFUSED):
+    case AVERROR(ENETDOWN):
+    case AVERROR(ENETUNREACH):
+    case AVERROR(ENETRESET):
+    case AVERROR(EHOSTUNREACH):
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+static const char *base_name(const char *path)
+{
+    const char *s = strrchr(path, '/');
+    return s ? s + 1 : path;
+}
+
+/* The folder part of @p path into @p buf ("." for a bare name, "/" for "/x"). */
+static int dir_name(const char *path, char *buf, size_t size)
+{
+    const char *s = strrchr(path, '/');
+    size_t len;
+    if (!s) {
+        vpi_strlcpy(buf, ".", size);
+        return 0;
+    }
+    len = s == path ? 1 : (size_t)(s - path);
+    if (len >= size)
+        return AVERROR(ENAMETOOLONG);
+    memcpy(buf, path, len);
+    buf[len] = 0;
+    return 0;
+}
+
+static uint64_t hash_str(const char *s, uint64_t h)
+{
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
+    return h;
+}
+
+static size_t pow2_above(size_t n)
+{
+    size_t s = 16;
+    while (s < 2 * n)
+        s *= 2;
+    return s;
+}
+
+/* ---- output folders and stale temporary files ---------------------------------------- */
+
+static void dirs_free(DirTable *t)
+{
+    for (int i = 0; i < t->nb; i++) {
+        for (int k = 0; k < t->dirs[i].nb_temps; k++)
+            free(t->dirs[i].temps[k]);
+        free(t->dirs[i].temps);
+        free(t->dirs[i].path);
+        free(t->dirs[i].real);
+    }
+    free(t->dirs);
+    free(t->slots);
+    memset(t, 0, sizeof(*t));
+}
+
+static int dirs_rehash(DirTable *t, size_t nb_slots)
+{
+    int *slots = malloc(nb_slots * sizeof(*slots));
+    if (!slots)
+        return AVERROR(ENOMEM);
+    for (size_t i = 0; i < nb_slots; i++)
+        slots[i] = -1;
+    for (int d = 0; d < t->nb; d++) {
+        size_t h = hash_str(t->dirs[d].path, 0xcbf29ce484222325ULL) & (nb_slots - 1);
+        while (slots[h] >= 0)
+            h = (h + 1) & (nb_slots - 1);
+        slots[h] = d;
+    }
+    free(t->slots);
+    t->slots = slots;
+    t->nb_slots = nb_slots;
+    return 0;
+}
+
+/* Index of folder @p path, added if new; negative error. */
+static int dirs_find(DirTable *t, const char *path, int add)
+{
+    int ret;
+    if (!t->nb_slots && (ret = dirs_rehash(t, 16)) < 0)
+        return ret;
+    size_t h = hash_str(path, 0xcbf29ce484222325ULL) & (t->nb_slots - 1);
+    for (; t->slots[h] >= 0; h = (h + 1) & (t->nb_slots - 1))
+        if (!strcmp(t->dirs[t->slots[h]].path, path))
+            return t->slots[h];
+    if (!add)
+        return AVERROR(ENOENT);
+    if (t->nb == t->cap) {
+        int cap = t->cap ? t->cap * 2 : 8;
+        OutDir *d = realloc(t->dirs, (size_t)cap * sizeof(*d));
+        if (!d)
+            return AVERROR(ENOMEM);
+        t->dirs = d;
+        t->cap = cap;
+    }
+    OutDir *d = &t->dirs[t->nb];
+    memset(d, 0, sizeof(*d));
+    if (!(d->path = strdup(path)))
+        return AVERROR(ENOMEM);
+    d->real = realpath(path, NULL);
+    t->slots[h] = t->nb++;
+    if ((size_t)t->nb * 2 > t->nb_slots && (ret = dirs_rehash(t, t->nb_slots * 2)) < 0)
+        return ret;
+    return t->nb - 1;
+}
+
+/* Collect the vidpipe temporary files in folder @p d. */
+static int dir_scan_temps(OutDir *d)
+{
+    DIR *dh = opendir(d->path);
+    struct dirent *e;
+    int cap = 0, ret = 0;
+    if (!dh)
+        return 0; /* does not exist yet: nothing stale in it */
+    while ((e = readdir(dh))) {
+        if (!vpi_output_is_temp_name(e->d_name))
+            continue;
+        if (d->nb_temps == cap) {
+            int c = cap ? cap * 2 : 8;
+            char **p = realloc(d->temps, (size_t)c * sizeof(*p));
+            if (!p) {
+                ret = AVERROR(ENOMEM);
+                break;
+            }
+            d->temps = p;
+            cap = c;
+        }
+        if (!(d->temps[d->nb_temps] = strdup(e->d_name))) {
+            ret = AVERROR(ENOMEM);
+            break;
+        }
+        d->nb_temps++;
+    }
+    closedir(dh);
+    return ret;
+}
+
+/* 1 if @p temp (".NAME.vptmp-XXXXXX") is a temporary file of output file name @p name. */
+static int temp_is_for(const char *temp, const char *name)
+{
+    size_t len = strlen(name);
+    return temp[0] == '.' && !strncmp(temp + 1, name, len) &&
+           !strncmp(temp + 1 + len, ".vptmp-", 7) && vpi_output_is_temp_name(temp);
+}
+
+static void log_line(Batch *b, const char *fmt, ...) VPI_PRINTF(2, 3);
+
+/* Runs before the workers: removes the stale temporary files of this batch's outputs and
+ * finds the items whose output repeats an earlier one (same folder, by realpath, and name). */
+static int prepare_outputs(Batch *b, VpBatchStats *st)
+{
+    DirTable t = { 0 }, reals = { 0 };
+    char dir[PATH_MAX];
+    uint64_t *slots = NULL; /* item index + 1 in the low 40 bits, folder in the high 24 */
+    size_t nb_slots = 0, cap_repeats = 0;
+    int ret = 0, any_temps = 0;
+
+    for (size_t i = 0; i < b->nb; i++) {
+        if (!b->items[i].output || dir_name(b->items[i].output, dir, sizeof(dir)) < 0)
+            continue;
+        if ((ret = dirs_find(&t, dir, 1)) < 0)
+            goto end;
+    }
+    for (int d = 0; d < t.nb; d++) {
+        if ((ret = dir_scan_temps(&t.dirs[d])) < 0)
+            goto end;
+        any_temps |= t.dirs[d].nb_temps > 0;
+    }
+
+    /* Folders are keyed by the spelling the items use; two spellings of one folder share
+     * an id (through their realpath) for the repeat check. */
+    int *canon = malloc(((size_t)t.nb + 1) * sizeof(*canon));
+    if (!canon) {
+        ret = AVERROR(ENOMEM);
+        goto end;
+    }
+    for (int d = 0; d < t.nb; d++) {
+        int r = t.dirs[d].real ? dirs_find(&reals, t.dirs[d].real, 1) : t.nb + d;
+        if (r < 0) {
+            free(canon);
+            ret = r;
+            goto end;
+        }
+        canon[d] = r;
+    }
+
+    nb_slots = pow2_above(b->nb);
+    if (t.nb >= (1 << 23) || b->nb >= ((size_t)1 << 40) ||
+        !(slots = calloc(nb_slots, sizeof(*slots)))) {
+        free(canon);
+        ret = AVERROR(ENOMEM);
+        goto end;
+    }
+    for (size_t i = 0; i < b->nb; i++) {
+        const char *out = b->items[i].output;
+        if (!out || dir_name(out, dir, sizeof(dir)) < 0)
+            continue;
+        int d = dirs_find(&t, dir, 0);
+        if (d < 0)
+            continue;
+        const char *name = base_name(out);
+        OutDir *od = &t.dirs[d];
+        if (any_temps) {
+            for (int k = 0; k < od->nb_temps; k++) {
+                if (!od->temps[k] || !temp_is_for(od->temps[k], name))
+                    continue;
+                char path[PATH_MAX];
+                if (snprintf(path, sizeof(path), "%s/%s", od->path, od->temps[k]) <
+                        (int)sizeof(path) && unlink(path) == 0) {
+                    st->stale_removed++;
+                    log_line(b, "removed %s (temporary file of an interrupted run)", path);
+                    vpi_log(VP_LOG_VERBOSE, "%s: removed (temporary file of an interrupted "
+                            "run)", path);
+                }
+                free(od->temps[k]);
+                od->temps[k] = NULL;
+            }
+        }
+        uint64_t cd = (uint64_t)canon[d];
+        size_t h = hash_str(name, 0xcbf29ce484222325ULL ^ (cd * 0x9e3779b97f4a7c15ULL)) &
+                   (nb_slots - 1);
+        for (; slots[h]; h = (h + 1) & (nb_slots - 1)) {
+            size_t j = (size_t)(slots[h] & ((1ULL << 40) - 1)) - 1;
+            if ((slots[h] >> 40) == cd && !strcmp(base_name(b->items[j].output), name))
+                break;
+        }
+        if (!slots[h]) {
+            slots[h] = (cd << 40) | (uint64_t)(i + 1);
+            continue;
+        }
+        if (b->nb_repeats == cap_repeats) {
+            size_t c = cap_repeats ? cap_repeats * 2 : 16;
+            Repeat *r = realloc(b->repeats, c * sizeof(*r));
+            if (!r) {
+                free(canon);
+                ret = AVERROR(ENOMEM);
+                goto end;
+            }
+            b->repeats = r;
+            cap_repeats = c;
+        }
+        b->repeats[b->nb_repeats].item = i;
+        b->repeats[b->nb_repeats].first = (size_t)(slots[h] & ((1ULL << 40) - 1)) - 1;
+        b->nb_repeats++;
+    }
+    free(canon);
+
+end:
+    free(slots);
+    dirs_free(&t);
+    dirs_free(&reals);
+    return ret;
+}
+
+static const Repeat *find_repeat(const Batch *b, size_t i)
+{
+    size_t lo = 0, hi = b->nb_repeats;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (b->repeats[mid].item == i)
+            return &b->repeats[mid];
+        if (b->repeats[mid].item < i)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
+/* ---- report and log ------------------------------------------------------------------ */
+
+/* JSON string; bytes that are not valid UTF-8 become U+FFFD so every line stays JSON. */
+static void json_str(FILE *f, const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    if (!s) {
+        fputs("null", f);
+        return;
+    }
+    fputc('"', f);
+    while (*p) {
+        unsigned c = *p;
+        if (c == '"' || c == '\\') {
+            fputc('\\', f);
+            fputc((int)c, f);
+            p++;
+        } else if (c < 0x20) {
+            switch (c) {
+            case '\n': fputs("\\n", f); break;
+            case '\r': fputs("\\r", f); break;
+            case '\t': fputs("\\t", f); break;
+            default: fprintf(f, "\\u%04x", c);
+            }
+            p++;
+        } else if (c < 0x80) {
+            fputc((int)c, f);
+            p++;
+        } else {
+            int n = c >= 0xf0 && c <= 0xf4 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 && c < 0xe0 ? 2 : 0;
+            int ok = n > 0;
+            for (int k = 1; ok && k < n; k++)
+                ok = (p[k] & 0xc0) == 0x80;
+            if (ok && n == 3) /* overlong forms and UTF-16 surrogates */
+                ok = !(c == 0xe0 && p[1] < 0xa0) && !(c == 0xed && p[1] >= 0xa0);
+            if (ok && n == 4)
+                ok = !(c == 0xf0 && p[1] < 0x90) && !(c == 0xf4 && p[1] >= 0x90);
+            if (ok) {
+                fwrite(p, 1, (size_t)n, f);
+                p += n;
+            } else {
+                fputs("\\ufffd", f);
+                p++;
+            }
+        }
+    }
+    fputc('"', f);
+}
+
+/* One line of the run log; control characters (a file name with a line break) become '?'
+ * so that each event stays one line. */
+static void log_line(Batch *b, const char *fmt, ...)
+{
+    char stamp[32], line[4096];
+    time_t now;
+    struct tm tm;
+    va_list ap;
+
+    if (!b->log)
+        return;
+    now = time(NULL);
+    localtime_r(&now, &tm);
+    strftime(stamp, sizeof(stamp), "%Y-%m-%d %H:%M:%S", &tm);
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    for (char *p = line; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            *p = '?';
+    fprintf(b->log, "%s %s\n", stamp, line);
+    fflush(b->log);
+}
+
+static void format_bytes(char *buf, size_t size, int64_t bytes)
+{
+    if (bytes >= 1000000)
+        snprintf(buf, size, "%.1f MB", bytes / 1e6);
+    else if (bytes >= 1000)
+        snprintf(buf, size, "%.1f kB", bytes / 1e3);
+    else
+        snprintf(buf, size, "%lld B", (long long)bytes);
+}
+
+/* One item's outcome, to the counters, the report, the log and the callbacks. */
+static void finish_item(Batch *b, size_t i, const char *name, const char *status, int err,
+                        const char *why, double seconds, int64_t bytes, int attempts)
+{
+    const VpBatchItem *it = &b->items[i];
+    const VpBatchOpts *o = b->o;
+    char size[32];
+
+    pthread_mutex_lock(&b->lock);
+    b->finished++;
+    if (!strcmp(status, "done")) {
+        b->done++;
+        b->bytes += bytes;
+    } else if (!strcmp(status, "skipped")) {
+        b->skipped++;
+    } else {
+        b->failed++;
+    }
+    if (b->report) {
+        fputs("{\"item\":", b->report);
+        json_str(b->report, name);
+        fprintf(b->report, ",\"status\":\"%s\",\"reason\":", status);
+        json_str(b->report, why);
+        fputs(",\"error\":", b->report);
+        json_str(b->report, err < 0 ? vp_err_name(err) : NULL);
+        fprintf(b->report, ",\"seconds\":%.3f,\"bytes\":%lld,\"attempts\":%d,\"output\":",
+                seconds, (long long)bytes, attempts);
+        json_str(b->report, it->output);
+        fputs("}\n", b->report);
+        fflush(b->report);
+    }
+    format_bytes(size, sizeof(size), bytes);
+    if (!strcmp(status, "done"))
+        log_line(b, "%s: done in %.2f s, %s%s%s%s", name, seconds, size,
+                 it->output ? " -> " : "", it->output ? it->output : "",
+                 attempts > 1 ? " (after retries)" : "");
+    else if (!strcmp(status, "skipped"))
+        log_line(b, "%s: skipped (%s)", name, why);
+    else
+        log_line(b, "%s: FAILED after %d attempt%s: %s", name, attempts,
+                 attempts == 1 ? "" : "s", why);
+    if (o->item_done)
+        o->item_done(o->opaque, it, status, why, seconds, bytes);
+    if (o->progress)
+        o->progress(o->opaque, b->finished, b->failed, (int64_t)b->nb);
+    pthread_mutex_unlock(&b->lock);
+}
+
+/* ---- workers ------------------------------------------------------------------------- */
+
+static int cancelled(const Batch *b)
+{
+    return b->o->cancel && __atomic_load_n(b->o->cancel, __ATOMIC_RELAXED);
+}
+
+/* Sleeps @p ms in short slices so that a cancel is seen quickly. */
+static void backoff(const Batch *b, int64_t ms)
+{
+    while (ms > 0 && !cancelled(b)) {
+        int64_t slice = ms < 50 ? ms : 50;
+        struct timespec ts = { 0, (long)slice * 1000000L };
+        nanosleep(&ts, NULL);
+        ms -= slice;
+    }
+}
+
+static void run_item(Batch *b, void *state, size_t i)
+{
+    const VpBatchItem *it = &b->items[i];
+    const VpBatchOpts *o = b->o;
+    char why[WHY_SIZE] = "", fallback[32];
+    const char *name = it->name;
+    int64_t t0 = vpi_now_us(), bytes = 0;
+    int attempts = 0, ret = 0;
+    struct stat sb;
+
+    if (!name) {
+        if (it->output && *base_name(it->output))
+            name = base_name(it->output);
+        else
+            snprintf(fallback, sizeof(fallback), "#%zu", i + 1), name = fallback;
+    }
+
+    const Repeat *rep = find_repeat(b, i);
+    if (rep) {
+        const VpBatchItem *first = &b->items[rep->first];
+        snprintf(why, sizeof(why), "%s: same output as item %s", it->output,
+                 first->name ? first->name : base_name(first->output));
+        finish_item(b, i, name, "failed", AVERROR(EEXIST), why, 0, 0, 0);
+        return;
+    }
+    if (it->output) {
+        if (!*it->output || !*base_name(it->output)) {
+            snprintf(why, sizeof(why), "%s: output is not a file name", it->output);
+            finish_item(b, i, name, "failed", AVERROR(EINVAL), why, 0, 0, 0);
+            return;
+        }
+        if (stat(it->output, &sb) == 0) {
+            if (S_ISDIR(sb.st_mode)) {
+                snprintf(why, sizeof(why), "%s: output is a directory", it->output);
+                finish_item(b, i, name, "failed", VP_ERR_IS_DIRECTORY, why, 0, 0, 0);
+                return;
+            }
+            if (o->skip_existing) {
+                snprintf(why, sizeof(why), "output exists: %s", it->output);
+                finish_item(b, i, name, "skipped", 0, why, (vpi_now_us() - t0) / 1e6,
+                            (int64_t)sb.st_size, 0);
+                return;
+            }
+        }
+    }
+
+    for (;;) {
+        why[0] = 0;
+        attempts++;
+        ret = o->work(o->opaque, state, it, why, sizeof(why));
+        if (ret >= 0 || !is_transient(ret) || attempts > o->retries || cancelled(b))
+            break;
+        int64_t ms = (int64_t)o->retry_backoff_ms << (attempts - 1 < 20 ? attempts - 1 : 20);
+        if (ms > MAX_BACKOFF_MS)
+            ms = MAX_BACKOFF_MS;
+        pthread_mutex_lock(&b->lock);
+        b->retries++;
+        log_line(b, "%s: attempt %d failed (%s), retrying in %lld ms", name, attempts,
+                 why[0] ? why : vp_strerror(ret), (long long)ms);
+        pthread_mutex_unlock(&b->lock);
+        backoff(b, ms);
+    }
+    if (ret >= 0 && it->output) {
+        if (stat(it->output, &sb) == 0) {
+            bytes = (int64_t)sb.st_size;
+        } else {
+            ret = AVERROR(ENOENT);
+            snprintf(why, sizeof(why), "%s: was not written (the work reported success)",
+                     it->output);
+        }
+    }
+    if (ret < 0 && !why[0])
+        snprintf(why, sizeof(why), "%s: %s", it->output ? it->output : name,
+                 vp_strerror(ret));
+    finish_item(b, i, name, ret < 0 ? "failed" : "done", ret, ret < 0 ? why : NULL,
+                (vpi_now_us() - t0) / 1e6, bytes, attempts);
+}
+
+static void *worker_main(void *arg)
+{
+    Worker *w = arg;
+    Batch *b = w->b;
+    size_t i;
+
+    while (!cancelled(b) && (i = atomic_fetch_add(&b->next, 1)) < b->nb)
+        run_item(b, w->state, i);
+    return NULL;
+}
+
+/* ---- the run ------------------------------------------------------------------------- */
+
+static int validate(const VpBatchOpts *o)
+{
+    if (!o->work)
+        vpi_log(VP_LOG_ERROR, "batch: work is required");
+    else if (o->jobs < 0 || o->jobs > MAX_JOBS)
+        vpi_log(VP_LOG_ERROR, "batch: jobs must be 0..%d, not %d", MAX_JOBS, o->jobs);
+    else if (o->retries < 0 || o->retries > 100)
+        vpi_log(VP_LOG_ERROR, "batch: retries must be 0..100, not %d", o->retries);
+    else if (o->retry_backoff_ms < 0 || o->retry_backoff_ms > 600000)
+        vpi_log(VP_LOG_ERROR, "batch: retry_backoff_ms must be 0..600000, not %d",
+                o->retry_backoff_ms);
+    else if (o->worker_free && !o->worker_new)
+        vpi_log(VP_LOG_ERROR, "batch: worker_free is set without worker_new");
+    else
+        return 0;
+    return VP_ERR_BAD_OPTION;
+}
+
+static int open_report(const char *path, FILE **out)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0666), ret;
+    if (fd < 0) {
+        ret = AVERROR(errno);
+        vpi_log(VP_LOG_ERROR, "%s: cannot write the report: %s", path, vp_strerror(ret));
+        return ret;
+    }
+    /* Locked before truncating, so a second run cannot clobber a live report. */
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        ret = errno == EWOULDBLOCK ? AVERROR(EBUSY) : AVERROR(errno);
+        vpi_log(VP_LOG_ERROR, "%s: %s", path, ret == AVERROR(EBUSY)
+                ? "another batch is running with this report" : vp_strerror(ret));
+        close(fd);
+        return ret;
+    }
+    if (ftruncate(fd, 0) < 0 || !(*out = fdopen(fd, "w"))) {
+        ret = AVERROR(errno);
+        vpi_log(VP_LOG_ERROR, "%s: cannot write the report: %s", path, vp_strerror(ret));
+        close(fd);
+        return ret;
+    }
+    return 0;
+}
+
+int vp_batch_run(const VpBatchItem *items, size_t nb, const VpBatchOpts *opts,
+                 VpBatchStats *stats)
+{
+    Batch b = { .items = items, .nb = nb, .o = opts };
+    VpBatchStats st = { .total = (int64_t)nb };
+    Worker *workers = NULL;
+    int ret, jobs = 0, started = 0;
+    int64_t t0 = vpi_now_us();
+
+    if (stats)
+        *stats = st;
+    if (!opts || (nb && !items))
+        return AVERROR(EINVAL);
+    if ((ret = validate(opts)) < 0)
+        return ret;
+    atomic_init(&b.next, 0);
+    if ((ret = pthread_mutex_init(&b.lock, NULL)))
+        return AVERROR(ret);
+
+    if (opts->report_path && (ret = open_report(opts->report_path, &b.report)) < 0)
+        goto end;
+    if (opts->log_path && !(b.log = fopen(opts->log_path, "ae"))) {
+        ret = AVERROR(errno);
+        vpi_log(VP_LOG_ERROR, "%s: cannot write the log: %s", opts->log_path,
+                vp_strerror(ret));
+        goto end;
+    }
+
+    jobs = opts->jobs ? opts->jobs : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if (jobs < 1)
+        jobs = 1;
+    if ((size_t)jobs > nb)
+        jobs = nb ? (int)nb : 1;
+    log_line(&b, "batch started: %zu item%s, %d worker%s%s%s", nb, nb == 1 ? "" : "s", jobs,
+             jobs == 1 ? "" : "s", opts->report_path ? ", report " : "",
+             opts->report_path ? opts->report_path : "");
+
+    if ((ret = prepare_outputs(&b, &st)) < 0)
+        goto end;
+
+    if (!(workers = calloc((size_t)jobs, sizeof(*workers)))) {
+        ret = AVERROR(ENOMEM);
+        goto end;
+    }
+    for (int w = 0; w < jobs; w++) {
+        workers[w].b = &b;
+        if (opts->worker_new && !(workers[w].state = opts->worker_new(opts->opaque)))
+            break;
+        if (pthread_create(&workers[w].thread, NULL, worker_main, &workers[w])) {
+            if (opts->worker_free)
+                opts->worker_free(workers[w].state);
+            break;
+        }
+        started++;
+    }
+    if (!started && nb) {
+        ret = AVERROR(ENOMEM);
+        vpi_log(VP_LOG_ERROR, "batch: could not start a worker");
+        goto end;
+    }
+    if (started < jobs)
+        vpi_log(VP_LOG_WARNING, "batch: only %d of %d workers could be started", started,
+                jobs);
+    for (int w = 0; w < started; w++) {
+        pthread_join(workers[w].thread, NULL);
+        if (opts->worker_free)
+            opts->worker_free(workers[w].state);
+    }
+
+    st.done = b.done;
+    st.skipped = b.skipped;
+    st.failed = b.failed;
+    st.bytes = b.bytes;
+    st.retries = b.retries;
+    st.cancelled = (int64_t)nb - b.finished;
+    st.seconds = (vpi_now_us() - t0) / 1e6;
+    log_line(&b, "batch %s: %lld done, %lld skipped, %lld failed, %lld not started, in %.1f s",
+             st.cancelled ? "cancelled" : "finished", (long long)st.done,
+             (long long)st.skipped, (long long)st.failed, (long long)st.cancelled,
+             st.seconds);
+    ret = st.cancelled ? VP_ERR_CANCELLED : st.failed > INT_MAX ? INT_MAX : (int)st.failed;
+
+end:
+    if (ret < 0 && ret != VP_ERR_CANCELLED)
+        st.seconds = (vpi_now_us() - t0) / 1e6;
+    if (stats)
+        *stats = st;
+    free(workers);
+    free(b.repeats);
+    if (b.report && fclose(b.report) && ret >= 0) {
+        ret = AVERROR(errno);
+        vpi_log(VP_LOG_ERROR, "%s: cannot write the report: %s", opts->report_path,
+                vp_strerror(ret));
+    }
+    if (b.log)
+        fclose(b.log);
+    pthread_mutex_destroy(&b.lock);
+    return ret;
+}

@@ -1,0 +1,115 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The H.264 sequence parameter set fields that decide whether two streams can share one
+ * output track: picture size, chroma format, bit depth, frame/field coding, aspect ratio.
+ * Lets the joiner accept a segment from its index alone, without probing (decoding). */
+#include <string.h>
+
+#include "internal.h"
+#include "join_internal.h"
+
+static void scaling_list(VpiBits *b, int size)
+{
+    int last = 8, next = 8;
+    for (int j = 0; j < size && !b->overrun; j++) {
+        if (next)
+            next = (last + vpi_bits_se(b) + 256) % 256;
+        last = next ? next : last;
+    }
+}
+
+int vpi_h264_sps_parse(const uint8_t *nal, size_t size, VpiH264Sps *s)
+{
+    static const int sar_table[17][2] = {
+        { 0, 1 }, { 1, 1 }, { 12, 11 }, { 10, 11 }, { 16, 11 }, { 40, 33 }, { 24, 11 },
+        { 20, 11 }, { 32, 11 }, { 80, 33 }, { 18, 11 }, { 15, 11 }, { 64, 33 }, { 160, 99 },
+        { 4, 3 }, { 3, 2 }, { 2, 1 },
+    };
+    VpiBits b;
+
+    memset(s, 0, sizeof(*s));
+    if (size < 4 || (nal[0] & 0x1f) != 7)
+        return -1;
+    vpi_bits_init(&b, nal + 1, size - 1);
+    s->profile_idc = (int)vpi_bits_u(&b, 8);
+    vpi_bits_u(&b, 8);
+    s->level_idc = (int)vpi_bits_u(&b, 8);
+    vpi_bits_ue(&b);
+    s->chroma_format_idc = 1;
+    switch (s->profile_idc) {
+    case 100: case 110: case 122: case 244: case 44: case 83: case 86: case 118: case 128:
+    case 138: case 139: case 134: case 135:
+        s->chroma_format_idc = (int)vpi_bits_ue(&b);
+        if (s->chroma_format_idc > 3)
+            return -1;
+        if (s->chroma_format_idc == 3)
+            vpi_bits_u(&b, 1);
+        s->bit_depth_luma = 8 + (int)vpi_bits_ue(&b);
+        s->bit_depth_chroma = 8 + (int)vpi_bits_ue(&b);
+        vpi_bits_u(&b, 1);
+        if (vpi_bits_u(&b, 1))
+            for (int i = 0; i < (s->chroma_format_idc != 3 ? 8 : 12); i++)
+                if (vpi_bits_u(&b, 1))
+                    scaling_list(&b, i < 6 ? 16 : 64);
+        break;
+    default:
+        s->bit_depth_luma = s->bit_depth_chroma = 8;
+    }
+    vpi_bits_ue(&b); /* log2_max_frame_num_minus4 */
+    unsigned poc = vpi_bits_ue(&b);
+    if (poc == 0) {
+        vpi_bits_ue(&b);
+    } else if (poc == 1) {
+        vpi_bits_u(&b, 1);
+        vpi_bits_se(&b);
+        vpi_bits_se(&b);
+        unsigned n = vpi_bits_ue(&b);
+        if (n > 255)
+            return -1;
+        for (unsigned i = 0; i < n; i++)
+            vpi_bits_se(&b);
+    }
+    vpi_bits_ue(&b); /* max_num_ref_frames */
+    vpi_bits_u(&b, 1);
+    unsigned w_mbs = vpi_bits_ue(&b) + 1, h_map = vpi_bits_ue(&b) + 1;
+    s->frame_mbs_only = (int)vpi_bits_u(&b, 1);
+    if (!s->frame_mbs_only)
+        vpi_bits_u(&b, 1);
+    vpi_bits_u(&b, 1);
+    unsigned cl = 0, cr = 0, ct = 0, cb = 0;
+    if (vpi_bits_u(&b, 1)) {
+        cl = vpi_bits_ue(&b);
+        cr = vpi_bits_ue(&b);
+        ct = vpi_bits_ue(&b);
+        cb = vpi_bits_ue(&b);
+    }
+    int sub_w = s->chroma_format_idc == 1 || s->chroma_format_idc == 2 ? 2 : 1;
+    int sub_h = s->chroma_format_idc == 1 ? 2 : 1;
+    int cux = s->chroma_format_idc ? sub_w : 1;
+    int cuy = (s->chroma_format_idc ? sub_h : 1) * (2 - s->frame_mbs_only);
+    s->width = (int)(w_mbs * 16) - cux * (int)(cl + cr);
+    s->height = (int)((2 - s->frame_mbs_only) * h_map * 16) - cuy * (int)(ct + cb);
+    s->sar_num = s->sar_den = 0;
+    if (vpi_bits_u(&b, 1) && vpi_bits_u(&b, 1)) { /* vui_parameters_present_flag, aspect_ratio_info_present_flag */
+        unsigned idc = vpi_bits_u(&b, 8);
+        if (idc == 255) {
+            s->sar_num = (int)vpi_bits_u(&b, 16);
+            s->sar_den = (int)vpi_bits_u(&b, 16);
+        } else if (idc < 17) {
+            s->sar_num = sar_table[idc][0];
+            s->sar_den = sar_table[idc][1];
+        }
+    }
+    if (b.overrun || s->width <= 0 || s->height <= 0)
+        return -1;
+    return 0;
+}
+
+int vpi_avcc_first_sps(const uint8_t *avcc, size_t size, VpiH264Sps *s)
+{
+    if (size < 8 || (avcc[5] & 0x1f) < 1)
+        return -1;
+    size_t len = (size_t)avcc[6] << 8 | avcc[7];
+    if (8 + len > size)
+        return -1;
+    return vpi_h264_sps_parse(avcc + 8, len, s);
+}

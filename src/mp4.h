@@ -1,0 +1,99 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* MP4 sample tables: reading them from a file (mp4_index.c) and writing a moov for copied
+ * samples (mp4_write.c). Private to libvidpipe. */
+#ifndef VIDPIPE_MP4_H
+#define VIDPIPE_MP4_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* One sample of an input track, in decode order. */
+typedef struct VpiMp4Sample {
+    int64_t pos;          /* byte offset in the file */
+    int64_t dts;          /* media timescale */
+    int32_t cts;          /* composition offset: pts = dts + cts */
+    uint32_t size;
+    uint32_t duration;
+    uint8_t key;          /* sync sample (stss, or every sample without stss) */
+} VpiMp4Sample;
+
+typedef enum VpiTrackKind { VPI_TRACK_NONE = 0, VPI_TRACK_VIDEO, VPI_TRACK_AUDIO } VpiTrackKind;
+
+typedef struct VpiMp4Track {
+    VpiTrackKind kind;
+    uint32_t track_id;
+    uint32_t timescale;        /* mdhd */
+    uint32_t fourcc;           /* sample entry type: 'avc1', 'avc3', 'mp4a' */
+    uint8_t *entry;            /* the whole first sample entry box (size, type, payload) */
+    size_t entry_size;
+
+    /* Edit list reduced to: an optional empty edit, then one media edit. Media timescale. */
+    int has_edit;
+    int64_t edit_dwell;        /* presentation time before the media edit starts */
+    int64_t edit_media_time;   /* first presented media time */
+    int64_t edit_duration;     /* presented length; -1: to the end of the media */
+
+    /* video */
+    int width, height;
+    const uint8_t *avcc;       /* points into entry */
+    size_t avcc_size;
+    int nal_length_size;
+
+    /* audio */
+    int sample_rate, channels; /* from the AudioSpecificConfig when there is one */
+    uint8_t asc[64];           /* AudioSpecificConfig (esds DecoderSpecificInfo) */
+    int asc_size;
+    int object_type;           /* 2 = AAC LC */
+    uint32_t avg_bitrate;
+
+    VpiMp4Sample *samples;
+    int64_t nb_samples;
+    int64_t media_duration;    /* sum of sample durations */
+} VpiMp4Track;
+
+typedef struct VpiMp4File {
+    uint32_t movie_timescale;
+    VpiMp4Track video, audio;  /* the first track of each kind; kind NONE if absent */
+    int64_t file_size;
+} VpiMp4File;
+
+/* Read the sample tables of @p path (opened as @p fd). Fragmented files, several sample
+ * descriptions per track and inconsistent tables are refused. On failure returns a negative
+ * error and writes one line (without the path) to @p why. */
+int vpi_mp4_index(int fd, VpiMp4File **out, char *why, size_t why_size);
+void vpi_mp4_index_free(VpiMp4File **f);
+/* Heap bytes held by an index (for the joiner's cache accounting). */
+size_t vpi_mp4_index_bytes(const VpiMp4File *f);
+
+/* ---- writing -------------------------------------------------------------------------- */
+
+/* One sample of an output track. pos is relative to the start of the mdat payload. */
+typedef struct VpiMp4OutSample {
+    int64_t pos;
+    uint32_t size;
+    uint32_t duration;    /* dts delta to the next sample (the last one: its own length) */
+    int32_t cts;
+    uint8_t key;
+} VpiMp4OutSample;
+
+typedef struct VpiMp4OutTrack {
+    VpiTrackKind kind;
+    uint32_t timescale;
+    const uint8_t *entry;      /* sample entry box, copied into stsd */
+    size_t entry_size;
+    int width, height;         /* tkhd, video only */
+    int64_t edit_media_time;   /* first presented media time (0: none needed) */
+    int64_t presented;         /* presented duration, media timescale */
+    VpiMp4OutSample *s;
+    int64_t nb, cap;
+} VpiMp4OutTrack;
+
+int vpi_mp4_out_push(VpiMp4OutTrack *t, const VpiMp4OutSample *s);
+
+/* Serialize ftyp + moov + mdat header for @p tracks, whose samples lie in an mdat payload
+ * of @p mdat_size bytes written right after. On success *buf (av_malloc'd) holds the header
+ * bytes and *size its length: the mdat payload starts at offset *size in the file. */
+int vpi_mp4_build_header(VpiMp4OutTrack *tracks, int nb_tracks, int64_t mdat_size,
+                         uint8_t **buf, size_t *size);
+
+#endif /* VIDPIPE_MP4_H */

@@ -1,0 +1,172 @@
+#!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# vidpipe join end to end, judged with FFmpeg's decoder: every video frame identical to its
+# source frame, the audio at every join without a dip and in step with the video (measured
+# with join_measure against the known signal), segments that differ in SPS/PPS, time base,
+# B-frames, audio length or have no audio, refusals with check's reasons, --conform, paths
+# with odd characters, moov before mdat, nothing left behind on failure.
+. "$VP_SRCDIR/tests/lib.sh"
+MEASURE=$VP_JOIN_MEASURE
+
+. "$VP_SRCDIR/tests/join_lib.sh"
+
+# frame_md5s FILE...: the MD5 of every decoded video frame, in order
+frame_md5s() {
+    for f in "$@"; do
+        ffmpeg -nostdin -v error -i "$f" -map 0:v -f framemd5 - | grep -v '^#' | \
+            awk -F, '{ gsub(/ /, "", $6); print $6 }'
+    done
+}
+
+# measure OUT "FRAMES..." "OFFSET[:ALEN]...": join_measure's report for OUT, each segment
+# starting at the output pts of its first frame
+measure() {
+    out=$1 frames=$2 specs=$3
+    ffprobe -v error -select_streams v -show_entries packet=pts_time -of csv=p=0 "$out" | \
+        sort -g > "$WORK/pts"
+    ffmpeg -nostdin -v error -y -i "$out" -ac 1 -f f32le "$WORK/pcm"
+    idx=1 args=""
+    set -- $specs
+    for n in $frames; do
+        args="$args $(sed -n "${idx}p" "$WORK/pts"):$1"
+        shift
+        idx=$((idx + n))
+    done
+    "$MEASURE" "$WORK/pcm" 48000 $args
+}
+summary_value() { # REPORT FIELD-INDEX
+    echo "$1" | grep '^summary' | awk -v i="$2" '{ print $i }'
+}
+
+A=$(seg j_a.mp4 25 0 0 -c:v libx264 -preset ultrafast -g 12)
+B=$(seg j_b.mp4 31 25 0 -c:v libx264 -preset veryfast -x264-params bframes=3:b-adapt=0 -g 12)
+C=$(seg j_c.mp4 37 56 0 -c:v libx264 -preset medium -profile:v main -crf 30 -g 24 \
+    -video_track_timescale 90000)
+D=$(seg j_d.mp4 29 93 0 -c:v libx264 -preset ultrafast -g 12 -an)
+E=$(seg j_e.mp4 27 122 0.3 -c:v libx264 -preset ultrafast -g 12)
+F=$(seg j_f.mp4 33 149 -0.4 -c:v libx264 -preset ultrafast -g 12)
+G=$(seg j_g.mp4 26 182 0 -c:v libx264 -preset ultrafast -g 12)
+
+# ---- three plain segments -----------------------------------------------------------
+run "$VIDPIPE" join -o "$WORK/abc.mp4" "$A" "$G" "$A"
+assert_eq "$RC" 0 "join exit code"
+assert_contains "$OUT" "3 segments, 2 joins, 76 video frames" "summary line"
+frame_md5s "$WORK/abc.mp4" > "$WORK/out.md5"
+frame_md5s "$A" "$G" "$A" > "$WORK/src.md5"
+assert_eq "$(wc -l < "$WORK/out.md5")" 76 "frame count is the sum"
+check; cmp -s "$WORK/out.md5" "$WORK/src.md5" || fail "decoded frames differ from the sources"
+run ffmpeg -nostdin -v error -i "$WORK/abc.mp4" -f null -
+assert_eq "$ERR" "" "ffmpeg decodes without a message"
+# moov before mdat, one pass
+boxes=$(python3 -c "
+import struct, sys
+f = open(sys.argv[1], 'rb'); out = []
+while True:
+    h = f.read(8)
+    if len(h) < 8: break
+    size, typ = struct.unpack('>I4s', h)
+    if size == 1: size = struct.unpack('>Q', f.read(8))[0]; f.seek(size - 16, 1)
+    else: f.seek(size - 8, 1)
+    out.append(typ.decode())
+print(' '.join(out))" "$WORK/abc.mp4")
+assert_eq "$boxes" "ftyp moov mdat" "top-level boxes (fast start)"
+start=$(ffprobe -v error -show_entries stream=start_time -of csv=p=0 "$WORK/abc.mp4" | tr '\n' ' ')
+assert_eq "$start" "0.000000 0.000000 " "audio and video start together at 0"
+rep=$(measure "$WORK/abc.mp4" "25 26 25" "0 7.583333 0")
+echo "$rep"
+assert_near "$(summary_value "$rep" 5)" 0 5 "max A/V offset (ms)"
+assert_near "$(summary_value "$rep" 9)" 0 6 "deepest level dip at a join (dB)"
+
+# The same measurement catches the peers' dip: FFmpeg's concat demuxer on the same files.
+printf "file '%s'\n" "$A" "$G" "$A" > "$WORK/list.txt"
+ffmpeg -nostdin -v error -f concat -safe 0 -i "$WORK/list.txt" -c copy "$WORK/peer.mp4"
+prep=$(measure "$WORK/peer.mp4" "25 26 25" "0 7.583333 0")
+echo "concat demuxer: $(echo "$prep" | grep summary)"
+check; awk -v d="$(summary_value "$prep" 9)" 'BEGIN { exit !(d < -10) }' || \
+    fail "the measurement did not see the concat demuxer's dip: $prep"
+
+# ---- segments that differ: B-frames, SPS/PPS + time base, no audio, longer and shorter
+# audio ---------------------------------------------------------------------------------
+run "$VIDPIPE" join --json -o "$WORK/mix.mp4" "$A" "$B" "$C" "$D" "$E" "$F" "$G"
+assert_eq "$RC" 0 "mixed join exit code"
+assert_contains "$OUT" '"video_frames": 208' "json frame count"
+assert_contains "$OUT" '"ok": true' "json ok"
+frame_md5s "$WORK/mix.mp4" > "$WORK/out.md5"
+frame_md5s "$A" "$B" "$C" "$D" "$E" "$F" "$G" > "$WORK/src.md5"
+assert_eq "$(wc -l < "$WORK/out.md5")" 208 "mixed: frame count is the sum"
+check; cmp -s "$WORK/out.md5" "$WORK/src.md5" || fail "mixed: decoded frames differ"
+run ffmpeg -nostdin -v error -i "$WORK/mix.mp4" -f null -
+assert_eq "$ERR" "" "mixed: ffmpeg decodes without a message"
+rep=$(measure "$WORK/mix.mp4" "25 31 37 29 27 33 26" \
+    "0 1.041667 2.333333 silent 5.083333:1.425 6.208333:0.975 7.583333")
+echo "$rep"
+assert_near "$(summary_value "$rep" 5)" 0 5 "mixed: max A/V offset (ms)"
+assert_near "$(summary_value "$rep" 9)" 0 6 "mixed: deepest dip (dB)"
+echo "$rep" | grep -q "^segment 3" && fail "the segment without audio has a signal"
+
+# ---- many joins: the offset does not accumulate ---------------------------------------
+H=$(seg j_h.mp4 7 0 0 -c:v libx264 -preset ultrafast -g 12)
+I=$(seg j_i.mp4 9 7 0 -c:v libx264 -preset ultrafast -g 12)
+list="" frames="" specs=""
+for k in $(seq 60); do
+    list="$list $H $I"
+    frames="$frames 7 9"
+    specs="$specs 0 0.291667"
+done
+run "$VIDPIPE" join -o "$WORK/many.mp4" $list
+assert_eq "$RC" 0 "120 segments exit code"
+assert_eq "$(frame_md5s "$WORK/many.mp4" | wc -l)" 960 "120 segments: frame count"
+rep=$(measure "$WORK/many.mp4" "$frames" "$specs")
+echo "$rep" | tail -3
+assert_near "$(summary_value "$rep" 5)" 0 5 "120 segments: max A/V offset (ms)"
+assert_near "$(summary_value "$rep" 9)" 0 6 "120 segments: deepest dip (dB)"
+
+# ---- refusals: check's reasons, exit 1, nothing left ----------------------------------
+BIG=$(media j_big.mp4 -f lavfi -i "testsrc=s=320x240:r=24:d=1" -f lavfi \
+    -i "sine=f=440:r=48000:d=1" -c:v libx264 -preset ultrafast -pix_fmt yuv420p -c:a aac)
+mkdir -p "$WORK/outdir"
+run "$VIDPIPE" join -o "$WORK/outdir/x.mp4" "$A" "$BIG"
+assert_eq "$RC" 1 "refused join exit code"
+assert_contains "$ERR" "$BIG: video.resolution is 320x240, the join needs 160x120" "reason"
+assert_eq "$(ls -A "$WORK/outdir")" "" "a refused join leaves nothing"
+run "$VIDPIPE" join -o "$WORK/outdir/x.mp4" "$A" "$WORK/missing.mp4"
+assert_eq "$RC" 2 "missing segment exit code"
+assert_contains "$ERR" "missing.mp4: " "missing segment named"
+printf 'not a video' > "$WORK/junk.mp4"
+run "$VIDPIPE" join -o "$WORK/outdir/x.mp4" "$A" "$WORK/junk.mp4"
+assert_eq "$RC" 2 "junk segment exit code"
+assert_contains "$ERR" "junk.mp4: " "junk segment named"
+head -c 30000 "$A" > "$WORK/cut.mp4"
+run "$VIDPIPE" join -o "$WORK/outdir/x.mp4" "$A" "$WORK/cut.mp4"
+assert_eq "$RC" 2 "truncated segment exit code"
+assert_eq "$(ls -A "$WORK/outdir")" "" "failed joins leave nothing"
+chmod 555 "$WORK/outdir"
+if [ ! -w "$WORK/outdir" ]; then
+    run "$VIDPIPE" join -o "$WORK/outdir/x.mp4" "$A" "$G"
+    assert_eq "$RC" 4 "unwritable output exit code"
+fi
+chmod 755 "$WORK/outdir"
+run "$VIDPIPE" join "$A"
+assert_eq "$RC" 3 "no -o: usage error"
+
+# ---- --conform: only the offending segment is re-encoded ------------------------------
+run "$VIDPIPE" join --conform --json -o "$WORK/outdir/conf.mp4" "$A" "$BIG" "$G"
+assert_eq "$RC" 0 "conform exit code"
+assert_contains "$OUT" '"segments_conformed": 1' "one segment conformed"
+w=$(ffprobe -v error -select_streams v -show_entries stream=width,height,nb_frames -of csv=p=0 \
+    "$WORK/outdir/conf.mp4")
+assert_eq "$w" "160,120,75" "conformed output size and frames"
+run ffmpeg -nostdin -v error -i "$WORK/outdir/conf.mp4" -f null -
+assert_eq "$ERR" "" "conformed output decodes cleanly"
+assert_eq "$(ls -A "$WORK/outdir")" "conf.mp4" "no temporary files left"
+
+# ---- paths with spaces, quotes, &, parentheses, non-ASCII -----------------------------
+odd="$WORK/dir with space/it's a (test) & ünïcødé"
+mkdir -p "$odd"
+cp "$A" "$odd/seg 1 'a' (x) & é.mp4"
+cp "$G" "$odd/seg \"2\" ü.mp4"
+run "$VIDPIPE" join -o "$odd/out (1) & ö.mp4" "$odd/seg 1 'a' (x) & é.mp4" "$odd/seg \"2\" ü.mp4"
+assert_eq "$RC" 0 "odd paths exit code"
+assert_eq "$(frame_md5s "$odd/out (1) & ö.mp4" | wc -l)" 51 "odd paths frame count"
+
+finish

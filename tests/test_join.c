@@ -1,0 +1,176 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The join API: option validation, a joiner reused for many outputs (its cache stays
+ * bounded and follows changed files), the MP4 index against hostile input, the SPS reader. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fcntl.h>
+#include <libavutil/error.h>
+
+#include "join_internal.h"
+#include "mp4.h"
+#include "test.h"
+#include "vidpipe/join.h"
+
+static char dir[256];
+
+static void make(const char *name, const char *args)
+{
+    char cmd[1024], path[512];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    snprintf(cmd, sizeof(cmd), "ffmpeg -nostdin -v error -y %s '%s'", args, path);
+    if (t_sh(cmd) != 0)
+        TEST_SKIP("ffmpeg could not make %s", name);
+}
+
+static int64_t frames_of(const char *path)
+{
+    char cmd[600];
+    snprintf(cmd, sizeof(cmd), "ffprobe -v error -count_packets -select_streams v "
+             "-show_entries stream=nb_read_packets -of csv=p=0 '%s'", path);
+    FILE *p = popen(cmd, "r");
+    long long n = -1;
+    if (p) {
+        if (fscanf(p, "%lld", &n) != 1)
+            n = -1;
+        pclose(p);
+    }
+    return n;
+}
+
+int main(void)
+{
+    VpJoinOpts o;
+    VpJoiner *j = NULL;
+    VpJoinStats st;
+    char why[512], out[512], a[512], b[512];
+
+    const char *tmp = getenv("TMPDIR");
+    snprintf(dir, sizeof(dir), "%s/vptest_join.XXXXXX", tmp ? tmp : "/tmp");
+    if (!mkdtemp(dir))
+        TEST_SKIP("no temporary directory");
+
+    /* options */
+    vp_join_default_opts(&o);
+    CHECK_EQ(o.faststart, 1);
+    CHECK_EQ(o.max_cached_segments, 16);
+    CHECK_EQ(o.durable, 1);
+    o.durable = 2;
+    CHECK_EQ(vp_joiner_new(&o, &j), VP_ERR_BAD_OPTION);
+    o.durable = 1;
+    o.max_cached_segments = -1;
+    CHECK_EQ(vp_joiner_new(&o, &j), VP_ERR_BAD_OPTION);
+    CHECK(j == NULL);
+    vp_join_default_opts(&o);
+    o.conform = 7;
+    CHECK_EQ(vp_joiner_new(&o, &j), VP_ERR_BAD_OPTION);
+    vp_join_default_opts(&o);
+    o.max_cached_segments = 2;
+    CHECK_EQ(vp_joiner_new(&o, &j), 0);
+    CHECK(j != NULL);
+
+    make("a.mp4", "-f lavfi -i testsrc=s=160x120:r=24:d=1 -f lavfi -i sine=f=440:d=1 "
+                  "-c:v libx264 -preset ultrafast -pix_fmt yuv420p -c:a aac");
+    make("b.mp4", "-f lavfi -i testsrc2=s=160x120:r=24:d=0.5 -f lavfi -i sine=f=330:d=0.5 "
+                  "-c:v libx264 -preset veryfast -pix_fmt yuv420p -c:a aac");
+    snprintf(a, sizeof(a), "%s/a.mp4", dir);
+    snprintf(b, sizeof(b), "%s/b.mp4", dir);
+    snprintf(out, sizeof(out), "%s/out.mp4", dir);
+
+    /* bad arguments */
+    CHECK_EQ(vp_joiner_run(j, out, NULL, 0, &st, why, sizeof(why)), AVERROR(EINVAL));
+    const char *missing[] = { a, "/nonexistent/x.mp4" };
+    CHECK(vp_joiner_run(j, out, missing, 2, &st, why, sizeof(why)) < 0);
+    CHECK_EQ(st.failed_segment, 1);
+    CHECK(strstr(why, "/nonexistent/x.mp4: ") == why);
+    CHECK(access(out, F_OK) != 0);
+
+    /* one joiner, many outputs: same result every time */
+    const char *segs[] = { a, b, a };
+    for (int i = 0; i < 40; i++) {
+        int r = vp_joiner_run(j, out, segs, 3, &st, why, sizeof(why));
+        CHECK_EQ(r, 0);
+        if (r < 0) {
+            fprintf(stderr, "%s\n", why);
+            break;
+        }
+        CHECK_EQ(st.nb_segments, 3);
+        CHECK_EQ(st.video_frames, 24 + 12 + 24);
+        CHECK_NEAR(st.duration, 2.5, 0.03);
+        CHECK(st.nb_audio_reencoded >= 2 && st.nb_audio_reencoded <= 8);
+    }
+    CHECK_EQ(frames_of(out), 60);
+
+    /* a changed file is indexed again, not served from the cache */
+    make("b.mp4", "-f lavfi -i testsrc2=s=160x120:r=24:d=1 -f lavfi -i sine=f=330:d=1 "
+                  "-c:v libx264 -preset veryfast -pix_fmt yuv420p -c:a aac");
+    CHECK_EQ(vp_joiner_run(j, out, segs, 3, &st, why, sizeof(why)), 0);
+    CHECK_EQ(st.video_frames, 24 + 24 + 24);
+    CHECK_EQ(frames_of(out), 72);
+    vp_joiner_free(&j);
+    CHECK(j == NULL);
+    vp_joiner_free(&j);
+
+    /* hostile input: every prefix and some corruptions of a valid file are refused or
+     * read, never crash (ASan checks the reads) */
+    FILE *f = fopen(a, "rb");
+    static uint8_t buf[1 << 20];
+    size_t n = f ? fread(buf, 1, sizeof(buf), f) : 0;
+    if (f)
+        fclose(f);
+    CHECK(n > 1000);
+    char cut[512];
+    snprintf(cut, sizeof(cut), "%s/cut.mp4", dir);
+    int refused = 0;
+    for (size_t len = 0; len < n; len += n / 97 + 1) {
+        for (int flip = 0; flip < 2; flip++) {
+            FILE *w = fopen(cut, "wb");
+            if (!w)
+                break;
+            fwrite(buf, 1, len, w);
+            if (flip && len > 64) {
+                uint8_t junk[8] = { 0xff, 0xff, 0xff, 0xf0, 0, 0, 0, 1 };
+                fseek(w, (long)(len / 2), SEEK_SET);
+                fwrite(junk, 1, sizeof(junk), w);
+            }
+            fclose(w);
+            int fd = open(cut, O_RDONLY);
+            VpiMp4File *mf = NULL;
+            int r = vpi_mp4_index(fd, &mf, why, sizeof(why));
+            if (r < 0) {
+                refused++;
+                CHECK(why[0] != 0);
+                CHECK(mf == NULL);
+            }
+            vpi_mp4_index_free(&mf);
+            close(fd);
+        }
+    }
+    CHECK(refused > 50);
+
+    /* the SPS reader: sizes of a 160x120 stream (cropped from 160x128) */
+    int fd = open(a, O_RDONLY);
+    VpiMp4File *mf = NULL;
+    CHECK_EQ(vpi_mp4_index(fd, &mf, why, sizeof(why)), 0);
+    if (mf) {
+        VpiH264Sps sps;
+        CHECK_EQ(vpi_avcc_first_sps(mf->video.avcc, mf->video.avcc_size, &sps), 0);
+        CHECK_EQ(sps.width, 160);
+        CHECK_EQ(sps.height, 120);
+        CHECK_EQ(sps.chroma_format_idc, 1);
+        CHECK_EQ(mf->video.nb_samples, 24);
+        CHECK_EQ(mf->audio.sample_rate, 44100);
+        CHECK_EQ(mf->audio.object_type, 2);
+        CHECK(mf->audio.has_edit && mf->audio.edit_media_time == 1024);
+    }
+    vpi_mp4_index_free(&mf);
+    close(fd);
+
+    char cmd[600];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    t_sh(cmd);
+    TEST_END();
+}

@@ -1,0 +1,623 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* vidpipe batch: many joins (intro + personal clip + outro, or a manifest) on N workers. */
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <libavutil/error.h>
+
+#include "vidpipe/batch.h"
+#include "vidpipe/join.h"
+
+#include "cli.h"
+#include "commands.h"
+#include "manifest.h"
+
+#define WHY_SIZE 1024
+
+static const char *const clip_exts[] = { ".mp4", ".mov", ".m4v", ".mkv", ".ts", ".mts" };
+
+typedef struct BatchJob {
+    const char *intro, *outro;
+    CliManifest manifest;     /* manifest mode when nb_rows > 0 */
+    VpJoinOpts join_opts;
+    CliProgress progress;
+} BatchJob;
+
+/* The clips of a folder: one allocation per clip holding its path, output and name. */
+typedef struct Clip {
+    char *path, *output;
+    const char *name;         /* points into path */
+} Clip;
+
+static volatile int cancel_flag;
+static volatile sig_atomic_t cancel_signal;
+
+static void on_signal(int sig)
+{
+    static const char msg[] = "\nvidpipe: batch: stopping after the items in progress "
+                              "(again to stop at once; outputs stay complete)\n";
+    cancel_signal = sig;
+    __atomic_store_n(&cancel_flag, 1, __ATOMIC_RELAXED);
+    if (write(STDERR_FILENO, msg, sizeof(msg) - 1) < 0) {
+        /* nothing to do about it in a signal handler */
+    }
+}
+
+/* mkdir -p; 0 or a negative error. Safe against concurrent creation. */
+static int make_dirs(const char *path)
+{
+    char buf[PATH_MAX];
+    size_t len = strlen(path);
+    if (len >= sizeof(buf))
+        return AVERROR(ENAMETOOLONG);
+    memcpy(buf, path, len + 1);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = 0;
+        if (mkdir(buf, 0777) < 0 && errno != EEXIST)
+            return AVERROR(errno);
+        *p = '/';
+    }
+    if (mkdir(buf, 0777) < 0 && errno != EEXIST)
+        return AVERROR(errno);
+    return 0;
+}
+
+static int make_parent_dirs(const char *path)
+{
+    char buf[PATH_MAX];
+    const char *slash = strrchr(path, '/');
+    if (!slash || slash == path)
+        return 0;
+    if ((size_t)(slash - path) >= sizeof(buf))
+        return AVERROR(ENAMETOOLONG);
+    memcpy(buf, path, (size_t)(slash - path));
+    buf[slash - path] = 0;
+    return make_dirs(buf);
+}
+
+/* The segments of one item, in order; *nb receives their count. */
+static const char *const *item_segments(const BatchJob *job, const VpBatchItem *item,
+                                        const char **buf, int *nb)
+{
+    if (job->manifest.nb_rows) {
+        const CliManifestRow *row = item->user;
+        *nb = row->nb_segments;
+        return row->segments;
+    }
+    *nb = 0;
+    if (job->intro)
+        buf[(*nb)++] = job->intro;
+    buf[(*nb)++] = ((const Clip *)item->user)->path;
+    if (job->outro)
+        buf[(*nb)++] = job->outro;
+    return buf;
+}
+
+static int join_item(void *opaque, void *worker, const VpBatchItem *item, char *why,
+                     size_t why_size)
+{
+    BatchJob *job = opaque;
+    const char *buf[3];
+    int nb, ret;
+    const char *const *segs = item_segments(job, item, buf, &nb);
+
+    if (job->manifest.nb_rows && (ret = make_parent_dirs(item->output)) < 0) {
+        snprintf(why, why_size, "%s: cannot create its folder: %s", item->output,
+                 vp_strerror(ret));
+        return ret;
+    }
+    return vp_joiner_run(worker, item->output, segs, nb, NULL, why, why_size);
+}
+
+static void *joiner_new(void *opaque)
+{
+    BatchJob *job = opaque;
+    VpJoiner *j = NULL;
+    return vp_joiner_new(&job->join_opts, &j) < 0 ? NULL : j;
+}
+
+static void joiner_free(void *worker)
+{
+    VpJoiner *j = worker;
+    vp_joiner_free(&j);
+}
+
+static void on_progress(void *opaque, int64_t finished, int64_t failed, int64_t total)
+{
+    BatchJob *job = opaque;
+    (void)failed;
+    cli_progress_update(&job->progress, finished, total);
+}
+
+static void on_item_done(void *opaque, const VpBatchItem *item, const char *status,
+                         const char *why, double seconds, int64_t bytes)
+{
+    (void)opaque;
+    (void)bytes;
+    if (!strcmp(status, "failed")) {
+        /* The reason names the file at fault; say which item it spoiled when that is
+         * another file (a broken intro). */
+        const char *name = item->name ? item->name : item->output;
+        if (why && strstr(why, name))
+            cli_error("%s", why);
+        else
+            cli_error("%s: %s", name, why ? why : "failed");
+    } else if (!strcmp(status, "done")) {
+        cli_info("%s: done in %.2f s", item->name ? item->name : item->output, seconds);
+    }
+}
+
+static int has_clip_ext(const char *name)
+{
+    const char *dot = strrchr(name, '.');
+    if (!dot)
+        return 0;
+    for (size_t i = 0; i < sizeof(clip_exts) / sizeof(clip_exts[0]); i++)
+        if (!strcasecmp(dot, clip_exts[i]))
+            return 1;
+    return 0;
+}
+
+static int cmp_clips(const void *a, const void *b)
+{
+    return strverscmp(((const Clip *)a)->name, ((const Clip *)b)->name);
+}
+
+static void free_clips(Clip *clips, int nb)
+{
+    if (!clips)
+        return;
+    for (int i = 0; i < nb; i++) {
+        free(clips[i].path);
+        free(clips[i].output);
+    }
+    free(clips);
+}
+
+/* The video clips of @p dir (not hidden, by name in natural order), each with its output
+ * in @p out_dir: the clip's name, with ".mp4" as extension. */
+static int list_clips(const char *dir, const char *out_dir, Clip **out, int *nb_out)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    Clip *clips = NULL;
+    int nb = 0, cap = 0, ret = 0;
+
+    *out = NULL;
+    *nb_out = 0;
+    if (!d)
+        return AVERROR(errno);
+    while ((e = readdir(d))) {
+        struct stat sb;
+        if (e->d_name[0] == '.' || !has_clip_ext(e->d_name))
+            continue;
+        if (nb == cap) {
+            int c = cap ? cap * 2 : 64;
+            Clip *p = realloc(clips, (size_t)c * sizeof(*p));
+            if (!p) {
+                ret = AVERROR(ENOMEM);
+                break;
+            }
+            clips = p;
+            cap = c;
+        }
+        Clip *c = &clips[nb];
+        size_t stem = (size_t)(strrchr(e->d_name, '.') - e->d_name);
+        if (asprintf(&c->path, "%s/%s", dir, e->d_name) < 0) {
+            ret = AVERROR(ENOMEM);
+            break;
+        }
+        if (stat(c->path, &sb) < 0 || !S_ISREG(sb.st_mode)) {
+            free(c->path);
+            continue;
+        }
+        if (asprintf(&c->output, "%s/%.*s.mp4", out_dir, (int)stem, e->d_name) < 0) {
+            free(c->path);
+            ret = AVERROR(ENOMEM);
+            break;
+        }
+        c->name = c->path + strlen(dir) + 1;
+        nb++;
+    }
+    closedir(d);
+    if (ret < 0) {
+        free_clips(clips, nb);
+        return ret;
+    }
+    if (nb)
+        qsort(clips, (size_t)nb, sizeof(*clips), cmp_clips);
+    *out = clips;
+    *nb_out = nb;
+    return 0;
+}
+
+/* A shared segment must be readable video before thousands of items fail on it. */
+static int check_shared(const char *what, const char *path)
+{
+    VpProbeOpts po;
+    VpMediaInfo *mi = NULL;
+    vp_probe_default_opts(&po);
+    po.count_packets = 0;
+    po.gop_scan_packets = 0;
+    int ret = vp_probe_file(path, &po, &mi);
+    if (ret >= 0 && mi->video_index < 0)
+        ret = VP_ERR_NO_VIDEO;
+    vp_media_info_free(&mi);
+    if (ret < 0)
+        cli_file_error(path, "%s (the %s of every output)", vp_strerror(ret), what);
+    return ret;
+}
+
+static int same_dir(const char *a, const char *b)
+{
+    char *ra = realpath(a, NULL), *rb = realpath(b, NULL);
+    int same = ra && rb && !strcmp(ra, rb);
+    free(ra);
+    free(rb);
+    return same;
+}
+
+static void print_dry_run(const BatchJob *job, const VpBatchItem *items, int nb, int json)
+{
+    CliJson j;
+    int to_join = 0, to_skip = 0;
+
+    if (json) {
+        cj_init(&j, stdout);
+        cj_obj_begin(&j, NULL);
+        cj_bool(&j, "dry_run", 1);
+        cj_arr_begin(&j, "items");
+    }
+    for (int i = 0; i < nb; i++) {
+        const char *buf[3];
+        int nb_segs;
+        struct stat sb;
+        const char *const *segs = item_segments(job, &items[i], buf, &nb_segs);
+        int skip = stat(items[i].output, &sb) == 0;
+        to_skip += skip;
+        to_join += !skip;
+        if (json) {
+            cj_obj_begin(&j, NULL);
+            cj_str(&j, "item", items[i].name);
+            cj_str(&j, "action", skip ? "skip" : "join");
+            cj_str(&j, "output", items[i].output);
+            cj_arr_begin(&j, "segments");
+            for (int k = 0; k < nb_segs; k++)
+                cj_str(&j, NULL, segs[k]);
+            cj_arr_end(&j);
+            cj_obj_end(&j);
+            continue;
+        }
+        if (skip) {
+            printf("skip %s (exists)\n", items[i].output);
+            continue;
+        }
+        printf("join %s <-", items[i].output);
+        for (int k = 0; k < nb_segs; k++)
+            printf("%s %s", k ? " +" : "", segs[k]);
+        putchar('\n');
+    }
+    if (json) {
+        cj_arr_end(&j);
+        cj_int(&j, "join", to_join);
+        cj_int(&j, "skip", to_skip);
+        cj_obj_end(&j);
+        cj_end(&j);
+    } else {
+        printf("dry run: %d to join, %d to skip (exist)\n", to_join, to_skip);
+    }
+}
+
+static void print_summary(const VpBatchStats *st, int jobs, const char *report,
+                          const char *log, int json)
+{
+    double rate = st->seconds > 0 ? (st->done + st->failed) / st->seconds : 0;
+    if (json) {
+        CliJson j;
+        cj_init(&j, stdout);
+        cj_obj_begin(&j, NULL);
+        cj_int(&j, "total", st->total);
+        cj_int(&j, "done", st->done);
+        cj_int(&j, "skipped", st->skipped);
+        cj_int(&j, "failed", st->failed);
+        cj_int(&j, "not_started", st->cancelled);
+        cj_int(&j, "retries", st->retries);
+        cj_int(&j, "stale_removed", st->stale_removed);
+        cj_int(&j, "bytes", st->bytes);
+        cj_num(&j, "seconds", st->seconds);
+        cj_num(&j, "items_per_second", rate);
+        cj_int(&j, "jobs", jobs);
+        cj_str(&j, "report", report);
+        cj_str(&j, "log", log);
+        cj_obj_end(&j);
+        cj_end(&j);
+        return;
+    }
+    printf("batch: %lld item%s: %lld done, %lld skipped, %lld failed", (long long)st->total,
+           st->total == 1 ? "" : "s", (long long)st->done, (long long)st->skipped,
+           (long long)st->failed);
+    if (st->cancelled)
+        printf(", %lld not started (interrupted)", (long long)st->cancelled);
+    printf(" in %.1f s", st->seconds);
+    if (st->done + st->failed)
+        printf(" (%.1f joins/s)", rate);
+    putchar('\n');
+    if (report || log)
+        printf("report: %s%s%s\n", report ? report : "", report && log ? ", log: " : "",
+               log ? log : "");
+}
+
+static int run_batch(int argc, char **argv)
+{
+    const char *intro = NULL, *outro = NULL, *personal = NULL, *out_dir = NULL;
+    const char *manifest = NULL, *report = NULL, *log = NULL;
+    int jobs = 0, json = 0, conform = 0, dry_run = 0, overwrite = 0, retries = 2, nb_pos = 0;
+    int no_fsync = 0;
+    const CliOpt opts[] = {
+        { "intro", 0, CLI_STR, &intro, "FILE", "first segment of every output" },
+        { "outro", 0, CLI_STR, &outro, "FILE", "last segment of every output" },
+        { "personal", 0, CLI_STR, &personal, "DIR",
+          "one output per video clip in DIR (.mp4 .mov .m4v .mkv .ts .mts)" },
+        { "out", 'o', CLI_STR, &out_dir, "DIR", "write the outputs into DIR (created)" },
+        { "manifest", 'm', CLI_STR, &manifest, "FILE",
+          "CSV rows: output,segment,segment,... (see below)" },
+        { "jobs", 'j', CLI_INT, &jobs, "N", "N outputs at a time (default: cores)", 0, 256 },
+        { "report", 0, CLI_STR, &report, "FILE",
+          "per-item JSON lines (default OUT/vidpipe-report.jsonl)" },
+        { "log", 0, CLI_STR, &log, "FILE", "run log, appended (default OUT/vidpipe-batch.log)" },
+        { "json", 0, CLI_FLAG, &json, NULL, "print the summary as JSON" },
+        { "conform", 0, CLI_FLAG, &conform, NULL,
+          "re-encode segments that cannot be stream-copied" },
+        { "overwrite", 0, CLI_FLAG, &overwrite, NULL, "redo outputs that exist already" },
+        { "retries", 0, CLI_INT, &retries, "N",
+          "attempts after a transient I/O error (default 2)", 0, 100 },
+        { "dry-run", 'n', CLI_FLAG, &dry_run, NULL, "list what would be done, do nothing" },
+        { "no-fsync", 0, CLI_FLAG, &no_fsync, NULL,
+          "rename outputs into place without fsync (faster; kill-safe, not power-safe)" },
+        { 0 },
+    };
+    BatchJob job = { 0 };
+    VpBatchItem *items = NULL;
+    Clip *clips = NULL;
+    char why[WHY_SIZE], *report_buf = NULL, *log_buf = NULL, *seed_buf[4] = { 0 };
+    int nb = 0, ret = CLI_EXIT_OK, r;
+
+    r = cli_parse(&cmd_batch, opts, argc, argv, &nb_pos);
+    if (r)
+        return r > 0 ? CLI_EXIT_OK : -r;
+
+    /* Which of the three ways the items are given. */
+    if (nb_pos > 1 || (nb_pos && (manifest || personal))) {
+        cli_error("batch: give a seed-layout folder, --personal DIR or --manifest FILE, "
+                  "only one (see 'vidpipe batch --help')");
+        return CLI_EXIT_USAGE;
+    }
+    if (nb_pos) {
+        /* The layout the seed script expects, relative to the folder it ran in. */
+        const char *root = argv[1];
+        if (asprintf(&seed_buf[0], "%s/input/Video1/video1.mp4", root) < 0 ||
+            asprintf(&seed_buf[1], "%s/input/Video2", root) < 0 ||
+            asprintf(&seed_buf[2], "%s/input/Video3/video3.mp4", root) < 0 ||
+            asprintf(&seed_buf[3], "%s/output", root) < 0)
+            goto oom;
+        if (intro || outro) {
+            cli_error("batch: in the seed layout, the intro is input/Video1/video1.mp4 and "
+                      "the outro input/Video3/video3.mp4; --intro/--outro do not apply");
+            ret = CLI_EXIT_USAGE;
+            goto end;
+        }
+        struct stat sb;
+        if (stat(seed_buf[1], &sb) < 0 || !S_ISDIR(sb.st_mode)) {
+            cli_file_error(seed_buf[1], "no such folder (the seed layout is input/Video1/"
+                           "video1.mp4, input/Video2/*.mp4, input/Video3/video3.mp4)");
+            ret = CLI_EXIT_UNREADABLE;
+            goto end;
+        }
+        intro = seed_buf[0];
+        personal = seed_buf[1];
+        outro = seed_buf[2];
+        if (!out_dir)
+            out_dir = seed_buf[3];
+    }
+    if (manifest && (intro || outro)) {
+        cli_error("batch: --intro/--outro do not apply to --manifest (each row lists all its "
+                  "segments)");
+        return CLI_EXIT_USAGE;
+    }
+    if (!manifest && !personal) {
+        cli_error("batch: nothing to do: give --personal DIR (with --intro/--outro), "
+                  "--manifest FILE, or a seed-layout folder (see 'vidpipe batch --help')");
+        ret = CLI_EXIT_USAGE;
+        goto end;
+    }
+    if (personal && !intro && !outro) {
+        cli_error("batch: --personal needs --intro FILE, --outro FILE or both");
+        ret = CLI_EXIT_USAGE;
+        goto end;
+    }
+    if (personal && !out_dir) {
+        cli_error("batch: --personal needs --out DIR");
+        ret = CLI_EXIT_USAGE;
+        goto end;
+    }
+    if (personal && same_dir(personal, out_dir)) {
+        cli_error("batch: --out is the --personal folder: give another folder");
+        ret = CLI_EXIT_USAGE;
+        goto end;
+    }
+
+    /* The items. */
+    if (manifest) {
+        if ((r = cli_manifest_load(manifest, out_dir, &job.manifest, why, sizeof(why))) < 0) {
+            cli_error("%s", why);
+            ret = r == AVERROR(ENOMEM) ? CLI_EXIT_ERROR : CLI_EXIT_UNREADABLE;
+            goto end;
+        }
+        nb = job.manifest.nb_rows;
+        if (!(items = calloc((size_t)nb, sizeof(*items))))
+            goto oom;
+        for (int i = 0; i < nb; i++) {
+            const CliManifestRow *row = &job.manifest.rows[i];
+            for (int k = 0; k < row->nb_segments; k++)
+                if (!strcmp(row->segments[k], row->output)) {
+                    cli_error("%s:%d: %s: the output is also one of its segments", manifest,
+                              row->line, row->output);
+                    ret = CLI_EXIT_UNREADABLE;
+                    goto end;
+                }
+            items[i] = (VpBatchItem){ row->output, row->output, (void *)row };
+        }
+    } else {
+        if (!dry_run && (r = make_dirs(out_dir)) < 0) {
+            cli_file_error(out_dir, "cannot create the output folder: %s", vp_strerror(r));
+            ret = CLI_EXIT_ERROR;
+            goto end;
+        }
+        if ((r = list_clips(personal, out_dir, &clips, &nb)) < 0) {
+            cli_file_error(personal, "%s", vp_strerror(r));
+            ret = r == AVERROR(ENOMEM) ? CLI_EXIT_ERROR : CLI_EXIT_UNREADABLE;
+            goto end;
+        }
+        if (!nb)
+            cli_warn("%s: no video clips (%s, %s, %s, %s, %s, %s)", personal, clip_exts[0],
+                     clip_exts[1], clip_exts[2], clip_exts[3], clip_exts[4], clip_exts[5]);
+        if (nb && !(items = calloc((size_t)nb, sizeof(*items))))
+            goto oom;
+        for (int i = 0; i < nb; i++)
+            items[i] = (VpBatchItem){ clips[i].name, clips[i].output, &clips[i] };
+        job.intro = intro;
+        job.outro = outro;
+        if ((intro && check_shared("intro", intro) < 0) ||
+            (outro && check_shared("outro", outro) < 0)) {
+            ret = CLI_EXIT_UNREADABLE;
+            goto end;
+        }
+    }
+
+    if (dry_run) {
+        print_dry_run(&job, items, nb, json);
+        goto end;
+    }
+
+    /* Where the report and the log go: the output folder, or the manifest's. */
+    const char *home = out_dir;
+    char *mdir = NULL;
+    if (!home) {
+        const char *slash = strrchr(manifest, '/');
+        mdir = slash ? strndup(manifest, (size_t)(slash == manifest ? 1 : slash - manifest))
+                     : strdup(".");
+        if (!mdir)
+            goto oom;
+        home = mdir;
+    } else if (manifest && (r = make_dirs(out_dir)) < 0) {
+        cli_file_error(out_dir, "cannot create the output folder: %s", vp_strerror(r));
+        ret = CLI_EXIT_ERROR;
+        goto end;
+    }
+    if (!report && asprintf(&report_buf, "%s/vidpipe-report.jsonl", home) >= 0)
+        report = report_buf;
+    if (!log && asprintf(&log_buf, "%s/vidpipe-batch.log", home) >= 0)
+        log = log_buf;
+    free(mdir);
+    if (!report || !log)
+        goto oom;
+
+    vp_join_default_opts(&job.join_opts);
+    job.join_opts.conform = conform;
+    job.join_opts.durable = !no_fsync;
+
+    VpBatchOpts bo;
+    VpBatchStats st;
+    vp_batch_default_opts(&bo);
+    bo.jobs = jobs ? jobs : cli_default_jobs();
+    bo.skip_existing = !overwrite;
+    bo.retries = retries;
+    bo.report_path = report;
+    bo.log_path = log;
+    bo.work = join_item;
+    bo.opaque = &job;
+    bo.worker_new = joiner_new;
+    bo.worker_free = joiner_free;
+    bo.progress = on_progress;
+    bo.item_done = on_item_done;
+    bo.cancel = &cancel_flag;
+
+    /* A signal the parent ignores (SIGINT of a background job) stays ignored. */
+    struct sigaction sa = { .sa_handler = on_signal, .sa_flags = SA_RESETHAND }, old;
+    sigemptyset(&sa.sa_mask);
+    int sigs[2] = { SIGINT, SIGTERM }, caught[2] = { 0, 0 };
+    for (int k = 0; k < 2; k++)
+        if (sigaction(sigs[k], NULL, &old) == 0 && old.sa_handler != SIG_IGN)
+            caught[k] = sigaction(sigs[k], &sa, NULL) == 0;
+
+    cli_progress_init(&job.progress, "batch");
+    r = vp_batch_run(items, (size_t)nb, &bo, &st);
+    cli_progress_end(&job.progress);
+    for (int k = 0; k < 2; k++)
+        if (caught[k])
+            signal(sigs[k], SIG_DFL);
+    if (r < 0 && r != VP_ERR_CANCELLED) {
+        /* The library has logged which file and why (report or log not writable, report
+         * held by another run); only memory is left to say. */
+        if (r == AVERROR(ENOMEM))
+            cli_error("batch: out of memory");
+        ret = CLI_EXIT_ERROR;
+        goto end;
+    }
+    print_summary(&st, bo.jobs < nb ? bo.jobs : nb, report, log, json);
+    ret = st.failed || st.cancelled ? CLI_EXIT_FAILED : CLI_EXIT_OK;
+    goto end;
+
+oom:
+    cli_error("batch: out of memory");
+    ret = CLI_EXIT_ERROR;
+end:
+    free(items);
+    free_clips(clips, nb);
+    cli_manifest_free(&job.manifest);
+    free(report_buf);
+    free(log_buf);
+    for (int i = 0; i < 4; i++)
+        free(seed_buf[i]);
+    if (cancel_signal) {
+        /* Die of the signal, as the shell expects of an interrupted command. */
+        fflush(stdout);
+        raise(cancel_signal);
+    }
+    return ret;
+}
+
+const CliCommand cmd_batch = {
+    .name = "batch",
+    .summary = "many joins at once: intro + each personal clip + outro, or a CSV manifest",
+    .usage = "--intro FILE --outro FILE --personal DIR --out DIR [-j N]\n"
+             "       vidpipe batch --manifest FILE.csv [--out DIR] [-j N]\n"
+             "       vidpipe batch [--out DIR] SEED_DIR",
+    .details =
+        "Each output is joined by stream copy ('vidpipe join') and written under a temporary\n"
+        "name, renamed into place only when complete: an output that exists is complete and\n"
+        "is skipped, so after a crash or kill -9 a rerun does the rest. A failing item never\n"
+        "stops the batch; its reason goes to stderr, the report and the log.\n"
+        "\n"
+        "--personal: one output per clip, named like the clip (extension .mp4).\n"
+        "--manifest: CSV, one output per row: output,segment,segment,... (any number of\n"
+        "  segments; RFC 4180 quoting for commas and quotes; a first row starting with\n"
+        "  'output' is a header; relative segment paths are relative to the manifest's\n"
+        "  folder, relative outputs to --out or else the manifest's folder).\n"
+        "SEED_DIR: the folder layout of the ffmpeg script vidpipe replaces: SEED_DIR/input/\n"
+        "  Video1/video1.mp4 + each SEED_DIR/input/Video2/*.mp4 + input/Video3/video3.mp4,\n"
+        "  into SEED_DIR/output/ (or --out).\n"
+        "\n"
+        "Exit status: 0 all done or skipped, 1 items failed (or interrupted), 2 an input\n"
+        "(manifest, intro, outro, folder) could not be read, 3 usage, 4 output error.",
+    .run = run_batch,
+};
