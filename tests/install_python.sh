@@ -11,8 +11,8 @@ DEST=$WORK/dest
 meson install -C "$VP_BUILDDIR" --no-rebuild --quiet --destdir "$DEST" >"$WORK/install.log" 2>&1 \
     || { cat "$WORK/install.log"; fail "meson install"; finish; exit 1; }
 opt() {
-    meson introspect "$VP_BUILDDIR" --buildoptions | "$PY" -c \
-        'import json,sys; print(next(o["value"] for o in json.load(sys.stdin) if o["name"]==sys.argv[1]))' "$1"
+    meson introspect "$VP_BUILDDIR" --buildoptions | "$PY" -c 'import json, sys
+print(next(o["value"] for o in json.load(sys.stdin) if o["name"] == sys.argv[1]))' "$1"
 }
 PREFIX=$(opt prefix)
 LIBDIR=$(opt libdir)

@@ -65,10 +65,16 @@ static void make_frame(VpPixelFormat fmt, int w, int h, uint8_t *buf)
         for (int x = 0; x < w; x++) {
             scene_rgb(w, h, x, y, rgb, fmt == VP_PIX_GRAY);
             switch (fmt) {
-            case VP_PIX_BGR24: memcpy(buf + (y * w + x) * 3, (uint8_t[]){ rgb[2], rgb[1], rgb[0] }, 3); break;
+            case VP_PIX_BGR24:
+                memcpy(buf + (y * w + x) * 3, (uint8_t[]){ rgb[2], rgb[1], rgb[0] }, 3);
+                break;
             case VP_PIX_RGB24: memcpy(buf + (y * w + x) * 3, rgb, 3); break;
-            case VP_PIX_BGRA: memcpy(buf + (y * w + x) * 4, (uint8_t[]){ rgb[2], rgb[1], rgb[0], 7 }, 4); break;
-            case VP_PIX_RGBA: memcpy(buf + (y * w + x) * 4, (uint8_t[]){ rgb[0], rgb[1], rgb[2], 7 }, 4); break;
+            case VP_PIX_BGRA:
+                memcpy(buf + (y * w + x) * 4, (uint8_t[]){ rgb[2], rgb[1], rgb[0], 7 }, 4);
+                break;
+            case VP_PIX_RGBA:
+                memcpy(buf + (y * w + x) * 4, (uint8_t[]){ rgb[0], rgb[1], rgb[2], 7 }, 4);
+                break;
             case VP_PIX_GRAY: buf[y * w + x] = rgb[0]; break;
             case VP_PIX_YUV420P:
             case VP_PIX_NV12:
