@@ -146,6 +146,33 @@ def test_hevc_keywords(d):
     check(probe == "hevc,24000/1001,10", "hevc probe: " + probe)
 
 
+def test_audio(d):
+    w, h = 64, 48
+    path = os.path.join(d, "audio.mp4")
+    out = vidpipe.VideoWriter(path, "avc1", 25, (w, h), preset="ultrafast", hw="none",
+                              audio_rate=48000, audio_channels=2)
+    t = np.arange(48000) / 48000.0
+    pcm = (np.sin(2 * np.pi * 440 * t) * 8000).astype(np.int16)
+    stereo = np.stack([pcm, pcm], axis=1)
+    frame = np.ascontiguousarray(scene_rgb(w, h)[:, :, ::-1])
+    for i in range(25):
+        out.write(frame)
+        out.write_audio(stereo[i * 1920:(i + 1) * 1920])
+    out.release()
+    check(out.stats["audio_samples"] == 48000, "audio samples %s" % out.stats)
+    probe = subprocess.run(["ffprobe", "-v", "error", "-show_entries",
+                            "stream=codec_name,channels,sample_rate", "-of", "csv=p=0", path],
+                           capture_output=True, text=True).stdout.split()
+    check(probe == ["h264", "aac,48000,2"], "audio probe: %s" % probe)
+    # The tone survives AAC: its RMS (8000 / sqrt(2) ~ 5657) within a few percent.
+    raw = subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-i", path, "-map", "0:a",
+                          "-f", "s16le", "-ac", "1", "-"], capture_output=True).stdout
+    dec = np.frombuffer(raw, np.int16).astype(float)
+    check(abs(len(dec) - 48000) <= 1024, "decoded %d samples" % len(dec))
+    rms = np.sqrt(np.mean(dec[4800:-4800] ** 2)) if len(dec) > 9600 else 0
+    check(abs(rms - 8000 / np.sqrt(2)) < 300, "decoded tone RMS %.0f" % rms)
+
+
 def test_errors(d):
     w, h = 64, 48
     path = os.path.join(d, "bad.mp4")
@@ -244,6 +271,7 @@ def main():
         test_cv2_style(d)
         test_formats(d)
         test_hevc_keywords(d)
+        test_audio(d)
         test_errors(d)
         test_write_failure(d)
         test_nonblocking(d)
