@@ -307,10 +307,13 @@ class VideoWriter:
         return True
 
     def write_audio(self, pcm):
-        """Queue interleaved PCM: a numpy int16 array of shape (samples, channels)."""
+        """Queue interleaved PCM, shape (samples, channels): int16, or float in [-1, 1]."""
         if not self._w:
             raise VidpipeError(self.error or "%s: writer is closed" % self.filename)
         import numpy as np
+        pcm = np.asarray(pcm)
+        if pcm.dtype.kind == "f":
+            pcm = np.clip(pcm, -1.0, 1.0) * 32767.0
         pcm = np.ascontiguousarray(pcm, dtype=np.int16)
         n = pcm.size // self._audio_channels
         ret = _lib.vp_writer_write_audio(self._w, pcm.ctypes.data, n)
