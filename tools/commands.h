@@ -10,5 +10,12 @@ extern const CliCommand cmd_check;
 extern const CliCommand cmd_join;
 extern const CliCommand cmd_batch;
 extern const CliCommand cmd_encode_raw;
+extern const CliCommand cmd_proxy;
+extern const CliCommand cmd_qc;
+extern const CliCommand cmd_export;
+extern const CliCommand cmd_thumb;
+extern const CliCommand cmd_loudnorm;
+extern const CliCommand cmd_replace_audio;
+extern const CliCommand cmd_cleanup;
 
 #endif

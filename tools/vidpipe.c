@@ -12,6 +12,13 @@ static const CliCommand *const commands[] = {
     &cmd_join,
     &cmd_batch,
     &cmd_encode_raw,
+    &cmd_proxy,
+    &cmd_qc,
+    &cmd_thumb,
+    &cmd_export,
+    &cmd_loudnorm,
+    &cmd_replace_audio,
+    &cmd_cleanup,
     NULL,
 };
 

@@ -13,5 +13,11 @@
 #include "join.h"
 #include "batch.h"
 #include "writer.h"
+#include "pipeline.h"
+#include "proxy.h"
+#include "qc.h"
+#include "export.h"
+#include "audio.h"
+#include "cleanup.h"
 
 #endif /* VIDPIPE_VIDPIPE_H */

@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/**
+ * @file audio.h
+ * Audio jobs on a video: two-pass EBU R128 loudness normalization, and replacing the audio
+ * track with another file's. The video stream is copied in both.
+ */
+#ifndef VIDPIPE_AUDIO_H
+#define VIDPIPE_AUDIO_H
+
+#include "common.h"
+#include "pipeline.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct VpLoudnormOpts {
+    double i;                   /**< target integrated loudness, LUFS (-16; -70..-5) */
+    double tp;                  /**< target true peak, dBTP (-1.5; -9..0) */
+    double lra;                 /**< target loudness range, LU (11; 1..50) */
+    int64_t audio_bitrate;      /**< AAC bits/s (192000) */
+    VpPipelineOpts pipeline;
+} VpLoudnormOpts;
+
+typedef struct VpLoudnormResult {
+    double in_i, in_tp, in_lra; /**< measured in the first pass */
+    int linear;                 /**< 1: one gain for the whole file (the targets allowed it);
+                                     0: loudnorm's dynamic mode */
+    double gain_db;             /**< the gain of linear mode */
+} VpLoudnormResult;
+
+/** Fill @p opts with the defaults. Thread-safe. */
+VP_API void vp_loudnorm_default_opts(VpLoudnormOpts *opts);
+
+/**
+ * Normalize the loudness of @p in into @p out: a first pass measures (audio only), the
+ * second applies libavfilter's loudnorm with the measured values, encodes AAC and copies the
+ * video. @p out is written atomically. @p res may be NULL.
+ * @return 0, or a negative error (VP_ERR_NO_AUDIO, VP_ERR_NO_VIDEO, the source's, the
+ *         output's, VP_ERR_BAD_OPTION). Thread-safe.
+ */
+VP_API int vp_loudnorm(const char *in, const char *out, const VpLoudnormOpts *opts,
+                       VpLoudnormResult *res);
+
+typedef struct VpReplaceAudioOpts {
+    int offset_ms;              /**< > 0 delays the new audio, < 0 advances it (cuts its start) */
+    int shortest;               /**< 1: end with the shorter of video and (offset) audio */
+    int64_t audio_bitrate;      /**< AAC bits/s (192000) */
+    VpPipelineOpts pipeline;
+} VpReplaceAudioOpts;
+
+typedef struct VpReplaceAudioResult {
+    double video_duration, audio_duration;  /**< seconds, the audio's before the offset */
+    char failed_path[1024];     /**< on failure, the file at fault (video, audio or output) */
+} VpReplaceAudioResult;
+
+/** Fill @p opts with the defaults. Thread-safe. */
+VP_API void vp_replace_audio_default_opts(VpReplaceAudioOpts *opts);
+
+/**
+ * Write @p out with the video of @p video (copied) and the audio of @p audio (its best audio
+ * stream, encoded to AAC, shifted by the offset). @p out is written atomically.
+ * @return 0, or a negative error with res->failed_path naming the file it concerns.
+ * Thread-safe.
+ */
+VP_API int vp_replace_audio(const char *video, const char *audio, const char *out,
+                            const VpReplaceAudioOpts *opts, VpReplaceAudioResult *res);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* VIDPIPE_AUDIO_H */

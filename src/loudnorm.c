@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Two-pass EBU R128 normalization: measure (audio only), then loudnorm with the measured
+ * values while the video is copied. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "qc_int.h"
+#include "vidpipe/audio.h"
+
+void vp_loudnorm_default_opts(VpLoudnormOpts *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->i = -16;
+    o->tp = -1.5;
+    o->lra = 11;
+    o->audio_bitrate = 192000;
+    vp_pipeline_default_opts(&o->pipeline);
+}
+
+static int validate(const VpLoudnormOpts *o)
+{
+    const char *field = NULL;
+    if (!(o->i >= -70 && o->i <= -5))
+        field = "i (target loudness) must be -70..-5 LUFS";
+    else if (!(o->tp >= -9 && o->tp <= 0))
+        field = "tp (true peak) must be -9..0 dBTP";
+    else if (!(o->lra >= 1 && o->lra <= 50))
+        field = "lra (loudness range) must be 1..50 LU";
+    else if (o->audio_bitrate < 8000 || o->audio_bitrate > 512000)
+        field = "audio_bitrate must be 8000..512000";
+    if (!field)
+        return 0;
+    vpi_log(VP_LOG_ERROR, "loudnorm option %s", field);
+    return VP_ERR_BAD_OPTION;
+}
+
+/* First pass: the audio's integrated loudness, true peak and loudness range. */
+static int measure(const char *in, const VpLoudnormOpts *o, VpLoudnormResult *res)
+{
+    VpPipeline *p = NULL;
+    VpiSink *sink = NULL;
+    VpQcSpec spec;
+    int ret;
+
+    vp_qc_default_spec(&spec);
+    if ((ret = vp_pipeline_open(in, &o->pipeline, &p)) < 0)
+        return ret;
+    const VpSourceInfo *src = vp_pipeline_source(p);
+    ret = !src->has_video ? VP_ERR_NO_VIDEO : !src->has_audio ? VP_ERR_NO_AUDIO : 0;
+    if (ret >= 0 && (ret = vpi_pipeline_add_sink(p, "loudness", &spec, NULL, &sink)) >= 0 &&
+        (ret = vp_pipeline_run(p)) >= 0) {
+        VpiQcData *d = vpi_sink_qc_data(sink);
+        if (!isfinite(d->loudness) || !(d->true_peak >= 0)) {
+            ret = VP_ERR_NO_AUDIO;
+        } else {
+            res->in_i = d->loudness;
+            res->in_lra = d->lra;
+            res->in_tp = d->true_peak > 0 ? 20 * log10(d->true_peak) : -99;
+            ret = 0;
+        }
+    }
+    vp_pipeline_close(&p);
+    return ret;
+}
+
+int vp_loudnorm(const char *in, const char *out, const VpLoudnormOpts *opts,
+                VpLoudnormResult *res)
+{
+    VpLoudnormOpts def;
+    VpLoudnormResult local;
+    VpPipeline *p = NULL;
+    char filters[512];
+    int ret;
+
+    if (!opts) {
+        vp_loudnorm_default_opts(&def);
+        opts = &def;
+    }
+    if (!res)
+        res = &local;
+    memset(res, 0, sizeof(*res));
+    if ((ret = validate(opts)) < 0)
+        return ret;
+    if ((ret = measure(in, opts, res)) < 0)
+        return ret;
+    /* Digital silence has no loudness to bring up: gate it at loudnorm's floor. */
+    double mi = res->in_i < -69 ? -69 : res->in_i;
+    double mlra = res->in_lra > 0 ? res->in_lra : 0.01;
+    double mtp = res->in_tp < -98 ? -98 : res->in_tp;
+    /* loudnorm's own rule for linear mode: the gain must not push the true peak over the
+     * target, nor the range exceed it. */
+    res->gain_db = opts->i - mi;
+    res->linear = mtp + res->gain_db <= opts->tp && mlra <= opts->lra;
+    snprintf(filters, sizeof(filters),
+             "loudnorm=I=%.2f:TP=%.2f:LRA=%.2f:measured_I=%.2f:measured_TP=%.2f:"
+             "measured_LRA=%.2f:measured_thresh=%.2f:offset=0:linear=true",
+             opts->i, opts->tp, opts->lra, mi, mtp, mlra, mi - 10);
+    if ((ret = vp_pipeline_open(in, &opts->pipeline, &p)) < 0)
+        return ret;
+    VpEncodeOpts eo;
+    vp_encode_default_opts(&eo);
+    eo.path = out;
+    eo.copy_video = 1;
+    eo.audio_bitrate = opts->audio_bitrate;
+    eo.audio_filters = filters;
+    if ((ret = vp_pipeline_add_encode(p, &eo)) >= 0)
+        ret = vp_pipeline_run(p);
+    vp_pipeline_close(&p);
+    return ret < 0 ? ret : 0;
+}

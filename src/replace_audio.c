@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Replace a video's audio with another file's: video copied, audio shifted and encoded. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "internal.h"
+#include "vidpipe/audio.h"
+#include "vidpipe/probe.h"
+
+void vp_replace_audio_default_opts(VpReplaceAudioOpts *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->audio_bitrate = 192000;
+    vp_pipeline_default_opts(&o->pipeline);
+}
+
+static int fail(VpReplaceAudioResult *res, const char *path, int err)
+{
+    vpi_strlcpy(res->failed_path, path, sizeof(res->failed_path));
+    return err;
+}
+
+int vp_replace_audio(const char *video, const char *audio, const char *out,
+                     const VpReplaceAudioOpts *opts, VpReplaceAudioResult *res)
+{
+    VpReplaceAudioOpts def;
+    VpReplaceAudioResult local;
+    VpMediaInfo *ai = NULL;
+    VpPipeline *p = NULL;
+    VpProbeOpts po;
+    char filters[256] = "";
+    int ret;
+
+    if (!opts) {
+        vp_replace_audio_default_opts(&def);
+        opts = &def;
+    }
+    if (!res)
+        res = &local;
+    memset(res, 0, sizeof(*res));
+    res->video_duration = res->audio_duration = NAN;
+    if (opts->offset_ms < -86400000 || opts->offset_ms > 86400000 ||
+        opts->audio_bitrate < 8000 || opts->audio_bitrate > 512000) {
+        vpi_log(VP_LOG_ERROR, "replace-audio option %s out of range",
+                opts->audio_bitrate < 8000 || opts->audio_bitrate > 512000 ? "audio_bitrate"
+                                                                           : "offset_ms");
+        return VP_ERR_BAD_OPTION;
+    }
+    /* The audio file first: its errors must name it, not the video. */
+    vp_probe_default_opts(&po);
+    po.count_packets = 0;
+    po.gop_scan_packets = 0;
+    if ((ret = vp_probe_file(audio, &po, &ai)) < 0)
+        return fail(res, audio, ret);
+    if (ai->audio_index < 0) {
+        vp_media_info_free(&ai);
+        return fail(res, audio, VP_ERR_NO_AUDIO);
+    }
+    const VpStreamInfo *as = &ai->streams[ai->audio_index];
+    res->audio_duration = isfinite(as->duration) ? as->duration : ai->duration;
+    vp_media_info_free(&ai);
+
+    VpPipelineOpts popts = opts->pipeline;
+    popts.audio_path = audio;
+    if ((ret = vp_pipeline_open(video, &popts, &p)) < 0)
+        return fail(res, video, ret);
+    const VpSourceInfo *src = vp_pipeline_source(p);
+    if (!src->has_video) {
+        ret = fail(res, video, VP_ERR_NO_VIDEO);
+        goto end;
+    }
+    res->video_duration = src->duration;
+    double off = opts->offset_ms / 1000.0;
+    if (opts->offset_ms > 0)
+        snprintf(filters, sizeof(filters), "adelay=delays=%d:all=1", opts->offset_ms);
+    else if (opts->offset_ms < 0)
+        snprintf(filters, sizeof(filters), "atrim=start=%.3f,asetpts=PTS-STARTPTS", -off);
+    VpEncodeOpts eo;
+    vp_encode_default_opts(&eo);
+    eo.path = out;
+    eo.copy_video = 1;
+    eo.audio_bitrate = opts->audio_bitrate;
+    eo.audio_filters = filters[0] ? filters : NULL;
+    if (opts->shortest && isfinite(res->video_duration) && isfinite(res->audio_duration)) {
+        double a_end = res->audio_duration + off;
+        eo.end_time = a_end < res->video_duration ? a_end : res->video_duration;
+        if (eo.end_time <= 0) {
+            vpi_log(VP_LOG_ERROR, "%s: the offset leaves no audio under the video", audio);
+            ret = fail(res, audio, VP_ERR_BAD_OPTION);
+            goto end;
+        }
+    }
+    if ((ret = vp_pipeline_add_encode(p, &eo)) < 0 || (ret = vp_pipeline_run(p)) < 0) {
+        const char *bad = vp_pipeline_failed_output(p);
+        fail(res, bad ? bad : video, ret);
+        goto end;
+    }
+    ret = 0;
+end:
+    vp_pipeline_close(&p);
+    return ret;
+}

@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The sinks of the one-pass engine (pipeline.c): what every output and analyser implements.
+ * Never installed. */
+#ifndef VIDPIPE_SINK_H
+#define VIDPIPE_SINK_H
+
+#include <libavcodec/avcodec.h>
+#include <libavformat/avformat.h>
+#include <libavutil/frame.h>
+
+#include "vidpipe/pipeline.h"
+#include "internal.h"
+
+typedef struct VpiSink VpiSink;
+
+/* What sinks see of the source. Video frames reach sinks with pts in microseconds from the
+ * start of the source (AV_TIME_BASE_Q); audio frames with pts in samples (1/sample_rate)
+ * from the same origin. Frames are only lent: a sink that keeps one takes its own ref. */
+typedef struct VpiSource {
+    const VpSourceInfo *info;
+    AVFormatContext *fmt;
+    AVStream *vst, *ast;                /* NULL when absent */
+    AVCodecContext *vdec, *adec;        /* NULL when absent */
+    int64_t frame_dur_us;               /* nominal video frame duration; 0 unknown */
+} VpiSource;
+
+typedef struct VpiSinkClass {
+    const char *name;
+    size_t priv_size;
+    size_t opts_size;
+    /* Check and adopt the options (already copied into s->opts); called when added. */
+    int (*init)(VpiSink *s, const VpiSource *src);
+    /* 1 if the video frame at @p pts_us (a packet's, so estimated) must be decoded for this
+     * sink; NULL means every frame. */
+    int (*need_video)(VpiSink *s, int64_t pts_us);
+    int (*video)(VpiSink *s, AVFrame *f);
+    int (*audio)(VpiSink *s, AVFrame *f);
+    /* For a video packet this sink wants as it is (stream copy); NULL = none. */
+    int (*video_packet)(VpiSink *s, const AVPacket *pkt);
+    /* Seek mode (stills): the next time (us) to seek to, or INT64_MIN when satisfied. A
+     * sink without it makes the pipeline decode the whole source. */
+    int64_t (*next_seek)(VpiSink *s);
+    /* End of the source: flush, write, and rename outputs into place. */
+    int (*finish)(VpiSink *s);
+    /* Free; outputs not finished are removed. */
+    void (*close)(VpiSink *s);
+    /* 1: video, audio, video_packet and finish run on the sink's own thread, fed through a
+     * short queue, so that its filtering and encoding overlap the decoding. need_video and
+     * next_seek are still called from the demuxing thread. */
+    int threaded;
+    int (*info)(const VpiSink *s, VpOutputInfo *info);
+} VpiSinkClass;
+
+struct VpiSink {
+    const VpiSinkClass *cls;
+    const VpiSource *src;
+    void *opts;                         /* copy of the caller's options (cls->opts_size) */
+    void *priv;                         /* cls->priv_size, zeroed */
+    char *path;                         /* owned copy of the output path, or NULL */
+    int wants_audio;                    /* set by init */
+    VpiOutput out;                      /* the output being written (vpi_sink_output_begin) */
+    int out_open;                       /* the engine renames it into place after finish */
+    int out_failed;                     /* the output could not be created or written */
+    struct VpiSinkThread *thr;          /* threaded classes, while the pass runs */
+};
+
+/* Create the sink's temporary output file; the engine commits or removes it. */
+int vpi_sink_output_begin(VpiSink *s);
+
+extern const VpiSinkClass vpi_sink_encode;
+extern const VpiSinkClass vpi_sink_thumb;
+extern const VpiSinkClass vpi_sink_qc;
+extern const VpiSinkClass vpi_sink_loudness;
+extern const VpiSinkClass vpi_sink_filter;
+
+/* Add a sink of class @p name (one of the registered classes) to the pipeline; @p opts is
+ * copied. Returns the sink's index or a negative error. */
+int vpi_pipeline_add_sink(VpPipeline *p, const char *name, const void *opts,
+                          const char *path, VpiSink **out);
+
+/* Encoded-output helpers shared by sinks. */
+/* Open an output container for @p tmp_path with the format guessed from @p final_path. */
+int vpi_mux_open(AVFormatContext **oc, const char *final_path, const char *tmp_path);
+/* "12.345" style time for messages. */
+const char *vpi_fmt_time(char buf[32], double seconds);
+
+#endif /* VIDPIPE_SINK_H */

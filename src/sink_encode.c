@@ -1,0 +1,681 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The encoder sink: frame-rate selection, a libavfilter graph (user filters, scale, pad),
+ * libx264 and AAC encoders, and a muxer writing to an atomic output. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libavfilter/avfilter.h>
+#include <libavfilter/buffersink.h>
+#include <libavfilter/buffersrc.h>
+#include <libavutil/channel_layout.h>
+#include <libavutil/opt.h>
+#include <libavutil/pixdesc.h>
+
+#include "sink.h"
+
+static const char *const x264_presets[] = {
+    "ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower",
+    "veryslow", "placebo", NULL,
+};
+
+typedef struct EncodeCtx {
+    VpEncodeOpts o;
+    int out_w, out_h;
+    AVRational fps;             /* output frame rate */
+    AVRational vtb;             /* video encoder time base (1/fps) */
+
+    /* frame-rate selection, the same rule as libavfilter's fps filter (rounding "near"):
+     * output slot n shows the last input frame whose time rounds to n or less. */
+    AVFrame *cand;
+    int64_t next_slot;
+    int started;
+    int64_t last_in_us;
+
+    AVFilterGraph *vgraph;
+    AVFilterContext *vsrc, *vsink;
+    int g_w, g_h, g_fmt;
+    AVFilterGraph *agraph;
+    AVFilterContext *asrc, *asink;
+
+    AVCodecContext *venc, *aenc;
+    AVFormatContext *oc;
+    AVStream *ost_v, *ost_a;
+    AVPacket *pkt;
+    AVFrame *filt;
+    int header_written;
+    int64_t frames_out;
+    int64_t copy_first_dts;
+    int64_t audio_samples;
+} EncodeCtx;
+
+void vp_encode_default_opts(VpEncodeOpts *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->fit = VP_FIT_SOURCE;
+    o->crf = 23;
+    o->x264_preset = "medium";
+    o->audio = 1;
+    o->audio_bitrate = 128000;
+    o->faststart = 1;
+}
+
+static int bad(const char *path, const char *field, const char *why)
+{
+    vpi_log(VP_LOG_ERROR, "%s: encode option %s %s", path ? path : "(output)", field, why);
+    return VP_ERR_BAD_OPTION;
+}
+
+static int validate(const VpEncodeOpts *o)
+{
+    if (!o->path || !*o->path)
+        return bad(o->path, "path", "is required");
+    if (o->fit < VP_FIT_SOURCE || o->fit > VP_FIT_PAD)
+        return bad(o->path, "fit", "is not a VpFit value");
+    if ((o->fit == VP_FIT_HEIGHT || o->fit == VP_FIT_PAD) && (o->height < 2 || o->height > 8192))
+        return bad(o->path, "height", "must be 2..8192");
+    if ((o->fit == VP_FIT_WIDTH || o->fit == VP_FIT_PAD) && (o->width < 2 || o->width > 8192))
+        return bad(o->path, "width", "must be 2..8192");
+    if (o->fps.num < 0 || o->fps.den < 0 || (o->fps.num && !o->fps.den) ||
+        (o->fps.den && av_q2d((AVRational){ o->fps.num, o->fps.den }) > 1000))
+        return bad(o->path, "fps", "must be a positive rate up to 1000, or 0/0");
+    if (o->crf < 0 || o->crf > 51)
+        return bad(o->path, "crf", "must be 0..51");
+    int known = 0;
+    for (int i = 0; x264_presets[i]; i++)
+        known |= o->x264_preset && !strcmp(o->x264_preset, x264_presets[i]);
+    if (!known)
+        return bad(o->path, "x264_preset", "must be one of ultrafast .. placebo");
+    if (o->max_bitrate < 0 || o->max_bitrate > 1000000000)
+        return bad(o->path, "max_bitrate", "must be 0..1000000000");
+    if (o->audio_bitrate < 8000 || o->audio_bitrate > 512000)
+        return bad(o->path, "audio_bitrate", "must be 8000..512000");
+    if (!(o->end_time >= 0 && o->end_time <= 1e9))
+        return bad(o->path, "end_time", "must be 0..1e9 seconds");
+    if (o->video_threads < 0 || o->video_threads > 64)
+        return bad(o->path, "video_threads", "must be 0..64");
+    return 0;
+}
+
+static int even(double v)
+{
+    int n = 2 * (int)lrint(v / 2);
+    return n < 2 ? 2 : n;
+}
+
+static void output_size(EncodeCtx *c, const VpSourceInfo *in)
+{
+    double sar = in->sar.num > 0 && in->sar.den > 0 ? (double)in->sar.num / in->sar.den : 1;
+    double dw = in->width * sar, dh = in->height;
+    if (in->rotation == 90 || in->rotation == 270) {
+        double t = dw;
+        dw = dh;
+        dh = t;
+    }
+    double dar = dw / (dh > 0 ? dh : 1);
+    switch (c->o.fit) {
+    case VP_FIT_SOURCE:
+        c->out_w = even(floor(dw / 2) * 2);
+        c->out_h = even(floor(dh / 2) * 2);
+        break;
+    case VP_FIT_HEIGHT:
+        c->out_h = c->o.height & ~1;
+        c->out_w = even(c->out_h * dar);
+        break;
+    case VP_FIT_WIDTH:
+        c->out_w = c->o.width & ~1;
+        c->out_h = even(c->out_w / dar);
+        break;
+    case VP_FIT_PAD:
+        c->out_w = c->o.width & ~1;
+        c->out_h = c->o.height & ~1;
+        break;
+    }
+}
+
+static int open_video_encoder(VpiSink *s, EncodeCtx *c)
+{
+    const AVCodec *codec = avcodec_find_encoder_by_name("libx264");
+    char buf[32];
+    int ret;
+
+    if (!codec) {
+        vpi_log(VP_LOG_ERROR, "%s: this FFmpeg has no libx264 encoder", s->path);
+        return VP_ERR_UNSUPPORTED;
+    }
+    if (!(c->venc = avcodec_alloc_context3(codec)))
+        return AVERROR(ENOMEM);
+    c->venc->width = c->out_w;
+    c->venc->height = c->out_h;
+    c->venc->pix_fmt = AV_PIX_FMT_YUV420P;
+    c->venc->sample_aspect_ratio = (AVRational){ 1, 1 };
+    c->venc->time_base = c->vtb;
+    c->venc->framerate = c->fps;
+    c->venc->thread_count = c->o.video_threads;
+    if (c->oc->oformat->flags & AVFMT_GLOBALHEADER)
+        c->venc->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
+    if (c->o.max_bitrate) {
+        c->venc->rc_max_rate = c->o.max_bitrate;
+        c->venc->rc_buffer_size = (int)(c->o.max_bitrate * 2 > INT32_MAX ? INT32_MAX
+                                                                         : c->o.max_bitrate * 2);
+    }
+    snprintf(buf, sizeof(buf), "%d", c->o.crf);
+    av_opt_set(c->venc->priv_data, "crf", buf, 0);
+    av_opt_set(c->venc->priv_data, "preset", c->o.x264_preset, 0);
+    if ((ret = avcodec_open2(c->venc, codec, NULL)) < 0) {
+        vpi_log(VP_LOG_ERROR, "%s: cannot open the H.264 encoder: %s", s->path, av_err2str(ret));
+        return ret;
+    }
+    if (!(c->ost_v = avformat_new_stream(c->oc, NULL)))
+        return AVERROR(ENOMEM);
+    c->ost_v->time_base = c->vtb;
+    c->ost_v->avg_frame_rate = c->fps;
+    return avcodec_parameters_from_context(c->ost_v->codecpar, c->venc);
+}
+
+static int open_audio_encoder(VpiSink *s, EncodeCtx *c, const AVCodecContext *adec)
+{
+    const AVCodec *codec = avcodec_find_encoder_by_name("aac");
+    int ret;
+
+    if (!codec)
+        return VP_ERR_UNSUPPORTED;
+    if (!(c->aenc = avcodec_alloc_context3(codec)))
+        return AVERROR(ENOMEM);
+    c->aenc->sample_rate = adec->sample_rate;
+    c->aenc->sample_fmt = AV_SAMPLE_FMT_FLTP;
+    int ch = adec->ch_layout.nb_channels;
+    av_channel_layout_default(&c->aenc->ch_layout, ch > 2 ? 2 : ch < 1 ? 1 : ch);
+    c->aenc->bit_rate = c->o.audio_bitrate;
+    c->aenc->time_base = (AVRational){ 1, adec->sample_rate };
+    if (c->oc->oformat->flags & AVFMT_GLOBALHEADER)
+        c->aenc->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
+    if ((ret = avcodec_open2(c->aenc, codec, NULL)) < 0) {
+        vpi_log(VP_LOG_ERROR, "%s: cannot open the AAC encoder: %s", s->path, av_err2str(ret));
+        return ret;
+    }
+    if (!(c->ost_a = avformat_new_stream(c->oc, NULL)))
+        return AVERROR(ENOMEM);
+    c->ost_a->time_base = c->aenc->time_base;
+    return avcodec_parameters_from_context(c->ost_a->codecpar, c->aenc);
+}
+
+static int build_audio_graph(VpiSink *s, EncodeCtx *c, const AVCodecContext *adec)
+{
+    char args[512], layout[64], chain[1024];
+    const AVFilter *abuffer = avfilter_get_by_name("abuffer");
+    const AVFilter *abuffersink = avfilter_get_by_name("abuffersink");
+    AVFilterInOut *in = NULL, *out = NULL;
+    int ret;
+
+    if (!(c->agraph = avfilter_graph_alloc()))
+        return AVERROR(ENOMEM);
+    c->agraph->nb_threads = 1;
+    if (adec->ch_layout.order == AV_CHANNEL_ORDER_UNSPEC) {
+        AVChannelLayout def;
+        av_channel_layout_default(&def, adec->ch_layout.nb_channels);
+        av_channel_layout_describe(&def, layout, sizeof(layout));
+    } else {
+        av_channel_layout_describe(&adec->ch_layout, layout, sizeof(layout));
+    }
+    snprintf(args, sizeof(args), "time_base=1/%d:sample_rate=%d:sample_fmt=%s:channel_layout=%s",
+             adec->sample_rate, adec->sample_rate, av_get_sample_fmt_name(adec->sample_fmt),
+             layout);
+    if ((ret = avfilter_graph_create_filter(&c->asrc, abuffer, "in", args, NULL, c->agraph)) < 0 ||
+        (ret = avfilter_graph_create_filter(&c->asink, abuffersink, "out", NULL, NULL,
+                                            c->agraph)) < 0)
+        return ret;
+    av_channel_layout_describe(&c->aenc->ch_layout, layout, sizeof(layout));
+    char trim[64] = "";
+    if (c->o.end_time > 0)
+        snprintf(trim, sizeof(trim), ",atrim=end=%.6f", c->o.end_time);
+    snprintf(chain, sizeof(chain), "%s%saresample=%d,aformat=sample_fmts=fltp:channel_layouts=%s%s",
+             c->o.audio_filters ? c->o.audio_filters : "", c->o.audio_filters ? "," : "",
+             adec->sample_rate, layout, trim);
+    if (!(in = avfilter_inout_alloc()) || !(out = avfilter_inout_alloc())) {
+        ret = AVERROR(ENOMEM);
+        goto end;
+    }
+    out->name = av_strdup("in");
+    out->filter_ctx = c->asrc;
+    in->name = av_strdup("out");
+    in->filter_ctx = c->asink;
+    if ((ret = avfilter_graph_parse_ptr(c->agraph, chain, &in, &out, NULL)) < 0 ||
+        (ret = avfilter_graph_config(c->agraph, NULL)) < 0) {
+        vpi_log(VP_LOG_ERROR, "%s: audio filters '%s': %s", s->path, chain, av_err2str(ret));
+        goto end;
+    }
+    av_buffersink_set_frame_size(c->asink, (unsigned)c->aenc->frame_size);
+end:
+    avfilter_inout_free(&in);
+    avfilter_inout_free(&out);
+    return ret;
+}
+
+static int build_video_graph(VpiSink *s, EncodeCtx *c, const AVFrame *f)
+{
+    char args[512], chain[2048], scale[512];
+    const AVFilter *buffer = avfilter_get_by_name("buffer");
+    const AVFilter *buffersink = avfilter_get_by_name("buffersink");
+    AVFilterInOut *in = NULL, *out = NULL;
+    int ret;
+
+    avfilter_graph_free(&c->vgraph);
+    if (!(c->vgraph = avfilter_graph_alloc()))
+        return AVERROR(ENOMEM);
+    AVRational sar = f->sample_aspect_ratio.num ? f->sample_aspect_ratio
+                                                : (AVRational){ 1, 1 };
+    snprintf(args, sizeof(args), "video_size=%dx%d:pix_fmt=%d:time_base=%d/%d:pixel_aspect=%d/%d",
+             f->width, f->height, f->format, c->vtb.num, c->vtb.den, sar.num, sar.den);
+    if ((ret = avfilter_graph_create_filter(&c->vsrc, buffer, "in", args, NULL, c->vgraph)) < 0 ||
+        (ret = avfilter_graph_create_filter(&c->vsink, buffersink, "out", NULL, NULL,
+                                            c->vgraph)) < 0)
+        return ret;
+    if (c->o.fit == VP_FIT_PAD)
+        snprintf(scale, sizeof(scale),
+                 "scale=%d:%d:force_original_aspect_ratio=decrease:force_divisible_by=2,"
+                 "pad=%d:%d:(ow-iw)/2:(oh-ih)/2", c->out_w, c->out_h, c->out_w, c->out_h);
+    else
+        snprintf(scale, sizeof(scale), "scale=%d:%d", c->out_w, c->out_h);
+    /* Turned upright first, as ffmpeg's autorotation does. */
+    int rot = s->src->info->rotation;
+    const char *turn = rot == 90 ? "transpose=clock," : rot == 180 ? "hflip,vflip,"
+                     : rot == 270 ? "transpose=cclock," : "";
+    snprintf(chain, sizeof(chain), "%s%s%s%s,setsar=1,format=yuv420p", turn,
+             c->o.video_filters ? c->o.video_filters : "", c->o.video_filters ? "," : "", scale);
+    if (!(in = avfilter_inout_alloc()) || !(out = avfilter_inout_alloc())) {
+        ret = AVERROR(ENOMEM);
+        goto end;
+    }
+    out->name = av_strdup("in");
+    out->filter_ctx = c->vsrc;
+    in->name = av_strdup("out");
+    in->filter_ctx = c->vsink;
+    if ((ret = avfilter_graph_parse_ptr(c->vgraph, chain, &in, &out, NULL)) < 0 ||
+        (ret = avfilter_graph_config(c->vgraph, NULL)) < 0) {
+        vpi_log(VP_LOG_ERROR, "%s: video filters '%s': %s", s->path, chain, av_err2str(ret));
+        goto end;
+    }
+    c->g_w = f->width;
+    c->g_h = f->height;
+    c->g_fmt = f->format;
+end:
+    avfilter_inout_free(&in);
+    avfilter_inout_free(&out);
+    return ret;
+}
+
+static int write_packets(VpiSink *s, EncodeCtx *c, AVCodecContext *enc, AVStream *st)
+{
+    int ret;
+    for (;;) {
+        ret = avcodec_receive_packet(enc, c->pkt);
+        if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF)
+            return 0;
+        if (ret < 0)
+            return ret;
+        av_packet_rescale_ts(c->pkt, enc->time_base, st->time_base);
+        c->pkt->stream_index = st->index;
+        if ((ret = av_interleaved_write_frame(c->oc, c->pkt)) < 0) {
+            s->out_failed = 1;
+            vpi_log(VP_LOG_VERBOSE, "%s: write failed: %s", s->path, av_err2str(ret));
+            return ret;
+        }
+    }
+}
+
+static int encode_video(VpiSink *s, EncodeCtx *c, AVFrame *f)
+{
+    int ret;
+    if ((ret = avcodec_send_frame(c->venc, f)) < 0)
+        return ret;
+    return write_packets(s, c, c->venc, c->ost_v);
+}
+
+/* Push one chosen frame, as output slot @p slot, through the filters into the encoder. */
+static int emit(VpiSink *s, EncodeCtx *c, AVFrame *src, int64_t slot)
+{
+    int ret;
+    if (!c->vgraph || src->width != c->g_w || src->height != c->g_h || src->format != c->g_fmt)
+        if ((ret = build_video_graph(s, c, src)) < 0)
+            return ret;
+    int64_t saved = src->pts;
+    src->pts = slot;
+    ret = av_buffersrc_add_frame_flags(c->vsrc, src, AV_BUFFERSRC_FLAG_KEEP_REF);
+    src->pts = saved;
+    if (ret < 0)
+        return ret;
+    for (;;) {
+        ret = av_buffersink_get_frame(c->vsink, c->filt);
+        if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF)
+            return 0;
+        if (ret < 0)
+            return ret;
+        c->filt->pict_type = AV_PICTURE_TYPE_NONE;
+        ret = encode_video(s, c, c->filt);
+        av_frame_unref(c->filt);
+        if (ret < 0)
+            return ret;
+        c->frames_out++;
+    }
+}
+
+static int64_t slot_of(EncodeCtx *c, int64_t us)
+{
+    return av_rescale_q_rnd(us, AV_TIME_BASE_Q, c->vtb, AV_ROUND_NEAR_INF | AV_ROUND_PASS_MINMAX);
+}
+
+static int need_video(VpiSink *s, int64_t us)
+{
+    EncodeCtx *c = s->priv;
+    int64_t dur = s->src->frame_dur_us;
+    /* Kept only if the next picture (one frame later) rounds to a later slot. */
+    return !dur || slot_of(c, us + dur) > slot_of(c, us);
+}
+
+static int on_video(VpiSink *s, AVFrame *f)
+{
+    EncodeCtx *c = s->priv;
+    int64_t r = slot_of(c, f->pts);
+    int ret;
+
+    if (c->o.end_time > 0 && f->pts >= c->o.end_time * 1e6)
+        return 0;
+    c->last_in_us = f->pts;
+    if (!c->started) {
+        c->started = 1;
+        c->next_slot = r < 0 ? 0 : r;
+    } else {
+        while (r > c->next_slot) {
+            if ((ret = emit(s, c, c->cand, c->next_slot)) < 0)
+                return ret;
+            c->next_slot++;
+        }
+        av_frame_free(&c->cand);
+    }
+    if (!(c->cand = av_frame_clone(f)))
+        return AVERROR(ENOMEM);
+    return 0;
+}
+
+static int on_audio(VpiSink *s, AVFrame *f)
+{
+    EncodeCtx *c = s->priv;
+    int ret;
+    /* Priming before the start of the source is not part of the output. */
+    if (f->pts != AV_NOPTS_VALUE && f->pts + f->nb_samples <= 0)
+        return 0;
+    if ((ret = av_buffersrc_add_frame_flags(c->asrc, f, AV_BUFFERSRC_FLAG_KEEP_REF)) < 0)
+        return ret;
+    for (;;) {
+        ret = av_buffersink_get_frame(c->asink, c->filt);
+        if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF)
+            return 0;
+        if (ret < 0)
+            return ret;
+        c->filt->pts = c->audio_samples;
+        c->audio_samples += c->filt->nb_samples;
+        ret = avcodec_send_frame(c->aenc, c->filt);
+        av_frame_unref(c->filt);
+        if (ret < 0 || (ret = write_packets(s, c, c->aenc, c->ost_a)) < 0)
+            return ret;
+    }
+}
+
+static int on_video_packet(VpiSink *s, const AVPacket *in)
+{
+    EncodeCtx *c = s->priv;
+    AVPacket *pkt = (AVPacket *)in;
+    const AVStream *ist = s->src->vst;
+    int64_t off = av_rescale_q(s->src->fmt->start_time == AV_NOPTS_VALUE ? 0
+                                                                         : s->src->fmt->start_time,
+                               AV_TIME_BASE_Q, ist->time_base);
+    if (c->o.end_time > 0 && pkt->pts != AV_NOPTS_VALUE &&
+        av_rescale_q(pkt->pts - off, ist->time_base, AV_TIME_BASE_Q) >= c->o.end_time * 1e6)
+        return 0;
+    if (pkt->pts != AV_NOPTS_VALUE)
+        pkt->pts -= off;
+    if (pkt->dts != AV_NOPTS_VALUE)
+        pkt->dts -= off;
+    av_packet_rescale_ts(pkt, ist->time_base, c->ost_v->time_base);
+    pkt->stream_index = c->ost_v->index;
+    pkt->pos = -1;
+    c->frames_out++;
+    int ret = av_interleaved_write_frame(c->oc, pkt);
+    s->out_failed |= ret < 0;
+    if (ret < 0)
+        vpi_log(VP_LOG_VERBOSE, "%s: write failed: %s", s->path, av_err2str(ret));
+    return ret;
+}
+
+static int init(VpiSink *s, const VpiSource *src)
+{
+    EncodeCtx *c = s->priv;
+    AVDictionary *mopts = NULL;
+    int ret;
+
+    c->o = *(const VpEncodeOpts *)s->opts;
+    c->o.path = s->path;
+    c->o.video_filters = NULL;
+    c->o.audio_filters = NULL;
+    if ((ret = validate((const VpEncodeOpts *)s->opts)) < 0)
+        return ret;
+    if (!src->vst) {
+        vpi_log(VP_LOG_VERBOSE, "%s: %s", src->info->path, vp_strerror(VP_ERR_NO_VIDEO));
+        return VP_ERR_NO_VIDEO;
+    }
+    /* The filter strings belong to the caller only during the add call: keep copies. */
+    const VpEncodeOpts *uo = s->opts;
+    if ((uo->video_filters && !(c->o.video_filters = av_strdup(uo->video_filters))) ||
+        (uo->audio_filters && !(c->o.audio_filters = av_strdup(uo->audio_filters))))
+        return AVERROR(ENOMEM);
+    if (!(c->pkt = av_packet_alloc()) || !(c->filt = av_frame_alloc()))
+        return AVERROR(ENOMEM);
+    output_size(c, src->info);
+    AVRational fps = c->o.fps.num ? (AVRational){ c->o.fps.num, c->o.fps.den }
+                                  : (AVRational){ src->info->fps.num, src->info->fps.den };
+    if (fps.num <= 0 || fps.den <= 0)
+        fps = (AVRational){ 25, 1 };
+    c->fps = fps;
+    c->vtb = av_inv_q(fps);
+
+    if ((ret = vpi_sink_output_begin(s)) < 0)
+        return ret;
+    if ((ret = vpi_mux_open(&c->oc, s->path, s->out.tmp_path)) < 0)
+        return ret;
+    if (c->o.copy_video) {
+        if (!(c->ost_v = avformat_new_stream(c->oc, NULL)))
+            return AVERROR(ENOMEM);
+        if ((ret = avcodec_parameters_copy(c->ost_v->codecpar, src->vst->codecpar)) < 0)
+            return ret;
+        c->ost_v->codecpar->codec_tag = 0;
+        c->ost_v->time_base = src->vst->time_base;
+        c->ost_v->avg_frame_rate = src->vst->avg_frame_rate;
+        c->ost_v->sample_aspect_ratio = src->vst->sample_aspect_ratio;
+        /* A copied picture keeps its display matrix: players turn it as before. */
+        size_t msize;
+        const uint8_t *m = av_stream_get_side_data(src->vst, AV_PKT_DATA_DISPLAYMATRIX, &msize);
+        uint8_t *dm;
+        if (m && (dm = av_stream_new_side_data(c->ost_v, AV_PKT_DATA_DISPLAYMATRIX, msize)))
+            memcpy(dm, m, msize);
+    } else if ((ret = open_video_encoder(s, c)) < 0) {
+        return ret;
+    }
+    if (c->o.audio && src->adec) {
+        if ((ret = open_audio_encoder(s, c, src->adec)) < 0 ||
+            (ret = build_audio_graph(s, c, src->adec)) < 0)
+            return ret;
+        s->wants_audio = 1;
+    }
+    if (!(c->oc->oformat->flags & AVFMT_NOFILE) &&
+        (ret = avio_open(&c->oc->pb, s->out.tmp_path, AVIO_FLAG_WRITE)) < 0) {
+        s->out_failed = 1;
+        vpi_log(VP_LOG_VERBOSE, "%s: cannot write: %s", s->path, av_err2str(ret));
+        return ret;
+    }
+    if (c->o.faststart)
+        av_dict_set(&mopts, "movflags", "+faststart", 0);
+    ret = avformat_write_header(c->oc, &mopts);
+    av_dict_free(&mopts);
+    if (ret < 0) {
+        vpi_log(VP_LOG_VERBOSE, "%s: cannot start the output: %s", s->path, av_err2str(ret));
+        return ret;
+    }
+    c->header_written = 1;
+    return 0;
+}
+
+static int flush_audio(VpiSink *s, EncodeCtx *c)
+{
+    int ret;
+    if (!c->aenc)
+        return 0;
+    if ((ret = av_buffersrc_add_frame(c->asrc, NULL)) < 0)
+        return ret;
+    for (;;) {
+        ret = av_buffersink_get_frame(c->asink, c->filt);
+        if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF)
+            break;
+        if (ret < 0)
+            return ret;
+        c->filt->pts = c->audio_samples;
+        c->audio_samples += c->filt->nb_samples;
+        ret = avcodec_send_frame(c->aenc, c->filt);
+        av_frame_unref(c->filt);
+        if (ret < 0 || (ret = write_packets(s, c, c->aenc, c->ost_a)) < 0)
+            return ret;
+    }
+    if ((ret = avcodec_send_frame(c->aenc, NULL)) < 0)
+        return ret;
+    return write_packets(s, c, c->aenc, c->ost_a);
+}
+
+static int finish(VpiSink *s)
+{
+    EncodeCtx *c = s->priv;
+    int ret;
+
+    if (!c->o.copy_video) {
+        if (!c->cand) {
+            vpi_log(VP_LOG_VERBOSE, "%s: no picture of %s could be decoded", s->path,
+                    s->src->info->path);
+            return VP_ERR_CORRUPT;
+        }
+        /* The last picture fills the slots up to the end of its display time. */
+        int64_t dur = s->src->frame_dur_us ? s->src->frame_dur_us : 40000;
+        int64_t end = slot_of(c, c->last_in_us + dur);
+        while (c->next_slot < end || !c->frames_out) {
+            if ((ret = emit(s, c, c->cand, c->next_slot)) < 0)
+                return ret;
+            c->next_slot++;
+        }
+        av_frame_free(&c->cand);
+        if ((ret = av_buffersrc_add_frame(c->vsrc, NULL)) < 0)
+            return ret;
+        for (;;) {
+            ret = av_buffersink_get_frame(c->vsink, c->filt);
+            if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF)
+                break;
+            if (ret < 0)
+                return ret;
+            ret = encode_video(s, c, c->filt);
+            av_frame_unref(c->filt);
+            if (ret < 0)
+                return ret;
+            c->frames_out++;
+        }
+        if ((ret = avcodec_send_frame(c->venc, NULL)) < 0 ||
+            (ret = write_packets(s, c, c->venc, c->ost_v)) < 0)
+            return ret;
+    }
+    if ((ret = flush_audio(s, c)) < 0)
+        return ret;
+    /* The trailer (and faststart's rewrite) happen in the temporary file. */
+    ret = av_write_trailer(c->oc);
+    c->header_written = 0;
+    if (ret < 0) {
+        s->out_failed = 1;
+        vpi_log(VP_LOG_VERBOSE, "%s: cannot finish the output: %s", s->path, av_err2str(ret));
+        return ret;
+    }
+    if ((ret = avio_closep(&c->oc->pb)) < 0)
+        s->out_failed = 1;
+    return ret < 0 ? ret : 0;
+}
+
+static void close_sink(VpiSink *s)
+{
+    EncodeCtx *c = s->priv;
+    av_frame_free(&c->cand);
+    av_frame_free(&c->filt);
+    av_packet_free(&c->pkt);
+    avfilter_graph_free(&c->vgraph);
+    avfilter_graph_free(&c->agraph);
+    avcodec_free_context(&c->venc);
+    avcodec_free_context(&c->aenc);
+    if (c->oc) {
+        if (c->oc->pb)
+            avio_closep(&c->oc->pb);
+        avformat_free_context(c->oc);
+        c->oc = NULL;
+    }
+    av_freep(&c->o.video_filters);
+    av_freep(&c->o.audio_filters);
+}
+
+static int info(const VpiSink *s, VpOutputInfo *out)
+{
+    const EncodeCtx *c = s->priv;
+    out->width = c->o.copy_video ? s->src->info->width : c->out_w;
+    out->height = c->o.copy_video ? s->src->info->height : c->out_h;
+    out->fps = (VpRational){ c->fps.num, c->fps.den };
+    out->frames = c->frames_out;
+    out->duration = c->o.copy_video ? s->src->info->duration : c->frames_out / av_q2d(c->fps);
+    out->at = NAN;
+    out->has_audio = c->aenc != NULL;
+    return 0;
+}
+
+static int init_dispatch(VpiSink *s, const VpiSource *src);
+
+const VpiSinkClass vpi_sink_encode = {
+    .name = "encode",
+    .priv_size = sizeof(EncodeCtx),
+    .opts_size = sizeof(VpEncodeOpts),
+    .init = init_dispatch,
+    .need_video = need_video,
+    .video = on_video,
+    .audio = on_audio,
+    .finish = finish,
+    .close = close_sink,
+    .info = info,
+    .threaded = 1,
+};
+
+/* Stream copy of the video is the same sink without the video decoding half. */
+static const VpiSinkClass sink_encode_copy = {
+    .name = "encode",
+    .priv_size = sizeof(EncodeCtx),
+    .opts_size = sizeof(VpEncodeOpts),
+    .init = init_dispatch,
+    .audio = on_audio,
+    .video_packet = on_video_packet,
+    .finish = finish,
+    .close = close_sink,
+    .info = info,
+    .threaded = 1,
+};
+
+static int init_dispatch(VpiSink *s, const VpiSource *src)
+{
+    if (((const VpEncodeOpts *)s->opts)->copy_video)
+        s->cls = &sink_encode_copy;
+    return init(s, src);
+}
+
+int vp_pipeline_add_encode(VpPipeline *p, const VpEncodeOpts *o)
+{
+    if (!o)
+        return AVERROR(EINVAL);
+    return vpi_pipeline_add_sink(p, "encode", o, o->path, NULL);
+}

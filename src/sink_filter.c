@@ -1,0 +1,125 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The analysis filter sink: every decoded picture through a libavfilter chain whose output
+ * is dropped (e.g. vidstabdetect, the first pass of stabilization, which writes its
+ * transforms file when the graph is freed). */
+#include <stdlib.h>
+#include <string.h>
+
+#include <libavfilter/avfilter.h>
+#include <libavfilter/buffersink.h>
+#include <libavfilter/buffersrc.h>
+#include <libavutil/avstring.h>
+
+#include "sink.h"
+
+typedef struct FilterCtx {
+    char *chain;
+    AVFilterGraph *graph;
+    AVFilterContext *src, *sink;
+    AVFrame *out;
+    int w, h, fmt;
+} FilterCtx;
+
+static int build(VpiSink *s, FilterCtx *c, const AVFrame *f)
+{
+    char args[256];
+    AVFilterInOut *in = NULL, *out = NULL;
+    int ret;
+
+    avfilter_graph_free(&c->graph);
+    if (!(c->graph = avfilter_graph_alloc()))
+        return AVERROR(ENOMEM);
+    AVRational sar = f->sample_aspect_ratio.num ? f->sample_aspect_ratio : (AVRational){ 1, 1 };
+    snprintf(args, sizeof(args), "video_size=%dx%d:pix_fmt=%d:time_base=1/1000000:"
+             "pixel_aspect=%d/%d", f->width, f->height, f->format, sar.num, sar.den);
+    if ((ret = avfilter_graph_create_filter(&c->src, avfilter_get_by_name("buffer"), "in", args,
+                                            NULL, c->graph)) < 0 ||
+        (ret = avfilter_graph_create_filter(&c->sink, avfilter_get_by_name("buffersink"), "out",
+                                            NULL, NULL, c->graph)) < 0)
+        return ret;
+    if (!(in = avfilter_inout_alloc()) || !(out = avfilter_inout_alloc())) {
+        ret = AVERROR(ENOMEM);
+        goto end;
+    }
+    out->name = av_strdup("in");
+    out->filter_ctx = c->src;
+    in->name = av_strdup("out");
+    in->filter_ctx = c->sink;
+    if ((ret = avfilter_graph_parse_ptr(c->graph, c->chain, &in, &out, NULL)) < 0 ||
+        (ret = avfilter_graph_config(c->graph, NULL)) < 0)
+        vpi_log(VP_LOG_ERROR, "%s: analysis filters '%s': %s", s->src->info->path, c->chain,
+                av_err2str(ret));
+    c->w = f->width;
+    c->h = f->height;
+    c->fmt = f->format;
+end:
+    avfilter_inout_free(&in);
+    avfilter_inout_free(&out);
+    return ret;
+}
+
+static int drain(FilterCtx *c)
+{
+    for (;;) {
+        int ret = av_buffersink_get_frame(c->sink, c->out);
+        if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF)
+            return 0;
+        if (ret < 0)
+            return ret;
+        av_frame_unref(c->out);
+    }
+}
+
+static int init(VpiSink *s, const VpiSource *src)
+{
+    FilterCtx *c = s->priv;
+    const char *chain = *(const char *const *)s->opts;
+    if (!src->vst) {
+        vpi_log(VP_LOG_VERBOSE, "%s: %s", src->info->path, vp_strerror(VP_ERR_NO_VIDEO));
+        return VP_ERR_NO_VIDEO;
+    }
+    if (!chain || !*chain || !(c->chain = av_strdup(chain)) || !(c->out = av_frame_alloc()))
+        return chain && *chain ? AVERROR(ENOMEM) : AVERROR(EINVAL);
+    return 0;
+}
+
+static int on_video(VpiSink *s, AVFrame *f)
+{
+    FilterCtx *c = s->priv;
+    int ret;
+    if (!c->graph || f->width != c->w || f->height != c->h || f->format != c->fmt)
+        if ((ret = build(s, c, f)) < 0)
+            return ret;
+    if ((ret = av_buffersrc_add_frame_flags(c->src, f, AV_BUFFERSRC_FLAG_KEEP_REF)) < 0)
+        return ret;
+    return drain(c);
+}
+
+static int finish(VpiSink *s)
+{
+    FilterCtx *c = s->priv;
+    int ret = 0;
+    if (c->graph && ((ret = av_buffersrc_add_frame(c->src, NULL)) < 0 || (ret = drain(c)) < 0))
+        return ret;
+    /* Analysis filters write their results when they are freed. */
+    avfilter_graph_free(&c->graph);
+    return 0;
+}
+
+static void close_sink(VpiSink *s)
+{
+    FilterCtx *c = s->priv;
+    avfilter_graph_free(&c->graph);
+    av_frame_free(&c->out);
+    av_freep(&c->chain);
+}
+
+const VpiSinkClass vpi_sink_filter = {
+    .name = "filter",
+    .priv_size = sizeof(FilterCtx),
+    .opts_size = sizeof(const char *),
+    .init = init,
+    .video = on_video,
+    .finish = finish,
+    .close = close_sink,
+};

@@ -1,0 +1,249 @@
+#!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# vidpipe proxy: outputs checked with ffprobe/ffmpeg, the frames the proxy keeps compared with
+# ffmpeg's fps filter, bad inputs, folders, skipping, and nothing left behind on failure.
+. "$VP_SRCDIR/tests/lib.sh"
+
+src=$(media tb_av.mp4 -f lavfi -i testsrc2=s=320x240:r=30:d=6 -f lavfi -i sine=f=440:d=6 \
+      -c:v libx264 -preset fast -pix_fmt yuv420p -c:a aac -b:a 96k)
+noaudio=$(media tb_v.mp4 -f lavfi -i testsrc2=s=320x240:r=30:d=3 -c:v libx264 -preset fast \
+      -pix_fmt yuv420p)
+audioonly=$(media tb_a.m4a -f lavfi -i sine=f=440:d=2 -c:a aac)
+
+# ---- the proxy, its thumbnail and metadata ----
+run "$VIDPIPE" proxy "$src" -o "$WORK/p.mp4" --thumb "$WORK/t.jpg" --meta "$WORK/m.json" \
+    --height 120 --thumb-width 160
+assert_eq "$RC" 0 "proxy exit code"
+assert_eq "$ERR" "" "proxy stderr"
+v=$(ffprobe -v error -select_streams v:0 -count_frames -show_entries \
+    stream=codec_name,width,height,pix_fmt,r_frame_rate,nb_read_frames -of csv=p=0 "$WORK/p.mp4")
+assert_eq "$v" "h264,160,120,yuv420p,10/1,60" "proxy video stream"
+a=$(ffprobe -v error -select_streams a:0 -show_entries stream=codec_name,bit_rate -of csv=p=0 \
+    "$WORK/p.mp4")
+assert_contains "$a" "aac," "proxy audio codec"
+abr=${a#aac,}
+assert_near "$abr" 64000 12000 "proxy audio bitrate"
+# moov before mdat (faststart)
+order=$(python3 - "$WORK/p.mp4" <<'PY'
+import struct, sys
+f = open(sys.argv[1], 'rb'); order = []
+while True:
+    h = f.read(8)
+    if len(h) < 8: break
+    size, typ = struct.unpack('>I4s', h)
+    if size == 1: size = struct.unpack('>Q', f.read(8))[0]; f.seek(size - 16, 1)
+    else: f.seek(size - 8, 1)
+    order.append(typ.decode())
+print(' '.join(t for t in order if t in ('moov', 'mdat')))
+PY
+)
+assert_eq "$order" "moov mdat" "moov first"
+# CRF 28 medium, as the upload pipeline's proxies
+sei=$(strings "$WORK/p.mp4" | grep -m1 'x264 - core' || true)
+assert_contains "$sei" "crf=28.0" "x264 CRF"
+assert_contains "$sei" "subme=7" "x264 preset medium"
+
+# The proxy keeps the frames ffmpeg's fps filter keeps: compare with an uncompressed reference.
+ffmpeg -nostdin -v error -y -i "$src" -vf scale=160:120,fps=10 -pix_fmt yuv420p -f rawvideo \
+    "$WORK/ref.yuv"
+ffmpeg -nostdin -v error -y -i "$WORK/p.mp4" -f rawvideo -pix_fmt yuv420p "$WORK/got.yuv"
+minpsnr=$(python3 - "$WORK/ref.yuv" "$WORK/got.yuv" <<'PY'
+import math, sys
+n, y = 160 * 120 * 3 // 2, 160 * 120
+a = open(sys.argv[1], 'rb').read(); b = open(sys.argv[2], 'rb').read()
+if len(a) != len(b): print(-1); sys.exit()
+worst = 99
+for off in range(0, len(a), n):
+    fa, fb = a[off:off + y], b[off:off + y]
+    mse = sum((p - q) ** 2 for p, q in zip(fa, fb)) / y
+    worst = min(worst, 99 if mse == 0 else int(10 * math.log10(255 ** 2 / mse)))
+print(worst)
+PY
+)
+check
+[ "$minpsnr" -ge 28 ] || fail "proxy frames differ from the fps filter's choice (min PSNR $minpsnr)"
+
+t=$(ffprobe -v error -show_entries stream=codec_name,width,height -of csv=p=0 "$WORK/t.jpg")
+assert_eq "$t" "mjpeg,160,120" "thumbnail"
+# The thumbnail is the frame at 5 s.
+ffmpeg -nostdin -v error -y -ss 5 -i "$src" -frames:v 1 -vf scale=160:120 -f rawvideo \
+    -pix_fmt gray "$WORK/ref5.gray"
+ffmpeg -nostdin -v error -y -i "$WORK/t.jpg" -f rawvideo -pix_fmt gray "$WORK/t.gray"
+ffmpeg -nostdin -v error -y -ss 4 -i "$src" -frames:v 1 -vf scale=160:120 -f rawvideo \
+    -pix_fmt gray "$WORK/ref4.gray"
+cmp=$(python3 - "$WORK/ref5.gray" "$WORK/ref4.gray" "$WORK/t.gray" <<'PY'
+import sys
+r5, r4, t = (open(p, 'rb').read() for p in sys.argv[1:])
+d5 = sum(abs(p - q) for p, q in zip(t, r5)) / len(t)
+d4 = sum(abs(p - q) for p, q in zip(t, r4)) / len(t)
+print("at5" if d5 < d4 and d5 < 4 else "other %.1f %.1f" % (d5, d4))
+PY
+)
+assert_eq "$cmp" "at5" "thumbnail shows the frame at 5 s"
+
+meta=$(python3 -c '
+import json, sys
+m = json.load(open(sys.argv[1]))
+o, p, t = m["original"], m["proxy"], m["thumbnail"]
+print(o["width"], o["height"], o["fps"], "%.2f" % o["duration_seconds"], o["codec"],
+      o["bitrate"] > 0, o["file_size_bytes"] > 0, p["width"], p["height"], p["fps"],
+      t["width"], t["timestamp_seconds"], m["decode_errors"])' "$WORK/m.json")
+assert_eq "$meta" "320 240 30 6.00 h264 True True 160 120 10 160 5 0" "metadata"
+size=$(stat -c %s "$src")
+msize=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["original"]["file_size_bytes"])' "$WORK/m.json")
+assert_eq "$msize" "$size" "metadata file size"
+
+# A progress line on a terminal (and none in a pipe: the stderr checks above).
+prog=$(python3 - "$VIDPIPE" "$src" "$WORK/pt.mp4" <<'PY'
+import os, pty, subprocess, sys
+master, slave = pty.openpty()
+p = subprocess.run([sys.argv[1], "proxy", sys.argv[2], "-o", sys.argv[3], "--height", "120"],
+                   stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=slave)
+os.close(slave)
+data = b""
+while True:
+    try:
+        chunk = os.read(master, 4096)
+    except OSError:
+        break
+    if not chunk:
+        break
+    data += chunk
+print(p.returncode, "progress" if b"proxy: seconds" in data and b"\r" in data else repr(data))
+PY
+)
+assert_eq "$prog" "0 progress" "progress line on a terminal"
+
+# --json
+run "$VIDPIPE" proxy "$src" -o "$WORK/p2.mp4" --height 120 --json
+assert_eq "$RC" 0 "proxy --json exit"
+j=$(echo "$OUT" | python3 -c 'import json,sys; d=json.load(sys.stdin)["items"][0]; print(d["status"], d["proxy_info"]["frames"], d["proxy_info"]["height"], d["frames_not_decoded"] > 0)')
+assert_eq "$j" "done 60 120 True" "proxy --json fields, undecoded frames"
+
+# Short videos: the thumbnail is at the midpoint.
+run "$VIDPIPE" proxy "$noaudio" -o "$WORK/na.mp4" --thumb "$WORK/na.jpg" --meta "$WORK/na.json" \
+    --height 120
+assert_eq "$RC" 0 "no-audio proxy exit"
+streams=$(ffprobe -v error -show_entries stream=codec_type -of csv=p=0 "$WORK/na.mp4" | tr '\n' ' ')
+assert_eq "$streams" "video " "no audio in, no audio out"
+ts=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["thumbnail"]["timestamp_seconds"])' "$WORK/na.json")
+assert_near "$ts" 1.5 0.05 "thumbnail at the midpoint of a 3 s video"
+
+# A phone video turned by its display matrix: the proxy and thumbnail are upright, as
+# ffmpeg's autorotation shows it.
+ffmpeg -nostdin -v error -y -i "$src" -c copy -metadata:s:v:0 rotate=90 "$WORK/rot.mp4"
+run "$VIDPIPE" proxy "$WORK/rot.mp4" -o "$WORK/rp.mp4" --thumb "$WORK/rt.jpg" --height 120 \
+    --thumb-width 90
+assert_eq "$RC" 0 "rotated source exit"
+assert_eq "$(ffprobe -v error -show_entries stream=width,height -of csv=p=0 "$WORK/rp.mp4" | head -1)" \
+    "90,120" "rotated source: portrait proxy"
+assert_eq "$(ffprobe -v error -show_entries stream=width,height -of csv=p=0 "$WORK/rt.jpg")" \
+    "90,120" "rotated source: portrait thumbnail"
+ffmpeg -nostdin -v error -y -i "$WORK/rot.mp4" -vf scale=90:120 -frames:v 1 -f rawvideo \
+    -pix_fmt gray "$WORK/rref.gray"
+ffmpeg -nostdin -v error -y -i "$WORK/rp.mp4" -frames:v 1 -f rawvideo -pix_fmt gray "$WORK/rgot.gray"
+ffmpeg -nostdin -v error -y -ss 5 -i "$WORK/rot.mp4" -vf scale=90:120 -frames:v 1 -f rawvideo \
+    -pix_fmt gray "$WORK/rref5.gray"
+ffmpeg -nostdin -v error -y -i "$WORK/rt.jpg" -f rawvideo -pix_fmt gray "$WORK/rt.gray"
+up=$(python3 -c '
+import sys
+def mad(p, q):
+    a, b = open(p, "rb").read(), open(q, "rb").read()
+    return sum(abs(x - y) for x, y in zip(a, b)) / len(a) if len(a) == len(b) else 999
+print("upright" if mad(sys.argv[1], sys.argv[2]) < 8 and mad(sys.argv[3], sys.argv[4]) < 8 else "turned")' \
+    "$WORK/rref.gray" "$WORK/rgot.gray" "$WORK/rref5.gray" "$WORK/rt.gray")
+assert_eq "$up" "upright" "rotated source: pictures turned as ffmpeg turns them"
+
+# ---- bad input: one line naming the file, nothing left ----
+run "$VIDPIPE" proxy "$audioonly" -o "$WORK/ao.mp4" --thumb "$WORK/ao.jpg"
+assert_eq "$RC" 2 "audio-only exit"
+assert_eq "$ERR" "vidpipe: $audioonly: has no video stream" "audio-only message"
+printf 'not a video\n' > "$WORK/text.mp4"
+run "$VIDPIPE" proxy "$WORK/text.mp4" -o "$WORK/tx.mp4"
+assert_eq "$RC" 2 "unreadable exit"
+assert_eq "$ERR" "vidpipe: $WORK/text.mp4: not a media file (no known container format)" \
+    "unreadable message"
+run "$VIDPIPE" proxy "$WORK/missing.mp4" -o "$WORK/mi.mp4"
+assert_eq "$ERR" "vidpipe: $WORK/missing.mp4: no such file or directory" "missing message"
+left=$(ls -A "$WORK" | grep -E '^(ao|tx|mi)\.|vptmp' || true)
+assert_eq "$left" "" "nothing left behind after failures"
+
+# A corrupt stretch: carried past, and said so.
+python3 - "$src" "$WORK/corrupt.mp4" <<'PY'
+import sys, subprocess
+src, dst = sys.argv[1:]
+data = bytearray(open(src, 'rb').read())
+out = subprocess.run(['ffprobe', '-v', 'error', '-select_streams', 'v:0', '-show_entries',
+                      'packet=pts_time,pos,size', '-of', 'csv=p=0', src],
+                     capture_output=True, text=True).stdout.split()
+for line in out:
+    t, size, pos = line.split(',')[:3]
+    if 3.0 <= float(t) < 3.5:
+        pos, size = int(pos), int(size)
+        for i in range(pos + 8, pos + size - 4, 7):
+            data[i] ^= 0x5a
+open(dst, 'wb').write(data)
+PY
+run "$VIDPIPE" proxy "$WORK/corrupt.mp4" -o "$WORK/c.mp4" --height 120
+assert_eq "$RC" 0 "corrupt input: proxy still made"
+assert_contains "$ERR" "decode error" "corrupt input: warning"
+assert_contains "$ERR" "$WORK/corrupt.mp4" "corrupt input: warning names the file"
+n=$(ffprobe -v error -count_frames -select_streams v:0 -show_entries stream=nb_read_frames \
+    -of csv=p=0 "$WORK/c.mp4")
+assert_eq "$n" 60 "corrupt input: proxy has every frame"
+
+# ---- folders, batch, skipping complete outputs ----
+mkdir -p "$WORK/in"
+cp "$src" "$WORK/in/a.mp4"
+cp "$noaudio" "$WORK/in/b.mov"
+echo junk > "$WORK/in/notes.txt"
+run "$VIDPIPE" proxy "$WORK/in" -o "$WORK/out" --thumb "$WORK/thumbs" --height 120 -j 2
+assert_eq "$RC" 0 "folder exit"
+got=$(cd "$WORK/out" && ls | tr '\n' ' ')
+assert_eq "$got" "a.mp4 b.mp4 " "one proxy per input"
+got=$(cd "$WORK/thumbs" && ls | tr '\n' ' ')
+assert_eq "$got" "a.jpg b.jpg " "one thumbnail per input"
+m1=$(stat -c %Y.%s "$WORK/out/a.mp4")
+sleep 1
+run "$VIDPIPE" proxy "$WORK/in" -o "$WORK/out" --height 120 --json
+assert_eq "$RC" 0 "second run exit"
+st=$(echo "$OUT" | python3 -c 'import json,sys; print(" ".join(i["status"] for i in json.load(sys.stdin)["items"]))')
+assert_eq "$st" "skipped skipped" "complete outputs are skipped"
+assert_eq "$(stat -c %Y.%s "$WORK/out/a.mp4")" "$m1" "skipped output untouched"
+# One bad file in a folder: the batch carries on.
+cp "$audioonly" "$WORK/in/c.m4a"
+run "$VIDPIPE" proxy "$WORK/in" -o "$WORK/out" --height 120
+assert_eq "$RC" 2 "batch with a bad file exits 2"
+assert_eq "$ERR" "vidpipe: $WORK/in/c.m4a: has no video stream" "batch: one line for the bad file"
+left=$(ls -A "$WORK/out" | tr '\n' ' ')
+assert_eq "$left" "a.mp4 b.mp4 " "batch: nothing half-written"
+# The batch runner's per-item report.
+run "$VIDPIPE" proxy "$WORK/in" -o "$WORK/out" --height 120 --report "$WORK/rep.jsonl"
+rep=$(python3 -c '
+import json, sys
+print(" ".join("%s:%s" % (r["item"].split("/")[-1], r["status"]) for r in map(json.loads, open(sys.argv[1]))))' "$WORK/rep.jsonl")
+assert_eq "$rep" "a.mp4:skipped b.mov:skipped c.m4a:failed" "per-item report"
+
+# A kill leaves no output that looks done; the next run replaces the temporary file.
+long=$(media tb_defects.mp4 -f lavfi -i "testsrc2=s=320x240:r=30:d=7.5,drawbox=c=black:t=fill:enable='between(t,2,4.5)',loop=loop=75:size=1:start=180,setpts=N/30/TB" \
+      -f lavfi -i "sine=f=440:d=10,volume=volume=0:enable='between(t,1,3.5)'" \
+      -c:v libx264 -preset fast -pix_fmt yuv420p -c:a aac -b:a 96k)
+mkdir -p "$WORK/kill"
+"$VIDPIPE" proxy "$long" -o "$WORK/kill/k.mp4" --thumb "$WORK/kill/k.jpg" --preset veryslow \
+    --fps 30 2>/dev/null &
+pid=$!
+sleep 0.5
+kill -9 $pid 2>/dev/null
+wait $pid 2>/dev/null
+check
+[ ! -e "$WORK/kill/k.mp4" ] && [ ! -e "$WORK/kill/k.jpg" ] || fail "killed run left a final output"
+run "$VIDPIPE" proxy "$long" -o "$WORK/kill/k.mp4" --thumb "$WORK/kill/k.jpg" --height 120
+assert_eq "$RC" 0 "run after a kill"
+assert_eq "$(ls -A "$WORK/kill" | tr '\n' ' ')" "k.jpg k.mp4 " "after a kill and a rerun: the outputs, no temporary file"
+
+# An output that cannot be created.
+run "$VIDPIPE" proxy "$src" -o "$WORK/nodir/p.mp4" --height 120
+assert_eq "$RC" 4 "unwritable output exit"
+assert_contains "$ERR" "$WORK/nodir/p.mp4" "unwritable output named"
+
+finish

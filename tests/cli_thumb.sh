@@ -1,0 +1,68 @@
+#!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# vidpipe thumb: the right frame, the right size, contact sheets with their tiles and time
+# labels, bad input.
+. "$VP_SRCDIR/tests/lib.sh"
+
+src=$(media tb_av.mp4 -f lavfi -i testsrc2=s=320x240:r=30:d=6 -f lavfi -i sine=f=440:d=6 \
+      -c:v libx264 -preset fast -pix_fmt yuv420p -c:a aac -b:a 96k)
+audioonly=$(media tb_a.m4a -f lavfi -i sine=f=440:d=2 -c:a aac)
+
+gray() { ffmpeg -nostdin -v error -y "$@" -f rawvideo -pix_fmt gray -; }
+# mean absolute difference of two gray dumps
+mad() { python3 -c '
+import sys
+a = open(sys.argv[1], "rb").read(); b = open(sys.argv[2], "rb").read()
+print("%.1f" % (sum(abs(x - y) for x, y in zip(a, b)) / max(len(a), 1)) if len(a) == len(b) else 999)' "$1" "$2"; }
+
+run "$VIDPIPE" thumb "$src" -o "$WORK/t.jpg" --at 2 --width 160 --json
+assert_eq "$RC" 0 "thumb exit"
+assert_eq "$(ffprobe -v error -show_entries stream=codec_name,width,height -of csv=p=0 "$WORK/t.jpg")" \
+    "mjpeg,160,120" "thumb size"
+gray -i "$WORK/t.jpg" > "$WORK/t.gray"
+gray -ss 2 -i "$src" -frames:v 1 -vf scale=160:120 > "$WORK/r2.gray"
+gray -ss 3 -i "$src" -frames:v 1 -vf scale=160:120 > "$WORK/r3.gray"
+d2=$(mad "$WORK/t.gray" "$WORK/r2.gray")
+d3=$(mad "$WORK/t.gray" "$WORK/r3.gray")
+check
+awk -v a="$d2" -v b="$d3" 'BEGIN { exit !(a < 4 && a < b) }' || fail "thumb is not the frame at 2 s ($d2 vs $d3)"
+ts=$(echo "$OUT" | python3 -c 'import json,sys; print(json.load(sys.stdin)["items"][0]["timestamp_seconds"])')
+assert_near "$ts" 2.0 0.02 "thumb timestamp"
+
+# Contact sheet: 3x2 tiles of 96x72 with 4 px margins, evenly spaced, labelled.
+run "$VIDPIPE" thumb "$src" -o "$WORK/s.jpg" --grid 3x2 --width 96 --json
+assert_eq "$RC" 0 "sheet exit"
+assert_eq "$(ffprobe -v error -show_entries stream=width,height -of csv=p=0 "$WORK/s.jpg")" \
+    "304,156" "sheet size"
+first=$(echo "$OUT" | python3 -c 'import json,sys; i=json.load(sys.stdin)["items"][0]; print(i["frames"], i["timestamp_seconds"])')
+assert_eq "$first" "6 0.5" "six tiles, the first at 0.5 s"
+# Tile 4 (second row, first column) shows the frame at 3.5 s.
+gray -i "$WORK/s.jpg" -vf crop=96:48:4:80 > "$WORK/tile.gray"
+gray -ss 3.5 -i "$src" -frames:v 1 -vf scale=96:72,crop=96:48:0:0 > "$WORK/r35.gray"
+gray -ss 0.5 -i "$src" -frames:v 1 -vf scale=96:72,crop=96:48:0:0 > "$WORK/r05.gray"
+da=$(mad "$WORK/tile.gray" "$WORK/r35.gray")
+db=$(mad "$WORK/tile.gray" "$WORK/r05.gray")
+check
+awk -v a="$da" -v b="$db" 'BEGIN { exit !(a < 8 && a < b) }' || fail "tile 4 is not the frame at 3.5 s ($da vs $db)"
+# The time label: a dark box with light digits at the bottom-left of each tile.
+label=$(gray -i "$WORK/s.jpg" -vf crop=40:9:4:147 | python3 -c '
+import sys
+d = sys.stdin.buffer.read()
+print("label" if min(d) < 40 and max(d) > 180 else "none")')
+assert_eq "$label" "label" "sheet tiles carry a time label"
+run "$VIDPIPE" thumb "$src" -o "$WORK/s2.jpg" --grid 3x2 --width 96 --no-timestamps
+label=$(gray -i "$WORK/s2.jpg" -vf crop=40:9:4:147 | python3 -c '
+import sys
+d = sys.stdin.buffer.read()
+print("label" if min(d) < 40 and max(d) > 180 else "none")')
+assert_eq "$label" "none" "--no-timestamps"
+
+run "$VIDPIPE" thumb "$src" -o "$WORK/x.jpg" --grid 0x3
+assert_eq "$RC" 3 "bad grid exit"
+run "$VIDPIPE" thumb "$audioonly" -o "$WORK/a.jpg"
+assert_eq "$RC" 2 "audio-only exit"
+assert_eq "$ERR" "vidpipe: $audioonly: has no video stream" "audio-only message"
+check
+[ ! -e "$WORK/a.jpg" ] || fail "nothing left for a bad input"
+
+finish

@@ -1,0 +1,161 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The one-pass engine's API contracts: option validation naming the field, ownership on
+ * failure, outputs only after a complete run, decode statistics. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <libavutil/error.h>
+
+#include "test.h"
+#include "vidpipe/vidpipe.h"
+
+static char last_log[512];
+
+static void grab_log(void *opaque, int level, const char *msg)
+{
+    (void)opaque;
+    if (level <= VP_LOG_ERROR)
+        snprintf(last_log, sizeof(last_log), "%s", msg);
+}
+
+static int exists(const char *p)
+{
+    struct stat sb;
+    return stat(p, &sb) == 0;
+}
+
+int main(void)
+{
+    char dir[] = "/tmp/vptest_pipeline.XXXXXX", src[256], out[256], cmd[1024];
+    VpPipeline *p = (VpPipeline *)&p;
+    VpEncodeOpts eo;
+    VpThumbOpts to;
+
+    vp_set_log_callback(grab_log, NULL, VP_LOG_INFO);
+    if (!mkdtemp(dir))
+        TEST_SKIP("no temporary folder");
+    snprintf(src, sizeof(src), "%s/src.mp4", dir);
+    snprintf(cmd, sizeof(cmd), "ffmpeg -nostdin -v error -f lavfi -i testsrc2=s=160x120:r=30:d=2 "
+             "-f lavfi -i sine=d=2 -c:v libx264 -preset fast -pix_fmt yuv420p -c:a aac %s",
+             src);
+    if (t_sh(cmd) != 0)
+        TEST_SKIP("ffmpeg could not make the test media");
+
+    /* Failure: *out is NULL, the error says why. */
+    CHECK_EQ(vp_pipeline_open("/nonexistent/x.mp4", NULL, &p), AVERROR(ENOENT));
+    CHECK(p == NULL);
+    CHECK_EQ(vp_pipeline_open(dir, NULL, &p), VP_ERR_IS_DIRECTORY);
+    VpPipelineOpts po;
+    vp_pipeline_default_opts(&po);
+    CHECK_EQ(po.skip_unneeded, 1);
+    po.decode_threads = -1;
+    CHECK_EQ(vp_pipeline_open(src, &po, &p), VP_ERR_BAD_OPTION);
+    CHECK(strstr(last_log, "decode_threads") != NULL);
+    vp_pipeline_close(&p);
+    vp_pipeline_close(NULL);
+
+    CHECK_EQ(vp_pipeline_open(src, NULL, &p), 0);
+    const VpSourceInfo *in = vp_pipeline_source(p);
+    CHECK(in->has_video && in->has_audio);
+    CHECK_EQ(in->width, 160);
+    CHECK_EQ(in->height, 120);
+    CHECK(in->fps.num == 30 && in->fps.den == 1);
+    CHECK_NEAR(in->duration, 2.0, 0.05);
+
+    /* Each invalid field is named. */
+    snprintf(out, sizeof(out), "%s/o.mp4", dir);
+    vp_encode_default_opts(&eo);
+    eo.path = out;
+    eo.crf = 60;
+    CHECK_EQ(vp_pipeline_add_encode(p, &eo), VP_ERR_BAD_OPTION);
+    CHECK(strstr(last_log, "crf") != NULL);
+    eo.crf = 23;
+    eo.x264_preset = "warp";
+    CHECK_EQ(vp_pipeline_add_encode(p, &eo), VP_ERR_BAD_OPTION);
+    CHECK(strstr(last_log, "x264_preset") != NULL);
+    eo.x264_preset = "ultrafast";
+    eo.fit = VP_FIT_PAD;
+    CHECK_EQ(vp_pipeline_add_encode(p, &eo), VP_ERR_BAD_OPTION);
+    CHECK(strstr(last_log, "height") != NULL);
+    eo.width = 96;
+    eo.height = 96;
+    eo.fps = (VpRational){ 15, 1 };
+    int io = vp_pipeline_add_encode(p, &eo);
+    CHECK_EQ(io, 0);
+    /* Nothing under the final name until the run is complete. */
+    CHECK(!exists(out));
+
+    vp_thumb_default_opts(&to);
+    char thumb[256];
+    snprintf(thumb, sizeof(thumb), "%s/t.jpg", dir);
+    to.path = thumb;
+    to.width = 80;
+    to.cols = 3;
+    to.rows = 0;
+    CHECK_EQ(vp_pipeline_add_thumb(p, &to), VP_ERR_BAD_OPTION);
+    to.rows = 1;
+    int it = vp_pipeline_add_thumb(p, &to);
+    CHECK_EQ(it, 1);
+
+    CHECK_EQ(vp_pipeline_run(p), 0);
+    CHECK(exists(out) && exists(thumb));
+    VpOutputInfo oi;
+    CHECK_EQ(vp_pipeline_output_info(p, io, &oi), 0);
+    CHECK(oi.width == 96 && oi.height == 96 && oi.frames == 30 && oi.has_audio);
+    CHECK(oi.size > 0);
+    CHECK_EQ(vp_pipeline_output_info(p, it, &oi), 0);
+    CHECK(oi.width == 3 * 80 + 4 * 4 && oi.frames == 3);
+    CHECK_EQ(vp_pipeline_output_info(p, 7, &oi), AVERROR(EINVAL));
+    VpPipelineStats st;
+    vp_pipeline_stats(p, &st);
+    /* 15 fps of 30: non-reference pictures between the kept frames are not decoded. */
+    CHECK_EQ(st.video_decoded + st.video_skipped, 60);
+    CHECK(st.video_skipped > 0);
+    int nb, total;
+    vp_pipeline_decode_errors(p, &nb, &total);
+    CHECK(nb == 0 && total == 0);
+    /* One run per pipeline. */
+    CHECK(vp_pipeline_run(p) < 0);
+    CHECK_EQ(vp_pipeline_add_encode(p, &eo), AVERROR(EINVAL));
+    vp_pipeline_close(&p);
+    CHECK(p == NULL);
+
+    /* An output that cannot be created: the run fails, the output is named, nothing else is
+     * left behind (the other output of the same pass is removed too). */
+    CHECK_EQ(vp_pipeline_open(src, NULL, &p), 0);
+    unlink(out);
+    vp_encode_default_opts(&eo);
+    eo.path = out;
+    eo.x264_preset = "ultrafast";
+    CHECK_EQ(vp_pipeline_add_encode(p, &eo), 0);
+    char bad[300];
+    snprintf(bad, sizeof(bad), "%s/missing/t.jpg", dir);
+    vp_thumb_default_opts(&to);
+    to.path = bad;
+    CHECK_EQ(vp_pipeline_add_thumb(p, &to), 1);
+    CHECK_EQ(vp_pipeline_run(p), AVERROR(ENOENT));
+    CHECK_STR(vp_pipeline_failed_output(p), bad);
+    vp_pipeline_close(&p);
+    CHECK(!exists(out));
+
+    /* QC through the same engine. */
+    VpQcReport *r = NULL;
+    CHECK_EQ(vp_qc_run(src, NULL, NULL, &r), 0);
+    CHECK(r && r->nb_checks == 12);
+    CHECK(r && r->nb_failed == 0);
+    vp_qc_report_free(&r);
+    CHECK(r == NULL);
+    VpQcSpec spec;
+    vp_qc_default_spec(&spec);
+    spec.black_ratio = 3;
+    CHECK_EQ(vp_qc_run(src, &spec, NULL, &r), VP_ERR_BAD_OPTION);
+    CHECK(strstr(last_log, "black_ratio") != NULL);
+    CHECK(r == NULL);
+
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    t_sh(cmd);
+    TEST_END();
+}

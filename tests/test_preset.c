@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Export presets and QC specs from JSON: what is accepted, what is refused and why. */
+#include <string.h>
+
+#include "test.h"
+#include "vidpipe/vidpipe.h"
+
+static int parse(VpPresetSet *set, const char *text, char *err)
+{
+    return vp_preset_set_parse(set, text, strlen(text), err, 256);
+}
+
+int main(void)
+{
+    VpPresetSet *set = NULL;
+    char err[256];
+
+    CHECK_EQ(vp_preset_set_new(&set), 0);
+    CHECK_EQ(vp_preset_set_count(set), 9);
+    const VpPreset *yt = vp_preset_set_find(set, "youtube");
+    CHECK(yt && yt->width == 1920 && yt->height == 1080 && yt->crf == 18);
+    CHECK_STR(yt ? yt->x264_preset : NULL, "slow");
+    CHECK(vp_preset_set_find(set, "fast_draft") && vp_preset_set_find(set, "fast_draft")->fps == 24);
+
+    CHECK_EQ(parse(set, "{\"presets\": [{\"name\": \"web720\", \"base\": \"youtube\", "
+                        "\"width\": 1280, \"height\": 720}, {\"name\": \"web360\", "
+                        "\"base\": \"web720\", \"height\": 360}]}", err), 0);
+    const VpPreset *w = vp_preset_set_find(set, "web360");
+    CHECK(w && w->width == 1280 && w->height == 360 && w->crf == 18 && w->fps == 30);
+    CHECK_EQ(vp_preset_set_count(set), 11);
+    /* Same name again replaces. */
+    CHECK_EQ(parse(set, "{\"presets\": [{\"name\": \"youtube\", \"crf\": 20}]}", err), 0);
+    CHECK_EQ(vp_preset_set_find(set, "youtube")->crf, 20);
+    CHECK_EQ(vp_preset_set_count(set), 11);
+
+    /* Refusals name the field, and leave the set as it was. */
+    CHECK(parse(set, "{\"presets\": [{\"name\": \"ok\"}, {\"name\": \"x\", \"crf\": 60}]}",
+                err) < 0);
+    CHECK(strstr(err, "preset \"x\": \"crf\" must be an integer from 0 to 51, not 60") != NULL);
+    CHECK(vp_preset_set_find(set, "ok") == NULL);
+    CHECK(parse(set, "{\"presets\": [{\"name\": \"x\", \"frame\": 1}]}", err) < 0);
+    CHECK(strstr(err, "unknown field \"frame\"") != NULL);
+    CHECK(parse(set, "{\"presets\": [{\"name\": \"Bad Name\"}]}", err) < 0);
+    CHECK(strstr(err, "preset 1: \"name\"") != NULL);
+    CHECK(parse(set, "{\"presets\": [{\"name\": \"x\", \"x264_preset\": \"warp\"}]}", err) < 0);
+    CHECK(strstr(err, "x264_preset") != NULL);
+    CHECK(parse(set, "{\"presets\": [{\"name\": \"x\", \"base\": \"nope\"}]}", err) < 0);
+    CHECK(strstr(err, "\"base\"") != NULL);
+    CHECK(parse(set, "{\"presets\": [{\"name\": \"x\",}]}", err) < 0);
+    CHECK(strstr(err, "expected a quoted key at byte 26") != NULL);
+    CHECK(parse(set, "{\"presets\": [1] } x", err) < 0);
+    CHECK(strstr(err, "trailing characters") != NULL);
+    CHECK_EQ(vp_preset_set_count(set), 11);
+
+    VpEncodeOpts eo;
+    vp_preset_encode_opts(vp_preset_set_find(set, "fast_draft"), "x.mp4", &eo);
+    CHECK(eo.fit == VP_FIT_PAD && eo.width == 1280 && eo.height == 720);
+    CHECK(eo.fps.num == 24 && eo.fps.den == 1);
+    vp_preset_set_free(&set);
+    CHECK(set == NULL);
+
+    VpQcSpec spec;
+    vp_qc_default_spec(&spec);
+    CHECK_NEAR(spec.max_true_peak, -1, 1e-9);
+    CHECK_NEAR(spec.max_black, 2, 1e-9);
+    CHECK_EQ(spec.require_audio, 1);
+    const char *s = "{\"width\": 1920, \"max_true_peak\": -2, \"require_audio\": false}";
+    CHECK_EQ(vp_qc_spec_parse(s, strlen(s), &spec, err, sizeof(err)), 0);
+    CHECK_EQ(spec.width, 1920);
+    CHECK_NEAR(spec.max_true_peak, -2, 1e-9);
+    CHECK_EQ(spec.require_audio, 0);
+    s = "{\"min_duration\": 10, \"max_duration\": 5}";
+    CHECK(vp_qc_spec_parse(s, strlen(s), &spec, err, sizeof(err)) < 0);
+    CHECK(strstr(err, "max_duration") != NULL);
+    CHECK_EQ(spec.width, 1920);
+    TEST_END();
+}

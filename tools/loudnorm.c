@@ -1,0 +1,116 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* vidpipe loudnorm: two-pass EBU R128 loudness normalization, video copied. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libavutil/error.h>
+
+#include "commands.h"
+#include "toolbox.h"
+
+typedef struct LnJob {
+    VpLoudnormOpts o;
+} LnJob;
+
+static int loudnorm_one(void *opaque, TbItem *item)
+{
+    LnJob *job = opaque;
+    VpLoudnormResult *res = calloc(1, sizeof(*res));
+    if (!res)
+        return tb_fail(item, TB_FAIL_OUTPUT, item->in, AVERROR(ENOMEM));
+    free(item->result);
+    item->result = res;
+    int ret = vp_loudnorm(item->in, item->out, &job->o, res);
+    if (ret < 0)
+        return tb_fail_io(item, item->in, item->out, ret);
+    return 0;
+}
+
+static int run_loudnorm(int argc, char **argv)
+{
+    LnJob job;
+    TbBatch b;
+    const char *out = NULL;
+    int nb_pos = 0;
+
+    vp_loudnorm_default_opts(&job.o);
+    tb_batch_init(&b);
+    const CliOpt opts[] = {
+        { "output", 'o', CLI_STR, &out, "OUT", "output file (a folder for several inputs)" },
+        { "i", 0, CLI_DOUBLE, &job.o.i, "LUFS", "target integrated loudness (-16)", -70, -5 },
+        { "tp", 0, CLI_DOUBLE, &job.o.tp, "DBTP", "target true peak (-1.5)", -9, 0 },
+        { "lra", 0, CLI_DOUBLE, &job.o.lra, "LU", "target loudness range (11)", 1, 50 },
+        { "audio-bitrate", 0, CLI_INT64, &job.o.audio_bitrate, "BPS", "AAC bits/s (192000)",
+          8000, 512000 },
+        TB_BATCH_OPTS(b),
+        { 0 },
+    };
+    int r = cli_parse(&cmd_loudnorm, opts, argc, argv, &nb_pos);
+    if (r)
+        return r > 0 ? CLI_EXIT_OK : -r;
+    if (!nb_pos || !out) {
+        cli_error("loudnorm: give an input and -o OUT (see 'vidpipe loudnorm --help')");
+        return CLI_EXIT_USAGE;
+    }
+    TbItem *items;
+    int nb;
+    if (tb_inputs("loudnorm", nb_pos, argv + 1, &items, &nb) < 0)
+        return CLI_EXIT_UNREADABLE;
+    int single = nb == 1 && !tb_is_dir(argv[1]) && !tb_is_dir(out);
+    if (!single && tb_mkdir(out) < 0) {
+        tb_items_free(items, nb);
+        return CLI_EXIT_ERROR;
+    }
+    for (int i = 0; i < nb; i++)
+        if (!(items[i].out = single ? strdup(out) : tb_out_name(out, items[i].in, ".mp4"))) {
+            tb_items_free(items, nb);
+            return CLI_EXIT_ERROR;
+        }
+    int ret = tb_run("loudnorm", &b, items, nb, loudnorm_one, &job);
+    if (b.json) {
+        CliJson j;
+        cj_init(&j, stdout);
+        cj_obj_begin(&j, NULL);
+        cj_str(&j, "command", "loudnorm");
+        cj_arr_begin(&j, "items");
+        for (int i = 0; i < nb; i++) {
+            const VpLoudnormResult *res = items[i].result;
+            cj_obj_begin(&j, NULL);
+            cj_str(&j, "input", items[i].in);
+            cj_str(&j, "output", items[i].out);
+            cj_str(&j, "status", items[i].status);
+            if (items[i].fail)
+                cj_str(&j, "error", items[i].why);
+            if (res && !items[i].fail && !strcmp(items[i].status, "done")) {
+                cj_num(&j, "input_i", res->in_i);
+                cj_num(&j, "input_tp", res->in_tp);
+                cj_num(&j, "input_lra", res->in_lra);
+                cj_num(&j, "target_i", job.o.i);
+                cj_num(&j, "target_tp", job.o.tp);
+                cj_num(&j, "target_lra", job.o.lra);
+                cj_str(&j, "mode", res->linear ? "linear" : "dynamic");
+                cj_num(&j, "gain_db", res->gain_db);
+            }
+            cj_obj_end(&j);
+        }
+        cj_arr_end(&j);
+        cj_obj_end(&j);
+        cj_end(&j);
+    }
+    tb_items_free(items, nb);
+    return ret;
+}
+
+const CliCommand cmd_loudnorm = {
+    .name = "loudnorm",
+    .summary = "two-pass EBU R128 loudness normalization (video copied)",
+    .usage = "IN... -o OUT|DIR [--i -16] [--tp -1.5] [--lra 11]",
+    .details = "The first pass measures the audio (integrated loudness, true peak, range); the "
+               "second applies\nlibavfilter's loudnorm with those values (one gain for the "
+               "whole file when the targets allow\nit, its dynamic mode otherwise), encodes "
+               "AAC, and copies the video stream.\n"
+               "Exit status: 0 done, 2 an input could not be read (or has no audio), 4 the "
+               "output could not\nbe written.",
+    .run = run_loudnorm,
+};

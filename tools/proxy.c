@@ -1,0 +1,198 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* vidpipe proxy: the upload pipeline's proxy, thumbnail and metadata from one decode. */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libavutil/error.h>
+
+#include "commands.h"
+#include "toolbox.h"
+#include "vidpipe/proxy.h"
+
+typedef struct ProxyJob {
+    VpProxyOpts o;
+    int single;
+} ProxyJob;
+
+static int proxy_one(void *opaque, TbItem *item)
+{
+    ProxyJob *job = opaque;
+    VpProxyOpts o = job->o;
+    VpProxyResult *res = calloc(1, sizeof(*res));
+    TbProgress tp;
+
+    if (!res)
+        return tb_fail(item, TB_FAIL_OUTPUT, item->in, AVERROR(ENOMEM));
+    free(item->result);
+    item->result = res;
+    o.thumb_path = item->extra[0];
+    o.meta_path = item->extra[1];
+    if (job->single) {
+        cli_progress_init(&tp.p, "proxy: seconds");
+        o.pipeline.progress = tb_progress_cb;
+        o.pipeline.opaque = &tp;
+    }
+    int ret = vp_proxy_make(item->in, item->out, &o, res);
+    if (job->single)
+        cli_progress_end(&tp.p);
+    if (ret < 0 && res->failed_output[0])
+        return tb_fail(item, TB_FAIL_OUTPUT, res->failed_output, ret);
+    if (ret < 0)
+        return tb_fail_io(item, item->in, item->out, ret);
+    if (res->decode_errors)
+        cli_warn("%s: %d decode error%s between %.2f s and %.2f s; carried on past them",
+                 item->in, res->decode_errors, res->decode_errors == 1 ? "" : "s",
+                 res->first_error, res->last_error);
+    if (!res->source.has_audio)
+        cli_info("%s: no audio: the proxy has none", item->in);
+    return 0;
+}
+
+static void json_item(CliJson *j, const TbItem *it)
+{
+    const VpProxyResult *r = it->result;
+    cj_obj_begin(j, NULL);
+    cj_str(j, "input", it->in);
+    cj_str(j, "status", it->status);
+    if (it->fail)
+        cj_str(j, "error", it->why);
+    cj_str(j, "proxy", it->out);
+    cj_str(j, "thumbnail", it->extra[0]);
+    cj_str(j, "metadata", it->extra[1]);
+    if (r && !strcmp(it->status, "done")) {
+        cj_obj_begin(j, "original");
+        cj_int(j, "width", r->source.width);
+        cj_int(j, "height", r->source.height);
+        cj_num(j, "fps", r->source.fps.den ? (double)r->source.fps.num / r->source.fps.den : NAN);
+        cj_num(j, "duration_seconds", r->source.duration);
+        cj_str(j, "codec", r->source.video_codec);
+        cj_int(j, "bitrate", r->source.bit_rate);
+        cj_int(j, "file_size_bytes", r->source.size);
+        cj_bool(j, "has_audio", r->source.has_audio);
+        cj_obj_end(j);
+        cj_obj_begin(j, "proxy_info");
+        cj_int(j, "width", r->proxy.width);
+        cj_int(j, "height", r->proxy.height);
+        cj_num(j, "fps", r->proxy.fps.den ? (double)r->proxy.fps.num / r->proxy.fps.den : NAN);
+        cj_int(j, "frames", r->proxy.frames);
+        cj_num(j, "duration_seconds", r->proxy.duration);
+        cj_bool(j, "has_audio", r->proxy.has_audio);
+        cj_int(j, "file_size_bytes", r->proxy.size);
+        cj_obj_end(j);
+        if (it->extra[0]) {
+            cj_obj_begin(j, "thumbnail_info");
+            cj_int(j, "width", r->thumb.width);
+            cj_int(j, "height", r->thumb.height);
+            cj_num(j, "timestamp_seconds", r->thumb.at);
+            cj_int(j, "file_size_bytes", r->thumb.size);
+            cj_obj_end(j);
+        }
+        cj_int(j, "decode_errors", r->decode_errors);
+        cj_int(j, "frames_decoded", r->stats.video_decoded);
+        cj_int(j, "frames_not_decoded", r->stats.video_skipped);
+        cj_num(j, "seconds", r->stats.seconds);
+    }
+    cj_obj_end(j);
+}
+
+static int run_proxy(int argc, char **argv)
+{
+    ProxyJob job = { 0 };
+    TbBatch b;
+    const char *out = NULL, *thumb = NULL, *meta = NULL, *fps = NULL;
+    int nb_pos = 0, no_skip = 0;
+
+    vp_proxy_default_opts(&job.o);
+    tb_batch_init(&b);
+    const CliOpt opts[] = {
+        { "output", 'o', CLI_STR, &out, "OUT", "proxy file (a folder for several inputs)" },
+        { "thumb", 0, CLI_STR, &thumb, "T.jpg", "also a JPEG thumbnail (a folder for several)" },
+        { "meta", 0, CLI_STR, &meta, "M.json", "also the metadata JSON (a folder for several)" },
+        { "height", 0, CLI_INT, &job.o.height, "H", "proxy height (480)", 16, 4320 },
+        { "fps", 0, CLI_STR, &fps, "R", "proxy frame rate, N or N/D (10)" },
+        { "crf", 0, CLI_INT, &job.o.crf, "N", "x264 CRF (28)", 0, 51 },
+        { "preset", 0, CLI_STR, &job.o.x264_preset, "P", "x264 preset (medium)" },
+        { "audio-bitrate", 0, CLI_INT64, &job.o.audio_bitrate, "BPS", "AAC bits/s (64000)",
+          8000, 512000 },
+        { "thumb-at", 0, CLI_DOUBLE, &job.o.thumb_at, "S",
+          "thumbnail time (default 5 s, or the midpoint if shorter)", 0, 1e9 },
+        { "thumb-width", 0, CLI_INT, &job.o.thumb_width, "W", "thumbnail width (320)", 16, 4096 },
+        { "decode-all", 0, CLI_FLAG, &no_skip, NULL,
+          "decode every frame, even those the proxy does not need" },
+        TB_BATCH_OPTS(b),
+        { 0 },
+    };
+    int r = cli_parse(&cmd_proxy, opts, argc, argv, &nb_pos);
+    if (r)
+        return r > 0 ? CLI_EXIT_OK : -r;
+    if (!nb_pos || !out) {
+        cli_error("proxy: give an input and -o OUT (see 'vidpipe proxy --help')");
+        return CLI_EXIT_USAGE;
+    }
+    if (fps) {
+        int n = 0, d = 1;
+        char extra;
+        if ((sscanf(fps, "%d/%d%c", &n, &d, &extra) != 2 && sscanf(fps, "%d%c", &n, &extra) != 1) ||
+            n <= 0 || d <= 0 || n / d > 240) {
+            cli_error("proxy: --fps must be N or N/D, a positive rate, not '%s'", fps);
+            return CLI_EXIT_USAGE;
+        }
+        job.o.fps = (VpRational){ n, d };
+    }
+    job.o.pipeline.skip_unneeded = !no_skip;
+
+    TbItem *items;
+    int nb;
+    if (tb_inputs("proxy", nb_pos, argv + 1, &items, &nb) < 0)
+        return CLI_EXIT_UNREADABLE;
+    job.single = nb == 1 && !tb_is_dir(argv[1]) && !tb_is_dir(out);
+    if (!job.single && (tb_mkdir(out) < 0 || (thumb && tb_mkdir(thumb) < 0) ||
+                        (meta && tb_mkdir(meta) < 0))) {
+        tb_items_free(items, nb);
+        return CLI_EXIT_ERROR;
+    }
+    for (int i = 0; i < nb; i++) {
+        TbItem *it = &items[i];
+        it->out = job.single ? strdup(out) : tb_out_name(out, it->in, ".mp4");
+        if (thumb)
+            it->extra[0] = job.single ? strdup(thumb) : tb_out_name(thumb, it->in, ".jpg");
+        if (meta)
+            it->extra[1] = job.single ? strdup(meta) : tb_out_name(meta, it->in, ".json");
+        if (!it->out || (thumb && !it->extra[0]) || (meta && !it->extra[1])) {
+            cli_error("proxy: out of memory");
+            tb_items_free(items, nb);
+            return CLI_EXIT_ERROR;
+        }
+    }
+    int ret = tb_run("proxy", &b, items, nb, proxy_one, &job);
+    if (b.json) {
+        CliJson j;
+        cj_init(&j, stdout);
+        cj_obj_begin(&j, NULL);
+        cj_str(&j, "command", "proxy");
+        cj_arr_begin(&j, "items");
+        for (int i = 0; i < nb; i++)
+            json_item(&j, &items[i]);
+        cj_arr_end(&j);
+        cj_obj_end(&j);
+        cj_end(&j);
+    }
+    tb_items_free(items, nb);
+    return ret;
+}
+
+const CliCommand cmd_proxy = {
+    .name = "proxy",
+    .summary = "proxy video + thumbnail + metadata for the upload pipeline, in one pass",
+    .usage = "[OPTIONS] IN... -o OUT.mp4|DIR [--thumb T.jpg|DIR] [--meta M.json|DIR]",
+    .details = "The proxy is H.264 (libx264, CRF 28, preset medium) yuv420p, 480 lines high "
+               "with the source's\naspect, 10 fps, AAC 64 kb/s, moov first. The thumbnail is "
+               "320 px wide, at 5 s or the\nmidpoint of shorter videos. Inputs may be files "
+               "or folders; with several inputs OUT (and\nthe --thumb/--meta values) are "
+               "folders, and each output is named after its input.\n"
+               "Exit status: 0 done, 2 an input could not be read, 4 an output could not be "
+               "written.",
+    .run = run_proxy,
+};

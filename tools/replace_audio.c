@@ -1,0 +1,169 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* vidpipe replace-audio: a video's picture with another file's sound; one pair, or every
+ * video of a folder with the audio file of the same name from another folder. */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <libavutil/error.h>
+
+#include "commands.h"
+#include "toolbox.h"
+
+typedef struct RaJob {
+    VpReplaceAudioOpts o;
+} RaJob;
+
+static int replace_one(void *opaque, TbItem *item)
+{
+    RaJob *job = opaque;
+    VpReplaceAudioResult *res = calloc(1, sizeof(*res));
+    if (!res)
+        return tb_fail(item, TB_FAIL_OUTPUT, item->in, AVERROR(ENOMEM));
+    free(item->result);
+    item->result = res;
+    if (!item->extra[0]) {
+        item->fail = TB_FAIL_INPUT;
+        snprintf(item->why, sizeof(item->why), "%s: no audio file of the same name", item->in);
+        return AVERROR(ENOENT);
+    }
+    int ret = vp_replace_audio(item->in, item->extra[0], item->out, &job->o, res);
+    if (ret < 0) {
+        const char *bad = res->failed_path[0] ? res->failed_path : item->in;
+        return tb_fail(item, !strcmp(bad, item->out) || ret == VP_ERR_BAD_OPTION
+                                 ? TB_FAIL_OUTPUT : TB_FAIL_INPUT, bad, ret);
+    }
+    double diff = res->audio_duration + job->o.offset_ms / 1000.0 - res->video_duration;
+    if (fabs(diff) > 1.0)
+        cli_warn("%s: the audio (%.2f s%s) is %.2f s %s than the video (%.2f s)%s",
+                 item->extra[0], res->audio_duration + job->o.offset_ms / 1000.0,
+                 job->o.offset_ms ? " with the offset" : "", fabs(diff),
+                 diff > 0 ? "longer" : "shorter", res->video_duration,
+                 job->o.shortest ? "; cut to the shorter" : "");
+    return 0;
+}
+
+/* The media file of @p dir whose name without extension is @p stem, or NULL. */
+static char *find_stem(TbItem *audio, int nb, const char *video)
+{
+    const char *vb = strrchr(video, '/');
+    vb = vb ? vb + 1 : video;
+    const char *vdot = strrchr(vb, '.');
+    size_t vlen = vdot ? (size_t)(vdot - vb) : strlen(vb);
+    for (int i = 0; i < nb; i++) {
+        const char *ab = strrchr(audio[i].in, '/');
+        ab = ab ? ab + 1 : audio[i].in;
+        const char *adot = strrchr(ab, '.');
+        size_t alen = adot ? (size_t)(adot - ab) : strlen(ab);
+        if (alen == vlen && !strncmp(ab, vb, vlen))
+            return strdup(audio[i].in);
+    }
+    return NULL;
+}
+
+static int run_replace_audio(int argc, char **argv)
+{
+    RaJob job;
+    TbBatch b;
+    const char *out = NULL;
+    int nb_pos = 0, ret;
+    TbItem *items = NULL, *audio = NULL;
+    int nb = 0, nb_audio = 0;
+
+    vp_replace_audio_default_opts(&job.o);
+    tb_batch_init(&b);
+    const CliOpt opts[] = {
+        { "output", 'o', CLI_STR, &out, "OUT", "output file (a folder for folders)" },
+        { "offset-ms", 0, CLI_INT, &job.o.offset_ms, "N",
+          "delay the new audio by N ms (negative: advance it)", -86400000, 86400000 },
+        { "shortest", 0, CLI_FLAG, &job.o.shortest, NULL,
+          "end with the shorter of video and audio" },
+        { "audio-bitrate", 0, CLI_INT64, &job.o.audio_bitrate, "BPS", "AAC bits/s (192000)",
+          8000, 512000 },
+        TB_BATCH_OPTS(b),
+        { 0 },
+    };
+    int r = cli_parse(&cmd_replace_audio, opts, argc, argv, &nb_pos);
+    if (r)
+        return r > 0 ? CLI_EXIT_OK : -r;
+    if (nb_pos != 2 || !out) {
+        cli_error("replace-audio: give VIDEO AUDIO -o OUT, or VIDEO_DIR AUDIO_DIR -o OUT_DIR "
+                  "(see 'vidpipe replace-audio --help')");
+        return CLI_EXIT_USAGE;
+    }
+    int folders = tb_is_dir(argv[1]);
+    if (folders != tb_is_dir(argv[2])) {
+        cli_error("replace-audio: VIDEO and AUDIO must both be files or both be folders");
+        return CLI_EXIT_USAGE;
+    }
+    if (tb_inputs("replace-audio", 1, argv + 1, &items, &nb) < 0 ||
+        tb_inputs("replace-audio", 1, argv + 2, &audio, &nb_audio) < 0) {
+        ret = CLI_EXIT_UNREADABLE;
+        goto end;
+    }
+    if (folders && tb_mkdir(out) < 0) {
+        ret = CLI_EXIT_ERROR;
+        goto end;
+    }
+    for (int i = 0; i < nb; i++) {
+        TbItem *it = &items[i];
+        it->out = folders ? tb_out_name(out, it->in, ".mp4") : strdup(out);
+        it->extra[0] = folders ? find_stem(audio, nb_audio, it->in) : strdup(argv[2]);
+        if (!it->out) {
+            ret = CLI_EXIT_ERROR;
+            goto end;
+        }
+    }
+    if (!folders)
+        b.overwrite = 1; /* one pair: the output named is the one wanted, as ffmpeg -y */
+    ret = tb_run("replace-audio", &b, items, nb, replace_one, &job);
+    if (b.json) {
+        CliJson j;
+        cj_init(&j, stdout);
+        cj_obj_begin(&j, NULL);
+        cj_str(&j, "command", "replace-audio");
+        cj_arr_begin(&j, "items");
+        for (int i = 0; i < nb; i++) {
+            const VpReplaceAudioResult *res = items[i].result;
+            cj_obj_begin(&j, NULL);
+            cj_str(&j, "video", items[i].in);
+            cj_str(&j, "audio", items[i].extra[0]);
+            cj_str(&j, "output", items[i].out);
+            cj_str(&j, "status", items[i].status);
+            if (items[i].fail)
+                cj_str(&j, "error", items[i].why);
+            if (res && !items[i].fail && !strcmp(items[i].status, "done")) {
+                double diff = res->audio_duration + job.o.offset_ms / 1000.0 -
+                              res->video_duration;
+                cj_num(&j, "video_duration", res->video_duration);
+                cj_num(&j, "audio_duration", res->audio_duration);
+                cj_int(&j, "offset_ms", job.o.offset_ms);
+                cj_bool(&j, "length_mismatch", fabs(diff) > 1.0);
+            }
+            cj_obj_end(&j);
+        }
+        cj_arr_end(&j);
+        cj_obj_end(&j);
+        cj_end(&j);
+    }
+end:
+    tb_items_free(items, nb);
+    tb_items_free(audio, nb_audio);
+    return ret;
+}
+
+const CliCommand cmd_replace_audio = {
+    .name = "replace-audio",
+    .summary = "replace a video's audio with another file's (video copied, AAC)",
+    .usage = "VIDEO AUDIO -o OUT | VIDEO_DIR AUDIO_DIR -o OUT_DIR [--offset-ms N] [--shortest]",
+    .details = "The video stream is copied; the best audio stream of AUDIO is encoded to AAC. "
+               "A positive offset\ndelays it (silence first), a negative one advances it (its "
+               "start is cut). A warning says when\nthe lengths differ by more than 1 s. With "
+               "two folders, each video is paired with the audio file\nof the same name (any "
+               "extension) and written to OUT_DIR/NAME.mp4.\n"
+               "Exit status: 0 done, 2 an input could not be read, 4 the output could not be "
+               "written.",
+    .run = run_replace_audio,
+};

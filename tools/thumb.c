@@ -1,0 +1,150 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* vidpipe thumb: one frame as a JPEG, or a contact sheet of evenly spaced frames. */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libavutil/error.h>
+
+#include "commands.h"
+#include "toolbox.h"
+
+typedef struct ThumbJob {
+    VpThumbOpts o;
+} ThumbJob;
+
+typedef struct ThumbResult {
+    VpOutputInfo info;
+} ThumbResult;
+
+static int thumb_one(void *opaque, TbItem *item)
+{
+    ThumbJob *job = opaque;
+    VpPipeline *p = NULL;
+    ThumbResult *res = calloc(1, sizeof(*res));
+    int ret;
+
+    if (!res)
+        return tb_fail(item, TB_FAIL_OUTPUT, item->in, AVERROR(ENOMEM));
+    free(item->result);
+    item->result = res;
+    if ((ret = vp_pipeline_open(item->in, NULL, &p)) < 0)
+        return tb_fail(item, TB_FAIL_INPUT, item->in, ret);
+    if (!vp_pipeline_source(p)->has_video) {
+        vp_pipeline_close(&p);
+        return tb_fail(item, TB_FAIL_INPUT, item->in, VP_ERR_NO_VIDEO);
+    }
+    VpThumbOpts o = job->o;
+    o.path = item->out;
+    int idx = vp_pipeline_add_thumb(p, &o);
+    if (idx < 0 || (ret = vp_pipeline_run(p)) < 0) {
+        ret = idx < 0 ? idx : ret;
+        const char *bad = vp_pipeline_failed_output(p);
+        tb_fail(item, bad ? TB_FAIL_OUTPUT : TB_FAIL_INPUT, bad ? bad : item->in, ret);
+        vp_pipeline_close(&p);
+        return ret;
+    }
+    vp_pipeline_output_info(p, idx, &res->info);
+    res->info.path = NULL;
+    vp_pipeline_close(&p);
+    return 0;
+}
+
+static int run_thumb(int argc, char **argv)
+{
+    ThumbJob job;
+    TbBatch b;
+    const char *out = NULL, *grid = NULL;
+    int nb_pos = 0, no_ts = 0;
+
+    vp_thumb_default_opts(&job.o);
+    tb_batch_init(&b);
+    const CliOpt opts[] = {
+        { "output", 'o', CLI_STR, &out, "T.jpg", "JPEG file (a folder for several inputs)" },
+        { "at", 0, CLI_DOUBLE, &job.o.at, "S",
+          "time of the frame (default 5 s, or the midpoint of shorter videos)", 0, 1e9 },
+        { "width", 'w', CLI_INT, &job.o.width, "W", "width of the frame, of each tile (320)",
+          16, 4096 },
+        { "grid", 0, CLI_STR, &grid, "CxR", "a contact sheet of C columns and R rows" },
+        { "no-timestamps", 0, CLI_FLAG, &no_ts, NULL, "do not print times on sheet tiles" },
+        { "quality", 'q', CLI_INT, &job.o.quality, "Q", "JPEG quality, 1 (best) .. 31 (2)", 1,
+          31 },
+        TB_BATCH_OPTS(b),
+        { 0 },
+    };
+    int r = cli_parse(&cmd_thumb, opts, argc, argv, &nb_pos);
+    if (r)
+        return r > 0 ? CLI_EXIT_OK : -r;
+    if (!nb_pos || !out) {
+        cli_error("thumb: give an input and -o OUT.jpg (see 'vidpipe thumb --help')");
+        return CLI_EXIT_USAGE;
+    }
+    if (grid) {
+        char x, extra;
+        if (sscanf(grid, "%d%c%d%c", &job.o.cols, &x, &job.o.rows, &extra) != 3 ||
+            (x != 'x' && x != 'X') || job.o.cols < 1 || job.o.rows < 1 ||
+            job.o.cols * job.o.rows > 400) {
+            cli_error("thumb: --grid must be CxR (e.g. 4x3), at most 400 tiles, not '%s'", grid);
+            return CLI_EXIT_USAGE;
+        }
+    }
+    job.o.timestamps = !no_ts;
+    TbItem *items;
+    int nb;
+    if (tb_inputs("thumb", nb_pos, argv + 1, &items, &nb) < 0)
+        return CLI_EXIT_UNREADABLE;
+    int single = nb == 1 && !tb_is_dir(argv[1]) && !tb_is_dir(out);
+    if (!single && tb_mkdir(out) < 0) {
+        tb_items_free(items, nb);
+        return CLI_EXIT_ERROR;
+    }
+    for (int i = 0; i < nb; i++)
+        if (!(items[i].out = single ? strdup(out) : tb_out_name(out, items[i].in, ".jpg"))) {
+            tb_items_free(items, nb);
+            return CLI_EXIT_ERROR;
+        }
+    int ret = tb_run("thumb", &b, items, nb, thumb_one, &job);
+    if (b.json) {
+        CliJson j;
+        cj_init(&j, stdout);
+        cj_obj_begin(&j, NULL);
+        cj_str(&j, "command", "thumb");
+        cj_arr_begin(&j, "items");
+        for (int i = 0; i < nb; i++) {
+            const ThumbResult *res = items[i].result;
+            cj_obj_begin(&j, NULL);
+            cj_str(&j, "input", items[i].in);
+            cj_str(&j, "status", items[i].status);
+            cj_str(&j, "output", items[i].out);
+            if (items[i].fail)
+                cj_str(&j, "error", items[i].why);
+            if (res && !items[i].fail && !strcmp(items[i].status, "done")) {
+                cj_int(&j, "width", res->info.width);
+                cj_int(&j, "height", res->info.height);
+                cj_int(&j, "frames", res->info.frames);
+                cj_num(&j, "timestamp_seconds", res->info.at);
+                cj_int(&j, "file_size_bytes", res->info.size);
+            }
+            cj_obj_end(&j);
+        }
+        cj_arr_end(&j);
+        cj_obj_end(&j);
+        cj_end(&j);
+    }
+    tb_items_free(items, nb);
+    return ret;
+}
+
+const CliCommand cmd_thumb = {
+    .name = "thumb",
+    .summary = "a JPEG thumbnail, or a contact sheet with timestamps",
+    .usage = "IN... -o T.jpg|DIR [--at S] [--width W] [--grid CxR]",
+    .details = "One frame (at --at, by default 5 s or the midpoint of shorter videos), scaled to "
+               "--width with\nthe display aspect; or with --grid, C x R frames evenly spaced "
+               "over the video, each\nlabelled with its time. Only the frames needed are "
+               "decoded: the source is sought to each.\n"
+               "Exit status: 0 done, 2 an input could not be read, 4 the output could not be "
+               "written.",
+    .run = run_thumb,
+};

@@ -1,0 +1,293 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include <libavutil/error.h>
+
+#include "toolbox.h"
+
+static const char *const media_exts[] = {
+    "mp4", "m4v", "mov", "mkv", "webm", "avi", "ts", "mts", "m2ts", "mxf", "mpg", "mpeg",
+    "flv", "3gp", "wmv", "m4a", "mp3", "wav", "aac", "flac", "ogg", "opus", NULL,
+};
+
+void tb_batch_init(TbBatch *b)
+{
+    memset(b, 0, sizeof(*b));
+    b->jobs = 1;
+    b->retries = 2;
+}
+
+int tb_is_dir(const char *path)
+{
+    struct stat sb;
+    return path && stat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
+}
+
+int tb_mkdir(const char *dir)
+{
+    if (tb_is_dir(dir))
+        return 0;
+    if (mkdir(dir, 0777) < 0) {
+        cli_file_error(dir, "cannot create folder: %s", strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static int is_media_name(const char *name)
+{
+    const char *dot = strrchr(name, '.');
+    if (name[0] == '.' || !dot)
+        return 0;
+    for (int i = 0; media_exts[i]; i++)
+        if (!strcasecmp(dot + 1, media_exts[i]))
+            return 1;
+    return 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int add_item(TbItem **items, int *nb, int *cap, const char *path)
+{
+    if (*nb == *cap) {
+        int nc = *cap ? *cap * 2 : 16;
+        TbItem *n = realloc(*items, (size_t)nc * sizeof(*n));
+        if (!n)
+            return AVERROR(ENOMEM);
+        *items = n;
+        *cap = nc;
+    }
+    memset(&(*items)[*nb], 0, sizeof(TbItem));
+    if (!((*items)[*nb].in = strdup(path)))
+        return AVERROR(ENOMEM);
+    (*nb)++;
+    return 0;
+}
+
+int tb_inputs(const char *cmd, int nb_pos, char **pos, TbItem **items, int *nb)
+{
+    int cap = 0, ret = 0;
+    *items = NULL;
+    *nb = 0;
+    for (int i = 0; i < nb_pos && ret >= 0; i++) {
+        if (!tb_is_dir(pos[i])) {
+            ret = add_item(items, nb, &cap, pos[i]);
+            continue;
+        }
+        DIR *d = opendir(pos[i]);
+        if (!d) {
+            cli_file_error(pos[i], "cannot read folder: %s", strerror(errno));
+            ret = -1;
+            break;
+        }
+        char **names = NULL;
+        int nn = 0, ncap = 0;
+        struct dirent *e;
+        while ((e = readdir(d)) && ret >= 0) {
+            if (!is_media_name(e->d_name))
+                continue;
+            if (nn == ncap) {
+                ncap = ncap ? ncap * 2 : 32;
+                char **n = realloc(names, (size_t)ncap * sizeof(*n));
+                if (!n) {
+                    ret = AVERROR(ENOMEM);
+                    break;
+                }
+                names = n;
+            }
+            size_t len = strlen(pos[i]) + strlen(e->d_name) + 2;
+            if (!(names[nn] = malloc(len))) {
+                ret = AVERROR(ENOMEM);
+                break;
+            }
+            snprintf(names[nn++], len, "%s/%s", pos[i], e->d_name);
+        }
+        closedir(d);
+        qsort(names, (size_t)nn, sizeof(*names), cmp_str);
+        for (int k = 0; k < nn; k++) {
+            if (ret >= 0)
+                ret = add_item(items, nb, &cap, names[k]);
+            free(names[k]);
+        }
+        free(names);
+        if (ret >= 0 && !nn)
+            cli_warn("%s: %s: no media files in this folder", cmd, pos[i]);
+    }
+    if (ret == AVERROR(ENOMEM))
+        cli_error("%s: out of memory", cmd);
+    if (ret < 0) {
+        tb_items_free(*items, *nb);
+        *items = NULL;
+        *nb = 0;
+    }
+    return ret;
+}
+
+void tb_items_free(TbItem *items, int nb)
+{
+    for (int i = 0; i < nb; i++) {
+        free(items[i].in);
+        free(items[i].out);
+        for (int k = 0; k < 3; k++)
+            free(items[i].extra[k]);
+        free(items[i].result);
+    }
+    free(items);
+}
+
+char *tb_out_name(const char *dir, const char *in, const char *suffix)
+{
+    const char *base = strrchr(in, '/');
+    base = base ? base + 1 : in;
+    const char *dot = strrchr(base, '.');
+    size_t stem = dot && dot != base ? (size_t)(dot - base) : strlen(base);
+    size_t len = strlen(dir) + stem + strlen(suffix) + 2;
+    char *p = malloc(len);
+    if (p)
+        snprintf(p, len, "%s/%.*s%s", dir, (int)stem, base, suffix);
+    return p;
+}
+
+int tb_fail(TbItem *item, int category, const char *file, int err)
+{
+    item->fail = category;
+    snprintf(item->why, sizeof(item->why), "%s: %s", file, vp_strerror(err));
+    return err;
+}
+
+typedef struct RunCtx {
+    const char *cmd;
+    TbItem *items;
+    TbWorkFn work;
+    void *opaque;
+    CliProgress progress;
+    int show_progress;
+} RunCtx;
+
+static int batch_work(void *opaque, void *worker, const VpBatchItem *bi, char *why,
+                      size_t why_size)
+{
+    RunCtx *rc = opaque;
+    TbItem *item = bi->user;
+    (void)worker;
+    item->fail = TB_OK;
+    item->why[0] = 0;
+    int ret = rc->work(rc->opaque, item);
+    if (ret < 0)
+        snprintf(why, why_size, "%s", item->why[0] ? item->why : vp_strerror(ret));
+    return ret;
+}
+
+static void batch_item_done(void *opaque, const VpBatchItem *bi, const char *status,
+                            const char *why, double seconds, int64_t bytes)
+{
+    RunCtx *rc = opaque;
+    TbItem *item = bi->user;
+    (void)seconds;
+    (void)bytes;
+    snprintf(item->status, sizeof(item->status), "%s", status);
+    if (!strcmp(status, "failed")) {
+        if (!item->why[0] && why)
+            snprintf(item->why, sizeof(item->why), "%s", why);
+        if (!item->fail)
+            item->fail = TB_FAIL_OUTPUT;
+        cli_error("%s", item->why);
+    } else if (!strcmp(status, "skipped")) {
+        cli_info("%s: %s exists, skipped (--overwrite redoes it)", rc->cmd, bi->output);
+    }
+}
+
+static void batch_progress(void *opaque, int64_t finished, int64_t failed, int64_t total)
+{
+    RunCtx *rc = opaque;
+    (void)failed;
+    if (rc->show_progress)
+        cli_progress_update(&rc->progress, finished, total);
+}
+
+int tb_run(const char *cmd, TbBatch *b, TbItem *items, int nb, TbWorkFn work, void *opaque)
+{
+    RunCtx rc = { .cmd = cmd, .items = items, .work = work, .opaque = opaque };
+    VpBatchItem *bi = calloc((size_t)(nb ? nb : 1), sizeof(*bi));
+    VpBatchOpts o;
+    VpBatchStats st;
+
+    if (!bi) {
+        cli_error("%s: out of memory", cmd);
+        return CLI_EXIT_ERROR;
+    }
+    for (int i = 0; i < nb; i++) {
+        bi[i].name = items[i].in;
+        bi[i].output = items[i].out;
+        bi[i].user = &items[i];
+    }
+    vp_batch_default_opts(&o);
+    o.jobs = b->jobs;
+    o.skip_existing = !b->overwrite;
+    o.retries = b->retries;
+    o.report_path = b->report;
+    o.work = batch_work;
+    o.opaque = &rc;
+    o.item_done = batch_item_done;
+    o.progress = batch_progress;
+    rc.show_progress = nb > 1;
+    cli_progress_init(&rc.progress, cmd);
+    int ret = vp_batch_run(bi, (size_t)nb, &o, &st);
+    cli_progress_end(&rc.progress);
+    free(bi);
+    if (ret < 0 && ret != VP_ERR_CANCELLED) {
+        cli_error("%s: %s", cmd, vp_strerror(ret));
+        return ret == VP_ERR_BAD_OPTION ? CLI_EXIT_USAGE : CLI_EXIT_ERROR;
+    }
+    int input = 0, check = 0, output = 0;
+    for (int i = 0; i < nb; i++) {
+        input += items[i].fail == TB_FAIL_INPUT;
+        check += items[i].fail == TB_FAIL_CHECK;
+        output += items[i].fail == TB_FAIL_OUTPUT;
+    }
+    if (nb > 1 && cli_verbosity >= 0 && !b->json)
+        cli_info("%s: %lld done, %lld skipped, %lld failed in %.1f s", cmd, (long long)st.done,
+                 (long long)st.skipped, (long long)st.failed, st.seconds);
+    return output ? CLI_EXIT_ERROR : input ? CLI_EXIT_UNREADABLE : check ? CLI_EXIT_FAILED
+                                                                           : CLI_EXIT_OK;
+}
+
+void tb_progress_cb(void *opaque, double done_s, double total_s)
+{
+    TbProgress *tp = opaque;
+    if (isfinite(total_s) && total_s > 0)
+        cli_progress_update(&tp->p, (int64_t)done_s, (int64_t)ceil(total_s));
+}
+
+int tb_category(int err)
+{
+    switch (err) {
+    case AVERROR(ENOSPC):
+    case AVERROR(EROFS):
+    case AVERROR(EDQUOT):
+    case AVERROR(EFBIG):
+    case AVERROR(ENOMEM):
+    case AVERROR(ENOTDIR):
+    case AVERROR(EEXIST):
+        return TB_FAIL_OUTPUT;
+    case VP_ERR_BAD_OPTION:
+        return TB_FAIL_OUTPUT;
+    default:
+        return TB_FAIL_INPUT;
+    }
+}
+
+int tb_fail_io(TbItem *item, const char *in, const char *out, int err)
+{
+    int cat = tb_category(err);
+    return tb_fail(item, cat, cat == TB_FAIL_OUTPUT && out ? out : in, err);
+}

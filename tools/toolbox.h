@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* What the toolbox commands (proxy, thumb, export, qc, loudnorm, replace-audio, cleanup)
+ * share: inputs from files and folders, output naming, and the batch runner. */
+#ifndef VIDPIPE_TOOLS_TOOLBOX_H
+#define VIDPIPE_TOOLS_TOOLBOX_H
+
+#include "cli.h"
+
+/* Why an item failed, for the exit code. */
+enum { TB_OK = 0, TB_FAIL_INPUT, TB_FAIL_CHECK, TB_FAIL_OUTPUT };
+
+/* One input of a toolbox command and what became of it. */
+typedef struct TbItem {
+    char *in;
+    char *out;                  /* main output (the batch skips the item when it exists) */
+    char *extra[3];             /* other outputs (thumbnail, metadata, ...) */
+    int fail;                   /* TB_* */
+    char status[16];            /* "done", "skipped", "failed" */
+    char why[512];
+    void *result;               /* the command's result for --json */
+} TbItem;
+
+/* Options every toolbox command takes; TB_BATCH_OPTS() lists them in a CliOpt table. */
+typedef struct TbBatch {
+    int jobs;
+    int overwrite;
+    int retries;
+    const char *report;
+    int json;
+} TbBatch;
+
+#define TB_BATCH_OPTS(b)                                                                      \
+    { "jobs", 'j', CLI_INT, &(b).jobs, "N", "work on N inputs at a time (default 1; 0: cores)",\
+      0, 256 },                                                                               \
+    { "overwrite", 'y', CLI_FLAG, &(b).overwrite, NULL,                                       \
+      "redo items whose output exists (default: skip them)" },                               \
+    { "retries", 0, CLI_INT, &(b).retries, "N",                                              \
+      "retry an item N times after a transient I/O error (default 2)", 0, 100 },             \
+    { "report", 0, CLI_STR, &(b).report, "FILE", "write a JSON line per item to FILE" },     \
+    { "json", 0, CLI_FLAG, &(b).json, NULL, "machine-readable result on stdout" }
+
+void tb_batch_init(TbBatch *b);
+
+/* Expand the positional arguments: files as given, folders to their media files (sorted,
+ * not recursive). Prints the error and returns <0 when a folder cannot be read. */
+int tb_inputs(const char *cmd, int nb_pos, char **pos, TbItem **items, int *nb);
+void tb_items_free(TbItem *items, int nb);
+
+/* @p dir "/" stem-of-@p in @p suffix ("clip.mp4" -> "dir/clip.jpg"). malloc'd. */
+char *tb_out_name(const char *dir, const char *in, const char *suffix);
+int tb_is_dir(const char *path);
+/* Create @p dir if missing. Prints the error. */
+int tb_mkdir(const char *dir);
+
+/* Run @p work over the items with the batch runner. Prints one line per failed item;
+ * @p work sets item->fail and item->why. Returns the exit code for the whole run. */
+typedef int (*TbWorkFn)(void *opaque, TbItem *item);
+int tb_run(const char *cmd, TbBatch *b, TbItem *items, int nb, TbWorkFn work, void *opaque);
+
+/* Fill item->why and item->fail for a library error on @p file. Returns @p err. */
+int tb_fail(TbItem *item, int category, const char *file, int err);
+
+/* Progress of one pipeline (position in seconds) on the terminal. */
+typedef struct TbProgress {
+    CliProgress p;
+} TbProgress;
+void tb_progress_cb(void *opaque, double done_s, double total_s);
+
+#endif
+
+/* TB_FAIL_INPUT for errors about reading media, TB_FAIL_OUTPUT for errors writing. */
+int tb_category(int err);
+/* Report an error of a library call on @p in writing @p out: names the right file. */
+int tb_fail_io(TbItem *item, const char *in, const char *out, int err);
