@@ -111,11 +111,19 @@ m_vidpipe2() {
     "$VIDPIPE" -q batch --intro "$INTRO" --outro "$OUTRO" --personal "$WORK/personal" \
         --out "$1" -j 2 >/dev/null
 }
+m_vidpipe1_nosync() {
+    "$VIDPIPE" -q batch --intro "$INTRO" --outro "$OUTRO" --personal "$WORK/personal" \
+        --out "$1" -j 1 --no-fsync >/dev/null
+}
+m_vidpipe2_nosync() {
+    "$VIDPIPE" -q batch --intro "$INTRO" --outro "$OUTRO" --personal "$WORK/personal" \
+        --out "$1" -j 2 --no-fsync >/dev/null
+}
 
 METHODS="cat cat_fsync seed concat"
 command -v mkvmerge >/dev/null && METHODS="$METHODS mkvmerge" ||
     echo "bench/join.sh: mkvmerge not installed (BENCH_PKGS: mkvtoolnix); not compared" >&2
-METHODS="$METHODS vidpipe1 vidpipe2"
+METHODS="$METHODS vidpipe1 vidpipe2 vidpipe1_nosync vidpipe2_nosync"
 
 # Check each method's first output once: the joins must be complete (cat is not an MP4).
 verify() { # method dir
@@ -172,6 +180,8 @@ labels = {
     "seed": "seed script (3 ts remux + concat)", "concat": "ffmpeg -f concat -c copy",
     "mkvmerge": "mkvmerge (MKV)", "vidpipe1": "vidpipe batch -j 1",
     "vidpipe2": "vidpipe batch -j 2",
+    "vidpipe1_nosync": "vidpipe batch -j 1 --no-fsync",
+    "vidpipe2_nosync": "vidpipe batch -j 2 --no-fsync",
 }
 med = {m: statistics.median(v) for m, v in per.items()}
 print(f"join benchmark: {trios} trios x {reps} runs; trio = {sizes}, 720x1260 24 fps "

@@ -106,9 +106,11 @@ static void compare_video(DiffList *dl, const VpStreamInfo *v, const VpStreamInf
         add_diff(dl, VP_CHECK_ERROR, 1, "video.sar", a, b);
     }
     cmp_str(dl, VP_CHECK_ERROR, 1, "video.pix_fmt", v->pix_fmt, r->pix_fmt);
+    /* 24000/1001 is not 24: the rates must be equal, up to the rounding of rates that MP4
+     * muxers derive from durations. */
     VpRational fa = frame_rate(v), fb = frame_rate(r);
     double da = q2d(fa), db = q2d(fb);
-    if (!(da > 0 && db > 0 && fabs(da - db) <= db * 0.001)) {
+    if (!(da > 0 && db > 0 && fabs(da - db) <= db * 1e-5)) {
         fmt_rate(a, sizeof(a), fa);
         fmt_rate(b, sizeof(b), fb);
         add_diff(dl, VP_CHECK_ERROR, 1, "video.frame_rate", a, b);
@@ -117,6 +119,12 @@ static void compare_video(DiffList *dl, const VpStreamInfo *v, const VpStreamInf
     const char *fo_a = *v->field_order ? v->field_order : "progressive";
     const char *fo_b = *r->field_order ? r->field_order : "progressive";
     cmp_str(dl, VP_CHECK_ERROR, 1, "video.field_order", fo_a, fo_b);
+    /* A stream cut at a non-IDR I frame (open GOP at its start) does not reset the decoder's
+     * picture order after another segment: FFmpeg's decoder then emits the previous
+     * segment's last pictures late (measured, docs/join.md). Only re-encoding fixes it. */
+    if (v->starts_with_idr == 0)
+        add_diff(dl, VP_CHECK_ERROR, 1, "video.start", "starts on a non-IDR frame (open GOP)",
+                 r->starts_with_idr == 0 ? "starts on a non-IDR frame" : "starts on IDR");
     if (fabs(v->rotation - r->rotation) > 0.5) {
         snprintf(a, sizeof(a), "%g", v->rotation);
         snprintf(b, sizeof(b), "%g", r->rotation);
@@ -137,9 +145,6 @@ static void compare_video(DiffList *dl, const VpStreamInfo *v, const VpStreamInf
         snprintf(b, sizeof(b), "%d/%d", r->time_base.num, r->time_base.den);
         add_diff(dl, VP_CHECK_NOTE, 0, "video.time_base", a, b);
     }
-    if (v->starts_with_idr == 0)
-        add_diff(dl, VP_CHECK_NOTE, 0, "video.start", "starts without an IDR frame",
-                 r->starts_with_idr == 0 ? "starts without an IDR frame" : "starts with IDR");
     if (v->open_gop == 1 && r->open_gop != 1)
         add_diff(dl, VP_CHECK_NOTE, 0, "video.open_gop", "open GOPs", "closed GOPs");
     if (v->has_bframes == 1 && r->has_bframes == 0)

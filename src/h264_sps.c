@@ -4,72 +4,15 @@
  * Lets the joiner accept a segment from its index alone, without probing (decoding). */
 #include <string.h>
 
+#include "internal.h"
 #include "join_internal.h"
 
-typedef struct Bits {
-    uint8_t buf[512];
-    size_t size, pos;
-    int overrun;
-} Bits;
-
-static void bits_init(Bits *b, const uint8_t *nal, size_t size)
-{
-    size_t n = 0, zeros = 0;
-    for (size_t i = 0; i < size && n < sizeof(b->buf); i++) {
-        if (zeros >= 2 && nal[i] == 3) {
-            zeros = 0;
-            continue;
-        }
-        zeros = nal[i] == 0 ? zeros + 1 : 0;
-        b->buf[n++] = nal[i];
-    }
-    b->size = n;
-    b->pos = 0;
-    b->overrun = 0;
-}
-
-static unsigned u1(Bits *b)
-{
-    if (b->pos >= b->size * 8) {
-        b->overrun = 1;
-        return 0;
-    }
-    unsigned v = (b->buf[b->pos >> 3] >> (7 - (b->pos & 7))) & 1;
-    b->pos++;
-    return v;
-}
-
-static unsigned un(Bits *b, int n)
-{
-    unsigned v = 0;
-    while (n--)
-        v = (v << 1) | u1(b);
-    return v;
-}
-
-static unsigned ue(Bits *b)
-{
-    int zeros = 0;
-    while (!u1(b) && !b->overrun)
-        if (++zeros > 31) {
-            b->overrun = 1;
-            return 0;
-        }
-    return ((1u << zeros) - 1) + un(b, zeros);
-}
-
-static int se(Bits *b)
-{
-    unsigned v = ue(b);
-    return v & 1 ? (int)((v + 1) / 2) : -(int)(v / 2);
-}
-
-static void scaling_list(Bits *b, int size)
+static void scaling_list(VpiBits *b, int size)
 {
     int last = 8, next = 8;
     for (int j = 0; j < size && !b->overrun; j++) {
         if (next)
-            next = (last + se(b) + 256) % 256;
+            next = (last + vpi_bits_se(b) + 256) % 256;
         last = next ? next : last;
     }
 }
@@ -81,63 +24,63 @@ int vpi_h264_sps_parse(const uint8_t *nal, size_t size, VpiH264Sps *s)
         { 20, 11 }, { 32, 11 }, { 80, 33 }, { 18, 11 }, { 15, 11 }, { 64, 33 }, { 160, 99 },
         { 4, 3 }, { 3, 2 }, { 2, 1 },
     };
-    Bits b;
+    VpiBits b;
 
     memset(s, 0, sizeof(*s));
     if (size < 4 || (nal[0] & 0x1f) != 7)
         return -1;
-    bits_init(&b, nal + 1, size - 1);
-    s->profile_idc = (int)un(&b, 8);
-    un(&b, 8);
-    s->level_idc = (int)un(&b, 8);
-    ue(&b);
+    vpi_bits_init(&b, nal + 1, size - 1);
+    s->profile_idc = (int)vpi_bits_u(&b, 8);
+    vpi_bits_u(&b, 8);
+    s->level_idc = (int)vpi_bits_u(&b, 8);
+    vpi_bits_ue(&b);
     s->chroma_format_idc = 1;
     switch (s->profile_idc) {
     case 100: case 110: case 122: case 244: case 44: case 83: case 86: case 118: case 128:
     case 138: case 139: case 134: case 135:
-        s->chroma_format_idc = (int)ue(&b);
+        s->chroma_format_idc = (int)vpi_bits_ue(&b);
         if (s->chroma_format_idc > 3)
             return -1;
         if (s->chroma_format_idc == 3)
-            u1(&b);
-        s->bit_depth_luma = 8 + (int)ue(&b);
-        s->bit_depth_chroma = 8 + (int)ue(&b);
-        u1(&b);
-        if (u1(&b))
+            vpi_bits_u(&b, 1);
+        s->bit_depth_luma = 8 + (int)vpi_bits_ue(&b);
+        s->bit_depth_chroma = 8 + (int)vpi_bits_ue(&b);
+        vpi_bits_u(&b, 1);
+        if (vpi_bits_u(&b, 1))
             for (int i = 0; i < (s->chroma_format_idc != 3 ? 8 : 12); i++)
-                if (u1(&b))
+                if (vpi_bits_u(&b, 1))
                     scaling_list(&b, i < 6 ? 16 : 64);
         break;
     default:
         s->bit_depth_luma = s->bit_depth_chroma = 8;
     }
-    ue(&b); /* log2_max_frame_num_minus4 */
-    unsigned poc = ue(&b);
+    vpi_bits_ue(&b); /* log2_max_frame_num_minus4 */
+    unsigned poc = vpi_bits_ue(&b);
     if (poc == 0) {
-        ue(&b);
+        vpi_bits_ue(&b);
     } else if (poc == 1) {
-        u1(&b);
-        se(&b);
-        se(&b);
-        unsigned n = ue(&b);
+        vpi_bits_u(&b, 1);
+        vpi_bits_se(&b);
+        vpi_bits_se(&b);
+        unsigned n = vpi_bits_ue(&b);
         if (n > 255)
             return -1;
         for (unsigned i = 0; i < n; i++)
-            se(&b);
+            vpi_bits_se(&b);
     }
-    ue(&b); /* max_num_ref_frames */
-    u1(&b);
-    unsigned w_mbs = ue(&b) + 1, h_map = ue(&b) + 1;
-    s->frame_mbs_only = (int)u1(&b);
+    vpi_bits_ue(&b); /* max_num_ref_frames */
+    vpi_bits_u(&b, 1);
+    unsigned w_mbs = vpi_bits_ue(&b) + 1, h_map = vpi_bits_ue(&b) + 1;
+    s->frame_mbs_only = (int)vpi_bits_u(&b, 1);
     if (!s->frame_mbs_only)
-        u1(&b);
-    u1(&b);
+        vpi_bits_u(&b, 1);
+    vpi_bits_u(&b, 1);
     unsigned cl = 0, cr = 0, ct = 0, cb = 0;
-    if (u1(&b)) {
-        cl = ue(&b);
-        cr = ue(&b);
-        ct = ue(&b);
-        cb = ue(&b);
+    if (vpi_bits_u(&b, 1)) {
+        cl = vpi_bits_ue(&b);
+        cr = vpi_bits_ue(&b);
+        ct = vpi_bits_ue(&b);
+        cb = vpi_bits_ue(&b);
     }
     int sub_w = s->chroma_format_idc == 1 || s->chroma_format_idc == 2 ? 2 : 1;
     int sub_h = s->chroma_format_idc == 1 ? 2 : 1;
@@ -146,11 +89,11 @@ int vpi_h264_sps_parse(const uint8_t *nal, size_t size, VpiH264Sps *s)
     s->width = (int)(w_mbs * 16) - cux * (int)(cl + cr);
     s->height = (int)((2 - s->frame_mbs_only) * h_map * 16) - cuy * (int)(ct + cb);
     s->sar_num = s->sar_den = 0;
-    if (u1(&b) && u1(&b)) { /* vui_parameters_present_flag, aspect_ratio_info_present_flag */
-        unsigned idc = un(&b, 8);
+    if (vpi_bits_u(&b, 1) && vpi_bits_u(&b, 1)) { /* vui_parameters_present_flag, aspect_ratio_info_present_flag */
+        unsigned idc = vpi_bits_u(&b, 8);
         if (idc == 255) {
-            s->sar_num = (int)un(&b, 16);
-            s->sar_den = (int)un(&b, 16);
+            s->sar_num = (int)vpi_bits_u(&b, 16);
+            s->sar_den = (int)vpi_bits_u(&b, 16);
         } else if (idc < 17) {
             s->sar_num = sar_table[idc][0];
             s->sar_den = sar_table[idc][1];

@@ -37,6 +37,19 @@ void vpi_nal_iter_init(VpiNalIter *it, const uint8_t *data, size_t size, int len
 /* Returns 1 and sets *nal and *size to the next NAL unit, 0 at the end, <0 on malformed data. */
 int vpi_nal_next(VpiNalIter *it, const uint8_t **nal, size_t *size);
 
+/* Bits of a NAL unit's payload (RBSP): the first bytes, with emulation-prevention bytes
+ * removed. Reading past the end returns zeros and sets overrun, so a parser can read a
+ * whole header and check overrun once. */
+typedef struct VpiBits {
+    uint8_t buf[512];
+    size_t size, pos; /* pos in bits */
+    int overrun;
+} VpiBits;
+void vpi_bits_init(VpiBits *b, const uint8_t *payload, size_t size);
+unsigned vpi_bits_u(VpiBits *b, int n);   /* n <= 32 */
+unsigned vpi_bits_ue(VpiBits *b);         /* exp-Golomb ue(v) */
+int vpi_bits_se(VpiBits *b);              /* exp-Golomb se(v) */
+
 /* avcC: returns the NAL length size (1..4), or 0 if @p extradata is not avcC. */
 int vpi_avcc_length_size(const uint8_t *extradata, size_t size);
 /* hvcC: returns the NAL length size (1..4), or 0 if @p extradata is not hvcC. */
@@ -58,6 +71,14 @@ int vpi_h264_inspect(const uint8_t *data, size_t size, int length_size, VpiH264F
  * recovery_point for CRA/BLA (intra random access that is not IDR). */
 int vpi_hevc_inspect(const uint8_t *data, size_t size, int length_size, VpiH264Frame *out);
 
+/* ---- inputs ---------------------------------------------------------------------------- */
+
+struct stat;
+/* Before opening an input: 0, or AVERROR(ENOENT/EACCES...), VP_ERR_IS_DIRECTORY,
+ * VP_ERR_NOT_REGULAR (FIFOs and devices could block before any time bound applies) or
+ * VP_ERR_EMPTY_FILE. Fills *sb. */
+int vpi_input_check(const char *path, struct stat *sb);
+
 /* ---- atomic outputs ------------------------------------------------------------------ */
 
 /* An output file is written under a temporary name in its destination folder and renamed
@@ -66,6 +87,9 @@ int vpi_hevc_inspect(const uint8_t *data, size_t size, int length_size, VpiH264F
 typedef struct VpiOutput {
     char *final_path;
     char *tmp_path;
+    /* 1: rename without fsync. A kill still never exposes a partial file (the page cache
+     * holds every byte written before the rename), but a power failure may. */
+    int no_sync;
 } VpiOutput;
 
 /* Create the temporary file (mode 0644 minus umask) next to @p final_path. On success

@@ -92,6 +92,7 @@ void vp_join_default_opts(VpJoinOpts *opts)
     opts->conform = 0;
     opts->faststart = 1;
     opts->max_cached_segments = 16;
+    opts->durable = 1;
 }
 
 int vp_joiner_new(const VpJoinOpts *opts, VpJoiner **out)
@@ -109,6 +110,10 @@ int vp_joiner_new(const VpJoinOpts *opts, VpJoiner **out)
     if (opts->faststart != 1) {
         vpi_log(VP_LOG_ERROR, "join options: faststart must be 1 (the moov is always written "
                               "before the media data), not %d", opts->faststart);
+        return VP_ERR_BAD_OPTION;
+    }
+    if (opts->durable != 0 && opts->durable != 1) {
+        vpi_log(VP_LOG_ERROR, "join options: durable must be 0 or 1, not %d", opts->durable);
         return VP_ERR_BAD_OPTION;
     }
     if (opts->max_cached_segments < 0 || opts->max_cached_segments > 4096) {
@@ -169,14 +174,8 @@ static int segment_open(const char *path, int temporary, Segment **out, char *wh
         ret = AVERROR(ENOMEM);
         goto fail;
     }
-    if (stat(path, &sb) < 0) {
-        ret = AVERROR(errno);
+    if ((ret = vpi_input_check(path, &sb)) < 0)
         goto fail;
-    }
-    if (S_ISDIR(sb.st_mode)) {
-        ret = VP_ERR_IS_DIRECTORY;
-        goto fail;
-    }
     if ((s->fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
         ret = AVERROR(errno);
         goto fail;
@@ -1047,6 +1046,7 @@ static int write_output(Run *r, int64_t *bytes)
     }
     fd = -1;
     *bytes = (int64_t)hdr_size + r->lay.pos;
+    o.no_sync = !r->j->opts.durable;
     if ((ret = vpi_output_commit(&o)) < 0) {
         set_why(r, r->out_path, "cannot finish the output: %s", vp_strerror(ret));
         goto end;

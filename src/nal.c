@@ -69,59 +69,58 @@ int vpi_hvcc_length_size(const uint8_t *extradata, size_t size)
     return (extradata[21] & 3) + 1;
 }
 
-/* Bit reader over an RBSP prefix with emulation-prevention bytes removed. */
-typedef struct BitReader {
-    uint8_t buf[64];
-    size_t size, pos; /* pos in bits */
-} BitReader;
-
-static void br_init(BitReader *br, const uint8_t *nal, size_t size)
+void vpi_bits_init(VpiBits *b, const uint8_t *payload, size_t size)
 {
     size_t n = 0, zeros = 0;
-    for (size_t i = 0; i < size && n < sizeof(br->buf); i++) {
-        if (zeros >= 2 && nal[i] == 3) {
+    for (size_t i = 0; i < size && n < sizeof(b->buf); i++) {
+        if (zeros >= 2 && payload[i] == 3) {
             zeros = 0;
             continue;
         }
-        zeros = nal[i] == 0 ? zeros + 1 : 0;
-        br->buf[n++] = nal[i];
+        zeros = payload[i] == 0 ? zeros + 1 : 0;
+        b->buf[n++] = payload[i];
     }
-    br->size = n;
-    br->pos = 0;
+    b->size = n;
+    b->pos = 0;
+    b->overrun = 0;
 }
 
-static int br_bit(BitReader *br)
+static unsigned bits_u1(VpiBits *b)
 {
-    if (br->pos >= br->size * 8)
-        return -1;
-    int b = (br->buf[br->pos >> 3] >> (7 - (br->pos & 7))) & 1;
-    br->pos++;
-    return b;
-}
-
-static int64_t br_ue(BitReader *br)
-{
-    int zeros = 0, b;
-    while ((b = br_bit(br)) == 0)
-        if (++zeros > 31)
-            return -1;
-    if (b < 0)
-        return -1;
-    int64_t v = 0;
-    for (int i = 0; i < zeros; i++) {
-        if ((b = br_bit(br)) < 0)
-            return -1;
-        v = (v << 1) | b;
+    if (b->pos >= b->size * 8) {
+        b->overrun = 1;
+        return 0;
     }
-    return ((int64_t)1 << zeros) - 1 + v;
+    unsigned v = (b->buf[b->pos >> 3] >> (7 - (b->pos & 7))) & 1;
+    b->pos++;
+    return v;
 }
 
-static int br_skip(BitReader *br, int n)
+unsigned vpi_bits_u(VpiBits *b, int n)
 {
-    for (int i = 0; i < n; i++)
-        if (br_bit(br) < 0)
-            return -1;
-    return 0;
+    unsigned v = 0;
+    while (n-- > 0)
+        v = (v << 1) | bits_u1(b);
+    return v;
+}
+
+unsigned vpi_bits_ue(VpiBits *b)
+{
+    int zeros = 0;
+    while (!bits_u1(b) && !b->overrun)
+        if (++zeros > 31) {
+            b->overrun = 1;
+            return 0;
+        }
+    if (b->overrun)
+        return 0;
+    return ((1u << zeros) - 1) + vpi_bits_u(b, zeros);
+}
+
+int vpi_bits_se(VpiBits *b)
+{
+    unsigned v = vpi_bits_ue(b);
+    return v & 1 ? (int)((v + 1) / 2) : -(int)(v / 2);
 }
 
 /* SEI payloads of one H.264 SEI NAL: look for recovery_point (payloadType 6). */
@@ -182,12 +181,11 @@ int vpi_h264_inspect(const uint8_t *data, size_t size, int length_size, VpiH264F
         case 5: {
             if (out->slice_type >= 0)
                 break;
-            BitReader br;
-            br_init(&br, nal + 1, nsize - 1);
-            if (br_ue(&br) < 0)
-                return -1;
-            int64_t st = br_ue(&br);
-            if (st < 0 || st > 9)
+            VpiBits br;
+            vpi_bits_init(&br, nal + 1, nsize - 1);
+            vpi_bits_ue(&br); /* first_mb_in_slice */
+            unsigned st = vpi_bits_ue(&br);
+            if (br.overrun || st > 9)
                 return -1;
             out->slice_type = (int)(st % 5);
             out->idr = type == 5;
@@ -220,18 +218,16 @@ int vpi_hevc_inspect(const uint8_t *data, size_t size, int length_size, VpiH264F
             out->has_pps = 1;
         if (type > 21 || out->slice_type >= 0 || (type > 9 && type < 16))
             continue;
-        BitReader br;
-        br_init(&br, nal + 2, nsize - 2);
-        int first = br_bit(&br);
-        if (first != 1)
+        VpiBits br;
+        vpi_bits_init(&br, nal + 2, nsize - 2);
+        if (vpi_bits_u(&br, 1) != 1)
             continue; /* only the first slice segment of a picture */
-        if (type >= 16 && br_skip(&br, 1) < 0) /* no_output_of_prior_pics_flag */
-            return -1;
-        if (br_ue(&br) < 0) /* slice_pic_parameter_set_id */
-            return -1;
+        if (type >= 16)
+            vpi_bits_u(&br, 1); /* no_output_of_prior_pics_flag */
+        vpi_bits_ue(&br); /* slice_pic_parameter_set_id */
         /* Assumes num_extra_slice_header_bits == 0, which every common encoder writes. */
-        int64_t st = br_ue(&br);
-        if (st < 0 || st > 2)
+        unsigned st = vpi_bits_ue(&br);
+        if (br.overrun || st > 2)
             return -1;
         static const int map[3] = { 1, 0, 2 }; /* HEVC B=0 P=1 I=2 -> vidpipe P=0 B=1 I=2 */
         out->slice_type = map[st];

@@ -63,8 +63,10 @@ fail:
 int vpi_output_commit(VpiOutput *o)
 {
     int ret = 0;
-    int fd = open(o->tmp_path, O_RDONLY);
-    if (fd >= 0) {
+    int fd = o->no_sync ? -2 : open(o->tmp_path, O_RDONLY);
+    if (fd == -2) {
+        /* no fsync asked for */
+    } else if (fd >= 0) {
         if (fsync(fd) < 0)
             ret = AVERROR(errno);
         close(fd);

@@ -21,8 +21,8 @@
 #include "vidpipe/probe.h"
 
 /* find_stream_info reads at most this much; FFmpeg's default is 5 MB, which ffprobe uses
- * too, so values agree with ffprobe's. */
-#define PROBE_SIZE (5 * 1024 * 1024)
+ * too (5,000,000 bytes), so values agree with ffprobe's. */
+#define PROBE_SIZE 5000000
 
 const char *vp_stream_type_name(VpStreamType t)
 {
@@ -265,6 +265,8 @@ typedef struct ScanState {
     int inband_ps;
     int64_t last_rap_pts;   /* pts of the latest non-IDR random access point */
     int open_gop;
+    int keys;               /* keyframes scanned */
+    int done;               /* two whole GOPs seen: enough for every GOP fact */
 } ScanState;
 
 static void scan_video_packet(ScanState *ss, VpStreamInfo *si, const AVPacket *pkt)
@@ -277,6 +279,12 @@ static void scan_video_packet(ScanState *ss, VpStreamInfo *si, const AVPacket *p
     else if (ss->is_hevc)
         r = vpi_hevc_inspect(pkt->data, (size_t)pkt->size, ss->length_size, &f);
 
+    /* The leading pictures of an open GOP follow its random access point in decode order,
+     * so by the third keyframe two complete GOPs (and their leading frames) were seen. */
+    if ((pkt->flags & AV_PKT_FLAG_KEY) && ++ss->keys >= 3) {
+        ss->done = 1;
+        return;
+    }
     if (!ss->seen_first) {
         ss->seen_first = 1;
         if (r == 0)
@@ -417,10 +425,11 @@ static int probe_streams(AVFormatContext *fc, ProbeCtx *pc, VpMediaInfo *mi)
                 pkts[i]++;
                 gop_add(&gs[i], pkt->flags & AV_PKT_FLAG_KEY);
             }
-            if (si->type == VP_STREAM_VIDEO && ss[i].scanned < o->gop_scan_packets) {
+            if (si->type == VP_STREAM_VIDEO && !ss[i].done &&
+                ss[i].scanned < o->gop_scan_packets) {
                 scan_video_packet(&ss[i], si, pkt);
                 if (i == mi->video_index)
-                    video_left--;
+                    video_left = ss[i].done ? 0 : video_left - 1;
             } else if (si->type == VP_STREAM_AUDIO && !audio_seen[i]) {
                 audio_seen[i] = 1;
                 size_t sz = 0;
@@ -498,6 +507,29 @@ end:
     return ret;
 }
 
+/* An ISO BMFF file starts with a box whose type is ftyp (or a bare mdat/free/wide/moov):
+ * when FFmpeg cannot open such a file, its moov is missing. */
+static int looks_like_mp4(const char *path, const ProbeCtx *pc)
+{
+    uint8_t head[8];
+    size_t n = 0;
+
+    if (pc->buf) {
+        n = pc->buf_size < sizeof(head) ? pc->buf_size : sizeof(head);
+        memcpy(head, pc->buf, n);
+    } else {
+        FILE *f = fopen(path, "rb");
+        if (!f)
+            return 0;
+        n = fread(head, 1, sizeof(head), f);
+        fclose(f);
+    }
+    if (n < 8)
+        return 0;
+    return !memcmp(head + 4, "ftyp", 4) || !memcmp(head + 4, "mdat", 4) ||
+           !memcmp(head + 4, "wide", 4) || !memcmp(head + 4, "free", 4);
+}
+
 static int probe_open(const char *path, ProbeCtx *pc, VpMediaInfo **out)
 {
     VpMediaInfo *mi = NULL;
@@ -518,23 +550,9 @@ static int probe_open(const char *path, ProbeCtx *pc, VpMediaInfo **out)
 
     if (!pc->buf) {
         struct stat sb;
-        if (stat(path, &sb) < 0) {
-            ret = AVERROR(errno);
+        if ((ret = vpi_input_check(path, &sb)) < 0)
             goto fail;
-        }
-        if (S_ISDIR(sb.st_mode)) {
-            ret = VP_ERR_IS_DIRECTORY;
-            goto fail;
-        }
-        if (access(path, R_OK) < 0) {
-            ret = AVERROR(errno);
-            goto fail;
-        }
-        if (S_ISREG(sb.st_mode) && sb.st_size == 0) {
-            ret = VP_ERR_EMPTY_FILE;
-            goto fail;
-        }
-        file_size = S_ISREG(sb.st_mode) ? sb.st_size : -1;
+        file_size = sb.st_size;
     } else {
         if (!pc->buf_size) {
             ret = VP_ERR_EMPTY_FILE;
@@ -559,13 +577,15 @@ static int probe_open(const char *path, ProbeCtx *pc, VpMediaInfo **out)
         }
         fc->pb = pb;
     }
+    /* As ffprobe does: find every program of an MPEG-TS, not only the first PMT's. */
+    av_dict_set(&fopts, "scan_all_pmts", "1", 0);
     ret = avformat_open_input(&fc, pc->buf ? NULL : path, NULL, &fopts);
     if (ret < 0) {
         fc = NULL; /* freed by avformat_open_input on failure */
         if (pc->timed_out)
             ret = VP_ERR_TIMEOUT;
         else if (ret == AVERROR_INVALIDDATA)
-            ret = VP_ERR_NOT_MEDIA;
+            ret = looks_like_mp4(path, pc) ? VP_ERR_NO_MOOV : VP_ERR_NOT_MEDIA;
         goto fail;
     }
     ret = avformat_find_stream_info(fc, NULL);
@@ -579,6 +599,7 @@ static int probe_open(const char *path, ProbeCtx *pc, VpMediaInfo **out)
                 vp_strerror(ret));
     }
 
+    av_dict_free(&fopts);
     vpi_strlcpy(mi->format, fc->iformat->name, sizeof(mi->format));
     vpi_strlcpy(mi->format_long, fc->iformat->long_name, sizeof(mi->format_long));
     AVDictionaryEntry *e = av_dict_get(fc->metadata, "major_brand", NULL, 0);

@@ -212,6 +212,16 @@ assert_eq "$RC" 2 "seed layout without intro: exit code"
 assert_contains "$ERR" "$S/input/Video1/video1.mp4: " "seed layout without intro: names it"
 assert_eq "$(echo "$ERR" | wc -l)" 1 "seed layout without intro: one line, not one per item"
 
+# --no-fsync: the same complete outputs, renamed into place without waiting for the disk.
+run "$VIDPIPE" batch --intro "$INTRO" --outro "$OUTRO" --personal "$P" --out "$WORK/nosync" \
+    --no-fsync
+assert_eq "$RC" 0 "--no-fsync: exit code"
+for n in anna "bob 2" clip10 clip9; do
+    assert_output "$WORK/nosync/$n.mp4" $FRAMES "--no-fsync $n"
+done
+assert_eq "$(packets_md5 "$WORK/nosync/clip10.mp4")" "$md5_j2" "--no-fsync: same packets"
+no_temps "$WORK/nosync" "--no-fsync"
+
 # ---- dry run and usage --------------------------------------------------------------------
 run "$VIDPIPE" batch --intro "$INTRO" --outro "$OUTRO" --personal "$P" --out "$WORK/dry" -n
 assert_eq "$RC" 0 "dry run: exit code"

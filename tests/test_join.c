@@ -57,6 +57,10 @@ int main(void)
     vp_join_default_opts(&o);
     CHECK_EQ(o.faststart, 1);
     CHECK_EQ(o.max_cached_segments, 16);
+    CHECK_EQ(o.durable, 1);
+    o.durable = 2;
+    CHECK_EQ(vp_joiner_new(&o, &j), VP_ERR_BAD_OPTION);
+    o.durable = 1;
     o.max_cached_segments = -1;
     CHECK_EQ(vp_joiner_new(&o, &j), VP_ERR_BAD_OPTION);
     CHECK(j == NULL);

@@ -361,6 +361,7 @@ static int run_batch(int argc, char **argv)
     const char *intro = NULL, *outro = NULL, *personal = NULL, *out_dir = NULL;
     const char *manifest = NULL, *report = NULL, *log = NULL;
     int jobs = 0, json = 0, conform = 0, dry_run = 0, overwrite = 0, retries = 2, nb_pos = 0;
+    int no_fsync = 0;
     const CliOpt opts[] = {
         { "intro", 0, CLI_STR, &intro, "FILE", "first segment of every output" },
         { "outro", 0, CLI_STR, &outro, "FILE", "last segment of every output" },
@@ -380,6 +381,8 @@ static int run_batch(int argc, char **argv)
         { "retries", 0, CLI_INT, &retries, "N",
           "attempts after a transient I/O error (default 2)", 0, 100 },
         { "dry-run", 'n', CLI_FLAG, &dry_run, NULL, "list what would be done, do nothing" },
+        { "no-fsync", 0, CLI_FLAG, &no_fsync, NULL,
+          "rename outputs into place without fsync (faster; kill-safe, not power-safe)" },
         { 0 },
     };
     BatchJob job = { 0 };
@@ -530,6 +533,7 @@ static int run_batch(int argc, char **argv)
 
     vp_join_default_opts(&job.join_opts);
     job.join_opts.conform = conform;
+    job.join_opts.durable = !no_fsync;
 
     VpBatchOpts bo;
     VpBatchStats st;

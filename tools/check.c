@@ -181,8 +181,9 @@ const CliCommand cmd_check = {
                "rotation, audio codec, sample rate,\nchannels/layout, and which streams exist. "
                "One line per difference: file, field, its value,\nthe reference's value. "
                "'note' lines are differences 'vidpipe join' handles (other SPS/PPS,\n"
-               "time base, open GOP at the start, audio longer or shorter than video, "
-               "missing audio);\n'error' lines need re-encoding ('vidpipe join --conform').\n"
+               "time base, open GOPs, audio longer or shorter than video, missing audio);\n"
+               "'error' lines need re-encoding ('vidpipe join --conform'), among them a\n"
+               "file that starts on a non-IDR frame (an open GOP at its start).\n"
                "Exit status: 0 joinable, 1 not joinable, 2 a file could not be read.",
     .run = run_check,
 };

@@ -9,6 +9,7 @@ extern const CliCommand cmd_probe;
 extern const CliCommand cmd_check;
 extern const CliCommand cmd_join;
 extern const CliCommand cmd_batch;
+extern const CliCommand cmd_encode_raw;
 extern const CliCommand cmd_proxy;
 extern const CliCommand cmd_qc;
 extern const CliCommand cmd_export;

@@ -11,6 +11,7 @@ static const CliCommand *const commands[] = {
     &cmd_check,
     &cmd_join,
     &cmd_batch,
+    &cmd_encode_raw,
     &cmd_proxy,
     &cmd_qc,
     &cmd_thumb,

@@ -44,7 +44,9 @@ extern "C" {
     X(VP_ERR_NO_STREAMS,    -0x5650000b, "has no audio or video streams")                \
     X(VP_ERR_UNSUPPORTED,   -0x5650000c, "uses a feature vidpipe does not support")      \
     X(VP_ERR_CANCELLED,     -0x5650000d, "operation was cancelled")                      \
-    X(VP_ERR_CORRUPT,       -0x5650000e, "media data is corrupt")
+    X(VP_ERR_CORRUPT,       -0x5650000e, "media data is corrupt")                       \
+    X(VP_ERR_NO_MOOV,       -0x5650000f, "MP4 has no moov box (unfinished or truncated)") \
+    X(VP_ERR_NOT_REGULAR,   -0x56500010, "is not a regular file (pipe, device or socket)")
 
 /** vidpipe's own error codes (FFmpeg AVERROR codes are used alongside these). */
 enum VpError {

@@ -24,6 +24,10 @@ typedef struct VpJoinOpts {
                                  the first segment (otherwise they are refused) */
     int faststart;          /**< moov before mdat (default 1) */
     int max_cached_segments;/**< indexes kept in the joiner's cache (default 16) */
+    int durable;            /**< 1 (default): fsync each output before renaming it into
+                                 place, so not even a power failure can leave a partial file
+                                 under the final name; 0: skip the fsync (faster; a killed
+                                 process still never leaves one) */
 } VpJoinOpts;
 
 /** What a join did. */

@@ -48,7 +48,7 @@ typedef struct VpStreamInfo {
     int index;                 /**< stream index in the container */
     VpStreamType type;
     char codec[32];            /**< FFmpeg codec name: "h264", "aac" */
-    char codec_tag[8];         /**< container fourcc: "avc1", "mp4a" */
+    char codec_tag[32];        /**< container fourcc: "avc1", "mp4a", "[27][0][0][0]" */
     char profile[48];          /**< "High", "LC" */
     int level;                 /**< codec level (H.264: 31 = 3.1); -99 unknown */
     int64_t bit_rate;          /**< bits/s; 0 unknown */

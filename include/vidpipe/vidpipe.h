@@ -12,6 +12,7 @@
 #include "check.h"
 #include "join.h"
 #include "batch.h"
+#include "writer.h"
 #include "pipeline.h"
 #include "proxy.h"
 #include "qc.h"

@@ -1,0 +1,996 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The frame writer. Three stages, each on its own thread, joined by bounded queues:
+ *
+ *   caller: write() copies the frame into a pooled buffer      -> to_convert
+ *   converter: libswscale into the encoder's layout            -> to_encode
+ *   encoder: avcodec (libx264 runs its own frame threads), then the muxer
+ *
+ * Frames whose layout the encoder takes as is skip the converter. "inflight" counts frames
+ * between write() and the end of their encode call; write() waits while it is at
+ * queue_depth. Buffers come from AVBufferPools and frame structs from a spare stack, so
+ * steady state allocates nothing per frame. The first error any stage meets is kept with
+ * its message, stops the stages, and is returned by every later write() and by close(). */
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <libavformat/avformat.h>
+#include <libavutil/channel_layout.h>
+#include <libavutil/hwcontext.h>
+#include <libavutil/imgutils.h>
+#include <libavutil/opt.h>
+#include <libswscale/swscale.h>
+
+#include "convert.h"
+#include "hwenc.h"
+#include "internal.h"
+#include "vidpipe/writer.h"
+
+#define PLANE_ALIGN 64
+#define ROW_ALIGN 32
+/* SIMD converters may read a little past the last row. */
+#define BUF_PADDING 64
+
+typedef struct FrameQueue {
+    AVFrame **items;
+    int cap, head, count;
+} FrameQueue;
+
+/* Where each plane of a frame lives inside one pooled buffer. */
+typedef struct Layout {
+    enum AVPixelFormat fmt;
+    int nb_planes;
+    int linesize[4];
+    size_t offset[4];
+    int rows[4];
+    int row_bytes[4];
+    size_t size;
+} Layout;
+
+struct VpWriter {
+    VpWriterOpts opts;
+    char *preset, *encoder_params;
+    char *path;
+    VpiOutput out;
+    int64_t t_open;
+
+    AVFormatContext *oc;
+    AVStream *vst, *ast;
+    VpiEncoder enc;
+    AVPacket *vpkt;
+    AVFrame *hwframe;
+
+    Layout in, conv;
+    int convert;
+    int own_convert;     /* convert.c handles this pair of layouts, else libswscale */
+    VpiYuvMatrix matrix;
+    struct SwsContext *sws;
+    AVBufferPool *in_pool, *conv_pool;
+
+    pthread_mutex_t lock;
+    pthread_cond_t cond_space, cond_to_convert, cond_to_encode;
+    FrameQueue to_convert, to_encode;
+    AVFrame **spare;
+    int nb_spare, spare_cap;
+    int inflight;
+    int input_done;      /* close(): no more frames from the caller */
+    int frames_done;     /* no more frames will enter to_encode */
+    int aborting;
+    int err;
+    char errmsg[512];
+    pthread_t conv_thread, enc_thread;
+    int conv_started, enc_started;
+    int locks_ready;
+
+    pthread_mutex_t mux_lock;
+    int64_t frames_out, next_pts, blocked;
+
+    /* audio: encoded on the caller's thread */
+    AVCodecContext *aenc;
+    AVFrame *aframe;
+    AVPacket *apkt;
+    int afill;
+    int64_t apts, audio_samples;
+};
+
+static const char *const pix_names[VP_PIX_NB] = {
+    "bgr24", "rgb24", "bgra", "rgba", "gray", "yuv420p", "nv12",
+};
+static const enum AVPixelFormat pix_av[VP_PIX_NB] = {
+    AV_PIX_FMT_BGR24, AV_PIX_FMT_RGB24, AV_PIX_FMT_BGRA, AV_PIX_FMT_RGBA, AV_PIX_FMT_GRAY8,
+    AV_PIX_FMT_YUV420P, AV_PIX_FMT_NV12,
+};
+static const char *const hw_names[VP_HW_NB] = {
+    "auto", "none", "nvenc", "vaapi", "qsv", "videotoolbox",
+};
+
+const char *vp_pixel_format_name(VpPixelFormat fmt)
+{
+    return (unsigned)fmt < VP_PIX_NB ? pix_names[fmt] : NULL;
+}
+
+int vp_pixel_format_from_name(const char *name)
+{
+    for (int i = 0; name && i < VP_PIX_NB; i++)
+        if (!strcmp(name, pix_names[i]))
+            return i;
+    return -1;
+}
+
+const char *vp_hw_encoder_name(VpHwEncoder hw)
+{
+    return (unsigned)hw < VP_HW_NB ? hw_names[hw] : NULL;
+}
+
+int vp_hw_encoder_from_name(const char *name)
+{
+    for (int i = 0; name && i < VP_HW_NB; i++)
+        if (!strcmp(name, hw_names[i]))
+            return i;
+    return -1;
+}
+
+void vp_writer_default_opts(VpWriterOpts *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->fps = (VpRational){ 30, 1 };
+    o->pix_fmt = VP_PIX_BGR24;
+    o->codec = VP_CODEC_H264;
+    o->crf = 23;
+    o->preset = "medium";
+    o->hw = VP_HW_AUTO;
+    o->queue_depth = 8;
+    o->audio_channels = 2;
+    o->audio_format = VP_SAMPLE_S16;
+    o->audio_bitrate = 128000;
+}
+
+/* ---- errors ------------------------------------------------------------------------ */
+
+static void set_error_locked(VpWriter *w, int err, const char *fmt, va_list ap)
+{
+    if (w->err)
+        return;
+    char reason[400];
+    vsnprintf(reason, sizeof(reason), fmt, ap);
+    w->err = err;
+    snprintf(w->errmsg, sizeof(w->errmsg), "%s: %s", w->path, reason);
+    /* The caller gets the message from write()/close(); the log only traces when. */
+    vpi_log(VP_LOG_VERBOSE, "%s", w->errmsg);
+    pthread_cond_broadcast(&w->cond_space);
+    pthread_cond_broadcast(&w->cond_to_convert);
+    pthread_cond_broadcast(&w->cond_to_encode);
+}
+
+static int set_error(VpWriter *w, int err, const char *fmt, ...) VPI_PRINTF(3, 4);
+static int set_error(VpWriter *w, int err, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    pthread_mutex_lock(&w->lock);
+    set_error_locked(w, err, fmt, ap);
+    err = w->err;
+    pthread_mutex_unlock(&w->lock);
+    va_end(ap);
+    return err;
+}
+
+static int why_fail(char *why, size_t why_size, int err, const char *fmt, ...) VPI_PRINTF(4, 5);
+static int why_fail(char *why, size_t why_size, int err, const char *fmt, ...)
+{
+    char line[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    if (why && why_size)
+        vpi_strlcpy(why, line, why_size);
+    else
+        vpi_log(VP_LOG_ERROR, "%s", line);
+    return err;
+}
+
+/* ---- frames, queues, layouts --------------------------------------------------------- */
+
+static void layout_init(Layout *l, enum AVPixelFormat fmt, int w, int h)
+{
+    memset(l, 0, sizeof(*l));
+    l->fmt = fmt;
+    switch (fmt) {
+    case AV_PIX_FMT_YUV420P:
+        l->nb_planes = 3;
+        l->row_bytes[0] = w;
+        l->row_bytes[1] = l->row_bytes[2] = w / 2;
+        l->rows[0] = h;
+        l->rows[1] = l->rows[2] = h / 2;
+        break;
+    case AV_PIX_FMT_NV12:
+        l->nb_planes = 2;
+        l->row_bytes[0] = l->row_bytes[1] = w;
+        l->rows[0] = h;
+        l->rows[1] = h / 2;
+        break;
+    default:
+        l->nb_planes = 1;
+        l->row_bytes[0] = w * av_get_bits_per_pixel(av_pix_fmt_desc_get(fmt)) / 8;
+        l->rows[0] = h;
+        break;
+    }
+    size_t off = 0;
+    for (int i = 0; i < l->nb_planes; i++) {
+        l->linesize[i] = FFALIGN(l->row_bytes[i], ROW_ALIGN);
+        l->offset[i] = off;
+        off = FFALIGN(off + (size_t)l->linesize[i] * l->rows[i], PLANE_ALIGN);
+    }
+    l->size = off + BUF_PADDING;
+}
+
+static void frame_attach(AVFrame *f, AVBufferRef *buf, const Layout *l, int w, int h)
+{
+    f->buf[0] = buf;
+    for (int i = 0; i < l->nb_planes; i++) {
+        f->data[i] = buf->data + l->offset[i];
+        f->linesize[i] = l->linesize[i];
+    }
+    f->format = l->fmt;
+    f->width = w;
+    f->height = h;
+}
+
+static int queue_init(FrameQueue *q, int cap)
+{
+    q->items = av_calloc(cap, sizeof(*q->items));
+    q->cap = cap;
+    return q->items ? 0 : AVERROR(ENOMEM);
+}
+
+static void queue_push(FrameQueue *q, AVFrame *f)
+{
+    q->items[(q->head + q->count++) % q->cap] = f;
+}
+
+static AVFrame *queue_pop(FrameQueue *q)
+{
+    AVFrame *f = q->items[q->head];
+    q->head = (q->head + 1) % q->cap;
+    q->count--;
+    return f;
+}
+
+static void queue_free(FrameQueue *q)
+{
+    while (q->items && q->count) {
+        AVFrame *f = queue_pop(q);
+        av_frame_free(&f);
+    }
+    av_freep(&q->items);
+}
+
+/* Call with the lock held. */
+static AVFrame *spare_get(VpWriter *w)
+{
+    return w->nb_spare ? w->spare[--w->nb_spare] : av_frame_alloc();
+}
+
+static void spare_put(VpWriter *w, AVFrame *f)
+{
+    av_frame_unref(f);
+    if (w->nb_spare < w->spare_cap)
+        w->spare[w->nb_spare++] = f;
+    else
+        av_frame_free(&f);
+}
+
+/* ---- the stages ---------------------------------------------------------------------- */
+
+static int mux_packet(VpWriter *w, AVPacket *pkt)
+{
+    pthread_mutex_lock(&w->mux_lock);
+    int ret = av_interleaved_write_frame(w->oc, pkt);
+    pthread_mutex_unlock(&w->mux_lock);
+    if (ret < 0)
+        return set_error(w, ret, "writing failed: %s", av_err2str(ret));
+    return 0;
+}
+
+/* Send one frame (NULL: flush) and mux every packet that comes out. */
+static int encode_video(VpWriter *w, AVFrame *f)
+{
+    AVCodecContext *c = w->enc.ctx;
+    AVFrame *send = f;
+    int ret;
+
+    if (f && w->enc.upload) {
+        av_frame_unref(w->hwframe);
+        if ((ret = av_hwframe_get_buffer(c->hw_frames_ctx, w->hwframe, 0)) < 0 ||
+            (ret = av_hwframe_transfer_data(w->hwframe, f, 0)) < 0)
+            return set_error(w, ret, "uploading a frame to %s failed: %s", c->codec->name,
+                             av_err2str(ret));
+        w->hwframe->pts = f->pts;
+        send = w->hwframe;
+    }
+    ret = avcodec_send_frame(c, send);
+    if (ret < 0)
+        return set_error(w, ret, "encoder %s failed: %s", c->codec->name, av_err2str(ret));
+    for (;;) {
+        ret = avcodec_receive_packet(c, w->vpkt);
+        if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF)
+            return 0;
+        if (ret < 0)
+            return set_error(w, ret, "encoder %s failed: %s", c->codec->name, av_err2str(ret));
+        w->vpkt->stream_index = w->vst->index;
+        av_packet_rescale_ts(w->vpkt, c->time_base, w->vst->time_base);
+        ret = mux_packet(w, w->vpkt);
+        av_packet_unref(w->vpkt);
+        if (ret < 0)
+            return ret;
+        w->frames_out++;
+    }
+}
+
+static void *converter_main(void *arg)
+{
+    VpWriter *w = arg;
+    const int width = w->opts.width, height = w->opts.height;
+
+    for (;;) {
+        pthread_mutex_lock(&w->lock);
+        while (!w->to_convert.count && !w->input_done && !w->err && !w->aborting)
+            pthread_cond_wait(&w->cond_to_convert, &w->lock);
+        if (w->err || w->aborting || !w->to_convert.count) {
+            w->frames_done = 1;
+            pthread_cond_signal(&w->cond_to_encode);
+            pthread_mutex_unlock(&w->lock);
+            break;
+        }
+        AVFrame *in = queue_pop(&w->to_convert);
+        AVFrame *out = spare_get(w);
+        pthread_mutex_unlock(&w->lock);
+
+        AVBufferRef *buf = av_buffer_pool_get(w->conv_pool);
+        if (!out || !buf) {
+            av_buffer_unref(&buf);
+            av_frame_free(&out);
+            av_frame_free(&in);
+            set_error(w, AVERROR(ENOMEM), "out of memory");
+            break;
+        }
+        frame_attach(out, buf, &w->conv, width, height);
+        out->pts = in->pts;
+        if (w->own_convert)
+            vpi_convert_to_420(w->in.fmt, in->data[0], in->linesize[0], w->conv.fmt, out->data,
+                               out->linesize, width, 0, height, &w->matrix);
+        else
+            sws_scale(w->sws, (const uint8_t *const *)in->data, in->linesize, 0, height,
+                      out->data, out->linesize);
+
+        pthread_mutex_lock(&w->lock);
+        spare_put(w, in);
+        queue_push(&w->to_encode, out);
+        pthread_cond_signal(&w->cond_to_encode);
+        pthread_mutex_unlock(&w->lock);
+    }
+    return NULL;
+}
+
+static void *encoder_main(void *arg)
+{
+    VpWriter *w = arg;
+
+    for (;;) {
+        pthread_mutex_lock(&w->lock);
+        while (!w->to_encode.count && !w->frames_done && !w->err && !w->aborting)
+            pthread_cond_wait(&w->cond_to_encode, &w->lock);
+        if (w->err || w->aborting) {
+            pthread_mutex_unlock(&w->lock);
+            break;
+        }
+        if (!w->to_encode.count) {
+            pthread_mutex_unlock(&w->lock);
+            encode_video(w, NULL);
+            break;
+        }
+        AVFrame *f = queue_pop(&w->to_encode);
+        pthread_mutex_unlock(&w->lock);
+
+        int ret = encode_video(w, f);
+
+        pthread_mutex_lock(&w->lock);
+        spare_put(w, f);
+        w->inflight--;
+        pthread_cond_signal(&w->cond_space);
+        pthread_mutex_unlock(&w->lock);
+        if (ret < 0)
+            break;
+    }
+    return NULL;
+}
+
+/* ---- open ---------------------------------------------------------------------------- */
+
+/* Take @p n buffers from the pool and touch every page, so the first frames' write() calls
+ * do not pay for page faults (a 1080p BGR frame is ~1500 pages). */
+static int prefault_pool(AVBufferPool *pool, int n)
+{
+    AVBufferRef *bufs[260];
+    int ret = 0, i;
+    for (i = 0; i < n && i < 260; i++) {
+        if (!(bufs[i] = av_buffer_pool_get(pool))) {
+            ret = AVERROR(ENOMEM);
+            break;
+        }
+        memset(bufs[i]->data, 0, bufs[i]->size);
+    }
+    while (i--)
+        av_buffer_unref(&bufs[i]);
+    return ret;
+}
+
+static int in_list(const char *s, const char *const *list)
+{
+    for (int i = 0; list[i]; i++)
+        if (!strcmp(s, list[i]))
+            return 1;
+    return 0;
+}
+
+/* Returns 0 or VP_ERR_BAD_OPTION with the field and the accepted range in @p why. */
+static int validate(const VpWriterOpts *o, char *why, size_t n)
+{
+#define BAD(...) (snprintf(why, n, __VA_ARGS__), VP_ERR_BAD_OPTION)
+    if (o->width < 2 || o->width > 16384 || o->width % 2)
+        return BAD("width must be an even number 2..16384, got %d", o->width);
+    if (o->height < 2 || o->height > 16384 || o->height % 2)
+        return BAD("height must be an even number 2..16384, got %d", o->height);
+    if (o->fps.num <= 0 || o->fps.den <= 0 || (double)o->fps.num / o->fps.den > 1000.0)
+        return BAD("fps must be a positive rate up to 1000/1, got %d/%d", o->fps.num,
+                   o->fps.den);
+    if ((unsigned)o->pix_fmt >= VP_PIX_NB)
+        return BAD("pix_fmt %d is not one of bgr24, rgb24, bgra, rgba, gray, yuv420p, nv12",
+                   (int)o->pix_fmt);
+    if ((unsigned)o->codec >= VP_CODEC_NB)
+        return BAD("codec %d is not h264 or hevc", (int)o->codec);
+    if (o->crf < 0 || o->crf > 51)
+        return BAD("crf must be 0..51, got %d", o->crf);
+    if (o->bitrate < 0 || o->bitrate > 2000000000)
+        return BAD("bitrate must be 0 (constant quality) or up to 2e9 bits/s, got %lld",
+                   (long long)o->bitrate);
+    if (!o->preset || !in_list(o->preset, vpi_x264_presets))
+        return BAD("preset \"%s\" is not one of ultrafast, superfast, veryfast, faster, fast, "
+                   "medium, slow, slower, veryslow, placebo", o->preset ? o->preset : "(null)");
+    if (o->keyint < 0 || o->keyint > 100000)
+        return BAD("keyint must be 0 (encoder default) .. 100000, got %d", o->keyint);
+    if ((unsigned)o->hw >= VP_HW_NB)
+        return BAD("hw %d is not one of auto, none, nvenc, vaapi, qsv, videotoolbox",
+                   (int)o->hw);
+    if (o->queue_depth < 2 || o->queue_depth > 256)
+        return BAD("queue_depth must be 2..256, got %d", o->queue_depth);
+    if (o->threads < 0 || o->threads > 128)
+        return BAD("threads must be 0 (auto) .. 128, got %d", o->threads);
+    if (o->encoder_params && strlen(o->encoder_params) > 400)
+        return BAD("encoder_params is longer than 400 characters");
+    if (o->audio_sample_rate) {
+        if (o->audio_sample_rate < 8000 || o->audio_sample_rate > 96000)
+            return BAD("audio_sample_rate must be 0 (no audio) or 8000..96000, got %d",
+                       o->audio_sample_rate);
+        if (o->audio_channels < 1 || o->audio_channels > 8)
+            return BAD("audio_channels must be 1..8, got %d", o->audio_channels);
+        if ((unsigned)o->audio_format >= VP_SAMPLE_NB)
+            return BAD("audio_format %d is not s16 or flt", (int)o->audio_format);
+        if (o->audio_bitrate < 8000 || o->audio_bitrate > 1024000)
+            return BAD("audio_bitrate must be 8000..1024000, got %lld",
+                       (long long)o->audio_bitrate);
+    }
+    return 0;
+#undef BAD
+}
+
+static int open_audio(VpWriter *w, char *reason, size_t n)
+{
+    const VpWriterOpts *o = &w->opts;
+    const AVCodec *codec = avcodec_find_encoder(AV_CODEC_ID_AAC);
+    int ret;
+
+    if (!codec) {
+        snprintf(reason, n, "no AAC encoder in this FFmpeg build");
+        return AVERROR_ENCODER_NOT_FOUND;
+    }
+    if (!(w->aenc = avcodec_alloc_context3(codec)) || !(w->aframe = av_frame_alloc()) ||
+        !(w->apkt = av_packet_alloc()) || !(w->ast = avformat_new_stream(w->oc, NULL)))
+        return AVERROR(ENOMEM);
+    AVCodecContext *c = w->aenc;
+    c->sample_rate = o->audio_sample_rate;
+    c->sample_fmt = AV_SAMPLE_FMT_FLTP;
+    av_channel_layout_default(&c->ch_layout, o->audio_channels);
+    c->bit_rate = o->audio_bitrate;
+    c->time_base = (AVRational){ 1, o->audio_sample_rate };
+    if (w->oc->oformat->flags & AVFMT_GLOBALHEADER)
+        c->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
+    if ((ret = avcodec_open2(c, codec, NULL)) < 0) {
+        snprintf(reason, n, "AAC encoder cannot be opened (%s)", av_err2str(ret));
+        return ret;
+    }
+    if ((ret = avcodec_parameters_from_context(w->ast->codecpar, c)) < 0)
+        return ret;
+    w->ast->time_base = c->time_base;
+    w->aframe->format = c->sample_fmt;
+    w->aframe->nb_samples = c->frame_size;
+    w->aframe->sample_rate = c->sample_rate;
+    if ((ret = av_channel_layout_copy(&w->aframe->ch_layout, &c->ch_layout)) < 0 ||
+        (ret = av_frame_get_buffer(w->aframe, 0)) < 0)
+        return ret;
+    return 0;
+}
+
+static void writer_free(VpWriter *w)
+{
+    if (!w)
+        return;
+    if (w->locks_ready) {
+        pthread_mutex_lock(&w->lock);
+        w->aborting = 1;
+        pthread_cond_broadcast(&w->cond_space);
+        pthread_cond_broadcast(&w->cond_to_convert);
+        pthread_cond_broadcast(&w->cond_to_encode);
+        pthread_mutex_unlock(&w->lock);
+    }
+    if (w->conv_started)
+        pthread_join(w->conv_thread, NULL);
+    if (w->enc_started)
+        pthread_join(w->enc_thread, NULL);
+    queue_free(&w->to_convert);
+    queue_free(&w->to_encode);
+    for (int i = 0; i < w->nb_spare; i++)
+        av_frame_free(&w->spare[i]);
+    av_freep(&w->spare);
+    av_buffer_pool_uninit(&w->in_pool);
+    av_buffer_pool_uninit(&w->conv_pool);
+    sws_freeContext(w->sws);
+    av_frame_free(&w->hwframe);
+    av_packet_free(&w->vpkt);
+    vpi_encoder_close(&w->enc);
+    avcodec_free_context(&w->aenc);
+    av_frame_free(&w->aframe);
+    av_packet_free(&w->apkt);
+    if (w->oc) {
+        if (w->oc->pb)
+            avio_closep(&w->oc->pb);
+        avformat_free_context(w->oc);
+    }
+    vpi_output_abort(&w->out);
+    if (w->locks_ready) {
+        pthread_mutex_destroy(&w->lock);
+        pthread_mutex_destroy(&w->mux_lock);
+        pthread_cond_destroy(&w->cond_space);
+        pthread_cond_destroy(&w->cond_to_convert);
+        pthread_cond_destroy(&w->cond_to_encode);
+    }
+    free(w->path);
+    free(w->preset);
+    free(w->encoder_params);
+    free(w);
+}
+
+int vp_writer_open(const char *path, const VpWriterOpts *opts, VpWriter **out, char *why,
+                   size_t why_size)
+{
+    VpWriter *w = NULL;
+    AVDictionary *mux_opts = NULL;
+    char reason[512] = "", tried[1024] = "";
+    int ret;
+
+    if (out)
+        *out = NULL;
+    if (why && why_size)
+        why[0] = 0;
+    if (!path || !*path || !opts || !out)
+        return why_fail(why, why_size, AVERROR(EINVAL), "%s: vp_writer_open needs a path, "
+                        "options and an output pointer", path && *path ? path : "(no path)");
+    if ((ret = validate(opts, reason, sizeof(reason))) < 0)
+        return why_fail(why, why_size, ret, "%s: %s", path, reason);
+
+    const AVOutputFormat *ofmt = av_guess_format(NULL, path, NULL);
+    if (!ofmt || (!(ofmt->flags & AVFMT_GLOBALHEADER) && strcmp(ofmt->name, "matroska")))
+        ofmt = av_guess_format("mp4", NULL, NULL);
+
+    if (!(w = calloc(1, sizeof(*w))))
+        return why_fail(why, why_size, AVERROR(ENOMEM), "%s: out of memory", path);
+    w->t_open = vpi_now_us();
+    w->opts = *opts;
+    w->path = strdup(path);
+    w->preset = strdup(opts->preset);
+    w->encoder_params = opts->encoder_params ? strdup(opts->encoder_params) : NULL;
+    if (!w->path || !w->preset || (opts->encoder_params && !w->encoder_params)) {
+        ret = AVERROR(ENOMEM);
+        goto fail;
+    }
+    w->opts.preset = w->preset;
+    w->opts.encoder_params = w->encoder_params;
+    if (pthread_mutex_init(&w->lock, NULL) || pthread_mutex_init(&w->mux_lock, NULL) ||
+        pthread_cond_init(&w->cond_space, NULL) || pthread_cond_init(&w->cond_to_convert, NULL) ||
+        pthread_cond_init(&w->cond_to_encode, NULL)) {
+        free(w->path);
+        free(w->preset);
+        free(w->encoder_params);
+        free(w);
+        return why_fail(why, why_size, AVERROR(ENOMEM), "%s: cannot create locks", path);
+    }
+    w->locks_ready = 1;
+
+    /* HD and larger are BT.709 by convention, smaller pictures BT.601; the stream is
+     * tagged with the matrix used, so players convert back with the same one. */
+    int hd = opts->width >= 1280 || opts->height >= 720;
+    VpiEncoderSetup setup = {
+        .opts = &w->opts,
+        .input_format = pix_av[opts->pix_fmt],
+        .colorspace = hd ? AVCOL_SPC_BT709 : AVCOL_SPC_SMPTE170M,
+        .primaries = hd ? AVCOL_PRI_BT709 : AVCOL_PRI_SMPTE170M,
+        .trc = hd ? AVCOL_TRC_BT709 : AVCOL_TRC_SMPTE170M,
+        .global_header = !!(ofmt->flags & AVFMT_GLOBALHEADER),
+    };
+    if ((ret = vpi_encoder_open(&setup, &w->enc, tried, sizeof(tried), reason,
+                                sizeof(reason))) < 0) {
+        if (opts->hw != VP_HW_AUTO && opts->hw != VP_HW_NONE)
+            why_fail(why, why_size, ret, "%s: hardware encoder %s unavailable: %s", path,
+                     vp_hw_encoder_name(opts->hw), reason);
+        else
+            why_fail(why, why_size, ret, "%s: %s", path, reason);
+        writer_free(w);
+        return ret;
+    }
+    vpi_log(VP_LOG_INFO, "%s: encoder %s%s%s%s", path, w->enc.ctx->codec->name,
+            *tried ? " (not used: " : "", tried, *tried ? ")" : "");
+
+    /* The converter stage and the pools. */
+    layout_init(&w->in, pix_av[opts->pix_fmt], opts->width, opts->height);
+    w->convert = w->enc.sw_format != w->in.fmt;
+    if (!(w->in_pool = av_buffer_pool_init(w->in.size, NULL))) {
+        ret = AVERROR(ENOMEM);
+        goto fail;
+    }
+    if (w->convert) {
+        layout_init(&w->conv, w->enc.sw_format, opts->width, opts->height);
+        w->conv_pool = av_buffer_pool_init(w->conv.size, NULL);
+        if (!w->conv_pool) {
+            ret = AVERROR(ENOMEM);
+            goto fail;
+        }
+    }
+    if (w->convert && vpi_convert_supported(w->in.fmt, w->conv.fmt)) {
+        w->own_convert = 1;
+        vpi_yuv_matrix_init(&w->matrix, setup.colorspace);
+    } else if (w->convert) {
+        /* The pairs convert.c does not handle (yuv420p <-> nv12 for hardware encoders).
+         * Same size, so the scaler only converts: the flags pick no filter. */
+        w->sws = sws_getContext(opts->width, opts->height, w->in.fmt, opts->width,
+                                opts->height, w->conv.fmt, SWS_BILINEAR, NULL, NULL, NULL);
+        if (!w->sws) {
+            ret = AVERROR(ENOMEM);
+            goto fail;
+        }
+        const int *matrix = sws_getCoefficients(hd ? SWS_CS_ITU709 : SWS_CS_ITU601);
+        int src_full = opts->pix_fmt != VP_PIX_YUV420P && opts->pix_fmt != VP_PIX_NV12;
+        sws_setColorspaceDetails(w->sws, matrix, src_full, matrix, 0, 0, 1 << 16, 1 << 16);
+    }
+    if ((ret = prefault_pool(w->in_pool, opts->queue_depth + 1)) < 0 ||
+        (w->conv_pool && (ret = prefault_pool(w->conv_pool, opts->queue_depth + 1)) < 0))
+        goto fail;
+    w->spare_cap = opts->queue_depth + 4;
+    if (!(w->spare = av_calloc(w->spare_cap, sizeof(*w->spare))) ||
+        (ret = queue_init(&w->to_convert, opts->queue_depth + 1)) < 0 ||
+        (ret = queue_init(&w->to_encode, opts->queue_depth + 1)) < 0 ||
+        !(w->vpkt = av_packet_alloc()) || !(w->hwframe = av_frame_alloc())) {
+        ret = AVERROR(ENOMEM);
+        goto fail;
+    }
+    for (; w->nb_spare < w->spare_cap; w->nb_spare++)
+        if (!(w->spare[w->nb_spare] = av_frame_alloc())) {
+            ret = AVERROR(ENOMEM);
+            goto fail;
+        }
+
+    /* The muxer, on a temporary file next to the destination. */
+    if ((ret = vpi_output_begin(&w->out, path)) < 0) {
+        snprintf(reason, sizeof(reason), "cannot create the output: %s", av_err2str(ret));
+        goto fail_reason;
+    }
+    if ((ret = avformat_alloc_output_context2(&w->oc, ofmt, NULL, w->out.tmp_path)) < 0)
+        goto fail;
+    if (!(w->vst = avformat_new_stream(w->oc, NULL))) {
+        ret = AVERROR(ENOMEM);
+        goto fail;
+    }
+    if ((ret = avcodec_parameters_from_context(w->vst->codecpar, w->enc.ctx)) < 0)
+        goto fail;
+    w->vst->time_base = w->enc.ctx->time_base;
+    w->vst->avg_frame_rate = w->enc.ctx->framerate;
+    w->vst->r_frame_rate = w->enc.ctx->framerate;
+    if (opts->audio_sample_rate && (ret = open_audio(w, reason, sizeof(reason))) < 0) {
+        if (*reason)
+            goto fail_reason;
+        goto fail;
+    }
+    if ((ret = avio_open(&w->oc->pb, w->out.tmp_path, AVIO_FLAG_WRITE)) < 0) {
+        snprintf(reason, sizeof(reason), "cannot write the output: %s", av_err2str(ret));
+        goto fail_reason;
+    }
+    if (!strcmp(ofmt->name, "mp4") || !strcmp(ofmt->name, "mov"))
+        av_dict_set(&mux_opts, "movflags", "+faststart", 0);
+    ret = avformat_write_header(w->oc, &mux_opts);
+    av_dict_free(&mux_opts);
+    if (ret < 0) {
+        snprintf(reason, sizeof(reason), "cannot write the header: %s", av_err2str(ret));
+        goto fail_reason;
+    }
+
+    if (w->convert) {
+        if ((ret = pthread_create(&w->conv_thread, NULL, converter_main, w))) {
+            ret = AVERROR(ret);
+            goto fail;
+        }
+        w->conv_started = 1;
+    }
+    if ((ret = pthread_create(&w->enc_thread, NULL, encoder_main, w))) {
+        ret = AVERROR(ret);
+        goto fail;
+    }
+    w->enc_started = 1;
+    *out = w;
+    return 0;
+
+fail:
+    snprintf(reason, sizeof(reason), "%s", av_err2str(ret));
+fail_reason:
+    why_fail(why, why_size, ret, "%s: %s", path, reason);
+    writer_free(w);
+    return ret;
+}
+
+/* ---- write --------------------------------------------------------------------------- */
+
+int vp_writer_write_planes(VpWriter *w, const uint8_t *const planes[], const int strides[],
+                           int flags)
+{
+    if (!w || !planes || !strides)
+        return AVERROR(EINVAL);
+    const Layout *l = &w->in;
+    for (int i = 0; i < l->nb_planes; i++)
+        if (!planes[i] || strides[i] < l->row_bytes[i])
+            return AVERROR(EINVAL);
+
+    int waited = 0;
+    pthread_mutex_lock(&w->lock);
+    while (w->inflight >= w->opts.queue_depth && !w->err && !w->input_done) {
+        if (flags & VP_WRITE_NONBLOCK) {
+            pthread_mutex_unlock(&w->lock);
+            return AVERROR(EAGAIN);
+        }
+        if (!waited++)
+            w->blocked++;
+        pthread_cond_wait(&w->cond_space, &w->lock);
+    }
+    if (w->err || w->input_done) {
+        int err = w->err ? w->err : AVERROR(EINVAL);
+        pthread_mutex_unlock(&w->lock);
+        return err;
+    }
+    AVFrame *f = spare_get(w);
+    w->inflight++;
+    pthread_mutex_unlock(&w->lock);
+
+    AVBufferRef *buf = av_buffer_pool_get(w->in_pool);
+    if (!f || !buf) {
+        av_buffer_unref(&buf);
+        pthread_mutex_lock(&w->lock);
+        w->inflight--;
+        if (f)
+            spare_put(w, f);
+        pthread_mutex_unlock(&w->lock);
+        return AVERROR(ENOMEM);
+    }
+    frame_attach(f, buf, l, w->opts.width, w->opts.height);
+    f->pts = w->next_pts++;
+    for (int i = 0; i < l->nb_planes; i++) {
+        if (strides[i] == l->linesize[i])
+            memcpy(f->data[i], planes[i],
+                   (size_t)l->linesize[i] * (l->rows[i] - 1) + l->row_bytes[i]);
+        else
+            av_image_copy_plane(f->data[i], l->linesize[i], planes[i], strides[i],
+                                l->row_bytes[i], l->rows[i]);
+    }
+
+    pthread_mutex_lock(&w->lock);
+    if (w->convert) {
+        queue_push(&w->to_convert, f);
+        pthread_cond_signal(&w->cond_to_convert);
+    } else {
+        queue_push(&w->to_encode, f);
+        pthread_cond_signal(&w->cond_to_encode);
+    }
+    pthread_mutex_unlock(&w->lock);
+    return 0;
+}
+
+int vp_writer_write(VpWriter *w, const uint8_t *data, int stride, int flags)
+{
+    if (!w || !data || stride < 0)
+        return AVERROR(EINVAL);
+    const Layout *l = &w->in;
+    const uint8_t *planes[4] = { data };
+    int strides[4] = { stride ? stride : l->row_bytes[0] };
+    if (l->fmt == AV_PIX_FMT_YUV420P) {
+        strides[1] = strides[2] = stride ? stride / 2 : l->row_bytes[1];
+        planes[1] = planes[0] + (size_t)strides[0] * l->rows[0];
+        planes[2] = planes[1] + (size_t)strides[1] * l->rows[1];
+    } else if (l->fmt == AV_PIX_FMT_NV12) {
+        strides[1] = strides[0];
+        planes[1] = planes[0] + (size_t)strides[0] * l->rows[0];
+    }
+    return vp_writer_write_planes(w, planes, strides, flags);
+}
+
+/* ---- audio --------------------------------------------------------------------------- */
+
+static int encode_audio(VpWriter *w, AVFrame *f)
+{
+    int ret = avcodec_send_frame(w->aenc, f);
+    if (ret < 0)
+        return set_error(w, ret, "audio encoder failed: %s", av_err2str(ret));
+    for (;;) {
+        ret = avcodec_receive_packet(w->aenc, w->apkt);
+        if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF)
+            return 0;
+        if (ret < 0)
+            return set_error(w, ret, "audio encoder failed: %s", av_err2str(ret));
+        w->apkt->stream_index = w->ast->index;
+        av_packet_rescale_ts(w->apkt, w->aenc->time_base, w->ast->time_base);
+        ret = mux_packet(w, w->apkt);
+        av_packet_unref(w->apkt);
+        if (ret < 0)
+            return ret;
+    }
+}
+
+static int flush_audio_frame(VpWriter *w)
+{
+    w->aframe->nb_samples = w->afill;
+    w->aframe->pts = w->apts;
+    w->apts += w->afill;
+    w->afill = 0;
+    return encode_audio(w, w->aframe);
+}
+
+int vp_writer_write_audio(VpWriter *w, const void *pcm, int nb_samples)
+{
+    if (!w || (!pcm && nb_samples) || nb_samples < 0)
+        return AVERROR(EINVAL);
+    if (!w->aenc)
+        return VP_ERR_BAD_OPTION;
+    pthread_mutex_lock(&w->lock);
+    int err = w->err ? w->err : w->input_done ? AVERROR(EINVAL) : 0;
+    pthread_mutex_unlock(&w->lock);
+    if (err)
+        return err;
+
+    const int ch = w->opts.audio_channels, frame_size = w->aenc->frame_size;
+    const int16_t *s16 = pcm;
+    const float *flt = pcm;
+    for (int i = 0; i < nb_samples; i++) {
+        if (!w->afill) {
+            int ret = av_frame_make_writable(w->aframe);
+            if (ret < 0)
+                return set_error(w, ret, "out of memory");
+        }
+        for (int c = 0; c < ch; c++) {
+            float v = w->opts.audio_format == VP_SAMPLE_S16 ? s16[i * ch + c] / 32768.0f
+                                                            : flt[i * ch + c];
+            ((float *)w->aframe->extended_data[c])[w->afill] = v;
+        }
+        if (++w->afill == frame_size) {
+            int ret = flush_audio_frame(w);
+            if (ret < 0)
+                return ret;
+        }
+    }
+    w->audio_samples += nb_samples;
+    return 0;
+}
+
+/* ---- close --------------------------------------------------------------------------- */
+
+const char *vp_writer_error(const VpWriter *cw)
+{
+    if (!cw)
+        return "";
+    /* errmsg is written once, with err, under the lock, and never changes after. */
+    VpWriter *w = (VpWriter *)cw;
+    pthread_mutex_lock(&w->lock);
+    int err = w->err;
+    pthread_mutex_unlock(&w->lock);
+    return err ? w->errmsg : "";
+}
+
+const char *vp_writer_encoder(const VpWriter *w)
+{
+    return w && w->enc.ctx ? w->enc.ctx->codec->name : "";
+}
+
+static void fill_stats(VpWriter *w, VpWriterStats *s)
+{
+    memset(s, 0, sizeof(*s));
+    s->frames = w->frames_out;
+    s->audio_samples = w->audio_samples;
+    if (w->enc.ctx)
+        vpi_strlcpy(s->encoder, w->enc.ctx->codec->name, sizeof(s->encoder));
+    s->seconds = (vpi_now_us() - w->t_open) / 1e6;
+    s->fps = s->seconds > 0 ? s->frames / s->seconds : 0;
+    s->blocked_writes = w->blocked;
+}
+
+int vp_writer_close(VpWriter **pw, VpWriterStats *stats, char *why, size_t why_size)
+{
+    VpWriter *w = pw ? *pw : NULL;
+    int ret;
+
+    if (why && why_size)
+        why[0] = 0;
+    if (!w)
+        return 0;
+    *pw = NULL;
+
+    pthread_mutex_lock(&w->lock);
+    w->input_done = 1;
+    if (!w->convert)
+        w->frames_done = 1;
+    pthread_cond_broadcast(&w->cond_to_convert);
+    pthread_cond_broadcast(&w->cond_to_encode);
+    pthread_mutex_unlock(&w->lock);
+    if (w->conv_started)
+        pthread_join(w->conv_thread, NULL);
+    if (w->enc_started)
+        pthread_join(w->enc_thread, NULL);
+    w->conv_started = w->enc_started = 0;
+
+    if (!w->err && w->aenc) {
+        if ((!w->afill || flush_audio_frame(w) >= 0))
+            encode_audio(w, NULL);
+    }
+    if (!w->err) {
+        /* The trailer writes the index and, for MP4, moves it in front of the media. */
+        if ((ret = av_write_trailer(w->oc)) < 0)
+            set_error(w, ret, "finishing the file failed: %s", av_err2str(ret));
+    }
+    if (w->oc->pb) {
+        if ((ret = avio_closep(&w->oc->pb)) < 0)
+            set_error(w, ret, "writing failed: %s", av_err2str(ret));
+    }
+    if (!w->err && (ret = vpi_output_commit(&w->out)) < 0)
+        set_error(w, ret, "cannot move the finished file into place: %s", av_err2str(ret));
+
+    ret = w->err;
+    if (stats) {
+        fill_stats(w, stats);
+        struct stat st;
+        if (!ret && !stat(w->path, &st))
+            stats->bytes = st.st_size;
+    }
+    if (!ret)
+        vpi_log(VP_LOG_VERBOSE, "%s: %lld frames with %s", w->path, (long long)w->frames_out,
+                w->enc.ctx->codec->name);
+    if (ret < 0 && why && why_size)
+        vpi_strlcpy(why, w->errmsg, why_size);
+    writer_free(w);
+    return ret;
+}
+
+void vp_writer_abort(VpWriter **pw)
+{
+    if (!pw || !*pw)
+        return;
+    writer_free(*pw);
+    *pw = NULL;
+}
