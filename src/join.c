@@ -521,6 +521,8 @@ static int write_all(int fd, const uint8_t *p, size_t n)
     return 0;
 }
 
+#define WRITEBACK_CHUNK ((int64_t)8 << 20)
+
 static int copy_range(int in, int64_t src, int64_t len, int out, uint8_t **buf)
 {
     loff_t off = src;
@@ -1032,12 +1034,21 @@ static int write_output(Run *r, int64_t *bytes)
     }
     if ((ret = write_all(fd, hdr, hdr_size)) < 0)
         goto fail;
+    /* A durable output is fsynced before the rename. Starting the writeback of every few
+     * megabytes while copying lets the disk work alongside the copy, so the final fsync
+     * waits only for the tail instead of the whole file. */
+    int64_t written = (int64_t)hdr_size, kicked = 0;
     for (int64_t i = 0; i < r->lay.nb; i++) {
         const Piece *pc = &r->lay.pieces[i];
         ret = pc->fd < 0 ? write_all(fd, pc->mem, (size_t)pc->len)
                          : copy_range(pc->fd, pc->src, pc->len, fd, &buf);
         if (ret < 0)
             goto fail;
+        written += pc->len;
+        if (r->j->opts.durable && written - kicked >= WRITEBACK_CHUNK) {
+            sync_file_range(fd, kicked, written - kicked, SYNC_FILE_RANGE_WRITE);
+            kicked = written;
+        }
     }
     if (close(fd) < 0) {
         fd = -1;
