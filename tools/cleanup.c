@@ -63,16 +63,10 @@ static int run_cleanup(int argc, char **argv)
     int nb;
     if (tb_inputs("cleanup", nb_pos, argv + 1, &items, &nb) < 0)
         return CLI_EXIT_UNREADABLE;
-    int single = nb == 1 && !tb_is_dir(argv[1]) && !tb_is_dir(out);
-    if (!single && tb_mkdir(out) < 0) {
+    if (tb_outputs(items, nb, argv[1], out, ".mp4") < 0) {
         tb_items_free(items, nb);
         return CLI_EXIT_ERROR;
     }
-    for (int i = 0; i < nb; i++)
-        if (!(items[i].out = single ? strdup(out) : tb_out_name(out, items[i].in, ".mp4"))) {
-            tb_items_free(items, nb);
-            return CLI_EXIT_ERROR;
-        }
     int ret = tb_run("cleanup", &b, items, nb, cleanup_one, &o);
     if (b.json) {
         CliJson j;

@@ -94,16 +94,10 @@ static int run_thumb(int argc, char **argv)
     int nb;
     if (tb_inputs("thumb", nb_pos, argv + 1, &items, &nb) < 0)
         return CLI_EXIT_UNREADABLE;
-    int single = nb == 1 && !tb_is_dir(argv[1]) && !tb_is_dir(out);
-    if (!single && tb_mkdir(out) < 0) {
+    if (tb_outputs(items, nb, argv[1], out, ".jpg") < 0) {
         tb_items_free(items, nb);
         return CLI_EXIT_ERROR;
     }
-    for (int i = 0; i < nb; i++)
-        if (!(items[i].out = single ? strdup(out) : tb_out_name(out, items[i].in, ".jpg"))) {
-            tb_items_free(items, nb);
-            return CLI_EXIT_ERROR;
-        }
     int ret = tb_run("thumb", &b, items, nb, thumb_one, &job);
     if (b.json) {
         CliJson j;

@@ -144,6 +144,19 @@ void tb_items_free(TbItem *items, int nb)
     free(items);
 }
 
+int tb_outputs(TbItem *items, int nb, const char *first, const char *out, const char *suffix)
+{
+    int single = nb == 1 && !tb_is_dir(first) && !tb_is_dir(out);
+    if (!single && tb_mkdir(out) < 0)
+        return -1;
+    for (int i = 0; i < nb; i++)
+        if (!(items[i].out = single ? strdup(out) : tb_out_name(out, items[i].in, suffix))) {
+            cli_error("out of memory");
+            return -1;
+        }
+    return 0;
+}
+
 char *tb_out_name(const char *dir, const char *in, const char *suffix)
 {
     const char *base = strrchr(in, '/');

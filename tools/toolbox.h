@@ -51,6 +51,10 @@ char *tb_out_name(const char *dir, const char *in, const char *suffix);
 int tb_is_dir(const char *path);
 /* Create @p dir if missing. Prints the error. */
 int tb_mkdir(const char *dir);
+/* Name every item's output: @p out itself for one input file (unless @p out is a folder),
+ * else "out/<stem><suffix>" in the folder @p out (created). @p first is the first
+ * positional argument. Returns 0, or <0 after printing why (the items stay the caller's). */
+int tb_outputs(TbItem *items, int nb, const char *first, const char *out, const char *suffix);
 
 /* Run @p work over the items with the batch runner. Prints one line per failed item;
  * @p work sets item->fail and item->why. Returns the exit code for the whole run. */
