@@ -942,6 +942,49 @@ int vpi_sink_output_begin(VpiSink *s)
     return 0;
 }
 
+int vpi_audio_graph(AVFilterGraph **graph, AVFilterContext **src, AVFilterContext **sink,
+                    const AVCodecContext *adec, const char *chain)
+{
+    char args[256], layout[64];
+    AVFilterInOut *in = NULL, *out = NULL;
+    int ret;
+
+    if (!(*graph = avfilter_graph_alloc()))
+        return AVERROR(ENOMEM);
+    (*graph)->nb_threads = 1;
+    /* A decoder that does not know its layout (some raw formats) gets the default one for
+     * its channel count, as ffmpeg does. */
+    if (adec->ch_layout.order == AV_CHANNEL_ORDER_UNSPEC) {
+        AVChannelLayout def;
+        av_channel_layout_default(&def, adec->ch_layout.nb_channels);
+        av_channel_layout_describe(&def, layout, sizeof(layout));
+    } else {
+        av_channel_layout_describe(&adec->ch_layout, layout, sizeof(layout));
+    }
+    snprintf(args, sizeof(args), "time_base=1/%d:sample_rate=%d:sample_fmt=%s:channel_layout=%s",
+             adec->sample_rate, adec->sample_rate, av_get_sample_fmt_name(adec->sample_fmt),
+             layout);
+    if ((ret = avfilter_graph_create_filter(src, avfilter_get_by_name("abuffer"), "in", args,
+                                            NULL, *graph)) < 0 ||
+        (ret = avfilter_graph_create_filter(sink, avfilter_get_by_name("abuffersink"), "out",
+                                            NULL, NULL, *graph)) < 0)
+        return ret;
+    if (!(in = avfilter_inout_alloc()) || !(out = avfilter_inout_alloc())) {
+        ret = AVERROR(ENOMEM);
+        goto end;
+    }
+    out->name = av_strdup("in");
+    out->filter_ctx = *src;
+    in->name = av_strdup("out");
+    in->filter_ctx = *sink;
+    if ((ret = avfilter_graph_parse_ptr(*graph, chain, &in, &out, NULL)) >= 0)
+        ret = avfilter_graph_config(*graph, NULL);
+end:
+    avfilter_inout_free(&in);
+    avfilter_inout_free(&out);
+    return ret;
+}
+
 int vpi_mux_open(AVFormatContext **oc, const char *final_path, const char *tmp_path)
 {
     const AVOutputFormat *of = av_guess_format(NULL, final_path, NULL);

@@ -5,6 +5,7 @@
 #define VIDPIPE_SINK_H
 
 #include <libavcodec/avcodec.h>
+#include <libavfilter/avfilter.h>
 #include <libavformat/avformat.h>
 #include <libavutil/frame.h>
 
@@ -81,6 +82,10 @@ int vpi_pipeline_add_sink(VpPipeline *p, const char *name, const void *opts,
 /* Encoded-output helpers shared by sinks. */
 /* Open an output container for @p tmp_path with the format guessed from @p final_path. */
 int vpi_mux_open(AVFormatContext **oc, const char *final_path, const char *tmp_path);
+/* An audio filter graph: abuffer (from the decoder's parameters) -> @p chain -> abuffersink.
+ * On failure *graph may be allocated: the caller frees it with the rest of its state. */
+int vpi_audio_graph(AVFilterGraph **graph, AVFilterContext **src, AVFilterContext **sink,
+                    const AVCodecContext *adec, const char *chain);
 /* "12.345" style time for messages. */
 const char *vpi_fmt_time(char buf[32], double seconds);
 

@@ -202,54 +202,21 @@ static int open_audio_encoder(VpiSink *s, EncodeCtx *c, const AVCodecContext *ad
 
 static int build_audio_graph(VpiSink *s, EncodeCtx *c, const AVCodecContext *adec)
 {
-    char args[512], layout[64], chain[1024];
-    const AVFilter *abuffer = avfilter_get_by_name("abuffer");
-    const AVFilter *abuffersink = avfilter_get_by_name("abuffersink");
-    AVFilterInOut *in = NULL, *out = NULL;
+    char layout[64], chain[1024], trim[64] = "";
     int ret;
 
-    if (!(c->agraph = avfilter_graph_alloc()))
-        return AVERROR(ENOMEM);
-    c->agraph->nb_threads = 1;
-    if (adec->ch_layout.order == AV_CHANNEL_ORDER_UNSPEC) {
-        AVChannelLayout def;
-        av_channel_layout_default(&def, adec->ch_layout.nb_channels);
-        av_channel_layout_describe(&def, layout, sizeof(layout));
-    } else {
-        av_channel_layout_describe(&adec->ch_layout, layout, sizeof(layout));
-    }
-    snprintf(args, sizeof(args), "time_base=1/%d:sample_rate=%d:sample_fmt=%s:channel_layout=%s",
-             adec->sample_rate, adec->sample_rate, av_get_sample_fmt_name(adec->sample_fmt),
-             layout);
-    if ((ret = avfilter_graph_create_filter(&c->asrc, abuffer, "in", args, NULL, c->agraph)) < 0 ||
-        (ret = avfilter_graph_create_filter(&c->asink, abuffersink, "out", NULL, NULL,
-                                            c->agraph)) < 0)
-        return ret;
     av_channel_layout_describe(&c->aenc->ch_layout, layout, sizeof(layout));
-    char trim[64] = "";
     if (c->o.end_time > 0)
         snprintf(trim, sizeof(trim), ",atrim=end=%.6f", c->o.end_time);
     snprintf(chain, sizeof(chain), "%s%saresample=%d,aformat=sample_fmts=fltp:channel_layouts=%s%s",
              c->o.audio_filters ? c->o.audio_filters : "", c->o.audio_filters ? "," : "",
              adec->sample_rate, layout, trim);
-    if (!(in = avfilter_inout_alloc()) || !(out = avfilter_inout_alloc())) {
-        ret = AVERROR(ENOMEM);
-        goto end;
-    }
-    out->name = av_strdup("in");
-    out->filter_ctx = c->asrc;
-    in->name = av_strdup("out");
-    in->filter_ctx = c->asink;
-    if ((ret = avfilter_graph_parse_ptr(c->agraph, chain, &in, &out, NULL)) < 0 ||
-        (ret = avfilter_graph_config(c->agraph, NULL)) < 0) {
+    if ((ret = vpi_audio_graph(&c->agraph, &c->asrc, &c->asink, adec, chain)) < 0) {
         vpi_log(VP_LOG_ERROR, "%s: audio filters '%s': %s", s->path, chain, av_err2str(ret));
-        goto end;
+        return ret;
     }
     av_buffersink_set_frame_size(c->asink, (unsigned)c->aenc->frame_size);
-end:
-    avfilter_inout_free(&in);
-    avfilter_inout_free(&out);
-    return ret;
+    return 0;
 }
 
 static int build_video_graph(VpiSink *s, EncodeCtx *c, const AVFrame *f)

@@ -54,44 +54,11 @@ static int push_stretch(VpQcStretch **v, int *nb, double start, double end)
 
 static int build_audio_graph(QcCtx *c, const AVCodecContext *adec)
 {
-    char args[256], layout[64], chain[256];
-    AVFilterInOut *in = NULL, *out = NULL;
-    int ret;
+    char chain[256];
 
-    if (!(c->graph = avfilter_graph_alloc()))
-        return AVERROR(ENOMEM);
-    c->graph->nb_threads = 1;
-    if (adec->ch_layout.order == AV_CHANNEL_ORDER_UNSPEC) {
-        AVChannelLayout def;
-        av_channel_layout_default(&def, adec->ch_layout.nb_channels);
-        av_channel_layout_describe(&def, layout, sizeof(layout));
-    } else {
-        av_channel_layout_describe(&adec->ch_layout, layout, sizeof(layout));
-    }
-    snprintf(args, sizeof(args), "time_base=1/%d:sample_rate=%d:sample_fmt=%s:channel_layout=%s",
-             adec->sample_rate, adec->sample_rate, av_get_sample_fmt_name(adec->sample_fmt),
-             layout);
-    if ((ret = avfilter_graph_create_filter(&c->src, avfilter_get_by_name("abuffer"), "in", args,
-                                            NULL, c->graph)) < 0 ||
-        (ret = avfilter_graph_create_filter(&c->sink, avfilter_get_by_name("abuffersink"), "out",
-                                            NULL, NULL, c->graph)) < 0)
-        return ret;
     snprintf(chain, sizeof(chain), "ebur128=peak=sample+true:metadata=1,"
              "silencedetect=n=%gdB:d=%g", c->spec.silence_db, c->spec.silence_min);
-    if (!(in = avfilter_inout_alloc()) || !(out = avfilter_inout_alloc())) {
-        ret = AVERROR(ENOMEM);
-        goto end;
-    }
-    out->name = av_strdup("in");
-    out->filter_ctx = c->src;
-    in->name = av_strdup("out");
-    in->filter_ctx = c->sink;
-    if ((ret = avfilter_graph_parse_ptr(c->graph, chain, &in, &out, NULL)) >= 0)
-        ret = avfilter_graph_config(c->graph, NULL);
-end:
-    avfilter_inout_free(&in);
-    avfilter_inout_free(&out);
-    return ret;
+    return vpi_audio_graph(&c->graph, &c->src, &c->sink, adec, chain);
 }
 
 static int init(VpiSink *s, const VpiSource *src)
