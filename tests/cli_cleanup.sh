@@ -64,4 +64,18 @@ assert_eq "$ERR" "vidpipe: $WORK/j.mp4: not a media file (no known container for
 check
 [ ! -e "$WORK/x.mp4" ] || fail "nothing left"
 
+# --json: one entry per item with its status, and the reason for a failed one.
+run "$VIDPIPE" cleanup "$WORK/missing.mp4" -o "$WORK/y.mp4" --eq 0.05,1,1 --json
+assert_eq "$RC" 2 "json: missing input exit"
+printf '%s' "$OUT" > "$WORK/c.json"
+python3 - "$WORK/c.json" "$WORK" <<'PY' || fail "cleanup --json document"
+import json, sys
+d = json.load(open(sys.argv[1]))
+w = sys.argv[2]
+assert d["command"] == "cleanup", d
+assert d["items"] == [{"input": w + "/missing.mp4", "output": w + "/y.mp4", "status": "failed",
+                       "error": w + "/missing.mp4: no such file or directory"}], d
+PY
+check
+
 finish

@@ -70,22 +70,12 @@ static int run_cleanup(int argc, char **argv)
     int ret = tb_run("cleanup", &b, items, nb, cleanup_one, &o);
     if (b.json) {
         CliJson j;
-        cj_init(&j, stdout);
-        cj_obj_begin(&j, NULL);
-        cj_str(&j, "command", "cleanup");
-        cj_arr_begin(&j, "items");
+        tb_json_begin(&j, "cleanup");
         for (int i = 0; i < nb; i++) {
-            cj_obj_begin(&j, NULL);
-            cj_str(&j, "input", items[i].in);
-            cj_str(&j, "output", items[i].out);
-            cj_str(&j, "status", items[i].status);
-            if (items[i].fail)
-                cj_str(&j, "error", items[i].why);
+            tb_json_item(&j, &items[i], items[i].out);
             cj_obj_end(&j);
         }
-        cj_arr_end(&j);
-        cj_obj_end(&j);
-        cj_end(&j);
+        tb_json_end(&j);
     }
     tb_items_free(items, nb);
     return ret;

@@ -233,18 +233,11 @@ static int run_export(int argc, char **argv)
     ret = tb_run("export", &b, items, nb, export_one, &job);
     if (b.json) {
         CliJson j;
-        cj_init(&j, stdout);
-        cj_obj_begin(&j, NULL);
-        cj_str(&j, "command", "export");
-        cj_arr_begin(&j, "items");
+        tb_json_begin(&j, "export");
         for (int i = 0; i < nb; i++) {
             const TbItem *it = &items[i];
             const ExportResult *res = it->result;
-            cj_obj_begin(&j, NULL);
-            cj_str(&j, "input", it->in);
-            cj_str(&j, "status", it->status);
-            if (it->fail)
-                cj_str(&j, "error", it->why);
+            tb_json_item(&j, it, NULL);
             cj_arr_begin(&j, "outputs");
             for (int k = 0; k < job.nb_chosen; k++) {
                 char *path = out_path(&job, it->in, job.chosen[k]);
@@ -269,9 +262,7 @@ static int run_export(int argc, char **argv)
                 cj_int(&j, "decode_errors", res->decode_errors);
             cj_obj_end(&j);
         }
-        cj_arr_end(&j);
-        cj_obj_end(&j);
-        cj_end(&j);
+        tb_json_end(&j);
     }
 end:
     tb_items_free(items, nb);

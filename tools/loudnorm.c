@@ -64,19 +64,10 @@ static int run_loudnorm(int argc, char **argv)
     int ret = tb_run("loudnorm", &b, items, nb, loudnorm_one, &job);
     if (b.json) {
         CliJson j;
-        cj_init(&j, stdout);
-        cj_obj_begin(&j, NULL);
-        cj_str(&j, "command", "loudnorm");
-        cj_arr_begin(&j, "items");
+        tb_json_begin(&j, "loudnorm");
         for (int i = 0; i < nb; i++) {
             const VpLoudnormResult *res = items[i].result;
-            cj_obj_begin(&j, NULL);
-            cj_str(&j, "input", items[i].in);
-            cj_str(&j, "output", items[i].out);
-            cj_str(&j, "status", items[i].status);
-            if (items[i].fail)
-                cj_str(&j, "error", items[i].why);
-            if (res && !items[i].fail && !strcmp(items[i].status, "done")) {
+            if (tb_json_item(&j, &items[i], items[i].out) && res) {
                 cj_num(&j, "input_i", res->in_i);
                 cj_num(&j, "input_tp", res->in_tp);
                 cj_num(&j, "input_lra", res->in_lra);
@@ -88,9 +79,7 @@ static int run_loudnorm(int argc, char **argv)
             }
             cj_obj_end(&j);
         }
-        cj_arr_end(&j);
-        cj_obj_end(&j);
-        cj_end(&j);
+        tb_json_end(&j);
     }
     tb_items_free(items, nb);
     return ret;

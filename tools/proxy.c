@@ -169,15 +169,10 @@ static int run_proxy(int argc, char **argv)
     int ret = tb_run("proxy", &b, items, nb, proxy_one, &job);
     if (b.json) {
         CliJson j;
-        cj_init(&j, stdout);
-        cj_obj_begin(&j, NULL);
-        cj_str(&j, "command", "proxy");
-        cj_arr_begin(&j, "items");
+        tb_json_begin(&j, "proxy");
         for (int i = 0; i < nb; i++)
             json_item(&j, &items[i]);
-        cj_arr_end(&j);
-        cj_obj_end(&j);
-        cj_end(&j);
+        tb_json_end(&j);
     }
     tb_items_free(items, nb);
     return ret;

@@ -121,10 +121,7 @@ static int run_replace_audio(int argc, char **argv)
     ret = tb_run("replace-audio", &b, items, nb, replace_one, &job);
     if (b.json) {
         CliJson j;
-        cj_init(&j, stdout);
-        cj_obj_begin(&j, NULL);
-        cj_str(&j, "command", "replace-audio");
-        cj_arr_begin(&j, "items");
+        tb_json_begin(&j, "replace-audio");
         for (int i = 0; i < nb; i++) {
             const VpReplaceAudioResult *res = items[i].result;
             cj_obj_begin(&j, NULL);
@@ -144,9 +141,7 @@ static int run_replace_audio(int argc, char **argv)
             }
             cj_obj_end(&j);
         }
-        cj_arr_end(&j);
-        cj_obj_end(&j);
-        cj_end(&j);
+        tb_json_end(&j);
     }
 end:
     tb_items_free(items, nb);

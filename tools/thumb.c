@@ -101,19 +101,10 @@ static int run_thumb(int argc, char **argv)
     int ret = tb_run("thumb", &b, items, nb, thumb_one, &job);
     if (b.json) {
         CliJson j;
-        cj_init(&j, stdout);
-        cj_obj_begin(&j, NULL);
-        cj_str(&j, "command", "thumb");
-        cj_arr_begin(&j, "items");
+        tb_json_begin(&j, "thumb");
         for (int i = 0; i < nb; i++) {
             const ThumbResult *res = items[i].result;
-            cj_obj_begin(&j, NULL);
-            cj_str(&j, "input", items[i].in);
-            cj_str(&j, "status", items[i].status);
-            cj_str(&j, "output", items[i].out);
-            if (items[i].fail)
-                cj_str(&j, "error", items[i].why);
-            if (res && !items[i].fail && !strcmp(items[i].status, "done")) {
+            if (tb_json_item(&j, &items[i], items[i].out) && res) {
                 cj_int(&j, "width", res->info.width);
                 cj_int(&j, "height", res->info.height);
                 cj_int(&j, "frames", res->info.frames);
@@ -122,9 +113,7 @@ static int run_thumb(int argc, char **argv)
             }
             cj_obj_end(&j);
         }
-        cj_arr_end(&j);
-        cj_obj_end(&j);
-        cj_end(&j);
+        tb_json_end(&j);
     }
     tb_items_free(items, nb);
     return ret;

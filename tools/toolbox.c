@@ -157,6 +157,33 @@ int tb_outputs(TbItem *items, int nb, const char *first, const char *out, const 
     return 0;
 }
 
+void tb_json_begin(CliJson *j, const char *cmd)
+{
+    cj_init(j, stdout);
+    cj_obj_begin(j, NULL);
+    cj_str(j, "command", cmd);
+    cj_arr_begin(j, "items");
+}
+
+int tb_json_item(CliJson *j, const TbItem *it, const char *output)
+{
+    cj_obj_begin(j, NULL);
+    cj_str(j, "input", it->in);
+    if (output)
+        cj_str(j, "output", output);
+    cj_str(j, "status", it->status);
+    if (it->fail)
+        cj_str(j, "error", it->why);
+    return !it->fail && !strcmp(it->status, "done");
+}
+
+void tb_json_end(CliJson *j)
+{
+    cj_arr_end(j);
+    cj_obj_end(j);
+    cj_end(j);
+}
+
 char *tb_out_name(const char *dir, const char *in, const char *suffix)
 {
     const char *base = strrchr(in, '/');

@@ -56,6 +56,13 @@ int tb_mkdir(const char *dir);
  * positional argument. Returns 0, or <0 after printing why (the items stay the caller's). */
 int tb_outputs(TbItem *items, int nb, const char *first, const char *out, const char *suffix);
 
+/* --json output of the toolbox commands: {"command": CMD, "items": [ {...}, ... ]}. */
+void tb_json_begin(CliJson *j, const char *cmd);
+/* Opens one item's object with its input, output (unless NULL), status and error; returns
+ * 1 when the item was done, so its result can follow. The caller closes the object. */
+int tb_json_item(CliJson *j, const TbItem *it, const char *output);
+void tb_json_end(CliJson *j);
+
 /* Run @p work over the items with the batch runner. Prints one line per failed item;
  * @p work sets item->fail and item->why. Returns the exit code for the whole run. */
 typedef int (*TbWorkFn)(void *opaque, TbItem *item);
