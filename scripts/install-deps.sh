@@ -10,7 +10,7 @@ ffmpeg python3 python3-numpy jq chromium"
 # /usr/bin/time: peak memory of vidpipe batch in tests/cli_batch_resume.sh
 PKGS="$PKGS time"
 # Peers the benchmarks compare with; optional for building and testing.
-BENCH_PKGS="mkvtoolnix hyperfine python3-opencv"
+BENCH_PKGS="mkvtoolnix hyperfine python3-opencv bc"
 
 want="$PKGS"
 [ "${VIDPIPE_BENCH:-0}" = 1 ] && want="$want $BENCH_PKGS"
