@@ -39,18 +39,10 @@ static int run_check(int argc, char **argv)
     if (r)
         return r > 0 ? CLI_EXIT_OK : -r;
 
-    char **paths = NULL;
-    int nb = 0, cap = 0, ret = CLI_EXIT_OK;
-    if (ref_path && cli_push_path(&paths, &nb, &cap, ref_path) < 0)
-        goto oom;
-    for (int i = 0; i < nb_pos; i++)
-        if (cli_push_path(&paths, &nb, &cap, argv[1 + i]) < 0)
-            goto oom;
-    if (list && (r = cli_read_list(list, &paths, &nb, &cap)) < 0) {
-        cli_file_error(list, "%s", vp_strerror(r));
-        cli_free_paths(paths, nb);
-        return CLI_EXIT_UNREADABLE;
-    }
+    char **paths;
+    int nb, ret = CLI_EXIT_OK;
+    if ((r = cli_gather_paths(ref_path, nb_pos, argv + 1, list, &paths, &nb)))
+        return r;
     if (nb - (ref_path ? 1 : 0) < 1 || nb < 2) {
         cli_error("check: give at least two files, or --ref FILE and one file "
                   "(see 'vidpipe check --help')");

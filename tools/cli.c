@@ -255,6 +255,30 @@ int cli_read_list(const char *file, char ***paths, int *nb, int *cap)
     return ret;
 }
 
+int cli_gather_paths(const char *first, int nb_pos, char **pos, const char *list,
+                     char ***paths, int *nb)
+{
+    int cap = 0, r = 0;
+
+    *paths = NULL;
+    *nb = 0;
+    if (first)
+        r = cli_push_path(paths, nb, &cap, first);
+    for (int i = 0; i < nb_pos && r >= 0; i++)
+        r = cli_push_path(paths, nb, &cap, pos[i]);
+    if (r < 0) {
+        cli_error("out of memory");
+        cli_free_paths(*paths, *nb);
+        return CLI_EXIT_ERROR;
+    }
+    if (list && (r = cli_read_list(list, paths, nb, &cap)) < 0) {
+        cli_file_error(list, "%s", r == AVERROR(ENOMEM) ? "out of memory" : vp_strerror(r));
+        cli_free_paths(*paths, *nb);
+        return r == AVERROR(ENOMEM) ? CLI_EXIT_ERROR : CLI_EXIT_UNREADABLE;
+    }
+    return 0;
+}
+
 void cli_free_paths(char **paths, int nb)
 {
     for (int i = 0; i < nb; i++)

@@ -69,6 +69,11 @@ int cli_exit_for_error(int err);
 int cli_read_list(const char *file, char ***paths, int *nb, int *cap);
 int cli_push_path(char ***paths, int *nb, int *cap, const char *path);
 void cli_free_paths(char **paths, int nb);
+/* The inputs of a command: @p first (if not NULL), the @p nb_pos positional arguments, then
+ * the lines of the --list file @p list (if not NULL). Returns 0, or an exit code after
+ * printing why (nothing is left allocated then). */
+int cli_gather_paths(const char *first, int nb_pos, char **pos, const char *list,
+                     char ***paths, int *nb);
 
 /* Number of worker threads for -j 0 (the number of online cores). */
 int cli_default_jobs(void);

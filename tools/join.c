@@ -30,16 +30,10 @@ static int run_join(int argc, char **argv)
     if (r)
         return r > 0 ? CLI_EXIT_OK : -r;
 
-    char **paths = NULL;
-    int nb = 0, cap = 0;
-    for (int i = 0; i < nb_pos; i++)
-        if (cli_push_path(&paths, &nb, &cap, argv[1 + i]) < 0)
-            goto oom;
-    if (list && (r = cli_read_list(list, &paths, &nb, &cap)) < 0) {
-        cli_file_error(list, "%s", vp_strerror(r));
-        cli_free_paths(paths, nb);
-        return CLI_EXIT_UNREADABLE;
-    }
+    char **paths;
+    int nb;
+    if ((r = cli_gather_paths(NULL, nb_pos, argv + 1, list, &paths, &nb)))
+        return r;
     if (!out || nb < 1) {
         cli_error("join: give -o OUTPUT and at least one segment (see 'vidpipe join --help')");
         cli_free_paths(paths, nb);
@@ -122,11 +116,6 @@ static int run_join(int argc, char **argv)
     }
     cli_free_paths(paths, nb);
     return code;
-
-oom:
-    cli_error("join: out of memory");
-    cli_free_paths(paths, nb);
-    return CLI_EXIT_ERROR;
 }
 
 const CliCommand cmd_join = {
