@@ -36,7 +36,14 @@ chmod 000 "$D/secret.mp4"
 chmod 755 "$WORK" "$D"
 if [ "$(id -u)" = 0 ]; then
     if command -v setpriv >/dev/null 2>&1; then
-        run setpriv --reuid=nobody --regid=nogroup --clear-groups "$VIDPIPE" probe "$D/secret.mp4"
+        # The build tree may sit below a folder only root can enter (a clone in a mktemp -d
+        # folder): nobody runs a copy of the CLI and its library from the test's own folder.
+        mkdir -p "$WORK/bin"
+        cp "$VIDPIPE" "$WORK/bin/vidpipe"
+        cp -P "$VP_BUILDDIR"/src/libvidpipe.so* "$WORK/bin/"
+        chmod -R a+rX "$WORK/bin"
+        run setpriv --reuid=nobody --regid=nogroup --clear-groups \
+            env LD_LIBRARY_PATH="$WORK/bin" "$WORK/bin/vidpipe" probe "$D/secret.mp4"
         assert_eq "$RC" 2 "permission denied exit"
         assert_eq "$ERR" "vidpipe: $D/secret.mp4: permission denied" "permission message"
     fi
