@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -370,6 +371,8 @@ static void test_bad_options(void)
     BAD("hw", o.hw = 42);
     BAD("queue_depth", o.queue_depth = 1);
     BAD("threads", o.threads = -1);
+    BAD("worker_nice", o.worker_nice = 20);
+    BAD("worker_nice", o.worker_nice = -1);
     BAD("audio_channels", (o.audio_sample_rate = 48000, o.audio_channels = 0));
     BAD("audio_sample_rate", o.audio_sample_rate = 100);
 #undef BAD
@@ -526,6 +529,66 @@ static void test_abort(void)
     CHECK_EQ(vp_writer_close(&wr, NULL, NULL, 0), 0);
 }
 
+/* Nice values of this process's threads other than the caller, from /proc/self/task. */
+static int worker_nices(pid_t self, int *nices, int max)
+{
+    DIR *d = opendir("/proc/self/task");
+    int n = 0;
+    struct dirent *e;
+    if (!d)
+        return -1;
+    while ((e = readdir(d)) && n < max) {
+        if (e->d_name[0] == '.' || atoi(e->d_name) == self)
+            continue;
+        char path[300], buf[1024];
+        snprintf(path, sizeof(path), "/proc/self/task/%s/stat", e->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f)
+            continue;
+        size_t len = fread(buf, 1, sizeof(buf) - 1, f);
+        fclose(f);
+        buf[len] = 0;
+        /* Fields after the ")" closing the name: state is field 3, nice field 19. */
+        char *p = strrchr(buf, ')');
+        int field = 2;
+        for (; p && *p && field < 19; p++)
+            if (*p == ' ')
+                field++;
+        if (p)
+            nices[n++] = atoi(p);
+    }
+    closedir(d);
+    return n;
+}
+
+/* The writer's threads, libx264's included, run worker_nice steps below the caller. */
+static void test_worker_priority(void)
+{
+    pid_t self = (pid_t)syscall(SYS_gettid);
+    errno = 0;
+    int base = getpriority(PRIO_PROCESS, 0);
+    CHECK(errno == 0);
+    for (int nice = 0; nice <= 7; nice += 7) {
+        char path[400], why[512];
+        snprintf(path, sizeof(path), "%s/nice.mp4", dir);
+        VpWriterOpts o;
+        base_opts(&o, VP_PIX_BGR24, 64, 48);
+        o.threads = 2; /* libx264 starts frame threads of its own */
+        o.worker_nice = nice;
+        VpWriter *wr = NULL;
+        CHECK_EQ(vp_writer_open(path, &o, &wr, why, sizeof(why)), 0);
+        uint8_t buf[64 * 48 * 3] = { 0 };
+        CHECK_EQ(vp_writer_write(wr, buf, 0, 0), 0);
+        int nices[64], n = worker_nices(self, nices, 64);
+        CHECK(n >= 4); /* converter, encoder, two x264 threads at least */
+        for (int i = 0; i < n; i++)
+            CHECK_EQ(nices[i], base + nice > 19 ? 19 : base + nice);
+        CHECK_EQ(getpriority(PRIO_PROCESS, 0), base); /* the caller is left alone */
+        CHECK_EQ(vp_writer_close(&wr, NULL, why, sizeof(why)), 0);
+        unlink(path);
+    }
+}
+
 /* An AAC track from interleaved PCM, and HEVC. */
 static void test_audio_hevc(void)
 {
@@ -654,6 +717,7 @@ int main(void)
     test_auto_fallback();
     test_write_failure();
     test_abort();
+    test_worker_priority();
     test_audio_hevc();
 
     if (rmdir(dir))

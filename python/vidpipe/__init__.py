@@ -96,6 +96,7 @@ class _Opts(ctypes.Structure):
         ("audio_channels", ctypes.c_int),
         ("audio_format", ctypes.c_int),
         ("audio_bitrate", ctypes.c_int64),
+        ("worker_nice", ctypes.c_int),
     ]
 
 
@@ -195,7 +196,8 @@ class VideoWriter:
     H.264). frameSize: (width, height). Options (keywords): pix_fmt ("bgr24" default with
     isColor, "gray" without; also rgb24, bgra, rgba, yuv420p, nv12), codec, crf (23),
     bitrate (bits/s, 0 = constant quality), preset ("medium"), keyint, hw ("auto", "none",
-    "nvenc", "vaapi", "qsv", "videotoolbox"), queue_depth (8), threads, encoder_params,
+    "nvenc", "vaapi", "qsv", "videotoolbox"), queue_depth (8), threads, worker_nice (5: how
+    many nice steps below the caller the writer's threads run), encoder_params,
     audio_rate, audio_channels, blocking (True; False makes write() return False instead of
     waiting when the queue is full).
 
@@ -205,8 +207,8 @@ class VideoWriter:
 
     def __init__(self, filename, fourcc=None, fps=30.0, frameSize=None, isColor=True, *,
                  pix_fmt=None, codec=None, crf=23, bitrate=0, preset="medium", keyint=0,
-                 hw="auto", queue_depth=8, threads=0, encoder_params=None, audio_rate=0,
-                 audio_channels=2, blocking=True):
+                 hw="auto", queue_depth=8, threads=0, worker_nice=5, encoder_params=None,
+                 audio_rate=0, audio_channels=2, blocking=True):
         self._w = _c_p()
         self.filename = os.fspath(filename)
         self.error = ""
@@ -232,6 +234,7 @@ class VideoWriter:
         o.hw = _lib.vp_hw_encoder_from_name(str(hw).encode())
         o.queue_depth = int(queue_depth)
         o.threads = int(threads)
+        o.worker_nice = int(worker_nice)
         self._params = encoder_params.encode() if encoder_params else None
         o.encoder_params = self._params
         o.audio_sample_rate = int(audio_rate)
