@@ -3,7 +3,9 @@
 # The toolbox's one-pass engine against the ffmpeg CLI doing the same jobs the way the
 # scripts it replaces do (one process per output or per check), on a 60 s 1080p30 H.264+AAC
 # source. Each case runs RUNS times (default 3), the cases interleaved so that a noisy
-# neighbour hurts them alike; the table shows medians and ratios.
+# neighbour hurts them alike; the table shows medians and ratios. The export row comes with
+# its floor: libx264's own CPU time for the three outputs divided by the cores, which bounds
+# what any tool can reach with the same encoder settings.
 #
 #   BUILD=build bench/toolbox.sh          (CACHE=dir keeps the generated source; default
 #                                          /tmp/vidpipe-bench)
@@ -63,6 +65,21 @@ ff_export() { rm -rf "$OUT/ffx"; mkdir -p "$OUT/ffx"
     ff_export_one tiktok 1080x1920 30 fast 23 4M 8M 192k; }
 vp_export() { rm -rf "$OUT/vpx"
     "$VP" export "$SRC" --preset youtube,instagram,tiktok -o "$OUT/vpx"; }
+# The floor any tool has on this machine: the CPU seconds libx264 alone spends on the three
+# outputs (same settings, frames decoded and scaled by another process, packets dropped),
+# spread perfectly over every core. Appends seconds to $OUT/enc_floor.times.
+enc_floor_one() { # WxH PRESET CRF MAXRATE BUFSIZE
+    wh=$1; w=${wh%x*}; h=${wh#*x}
+    $FF -i "$SRC" -an -vf "scale=$w:$h:force_original_aspect_ratio=decrease,pad=$w:$h:(ow-iw)/2:(oh-ih)/2" \
+        -r 30 -pix_fmt yuv420p -f rawvideo - |
+        /usr/bin/time -f "%U %S" -a -o "$OUT/enc.cpu" $FF -f rawvideo -pix_fmt yuv420p \
+            -s "$wh" -r 30 -i - -c:v libx264 -preset "$2" -crf "$3" -maxrate "$4" -bufsize "$5" \
+            -f null -; }
+enc_floor() { : >"$OUT/enc.cpu"
+    enc_floor_one 1920x1080 slow 18 8M 16M
+    enc_floor_one 1080x1920 medium 23 5M 10M
+    enc_floor_one 1080x1920 fast 23 4M 8M
+    awk -v n="$(nproc)" '{ s += $1 + $2 } END { print s / n }' "$OUT/enc.cpu" >>"$OUT/enc_floor.times"; }
 
 # The seed's QC script ran one ffmpeg per check; a decode-only pass is the floor.
 ff_qc() {
@@ -80,7 +97,9 @@ i=0
 while [ $i -lt "$RUNS" ]; do
     time_cmd decode decode_only
     if want proxy; then time_cmd vp_proxy vp_proxy; time_cmd ff_proxy ff_proxy; fi
-    if want export; then time_cmd vp_export vp_export; time_cmd ff_export ff_export; fi
+    if want export; then
+        time_cmd vp_export vp_export; time_cmd ff_export ff_export; enc_floor
+    fi
     if want qc; then time_cmd vp_qc vp_qc; time_cmd ff_qc ff_qc; fi
     i=$((i + 1))
 done
@@ -98,6 +117,11 @@ row() { # job vpname ffname
 }
 printf '| %-34s | %9s | %8ss | %-22s | %-20s |\n' "decode only (ffmpeg -f null)" "" "$dec" "" ""
 want proxy && row "proxy + thumbnail + metadata" vp_proxy ff_proxy
-want export && row "export youtube,instagram,tiktok" vp_export ff_export
+if want export; then
+    row "export youtube,instagram,tiktok" vp_export ff_export
+    fl=$(median enc_floor); f=$(median ff_export)
+    printf '| %-34s | %8ss | %9s | %-22s | %-20s |\n' "  floor: x264 CPU / $(nproc) cores" "$fl" "" \
+        "$(ratio "$f" "$fl") (ceiling)" ""
+fi
 want qc && row "QC: every check" vp_qc ff_qc
 exit 0
