@@ -12,6 +12,7 @@
  * its message, stops the stages, and is returned by every later write() and by close(). */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <stdarg.h>
@@ -335,13 +336,20 @@ static int encode_video(VpWriter *w, AVFrame *f)
     }
 }
 
-/* Lower the calling thread's priority by @p nice steps. On Linux the nice value belongs
- * to the thread and threads inherit it from their creator. Best effort: a refusal only
- * costs latency. */
+/* Lower the calling thread's priority: @p nice steps down, and on Linux the SCHED_BATCH
+ * policy. Both belong to the thread and threads inherit them from their creator. A
+ * SCHED_BATCH thread that wakes never preempts the running one; it waits for the next
+ * tick. Without it, an x264 thread waking at nice 5 still preempted the caller mid-copy
+ * now and then, for a whole scheduler slice (2-4 ms). Best effort: a refusal only costs
+ * latency. */
 static void lower_priority(int nice)
 {
     if (nice <= 0)
         return;
+#ifdef SCHED_BATCH
+    struct sched_param sp = { 0 };
+    pthread_setschedparam(pthread_self(), SCHED_BATCH, &sp);
+#endif
     errno = 0;
     int cur = getpriority(PRIO_PROCESS, 0);
     if (cur == -1 && errno)

@@ -3,6 +3,7 @@
  * count, size and colours, the error codes and messages, and what is left on disk. */
 #include <dirent.h>
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <sys/resource.h>
@@ -529,8 +530,9 @@ static void test_abort(void)
     CHECK_EQ(vp_writer_close(&wr, NULL, NULL, 0), 0);
 }
 
-/* Nice values of this process's threads other than the caller, from /proc/self/task. */
-static int worker_nices(pid_t self, int *nices, int max)
+/* Nice value and scheduling policy of each of this process's threads other than the
+ * caller, from /proc/self/task. */
+static int worker_prios(pid_t self, int *nices, int *policies, int max)
 {
     DIR *d = opendir("/proc/self/task");
     int n = 0;
@@ -548,26 +550,35 @@ static int worker_nices(pid_t self, int *nices, int max)
         size_t len = fread(buf, 1, sizeof(buf) - 1, f);
         fclose(f);
         buf[len] = 0;
-        /* Fields after the ")" closing the name: state is field 3, nice field 19. */
+        /* Fields after the ")" closing the name: state is field 3, nice field 19, the
+         * scheduling policy field 41. */
         char *p = strrchr(buf, ')');
         int field = 2;
-        for (; p && *p && field < 19; p++)
-            if (*p == ' ')
-                field++;
-        if (p)
-            nices[n++] = atoi(p);
+        nices[n] = policies[n] = -1;
+        for (; p && *p && field <= 41; p++) {
+            if (*p != ' ')
+                continue;
+            if (++field == 19)
+                nices[n] = atoi(p + 1);
+            else if (field == 41)
+                policies[n] = atoi(p + 1);
+        }
+        n++;
     }
     closedir(d);
     return n;
 }
 
-/* The writer's threads, libx264's included, run worker_nice steps below the caller. */
+/* Workers start worker_nice steps lower and, when lowered, SCHED_BATCH; the caller keeps
+ * its own priority and policy. */
 static void test_worker_priority(void)
 {
     pid_t self = (pid_t)syscall(SYS_gettid);
     errno = 0;
     int base = getpriority(PRIO_PROCESS, 0);
     CHECK(errno == 0);
+    int base_policy = sched_getscheduler(0);
+    CHECK_EQ(base_policy, SCHED_OTHER);
     for (int nice = 0; nice <= 7; nice += 7) {
         char path[400], why[512];
         snprintf(path, sizeof(path), "%s/nice.mp4", dir);
@@ -579,11 +590,15 @@ static void test_worker_priority(void)
         CHECK_EQ(vp_writer_open(path, &o, &wr, why, sizeof(why)), 0);
         uint8_t buf[64 * 48 * 3] = { 0 };
         CHECK_EQ(vp_writer_write(wr, buf, 0, 0), 0);
-        int nices[64], n = worker_nices(self, nices, 64);
+        int nices[64], policies[64], n = worker_prios(self, nices, policies, 64);
         CHECK(n >= 4); /* converter, encoder, two x264 threads at least */
-        for (int i = 0; i < n; i++)
+        for (int i = 0; i < n; i++) {
             CHECK_EQ(nices[i], base + nice > 19 ? 19 : base + nice);
-        CHECK_EQ(getpriority(PRIO_PROCESS, 0), base); /* the caller is left alone */
+            CHECK_EQ(policies[i], nice ? SCHED_BATCH : SCHED_OTHER);
+        }
+        /* the caller is left alone */
+        CHECK_EQ(getpriority(PRIO_PROCESS, 0), base);
+        CHECK_EQ(sched_getscheduler(0), base_policy);
         CHECK_EQ(vp_writer_close(&wr, NULL, why, sizeof(why)), 0);
         unlink(path);
     }

@@ -83,9 +83,11 @@ typedef struct VpWriterOpts {
     int64_t audio_bitrate;     /**< AAC bits/s (default 128000) */
     int worker_nice;           /**< how much lower than the opening thread the writer's
                                     threads (converter, encoder, the encoder's own threads)
-                                    run, as a nice increment 0..19 (default 5). The caller's
-                                    write() then wins the CPU when it wakes, which keeps its
-                                    latency low while encoding uses every core; 0 = equal. */
+                                    run, as a nice increment 0..19 (default 5); when above 0
+                                    they also run SCHED_BATCH on Linux, so a worker that
+                                    wakes never preempts a running caller. The caller's
+                                    write() then wins the CPU, which keeps its latency low
+                                    while encoding uses every core; 0 = equal. */
 } VpWriterOpts;
 
 /** What a writer did; filled by vp_writer_close(). */
