@@ -280,6 +280,110 @@ pair_avx2(const uint8_t *s0, const uint8_t *s1, uint8_t *y0, uint8_t *y1, uint8_
 }
 #undef SET2
 
+/* The same in AVX-512 (BW and VBMI), 64 pixels per step. One byte permute across two
+ * 64-byte loads gathers a channel of 32 pixels into zero-extended 16-bit lanes; packs work
+ * per 128-bit lane and are put back in order with one 64-bit permute. There is no 512-bit
+ * hadd: pairs are summed with a multiply-add by 1 into 32-bit lanes and packed back, which
+ * gives the same sums. Results are bit-identical to the AVX2 kernel. */
+#define AVX512 __attribute__((target("avx512bw,avx512vbmi")))
+
+typedef struct Rgb32x2 {
+    __m512i r, g, b;
+} Rgb32x2;
+
+/* Byte indices of channel c of 32 pixels, one per 16-bit lane (odd bytes are zeroed). */
+AVX512 static inline __m512i chan_index(int bpp, int c)
+{
+    int8_t idx[64];
+    for (int i = 0; i < 32; i++) {
+        idx[2 * i] = (int8_t)(bpp * i + c);
+        idx[2 * i + 1] = 0;
+    }
+    return _mm512_loadu_si512(idx);
+}
+
+AVX512 static inline Rgb32x2 load32(const uint8_t *p, int bpp, const __m512i ix[3])
+{
+    /* 32 pixels are 96 or 128 bytes: the second load is masked to them, so nothing past
+     * the last pixel is read. */
+    const __mmask64 even = 0x5555555555555555ULL;
+    __m512i a = _mm512_loadu_si512(p);
+    __m512i b = _mm512_maskz_loadu_epi8(bpp == 3 ? 0xFFFFFFFFULL : ~0ULL, p + 64);
+    Rgb32x2 v;
+    v.r = _mm512_maskz_permutex2var_epi8(even, a, ix[0], b);
+    v.g = _mm512_maskz_permutex2var_epi8(even, a, ix[1], b);
+    v.b = _mm512_maskz_permutex2var_epi8(even, a, ix[2], b);
+    return v;
+}
+
+AVX512 static inline __m512i
+luma32(Rgb32x2 v, __m512i yr, __m512i yg, __m512i yb)
+{
+    __m512i s = _mm512_add_epi16(
+        _mm512_add_epi16(_mm512_mullo_epi16(v.r, yr), _mm512_mullo_epi16(v.g, yg)),
+        _mm512_add_epi16(_mm512_mullo_epi16(v.b, yb), _mm512_set1_epi16(128)));
+    return _mm512_add_epi16(_mm512_srli_epi16(s, 8), _mm512_set1_epi16(16));
+}
+
+AVX512 static inline __m512i
+chroma32(__m512i r, __m512i g, __m512i b, __m512i cr, __m512i cg, __m512i cb)
+{
+    __m512i s = _mm512_add_epi16(
+        _mm512_add_epi16(_mm512_mullo_epi16(r, cr), _mm512_mullo_epi16(g, cg)),
+        _mm512_add_epi16(_mm512_mullo_epi16(b, cb), _mm512_set1_epi16(128)));
+    return _mm512_add_epi16(_mm512_srai_epi16(s, 8), _mm512_set1_epi16(128));
+}
+
+/* 2x2 means: a holds pixels 0-31 of both rows summed, b pixels 32-63; out in order. */
+AVX512 static inline __m512i
+mean4x4(__m512i a, __m512i b, __m512i order)
+{
+    const __m512i one = _mm512_set1_epi16(1);
+    __m512i s = _mm512_packus_epi32(_mm512_madd_epi16(a, one), _mm512_madd_epi16(b, one));
+    s = _mm512_permutexvar_epi64(order, s);
+    return _mm512_srli_epi16(_mm512_add_epi16(s, _mm512_set1_epi16(2)), 2);
+}
+
+AVX512 static inline __attribute__((always_inline)) int
+pair_avx512(const uint8_t *s0, const uint8_t *s1, uint8_t *y0, uint8_t *y1, uint8_t *u,
+            uint8_t *v, int w, int bpp, int ro, int bo, int nv12, const VpiYuvMatrix *m)
+{
+    const __m512i mk[3] = { chan_index(bpp, ro), chan_index(bpp, 1), chan_index(bpp, bo) };
+#define Q8(c) _mm512_set1_epi16((int16_t)(((c) + (1 << (Q - 9))) >> (Q - 8)))
+    const __m512i yr = Q8(m->yr), yg = Q8(m->yg), yb = Q8(m->yb);
+    const __m512i ur = Q8(m->ur), ug = Q8(m->ug), ub = Q8(m->ub);
+    const __m512i vr = Q8(m->vr), vg = Q8(m->vg), vb = Q8(m->vb);
+#undef Q8
+    /* Packs interleave per 128-bit lane: qwords back in pixel order. */
+    const __m512i order = _mm512_setr_epi64(0, 2, 4, 6, 1, 3, 5, 7);
+    const __m512i nv12_order = _mm512_broadcast_i32x4(
+        _mm_setr_epi8(0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15));
+    int n = w & ~63;
+    for (int x = 0; x < n; x += 64) {
+        const int o = bpp * x, step = 32 * bpp;
+        Rgb32x2 a0 = load32(s0 + o, bpp, mk), a1 = load32(s0 + o + step, bpp, mk);
+        Rgb32x2 b0 = load32(s1 + o, bpp, mk), b1 = load32(s1 + o + step, bpp, mk);
+        __m512i ya = _mm512_packus_epi16(luma32(a0, yr, yg, yb), luma32(a1, yr, yg, yb));
+        __m512i yb_ = _mm512_packus_epi16(luma32(b0, yr, yg, yb), luma32(b1, yr, yg, yb));
+        _mm512_storeu_si512(y0 + x, _mm512_permutexvar_epi64(order, ya));
+        _mm512_storeu_si512(y1 + x, _mm512_permutexvar_epi64(order, yb_));
+        __m512i r = mean4x4(_mm512_add_epi16(a0.r, b0.r), _mm512_add_epi16(a1.r, b1.r), order);
+        __m512i g = mean4x4(_mm512_add_epi16(a0.g, b0.g), _mm512_add_epi16(a1.g, b1.g), order);
+        __m512i b = mean4x4(_mm512_add_epi16(a0.b, b0.b), _mm512_add_epi16(a1.b, b1.b), order);
+        /* Per lane: 8 U then 8 V, lanes in order. */
+        __m512i uv = _mm512_packus_epi16(chroma32(r, g, b, ur, ug, ub),
+                                         chroma32(r, g, b, vr, vg, vb));
+        if (nv12) {
+            _mm512_storeu_si512(u + x, _mm512_shuffle_epi8(uv, nv12_order));
+        } else {
+            uv = _mm512_permutexvar_epi64(order, uv);
+            _mm256_storeu_si256((__m256i *)(u + x / 2), _mm512_castsi512_si256(uv));
+            _mm256_storeu_si256((__m256i *)(v + x / 2), _mm512_extracti64x4_epi64(uv, 1));
+        }
+    }
+    return n;
+}
+
 /* One instance per pixel size, so bpp folds into the shuffles and strides. */
 #define DEF_PAIR(isa, bpp)                                                                 \
     __attribute__((target(#isa))) static int                                               \
@@ -293,6 +397,16 @@ DEF_PAIR(ssse3, 3)
 DEF_PAIR(ssse3, 4)
 DEF_PAIR(avx2, 3)
 DEF_PAIR(avx2, 4)
+#define DEF_PAIR512(bpp)                                                                   \
+    AVX512 static int pair_avx512_##bpp(const uint8_t *s0, const uint8_t *s1, uint8_t *y0,  \
+                                        uint8_t *y1, uint8_t *u, uint8_t *v, int w, int ro, \
+                                        int bo, int nv12, const VpiYuvMatrix *m)            \
+    {                                                                                      \
+        return pair_avx512(s0, s1, y0, y1, u, v, w, bpp, ro, bo, nv12, m);                 \
+    }
+DEF_PAIR512(3)
+DEF_PAIR512(4)
+#undef AVX512
 #endif
 
 static inline __attribute__((always_inline)) void
@@ -302,15 +416,21 @@ packed_rows(const uint8_t *src, int ss, uint8_t *const dst[], const int ds[], in
 #ifdef HAVE_SSSE3_KERNEL
     if (y1 - y0 >= 2 && w >= 16 && __builtin_cpu_supports("ssse3")) {
         const int use_avx2 = __builtin_cpu_supports("avx2");
+        const int use_avx512 =
+            __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vbmi");
         for (int y = y0; y + 1 < y1; y += 2) {
             const uint8_t *s0 = src + (size_t)y * ss, *s1 = s0 + ss;
             uint8_t *d0 = dst[0] + (size_t)y * ds[0], *d1 = d0 + ds[0];
             uint8_t *u = dst[1] + (size_t)(y / 2) * ds[1];
             uint8_t *v = nv12 ? NULL : dst[2] + (size_t)(y / 2) * ds[2];
             int n = 0;
-            if (use_avx2)
-                n = bpp == 3 ? pair_avx2_3(s0, s1, d0, d1, u, v, w, ro, bo, nv12, m)
-                             : pair_avx2_4(s0, s1, d0, d1, u, v, w, ro, bo, nv12, m);
+            if (use_avx512 && w >= 64)
+                n = bpp == 3 ? pair_avx512_3(s0, s1, d0, d1, u, v, w, ro, bo, nv12, m)
+                             : pair_avx512_4(s0, s1, d0, d1, u, v, w, ro, bo, nv12, m);
+            if (use_avx2 && w - n >= 32)
+                n += (bpp == 3 ? pair_avx2_3 : pair_avx2_4)(
+                    s0 + bpp * n, s1 + bpp * n, d0 + n, d1 + n, nv12 ? u + n : u + n / 2,
+                    nv12 ? NULL : v + n / 2, w - n, ro, bo, nv12, m);
             if (w - n >= 16)
                 n += (bpp == 3 ? pair_ssse3_3 : pair_ssse3_4)(
                     s0 + bpp * n, s1 + bpp * n, d0 + n, d1 + n, nv12 ? u + n : u + n / 2,

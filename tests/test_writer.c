@@ -652,12 +652,12 @@ static void test_audio_hevc(void)
 }
 
 /* The converter against a double-precision reference, on random pixels, for widths that
- * exercise the AVX2, SSSE3 and scalar paths and their tails, both matrices, both layouts. */
+ * exercise the AVX-512, AVX2, SSSE3 and scalar paths and their tails, both matrices, both layouts. */
 static void test_converter(void)
 {
     static const enum AVPixelFormat srcs[] = { AV_PIX_FMT_BGR24, AV_PIX_FMT_RGB24,
                                                AV_PIX_FMT_BGRA, AV_PIX_FMT_RGBA };
-    static const int widths[] = { 2, 14, 16, 30, 32, 34, 48, 62, 64, 66, 100, 1282 };
+    static const int widths[] = { 2, 14, 16, 30, 32, 34, 48, 62, 64, 66, 100, 114, 178, 1282 };
     const int h = 6;
     uint32_t seed = 7;
     for (int si = 0; si < 4; si++)
