@@ -7,6 +7,8 @@
  * MODE  vidpipe  vp_writer_write() of each frame, then vp_writer_close()
  *       pipe     ffmpeg CLI reading raw bgr24 frames from a pipe, same encoder settings
  *       floor    libx264 alone on frames converted to yuv420p beforehand (packets dropped)
+ *       direct   the loop a C programmer writes with libavcodec: sws_scale each frame to
+ *                yuv420p, then encode it, on the calling thread (packets dropped)
  *
  * RAW_BGR24 holds K frames; they are played forwards then backwards (no cut at the loop)
  * until FRAMES are written. Prints one line: "MODE fps p50_us p99_us full_pct cpu_ms" where
@@ -90,7 +92,7 @@ static int write_all(int fd, const uint8_t *p, size_t n)
 int main(int argc, char **argv)
 {
     if (argc != 8) {
-        fprintf(stderr, "usage: bench_writer vidpipe|pipe|floor RAW W H FRAMES PRESET OUT\n");
+        fprintf(stderr, "usage: bench_writer vidpipe|pipe|floor|direct RAW W H FRAMES PRESET OUT\n");
         return 3;
     }
     const char *mode = argv[1], *raw = argv[2], *preset = argv[6], *out = argv[7];
@@ -192,16 +194,18 @@ int main(int argc, char **argv)
             fprintf(stderr, "bench_writer: ffmpeg failed\n");
             return 4;
         }
-    } else if (!strcmp(mode, "floor")) {
-        /* Converted before the clock starts: this is what the encoder alone can do. */
-        AVFrame **yuv = calloc(k, sizeof(*yuv));
+    } else if (!strcmp(mode, "floor") || !strcmp(mode, "direct")) {
+        /* floor: converted before the clock starts, what the encoder alone can do.
+         * direct: each frame converted in the loop, into one of a few frames. */
+        const int direct = !strcmp(mode, "direct"), nyuv = direct ? 4 : k;
+        AVFrame **yuv = calloc(nyuv, sizeof(*yuv));
         struct SwsContext *sws = sws_getContext(w, h, AV_PIX_FMT_BGR24, w, h,
                                                 AV_PIX_FMT_YUV420P, SWS_BILINEAR, 0, 0, 0);
         /* The matrix vidpipe uses at this size, so both encode the same pictures. */
         const int *m = sws_getCoefficients(w >= 1280 || h >= 720 ? SWS_CS_ITU709
                                                                   : SWS_CS_ITU601);
         sws_setColorspaceDetails(sws, m, 1, m, 0, 0, 1 << 16, 1 << 16);
-        for (int i = 0; i < k; i++) {
+        for (int i = 0; i < nyuv; i++) {
             yuv[i] = av_frame_alloc();
             yuv[i]->format = AV_PIX_FMT_YUV420P;
             yuv[i]->width = w;
@@ -209,9 +213,9 @@ int main(int argc, char **argv)
             av_frame_get_buffer(yuv[i], 0);
             const uint8_t *src[1] = { data + fsize * i };
             int stride[1] = { w * 3 };
-            sws_scale(sws, src, stride, 0, h, yuv[i]->data, yuv[i]->linesize);
+            if (!direct)
+                sws_scale(sws, src, stride, 0, h, yuv[i]->data, yuv[i]->linesize);
         }
-        sws_freeContext(sws);
         const AVCodec *codec = avcodec_find_encoder_by_name("libx264");
         AVCodecContext *c = avcodec_alloc_context3(codec);
         c->width = w;
@@ -228,7 +232,16 @@ int main(int argc, char **argv)
             return 4;
         for (int i = 0; i <= frames; i++) {
             AVFrame *fr = NULL;
-            if (i < frames) {
+            if (i < frames && direct) {
+                /* libx264 copies its input, so the frame is free again after the call */
+                fr = yuv[i % nyuv];
+                if (av_frame_make_writable(fr) < 0)
+                    return 4;
+                const uint8_t *src[1] = { data + fsize * seq(i, k) };
+                int stride[1] = { w * 3 };
+                sws_scale(sws, src, stride, 0, h, fr->data, fr->linesize);
+                fr->pts = i;
+            } else if (i < frames) {
                 fr = yuv[seq(i, k)];
                 fr->pts = i;
             }
@@ -239,9 +252,10 @@ int main(int argc, char **argv)
         }
         t1 = now_s();
         c1 = cpu_s();
+        sws_freeContext(sws);
         avcodec_free_context(&c);
         av_packet_free(&pkt);
-        for (int i = 0; i < k; i++)
+        for (int i = 0; i < nyuv; i++)
             av_frame_free(&yuv[i]);
         free(yuv);
     } else {

@@ -3,6 +3,8 @@
 # Frame writer benchmark: BGR24 frames in memory to an H.264 MP4 (libx264, CRF 23), for
 #   pipe     the ffmpeg CLI fed raw frames through a pipe (the fix users reach for)
 #   floor    libx264 alone on frames converted to yuv420p beforehand (no muxing)
+#   direct   a plain libavcodec loop: sws_scale then encode each frame on one thread (no
+#            muxing), the code an application would write without a writer library
 #   vidpipe  vp_writer_write() from C
 #   python   vidpipe.VideoWriter from Python
 #   cv2      cv2.VideoWriter (avc1; its own encoder settings: the preset does not apply)
@@ -47,7 +49,7 @@ for size in $SIZES; do
         r=1
         while [ "$r" -le "$REPEAT" ]; do
             echo "writer.sh: $size $preset, run $r of $REPEAT" >&2
-            for mode in pipe floor vidpipe python; do
+            for mode in pipe floor direct vidpipe python; do
                 out="$work/out.mp4"
                 case $mode in
                 python)
@@ -85,7 +87,7 @@ print("frame writer: %s BGR24 frames to H.264 MP4 (libx264 CRF 23), median of %s
       % (sys.argv[2], sys.argv[3]))
 print("%-9s %-9s %-8s %7s %8s %8s %10s %10s %6s %8s" % ("size", "preset", "writer", "fps",
       "vs pipe", "vs floor", "call p50", "call p99", "full%", "cpu/frame"))
-order = ["pipe", "floor", "vidpipe", "python", "cv2"]
+order = ["pipe", "floor", "direct", "vidpipe", "python", "cv2"]
 for size in dict.fromkeys(k[0] for k in med):
     for preset in dict.fromkeys(k[1] for k in med if k[0] == size):
         pipe = med.get((size, preset, "pipe"), [0])[0]
@@ -94,7 +96,7 @@ for size in dict.fromkeys(k[0] for k in med):
             if (size, preset, mode) not in med:
                 continue
             fps, p50, p99, full, cpu = med[(size, preset, mode)]
-            lat = lambda us: "-" if mode == "floor" else (
+            lat = lambda us: "-" if mode in ("floor", "direct") else (
                 "%.2f ms" % (us / 1000) if us >= 1000 else "%.0f us" % us)
             print("%-9s %-9s %-8s %7.1f %8s %8s %10s %10s %6.1f %7.2f ms" % (
                 size, preset if preset != "-" else "(own)", mode, fps,

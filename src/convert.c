@@ -39,6 +39,13 @@ void vpi_yuv_matrix_init(VpiYuvMatrix *m, enum AVColorSpace cs)
 #undef FIX
 }
 
+static int isa_cap = 3;
+
+void vpi_convert_cap_isa(int level)
+{
+    isa_cap = level;
+}
+
 int vpi_convert_supported(enum AVPixelFormat src, enum AVPixelFormat dst)
 {
     if (dst != AV_PIX_FMT_YUV420P && dst != AV_PIX_FMT_NV12)
@@ -414,10 +421,10 @@ packed_rows(const uint8_t *src, int ss, uint8_t *const dst[], const int ds[], in
             int y1, const VpiYuvMatrix *m, int nv12, int bpp, int ro, int go, int bo)
 {
 #ifdef HAVE_SSSE3_KERNEL
-    if (y1 - y0 >= 2 && w >= 16 && __builtin_cpu_supports("ssse3")) {
-        const int use_avx2 = __builtin_cpu_supports("avx2");
-        const int use_avx512 =
-            __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vbmi");
+    if (y1 - y0 >= 2 && w >= 16 && isa_cap >= 1 && __builtin_cpu_supports("ssse3")) {
+        const int use_avx2 = isa_cap >= 2 && __builtin_cpu_supports("avx2");
+        const int use_avx512 = isa_cap >= 3 && __builtin_cpu_supports("avx512bw") &&
+                               __builtin_cpu_supports("avx512vbmi");
         for (int y = y0; y + 1 < y1; y += 2) {
             const uint8_t *s0 = src + (size_t)y * ss, *s1 = s0 + ss;
             uint8_t *d0 = dst[0] + (size_t)y * ds[0], *d1 = d0 + ds[0];

@@ -20,6 +20,11 @@ void vpi_yuv_matrix_init(VpiYuvMatrix *m, enum AVColorSpace cs);
 /* 1 if vpi_convert_to_420() handles @p src to @p dst. */
 int vpi_convert_supported(enum AVPixelFormat src, enum AVPixelFormat dst);
 
+/* The widest kernels vpi_convert_to_420() may use, for tests that compare them: 0 scalar C,
+ * 1 SSSE3, 2 AVX2, 3 AVX-512 (the default; each is used only when the CPU has it). Not
+ * thread-safe: set it before converting. */
+void vpi_convert_cap_isa(int level);
+
 /* Convert rows [y0, y1) of a frame (y0, y1 even, or y1 == height) from packed
  * bgr24/rgb24/bgra/rgba or gray8 to yuv420p or nv12. Chroma is the mean of each 2x2 block.
  * Rows of different calls do not overlap, so slices may run on different threads. */

@@ -652,7 +652,40 @@ static void test_audio_hevc(void)
 }
 
 /* The converter against a double-precision reference, on random pixels, for widths that
- * exercise the AVX-512, AVX2, SSSE3 and scalar paths and their tails, both matrices, both layouts. */
+ * exercise the AVX-512, AVX2, SSSE3 and scalar paths and their tails, both matrices, both
+ * layouts, with each kernel level in turn: every level within 1.5 code values of the
+ * reference, and the SIMD levels (same Q8 arithmetic) bit-identical to each other. */
+static double converter_error(const uint8_t *src, int ss, int bpp, int ro, int w, int h,
+                              int bt709, int nv12, const uint8_t *y, const uint8_t *u,
+                              const uint8_t *v)
+{
+    double maxd = 0;
+    for (int yy = 0; yy < h; yy++) {
+        for (int x = 0; x < w; x++) {
+            const uint8_t *p = src + yy * ss + x * bpp;
+            uint8_t rgb[3] = { p[ro], p[1], p[2 - ro] };
+            double ey, eu, ev;
+            rgb_to_yuv(rgb, bt709, &ey, &eu, &ev);
+            maxd = fmax(maxd, fabs(y[yy * w + x] - ey));
+            if (!(x & 1) && !(yy & 1)) {
+                double su = 0, sv = 0;
+                for (int k = 0; k < 4; k++) {
+                    const uint8_t *q = src + (yy + k / 2) * ss + (x + k % 2) * bpp;
+                    uint8_t c[3] = { q[ro], q[1], q[2 - ro] };
+                    double a, b, cc;
+                    rgb_to_yuv(c, bt709, &a, &b, &cc);
+                    su += b / 4;
+                    sv += cc / 4;
+                }
+                int gu = nv12 ? u[(yy / 2) * w + x] : u[(yy / 2) * (w / 2) + x / 2];
+                int gv = nv12 ? u[(yy / 2) * w + x + 1] : v[(yy / 2) * (w / 2) + x / 2];
+                maxd = fmax(maxd, fmax(fabs(gu - su), fabs(gv - sv)));
+            }
+        }
+    }
+    return maxd;
+}
+
 static void test_converter(void)
 {
     static const enum AVPixelFormat srcs[] = { AV_PIX_FMT_BGR24, AV_PIX_FMT_RGB24,
@@ -666,51 +699,41 @@ static void test_converter(void)
     for (int nv12 = 0; nv12 < 2; nv12++) {
         int w = widths[wi], bpp = si < 2 ? 3 : 4, ss = w * bpp + 5;
         int ro = srcs[si] == AV_PIX_FMT_RGB24 || srcs[si] == AV_PIX_FMT_RGBA ? 0 : 2;
-        uint8_t *src = malloc((size_t)ss * h), *y = malloc((size_t)w * h);
-        uint8_t *u = malloc((size_t)w * h), *v = malloc((size_t)w * h);
+        size_t plane = (size_t)w * h;
+        uint8_t *src = malloc((size_t)ss * h), *out[4];
         for (int i = 0; i < ss * h; i++)
             src[i] = (uint8_t)((seed = seed * 1664525 + 1013904223) >> 24);
         VpiYuvMatrix m;
         vpi_yuv_matrix_init(&m, bt709 ? AVCOL_SPC_BT709 : AVCOL_SPC_SMPTE170M);
-        uint8_t *dst[3] = { y, u, v };
-        int ds[3] = { w, nv12 ? w : w / 2, w / 2 };
-        /* Two slices, as the writer may convert on two threads. */
-        vpi_convert_to_420(srcs[si], src, ss, nv12 ? AV_PIX_FMT_NV12 : AV_PIX_FMT_YUV420P,
-                           dst, ds, w, 0, 2, &m);
-        vpi_convert_to_420(srcs[si], src, ss, nv12 ? AV_PIX_FMT_NV12 : AV_PIX_FMT_YUV420P,
-                           dst, ds, w, 2, h, &m);
-        double maxd = 0;
-        for (int yy = 0; yy < h; yy++) {
-            for (int x = 0; x < w; x++) {
-                const uint8_t *p = src + yy * ss + x * bpp;
-                uint8_t rgb[3] = { p[ro], p[1], p[2 - ro] };
-                double ey, eu, ev;
-                rgb_to_yuv(rgb, bt709, &ey, &eu, &ev);
-                maxd = fmax(maxd, fabs(y[yy * w + x] - ey));
-                if (!(x & 1) && !(yy & 1)) {
-                    double su = 0, sv = 0;
-                    for (int k = 0; k < 4; k++) {
-                        const uint8_t *q = src + (yy + k / 2) * ss + (x + k % 2) * bpp;
-                        uint8_t c[3] = { q[ro], q[1], q[2 - ro] };
-                        double a, b, cc;
-                        rgb_to_yuv(c, bt709, &a, &b, &cc);
-                        su += b / 4;
-                        sv += cc / 4;
-                    }
-                    int gu = nv12 ? u[(yy / 2) * w + x] : u[(yy / 2) * (w / 2) + x / 2];
-                    int gv = nv12 ? u[(yy / 2) * w + x + 1] : v[(yy / 2) * (w / 2) + x / 2];
-                    maxd = fmax(maxd, fmax(fabs(gu - su), fabs(gv - sv)));
-                }
-            }
+        for (int level = 0; level < 4; level++) {
+            /* y, then u (nv12: interleaved uv), then v, each a full plane */
+            out[level] = calloc(3, plane);
+            uint8_t *y = out[level], *u = y + plane, *v = u + plane;
+            uint8_t *dst[3] = { y, u, v };
+            int ds[3] = { w, nv12 ? w : w / 2, w / 2 };
+            vpi_convert_cap_isa(level);
+            /* Two slices, as the writer may convert on two threads. */
+            enum AVPixelFormat df = nv12 ? AV_PIX_FMT_NV12 : AV_PIX_FMT_YUV420P;
+            vpi_convert_to_420(srcs[si], src, ss, df, dst, ds, w, 0, 2, &m);
+            vpi_convert_to_420(srcs[si], src, ss, df, dst, ds, w, 2, h, &m);
+            double maxd = converter_error(src, ss, bpp, ro, w, h, bt709, nv12, y, u, v);
+            test_checks++;
+            if (maxd > 1.5)
+                T_FAIL("converter level %d %s w=%d %s %s: off by %.2f", level,
+                       av_get_pix_fmt_name(srcs[si]), w, bt709 ? "bt709" : "bt601",
+                       nv12 ? "nv12" : "yuv420p", maxd);
         }
-        test_checks++;
-        if (maxd > 1.5)
-            T_FAIL("converter %s w=%d %s %s: off by %.2f", av_get_pix_fmt_name(srcs[si]), w,
-                   bt709 ? "bt709" : "bt601", nv12 ? "nv12" : "yuv420p", maxd);
+        vpi_convert_cap_isa(3);
+        for (int level = 2; level < 4; level++) {
+            test_checks++;
+            if (memcmp(out[level], out[1], 3 * plane))
+                T_FAIL("converter level %d differs from SSSE3: %s w=%d %s %s", level,
+                       av_get_pix_fmt_name(srcs[si]), w, bt709 ? "bt709" : "bt601",
+                       nv12 ? "nv12" : "yuv420p");
+        }
         free(src);
-        free(y);
-        free(u);
-        free(v);
+        for (int level = 0; level < 4; level++)
+            free(out[level]);
     }
 }
 
