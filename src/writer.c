@@ -854,6 +854,46 @@ fail_reason:
 
 /* ---- write --------------------------------------------------------------------------- */
 
+/* write()'s copy of a frame of STREAM_COPY_MIN bytes or more uses non-temporal stores: the
+ * copy goes to memory without first reading the destination into the cache and without
+ * evicting what the caller (and the encoder) keep there. The converter reads it back from
+ * memory a little later either way: a frame this size does not stay in a core's L2. At
+ * 720p this took write()'s p50 from ~140 to ~110 us. */
+#define STREAM_COPY_MIN (512 * 1024)
+#if defined(__x86_64__) && defined(__SSE2__)
+#  include <emmintrin.h>
+#  define HAVE_STREAM_COPY 1
+#else
+#  define HAVE_STREAM_COPY 0
+#endif
+
+/* @p rows rows of @p bytes each. Rows of the writer's own buffers start 32-byte aligned. */
+static void copy_rows(uint8_t *dst, int dst_stride, const uint8_t *src, int src_stride,
+                      size_t bytes, int rows, int stream)
+{
+    for (int y = 0; y < rows; y++, dst += dst_stride, src += src_stride) {
+        size_t i = 0;
+#if HAVE_STREAM_COPY
+        if (stream && !((uintptr_t)dst & 15)) {
+            for (; i + 64 <= bytes; i += 64) {
+                __m128i a = _mm_loadu_si128((const __m128i *)(src + i));
+                __m128i b = _mm_loadu_si128((const __m128i *)(src + i + 16));
+                __m128i c = _mm_loadu_si128((const __m128i *)(src + i + 32));
+                __m128i d = _mm_loadu_si128((const __m128i *)(src + i + 48));
+                _mm_stream_si128((__m128i *)(dst + i), a);
+                _mm_stream_si128((__m128i *)(dst + i + 16), b);
+                _mm_stream_si128((__m128i *)(dst + i + 32), c);
+                _mm_stream_si128((__m128i *)(dst + i + 48), d);
+            }
+        }
+#else
+        (void)stream;
+#endif
+        memcpy(dst + i, src + i, bytes - i);
+    }
+}
+
+
 int vp_writer_write_planes(VpWriter *w, const uint8_t *const planes[], const int strides[],
                            int flags)
 {
@@ -896,14 +936,19 @@ int vp_writer_write_planes(VpWriter *w, const uint8_t *const planes[], const int
     }
     frame_attach(f, buf, l, w->opts.width, w->opts.height);
     f->pts = w->next_pts++;
+    const int stream = l->size >= STREAM_COPY_MIN;
     for (int i = 0; i < l->nb_planes; i++) {
         if (strides[i] == l->linesize[i])
-            memcpy(f->data[i], planes[i],
-                   (size_t)l->linesize[i] * (l->rows[i] - 1) + l->row_bytes[i]);
+            copy_rows(f->data[i], 0, planes[i], 0,
+                      (size_t)l->linesize[i] * (l->rows[i] - 1) + l->row_bytes[i], 1, stream);
         else
-            av_image_copy_plane(f->data[i], l->linesize[i], planes[i], strides[i],
-                                l->row_bytes[i], l->rows[i]);
+            copy_rows(f->data[i], l->linesize[i], planes[i], strides[i], l->row_bytes[i],
+                      l->rows[i], stream);
     }
+#if HAVE_STREAM_COPY
+    if (stream)
+        _mm_sfence(); /* the stores are weakly ordered: complete them before the hand-off */
+#endif
 
     pthread_mutex_lock(&w->lock);
     if (w->convert) {

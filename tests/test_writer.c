@@ -270,10 +270,11 @@ static void test_formats(int w, int h, int nframes)
     }
 }
 
-/* A padded stride (a region of a larger image) and the planes API. */
-static void test_strides(void)
+/* A padded stride (a region of a larger image) and the planes API. Frames of 512 KB and
+ * more are copied row by row with non-temporal stores: 642x360 also has a row tail. */
+static void test_strides(int w, int h)
 {
-    const int w = 96, h = 64, stride = 96 * 3 + 40;
+    const int stride = w * 3 + 40;
     char path[400], why[512];
     snprintf(path, sizeof(path), "%s/stride.mp4", dir);
     VpWriterOpts o;
@@ -750,7 +751,8 @@ int main(void)
     test_open_errors();
     test_formats(160, 96, 5);    /* BT.601 */
     test_formats(1280, 720, 2);  /* BT.709 */
-    test_strides();
+    test_strides(96, 64);
+    test_strides(642, 360);
     test_nonblock();
     test_auto_fallback();
     test_write_failure();
