@@ -197,7 +197,8 @@ class VideoWriter:
     isColor, "gray" without; also rgb24, bgra, rgba, yuv420p, nv12), codec, crf (23),
     bitrate (bits/s, 0 = constant quality), preset ("medium"), keyint, hw ("auto", "none",
     "nvenc", "vaapi", "qsv", "videotoolbox"), queue_depth (8), threads, worker_nice (5: how
-    many nice steps below the caller the writer's threads run), encoder_params,
+    many nice steps below the caller the writer's threads run, under SCHED_BATCH when above
+    0), encoder_params,
     audio_rate, audio_channels, blocking (True; False makes write() return False instead of
     waiting when the queue is full).
 
