@@ -111,6 +111,15 @@ static const char *const hw_names[VP_HW_NB] = {
     "auto", "none", "nvenc", "vaapi", "qsv", "videotoolbox",
 };
 
+/* Index of @p name in @p names[0..n), or -1. */
+static int name_index(const char *const *names, int n, const char *name)
+{
+    for (int i = 0; name && i < n; i++)
+        if (!strcmp(name, names[i]))
+            return i;
+    return -1;
+}
+
 const char *vp_pixel_format_name(VpPixelFormat fmt)
 {
     return (unsigned)fmt < VP_PIX_NB ? pix_names[fmt] : NULL;
@@ -118,10 +127,7 @@ const char *vp_pixel_format_name(VpPixelFormat fmt)
 
 int vp_pixel_format_from_name(const char *name)
 {
-    for (int i = 0; name && i < VP_PIX_NB; i++)
-        if (!strcmp(name, pix_names[i]))
-            return i;
-    return -1;
+    return name_index(pix_names, VP_PIX_NB, name);
 }
 
 const char *vp_hw_encoder_name(VpHwEncoder hw)
@@ -131,10 +137,7 @@ const char *vp_hw_encoder_name(VpHwEncoder hw)
 
 int vp_hw_encoder_from_name(const char *name)
 {
-    for (int i = 0; name && i < VP_HW_NB; i++)
-        if (!strcmp(name, hw_names[i]))
-            return i;
-    return -1;
+    return name_index(hw_names, VP_HW_NB, name);
 }
 
 void vp_writer_default_opts(VpWriterOpts *o)
