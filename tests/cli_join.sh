@@ -38,14 +38,7 @@ summary_value() { # REPORT FIELD-INDEX
     echo "$1" | grep '^summary' | awk -v i="$2" '{ print $i }'
 }
 
-A=$(seg j_a.mp4 25 0 0 -c:v libx264 -preset ultrafast -g 12)
-B=$(seg j_b.mp4 31 25 0 -c:v libx264 -preset veryfast -x264-params bframes=3:b-adapt=0 -g 12)
-C=$(seg j_c.mp4 37 56 0 -c:v libx264 -preset medium -profile:v main -crf 30 -g 24 \
-    -video_track_timescale 90000)
-D=$(seg j_d.mp4 29 93 0 -c:v libx264 -preset ultrafast -g 12 -an)
-E=$(seg j_e.mp4 27 122 0.3 -c:v libx264 -preset ultrafast -g 12)
-F=$(seg j_f.mp4 33 149 -0.4 -c:v libx264 -preset ultrafast -g 12)
-G=$(seg j_g.mp4 26 182 0 -c:v libx264 -preset ultrafast -g 12)
+join_segments
 
 # ---- three plain segments -----------------------------------------------------------
 run "$VIDPIPE" join -o "$WORK/abc.mp4" "$A" "$G" "$A"
@@ -58,17 +51,7 @@ check; cmp -s "$WORK/out.md5" "$WORK/src.md5" || fail "decoded frames differ fro
 run ffmpeg -nostdin -v error -i "$WORK/abc.mp4" -f null -
 assert_eq "$ERR" "" "ffmpeg decodes without a message"
 # moov before mdat, one pass
-boxes=$(python3 -c "
-import struct, sys
-f = open(sys.argv[1], 'rb'); out = []
-while True:
-    h = f.read(8)
-    if len(h) < 8: break
-    size, typ = struct.unpack('>I4s', h)
-    if size == 1: size = struct.unpack('>Q', f.read(8))[0]; f.seek(size - 16, 1)
-    else: f.seek(size - 8, 1)
-    out.append(typ.decode())
-print(' '.join(out))" "$WORK/abc.mp4")
+boxes=$(top_boxes "$WORK/abc.mp4")
 assert_eq "$boxes" "ftyp moov mdat" "top-level boxes (fast start)"
 start=$(ffprobe -v error -show_entries stream=start_time -of csv=p=0 "$WORK/abc.mp4" | tr '\n' ' ')
 assert_eq "$start" "0.000000 0.000000 " "audio and video start together at 0"

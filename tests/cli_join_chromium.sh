@@ -7,14 +7,7 @@
 . "$VP_SRCDIR/tests/join_lib.sh"
 command -v chromium >/dev/null 2>&1 || { echo "chromium not installed"; exit 77; }
 
-A=$(seg j_a.mp4 25 0 0 -c:v libx264 -preset ultrafast -g 12)
-B=$(seg j_b.mp4 31 25 0 -c:v libx264 -preset veryfast -x264-params bframes=3:b-adapt=0 -g 12)
-C=$(seg j_c.mp4 37 56 0 -c:v libx264 -preset medium -profile:v main -crf 30 -g 24 \
-    -video_track_timescale 90000)
-D=$(seg j_d.mp4 29 93 0 -c:v libx264 -preset ultrafast -g 12 -an)
-E=$(seg j_e.mp4 27 122 0.3 -c:v libx264 -preset ultrafast -g 12)
-F=$(seg j_f.mp4 33 149 -0.4 -c:v libx264 -preset ultrafast -g 12)
-G=$(seg j_g.mp4 26 182 0 -c:v libx264 -preset ultrafast -g 12)
+join_segments
 mkdir -p "$WORK/www"
 run "$VIDPIPE" join -o "$WORK/www/mix.mp4" "$A" "$B" "$C" "$D" "$E" "$F" "$G"
 assert_eq "$RC" 0 "join exit code"

@@ -84,21 +84,7 @@ assert_contains "$OUT" "fail  sample_peak" "sample peak fails"
 assert_contains "$OUT" "fail  true_peak" "true peak fails"
 
 # ---- a corrupt stretch: reported with its position, and QC carries on ----
-python3 - "$clean" "$WORK/corrupt.mp4" <<'PY'
-import sys, subprocess
-src, dst = sys.argv[1:]
-data = bytearray(open(src, 'rb').read())
-out = subprocess.run(['ffprobe', '-v', 'error', '-select_streams', 'v:0', '-show_entries',
-                      'packet=pts_time,pos,size', '-of', 'csv=p=0', src],
-                     capture_output=True, text=True).stdout.split()
-for line in out:
-    t, size, pos = line.split(',')[:3]
-    if 3.0 <= float(t) < 3.5:
-        pos, size = int(pos), int(size)
-        for i in range(pos + 8, pos + size - 4, 7):
-            data[i] ^= 0x5a
-open(dst, 'wb').write(data)
-PY
+corrupt_stretch "$clean" "$WORK/corrupt.mp4" 3.0 3.5
 run "$VIDPIPE" qc "$WORK/corrupt.mp4" --json
 assert_eq "$RC" 1 "corrupt exit"
 c=$(echo "$OUT" | python3 -c '

@@ -20,3 +20,17 @@ seg() {
         -c:a aac -b:a 96k "$@"
 }
 
+
+# join_segments: sets A..G to seven segments that differ where joins go wrong: A and G
+# plain; B with B-frames; C with another profile, SPS/PPS and time base; D without audio;
+# E with audio 0.3 s longer than its video, F 0.4 s shorter.
+join_segments() {
+    A=$(seg j_a.mp4 25 0 0 -c:v libx264 -preset ultrafast -g 12)
+    B=$(seg j_b.mp4 31 25 0 -c:v libx264 -preset veryfast -x264-params bframes=3:b-adapt=0 -g 12)
+    C=$(seg j_c.mp4 37 56 0 -c:v libx264 -preset medium -profile:v main -crf 30 -g 24 \
+        -video_track_timescale 90000)
+    D=$(seg j_d.mp4 29 93 0 -c:v libx264 -preset ultrafast -g 12 -an)
+    E=$(seg j_e.mp4 27 122 0.3 -c:v libx264 -preset ultrafast -g 12)
+    F=$(seg j_f.mp4 33 149 -0.4 -c:v libx264 -preset ultrafast -g 12)
+    G=$(seg j_g.mp4 26 182 0 -c:v libx264 -preset ultrafast -g 12)
+}

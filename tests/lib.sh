@@ -54,6 +54,42 @@ media() {
     echo "$path"
 }
 
+# top_boxes FILE: the MP4's top-level box types, in file order ("ftyp moov mdat").
+top_boxes() {
+    python3 - "$1" <<'PY'
+import struct, sys
+f = open(sys.argv[1], 'rb'); out = []
+while True:
+    h = f.read(8)
+    if len(h) < 8: break
+    size, typ = struct.unpack('>I4s', h)
+    if size == 1: size = struct.unpack('>Q', f.read(8))[0]; f.seek(size - 16, 1)
+    else: f.seek(size - 8, 1)
+    out.append(typ.decode())
+print(' '.join(out))
+PY
+}
+
+# corrupt_stretch SRC DST FROM TO: DST is SRC with the video packets between FROM and TO
+# seconds damaged (every 7th byte of each flipped, headers left alone).
+corrupt_stretch() {
+    python3 - "$@" <<'PY'
+import sys, subprocess
+src, dst, t0, t1 = sys.argv[1], sys.argv[2], float(sys.argv[3]), float(sys.argv[4])
+data = bytearray(open(src, 'rb').read())
+out = subprocess.run(['ffprobe', '-v', 'error', '-select_streams', 'v:0', '-show_entries',
+                      'packet=pts_time,pos,size', '-of', 'csv=p=0', src],
+                     capture_output=True, text=True).stdout.split()
+for line in out:
+    t, size, pos = line.split(',')[:3]
+    if t0 <= float(t) < t1:
+        pos, size = int(pos), int(size)
+        for i in range(pos + 8, pos + size - 4, 7):
+            data[i] ^= 0x5a
+open(dst, 'wb').write(data)
+PY
+}
+
 finish() {
     echo "$T_CHECKS checks, $T_FAILS failed"
     [ "$T_FAILS" -eq 0 ]
