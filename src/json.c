@@ -368,6 +368,25 @@ const VpiJson *vpi_json_get(const VpiJson *obj, const char *key)
     return NULL;
 }
 
+/* A numeric field's value, stored as the field's C type. */
+static void store_number(const VpiField *f, char *p, double x)
+{
+    switch (f->type) {
+    case VPI_FIELD_INT:
+    case VPI_FIELD_BOOL:
+        *(int *)p = (int)x;
+        break;
+    case VPI_FIELD_INT64:
+        *(int64_t *)p = (int64_t)x;
+        break;
+    case VPI_FIELD_DOUBLE:
+        *(double *)p = x;
+        break;
+    default:
+        break;
+    }
+}
+
 int vpi_fields_apply(const VpiField *fields, void *dst, const VpiJson *obj, const char *what,
                      char *err, size_t err_size)
 {
@@ -408,20 +427,7 @@ int vpi_fields_apply(const VpiField *fields, void *dst, const VpiJson *obj, cons
                      f->type == VPI_FIELD_DOUBLE ? "a number" : "an integer", f->min, f->max, x);
             return AVERROR_INVALIDDATA;
         }
-        switch (f->type) {
-        case VPI_FIELD_INT:
-        case VPI_FIELD_BOOL:
-            *(int *)p = (int)x;
-            break;
-        case VPI_FIELD_INT64:
-            *(int64_t *)p = (int64_t)x;
-            break;
-        case VPI_FIELD_DOUBLE:
-            *(double *)p = x;
-            break;
-        default:
-            break;
-        }
+        store_number(f, p, x);
     }
     return 0;
 }
@@ -430,21 +436,10 @@ void vpi_fields_defaults(const VpiField *fields, void *dst)
 {
     for (const VpiField *f = fields; f->name; f++) {
         char *p = (char *)dst + f->offset;
-        switch (f->type) {
-        case VPI_FIELD_INT:
-        case VPI_FIELD_BOOL:
-            *(int *)p = (int)f->def;
-            break;
-        case VPI_FIELD_INT64:
-            *(int64_t *)p = (int64_t)f->def;
-            break;
-        case VPI_FIELD_DOUBLE:
-            *(double *)p = f->def;
-            break;
-        case VPI_FIELD_STR:
+        if (f->type == VPI_FIELD_STR)
             vpi_strlcpy(p, f->def_str ? f->def_str : "", f->size);
-            break;
-        }
+        else
+            store_number(f, p, f->def);
     }
 }
 

@@ -299,6 +299,19 @@ const VpSourceInfo *vp_pipeline_source(const VpPipeline *p)
     return &p->info;
 }
 
+/* Close a sink (its output, if still temporary, is removed) and free it. */
+static void sink_free(VpiSink *s)
+{
+    if (s->priv)
+        s->cls->close(s);
+    if (s->out_open)
+        vpi_output_abort(&s->out);
+    free(s->priv);
+    free(s->opts);
+    free(s->path);
+    free(s);
+}
+
 int vpi_pipeline_add_sink(VpPipeline *p, const char *name, const void *opts, const char *path,
                           VpiSink **out)
 {
@@ -338,14 +351,7 @@ int vpi_pipeline_add_sink(VpPipeline *p, const char *name, const void *opts, con
 fail:
     if (s->out_failed && !p->failed_output)
         p->failed_output = s->path ? strdup(s->path) : NULL;
-    if (s->priv)
-        s->cls->close(s);
-    if (s->out_open)
-        vpi_output_abort(&s->out);
-    free(s->priv);
-    free(s->opts);
-    free(s->path);
-    free(s);
+    sink_free(s);
     return ret;
 }
 
@@ -911,13 +917,7 @@ void vp_pipeline_close(VpPipeline **pp)
     for (int i = 0; i < p->nb_sinks; i++) {
         VpiSink *s = p->sinks[i];
         thread_stop(s);
-        s->cls->close(s);
-        if (s->out_open)
-            vpi_output_abort(&s->out);
-        free(s->priv);
-        free(s->opts);
-        free(s->path);
-        free(s);
+        sink_free(s);
     }
     avcodec_free_context(&p->src.vdec);
     avcodec_free_context(&p->src.adec);

@@ -641,22 +641,35 @@ static int open_audio(VpWriter *w, char *reason, size_t n)
     return 0;
 }
 
-static void writer_free(VpWriter *w)
+/* Ends the converter and encoder threads and waits for them: @p abort drops the frames
+ * still queued, otherwise every frame is encoded and the encoder flushed first. */
+static void stop_workers(VpWriter *w, int abort)
 {
-    if (!w)
-        return;
-    if (w->locks_ready) {
-        pthread_mutex_lock(&w->lock);
+    pthread_mutex_lock(&w->lock);
+    if (abort) {
         w->aborting = 1;
-        pthread_cond_broadcast(&w->cond_space);
-        pthread_cond_broadcast(&w->cond_to_convert);
-        pthread_cond_broadcast(&w->cond_to_encode);
-        pthread_mutex_unlock(&w->lock);
+    } else {
+        w->input_done = 1;
+        if (!w->convert)
+            w->frames_done = 1;
     }
+    pthread_cond_broadcast(&w->cond_space);
+    pthread_cond_broadcast(&w->cond_to_convert);
+    pthread_cond_broadcast(&w->cond_to_encode);
+    pthread_mutex_unlock(&w->lock);
     if (w->conv_started)
         pthread_join(w->conv_thread, NULL);
     if (w->enc_started)
         pthread_join(w->enc_thread, NULL);
+    w->conv_started = w->enc_started = 0;
+}
+
+static void writer_free(VpWriter *w)
+{
+    if (!w)
+        return;
+    if (w->locks_ready)
+        stop_workers(w, 1);
     queue_free(&w->to_convert);
     queue_free(&w->to_encode);
     for (int i = 0; i < w->nb_spare; i++)
@@ -1092,18 +1105,7 @@ int vp_writer_close(VpWriter **pw, VpWriterStats *stats, char *why, size_t why_s
         return 0;
     *pw = NULL;
 
-    pthread_mutex_lock(&w->lock);
-    w->input_done = 1;
-    if (!w->convert)
-        w->frames_done = 1;
-    pthread_cond_broadcast(&w->cond_to_convert);
-    pthread_cond_broadcast(&w->cond_to_encode);
-    pthread_mutex_unlock(&w->lock);
-    if (w->conv_started)
-        pthread_join(w->conv_thread, NULL);
-    if (w->enc_started)
-        pthread_join(w->enc_thread, NULL);
-    w->conv_started = w->enc_started = 0;
+    stop_workers(w, 0);
 
     if (!w->err && w->aenc) {
         if ((!w->afill || flush_audio_frame(w) >= 0))
