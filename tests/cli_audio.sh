@@ -4,10 +4,8 @@
 # video stream copied packet for packet, offsets, --shortest, length warnings, bad inputs.
 . "$VP_SRCDIR/tests/lib.sh"
 
-src=$(media tb_av.mp4 -f lavfi -i testsrc2=s=320x240:r=30:d=6 -f lavfi -i sine=f=440:d=6 \
-      -c:v libx264 -preset fast -pix_fmt yuv420p -c:a aac -b:a 96k)
-noaudio=$(media tb_v.mp4 -f lavfi -i testsrc2=s=320x240:r=30:d=3 -c:v libx264 -preset fast \
-      -pix_fmt yuv420p)
+src=$(toolbox_av)
+noaudio=$(toolbox_video)
 # Pink noise peaking near full scale: too loud at the peaks for one gain (dynamic mode).
 noisy=$(media tb_noise.mp4 -f lavfi -i testsrc2=s=160x120:r=30:d=6 \
       -f lavfi -i "anoisesrc=d=6:a=0.9:c=pink:seed=7" -c:v libx264 -preset fast \

@@ -7,6 +7,15 @@
 . "$VP_SRCDIR/tests/batch_media.sh"
 
 count_outputs() { find "$1" -maxdepth 1 -name 'c*.mp4' | wc -l; }
+# wait_outputs DIR N PID: until DIR holds N outputs, PID has ended, or 30 s have passed.
+wait_outputs() {
+    tries=0
+    while [ "$(count_outputs "$1" 2>/dev/null || echo 0)" -lt "$2" ] &&
+          kill -0 "$3" 2>/dev/null && [ $tries -lt 3000 ]; do
+        sleep 0.01
+        tries=$((tries + 1))
+    done
+}
 
 # ---- kill -9 in the middle, then rerun ----------------------------------------------------
 N=40
@@ -21,12 +30,7 @@ done
 "$VIDPIPE" batch --intro "$INTRO" --outro "$OUTRO" --personal "$P" --out "$O" -j 2 \
     >"$WORK/killed.out" 2>&1 &
 pid=$!
-tries=0
-while [ "$(count_outputs "$O" 2>/dev/null || echo 0)" -lt 3 ] && kill -0 $pid 2>/dev/null &&
-      [ $tries -lt 3000 ]; do
-    sleep 0.01
-    tries=$((tries + 1))
-done
+wait_outputs "$O" 3 $pid
 kill -9 $pid 2>/dev/null
 wait $pid 2>/dev/null
 after_kill=$(count_outputs "$O")
@@ -72,12 +76,7 @@ O2=$WORK/out-term
 "$VIDPIPE" batch --intro "$INTRO" --outro "$OUTRO" --personal "$P" --out "$O2" -j 2 \
     >"$WORK/term.out" 2>"$WORK/term.err" &
 pid=$!
-tries=0
-while [ "$(count_outputs "$O2" 2>/dev/null || echo 0)" -lt 3 ] && kill -0 $pid 2>/dev/null &&
-      [ $tries -lt 3000 ]; do
-    sleep 0.01
-    tries=$((tries + 1))
-done
+wait_outputs "$O2" 3 $pid
 kill -TERM $pid 2>/dev/null
 wait $pid
 rc=$?

@@ -4,11 +4,9 @@
 # bitrate cap, AAC; user presets; no-audio and bad inputs; existing outputs not redone.
 . "$VP_SRCDIR/tests/lib.sh"
 
-src=$(media tb_av.mp4 -f lavfi -i testsrc2=s=320x240:r=30:d=6 -f lavfi -i sine=f=440:d=6 \
-      -c:v libx264 -preset fast -pix_fmt yuv420p -c:a aac -b:a 96k)
-noaudio=$(media tb_v.mp4 -f lavfi -i testsrc2=s=320x240:r=30:d=3 -c:v libx264 -preset fast \
-      -pix_fmt yuv420p)
-audioonly=$(media tb_a.m4a -f lavfi -i sine=f=440:d=2 -c:a aac)
+src=$(toolbox_av)
+noaudio=$(toolbox_video)
+audioonly=$(toolbox_audio)
 
 # Small presets keep the test quick; the built-in ones are the same code with other numbers.
 cat > "$WORK/presets.json" <<'EOF'

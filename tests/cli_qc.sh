@@ -4,13 +4,12 @@
 # loudness as ffmpeg's ebur128 measures it, the spec, exit codes, the HTML report.
 . "$VP_SRCDIR/tests/lib.sh"
 
-clean=$(media tb_av.mp4 -f lavfi -i testsrc2=s=320x240:r=30:d=6 -f lavfi -i sine=f=440:d=6 \
-      -c:v libx264 -preset fast -pix_fmt yuv420p -c:a aac -b:a 96k)
+clean=$(toolbox_av)
 # 0-2 s moving, 2-4.5 s black, 6-8.5 s one frame held, audio silent 1-3.5 s.
 defects=$(media tb_defects.mp4 -f lavfi -i "testsrc2=s=320x240:r=30:d=7.5,drawbox=c=black:t=fill:enable='between(t,2,4.5)',loop=loop=75:size=1:start=180,setpts=N/30/TB" \
       -f lavfi -i "sine=f=440:d=10,volume=volume=0:enable='between(t,1,3.5)'" \
       -c:v libx264 -preset fast -pix_fmt yuv420p -c:a aac -b:a 96k)
-audioonly=$(media tb_a.m4a -f lavfi -i sine=f=440:d=2 -c:a aac)
+audioonly=$(toolbox_audio)
 # Loud audio: peaks at full scale.
 loud=$(media tb_loud.mp4 -f lavfi -i testsrc2=s=320x240:r=30:d=3 \
       -f lavfi -i "sine=f=440:d=3,volume=8" -c:v libx264 -preset fast -pix_fmt yuv420p \

@@ -4,9 +4,8 @@
 # labels, bad input.
 . "$VP_SRCDIR/tests/lib.sh"
 
-src=$(media tb_av.mp4 -f lavfi -i testsrc2=s=320x240:r=30:d=6 -f lavfi -i sine=f=440:d=6 \
-      -c:v libx264 -preset fast -pix_fmt yuv420p -c:a aac -b:a 96k)
-audioonly=$(media tb_a.m4a -f lavfi -i sine=f=440:d=2 -c:a aac)
+src=$(toolbox_av)
+audioonly=$(toolbox_audio)
 
 gray() { ffmpeg -nostdin -v error -y "$@" -f rawvideo -pix_fmt gray -; }
 # mean absolute difference of two gray dumps

@@ -54,6 +54,19 @@ media() {
     echo "$path"
 }
 
+# The toolbox tests' shared sources (one definition per cached name, as media() keeps
+# whichever definition made the file first): 6 s of picture and tone, 3 s of picture
+# alone, 2 s of tone alone.
+toolbox_av() {
+    media tb_av.mp4 -f lavfi -i testsrc2=s=320x240:r=30:d=6 -f lavfi -i sine=f=440:d=6 \
+        -c:v libx264 -preset fast -pix_fmt yuv420p -c:a aac -b:a 96k
+}
+toolbox_video() {
+    media tb_v.mp4 -f lavfi -i testsrc2=s=320x240:r=30:d=3 -c:v libx264 -preset fast \
+        -pix_fmt yuv420p
+}
+toolbox_audio() { media tb_a.m4a -f lavfi -i sine=f=440:d=2 -c:a aac; }
+
 # top_boxes FILE: the MP4's top-level box types, in file order ("ftyp moov mdat").
 top_boxes() {
     python3 - "$1" <<'PY'
