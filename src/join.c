@@ -69,7 +69,8 @@ typedef struct Part {
     int64_t V;            /* output video start, output ticks (after the seam shift) */
     int64_t V_nominal;
     VpiSeamSeg audio;
-    uint8_t *prefix;      /* SPS/PPS put in front of the first video sample */
+    uint16_t entry;       /* its video sample entry in the output's stsd */
+    uint8_t *prefix;      /* its SPS/PPS, put in front of each of its sync samples */
     size_t prefix_len;
 } Part;
 
@@ -597,6 +598,8 @@ typedef struct Run {
     Segment **temps;     /* conformed segments of this run */
     int nb_temps;
     VpiMp4OutTrack vt, at;
+    VpiMp4Entry *ventries; /* the output's video sample entries */
+    VpiMp4Entry aentry;
     VpiSeamPlan seams;
     int has_audio;
     int sample_rate;
@@ -837,7 +840,8 @@ static int build_video(Run *r, int64_t T, int64_t D)
                     bad = 1;
                     break;
                 }
-                VpiMp4OutSample o = { .size = s->size, .key = s->key, .cts = (int32_t)(pts - dts) };
+                VpiMp4OutSample o = { .size = s->size, .key = s->key, .cts = (int32_t)(pts - dts),
+                                      .entry = p->entry };
                 o.pos = dts; /* dts for now; positions come with the layout */
                 if ((ret = vpi_mp4_out_push(vt, &o)) < 0)
                     return ret;
@@ -865,8 +869,6 @@ static int build_video(Run *r, int64_t T, int64_t D)
     (void)dts0;
     vt->kind = VPI_TRACK_VIDEO;
     vt->timescale = (uint32_t)T;
-    vt->entry = r->parts[0].v->entry;
-    vt->entry_size = r->parts[0].v->entry_size;
     vt->width = r->parts[0].v->width;
     vt->height = r->parts[0].v->height;
     vt->edit_media_time = D - vt->s[0].pos;
@@ -874,19 +876,58 @@ static int build_video(Run *r, int64_t T, int64_t D)
     return 0;
 }
 
-/* Parameter sets: a segment whose SPS/PPS differ from those of the segment before carries
- * its own in front of its first picture (in-band, as avc3 allows and every H.264 decoder
- * accepts), so one sample entry serves the whole output. */
-static int build_prefix(Run *r, Part *p, const Part *prev)
+/* Parameter sets: each distinct avcC (SPS/PPS) gets its own sample entry, and stsc points
+ * every segment's chunks at its own, as ISO/IEC 14496-12 and QuickTime mean several sample
+ * descriptions to be used; segments with equal avcC share one (intro + clip + outro: at most
+ * three). Readers that follow sample entries (FFmpeg's decoder through its new-extradata side
+ * data, QuickTime, GPAC) switch there. Readers that keep the first entry's parameter sets
+ * (FFmpeg's demuxer-side parser, Chromium) need them in-band, so when there is more than one
+ * entry every sync sample also carries its segment's SPS/PPS in front, the same bytes as its
+ * entry: a decoder that starts at any keyframe (a seek) has the right ones either way.
+ * docs/join.md has the measurements. */
+static int assign_entries(Run *r)
 {
-    const VpiMp4Track *v = p->v, *pv = prev->v;
-    if (v->avcc_size == pv->avcc_size && !memcmp(v->avcc, pv->avcc, v->avcc_size))
-        return 0;
-    int ret = avcc_param_sets(v->avcc, v->avcc_size, v->nal_length_size, &p->prefix,
-                              &p->prefix_len);
-    if (ret < 0)
-        set_why(r, p->seg->path, "malformed avcC (H.264 parameter sets)");
-    return ret;
+    VpiMp4OutTrack *vt = &r->vt;
+    int *owner = malloc((size_t)r->nb * sizeof(*owner));
+    if (!owner || !(r->ventries = calloc((size_t)r->nb, sizeof(*r->ventries)))) {
+        free(owner);
+        return AVERROR(ENOMEM);
+    }
+    vt->nb_entries = 0;
+    for (int k = 0; k < r->nb; k++) {
+        Part *p = &r->parts[k];
+        const VpiMp4Track *v = p->v;
+        int e = 0;
+        for (; e < vt->nb_entries; e++) {
+            const VpiMp4Track *o = r->parts[owner[e]].v;
+            if (o->avcc_size == v->avcc_size && !memcmp(o->avcc, v->avcc, v->avcc_size))
+                break;
+        }
+        if (e == vt->nb_entries) {
+            if (e == VPI_MP4_MAX_ENTRIES) {
+                free(owner);
+                set_why(r, p->seg->path, "more than %d different H.264 parameter sets in one "
+                        "join", VPI_MP4_MAX_ENTRIES);
+                return VP_ERR_UNSUPPORTED;
+            }
+            owner[e] = k;
+            r->ventries[e] = (VpiMp4Entry){ v->entry, v->entry_size };
+            vt->nb_entries++;
+        }
+        p->entry = (uint16_t)e;
+    }
+    vt->entries = r->ventries;
+    free(owner);
+    for (int k = 0; k < r->nb && vt->nb_entries > 1; k++) {
+        Part *p = &r->parts[k];
+        int ret = avcc_param_sets(p->v->avcc, p->v->avcc_size, p->v->nal_length_size,
+                                  &p->prefix, &p->prefix_len);
+        if (ret < 0) {
+            set_why(r, p->seg->path, "malformed avcC (H.264 parameter sets)");
+            return ret;
+        }
+    }
+    return 0;
 }
 
 /* Lay the media data out: per segment its re-encoded audio frames, then its samples in
@@ -953,16 +994,19 @@ static int layout(Run *r)
         }
         qsort(items, (size_t)n, sizeof(*items), item_cmp);
         int64_t run_src = -1, run_end = -1;
-        int64_t first_video = vi - p->nb_kept;
         for (int64_t i = 0; i < n; i++) {
             Item *it = &items[i];
-            int prefixed = it->video && it->index == first_video && p->prefix_len;
+            int prefixed = it->video && p->prefix_len && r->vt.s[it->index].key;
             if (run_src >= 0 && (prefixed || it->src > run_end + MERGE_GAP || it->src < run_src)) {
                 if ((ret = add_piece(&r->lay, p->seg->fd, run_src, run_end - run_src, NULL)) < 0)
                     goto end;
                 run_src = -1;
             }
             if (prefixed) {
+                if (r->vt.s[it->index].size > UINT32_MAX - p->prefix_len) {
+                    ret = VP_ERR_TOO_LARGE;
+                    goto end;
+                }
                 r->vt.s[it->index].pos = r->lay.pos;
                 r->vt.s[it->index].size += (uint32_t)p->prefix_len;
                 if ((ret = add_piece(&r->lay, -1, 0, (int64_t)p->prefix_len, p->prefix)) < 0)
@@ -996,8 +1040,9 @@ static int build_audio(Run *r)
     const VpiSeamPlan *sp = &r->seams;
     at->kind = VPI_TRACK_AUDIO;
     at->timescale = (uint32_t)r->sample_rate;
-    at->entry = r->aref->entry;
-    at->entry_size = r->aref->entry_size;
+    r->aentry = (VpiMp4Entry){ r->aref->entry, r->aref->entry_size };
+    at->entries = &r->aentry;
+    at->nb_entries = 1;
     at->nb = 0;
     for (int64_t i = 0; i < sp->nb_slots; i++) {
         VpiMp4OutSample o = { .duration = FRAME, .key = 1 };
@@ -1111,9 +1156,8 @@ int vp_joiner_run(VpJoiner *j, const char *out_path, const char *const *segments
     if ((ret = plan_timeline(&r, &T, &D)) < 0)
         goto end;
 
-    for (int k = 1; k < nb; k++)
-        if ((ret = build_prefix(&r, &r.parts[k], &r.parts[k - 1])) < 0)
-            goto end;
+    if ((ret = assign_entries(&r)) < 0)
+        goto end;
 
     if ((ret = build_video(&r, T, D)) < 0)
         goto end;
@@ -1182,12 +1226,13 @@ end:
         stats->failed_segment = r.failed;
     if (ret < 0 && why && why_size && !why[0])
         snprintf(why, why_size, "%s: %s", out_path ? out_path : "join", vp_strerror(ret));
-    for (int k = 0; r.parts && k < nb; k++)
-        free(r.parts[k].prefix);
     for (int i = 0; i < r.nb_temps; i++)
         segment_free(&r.temps[i]);
     free(r.temps);
+    for (int k = 0; r.parts && k < nb; k++)
+        free(r.parts[k].prefix);
     free(r.parts);
+    free(r.ventries);
     free(r.vt.s);
     free(r.at.s);
     free(r.lay.pieces);

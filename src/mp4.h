@@ -73,14 +73,25 @@ typedef struct VpiMp4OutSample {
     uint32_t size;
     uint32_t duration;    /* dts delta to the next sample (the last one: its own length) */
     int32_t cts;
+    uint16_t entry;       /* its sample entry: index into VpiMp4OutTrack.entries */
     uint8_t key;
 } VpiMp4OutSample;
+
+/* A sample entry box (size, type, payload), copied into stsd verbatim. */
+typedef struct VpiMp4Entry {
+    const uint8_t *data;
+    size_t size;
+} VpiMp4Entry;
+
+/* Sample entries one track may carry (stsc indexes them from 1 in 32 bits; the samples
+ * here in 16). */
+#define VPI_MP4_MAX_ENTRIES 65535
 
 typedef struct VpiMp4OutTrack {
     VpiTrackKind kind;
     uint32_t timescale;
-    const uint8_t *entry;      /* sample entry box, copied into stsd */
-    size_t entry_size;
+    const VpiMp4Entry *entries; /* stsd, in order; samples refer to them by index */
+    int nb_entries;
     int width, height;         /* tkhd, video only */
     int64_t edit_media_time;   /* first presented media time (0: none needed) */
     int64_t presented;         /* presented duration, media timescale */
@@ -91,7 +102,8 @@ typedef struct VpiMp4OutTrack {
 int vpi_mp4_out_push(VpiMp4OutTrack *t, const VpiMp4OutSample *s);
 
 /* Serialize ftyp + moov + mdat header for @p tracks, whose samples lie in an mdat payload
- * of @p mdat_size bytes written right after. On success *buf (av_malloc'd) holds the header
+ * of @p mdat_size bytes written right after. A chunk never spans two sample entries: stsc
+ * points each chunk at its samples' entry. On success *buf (av_malloc'd) holds the header
  * bytes and *size its length: the mdat payload starts at offset *size in the file. */
 int vpi_mp4_build_header(VpiMp4OutTrack *tracks, int nb_tracks, int64_t mdat_size,
                          uint8_t **buf, size_t *size);

@@ -109,13 +109,21 @@ static int64_t movie_duration(const VpiMp4OutTrack *t)
     return av_rescale(t->presented, MOVIE_TIMESCALE, t->timescale);
 }
 
+/* 1 if sample @p i starts a chunk. */
+static int chunk_starts(const VpiMp4OutTrack *t, int64_t i)
+{
+    return !i || t->s[i].pos != t->s[i - 1].pos + t->s[i - 1].size ||
+           t->s[i].entry != t->s[i - 1].entry;
+}
+
 static void write_stbl(Buf *b, const VpiMp4OutTrack *t, int64_t base, int co64)
 {
     size_t stbl = box_begin(b, "stbl");
 
     size_t stsd = fullbox_begin(b, "stsd", 0, 0);
-    w32(b, 1);
-    wbytes(b, t->entry, t->entry_size);
+    w32(b, (uint32_t)t->nb_entries);
+    for (int e = 0; e < t->nb_entries; e++)
+        wbytes(b, t->entries[e].data, t->entries[e].size);
     box_end(b, stsd);
 
     /* stts: runs of equal durations */
@@ -178,29 +186,30 @@ static void write_stbl(Buf *b, const VpiMp4OutTrack *t, int64_t base, int co64)
         box_end(b, stss);
     }
 
-    /* Chunks: runs of samples that follow each other in the file. */
+    /* Chunks: runs of samples that follow each other in the file and share a sample entry
+     * (stsc gives each chunk one entry). */
     uint32_t nchunks = 0;
     for (int64_t i = 0; i < t->nb; i++)
-        if (!i || t->s[i].pos != t->s[i - 1].pos + t->s[i - 1].size)
-            nchunks++;
+        nchunks += chunk_starts(t, i);
 
     size_t stsc = fullbox_begin(b, "stsc", 0, 0);
     cnt_at = b->len;
     runs = 0;
     w32(b, 0);
-    uint32_t chunk = 0, prev_per = 0;
+    uint32_t chunk = 0, prev_per = 0, prev_entry = UINT32_MAX;
     for (int64_t i = 0; i < t->nb;) {
         int64_t j = i + 1;
-        while (j < t->nb && t->s[j].pos == t->s[j - 1].pos + t->s[j - 1].size)
+        while (j < t->nb && !chunk_starts(t, j))
             j++;
         chunk++;
-        uint32_t per = (uint32_t)(j - i);
-        if (per != prev_per) {
+        uint32_t per = (uint32_t)(j - i), entry = t->s[i].entry;
+        if (per != prev_per || entry != prev_entry) {
             w32(b, chunk);
             w32(b, per);
-            w32(b, 1);
+            w32(b, entry + 1);
             runs++;
             prev_per = per;
+            prev_entry = entry;
         }
         i = j;
     }
@@ -218,7 +227,7 @@ static void write_stbl(Buf *b, const VpiMp4OutTrack *t, int64_t base, int co64)
     size_t stco = fullbox_begin(b, co64 ? "co64" : "stco", 0, 0);
     w32(b, nchunks);
     for (int64_t i = 0; i < t->nb; i++)
-        if (!i || t->s[i].pos != t->s[i - 1].pos + t->s[i - 1].size) {
+        if (chunk_starts(t, i)) {
             if (co64)
                 w64(b, (uint64_t)(base + t->s[i].pos));
             else
@@ -385,6 +394,14 @@ int vpi_mp4_build_header(VpiMp4OutTrack *tracks, int nb_tracks, int64_t mdat_siz
 
     *out = NULL;
     *out_size = 0;
+    for (int i = 0; i < nb_tracks; i++) {
+        const VpiMp4OutTrack *t = &tracks[i];
+        if (t->nb_entries < 1 || t->nb_entries > VPI_MP4_MAX_ENTRIES)
+            return AVERROR_BUG;
+        for (int64_t k = 0; k < t->nb; k++)
+            if (t->s[k].entry >= t->nb_entries)
+                return AVERROR_BUG;
+    }
     /* The header's size does not depend on the offsets it holds, only on their width. */
     write_all(&b, tracks, nb_tracks, 0, 0, mdat_size);
     if (b.oom)

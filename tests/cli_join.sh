@@ -22,8 +22,10 @@ frame_md5s() {
 # starting at the output pts of its first frame
 measure() {
     out=$1 frames=$2 specs=$3
+    # (cut: a packet that switches sample entry carries new-extradata side data, which csv
+    # prints as a further field and an empty line)
     ffprobe -v error -select_streams v -show_entries packet=pts_time -of csv=p=0 "$out" | \
-        sort -g > "$WORK/pts"
+        cut -d, -f1 | grep . | sort -g > "$WORK/pts"
     ffmpeg -nostdin -v error -y -i "$out" -ac 1 -f f32le "$WORK/pcm"
     idx=1 args=""
     set -- $specs
