@@ -55,6 +55,8 @@ assert_eq "$ERR" "" "ffmpeg decodes without a message"
 # moov before mdat, one pass
 boxes=$(top_boxes "$WORK/abc.mp4")
 assert_eq "$boxes" "ftyp moov mdat" "top-level boxes (fast start)"
+assert_eq "$(avcc_count "$WORK/abc.mp4")" 1 "equal SPS/PPS: one sample entry"
+assert_seeks "$WORK/abc.mp4" "plain join"
 start=$(ffprobe -v error -show_entries stream=start_time -of csv=p=0 "$WORK/abc.mp4" | tr '\n' ' ')
 assert_eq "$start" "0.000000 0.000000 " "audio and video start together at 0"
 rep=$(measure "$WORK/abc.mp4" "25 26 25" "0 7.583333 0")
@@ -88,6 +90,25 @@ echo "$rep"
 assert_near "$(summary_value "$rep" 5)" 0 5 "mixed: max A/V offset (ms)"
 assert_near "$(summary_value "$rep" 9)" 0 6 "mixed: deepest dip (dB)"
 echo "$rep" | grep -q "^segment 3" && fail "the segment without audio has a signal"
+assert_seeks "$WORK/mix.mp4" "mixed join"
+
+# ---- a clip made with other x264 settings (profile, refs, CRF, GOP, B-frames): a viewer
+# who seeks to any of its keyframes, not only its first, gets its own SPS/PPS ---------------
+S=$(seg j_sps.mp4 60 210 0 -c:v libx264 -preset slow -profile:v main -refs 4 -crf 35 -g 10 \
+    -x264-params bframes=2)
+run "$VIDPIPE" join -o "$WORK/sps.mp4" "$A" "$S" "$G"
+assert_eq "$RC" 0 "other SPS/PPS: exit code"
+frame_md5s "$WORK/sps.mp4" > "$WORK/out.md5"
+frame_md5s "$A" "$S" "$G" > "$WORK/src.md5"
+check; cmp -s "$WORK/out.md5" "$WORK/src.md5" || fail "other SPS/PPS: decoded frames differ"
+assert_eq "$(avcc_count "$WORK/sps.mp4")" 2 "other SPS/PPS: a sample entry each"
+run ffmpeg -nostdin -v error -i "$WORK/sps.mp4" -f null -
+assert_eq "$ERR" "" "other SPS/PPS: ffmpeg decodes without a message"
+assert_seeks "$WORK/sps.mp4" "other SPS/PPS"
+for t in 1.3 1.75 2.2 2.6 3.4; do
+    run ffmpeg -nostdin -v error -ss "$t" -i "$WORK/sps.mp4" -frames:v 5 -f null -
+    assert_eq "$ERR" "" "other SPS/PPS: ffmpeg -ss $t decodes without a message"
+done
 
 # ---- many joins: the offset does not accumulate ---------------------------------------
 H=$(seg j_h.mp4 7 0 0 -c:v libx264 -preset ultrafast -g 12)
@@ -105,6 +126,7 @@ rep=$(measure "$WORK/many.mp4" "$frames" "$specs")
 echo "$rep" | tail -3
 assert_near "$(summary_value "$rep" 5)" 0 5 "120 segments: max A/V offset (ms)"
 assert_near "$(summary_value "$rep" 9)" 0 6 "120 segments: deepest dip (dB)"
+assert_seeks "$WORK/many.mp4" "120 segments"
 
 # ---- refusals: check's reasons, exit 1, nothing left ----------------------------------
 BIG=$(media j_big.mp4 -f lavfi -i "testsrc=s=320x240:r=24:d=1" -f lavfi \
@@ -143,6 +165,7 @@ w=$(ffprobe -v error -select_streams v -show_entries stream=width,height,nb_fram
 assert_eq "$w" "160,120,75" "conformed output size and frames"
 run ffmpeg -nostdin -v error -i "$WORK/outdir/conf.mp4" -f null -
 assert_eq "$ERR" "" "conformed output decodes cleanly"
+assert_seeks "$WORK/outdir/conf.mp4" "conformed join"
 assert_eq "$(ls -A "$WORK/outdir")" "conf.mp4" "no temporary files left"
 
 # ---- paths with spaces, quotes, &, parentheses, non-ASCII -----------------------------
@@ -153,5 +176,6 @@ cp "$G" "$odd/seg \"2\" ü.mp4"
 run "$VIDPIPE" join -o "$odd/out (1) & ö.mp4" "$odd/seg 1 'a' (x) & é.mp4" "$odd/seg \"2\" ü.mp4"
 assert_eq "$RC" 0 "odd paths exit code"
 assert_eq "$(frame_md5s "$odd/out (1) & ö.mp4" | wc -l)" 51 "odd paths frame count"
+assert_seeks "$odd/out (1) & ö.mp4" "odd paths"
 
 finish
