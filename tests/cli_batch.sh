@@ -43,6 +43,19 @@ assert_contains "$LOG" "batch finished: 4 done, 0 skipped, 0 failed" "personal: 
 # Natural order: clip9 before clip10 (one worker keeps the order in the report).
 md5_j2=$(packets_md5 "$WORK/out/clip10.mp4")
 
+# A personal clip made with other x264 settings than the intro and outro: its output
+# carries its own SPS/PPS, and a viewer can seek into it (assert_output seeks every GOP).
+X=$WORK/xsettings
+mkdir -p "$X"
+media batch_clip_x.mp4 -f lavfi -i "testsrc2=s=128x224:r=24:d=2" -f lavfi \
+    -i "sine=f=770:r=48000:d=2" -c:v libx264 -preset slow -profile:v main -refs 3 -crf 35 \
+    -g 10 -pix_fmt yuv420p -c:a aac -b:a 48k > /dev/null
+cp "$VP_MEDIA/batch_clip_x.mp4" "$X/xclip.mp4"
+run "$VIDPIPE" batch --intro "$INTRO" --outro "$OUTRO" --personal "$X" --out "$WORK/xout"
+assert_eq "$RC" 0 "other x264 settings: exit code"
+assert_output "$WORK/xout/xclip.mp4" 120 "other x264 settings"
+assert_eq "$(avcc_count "$WORK/xout/xclip.mp4")" 2 "other x264 settings: two sample entries"
+
 # Rerun: every output exists and is complete, so all are skipped and left untouched.
 ino=$(stat -c %i "$WORK/out/anna.mp4")
 run "$VIDPIPE" batch --intro "$INTRO" --outro "$OUTRO" --personal "$P" --out "$WORK/out" \

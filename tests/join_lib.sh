@@ -35,15 +35,3 @@ join_segments() {
     G=$(seg j_g.mp4 26 182 0 -c:v libx264 -preset ultrafast -g 12)
 }
 
-# assert_seeks OUT WHAT: a viewer who seeks to any keyframe of OUT, or into the middle of any
-# GOP, sees the pictures a sequential decode gives, and FFmpeg logs no error on the way
-# (tests/seek_check.c: every seek from a fresh open, as `ffmpeg -ss T -i OUT` does).
-assert_seeks() {
-    check
-    seek_report=$("$VP_SEEK_CHECK" "$1" 2>&1) || fail "$2: seeking into it: $seek_report"
-}
-
-# avcc_count FILE: how many avcC boxes (one per video sample entry) FILE's moov holds
-avcc_count() {
-    python3 -c 'import sys; print(open(sys.argv[1], "rb").read().count(b"avcC"))' "$1"
-}

@@ -103,6 +103,20 @@ open(dst, 'wb').write(data)
 PY
 }
 
+# assert_seeks OUT WHAT: a viewer who seeks to any keyframe of OUT, or into the middle of any
+# GOP, sees the pictures a sequential decode gives, and FFmpeg logs no error on the way
+# (tests/seek_check.c: every seek from a fresh open, as `ffmpeg -ss T -i OUT` does).
+assert_seeks() {
+    check
+    seek_report=$("$VP_SEEK_CHECK" "$1" 2>&1) || fail "$2: seeking into it: $seek_report"
+}
+
+# avcc_count FILE: how many avcC boxes (one per video sample entry) the moov of FILE holds
+# (a vidpipe output: moov before mdat)
+avcc_count() {
+    python3 -c 'import sys; d = open(sys.argv[1], "rb").read(); print(d[:d.find(b"mdat")].count(b"avcC"))' "$1"
+}
+
 finish() {
     echo "$T_CHECKS checks, $T_FAILS failed"
     [ "$T_FAILS" -eq 0 ]
