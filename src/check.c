@@ -16,18 +16,18 @@ typedef struct DiffList {
     int oom;
 } DiffList;
 
-static void add_diff(DiffList *dl, VpCheckSeverity sev, int conformable, const char *field,
-                     const char *value, const char *ref)
+static VpCheckDiff *add_diff(DiffList *dl, VpCheckSeverity sev, int conformable,
+                             const char *field, const char *value, const char *ref)
 {
     VpCheckResult *r = dl->res;
     if (dl->oom)
-        return;
+        return NULL;
     if (r->nb_diffs == dl->cap) {
         int cap = dl->cap ? dl->cap * 2 : 8;
         VpCheckDiff *d = realloc(r->diffs, (size_t)cap * sizeof(*d));
         if (!d) {
             dl->oom = 1;
-            return;
+            return NULL;
         }
         r->diffs = d;
         dl->cap = cap;
@@ -41,6 +41,7 @@ static void add_diff(DiffList *dl, VpCheckSeverity sev, int conformable, const c
     vpi_strlcpy(d->ref_value, ref, sizeof(d->ref_value));
     if (sev == VP_CHECK_ERROR)
         r->nb_errors++;
+    return d;
 }
 
 static void cmp_str(DiffList *dl, VpCheckSeverity sev, int conformable, const char *field,
@@ -151,11 +152,39 @@ static void compare_video(DiffList *dl, const VpStreamInfo *v, const VpStreamInf
         add_diff(dl, VP_CHECK_NOTE, 0, "video.bframes", "B-frames", "no B-frames");
 }
 
+/* Audio a join can carry: it copies AAC-LC frames and re-encodes the ones at each seam with
+ * FFmpeg's AAC-LC encoder (join_audio.c), so anything else (the PCM of cameras' .mov files,
+ * MP3, HE-AAC) must be re-encoded whatever the reference holds. */
+static int audio_copyable(const VpStreamInfo *a)
+{
+    return !strcmp(a->codec, "aac") && !strcmp(a->profile, "LC");
+}
+
+/* What no stream-copy join takes, whatever the reference: the one rule behind
+ * vp_check_requirements(), vp_check_compare() and the join's own verdict. */
+static void check_requirements(DiffList *dl, const VpMediaInfo *f, int conformable)
+{
+    const VpStreamInfo *a = f->audio_index >= 0 ? &f->streams[f->audio_index] : NULL;
+    char v[96];
+    if (!a || audio_copyable(a))
+        return;
+    if (!strncmp(a->codec, "pcm_", 4))
+        snprintf(v, sizeof(v), "PCM (%s)", a->codec);
+    else if (*a->profile)
+        snprintf(v, sizeof(v), "%s (%s)", a->codec, a->profile);
+    else
+        snprintf(v, sizeof(v), "%s", *a->codec ? a->codec : "unknown");
+    VpCheckDiff *d = add_diff(dl, VP_CHECK_ERROR, conformable, "audio.codec", v, "AAC-LC");
+    if (d)
+        d->requirement = 1;
+}
+
+/* The codec is check_requirements()'s: both sides AAC-LC, or the side that is not is named
+ * on its own. */
 static void compare_audio(DiffList *dl, const VpStreamInfo *s, const VpStreamInfo *r)
 {
     char a[96], b[96];
 
-    cmp_str(dl, VP_CHECK_ERROR, 1, "audio.codec", s->codec, r->codec);
     if (s->sample_rate != r->sample_rate) {
         snprintf(a, sizeof(a), "%d Hz", s->sample_rate);
         snprintf(b, sizeof(b), "%d Hz", r->sample_rate);
@@ -166,8 +195,6 @@ static void compare_audio(DiffList *dl, const VpStreamInfo *s, const VpStreamInf
     else
         cmp_str(dl, VP_CHECK_ERROR, 1, "audio.channel_layout", s->channel_layout,
                 r->channel_layout);
-    if (!strcmp(s->codec, r->codec))
-        cmp_str(dl, VP_CHECK_NOTE, 0, "audio.profile", s->profile, r->profile);
 }
 
 /* Audio that ends noticeably before or after the video: the engine pads or trims it. */
@@ -211,6 +238,7 @@ int vp_check_compare(const VpMediaInfo *ref, const VpMediaInfo *file, VpCheckRes
     else if (fv && rv)
         compare_video(&dl, fv, rv);
 
+    check_requirements(&dl, file, 1);
     if (!fa && ra)
         add_diff(&dl, VP_CHECK_NOTE, 0, "streams.audio", "no audio (silence is inserted)",
                  "audio");
@@ -221,6 +249,21 @@ int vp_check_compare(const VpMediaInfo *ref, const VpMediaInfo *file, VpCheckRes
         compare_audio(&dl, fa, ra);
     compare_lengths(&dl, file);
 
+    if (dl.oom) {
+        vp_check_result_clear(res);
+        return AVERROR(ENOMEM);
+    }
+    return res->nb_errors;
+}
+
+int vp_check_requirements(const VpMediaInfo *file, VpCheckResult *res)
+{
+    DiffList dl = { .res = res };
+
+    memset(res, 0, sizeof(*res));
+    if (!file)
+        return AVERROR(EINVAL);
+    check_requirements(&dl, file, 0);
     if (dl.oom) {
         vp_check_result_clear(res);
         return AVERROR(ENOMEM);
