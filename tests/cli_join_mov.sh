@@ -67,6 +67,7 @@ for i in "$A" "$AM"; do
             check
             cmp -s "$WORK/out.md5" "$WORK/src.md5" || fail "$what: decoded frames differ"
             rep=$(measure "$out" "25 31 26" "0 1.041667 7.583333")
+            echo "$what: $(echo "$rep" | grep '^summary')"
             assert_near "$(summary_value "$rep" 5)" 0 5 "$what: max A/V offset (ms)"
             assert_near "$(summary_value "$rep" 9)" 0 6 "$what: deepest dip at a join (dB)"
         done
