@@ -86,13 +86,52 @@ static VpRational frame_rate(const VpStreamInfo *s)
     return s->avg_frame_rate;
 }
 
+/* What a join can copy: H.264 video (the index, the in-band parameter sets and the open-GOP
+ * rule are H.264's) and AAC-LC audio, whose frames at each seam are re-encoded with FFmpeg's
+ * AAC-LC encoder (join_audio.c). Anything else (a phone's HEVC, the PCM of cameras' .mov
+ * files, MP3, HE-AAC) must be re-encoded, whatever the reference holds. */
+static int video_copyable(const VpStreamInfo *v)
+{
+    return !strcmp(v->codec, "h264");
+}
+
+static int audio_copyable(const VpStreamInfo *a)
+{
+    return !strcmp(a->codec, "aac") && !strcmp(a->profile, "LC");
+}
+
+/* What no stream-copy join takes, whatever the reference: the one rule behind
+ * vp_check_requirements(), vp_check_compare() and the join's verdict on its first
+ * segment. */
+static void check_requirements(DiffList *dl, const VpMediaInfo *f, int conformable)
+{
+    const VpStreamInfo *v = f->video_index >= 0 ? &f->streams[f->video_index] : NULL;
+    const VpStreamInfo *a = f->audio_index >= 0 ? &f->streams[f->audio_index] : NULL;
+    VpCheckDiff *d;
+    char s[96];
+    if (v && !video_copyable(v) &&
+        (d = add_diff(dl, VP_CHECK_ERROR, conformable, "video.codec",
+                      *v->codec ? v->codec : "unknown", "H.264")))
+        d->requirement = 1;
+    if (!a || audio_copyable(a))
+        return;
+    if (!strncmp(a->codec, "pcm_", 4))
+        snprintf(s, sizeof(s), "PCM (%s)", a->codec);
+    else if (*a->profile)
+        snprintf(s, sizeof(s), "%s (%s)", a->codec, a->profile);
+    else
+        snprintf(s, sizeof(s), "%s", *a->codec ? a->codec : "unknown");
+    if ((d = add_diff(dl, VP_CHECK_ERROR, conformable, "audio.codec", s, "AAC-LC")))
+        d->requirement = 1;
+}
+
 static void compare_video(DiffList *dl, const VpStreamInfo *v, const VpStreamInfo *r)
 {
     char a[96], b[96];
 
-    cmp_str(dl, VP_CHECK_ERROR, 1, "video.codec", v->codec, r->codec);
-    if (strcmp(v->codec, r->codec))
-        return; /* the rest is meaningless across codecs */
+    /* The codec is check_requirements()'s; the rest means nothing unless both are H.264. */
+    if (!video_copyable(v) || !video_copyable(r))
+        return;
     if (v->width != r->width || v->height != r->height) {
         snprintf(a, sizeof(a), "%dx%d", v->width, v->height);
         snprintf(b, sizeof(b), "%dx%d", r->width, r->height);
@@ -152,33 +191,6 @@ static void compare_video(DiffList *dl, const VpStreamInfo *v, const VpStreamInf
         add_diff(dl, VP_CHECK_NOTE, 0, "video.bframes", "B-frames", "no B-frames");
 }
 
-/* Audio a join can carry: it copies AAC-LC frames and re-encodes the ones at each seam with
- * FFmpeg's AAC-LC encoder (join_audio.c), so anything else (the PCM of cameras' .mov files,
- * MP3, HE-AAC) must be re-encoded whatever the reference holds. */
-static int audio_copyable(const VpStreamInfo *a)
-{
-    return !strcmp(a->codec, "aac") && !strcmp(a->profile, "LC");
-}
-
-/* What no stream-copy join takes, whatever the reference: the one rule behind
- * vp_check_requirements(), vp_check_compare() and the join's own verdict. */
-static void check_requirements(DiffList *dl, const VpMediaInfo *f, int conformable)
-{
-    const VpStreamInfo *a = f->audio_index >= 0 ? &f->streams[f->audio_index] : NULL;
-    char v[96];
-    if (!a || audio_copyable(a))
-        return;
-    if (!strncmp(a->codec, "pcm_", 4))
-        snprintf(v, sizeof(v), "PCM (%s)", a->codec);
-    else if (*a->profile)
-        snprintf(v, sizeof(v), "%s (%s)", a->codec, a->profile);
-    else
-        snprintf(v, sizeof(v), "%s", *a->codec ? a->codec : "unknown");
-    VpCheckDiff *d = add_diff(dl, VP_CHECK_ERROR, conformable, "audio.codec", v, "AAC-LC");
-    if (d)
-        d->requirement = 1;
-}
-
 /* The codec is check_requirements()'s: both sides AAC-LC, or the side that is not is named
  * on its own. */
 static void compare_audio(DiffList *dl, const VpStreamInfo *s, const VpStreamInfo *r)
@@ -231,6 +243,7 @@ int vp_check_compare(const VpMediaInfo *ref, const VpMediaInfo *file, VpCheckRes
     const VpStreamInfo *fa = file->audio_index >= 0 ? &file->streams[file->audio_index] : NULL;
     const VpStreamInfo *ra = ref->audio_index >= 0 ? &ref->streams[ref->audio_index] : NULL;
 
+    check_requirements(&dl, file, 1);
     if (!fv && rv)
         add_diff(&dl, VP_CHECK_ERROR, 0, "streams.video", "no video", "video");
     else if (fv && !rv)
@@ -238,7 +251,6 @@ int vp_check_compare(const VpMediaInfo *ref, const VpMediaInfo *file, VpCheckRes
     else if (fv && rv)
         compare_video(&dl, fv, rv);
 
-    check_requirements(&dl, file, 1);
     if (!fa && ra)
         add_diff(&dl, VP_CHECK_NOTE, 0, "streams.audio", "no audio (silence is inserted)",
                  "audio");

@@ -3,8 +3,8 @@
 # QuickTime .mov segments (what phones and cameras write; ffmpeg -c copy gives AAC a version
 # 1 sound description with its esds inside a 'wave' atom): every mix of .mov and .mp4 in a
 # three-segment join is an ISO MP4 with a version 0 'mp4a' entry, its frames bit-identical
-# and its seams measured clean; check and join agree on PCM audio, first or not; a batch of
-# .mov clips.
+# and its seams measured clean; check and join agree on PCM audio, first or not, and on a
+# phone's HEVC; a batch of .mov clips.
 . "$VP_SRCDIR/tests/lib.sh"
 . "$VP_SRCDIR/tests/join_lib.sh"
 
@@ -116,6 +116,24 @@ assert_eq "$RC" 1 "check of two PCM .mov files exit code"
 run "$VIDPIPE" join -o "$WORK/outdir/y.mp4" "$PM" "$PM"
 assert_eq "$RC" 1 "join of two PCM .mov files exit code"
 assert_eq "$(ls -A "$WORK/outdir")" "conf.mp4" "refused joins leave nothing"
+
+# ---- a phone's HEVC .mov: named by check and join alike, --conform joins it ------------
+HM=$(seg j_hevc.mov 31 25 0 -c:v libx265 -x265-params log-level=error -tag:v hvc1)
+if [ -s "$HM" ]; then
+    run "$VIDPIPE" check "$A" "$HM"
+    assert_eq "$RC" 1 "check of an HEVC .mov exit code"
+    assert_contains "$OUT" "$HM: error: video.codec is hevc, the join needs H.264" \
+        "check names the HEVC video"
+    run "$VIDPIPE" join -o "$WORK/outdir/h.mp4" "$A" "$HM" "$G"
+    assert_eq "$RC" 1 "join of an HEVC .mov exit code"
+    assert_eq "$ERR" "vidpipe: $HM: video.codec is hevc, the join needs H.264 (--conform \
+re-encodes it)" "join names the HEVC video"
+    run "$VIDPIPE" join --conform -o "$WORK/outdir/h.mp4" "$A" "$HM" "$G"
+    assert_eq "$RC" 0 "--conform with an HEVC .mov exit code"
+    assert_eq "$(frame_md5s "$WORK/outdir/h.mp4" | wc -l)" 82 "--conform HEVC frame count"
+else
+    echo "no libx265: the HEVC .mov case is not run"
+fi
 
 # ---- a batch of .mov clips ------------------------------------------------------------
 mkdir -p "$WORK/clips"

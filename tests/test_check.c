@@ -127,14 +127,23 @@ int main(void)
     CHECK(find(&r, "video.sar") != NULL);
     vp_check_result_clear(&r);
 
-    /* Different codec: one error, no meaningless follow-ups. */
+    /* Not H.264: what the join needs, no meaningless follow-ups. */
     f = make(1, 1);
     strcpy(streams[1][0].codec, "hevc");
     strcpy(streams[1][1].channel_layout, "5.1");
     streams[1][1].channels = 6;
     CHECK_EQ(vp_check_compare(&ref, &f, &r), 2);
-    CHECK(find(&r, "video.codec") && find(&r, "audio.channels"));
+    d = find(&r, "video.codec");
+    CHECK(d && d->requirement && !strcmp(d->value, "hevc") && !strcmp(d->ref_value, "H.264"));
+    CHECK(find(&r, "audio.channels") != NULL);
     CHECK(find(&r, "video.profile") == NULL);
+    vp_check_result_clear(&r);
+    /* ... as the reference: named by vp_check_requirements(), not the H.264 file */
+    CHECK_EQ(vp_check_compare(&f, &ref, &r), 1);
+    CHECK(find(&r, "video.codec") == NULL && find(&r, "audio.channels") != NULL);
+    vp_check_result_clear(&r);
+    CHECK_EQ(vp_check_requirements(&f, &r), 1);
+    CHECK(find(&r, "video.codec") != NULL);
     vp_check_result_clear(&r);
 
     /* Audio the join cannot copy, whatever the reference: named as what the join needs. */

@@ -190,9 +190,9 @@ const CliCommand cmd_check = {
                "'note' lines are differences 'vidpipe join' handles (other SPS/PPS,\n"
                "time base, open GOPs, audio longer or shorter than video, missing audio);\n"
                "'error' lines need re-encoding ('vidpipe join --conform'), among them a\n"
-               "file that starts on a non-IDR frame (an open GOP at its start), and audio\n"
-               "that is not AAC-LC (PCM, MP3, HE-AAC) in any file, the reference included\n"
-               "('the join needs AAC-LC').\n"
+               "file that starts on a non-IDR frame (an open GOP at its start), and video\n"
+               "that is not H.264 or audio that is not AAC-LC (PCM, MP3, HE-AAC) in any\n"
+               "file, the reference included ('the join needs AAC-LC').\n"
                "Exit status: 0 joinable, 1 not joinable, 2 a file could not be read.",
     .run = run_check,
 };

@@ -29,8 +29,9 @@ typedef struct VpCheckDiff {
     int conformable;
     /**
      * 1 if this is not a difference from the reference but something no stream-copy join
-     * takes, whatever the reference (audio that is not AAC-LC, such as the PCM of a
-     * camera's .mov): @ref ref_value then says what the join needs ("AAC-LC").
+     * takes, whatever the reference (video that is not H.264, audio that is not AAC-LC,
+     * such as the PCM of a camera's .mov): @ref ref_value then says what the join needs
+     * ("H.264", "AAC-LC").
      */
     int requirement;
 } VpCheckDiff;
@@ -56,8 +57,8 @@ typedef struct VpCheckResult {
 VP_API int vp_check_compare(const VpMediaInfo *ref, const VpMediaInfo *file, VpCheckResult *res);
 
 /**
- * What no stream-copy join takes in @p file, whatever the reference: audio that is not
- * AAC-LC. The same rule vp_check_compare() applies to its file and `vidpipe join` applies to
+ * What no stream-copy join takes in @p file, whatever the reference: video that is not
+ * H.264, audio that is not AAC-LC. The same rule vp_check_compare() applies to its file and `vidpipe join` applies to
  * every segment, the first (the reference) included. @p file stays owned by the caller.
  * On success fills @p res (free it with vp_check_result_clear()) with one VP_CHECK_ERROR
  * per unmet requirement, each with requirement = 1 and conformable = 0 (`join --conform`
