@@ -58,8 +58,9 @@ VP_API int vp_check_compare(const VpMediaInfo *ref, const VpMediaInfo *file, VpC
 
 /**
  * What no stream-copy join takes in @p file, whatever the reference: video that is not
- * H.264, audio that is not AAC-LC. The same rule vp_check_compare() applies to its file and `vidpipe join` applies to
- * every segment, the first (the reference) included. @p file stays owned by the caller.
+ * H.264, audio that is not AAC-LC. The same rule vp_check_compare() applies to its file
+ * and `vidpipe join` applies to every segment, the first (the reference) included.
+ * @p file stays owned by the caller.
  * On success fills @p res (free it with vp_check_result_clear()) with one VP_CHECK_ERROR
  * per unmet requirement, each with requirement = 1 and conformable = 0 (`join --conform`
  * re-encodes the segments after the reference, not the reference), and returns their
