@@ -16,18 +16,18 @@ typedef struct DiffList {
     int oom;
 } DiffList;
 
-static void add_diff(DiffList *dl, VpCheckSeverity sev, int conformable, const char *field,
-                     const char *value, const char *ref)
+static VpCheckDiff *add_diff(DiffList *dl, VpCheckSeverity sev, int conformable,
+                             const char *field, const char *value, const char *ref)
 {
     VpCheckResult *r = dl->res;
     if (dl->oom)
-        return;
+        return NULL;
     if (r->nb_diffs == dl->cap) {
         int cap = dl->cap ? dl->cap * 2 : 8;
         VpCheckDiff *d = realloc(r->diffs, (size_t)cap * sizeof(*d));
         if (!d) {
             dl->oom = 1;
-            return;
+            return NULL;
         }
         r->diffs = d;
         dl->cap = cap;
@@ -41,6 +41,7 @@ static void add_diff(DiffList *dl, VpCheckSeverity sev, int conformable, const c
     vpi_strlcpy(d->ref_value, ref, sizeof(d->ref_value));
     if (sev == VP_CHECK_ERROR)
         r->nb_errors++;
+    return d;
 }
 
 static void cmp_str(DiffList *dl, VpCheckSeverity sev, int conformable, const char *field,
@@ -85,13 +86,52 @@ static VpRational frame_rate(const VpStreamInfo *s)
     return s->avg_frame_rate;
 }
 
+/* What a join can copy: H.264 video (the index, the in-band parameter sets and the open-GOP
+ * rule are H.264's) and AAC-LC audio, whose frames at each seam are re-encoded with FFmpeg's
+ * AAC-LC encoder (join_audio.c). Anything else (a phone's HEVC, the PCM of cameras' .mov
+ * files, MP3, HE-AAC) must be re-encoded, whatever the reference holds. */
+static int video_copyable(const VpStreamInfo *v)
+{
+    return !strcmp(v->codec, "h264");
+}
+
+static int audio_copyable(const VpStreamInfo *a)
+{
+    return !strcmp(a->codec, "aac") && !strcmp(a->profile, "LC");
+}
+
+/* What no stream-copy join takes, whatever the reference: the one rule behind
+ * vp_check_requirements(), vp_check_compare() and the join's verdict on its first
+ * segment. */
+static void check_requirements(DiffList *dl, const VpMediaInfo *f, int conformable)
+{
+    const VpStreamInfo *v = f->video_index >= 0 ? &f->streams[f->video_index] : NULL;
+    const VpStreamInfo *a = f->audio_index >= 0 ? &f->streams[f->audio_index] : NULL;
+    VpCheckDiff *d;
+    char s[96];
+    if (v && !video_copyable(v) &&
+        (d = add_diff(dl, VP_CHECK_ERROR, conformable, "video.codec",
+                      *v->codec ? v->codec : "unknown", "H.264")))
+        d->requirement = 1;
+    if (!a || audio_copyable(a))
+        return;
+    if (!strncmp(a->codec, "pcm_", 4))
+        snprintf(s, sizeof(s), "PCM (%s)", a->codec);
+    else if (*a->profile)
+        snprintf(s, sizeof(s), "%s (%s)", a->codec, a->profile);
+    else
+        snprintf(s, sizeof(s), "%s", *a->codec ? a->codec : "unknown");
+    if ((d = add_diff(dl, VP_CHECK_ERROR, conformable, "audio.codec", s, "AAC-LC")))
+        d->requirement = 1;
+}
+
 static void compare_video(DiffList *dl, const VpStreamInfo *v, const VpStreamInfo *r)
 {
     char a[96], b[96];
 
-    cmp_str(dl, VP_CHECK_ERROR, 1, "video.codec", v->codec, r->codec);
-    if (strcmp(v->codec, r->codec))
-        return; /* the rest is meaningless across codecs */
+    /* The codec is check_requirements()'s; the rest means nothing unless both are H.264. */
+    if (!video_copyable(v) || !video_copyable(r))
+        return;
     if (v->width != r->width || v->height != r->height) {
         snprintf(a, sizeof(a), "%dx%d", v->width, v->height);
         snprintf(b, sizeof(b), "%dx%d", r->width, r->height);
@@ -151,11 +191,12 @@ static void compare_video(DiffList *dl, const VpStreamInfo *v, const VpStreamInf
         add_diff(dl, VP_CHECK_NOTE, 0, "video.bframes", "B-frames", "no B-frames");
 }
 
+/* The codec is check_requirements()'s: both sides AAC-LC, or the side that is not is named
+ * on its own. */
 static void compare_audio(DiffList *dl, const VpStreamInfo *s, const VpStreamInfo *r)
 {
     char a[96], b[96];
 
-    cmp_str(dl, VP_CHECK_ERROR, 1, "audio.codec", s->codec, r->codec);
     if (s->sample_rate != r->sample_rate) {
         snprintf(a, sizeof(a), "%d Hz", s->sample_rate);
         snprintf(b, sizeof(b), "%d Hz", r->sample_rate);
@@ -166,8 +207,6 @@ static void compare_audio(DiffList *dl, const VpStreamInfo *s, const VpStreamInf
     else
         cmp_str(dl, VP_CHECK_ERROR, 1, "audio.channel_layout", s->channel_layout,
                 r->channel_layout);
-    if (!strcmp(s->codec, r->codec))
-        cmp_str(dl, VP_CHECK_NOTE, 0, "audio.profile", s->profile, r->profile);
 }
 
 /* Audio that ends noticeably before or after the video: the engine pads or trims it. */
@@ -204,6 +243,7 @@ int vp_check_compare(const VpMediaInfo *ref, const VpMediaInfo *file, VpCheckRes
     const VpStreamInfo *fa = file->audio_index >= 0 ? &file->streams[file->audio_index] : NULL;
     const VpStreamInfo *ra = ref->audio_index >= 0 ? &ref->streams[ref->audio_index] : NULL;
 
+    check_requirements(&dl, file, 1);
     if (!fv && rv)
         add_diff(&dl, VP_CHECK_ERROR, 0, "streams.video", "no video", "video");
     else if (fv && !rv)
@@ -221,6 +261,21 @@ int vp_check_compare(const VpMediaInfo *ref, const VpMediaInfo *file, VpCheckRes
         compare_audio(&dl, fa, ra);
     compare_lengths(&dl, file);
 
+    if (dl.oom) {
+        vp_check_result_clear(res);
+        return AVERROR(ENOMEM);
+    }
+    return res->nb_errors;
+}
+
+int vp_check_requirements(const VpMediaInfo *file, VpCheckResult *res)
+{
+    DiffList dl = { .res = res };
+
+    memset(res, 0, sizeof(*res));
+    if (!file)
+        return AVERROR(EINVAL);
+    check_requirements(&dl, file, 0);
     if (dl.oom) {
         vp_check_result_clear(res);
         return AVERROR(ENOMEM);

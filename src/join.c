@@ -647,7 +647,13 @@ static int load_parts(Run *r, const char *const *paths)
     }
     Segment *ref = r->parts[0].seg;
     if (copy_blocker(ref, ref, why, sizeof(why))) {
-        set_why(r, paths[0], "%s", why);
+        /* in check's words when check's rule is what fails (as for the segments after it) */
+        VpCheckResult res = { 0 };
+        if (segment_probe(ref) >= 0 && vp_check_requirements(ref->info, &res) > 0)
+            check_reasons(&res, why, sizeof(why));
+        vp_check_result_clear(&res);
+        set_why(r, paths[0], "%s (the first segment sets the output's format; --conform "
+                "re-encodes only the others)", why);
         return VP_ERR_NOT_JOINABLE;
     }
     for (int k = 1; k < r->nb; k++) {

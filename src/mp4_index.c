@@ -3,6 +3,7 @@
  * size, timestamps and sync flag, plus the sample entry bytes a writer copies verbatim.
  * Every count and offset comes from a hostile file: checked before use. */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 #include <unistd.h>
 
 #include <libavutil/error.h>
+#include <libavutil/intfloat.h>
 #include <libavutil/intreadwrite.h>
 #include <libavutil/mathematics.h>
 
@@ -92,25 +94,33 @@ static int desc_len(const uint8_t **p, const uint8_t *end, uint32_t *len)
 
 static void parse_esds(const uint8_t *d, size_t size, VpiMp4Track *t)
 {
-    const uint8_t *p = d + 4, *end = d + size; /* version/flags */
     uint32_t len;
-    if (size < 4 || p >= end || *p++ != 3 || desc_len(&p, end, &len) < 0)
+    if (size < 5)
+        return;
+    const uint8_t *p = d + 4, *end = d + size; /* version/flags */
+    if (*p++ != 3 || desc_len(&p, end, &len) < 0)
         return;
     end = p + len;
+    /* ES_Descriptor: ES_ID, flags, then what the flags announce */
     if (end - p < 3)
         return;
     uint8_t flags = p[2];
-    p += 3;
-    if (flags & 0x80)
-        p += 2;
+    size_t skip = 3 + (flags & 0x80 ? 2 : 0);
+    if ((size_t)(end - p) <= skip)
+        return;
+    p += skip;
     if (flags & 0x40) {
-        if (p >= end)
+        skip = 1 + (size_t)*p;
+        if ((size_t)(end - p) <= skip)
             return;
-        p += 1 + *p;
+        p += skip;
     }
-    if (flags & 0x20)
+    if (flags & 0x20) {
+        if (end - p <= 2)
+            return;
         p += 2;
-    if (p >= end || *p++ != 4 || desc_len(&p, end, &len) < 0 || len < 13)
+    }
+    if (*p++ != 4 || desc_len(&p, end, &len) < 0 || len < 13)
         return;
     const uint8_t *dc_end = p + len;
     t->avg_bitrate = AV_RB32(p + 9);
@@ -131,6 +141,78 @@ static void parse_esds(const uint8_t *d, size_t size, VpiMp4Track *t)
     int cc = (p[1] >> 3) & 0xf;
     if (cc >= 1 && cc <= 7)
         t->channels = cc == 7 ? 8 : cc;
+}
+
+/* An ISO AudioSampleEntry (version 0) in place of a QuickTime-form one: the join writes ISO
+ * MP4, whose readers know neither the version 1/2 layouts (they would read QuickTime's
+ * extra fields as child boxes) nor the 'wave' atom. Channel count, 16-bit sample size,
+ * rate in 16.16 (0 above 65535 Hz, where only the AudioSpecificConfig can say it, as
+ * FFmpeg's MP4 muxer writes it), then the esds as it was. */
+static int iso_audio_entry(VpiMp4Track *t, uint16_t dref, const Box *esds)
+{
+    size_t size = 8 + 28 + 8 + esds->size; /* the esds lies in a moov of <= MAX_MOOV bytes */
+    uint8_t *e = calloc(1, size);
+    if (!e)
+        return AVERROR(ENOMEM);
+    AV_WB32(e, (uint32_t)size);
+    AV_WB32(e + 4, TAG('m', 'p', '4', 'a'));
+    AV_WB16(e + 14, dref);
+    AV_WB16(e + 24, (uint16_t)t->channels);
+    AV_WB16(e + 26, 16);
+    if (t->sample_rate > 0 && t->sample_rate <= UINT16_MAX)
+        AV_WB32(e + 32, (uint32_t)t->sample_rate << 16);
+    AV_WB32(e + 36, (uint32_t)(8 + esds->size));
+    AV_WB32(e + 40, TAG('e', 's', 'd', 's'));
+    memcpy(e + 44, esds->data, esds->size);
+    free(t->entry);
+    t->entry = e;
+    t->entry_size = size;
+    return 0;
+}
+
+/* A sound sample description, ISO or QuickTime (QTFF, "Sound Sample Descriptions").
+ * Common start: 6 reserved, 2 data reference index, 2 version, 2 revision, 4 vendor, then
+ * for versions 0 and 1: 2 channels, 2 sample size, 2 compression id, 2 packet size, 4 rate
+ * 16.16 (28 bytes); version 1 adds samples per packet and bytes per packet, frame and
+ * sample (44 bytes); version 2 keeps 16 bytes of fixed values at 16, then the size of the
+ * struct, the rate as a float64 at 32, the channel count as a uint32 at 40, and 20 more
+ * bytes (64). Child atoms follow: the esds, or a 'wave' atom (frma, mp4a, esds,
+ * terminator) that holds it. ISO files mark their AudioSampleEntryV1 by an stsd of version
+ * 1 instead, and keep the 28-byte layout. */
+static int parse_audio_entry(const uint8_t *payload, size_t size, int stsd_version,
+                             VpiMp4Track *t, char *why, size_t why_size)
+{
+    if (size < 28)
+        FAIL("audio sample entry is too short");
+    int version = stsd_version == 0 ? AV_RB16(payload + 8) : 0;
+    size_t skip = version == 1 ? 44 : version == 2 ? 64 : 28;
+    if (size < skip)
+        FAIL("audio sample entry of version %d is too short", version);
+    if (version == 2) {
+        double rate = av_int2double(AV_RB64(payload + 32));
+        uint32_t channels = AV_RB32(payload + 40);
+        /* a hostile float: NaN, infinities and absurd rates are unknown (0) */
+        t->sample_rate = rate >= 1 && rate <= 16000000 ? (int)lrint(rate) : 0;
+        t->channels = channels <= UINT16_MAX ? (int)channels : 0;
+    } else {
+        t->channels = AV_RB16(payload + 16);
+        t->sample_rate = (int)(AV_RB32(payload + 24) >> 16);
+    }
+
+    Box esds, wave;
+    const uint8_t *kids = payload + skip;
+    size_t kids_size = size - skip;
+    int in_wave = 0;
+    if (find_box(kids, kids_size, TAG('e', 's', 'd', 's'), &esds) <= 0) {
+        if (find_box(kids, kids_size, TAG('w', 'a', 'v', 'e'), &wave) <= 0 ||
+            find_box(wave.data, wave.size, TAG('e', 's', 'd', 's'), &esds) <= 0)
+            return 0; /* not MPEG-4 audio (PCM, ...): check names it */
+        in_wave = 1;
+    }
+    parse_esds(esds.data, esds.size, t);
+    if (t->fourcc == TAG('m', 'p', '4', 'a') && (version || in_wave))
+        return iso_audio_entry(t, AV_RB16(payload + 6), &esds);
+    return 0;
 }
 
 static int parse_stsd(const Box *stsd, VpiMp4Track *t, char *why, size_t why_size)
@@ -167,18 +249,7 @@ static int parse_stsd(const Box *stsd, VpiMp4Track *t, char *why, size_t why_siz
             t->nal_length_size = vpi_avcc_length_size(avcc.data, avcc.size);
         }
     } else if (t->kind == VPI_TRACK_AUDIO) {
-        /* AudioSampleEntry (v0): 6 reserved, 2 dref, 8 reserved/version, 2 channels,
-         * 2 bits, 4 reserved, 4 rate 16.16 = 28 bytes */
-        if (e.size < 28)
-            FAIL("audio sample entry is too short");
-        int version = AV_RB16(payload + 8);
-        t->channels = AV_RB16(payload + 16);
-        t->sample_rate = (int)(AV_RB32(payload + 24) >> 16);
-        size_t skip = version == 1 ? 44 : version == 2 ? 64 : 28;
-        Box esds;
-        if (e.size > skip && find_box(payload + skip, e.size - skip, TAG('e', 's', 'd', 's'),
-                                      &esds) > 0)
-            parse_esds(esds.data, esds.size, t);
+        return parse_audio_entry(payload, e.size, stsd->data[0], t, why, why_size);
     }
     return 0;
 }

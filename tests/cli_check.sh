@@ -65,7 +65,7 @@ big = d["files"][1]
 assert big["joinable"] is False
 res = [x for x in big["differences"] if x["field"] == "video.resolution"][0]
 assert res == {"severity": "error", "field": "video.resolution", "value": "640x480",
-               "reference_value": "320x240", "conformable": True}, res
+               "reference_value": "320x240", "conformable": True, "requirement": False}, res
 assert d["files"][2]["joinable"] is True
 PY
 check

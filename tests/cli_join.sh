@@ -6,39 +6,7 @@
 # B-frames, audio length or have no audio, refusals with check's reasons, --conform, paths
 # with odd characters, moov before mdat, nothing left behind on failure.
 . "$VP_SRCDIR/tests/lib.sh"
-MEASURE=$VP_JOIN_MEASURE
-
 . "$VP_SRCDIR/tests/join_lib.sh"
-
-# frame_md5s FILE...: the MD5 of every decoded video frame, in order
-frame_md5s() {
-    for f in "$@"; do
-        ffmpeg -nostdin -v error -i "$f" -map 0:v -f framemd5 - | grep -v '^#' | \
-            awk -F, '{ gsub(/ /, "", $6); print $6 }'
-    done
-}
-
-# measure OUT "FRAMES..." "OFFSET[:ALEN]...": join_measure's report for OUT, each segment
-# starting at the output pts of its first frame
-measure() {
-    out=$1 frames=$2 specs=$3
-    # (cut: a packet that switches sample entry carries new-extradata side data, which csv
-    # prints as a further field and an empty line)
-    ffprobe -v error -select_streams v -show_entries packet=pts_time -of csv=p=0 "$out" | \
-        cut -d, -f1 | grep . | sort -g > "$WORK/pts"
-    ffmpeg -nostdin -v error -y -i "$out" -ac 1 -f f32le "$WORK/pcm"
-    idx=1 args=""
-    set -- $specs
-    for n in $frames; do
-        args="$args $(sed -n "${idx}p" "$WORK/pts"):$1"
-        shift
-        idx=$((idx + n))
-    done
-    "$MEASURE" "$WORK/pcm" 48000 $args
-}
-summary_value() { # REPORT FIELD-INDEX
-    echo "$1" | grep '^summary' | awk -v i="$2" '{ print $i }'
-}
 
 join_segments
 

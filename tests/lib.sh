@@ -83,6 +83,51 @@ print(' '.join(out))
 PY
 }
 
+# box_paths FILE: every box of an MP4/MOV, one path a line ("moov/trak/mdia/minf/stbl/stsd/
+# mp4a@v1/wave/esds"), down into the sample entries; sound entries carry their version.
+box_paths() {
+    python3 - "$1" <<'PY'
+import struct, sys
+d = open(sys.argv[1], 'rb').read()
+CONT = {'moov', 'trak', 'mdia', 'minf', 'stbl', 'edts', 'dinf', 'udta', 'wave'}
+def walk(off, end, path, ctx):
+    while off + 8 <= end:
+        size, typ = struct.unpack('>I4s', d[off:off + 8])
+        hdr = 8
+        if size == 1:
+            size, hdr = struct.unpack('>Q', d[off + 8:off + 16])[0], 16
+        elif size == 0:
+            size = end - off
+        if size < hdr or off + size > end:
+            print(path + '/?')
+            return
+        t = ''.join(chr(c) if 32 < c < 127 else '.' for c in typ)  # QuickTime: '\xa9too'
+        p, q = off + hdr, off + size
+        name = path + '/' + t if path else t
+        if path.endswith('/stsd'):
+            kids = {'vide': 78, 'soun': 28}.get(ctx.get('handler'))
+            if ctx.get('handler') == 'soun':
+                ver = struct.unpack('>H', d[p + 8:p + 10])[0]
+                name += '@v%d' % ver
+                if ctx['stsd_version'] == 0:  # QuickTime sound description layouts
+                    kids = {1: 44, 2: 64}.get(ver, 28)
+            print(name)
+            if kids:
+                walk(p + kids, q, name, ctx)
+        else:
+            print(name)
+            if t == 'hdlr' and path.endswith('mdia'):
+                ctx['handler'] = d[p + 8:p + 12].decode('latin1')
+            if t == 'stsd':
+                ctx['stsd_version'] = d[p]
+                walk(p + 8, q, name, ctx)
+            elif t in CONT:
+                walk(p, q, name, ctx)
+        off += size
+walk(0, len(d), '', {})
+PY
+}
+
 # corrupt_stretch SRC DST FROM TO: DST is SRC with the video packets between FROM and TO
 # seconds damaged (every 7th byte of each flipped, headers left alone).
 corrupt_stretch() {

@@ -127,15 +127,58 @@ int main(void)
     CHECK(find(&r, "video.sar") != NULL);
     vp_check_result_clear(&r);
 
-    /* Different codec: one error, no meaningless follow-ups. */
+    /* Not H.264: what the join needs, no meaningless follow-ups. */
     f = make(1, 1);
     strcpy(streams[1][0].codec, "hevc");
     strcpy(streams[1][1].channel_layout, "5.1");
     streams[1][1].channels = 6;
     CHECK_EQ(vp_check_compare(&ref, &f, &r), 2);
-    CHECK(find(&r, "video.codec") && find(&r, "audio.channels"));
+    d = find(&r, "video.codec");
+    CHECK(d && d->requirement && !strcmp(d->value, "hevc") && !strcmp(d->ref_value, "H.264"));
+    CHECK(find(&r, "audio.channels") != NULL);
     CHECK(find(&r, "video.profile") == NULL);
     vp_check_result_clear(&r);
+    /* ... as the reference: named by vp_check_requirements(), not the H.264 file */
+    CHECK_EQ(vp_check_compare(&f, &ref, &r), 1);
+    CHECK(find(&r, "video.codec") == NULL && find(&r, "audio.channels") != NULL);
+    vp_check_result_clear(&r);
+    CHECK_EQ(vp_check_requirements(&f, &r), 1);
+    CHECK(find(&r, "video.codec") != NULL);
+    vp_check_result_clear(&r);
+
+    /* Audio the join cannot copy, whatever the reference: named as what the join needs. */
+    f = make(1, 1);
+    strcpy(streams[1][1].codec, "pcm_s16le");
+    streams[1][1].profile[0] = 0;
+    CHECK_EQ(vp_check_compare(&ref, &f, &r), 1);
+    d = find(&r, "audio.codec");
+    CHECK(d && d->severity == VP_CHECK_ERROR && d->requirement && d->conformable);
+    if (d) {
+        CHECK_STR(d->value, "PCM (pcm_s16le)");
+        CHECK_STR(d->ref_value, "AAC-LC");
+    }
+    vp_check_result_clear(&r);
+    /* ... as the reference: its own requirement, not the other file's difference */
+    CHECK_EQ(vp_check_compare(&f, &ref, &r), 0);
+    CHECK_EQ(r.nb_diffs, 0);
+    vp_check_result_clear(&r);
+    CHECK_EQ(vp_check_requirements(&f, &r), 1);
+    d = find(&r, "audio.codec");
+    CHECK(d && d->requirement && !d->conformable);
+    vp_check_result_clear(&r);
+    CHECK_EQ(vp_check_requirements(&ref, &r), 0);
+    CHECK_EQ(r.nb_diffs, 0);
+    vp_check_result_clear(&r);
+    /* both PCM: each file names its own */
+    CHECK_EQ(vp_check_compare(&f, &f, &r), 1);
+    vp_check_result_clear(&r);
+    strcpy(streams[1][1].codec, "aac");
+    strcpy(streams[1][1].profile, "HE-AAC");
+    CHECK_EQ(vp_check_compare(&ref, &f, &r), 1);
+    d = find(&r, "audio.codec");
+    CHECK(d && !strcmp(d->value, "aac (HE-AAC)"));
+    vp_check_result_clear(&r);
+    CHECK(vp_check_requirements(NULL, &r) < 0);
 
     CHECK(vp_check_compare(NULL, &f, &r) < 0);
     TEST_END();

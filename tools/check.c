@@ -67,7 +67,7 @@ static int run_check(int argc, char **argv)
     cli_progress_end(&job.progress);
 
     const VpMediaInfo *ref = job.infos[0];
-    int unreadable = 0, errors = 0, notes = 0, bad_files = 0;
+    int unreadable = 0, errors = 0, notes = 0, bad_files = 0, ref_errors = 0;
     CliJson j;
     if (json) {
         cj_init(&j, stdout);
@@ -83,14 +83,17 @@ static int run_check(int argc, char **argv)
         if (err < 0) {
             cli_file_error(paths[i], "%s", vp_strerror(err));
             unreadable++;
-        } else if (ref && job.errs[0] >= 0 && i > 0) {
-            r = vp_check_compare(ref, job.infos[i], &res);
+        } else if (ref && job.errs[0] >= 0) {
+            /* the reference against the join's own requirements, the others against it */
+            r = i ? vp_check_compare(ref, job.infos[i], &res) : vp_check_requirements(ref, &res);
             if (r < 0) {
                 cli_error("check: %s", vp_strerror(r));
                 ret = CLI_EXIT_ERROR;
             }
         }
-        if (res.nb_errors)
+        if (!i)
+            ref_errors = res.nb_errors;
+        else if (res.nb_errors)
             bad_files++;
         errors += res.nb_errors;
         notes += res.nb_diffs - res.nb_errors;
@@ -115,6 +118,7 @@ static int run_check(int argc, char **argv)
                 cj_str(&j, "value", d->value);
                 cj_str(&j, "reference_value", d->ref_value);
                 cj_bool(&j, "conformable", d->conformable);
+                cj_bool(&j, "requirement", d->requirement);
                 cj_obj_end(&j);
             }
             cj_arr_end(&j);
@@ -124,9 +128,13 @@ static int run_check(int argc, char **argv)
                 const VpCheckDiff *d = &res.diffs[k];
                 if (d->severity == VP_CHECK_NOTE && quiet_notes)
                     continue;
-                printf("%s: %s: %s is %s, reference %s has %s\n", paths[i],
-                       d->severity == VP_CHECK_ERROR ? "error" : "note", d->field, d->value,
-                       paths[0], d->ref_value);
+                const char *sev = d->severity == VP_CHECK_ERROR ? "error" : "note";
+                if (d->requirement)
+                    printf("%s: %s: %s is %s, the join needs %s\n", paths[i], sev, d->field,
+                           d->value, d->ref_value);
+                else
+                    printf("%s: %s: %s is %s, reference %s has %s\n", paths[i], sev, d->field,
+                           d->value, paths[0], d->ref_value);
             }
         }
         vp_check_result_clear(&res);
@@ -143,9 +151,16 @@ static int run_check(int argc, char **argv)
     } else if (joinable) {
         printf("joinable: %d files, %d note%s\n", nb, notes, notes == 1 ? "" : "s");
     } else if (!unreadable) {
-        printf("not joinable: %d of %d files differ from %s in %d way%s that need "
-               "re-encoding (--conform)\n",
-               bad_files, nb - 1, paths[0], errors, errors == 1 ? "" : "s");
+        int others = errors - ref_errors;
+        printf("not joinable: ");
+        if (ref_errors)
+            printf("the reference %s cannot be copied as it is (%d way%s; put a file a join "
+                   "can copy first)%s", paths[0], ref_errors, ref_errors == 1 ? "" : "s",
+                   others ? "; " : "\n");
+        if (others)
+            printf("%d of %d files differ from %s in %d way%s that need re-encoding "
+                   "(--conform)\n", bad_files, nb - 1, paths[0], others,
+                   others == 1 ? "" : "s");
     } else {
         printf("not checked: %d of %d files could not be read\n", unreadable, nb);
     }
@@ -175,7 +190,9 @@ const CliCommand cmd_check = {
                "'note' lines are differences 'vidpipe join' handles (other SPS/PPS,\n"
                "time base, open GOPs, audio longer or shorter than video, missing audio);\n"
                "'error' lines need re-encoding ('vidpipe join --conform'), among them a\n"
-               "file that starts on a non-IDR frame (an open GOP at its start).\n"
+               "file that starts on a non-IDR frame (an open GOP at its start), and video\n"
+               "that is not H.264 or audio that is not AAC-LC (PCM, MP3, HE-AAC) in any\n"
+               "file, the reference included ('the join needs AAC-LC').\n"
                "Exit status: 0 joinable, 1 not joinable, 2 a file could not be read.",
     .run = run_check,
 };

@@ -27,6 +27,13 @@ typedef struct VpCheckDiff {
     char ref_value[96];   /**< the reference's value */
     /** 1 if --conform (re-encoding this file to match the reference) can fix it. */
     int conformable;
+    /**
+     * 1 if this is not a difference from the reference but something no stream-copy join
+     * takes, whatever the reference (video that is not H.264, audio that is not AAC-LC,
+     * such as the PCM of a camera's .mov): @ref ref_value then says what the join needs
+     * ("H.264", "AAC-LC").
+     */
+    int requirement;
 } VpCheckDiff;
 
 /** The differences of one file against the reference. */
@@ -41,9 +48,26 @@ typedef struct VpCheckResult {
  * On success fills @p res (the caller frees it with vp_check_result_clear()) and returns the
  * number of errors (0 = joinable with the reference). On failure returns
  * AVERROR(ENOMEM) and leaves @p res empty.
- * A file compared with itself has no differences. Thread-safe (no shared state).
+ * Besides the differences, @p res lists what @p file itself cannot be copied with
+ * (vp_check_requirements(), marked VpCheckDiff.requirement); what @p ref cannot be copied
+ * with is not listed: ask vp_check_requirements() for the reference.
+ * A file compared with itself has no differences besides those. Thread-safe (no shared
+ * state).
  */
 VP_API int vp_check_compare(const VpMediaInfo *ref, const VpMediaInfo *file, VpCheckResult *res);
+
+/**
+ * What no stream-copy join takes in @p file, whatever the reference: video that is not
+ * H.264, audio that is not AAC-LC. The same rule vp_check_compare() applies to its file
+ * and `vidpipe join` applies to every segment, the first (the reference) included.
+ * @p file stays owned by the caller.
+ * On success fills @p res (free it with vp_check_result_clear()) with one VP_CHECK_ERROR
+ * per unmet requirement, each with requirement = 1 and conformable = 0 (`join --conform`
+ * re-encodes the segments after the reference, not the reference), and returns their
+ * number (0: a join can copy it). On failure returns AVERROR(EINVAL) (no file) or
+ * AVERROR(ENOMEM) and leaves @p res empty. Thread-safe (no shared state).
+ */
+VP_API int vp_check_requirements(const VpMediaInfo *file, VpCheckResult *res);
 
 /** Free the differences in @p res and zero it. Accepts an already cleared result. */
 VP_API void vp_check_result_clear(VpCheckResult *res);
