@@ -21,7 +21,8 @@ gen clip.mp4 -f lavfi -i "smptebars=s=720x1260:r=24:d=20" -f lavfi -i "sine=f=44
 gen outro.mp4 -f lavfi -i "testsrc=s=720x1260:r=24:d=20" -f lavfi -i "sine=f=550:r=48000:d=20" \
     -c:v libx264 -preset veryfast -b:v 2M -g 48 -pix_fmt yuv420p -c:a aac
 cat "$M/intro.mp4" "$M/clip.mp4" "$M/outro.mp4" > /dev/null   # warm the page cache
-printf "file '%s'\n" "$PWD/$M/intro.mp4" "$PWD/$M/clip.mp4" "$PWD/$M/outro.mp4" > "$T/list.txt"
+MA=$(cd "$M" && pwd)
+printf "file '%s'\n" "$MA/intro.mp4" "$MA/clip.mp4" "$MA/outro.mp4" > "$T/list.txt"
 
 now() { date +%s.%N; }
 median() { sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
