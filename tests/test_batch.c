@@ -495,6 +495,45 @@ static void test_report_escaping(void)
     set_free(&s);
 }
 
+/* vp_output_check_not_input(): one file however it is spelt or linked; another file, or a
+ * path where nothing exists, is not an input. */
+static void test_output_is_input(void)
+{
+    char dir[300], in[600], other[600], dotted[600], sym[600], hard[600], missing[600];
+
+    snprintf(dir, sizeof(dir), "%s/same", root);
+    mkdir(dir, 0777);
+    snprintf(in, sizeof(in), "%s/in.mp4", dir);
+    snprintf(other, sizeof(other), "%s/other.mp4", dir);
+    snprintf(dotted, sizeof(dotted), "%s/./same//in.mp4", root);
+    snprintf(sym, sizeof(sym), "%s/sym.mp4", dir);
+    snprintf(hard, sizeof(hard), "%s/hard.mp4", dir);
+    snprintf(missing, sizeof(missing), "%s/missing.mp4", dir);
+    CHECK_EQ(write_atomic(in, "input"), 0);
+    CHECK_EQ(write_atomic(other, "other"), 0);
+    CHECK_EQ(symlink("in.mp4", sym), 0);
+    CHECK_EQ(link(in, hard), 0);
+
+    const char *inputs[] = { other, NULL, in };
+    CHECK_EQ(vp_output_check_not_input(in, inputs, 3), VP_ERR_OUTPUT_IS_INPUT);
+    CHECK_EQ(vp_output_check_not_input(dotted, inputs, 3), VP_ERR_OUTPUT_IS_INPUT);
+    CHECK_EQ(vp_output_check_not_input(sym, inputs, 3), VP_ERR_OUTPUT_IS_INPUT);
+    CHECK_EQ(vp_output_check_not_input(hard, inputs, 3), VP_ERR_OUTPUT_IS_INPUT);
+    const char *via_link[] = { sym };
+    CHECK_EQ(vp_output_check_not_input(in, via_link, 1), VP_ERR_OUTPUT_IS_INPUT);
+    CHECK_EQ(vp_output_check_not_input(other, inputs + 1, 2), 0);
+    CHECK_EQ(vp_output_check_not_input(in, inputs, 2), 0);
+    CHECK_EQ(vp_output_check_not_input(missing, inputs, 3), 0);
+    const char *gone[] = { missing };
+    CHECK_EQ(vp_output_check_not_input(missing, gone, 1), 0);
+    CHECK_EQ(vp_output_check_not_input(in, NULL, 3), 0);
+    CHECK_EQ(vp_output_check_not_input(NULL, inputs, 3), 0);
+    CHECK_EQ(vp_output_check_not_input(in, inputs, 0), 0);
+    char *text = slurp(in);
+    CHECK_STR(text, "input");
+    free(text);
+}
+
 static long vm_hwm_kb(void)
 {
     FILE *f = fopen("/proc/self/status", "r");
@@ -553,6 +592,7 @@ int main(void)
     test_cancel();
     test_options_and_lock();
     test_report_escaping();
+    test_output_is_input();
     test_memory_flat();
 
     char cmd[300];
