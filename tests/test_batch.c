@@ -113,12 +113,13 @@ static void progress(void *opaque, int64_t finished, int64_t failed, int64_t tot
         c->cancel = 1;
 }
 
-static void item_done(void *opaque, const VpBatchItem *item, const char *status,
+static void item_done(void *opaque, const VpBatchItem *item, const char *status, int err,
                       const char *why, double seconds, int64_t bytes)
 {
     Ctx *c = opaque;
     c->item_done_calls++;
     CHECK(item != NULL && status != NULL && seconds >= 0 && bytes >= 0);
+    CHECK((err < 0) == !strcmp(status, "failed"));
     if (!strcmp(status, "failed"))
         CHECK(why && *why);
 }
@@ -534,6 +535,83 @@ static void test_output_is_input(void)
     free(text);
 }
 
+/* An item whose output is one of its inputs fails, also when the output exists, without a
+ * call of work(); the others are done. A report or a log that is an input stops the run
+ * before either is opened. */
+static void test_items_output_is_input(void)
+{
+    Set s;
+    Ctx c;
+    VpBatchOpts o;
+    VpBatchStats st;
+    char src[4][600], dotted[600], hard[600], report[512], log[512], line[1200];
+    const char *ins[4][2];
+
+    set_make(&s, "inout", 4);
+    for (int i = 0; i < 4; i++) {
+        snprintf(src[i], sizeof(src[i]), "%s/inout/src%d", root, i);
+        CHECK_EQ(write_atomic(src[i], "source"), 0);
+        ins[i][0] = src[i];
+        ins[i][1] = NULL;
+        s.items[i].inputs = ins[i];
+        s.items[i].nb_inputs = 2;
+    }
+    /* item 1 reads its own output, spelt another way; item 2 a hard link to its output */
+    CHECK_EQ(write_atomic(s.outputs[1], "input 1"), 0);
+    snprintf(dotted, sizeof(dotted), "%s/./inout//item001.out", root);
+    ins[1][1] = dotted;
+    CHECK_EQ(write_atomic(s.outputs[2], "input 2"), 0);
+    snprintf(hard, sizeof(hard), "%s/inout/hard2", root);
+    CHECK_EQ(link(s.outputs[2], hard), 0);
+    ins[2][1] = hard;
+    snprintf(report, sizeof(report), "%s/inout.jsonl", root);
+    snprintf(log, sizeof(log), "%s/inout.log", root);
+
+    for (int run = 0; run < 2; run++) {
+        set_reset_jobs(&s);
+        opts_init(&o, &c, 2);
+        o.report_path = report;
+        o.log_path = log;
+        CHECK_EQ(vp_batch_run(s.items, 4, &o, &st), 2);
+        CHECK_EQ(st.failed, 2);
+        CHECK_EQ(st.done + st.skipped, 2);
+        CHECK_EQ(s.jobs[1].calls + s.jobs[2].calls, 0);
+        char *rep = slurp(report);
+        CHECK_EQ(count_lines(rep, "\"error\":\"VP_ERR_OUTPUT_IS_INPUT\""), 2);
+        snprintf(line, sizeof(line), "{\"item\":\"item001\",\"status\":\"failed\","
+                 "\"reason\":\"%s: is the same file as an input; refusing to overwrite it\"",
+                 s.outputs[1]);
+        CHECK_EQ(count_lines(rep, line), 1);
+        free(rep);
+    }
+    char *text = slurp(s.outputs[1]);
+    CHECK_STR(text, "input 1");
+    free(text);
+    text = slurp(hard);
+    CHECK_STR(text, "input 2");
+    free(text);
+    char *lg = slurp(log);
+    CHECK_EQ(count_lines(lg, "item002: FAILED after 0 attempts: "), 2);
+    free(lg);
+
+    /* The report, then the log, named as one of item 3's inputs. */
+    for (int which = 0; which < 2; which++) {
+        set_reset_jobs(&s);
+        opts_init(&o, &c, 2);
+        o.report_path = which ? report : src[3];
+        o.log_path = which ? src[3] : log;
+        CHECK_EQ(vp_batch_run(s.items, 4, &o, &st), VP_ERR_OUTPUT_IS_INPUT);
+        CHECK_EQ(c.item_done_calls, 0);
+        text = slurp(src[3]);
+        CHECK_STR(text, "source");
+        free(text);
+        char *rep = slurp(report);
+        CHECK_EQ(count_lines(rep, NULL), 4);
+        free(rep);
+    }
+    set_free(&s);
+}
+
 static long vm_hwm_kb(void)
 {
     FILE *f = fopen("/proc/self/status", "r");
@@ -593,6 +671,7 @@ int main(void)
     test_options_and_lock();
     test_report_escaping();
     test_output_is_input();
+    test_items_output_is_input();
     test_memory_flat();
 
     char cmd[300];

@@ -138,10 +138,11 @@ static void on_progress(void *opaque, int64_t finished, int64_t failed, int64_t 
     cli_progress_update(&job->progress, finished, total);
 }
 
-static void on_item_done(void *opaque, const VpBatchItem *item, const char *status,
+static void on_item_done(void *opaque, const VpBatchItem *item, const char *status, int err,
                          const char *why, double seconds, int64_t bytes)
 {
     (void)opaque;
+    (void)err;
     (void)bytes;
     if (!strcmp(status, "failed")) {
         /* The reason names the file at fault; say which item it spoiled when that is

@@ -227,11 +227,12 @@ static int batch_work(void *opaque, void *worker, const VpBatchItem *bi, char *w
     return ret;
 }
 
-static void batch_item_done(void *opaque, const VpBatchItem *bi, const char *status,
+static void batch_item_done(void *opaque, const VpBatchItem *bi, const char *status, int err,
                             const char *why, double seconds, int64_t bytes)
 {
     RunCtx *rc = opaque;
     TbItem *item = bi->user;
+    (void)err;
     (void)seconds;
     (void)bytes;
     snprintf(item->status, sizeof(item->status), "%s", status);
