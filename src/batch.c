@@ -488,7 +488,7 @@ static void finish_item(Batch *b, size_t i, const char *name, const char *status
         log_line(b, "%s: FAILED after %d attempt%s: %s", name, attempts,
                  attempts == 1 ? "" : "s", why);
     if (o->item_done)
-        o->item_done(o->opaque, it, status, why, seconds, bytes);
+        o->item_done(o->opaque, it, status, err < 0 ? err : 0, why, seconds, bytes);
     if (o->progress)
         o->progress(o->opaque, b->finished, b->failed, (int64_t)b->nb);
     pthread_mutex_unlock(&b->lock);
@@ -541,6 +541,12 @@ static void run_item(Batch *b, void *state, size_t i)
         if (!*it->output || !*base_name(it->output)) {
             snprintf(why, sizeof(why), "%s: output is not a file name", it->output);
             finish_item(b, i, name, "failed", AVERROR(EINVAL), why, 0, 0, 0);
+            return;
+        }
+        /* Before the skip: an output that exists because it is an input is not done. */
+        if ((ret = vp_output_check_not_input(it->output, it->inputs, it->nb_inputs)) < 0) {
+            snprintf(why, sizeof(why), "%s: %s", it->output, vp_strerror(ret));
+            finish_item(b, i, name, "failed", ret, why, 0, 0, 0);
             return;
         }
         if (stat(it->output, &sb) == 0) {
@@ -621,6 +627,25 @@ static int validate(const VpBatchOpts *o)
     return VP_ERR_BAD_OPTION;
 }
 
+/* The report is truncated and the log appended to: neither may be an item's input. Costs
+ * nothing when they do not exist yet, one stat() per input of every item when they do. */
+static int check_run_files(const VpBatchItem *items, size_t nb, const VpBatchOpts *o)
+{
+    const char *files[2] = { o->report_path, o->log_path };
+
+    for (int f = 0; f < 2; f++) {
+        if (!files[f] || access(files[f], F_OK) < 0)
+            continue;
+        for (size_t i = 0; i < nb; i++)
+            if (vp_output_check_not_input(files[f], items[i].inputs, items[i].nb_inputs) < 0) {
+                vpi_log(VP_LOG_ERROR, "%s: %s", files[f],
+                        vp_strerror(VP_ERR_OUTPUT_IS_INPUT));
+                return VP_ERR_OUTPUT_IS_INPUT;
+            }
+    }
+    return 0;
+}
+
 static int open_report(const char *path, FILE **out)
 {
     int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0666), ret;
@@ -665,7 +690,8 @@ int vp_batch_run(const VpBatchItem *items, size_t nb, const VpBatchOpts *opts,
     if ((ret = pthread_mutex_init(&b.lock, NULL)))
         return AVERROR(ret);
 
-    if (opts->report_path && (ret = open_report(opts->report_path, &b.report)) < 0)
+    if ((ret = check_run_files(items, nb, opts)) < 0 ||
+        (opts->report_path && (ret = open_report(opts->report_path, &b.report)) < 0))
         goto end;
     if (opts->log_path && !(b.log = fopen(opts->log_path, "ae"))) {
         ret = AVERROR(errno);

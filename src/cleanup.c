@@ -78,6 +78,9 @@ int vp_cleanup(const char *in, const char *out, const VpCleanupOpts *opts)
     }
     if ((ret = validate(opts)) < 0)
         return ret;
+    /* Before the stabilizer's analysis pass, not after it. */
+    if ((ret = vp_output_check_not_input(out, &in, 1)) < 0)
+        return ret;
     if (opts->stabilize) {
         char detect[700];
         if ((ret = make_trf(trf, sizeof(trf))) < 0)

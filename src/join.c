@@ -1148,6 +1148,9 @@ int vp_joiner_run(VpJoiner *j, const char *out_path, const char *const *segments
             snprintf(why, why_size, "join: segment %d is NULL", k);
             return AVERROR(EINVAL);
         }
+    /* Before anything is read or written: the rename would replace that segment. */
+    if ((ret = vp_output_check_not_input(out_path, segments, nb)) < 0)
+        goto end;
     j->run_clock = j->clock;
     r.parts = calloc((size_t)nb, sizeof(*r.parts));
     r.temps = calloc((size_t)nb * 2, sizeof(*r.temps));

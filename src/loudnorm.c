@@ -82,6 +82,9 @@ int vp_loudnorm(const char *in, const char *out, const VpLoudnormOpts *opts,
     memset(res, 0, sizeof(*res));
     if ((ret = validate(opts)) < 0)
         return ret;
+    /* Before the measuring pass, not after it. */
+    if ((ret = vp_output_check_not_input(out, &in, 1)) < 0)
+        return ret;
     if ((ret = measure(in, opts, res)) < 0)
         return ret;
     /* Digital silence has no loudness to bring up: gate it at loudnorm's floor. */

@@ -94,6 +94,22 @@ void vpi_output_abort(VpiOutput *o)
     memset(o, 0, sizeof(*o));
 }
 
+/* The one place where "is this output one of the inputs?" is decided, for the library's
+ * entry points and the CLI alike (see common.h). By device and inode, not by path: no
+ * spelling, link or mount of a file escapes it, and it needs no realpath() allocation. */
+int vp_output_check_not_input(const char *out, const char *const *inputs, int nb)
+{
+    struct stat so, si;
+
+    if (!out || !inputs || nb <= 0 || stat(out, &so) < 0)
+        return 0;
+    for (int i = 0; i < nb; i++)
+        if (inputs[i] && stat(inputs[i], &si) == 0 && si.st_dev == so.st_dev &&
+            si.st_ino == so.st_ino)
+            return VP_ERR_OUTPUT_IS_INPUT;
+    return 0;
+}
+
 int vpi_output_is_temp_name(const char *name)
 {
     return name[0] == '.' && strstr(name, TEMP_TAG) != NULL;

@@ -54,6 +54,7 @@ struct VpPipeline {
     int64_t seek_target;        /* seek mode: the time being sought */
     int64_t read_pos_us;        /* latest video packet time read; INT64_MIN after a seek */
     AVFormatContext *afmt;      /* the audio's own file (VpPipelineOpts.audio_path), or NULL */
+    char *audio_path;           /* its path, kept to refuse it as an output; or NULL */
     int64_t aorigin_us;         /* the time the audio starts from */
     int v_eof, a_eof;
     int64_t v_pos_us, a_pos_us;
@@ -228,7 +229,8 @@ int vp_pipeline_open(const char *path, const VpPipelineOpts *opts, VpPipeline **
     p->read_pos_us = INT64_MIN;
     if ((ret = validate_opts(&p->opts)) < 0)
         goto fail;
-    if (!(p->path = strdup(path))) {
+    if (!(p->path = strdup(path)) ||
+        (p->opts.audio_path && !(p->audio_path = strdup(p->opts.audio_path)))) {
         ret = AVERROR(ENOMEM);
         goto fail;
     }
@@ -331,6 +333,12 @@ int vpi_pipeline_add_sink(VpPipeline *p, const char *name, const void *opts, con
     if (p->nb_sinks >= MAX_SINKS) {
         vpi_log(VP_LOG_ERROR, "%s: too many outputs (at most %d)", p->path, MAX_SINKS);
         return VP_ERR_BAD_OPTION;
+    }
+    const char *inputs[2] = { p->path, p->audio_path };
+    if (path && (ret = vp_output_check_not_input(path, inputs, 2)) < 0) {
+        if (!p->failed_output)
+            p->failed_output = strdup(path);
+        return ret;
     }
     if (!(s = calloc(1, sizeof(*s))))
         return AVERROR(ENOMEM);
@@ -925,6 +933,7 @@ void vp_pipeline_close(VpPipeline **pp)
     avformat_close_input(&p->afmt);
     free(p->errors);
     free(p->failed_output);
+    free(p->audio_path);
     free(p->path);
     free(p);
     *pp = NULL;

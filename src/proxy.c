@@ -109,6 +109,13 @@ int vp_proxy_make(const char *in, const char *out, const VpProxyOpts *opts, VpPr
     memset(res, 0, sizeof(*res));
     if (!in || !out)
         return AVERROR(EINVAL);
+    /* All three before the decode; the metadata is not a pipeline output. */
+    const char *outs[3] = { out, opts->thumb_path, opts->meta_path };
+    for (int i = 0; i < 3; i++)
+        if ((ret = vp_output_check_not_input(outs[i], &in, 1)) < 0) {
+            vpi_strlcpy(res->failed_output, outs[i], sizeof(res->failed_output));
+            return ret;
+        }
     if ((ret = vp_pipeline_open(in, &opts->pipeline, &p)) < 0)
         return ret;
     res->source = *vp_pipeline_source(p);

@@ -113,12 +113,13 @@ static void progress(void *opaque, int64_t finished, int64_t failed, int64_t tot
         c->cancel = 1;
 }
 
-static void item_done(void *opaque, const VpBatchItem *item, const char *status,
+static void item_done(void *opaque, const VpBatchItem *item, const char *status, int err,
                       const char *why, double seconds, int64_t bytes)
 {
     Ctx *c = opaque;
     c->item_done_calls++;
     CHECK(item != NULL && status != NULL && seconds >= 0 && bytes >= 0);
+    CHECK((err < 0) == !strcmp(status, "failed"));
     if (!strcmp(status, "failed"))
         CHECK(why && *why);
 }
@@ -495,6 +496,122 @@ static void test_report_escaping(void)
     set_free(&s);
 }
 
+/* vp_output_check_not_input(): one file however it is spelt or linked; another file, or a
+ * path where nothing exists, is not an input. */
+static void test_output_is_input(void)
+{
+    char dir[300], in[600], other[600], dotted[600], sym[600], hard[600], missing[600];
+
+    snprintf(dir, sizeof(dir), "%s/same", root);
+    mkdir(dir, 0777);
+    snprintf(in, sizeof(in), "%s/in.mp4", dir);
+    snprintf(other, sizeof(other), "%s/other.mp4", dir);
+    snprintf(dotted, sizeof(dotted), "%s/./same//in.mp4", root);
+    snprintf(sym, sizeof(sym), "%s/sym.mp4", dir);
+    snprintf(hard, sizeof(hard), "%s/hard.mp4", dir);
+    snprintf(missing, sizeof(missing), "%s/missing.mp4", dir);
+    CHECK_EQ(write_atomic(in, "input"), 0);
+    CHECK_EQ(write_atomic(other, "other"), 0);
+    CHECK_EQ(symlink("in.mp4", sym), 0);
+    CHECK_EQ(link(in, hard), 0);
+
+    const char *inputs[] = { other, NULL, in };
+    CHECK_EQ(vp_output_check_not_input(in, inputs, 3), VP_ERR_OUTPUT_IS_INPUT);
+    CHECK_EQ(vp_output_check_not_input(dotted, inputs, 3), VP_ERR_OUTPUT_IS_INPUT);
+    CHECK_EQ(vp_output_check_not_input(sym, inputs, 3), VP_ERR_OUTPUT_IS_INPUT);
+    CHECK_EQ(vp_output_check_not_input(hard, inputs, 3), VP_ERR_OUTPUT_IS_INPUT);
+    const char *via_link[] = { sym };
+    CHECK_EQ(vp_output_check_not_input(in, via_link, 1), VP_ERR_OUTPUT_IS_INPUT);
+    CHECK_EQ(vp_output_check_not_input(other, inputs + 1, 2), 0);
+    CHECK_EQ(vp_output_check_not_input(in, inputs, 2), 0);
+    CHECK_EQ(vp_output_check_not_input(missing, inputs, 3), 0);
+    const char *gone[] = { missing };
+    CHECK_EQ(vp_output_check_not_input(missing, gone, 1), 0);
+    CHECK_EQ(vp_output_check_not_input(in, NULL, 3), 0);
+    CHECK_EQ(vp_output_check_not_input(NULL, inputs, 3), 0);
+    CHECK_EQ(vp_output_check_not_input(in, inputs, 0), 0);
+    char *text = slurp(in);
+    CHECK_STR(text, "input");
+    free(text);
+}
+
+/* An item whose output is one of its inputs fails, also when the output exists, without a
+ * call of work(); the others are done. A report or a log that is an input stops the run
+ * before either is opened. */
+static void test_items_output_is_input(void)
+{
+    Set s;
+    Ctx c;
+    VpBatchOpts o;
+    VpBatchStats st;
+    char src[4][600], dotted[600], hard[600], report[512], log[512], line[1200];
+    const char *ins[4][2];
+
+    set_make(&s, "inout", 4);
+    for (int i = 0; i < 4; i++) {
+        snprintf(src[i], sizeof(src[i]), "%s/inout/src%d", root, i);
+        CHECK_EQ(write_atomic(src[i], "source"), 0);
+        ins[i][0] = src[i];
+        ins[i][1] = NULL;
+        s.items[i].inputs = ins[i];
+        s.items[i].nb_inputs = 2;
+    }
+    /* item 1 reads its own output, spelt another way; item 2 a hard link to its output */
+    CHECK_EQ(write_atomic(s.outputs[1], "input 1"), 0);
+    snprintf(dotted, sizeof(dotted), "%s/./inout//item001.out", root);
+    ins[1][1] = dotted;
+    CHECK_EQ(write_atomic(s.outputs[2], "input 2"), 0);
+    snprintf(hard, sizeof(hard), "%s/inout/hard2", root);
+    CHECK_EQ(link(s.outputs[2], hard), 0);
+    ins[2][1] = hard;
+    snprintf(report, sizeof(report), "%s/inout.jsonl", root);
+    snprintf(log, sizeof(log), "%s/inout.log", root);
+
+    for (int run = 0; run < 2; run++) {
+        set_reset_jobs(&s);
+        opts_init(&o, &c, 2);
+        o.report_path = report;
+        o.log_path = log;
+        CHECK_EQ(vp_batch_run(s.items, 4, &o, &st), 2);
+        CHECK_EQ(st.failed, 2);
+        CHECK_EQ(st.done + st.skipped, 2);
+        CHECK_EQ(s.jobs[1].calls + s.jobs[2].calls, 0);
+        char *rep = slurp(report);
+        CHECK_EQ(count_lines(rep, "\"error\":\"VP_ERR_OUTPUT_IS_INPUT\""), 2);
+        snprintf(line, sizeof(line), "{\"item\":\"item001\",\"status\":\"failed\","
+                 "\"reason\":\"%s: is the same file as an input; refusing to overwrite it\"",
+                 s.outputs[1]);
+        CHECK_EQ(count_lines(rep, line), 1);
+        free(rep);
+    }
+    char *text = slurp(s.outputs[1]);
+    CHECK_STR(text, "input 1");
+    free(text);
+    text = slurp(hard);
+    CHECK_STR(text, "input 2");
+    free(text);
+    char *lg = slurp(log);
+    CHECK_EQ(count_lines(lg, "item002: FAILED after 0 attempts: "), 2);
+    free(lg);
+
+    /* The report, then the log, named as one of item 3's inputs. */
+    for (int which = 0; which < 2; which++) {
+        set_reset_jobs(&s);
+        opts_init(&o, &c, 2);
+        o.report_path = which ? report : src[3];
+        o.log_path = which ? src[3] : log;
+        CHECK_EQ(vp_batch_run(s.items, 4, &o, &st), VP_ERR_OUTPUT_IS_INPUT);
+        CHECK_EQ(c.item_done_calls, 0);
+        text = slurp(src[3]);
+        CHECK_STR(text, "source");
+        free(text);
+        char *rep = slurp(report);
+        CHECK_EQ(count_lines(rep, NULL), 4);
+        free(rep);
+    }
+    set_free(&s);
+}
+
 static long vm_hwm_kb(void)
 {
     FILE *f = fopen("/proc/self/status", "r");
@@ -553,6 +670,8 @@ int main(void)
     test_cancel();
     test_options_and_lock();
     test_report_escaping();
+    test_output_is_input();
+    test_items_output_is_input();
     test_memory_flat();
 
     char cmd[300];

@@ -24,8 +24,8 @@
 static const char *const clip_exts[] = { ".mp4", ".mov", ".m4v", ".mkv", ".ts", ".mts" };
 
 typedef struct BatchJob {
-    const char *intro, *outro;
     CliManifest manifest;     /* manifest mode when nb_rows > 0 */
+    const char **inputs;      /* manifest mode: each row's segments, then the manifest */
     VpJoinOpts join_opts;
     CliProgress progress;
 } BatchJob;
@@ -34,6 +34,8 @@ typedef struct BatchJob {
 typedef struct Clip {
     char *path, *output;
     const char *name;         /* points into path */
+    const char *segments[3];  /* the intro, the clip, the outro: the item's inputs */
+    int nb_segments;
 } Clip;
 
 static volatile int cancel_flag;
@@ -85,30 +87,24 @@ static int make_parent_dirs(const char *path)
 }
 
 /* The segments of one item, in order; *nb receives their count. */
-static const char *const *item_segments(const BatchJob *job, const VpBatchItem *item,
-                                        const char **buf, int *nb)
+static const char *const *item_segments(const BatchJob *job, const VpBatchItem *item, int *nb)
 {
     if (job->manifest.nb_rows) {
         const CliManifestRow *row = item->user;
         *nb = row->nb_segments;
         return row->segments;
     }
-    *nb = 0;
-    if (job->intro)
-        buf[(*nb)++] = job->intro;
-    buf[(*nb)++] = ((const Clip *)item->user)->path;
-    if (job->outro)
-        buf[(*nb)++] = job->outro;
-    return buf;
+    const Clip *clip = item->user;
+    *nb = clip->nb_segments;
+    return clip->segments;
 }
 
 static int join_item(void *opaque, void *worker, const VpBatchItem *item, char *why,
                      size_t why_size)
 {
     BatchJob *job = opaque;
-    const char *buf[3];
     int nb, ret;
-    const char *const *segs = item_segments(job, item, buf, &nb);
+    const char *const *segs = item_segments(job, item, &nb);
 
     if (job->manifest.nb_rows && (ret = make_parent_dirs(item->output)) < 0) {
         snprintf(why, why_size, "%s: cannot create its folder: %s", item->output,
@@ -138,10 +134,11 @@ static void on_progress(void *opaque, int64_t finished, int64_t failed, int64_t 
     cli_progress_update(&job->progress, finished, total);
 }
 
-static void on_item_done(void *opaque, const VpBatchItem *item, const char *status,
+static void on_item_done(void *opaque, const VpBatchItem *item, const char *status, int err,
                          const char *why, double seconds, int64_t bytes)
 {
     (void)opaque;
+    (void)err;
     (void)bytes;
     if (!strcmp(status, "failed")) {
         /* The reason names the file at fault; say which item it spoiled when that is
@@ -211,6 +208,7 @@ static int list_clips(const char *dir, const char *out_dir, Clip **out, int *nb_
             cap = c;
         }
         Clip *c = &clips[nb];
+        memset(c, 0, sizeof(*c));
         size_t stem = (size_t)(strrchr(e->d_name, '.') - e->d_name);
         if (asprintf(&c->path, "%s/%s", dir, e->d_name) < 0) {
             ret = AVERROR(ENOMEM);
@@ -269,7 +267,7 @@ static int same_dir(const char *a, const char *b)
 static void print_dry_run(const BatchJob *job, const VpBatchItem *items, int nb, int json)
 {
     CliJson j;
-    int to_join = 0, to_skip = 0;
+    int to_join = 0, to_skip = 0, to_fail = 0;
 
     if (json) {
         cj_init(&j, stdout);
@@ -278,23 +276,30 @@ static void print_dry_run(const BatchJob *job, const VpBatchItem *items, int nb,
         cj_arr_begin(&j, "items");
     }
     for (int i = 0; i < nb; i++) {
-        const char *buf[3];
         int nb_segs;
         struct stat sb;
-        const char *const *segs = item_segments(job, &items[i], buf, &nb_segs);
-        int skip = stat(items[i].output, &sb) == 0;
+        const char *const *segs = item_segments(job, &items[i], &nb_segs);
+        /* As the runner will decide: an output that is an input fails, before the skip. */
+        int refuse = vp_output_check_not_input(items[i].output, items[i].inputs,
+                                               items[i].nb_inputs) < 0;
+        int skip = !refuse && stat(items[i].output, &sb) == 0;
+        to_fail += refuse;
         to_skip += skip;
-        to_join += !skip;
+        to_join += !refuse && !skip;
         if (json) {
             cj_obj_begin(&j, NULL);
             cj_str(&j, "item", items[i].name);
-            cj_str(&j, "action", skip ? "skip" : "join");
+            cj_str(&j, "action", refuse ? "fail" : skip ? "skip" : "join");
             cj_str(&j, "output", items[i].output);
             cj_arr_begin(&j, "segments");
             for (int k = 0; k < nb_segs; k++)
                 cj_str(&j, NULL, segs[k]);
             cj_arr_end(&j);
             cj_obj_end(&j);
+            continue;
+        }
+        if (refuse) {
+            printf("fail %s: %s\n", items[i].output, vp_strerror(VP_ERR_OUTPUT_IS_INPUT));
             continue;
         }
         if (skip) {
@@ -310,10 +315,14 @@ static void print_dry_run(const BatchJob *job, const VpBatchItem *items, int nb,
         cj_arr_end(&j);
         cj_int(&j, "join", to_join);
         cj_int(&j, "skip", to_skip);
+        cj_int(&j, "fail", to_fail);
         cj_obj_end(&j);
         cj_end(&j);
     } else {
-        printf("dry run: %d to join, %d to skip (exist)\n", to_join, to_skip);
+        printf("dry run: %d to join, %d to skip (exist)", to_join, to_skip);
+        if (to_fail)
+            printf(", %d to fail (output is an input)", to_fail);
+        putchar('\n');
     }
 }
 
@@ -463,18 +472,20 @@ static int run_batch(int argc, char **argv)
             goto end;
         }
         nb = job.manifest.nb_rows;
-        if (!(items = calloc((size_t)nb, sizeof(*items))))
+        size_t nb_inputs = 0;
+        for (int i = 0; i < nb; i++)
+            nb_inputs += (size_t)job.manifest.rows[i].nb_segments + 1;
+        if (!(items = calloc((size_t)nb, sizeof(*items))) ||
+            !(job.inputs = calloc(nb_inputs, sizeof(*job.inputs))))
             goto oom;
+        const char **in = job.inputs;
         for (int i = 0; i < nb; i++) {
             const CliManifestRow *row = &job.manifest.rows[i];
-            for (int k = 0; k < row->nb_segments; k++)
-                if (!strcmp(row->segments[k], row->output)) {
-                    cli_error("%s:%d: %s: the output is also one of its segments", manifest,
-                              row->line, row->output);
-                    ret = CLI_EXIT_UNREADABLE;
-                    goto end;
-                }
-            items[i] = (VpBatchItem){ row->output, row->output, (void *)row };
+            memcpy(in, row->segments, (size_t)row->nb_segments * sizeof(*in));
+            in[row->nb_segments] = manifest;
+            items[i] = (VpBatchItem){ row->output, row->output, (void *)row, in,
+                                      row->nb_segments + 1 };
+            in += row->nb_segments + 1;
         }
     } else {
         if (!dry_run && (r = make_dirs(out_dir)) < 0) {
@@ -492,10 +503,15 @@ static int run_batch(int argc, char **argv)
                      clip_exts[1], clip_exts[2], clip_exts[3], clip_exts[4], clip_exts[5]);
         if (nb && !(items = calloc((size_t)nb, sizeof(*items))))
             goto oom;
-        for (int i = 0; i < nb; i++)
-            items[i] = (VpBatchItem){ clips[i].name, clips[i].output, &clips[i] };
-        job.intro = intro;
-        job.outro = outro;
+        for (int i = 0; i < nb; i++) {
+            Clip *c = &clips[i];
+            if (intro)
+                c->segments[c->nb_segments++] = intro;
+            c->segments[c->nb_segments++] = c->path;
+            if (outro)
+                c->segments[c->nb_segments++] = outro;
+            items[i] = (VpBatchItem){ c->name, c->output, c, c->segments, c->nb_segments };
+        }
         if ((intro && check_shared("intro", intro) < 0) ||
             (outro && check_shared("outro", outro) < 0)) {
             ret = CLI_EXIT_UNREADABLE;
@@ -567,10 +583,10 @@ static int run_batch(int argc, char **argv)
             signal(sigs[k], SIG_DFL);
     if (r < 0 && r != VP_ERR_CANCELLED) {
         /* The library has logged which file and why (report or log not writable, report
-         * held by another run); only memory is left to say. */
+         * held by another run or one of the inputs); only memory is left to say. */
         if (r == AVERROR(ENOMEM))
             cli_error("batch: out of memory");
-        ret = CLI_EXIT_ERROR;
+        ret = r == VP_ERR_OUTPUT_IS_INPUT ? CLI_EXIT_USAGE : CLI_EXIT_ERROR;
         goto end;
     }
     print_summary(&st, bo.jobs < nb ? bo.jobs : nb, report, log, json);
@@ -582,6 +598,7 @@ oom:
     ret = CLI_EXIT_ERROR;
 end:
     free(items);
+    free(job.inputs);
     free_clips(clips, nb);
     cli_manifest_free(&job.manifest);
     free(report_buf);

@@ -140,6 +140,14 @@ static int run_encode_raw(int argc, char **argv)
     o.threads = threads;
     o.encoder_params = params;
 
+    /* The writer renames its file over OUTPUT, which must not be where the frames come
+     * from: the --input file, or the file standard input was redirected from. */
+    const char *src = strcmp(input, "-") ? input : "/dev/stdin";
+    if ((r = vp_output_check_not_input(out, &src, 1)) < 0) {
+        cli_file_error(out, "%s", vp_strerror(r));
+        return CLI_EXIT_USAGE;
+    }
+
     FILE *in = stdin;
     int64_t total = 0;
     if (strcmp(input, "-")) {
@@ -241,7 +249,8 @@ const CliCommand cmd_encode_raw = {
                "(.mp4/.mov/.mkv) atomically with the index in front. An incomplete last frame\n"
                "is dropped with a warning. --hw auto tries NVENC, VAAPI, QSV, VideoToolbox,\n"
                "then libx264; -v shows which encoder was chosen and why the others were not.\n"
-               "Exit status: 0 written, 2 input unreadable or empty, 3 bad options,\n"
-               "4 the output or the encoder failed (nothing is left at OUTPUT).",
+               "Exit status: 0 written, 2 input unreadable or empty, 3 bad options or an\n"
+               "OUTPUT that is the input, 4 the output or the encoder failed (nothing is left\n"
+               "at OUTPUT).",
     .run = run_encode_raw,
 };

@@ -76,6 +76,12 @@ static int export_one(void *opaque, TbItem *item)
             ret = tb_fail(item, TB_FAIL_OUTPUT, item->in, AVERROR(ENOMEM));
             goto end;
         }
+        /* An output that is there because it is the input is refused, not skipped, as the
+         * runner does for the last preset's. */
+        if ((ret = vp_output_check_not_input(paths[i], (const char *const *)&item->in, 1)) < 0) {
+            tb_fail(item, TB_FAIL_USAGE, paths[i], ret);
+            goto end;
+        }
         /* Presets whose output is already there are not made again (one decode for the
          * rest). */
         if (!job->overwrite && access(paths[i], F_OK) == 0)

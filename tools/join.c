@@ -11,6 +11,8 @@ static int exit_code(int err, const VpJoinStats *st)
 {
     if (err == VP_ERR_NOT_JOINABLE)
         return CLI_EXIT_FAILED;
+    if (err == VP_ERR_OUTPUT_IS_INPUT)
+        return CLI_EXIT_USAGE;
     return st->failed_segment >= 0 ? CLI_EXIT_UNREADABLE : CLI_EXIT_ERROR;
 }
 
@@ -132,6 +134,7 @@ const CliCommand cmd_join = {
                "unless\n--conform re-encodes them to match the first segment. The output is "
                "written with the moov\nfirst, under a temporary name renamed into place when "
                "complete; a refusal leaves nothing.\nExit status: 0 joined, 1 refused (not "
-               "joinable), 2 a segment could not be read, 4 output error.",
+               "joinable), 2 a segment could not be read, 3 bad command line (also: the "
+               "output is\none of the segments), 4 output error.",
     .run = run_join,
 };

@@ -24,12 +24,12 @@ static int replace_one(void *opaque, TbItem *item)
         return tb_fail(item, TB_FAIL_OUTPUT, item->in, AVERROR(ENOMEM));
     free(item->result);
     item->result = res;
-    if (!item->extra[0]) {
+    if (!item->in2) {
         item->fail = TB_FAIL_INPUT;
         snprintf(item->why, sizeof(item->why), "%s: no audio file of the same name", item->in);
         return AVERROR(ENOENT);
     }
-    int ret = vp_replace_audio(item->in, item->extra[0], item->out, &job->o, res);
+    int ret = vp_replace_audio(item->in, item->in2, item->out, &job->o, res);
     if (ret < 0) {
         const char *bad = res->failed_path[0] ? res->failed_path : item->in;
         return tb_fail(item, !strcmp(bad, item->out) || ret == VP_ERR_BAD_OPTION
@@ -38,7 +38,7 @@ static int replace_one(void *opaque, TbItem *item)
     double diff = res->audio_duration + job->o.offset_ms / 1000.0 - res->video_duration;
     if (fabs(diff) > 1.0)
         cli_warn("%s: the audio (%.2f s%s) is %.2f s %s than the video (%.2f s)%s",
-                 item->extra[0], res->audio_duration + job->o.offset_ms / 1000.0,
+                 item->in2, res->audio_duration + job->o.offset_ms / 1000.0,
                  job->o.offset_ms ? " with the offset" : "", fabs(diff),
                  diff > 0 ? "longer" : "shorter", res->video_duration,
                  job->o.shortest ? "; cut to the shorter" : "");
@@ -110,7 +110,7 @@ static int run_replace_audio(int argc, char **argv)
     for (int i = 0; i < nb; i++) {
         TbItem *it = &items[i];
         it->out = folders ? tb_out_name(out, it->in, ".mp4") : strdup(out);
-        it->extra[0] = folders ? find_stem(audio, nb_audio, it->in) : strdup(argv[2]);
+        it->in2 = folders ? find_stem(audio, nb_audio, it->in) : strdup(argv[2]);
         if (!it->out) {
             ret = CLI_EXIT_ERROR;
             goto end;
@@ -126,7 +126,7 @@ static int run_replace_audio(int argc, char **argv)
             const VpReplaceAudioResult *res = items[i].result;
             cj_obj_begin(&j, NULL);
             cj_str(&j, "video", items[i].in);
-            cj_str(&j, "audio", items[i].extra[0]);
+            cj_str(&j, "audio", items[i].in2);
             cj_str(&j, "output", items[i].out);
             cj_str(&j, "status", items[i].status);
             if (items[i].fail)

@@ -136,6 +136,7 @@ void tb_items_free(TbItem *items, int nb)
 {
     for (int i = 0; i < nb; i++) {
         free(items[i].in);
+        free(items[i].in2);
         free(items[i].out);
         for (int k = 0; k < 3; k++)
             free(items[i].extra[k]);
@@ -197,9 +198,16 @@ char *tb_out_name(const char *dir, const char *in, const char *suffix)
     return p;
 }
 
+/* An output that is one of the inputs is a mistake of the command line, whichever call
+ * found it: exit status 3. */
+static int fail_kind(int err, int category)
+{
+    return err == VP_ERR_OUTPUT_IS_INPUT ? TB_FAIL_USAGE : category;
+}
+
 int tb_fail(TbItem *item, int category, const char *file, int err)
 {
-    item->fail = category;
+    item->fail = fail_kind(err, category);
     snprintf(item->why, sizeof(item->why), "%s: %s", file, vp_strerror(err));
     return err;
 }
@@ -227,7 +235,7 @@ static int batch_work(void *opaque, void *worker, const VpBatchItem *bi, char *w
     return ret;
 }
 
-static void batch_item_done(void *opaque, const VpBatchItem *bi, const char *status,
+static void batch_item_done(void *opaque, const VpBatchItem *bi, const char *status, int err,
                             const char *why, double seconds, int64_t bytes)
 {
     RunCtx *rc = opaque;
@@ -239,7 +247,7 @@ static void batch_item_done(void *opaque, const VpBatchItem *bi, const char *sta
         if (!item->why[0] && why)
             snprintf(item->why, sizeof(item->why), "%s", why);
         if (!item->fail)
-            item->fail = TB_FAIL_OUTPUT;
+            item->fail = fail_kind(err, TB_FAIL_OUTPUT);
         cli_error("%s", item->why);
     } else if (!strcmp(status, "skipped")) {
         cli_info("%s: %s exists, skipped (--overwrite redoes it)", rc->cmd, bi->output);
@@ -258,17 +266,20 @@ int tb_run(const char *cmd, TbBatch *b, TbItem *items, int nb, TbWorkFn work, vo
 {
     RunCtx rc = { .cmd = cmd, .items = items, .work = work, .opaque = opaque };
     VpBatchItem *bi = calloc((size_t)(nb ? nb : 1), sizeof(*bi));
+    const char *(*inputs)[2] = calloc((size_t)(nb ? nb : 1), sizeof(*inputs));
     VpBatchOpts o;
     VpBatchStats st;
 
-    if (!bi) {
+    if (!bi || !inputs) {
         cli_error("%s: out of memory", cmd);
+        free(bi);
+        free(inputs);
         return CLI_EXIT_ERROR;
     }
     for (int i = 0; i < nb; i++) {
-        bi[i].name = items[i].in;
-        bi[i].output = items[i].out;
-        bi[i].user = &items[i];
+        inputs[i][0] = items[i].in;
+        inputs[i][1] = items[i].in2;
+        bi[i] = (VpBatchItem){ items[i].in, items[i].out, &items[i], inputs[i], 2 };
     }
     vp_batch_default_opts(&o);
     o.jobs = b->jobs;
@@ -284,21 +295,26 @@ int tb_run(const char *cmd, TbBatch *b, TbItem *items, int nb, TbWorkFn work, vo
     int ret = vp_batch_run(bi, (size_t)nb, &o, &st);
     cli_progress_end(&rc.progress);
     free(bi);
+    free(inputs);
+    if (ret == VP_ERR_OUTPUT_IS_INPUT) /* the library has named the report */
+        return CLI_EXIT_USAGE;
     if (ret < 0 && ret != VP_ERR_CANCELLED) {
         cli_error("%s: %s", cmd, vp_strerror(ret));
         return ret == VP_ERR_BAD_OPTION ? CLI_EXIT_USAGE : CLI_EXIT_ERROR;
     }
-    int input = 0, check = 0, output = 0;
+    int input = 0, check = 0, output = 0, usage = 0;
     for (int i = 0; i < nb; i++) {
         input += items[i].fail == TB_FAIL_INPUT;
         check += items[i].fail == TB_FAIL_CHECK;
         output += items[i].fail == TB_FAIL_OUTPUT;
+        usage += items[i].fail == TB_FAIL_USAGE;
     }
     if (nb > 1 && cli_verbosity >= 0 && !b->json)
         cli_info("%s: %lld done, %lld skipped, %lld failed in %.1f s", cmd, (long long)st.done,
                  (long long)st.skipped, (long long)st.failed, st.seconds);
-    return output ? CLI_EXIT_ERROR : input ? CLI_EXIT_UNREADABLE : check ? CLI_EXIT_FAILED
-                                                                           : CLI_EXIT_OK;
+    return output ? CLI_EXIT_ERROR : usage ? CLI_EXIT_USAGE : input ? CLI_EXIT_UNREADABLE
+                                                                : check ? CLI_EXIT_FAILED
+                                                                        : CLI_EXIT_OK;
 }
 
 void tb_progress_cb(void *opaque, double done_s, double total_s)
@@ -320,6 +336,7 @@ int tb_category(int err)
     case AVERROR(EEXIST):
         return TB_FAIL_OUTPUT;
     case VP_ERR_BAD_OPTION:
+    case VP_ERR_OUTPUT_IS_INPUT: /* names the output; tb_fail() makes it a usage error */
         return TB_FAIL_OUTPUT;
     default:
         return TB_FAIL_INPUT;

@@ -6,12 +6,13 @@
 
 #include "cli.h"
 
-/* Why an item failed, for the exit code. */
-enum { TB_OK = 0, TB_FAIL_INPUT, TB_FAIL_CHECK, TB_FAIL_OUTPUT };
+/* Why an item failed, for the exit code. TB_FAIL_USAGE: an output is one of the inputs. */
+enum { TB_OK = 0, TB_FAIL_INPUT, TB_FAIL_CHECK, TB_FAIL_OUTPUT, TB_FAIL_USAGE };
 
 /* One input of a toolbox command and what became of it. */
 typedef struct TbItem {
     char *in;
+    char *in2;                  /* a second input (replace-audio's audio file), or NULL */
     char *out;                  /* main output (the batch skips the item when it exists) */
     char *extra[3];             /* other outputs (thumbnail, metadata, ...) */
     int fail;                   /* TB_* */
@@ -64,11 +65,13 @@ int tb_json_item(CliJson *j, const TbItem *it, const char *output);
 void tb_json_end(CliJson *j);
 
 /* Run @p work over the items with the batch runner. Prints one line per failed item;
- * @p work sets item->fail and item->why. Returns the exit code for the whole run. */
+ * @p work sets item->fail and item->why. An item whose main output is one of its inputs
+ * fails without a call of @p work. Returns the exit code for the whole run. */
 typedef int (*TbWorkFn)(void *opaque, TbItem *item);
 int tb_run(const char *cmd, TbBatch *b, TbItem *items, int nb, TbWorkFn work, void *opaque);
 
-/* Fill item->why and item->fail for a library error on @p file. Returns @p err. */
+/* Fill item->why and item->fail for a library error on @p file (VP_ERR_OUTPUT_IS_INPUT is
+ * TB_FAIL_USAGE whatever @p category says). Returns @p err. */
 int tb_fail(TbItem *item, int category, const char *file, int err);
 
 /* Progress of one pipeline (position in seconds) on the terminal. */

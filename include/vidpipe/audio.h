@@ -37,7 +37,8 @@ VP_API void vp_loudnorm_default_opts(VpLoudnormOpts *opts);
  * second applies libavfilter's loudnorm with the measured values, encodes AAC and copies the
  * video. @p out is written atomically. @p res may be NULL.
  * @return 0, or a negative error (VP_ERR_NO_AUDIO, VP_ERR_NO_VIDEO, the source's, the
- *         output's, VP_ERR_BAD_OPTION). Thread-safe.
+ *         output's, VP_ERR_BAD_OPTION; VP_ERR_OUTPUT_IS_INPUT, before the first pass, when
+ *         @p out is @p in). Thread-safe.
  */
 VP_API int vp_loudnorm(const char *in, const char *out, const VpLoudnormOpts *opts,
                        VpLoudnormResult *res);
@@ -60,8 +61,8 @@ VP_API void vp_replace_audio_default_opts(VpReplaceAudioOpts *opts);
 /**
  * Write @p out with the video of @p video (copied) and the audio of @p audio (its best audio
  * stream, encoded to AAC, shifted by the offset). @p out is written atomically.
- * @return 0, or a negative error with res->failed_path naming the file it concerns.
- * Thread-safe.
+ * @return 0, or a negative error with res->failed_path naming the file it concerns
+ *         (VP_ERR_OUTPUT_IS_INPUT: @p out is @p video or @p audio). Thread-safe.
  */
 VP_API int vp_replace_audio(const char *video, const char *audio, const char *out,
                             const VpReplaceAudioOpts *opts, VpReplaceAudioResult *res);

@@ -22,6 +22,12 @@ typedef struct VpBatchItem {
                                construction, since outputs are renamed into place); NULL
                                for items that write nothing (never skipped) */
     void *user;           /**< the caller's per-item data, passed to work() */
+    /** The files the item reads, @p nb_inputs of them (NULL entries are skipped); NULL and
+     *  0 for none given. An item whose output is one of them (the same file, however spelt:
+     *  vp_output_check_not_input()) fails with VP_ERR_OUTPUT_IS_INPUT without calling
+     *  work(), even when its output exists and would otherwise be skipped. */
+    const char *const *inputs;
+    int nb_inputs;
 } VpBatchItem;
 
 /**
@@ -62,8 +68,9 @@ typedef struct VpBatchOpts {
      *  items so far (done, skipped or failed), @p failed of them, of @p total. */
     void (*progress)(void *opaque, int64_t finished, int64_t failed, int64_t total);
     /** Optional, called (serialized) once per item with its outcome: @p status is "done",
-     *  "skipped" or "failed"; @p why is the reason (failed, skipped) or NULL. */
-    void (*item_done)(void *opaque, const VpBatchItem *item, const char *status,
+     *  "skipped" or "failed"; @p err the failed item's error (< 0), else 0; @p why the
+     *  reason (failed, skipped) or NULL. */
+    void (*item_done)(void *opaque, const VpBatchItem *item, const char *status, int err,
                       const char *why, double seconds, int64_t bytes);
     volatile int *cancel;   /**< optional: stop taking new items when *cancel != 0 (items
                                  already started run to their end) */
@@ -87,8 +94,9 @@ VP_API void vp_batch_default_opts(VpBatchOpts *opts);
  * Before any item runs, the temporary files (see vpi_output_*) that a killed run left for
  * one of this batch's outputs are removed from the output folders (other temporary files
  * are left alone), and items whose output path repeats an earlier item's are marked failed.
- * Then each item is skipped (its output exists), or done by work(), retried after transient
- * errors, and reported as one JSON line in the report:
+ * Then each item fails if its output is one of its inputs, or is skipped (its output
+ * exists), or done by work(), retried after transient errors, and reported as one JSON
+ * line in the report:
  *
  *     {"item":"clip1.mp4","status":"failed","reason":"clip1.mp4: file is truncated ...",
  *      "error":"VP_ERR_TRUNCATED","seconds":0.012,"bytes":0,"attempts":1,
@@ -105,7 +113,9 @@ VP_API void vp_batch_default_opts(VpBatchOpts *opts);
  *         stopped the batch before every item ran (stats say how far it got); or another
  *         negative error if the batch could not run at all (VP_ERR_BAD_OPTION with a log
  *         line naming the field, report or log not writable, AVERROR(EBUSY) when another
- *         run holds the report), in which case no item was run.
+ *         run holds the report, VP_ERR_OUTPUT_IS_INPUT with a log line naming the report or
+ *         the log when it is one of an item's inputs: then neither is opened), in which
+ *         case no item was run.
  *
  * Call from one thread; it creates its own workers and returns when they have ended.
  */

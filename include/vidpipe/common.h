@@ -46,7 +46,9 @@ extern "C" {
     X(VP_ERR_CANCELLED,     -0x5650000d, "operation was cancelled")                      \
     X(VP_ERR_CORRUPT,       -0x5650000e, "media data is corrupt")                       \
     X(VP_ERR_NO_MOOV,       -0x5650000f, "MP4 has no moov box (unfinished or truncated)") \
-    X(VP_ERR_NOT_REGULAR,   -0x56500010, "is not a regular file (pipe, device or socket)")
+    X(VP_ERR_NOT_REGULAR,   -0x56500010, "is not a regular file (pipe, device or socket)") \
+    X(VP_ERR_OUTPUT_IS_INPUT, -0x56500011,                                               \
+      "is the same file as an input; refusing to overwrite it")
 
 /** vidpipe's own error codes (FFmpeg AVERROR codes are used alongside these). */
 enum VpError {
@@ -67,6 +69,26 @@ VP_API const char *vp_err_name(int err);
  * the next call on the same thread; never NULL. Thread-safe.
  */
 VP_API const char *vp_strerror(int err);
+
+/**
+ * Whether writing @p out would destroy one of the @p nb files in @p inputs. Every
+ * libvidpipe entry point that writes a file checks its outputs with it before it writes
+ * anything; a caller that writes files of its own (a report, a file from frames it read)
+ * can do the same.
+ *
+ * @p out is one of the inputs when both exist and are the same file (the same device and
+ * inode), however each is spelt: "a.mp4", "./a.mp4", "/abs/a.mp4", a symbolic link to it or
+ * a hard link. A link given as the output is refused although the rename would only
+ * replace the link: it names the input, and an input that is a link to the output would
+ * lose its contents. An @p out that does not exist cannot be an input that exists, and an
+ * input that does not exist is never read (opening it fails on its own), so nothing more
+ * is compared then. NULL entries of @p inputs are skipped.
+ *
+ * @return 0, or VP_ERR_OUTPUT_IS_INPUT (nothing is logged: the caller names @p out, as in
+ *         "out.mp4: " + vp_strerror()). Thread-safe; one stat() of @p out, and one per
+ *         input when @p out exists.
+ */
+VP_API int vp_output_check_not_input(const char *out, const char *const *inputs, int nb);
 
 /** Log levels, ordered like FFmpeg's: lower is more severe. */
 enum VpLogLevel {

@@ -61,7 +61,9 @@ VP_API int vp_joiner_new(const VpJoinOpts *opts, VpJoiner **out);
  *
  * @param why  on failure, receives one line naming the file and the reason
  *             ("clip.mp4: video is 1280x720, the join needs 720x1260"); may be NULL
- * @return 0, or a negative error (VP_ERR_NOT_JOINABLE, AVERROR(ENOENT), ...).
+ * @return 0, or a negative error (VP_ERR_NOT_JOINABLE, AVERROR(ENOENT), ...);
+ *         VP_ERR_OUTPUT_IS_INPUT, before anything is read or written, when @p out_path is
+ *         one of the segments (vp_output_check_not_input()).
  *
  * Not thread-safe on the same joiner; different joiners may run concurrently.
  */

@@ -106,7 +106,10 @@ VP_API void vp_encode_default_opts(VpEncodeOpts *opts);
 /**
  * Add an encoded output. The options are validated now (VP_ERR_BAD_OPTION names the field
  * in the log) and copied. Returns the output's index (>= 0) or a negative error; video is
- * required (VP_ERR_NO_VIDEO). Call before vp_pipeline_run(), on the pipeline's thread.
+ * required (VP_ERR_NO_VIDEO); an output that is the source or the audio file
+ * (VpPipelineOpts.audio_path) is refused with VP_ERR_OUTPUT_IS_INPUT
+ * (vp_output_check_not_input(); vp_pipeline_failed_output() names it). Call before
+ * vp_pipeline_run(), on the pipeline's thread.
  */
 VP_API int vp_pipeline_add_encode(VpPipeline *p, const VpEncodeOpts *opts);
 

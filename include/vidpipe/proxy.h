@@ -46,7 +46,8 @@ VP_API void vp_proxy_default_opts(VpProxyOpts *opts);
  * the end; on failure none of them is left. @p res may be NULL.
  * @return 0 (even when decode errors were carried past: see res->decode_errors), or a
  *         negative error: the source's (AVERROR(ENOENT), VP_ERR_NOT_MEDIA, VP_ERR_NO_VIDEO,
- *         ...), VP_ERR_BAD_OPTION, or an output's.
+ *         ...), VP_ERR_BAD_OPTION, or an output's; VP_ERR_OUTPUT_IS_INPUT, before the
+ *         decode, when an output is @p in (res->failed_output names it).
  * Thread-safe: any number of proxies may be made concurrently.
  */
 VP_API int vp_proxy_make(const char *in, const char *out, const VpProxyOpts *opts,
