@@ -92,7 +92,7 @@ typedef struct VpiOutput {
     int no_sync;
 } VpiOutput;
 
-/* Create the temporary file (mode 0644 minus umask) next to @p final_path. On success
+/* Create the temporary file (mode 0666 minus the umask, as open() applies it) next to @p final_path. On success
  * o->tmp_path names an empty file the caller writes (e.g. with avio_open). */
 int vpi_output_begin(VpiOutput *o, const char *final_path);
 /* fsync the temporary file and rename it over the final name; frees @p o. */

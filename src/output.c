@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -36,16 +37,32 @@ int vpi_output_begin(VpiOutput *o, const char *final_path)
         ret = AVERROR(ENOMEM);
         goto fail;
     }
-    snprintf(o->tmp_path, len, "%s/.%s" TEMP_TAG "XXXXXX", dir, base);
-    fd = mkstemp(o->tmp_path);
+    /* O_EXCL with a random suffix, as mkstemp does, but created 0666 so that the kernel
+     * applies the umask: mkstemp's 0600 would need the umask read back, and umask() can
+     * only be read by setting it, a race with every other thread creating files. */
+    static const char digits[] = "0123456789abcdefghijklmnopqrstuvwxyz";
+    fd = -1;
+    for (int attempt = 0; attempt < 100 && fd < 0; attempt++) {
+        uint8_t rnd[6];
+        if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
+            ret = AVERROR(errno ? errno : EIO);
+            goto fail;
+        }
+        char suffix[7];
+        for (int i = 0; i < 6; i++)
+            suffix[i] = digits[rnd[i] % 36];
+        suffix[6] = 0;
+        snprintf(o->tmp_path, len, "%s/.%s" TEMP_TAG "%s", dir, base, suffix);
+        fd = open(o->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        if (fd < 0 && errno != EEXIST) {
+            ret = AVERROR(errno);
+            goto fail;
+        }
+    }
     if (fd < 0) {
-        ret = AVERROR(errno);
+        ret = AVERROR(EEXIST);
         goto fail;
     }
-    /* mkstemp creates 0600; outputs are ordinary files. */
-    mode_t mask = umask(0);
-    umask(mask);
-    fchmod(fd, 0666 & ~mask);
     close(fd);
     free(dcopy);
     free(bcopy);

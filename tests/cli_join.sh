@@ -25,6 +25,9 @@ boxes=$(top_boxes "$WORK/abc.mp4")
 assert_eq "$boxes" "ftyp moov mdat" "top-level boxes (fast start)"
 assert_eq "$(avcc_count "$WORK/abc.mp4")" 1 "equal SPS/PPS: one sample entry"
 assert_seeks "$WORK/abc.mp4" "plain join"
+# the output's mode is 0666 minus the caller's umask, as for any file it creates
+(umask 027; "$VIDPIPE" join -o "$WORK/umask.mp4" "$A" "$G" >/dev/null)
+assert_eq "$(stat -c %a "$WORK/umask.mp4")" 640 "output mode under umask 027"
 start=$(ffprobe -v error -show_entries stream=start_time -of csv=p=0 "$WORK/abc.mp4" | tr '\n' ' ')
 assert_eq "$start" "0.000000 0.000000 " "audio and video start together at 0"
 rep=$(measure "$WORK/abc.mp4" "25 26 25" "0 7.583333 0")
