@@ -16,7 +16,7 @@
 
 #include <libavutil/error.h>
 
-#include "internal.h"
+#include "util/internal.h"
 #include "vidpipe/batch.h"
 
 #define MAX_JOBS 1024

@@ -7,7 +7,7 @@
 
 #include <libavutil/error.h>
 
-#include "internal.h"
+#include "util/internal.h"
 #include "vidpipe/check.h"
 
 typedef struct DiffList {

@@ -8,7 +8,7 @@
 
 #include <libavutil/error.h>
 
-#include "internal.h"
+#include "util/internal.h"
 #include "sink.h"
 #include "vidpipe/cleanup.h"
 

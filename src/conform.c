@@ -14,7 +14,7 @@
 #include <libavutil/opt.h>
 #include <libavutil/pixdesc.h>
 
-#include "internal.h"
+#include "util/internal.h"
 #include "join_internal.h"
 #include "vidpipe/probe.h"
 

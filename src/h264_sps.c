@@ -4,7 +4,7 @@
  * Lets the joiner accept a segment from its index alone, without probing (decoding). */
 #include <string.h>
 
-#include "internal.h"
+#include "util/internal.h"
 #include "join_internal.h"
 
 static void scaling_list(VpiBits *b, int size)

@@ -11,7 +11,7 @@
 #include <libavutil/opt.h>
 
 #include "hwenc.h"
-#include "internal.h"
+#include "util/internal.h"
 
 const char *const vpi_x264_presets[] = {
     "ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower",

@@ -21,7 +21,7 @@
 #include <libavutil/mathematics.h>
 #include <libavutil/mem.h>
 
-#include "internal.h"
+#include "util/internal.h"
 #include "join_internal.h"
 #include "mp4.h"
 #include "vidpipe/check.h"

@@ -16,7 +16,7 @@
 #include <libavutil/channel_layout.h>
 #include <libavutil/mem.h>
 
-#include "internal.h"
+#include "util/internal.h"
 #include "join_internal.h"
 
 #define CTX_BEFORE 2   /* frames of context fed to the encoder before a region */

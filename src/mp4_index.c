@@ -15,7 +15,7 @@
 #include <libavutil/intreadwrite.h>
 #include <libavutil/mathematics.h>
 
-#include "internal.h"
+#include "util/internal.h"
 #include "mp4.h"
 
 #define MAX_MOOV (256 << 20)

@@ -10,7 +10,7 @@
 #include <libavutil/mathematics.h>
 #include <libavutil/mem.h>
 
-#include "internal.h"
+#include "util/internal.h"
 #include "mp4.h"
 
 #define MOVIE_TIMESCALE 1000

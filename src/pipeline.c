@@ -13,7 +13,7 @@
 #include <libavutil/display.h>
 #include <libavutil/pixdesc.h>
 
-#include "internal.h"
+#include "util/internal.h"
 #include "sink.h"
 
 #define MAX_SINKS 32

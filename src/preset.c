@@ -11,7 +11,7 @@
 #include <libavutil/error.h>
 #include <libavutil/rational.h>
 
-#include "json.h"
+#include "util/json.h"
 #include "vidpipe/export.h"
 
 #define MAX_PRESETS 256

@@ -17,7 +17,7 @@
 #include <libavutil/intreadwrite.h>
 #include <libavutil/pixdesc.h>
 
-#include "internal.h"
+#include "util/internal.h"
 #include "vidpipe/probe.h"
 
 /* find_stream_info reads at most this much; FFmpeg's default is 5 MB, which ffprobe uses

@@ -9,7 +9,7 @@
 
 #include <libavutil/error.h>
 
-#include "json.h"
+#include "util/json.h"
 #include "vidpipe/proxy.h"
 
 void vp_proxy_default_opts(VpProxyOpts *o)

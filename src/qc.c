@@ -12,7 +12,7 @@
 
 #include <libavutil/error.h>
 
-#include "json.h"
+#include "util/json.h"
 #include "qc_int.h"
 
 #define F(name, type, def, min, max, help) \

@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "internal.h"
+#include "util/internal.h"
 #include "vidpipe/audio.h"
 #include "vidpipe/probe.h"
 

@@ -10,7 +10,7 @@
 #include <libavutil/frame.h>
 
 #include "vidpipe/pipeline.h"
-#include "internal.h"
+#include "util/internal.h"
 
 typedef struct VpiSink VpiSink;
 

@@ -30,7 +30,7 @@
 
 #include "convert.h"
 #include "hwenc.h"
-#include "internal.h"
+#include "util/internal.h"
 #include "vidpipe/writer.h"
 
 #define PLANE_ALIGN 64

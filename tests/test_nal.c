@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* NAL unit walking and slice header reading on hand-made H.264/HEVC access units. */
-#include "internal.h"
+#include "util/internal.h"
 #include "test.h"
 
 /* first_mb_in_slice = 0 ("1"), slice_type ue(v): I=7 "0001000", P=5 "00110", B=6 "00111". */
