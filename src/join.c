@@ -23,7 +23,7 @@
 
 #include "util/internal.h"
 #include "join_internal.h"
-#include "mp4.h"
+#include "mp4/mp4.h"
 #include "vidpipe/check.h"
 #include "vidpipe/join.h"
 #include "vidpipe/probe.h"

@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "mp4.h"
+#include "mp4/mp4.h"
 
 #define VPI_AAC_FRAME 1024
 

@@ -11,7 +11,7 @@
 #include <libavutil/error.h>
 
 #include "join_internal.h"
-#include "mp4.h"
+#include "mp4/mp4.h"
 #include "test.h"
 #include "vidpipe/join.h"
 

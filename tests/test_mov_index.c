@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "mp4.h"
+#include "mp4/mp4.h"
 #include "test.h"
 
 static char dir[256];
