@@ -16,7 +16,7 @@
 #include <libavutil/pixdesc.h>
 
 #include "vidpipe/vidpipe.h"
-#include "convert.h"
+#include "encode/convert.h"
 #include "test.h"
 
 static char dir[256];
