@@ -9,7 +9,7 @@
 #include <libavutil/error.h>
 
 #include "util/internal.h"
-#include "sink.h"
+#include "pipeline/sink.h"
 #include "vidpipe/cleanup.h"
 
 void vp_cleanup_default_opts(VpCleanupOpts *o)

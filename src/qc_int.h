@@ -3,7 +3,7 @@
 #ifndef VIDPIPE_QC_INT_H
 #define VIDPIPE_QC_INT_H
 
-#include "sink.h"
+#include "pipeline/sink.h"
 #include "vidpipe/qc.h"
 
 typedef struct VpiQcData {
