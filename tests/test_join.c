@@ -10,7 +10,7 @@
 #include <fcntl.h>
 #include <libavutil/error.h>
 
-#include "join_internal.h"
+#include "join/join_internal.h"
 #include "mp4/mp4.h"
 #include "test.h"
 #include "vidpipe/join.h"

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "util/internal.h"
-#include "join_internal.h"
+#include "join/join_internal.h"
 
 static void scaling_list(VpiBits *b, int size)
 {
