@@ -14,7 +14,7 @@
 #include <libavutil/pixdesc.h>
 #include <libswscale/swscale.h>
 
-#include "qc_int.h"
+#include "ops/qc_int.h"
 
 /* About this many luma samples per row and column are enough to call a picture black or
  * unchanged: 1080p is read at every 8th pixel of every 8th row. */
