@@ -15,8 +15,8 @@
 #include "vidpipe/batch.h"
 #include "vidpipe/join.h"
 
-#include "cli.h"
-#include "commands.h"
+#include "common/cli.h"
+#include "common/commands.h"
 #include "manifest.h"
 
 #define WHY_SIZE 1024

@@ -8,8 +8,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "cli.h"
-#include "commands.h"
+#include "common/cli.h"
+#include "common/commands.h"
 
 static size_t frame_size(VpPixelFormat fmt, int w, int h)
 {

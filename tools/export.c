@@ -9,8 +9,8 @@
 
 #include <libavutil/error.h>
 
-#include "commands.h"
-#include "toolbox.h"
+#include "common/commands.h"
+#include "common/toolbox.h"
 #include "vidpipe/export.h"
 
 #define MAX_CHOSEN 32

@@ -4,8 +4,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "cli.h"
-#include "commands.h"
+#include "common/cli.h"
+#include "common/commands.h"
 
 static int exit_code(int err, const VpJoinStats *st)
 {

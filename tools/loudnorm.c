@@ -6,8 +6,8 @@
 
 #include <libavutil/error.h>
 
-#include "commands.h"
-#include "toolbox.h"
+#include "common/commands.h"
+#include "common/toolbox.h"
 
 typedef struct LnJob {
     VpLoudnormOpts o;

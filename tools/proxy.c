@@ -7,8 +7,8 @@
 
 #include <libavutil/error.h>
 
-#include "commands.h"
-#include "toolbox.h"
+#include "common/commands.h"
+#include "common/toolbox.h"
 #include "vidpipe/proxy.h"
 
 typedef struct ProxyJob {

@@ -7,9 +7,9 @@
 
 #include <libavutil/error.h>
 
-#include "commands.h"
-#include "qc_html.h"
-#include "toolbox.h"
+#include "common/commands.h"
+#include "common/qc_html.h"
+#include "common/toolbox.h"
 #include "vidpipe/qc.h"
 
 typedef struct QcJob {

@@ -3,8 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cli.h"
-#include "commands.h"
+#include "common/cli.h"
+#include "common/commands.h"
 
 static const CliCommand *const commands[] = {
     &cmd_probe,
