@@ -7,7 +7,7 @@ set -eu
 PKGS="build-essential meson ninja-build pkg-config
 libavformat-dev libavcodec-dev libavfilter-dev libavutil-dev libswscale-dev libswresample-dev
 ffmpeg python3 python3-numpy jq chromium"
-# /usr/bin/time: peak memory of vidpipe batch in tests/cli_batch_resume.sh
+# /usr/bin/time: peak memory of vidpipe batch in tests/cli/cli_batch_resume.sh
 PKGS="$PKGS time"
 # Peers the benchmarks compare with; optional for building and testing.
 BENCH_PKGS="mkvtoolnix hyperfine python3-opencv bc"

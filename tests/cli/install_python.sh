@@ -3,7 +3,7 @@
 # `make install PREFIX=DIR` puts the vidpipe Python module under
 # PREFIX/lib/python3/dist-packages, recording where the library went; with that folder on
 # PYTHONPATH it imports and writes a file a decoder reads back.
-. "$VP_SRCDIR/tests/lib.sh"
+. "$VP_SRCDIR/tests/cli/lib.sh"
 PY=/usr/bin/python3
 [ -x "$PY" ] || PY=python3
 "$PY" -c 'import numpy' 2>/dev/null || { echo "skipped: no numpy for $PY"; exit 77; }

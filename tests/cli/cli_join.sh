@@ -5,8 +5,8 @@
 # with join_measure against the known signal), segments that differ in SPS/PPS, time base,
 # B-frames, audio length or have no audio, refusals with check's reasons, --conform, paths
 # with odd characters, moov before mdat, nothing left behind on failure.
-. "$VP_SRCDIR/tests/lib.sh"
-. "$VP_SRCDIR/tests/join_lib.sh"
+. "$VP_SRCDIR/tests/cli/lib.sh"
+. "$VP_SRCDIR/tests/cli/join_lib.sh"
 
 join_segments
 

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # vidpipe thumb: the right frame, the right size, contact sheets with their tiles and time
 # labels, bad input.
-. "$VP_SRCDIR/tests/lib.sh"
+. "$VP_SRCDIR/tests/cli/lib.sh"
 
 src=$(toolbox_av)
 audioonly=$(toolbox_audio)

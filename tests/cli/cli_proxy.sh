@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # vidpipe proxy: outputs checked with ffprobe/ffmpeg, the frames the proxy keeps compared with
 # ffmpeg's fps filter, bad inputs, folders, skipping, and nothing left behind on failure.
-. "$VP_SRCDIR/tests/lib.sh"
+. "$VP_SRCDIR/tests/cli/lib.sh"
 
 src=$(toolbox_av)
 noaudio=$(toolbox_video)

@@ -3,10 +3,10 @@
 # A joined output (B-frames, other SPS/PPS and time base, a segment without audio, audio
 # longer and shorter than video) plays to its end in Chromium without a media error, with
 # every frame presented; and a viewer who seeks into every segment, at later keyframes and
-# between them, last segment first, sees the right pictures (tests/chromium_seek.py).
+# between them, last segment first, sees the right pictures (tests/cli/chromium_seek.py).
 # Skipped (77) when chromium is not installed.
-. "$VP_SRCDIR/tests/lib.sh"
-. "$VP_SRCDIR/tests/join_lib.sh"
+. "$VP_SRCDIR/tests/cli/lib.sh"
+. "$VP_SRCDIR/tests/cli/join_lib.sh"
 command -v chromium >/dev/null 2>&1 || { echo "chromium not installed"; exit 77; }
 
 join_segments
@@ -58,11 +58,11 @@ S=$(seg j_sps.mp4 60 210 0 -c:v libx264 -preset slow -profile:v main -refs 4 -cr
 run "$VIDPIPE" join -o "$WORK/sps.mp4" "$A" "$S" "$G"
 assert_eq "$RC" 0 "other SPS/PPS: join exit code"
 check
-seeks=$(python3 "$VP_SRCDIR/tests/chromium_seek.py" "$WORK" "$WORK/sps.mp4" \
+seeks=$(python3 "$VP_SRCDIR/tests/cli/chromium_seek.py" "$WORK" "$WORK/sps.mp4" \
     4.3,3.8,3.3,2.95,2.5,2.1,1.55,1.2,0.7,0.2) || fail "other SPS/PPS: seeking in chromium"
 echo "$seeks"
 check
-seeks=$(python3 "$VP_SRCDIR/tests/chromium_seek.py" "$WORK" "$WORK/www/mix.mp4" \
+seeks=$(python3 "$VP_SRCDIR/tests/cli/chromium_seek.py" "$WORK" "$WORK/www/mix.mp4" \
     8.4,7.9,7.2,6.6,5.9,5.5,4.7,3.8,3.3,2.9,2.5,1.7,0.7) || fail "mixed join: seeking in chromium"
 echo "$seeks"
 finish

@@ -150,7 +150,7 @@ PY
 
 # assert_seeks OUT WHAT: a viewer who seeks to any keyframe of OUT, or into the middle of any
 # GOP, sees the pictures a sequential decode gives, and FFmpeg logs no error on the way
-# (tests/seek_check.c: every seek from a fresh open, as `ffmpeg -ss T -i OUT` does).
+# (tests/cli/seek_check.c: every seek from a fresh open, as `ffmpeg -ss T -i OUT` does).
 assert_seeks() {
     check
     seek_report=$("$VP_SEEK_CHECK" "$1" 2>&1) || fail "$2: seeking into it: $seek_report"

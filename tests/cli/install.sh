@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # `meson install` (what `make install PREFIX=DIR` runs) puts the library, headers,
 # pkg-config file, CLI and man pages in place, and a program builds against them.
-. "$VP_SRCDIR/tests/lib.sh"
+. "$VP_SRCDIR/tests/cli/lib.sh"
 DEST=$WORK/dest
 meson install -C "$VP_BUILDDIR" --no-rebuild --quiet --destdir "$DEST" >"$WORK/install.log" 2>&1 \
     || { cat "$WORK/install.log"; fail "meson install"; finish; exit 1; }

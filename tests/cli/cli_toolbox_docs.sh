@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # Every option a toolbox command accepts (its --help, generated from its option table) is
 # documented in its man page, and every command is in vidpipe's command list.
-. "$VP_SRCDIR/tests/lib.sh"
+. "$VP_SRCDIR/tests/cli/lib.sh"
 
 for cmd in proxy thumb export qc loudnorm replace-audio cleanup; do
     man="$VP_SRCDIR/docs/vidpipe-$cmd.1"

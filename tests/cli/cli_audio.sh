@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # vidpipe loudnorm and replace-audio: loudness measured independently (ffmpeg ebur128), the
 # video stream copied packet for packet, offsets, --shortest, length warnings, bad inputs.
-. "$VP_SRCDIR/tests/lib.sh"
+. "$VP_SRCDIR/tests/cli/lib.sh"
 
 src=$(toolbox_av)
 noaudio=$(toolbox_video)

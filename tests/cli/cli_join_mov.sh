@@ -5,8 +5,8 @@
 # three-segment join is an ISO MP4 with a version 0 'mp4a' entry, its frames bit-identical
 # and its seams measured clean; check and join agree on PCM audio, first or not, and on a
 # phone's HEVC; a batch of .mov clips.
-. "$VP_SRCDIR/tests/lib.sh"
-. "$VP_SRCDIR/tests/join_lib.sh"
+. "$VP_SRCDIR/tests/cli/lib.sh"
+. "$VP_SRCDIR/tests/cli/join_lib.sh"
 
 join_segments
 AM=$(media j_a.mov -i "$A" -c copy \

@@ -3,8 +3,8 @@
 # vidpipe batch end to end: intro + personal clip + outro, manifests with odd paths, the
 # seed's folder layout, bad clips in the middle, reruns, the report and the log, dry runs,
 # usage errors, and -j 1 / -j 2 giving the same outputs.
-. "$VP_SRCDIR/tests/lib.sh"
-. "$VP_SRCDIR/tests/batch_media.sh"
+. "$VP_SRCDIR/tests/cli/lib.sh"
+. "$VP_SRCDIR/tests/cli/batch_media.sh"
 WIDE=$(av batch_clip_wide.mp4 1 224x128 550)
 
 # ---- intro + personal clips + outro ------------------------------------------------------

@@ -1,7 +1,7 @@
 #!/bin/sh
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # vidpipe encode-raw: raw frames from a pipe or a file to H.264, as a user sees it.
-. "$VP_SRCDIR/tests/lib.sh"
+. "$VP_SRCDIR/tests/cli/lib.sh"
 
 raw=$(media writer_64x48_bgr24.raw -f lavfi -i testsrc2=s=64x48:r=25 -frames:v 12 \
       -pix_fmt bgr24 -f rawvideo)

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # vidpipe qc: planted black, silent, frozen and corrupt stretches found at the right times,
 # loudness as ffmpeg's ebur128 measures it, the spec, exit codes, the HTML report.
-. "$VP_SRCDIR/tests/lib.sh"
+. "$VP_SRCDIR/tests/cli/lib.sh"
 
 clean=$(toolbox_av)
 # 0-2 s moving, 2-4.5 s black, 6-8.5 s one frame held, audio silent 1-3.5 s.

@@ -1,7 +1,7 @@
 #!/bin/sh
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # vidpipe check through the CLI: verdicts, one line per difference, exit codes.
-. "$VP_SRCDIR/tests/lib.sh"
+. "$VP_SRCDIR/tests/cli/lib.sh"
 
 V="-f lavfi -i testsrc2=s=320x240:r=24:d=2"
 S="-f lavfi -i sine=r=48000:d=2"

@@ -3,8 +3,8 @@
 # vidpipe batch after kill -9: no file under a final name is partial, and a rerun finishes
 # the rest and removes the interrupted run's temporary files. Then: peak memory is flat
 # from 20 to 400 outputs.
-. "$VP_SRCDIR/tests/lib.sh"
-. "$VP_SRCDIR/tests/batch_media.sh"
+. "$VP_SRCDIR/tests/cli/lib.sh"
+. "$VP_SRCDIR/tests/cli/batch_media.sh"
 
 count_outputs() { find "$1" -maxdepth 1 -name 'c*.mp4' | wc -l; }
 # wait_outputs DIR N PID: until DIR holds N outputs, PID has ended, or 30 s have passed.

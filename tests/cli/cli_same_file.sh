@@ -5,7 +5,7 @@
 # to it, a hard link to it), refuses with one line and exit status 3 before it writes
 # anything: the input is byte for byte what it was and nothing is left in its folder. A
 # batch fails only the items whose output is one of their inputs and does the others.
-. "$VP_SRCDIR/tests/lib.sh"
+. "$VP_SRCDIR/tests/cli/lib.sh"
 
 AV=$(toolbox_av)
 MSG="is the same file as an input; refusing to overwrite it"

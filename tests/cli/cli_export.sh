@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # vidpipe export: several presets from one decode; fit + pad geometry, frame rate, CRF and
 # bitrate cap, AAC; user presets; no-audio and bad inputs; existing outputs not redone.
-. "$VP_SRCDIR/tests/lib.sh"
+. "$VP_SRCDIR/tests/cli/lib.sh"
 
 src=$(toolbox_av)
 noaudio=$(toolbox_video)

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # vidpipe cleanup: a shaky, noisy clip comes out steadier, brighter and quieter above 3 kHz,
 # from one encode; the stabilization transforms file does not outlive the run.
-. "$VP_SRCDIR/tests/lib.sh"
+. "$VP_SRCDIR/tests/cli/lib.sh"
 # libvidstab leaks inside vsMotionDetection (see tests/lsan.supp); the full unwind lets the
 # sanitizer see that the leak is in libvidstab.
 export ASAN_OPTIONS="${ASAN_OPTIONS:-}:fast_unwind_on_malloc=0"

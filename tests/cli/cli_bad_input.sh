@@ -1,7 +1,7 @@
 #!/bin/sh
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # Bad input: one clear line per file naming it and the reason; no crash, no hang.
-. "$VP_SRCDIR/tests/lib.sh"
+. "$VP_SRCDIR/tests/cli/lib.sh"
 
 GOOD=$(media cb_good.mp4 -f lavfi -i testsrc2=s=320x240:r=24:d=2 -f lavfi -i sine=d=2 \
     -c:v libx264 -preset ultrafast -c:a aac -shortest)

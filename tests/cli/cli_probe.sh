@@ -1,7 +1,7 @@
 #!/bin/sh
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # vidpipe probe through the CLI: human and JSON output, several files, lists, exit codes.
-. "$VP_SRCDIR/tests/lib.sh"
+. "$VP_SRCDIR/tests/cli/lib.sh"
 
 A=$(media cp_a.mp4 -f lavfi -i testsrc2=s=320x240:r=24:d=2 -f lavfi -i sine=r=48000:d=2 \
     -c:v libx264 -preset ultrafast -g 24 -c:a aac -shortest)
