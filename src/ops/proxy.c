@@ -41,35 +41,48 @@ static double fps_of(VpRational q)
     return q.num > 0 && q.den > 0 ? (double)q.num / q.den : NAN;
 }
 
-/* The metadata the upload pipeline stores, in the shape its scripts wrote it. */
+/* The one serialiser of a proxy result (metadata file and --json): the metadata's shape as
+ * the upload pipeline's scripts wrote it, plus has_audio and the proxy's frames. */
+static json_t *result_json(const VpProxyResult *r)
+{
+    const VpSourceInfo *s = &r->source;
+    json_t *thumb = r->thumb.width ?
+        json_pack("{s:o,s:o,s:o,s:o}", "width", num6g(r->thumb.width),
+                  "height", num6g(r->thumb.height), "file_size_bytes",
+                  num6g((double)r->thumb.size), "timestamp_seconds", num6g(r->thumb.at)) :
+        json_null();
+    /* NULL for any member (out of memory) fails the whole pack, which releases the rest. */
+    return json_pack("{s:{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:b},"
+                     "s:{s:o,s:o,s:o,s:I,s:o,s:s,s:b,s:o},s:o,s:i}",
+        "original", "width", num6g(s->width), "height", num6g(s->height),
+        "fps", num6g(fps_of(s->fps)), "duration_seconds", num6g(s->duration),
+        "codec", vpi_json_text(s->video_codec), "bitrate", num6g((double)s->bit_rate),
+        "file_size_bytes", num6g((double)s->size), "has_audio", s->has_audio,
+        "proxy", "width", num6g(r->proxy.width), "height", num6g(r->proxy.height),
+        "fps", num6g(fps_of(r->proxy.fps)), "frames", (json_int_t)r->proxy.frames,
+        "duration_seconds", num6g(r->proxy.duration), "codec", "h264",
+        "has_audio", r->proxy.has_audio, "file_size_bytes", num6g((double)r->proxy.size),
+        "thumbnail", thumb, "decode_errors", r->decode_errors);
+}
+
+int vp_proxy_result_json(const VpProxyResult *res, char **json)
+{
+    json_t *root = result_json(res);
+    *json = root ? json_dumps(root, JSON_INDENT(2)) : NULL;
+    json_decref(root);
+    return *json ? 0 : AVERROR(ENOMEM);
+}
+
+/* The metadata the upload pipeline stores. */
 static int write_meta(const char *path, const VpProxyResult *r)
 {
     VpiOutput out;
     int ret = vpi_output_begin(&out, path);
     if (ret < 0)
         return ret;
-    const VpSourceInfo *s = &r->source;
-    json_t *root = json_pack("{s:{s:o,s:o,s:o,s:o,s:o,s:o,s:o},s:{s:o,s:o,s:o,s:o,s:s,s:o}}",
-        "original", "width", num6g(s->width), "height", num6g(s->height),
-        "fps", num6g(fps_of(s->fps)), "duration_seconds", num6g(s->duration),
-        "codec", vpi_json_text(s->video_codec), "bitrate", num6g((double)s->bit_rate),
-        "file_size_bytes", num6g((double)s->size),
-        "proxy", "width", num6g(r->proxy.width), "height", num6g(r->proxy.height),
-        "fps", num6g(fps_of(r->proxy.fps)), "duration_seconds", num6g(r->proxy.duration),
-        "codec", "h264", "file_size_bytes", num6g((double)r->proxy.size));
-    json_t *thumb = r->thumb.width ?
-        json_pack("{s:o,s:o,s:o,s:o}", "width", num6g(r->thumb.width),
-                  "height", num6g(r->thumb.height), "file_size_bytes",
-                  num6g((double)r->thumb.size), "timestamp_seconds", num6g(r->thumb.at)) :
-        json_null();
+    json_t *root = result_json(r);
     FILE *f = NULL;
-    if (!root || !thumb) {
-        json_decref(thumb);
-        ret = AVERROR(ENOMEM);
-        goto end;
-    }
-    if (json_object_set_new(root, "thumbnail", thumb) < 0 ||
-        json_object_set_new(root, "decode_errors", json_integer(r->decode_errors)) < 0) {
+    if (!root) {
         ret = AVERROR(ENOMEM);
         goto end;
     }

@@ -449,6 +449,11 @@ void cj_num(CliJson *j, const char *key, double v)
 void cj_bool(CliJson *j, const char *key, int v) { cj_put(j, key, json_boolean(v)); }
 void cj_null(CliJson *j, const char *key) { cj_put(j, key, json_null()); }
 
+void cj_json(CliJson *j, const char *key, const char *text)
+{
+    cj_put(j, key, json_loads(text, JSON_DECODE_ANY, NULL));
+}
+
 void cj_end(CliJson *j)
 {
     if (j->failed || !j->root || json_dumpf(j->root, j->f, JSON_INDENT(2) |

@@ -114,6 +114,7 @@ void cj_int(CliJson *j, const char *key, int64_t v);
 void cj_num(CliJson *j, const char *key, double v);        /* NaN -> null; 6 decimals */
 void cj_bool(CliJson *j, const char *key, int v);
 void cj_null(CliJson *j, const char *key);
+void cj_json(CliJson *j, const char *key, const char *text);  /* a JSON document, as is */
 void cj_end(CliJson *j);       /* prints the document, a final newline; frees it */
 
 #endif /* VIDPIPE_TOOLS_CLI_H */
