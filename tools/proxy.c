@@ -62,33 +62,13 @@ static void json_item(CliJson *j, const TbItem *it)
     cj_str(j, "thumbnail", it->extra[0]);
     cj_str(j, "metadata", it->extra[1]);
     if (r && !strcmp(it->status, "done")) {
-        cj_obj_begin(j, "original");
-        cj_int(j, "width", r->source.width);
-        cj_int(j, "height", r->source.height);
-        cj_num(j, "fps", r->source.fps.den ? (double)r->source.fps.num / r->source.fps.den : NAN);
-        cj_num(j, "duration_seconds", r->source.duration);
-        cj_str(j, "codec", r->source.video_codec);
-        cj_int(j, "bitrate", r->source.bit_rate);
-        cj_int(j, "file_size_bytes", r->source.size);
-        cj_bool(j, "has_audio", r->source.has_audio);
-        cj_obj_end(j);
-        cj_obj_begin(j, "proxy_info");
-        cj_int(j, "width", r->proxy.width);
-        cj_int(j, "height", r->proxy.height);
-        cj_num(j, "fps", r->proxy.fps.den ? (double)r->proxy.fps.num / r->proxy.fps.den : NAN);
-        cj_int(j, "frames", r->proxy.frames);
-        cj_num(j, "duration_seconds", r->proxy.duration);
-        cj_bool(j, "has_audio", r->proxy.has_audio);
-        cj_int(j, "file_size_bytes", r->proxy.size);
-        cj_obj_end(j);
-        if (it->extra[0]) {
-            cj_obj_begin(j, "thumbnail_info");
-            cj_int(j, "width", r->thumb.width);
-            cj_int(j, "height", r->thumb.height);
-            cj_num(j, "timestamp_seconds", r->thumb.at);
-            cj_int(j, "file_size_bytes", r->thumb.size);
-            cj_obj_end(j);
-        }
+        /* The library's one serialiser of the result, the metadata file's shape. */
+        char *text = NULL;
+        if (vp_proxy_result_json(r, &text) < 0)
+            cj_null(j, "result");
+        else
+            cj_json(j, "result", text);
+        free(text);
         cj_int(j, "decode_errors", r->decode_errors);
         cj_int(j, "frames_decoded", r->stats.video_decoded);
         cj_int(j, "frames_not_decoded", r->stats.video_skipped);

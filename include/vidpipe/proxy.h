@@ -53,6 +53,18 @@ VP_API void vp_proxy_default_opts(VpProxyOpts *opts);
 VP_API int vp_proxy_make(const char *in, const char *out, const VpProxyOpts *opts,
                          VpProxyResult *res);
 
+/**
+ * @p res as JSON, the one form both the metadata file (--meta) and `vidpipe proxy --json`
+ * ("result") give: {"original": {width, height, fps, duration_seconds, codec, bitrate,
+ * file_size_bytes, has_audio}, "proxy": {width, height, fps, frames, duration_seconds, codec,
+ * has_audio, file_size_bytes}, "thumbnail": {width, height, file_size_bytes,
+ * timestamp_seconds} or null, "decode_errors": N}, indented by two spaces.
+ * @return 0 and *json, a NUL-terminated string the caller releases with free(); or
+ *         AVERROR(ENOMEM) and *json NULL.
+ * Thread-safe.
+ */
+VP_API int vp_proxy_result_json(const VpProxyResult *res, char **json);
+
 #ifdef __cplusplus
 }
 #endif

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -17,6 +18,7 @@
 #include <libavutil/error.h>
 
 #include "util/internal.h"
+#include "util/json_text.h"
 #include "vidpipe/batch.h"
 
 #define MAX_JOBS 1024
@@ -365,51 +367,26 @@ static const Repeat *find_repeat(const Batch *b, size_t i)
 
 /* ---- report and log ------------------------------------------------------------------ */
 
-/* JSON string; bytes that are not valid UTF-8 become U+FFFD so every line stays JSON. */
-static void json_str(FILE *f, const char *s)
+/* One line of the JSONL report. Names are byte strings: docs/json.md's rule keeps each line
+ * JSON (U+FFFD) and the exact name beside it ("item_bytes"). Seconds to the millisecond, as
+ * the report has always given them. */
+static void report_line(FILE *f, const char *name, const char *status, const char *why,
+                        int err, double seconds, int64_t bytes, int attempts, const char *output)
 {
-    const unsigned char *p = (const unsigned char *)s;
-    if (!s) {
-        fputs("null", f);
-        return;
-    }
-    fputc('"', f);
-    while (*p) {
-        unsigned c = *p;
-        if (c == '"' || c == '\\') {
-            fputc('\\', f);
-            fputc((int)c, f);
-            p++;
-        } else if (c < 0x20) {
-            switch (c) {
-            case '\n': fputs("\\n", f); break;
-            case '\r': fputs("\\r", f); break;
-            case '\t': fputs("\\t", f); break;
-            default: fprintf(f, "\\u%04x", c);
-            }
-            p++;
-        } else if (c < 0x80) {
-            fputc((int)c, f);
-            p++;
-        } else {
-            int n = c >= 0xf0 && c <= 0xf4 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 && c < 0xe0 ? 2 : 0;
-            int ok = n > 0;
-            for (int k = 1; ok && k < n; k++)
-                ok = (p[k] & 0xc0) == 0x80;
-            if (ok && n == 3) /* overlong forms and UTF-16 surrogates */
-                ok = !(c == 0xe0 && p[1] < 0xa0) && !(c == 0xed && p[1] >= 0xa0);
-            if (ok && n == 4)
-                ok = !(c == 0xf0 && p[1] < 0x90) && !(c == 0xf4 && p[1] >= 0x90);
-            if (ok) {
-                fwrite(p, 1, (size_t)n, f);
-                p += n;
-            } else {
-                fputs("\\ufffd", f);
-                p++;
-            }
-        }
-    }
-    fputc('"', f);
+    json_t *o = json_object();
+    if (!o || vpi_json_set_text(o, "item", name) < 0 ||
+        json_object_set_new(o, "status", json_string(status)) < 0 ||
+        vpi_json_set_text(o, "reason", why) < 0 ||
+        vpi_json_set_text(o, "error", err < 0 ? vp_err_name(err) : NULL) < 0 ||
+        json_object_set_new(o, "seconds", json_real(round(seconds * 1000) / 1000)) < 0 ||
+        json_object_set_new(o, "bytes", json_integer(bytes)) < 0 ||
+        json_object_set_new(o, "attempts", json_integer(attempts)) < 0 ||
+        vpi_json_set_text(o, "output", output) < 0 ||
+        json_dumpf(o, f, JSON_COMPACT | JSON_REAL_PRECISION(15)) < 0)
+        vpi_log(VP_LOG_ERROR, "report: out of memory for \"%s\"", name);
+    else
+        fputc('\n', f);
+    json_decref(o);
 }
 
 /* One line of the run log; control characters (a file name with a line break) become '?'
@@ -465,16 +442,7 @@ static void finish_item(Batch *b, size_t i, const char *name, const char *status
         b->failed++;
     }
     if (b->report) {
-        fputs("{\"item\":", b->report);
-        json_str(b->report, name);
-        fprintf(b->report, ",\"status\":\"%s\",\"reason\":", status);
-        json_str(b->report, why);
-        fputs(",\"error\":", b->report);
-        json_str(b->report, err < 0 ? vp_err_name(err) : NULL);
-        fprintf(b->report, ",\"seconds\":%.3f,\"bytes\":%lld,\"attempts\":%d,\"output\":",
-                seconds, (long long)bytes, attempts);
-        json_str(b->report, it->output);
-        fputs("}\n", b->report);
+        report_line(b->report, name, status, why, err, seconds, bytes, attempts, it->output);
         fflush(b->report);
     }
     format_bytes(size, sizeof(size), bytes);

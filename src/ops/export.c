@@ -116,50 +116,39 @@ static int known_x264_preset(const char *p)
 }
 
 /* Apply one preset object of the document onto a copy of the set being built. */
-static int add_one(VpPresetSet *s, const VpiJson *o, int index, char *err, size_t err_size)
+static int add_one(VpPresetSet *s, const json_t *o, int index, char *err, size_t err_size)
 {
     char what[64];
     VpPreset p;
-    const VpiJson *name = vpi_json_get(o, "name"), *base = vpi_json_get(o, "base");
+    const json_t *name = json_object_get(o, "name"), *base = json_object_get(o, "base");
+    const char *name_str = json_string_value(name);
 
     snprintf(what, sizeof(what), "preset %d", index + 1);
-    if (!o || o->type != VPI_JSON_OBJECT) {
+    if (!json_is_object(o)) {
         snprintf(err, err_size, "%s must be a JSON object", what);
         return AVERROR_INVALIDDATA;
     }
-    if (!name || name->type != VPI_JSON_STRING || !valid_name(name->str) ||
-        strlen(name->str) >= sizeof(p.name)) {
+    if (!name_str || !valid_name(name_str) || strlen(name_str) >= sizeof(p.name)) {
         snprintf(err, err_size, "%s: \"name\" must be 1-31 characters of a-z, 0-9, _ and -",
                  what);
         return AVERROR_INVALIDDATA;
     }
-    snprintf(what, sizeof(what), "preset \"%s\"", name->str);
+    snprintf(what, sizeof(what), "preset \"%s\"", name_str);
     const VpPreset *from = vp_preset_set_find(s, "web_optimized");
     if (base) {
-        if (base->type != VPI_JSON_STRING || !(from = vp_preset_set_find(s, base->str))) {
+        if (!json_is_string(base) || !(from = vp_preset_set_find(s, json_string_value(base)))) {
             snprintf(err, err_size, "%s: \"base\" must name a preset defined before it", what);
             return AVERROR_INVALIDDATA;
         }
     }
     p = from ? *from : builtin[5];
     /* "base" is not a field of the preset itself: check the rest through the table. */
-    VpiJson rest = *o;
-    VpiJson items[64];
-    char *keys[64];
-    rest.nb = 0;
-    rest.items = items;
-    rest.keys = keys;
-    for (int i = 0; i < o->nb; i++) {
-        if (!strcmp(o->keys[i], "base"))
-            continue;
-        if (rest.nb == 64) {
-            snprintf(err, err_size, "%s: too many fields", what);
-            return AVERROR_INVALIDDATA;
-        }
-        items[rest.nb] = o->items[i];
-        keys[rest.nb++] = o->keys[i];
-    }
-    int ret = vpi_fields_apply(preset_fields, &p, &rest, what, err, err_size);
+    json_t *rest = json_copy((json_t *)o);
+    if (!rest)
+        return AVERROR(ENOMEM);
+    json_object_del(rest, "base");
+    int ret = vpi_fields_apply(preset_fields, &p, rest, what, err, err_size);
+    json_decref(rest);
     if (ret < 0)
         return ret;
     if (!known_x264_preset(p.x264_preset)) {
@@ -190,7 +179,7 @@ static int add_one(VpPresetSet *s, const VpiJson *o, int index, char *err, size_
 int vp_preset_set_parse(VpPresetSet *set, const char *text, size_t len, char *err,
                         size_t err_size)
 {
-    VpiJson *root = NULL;
+    json_t *root = NULL;
     VpPresetSet work = { 0 };
     char local[256];
     int ret;
@@ -201,8 +190,8 @@ int vp_preset_set_parse(VpPresetSet *set, const char *text, size_t len, char *er
     }
     if ((ret = vpi_json_parse(text, len, &root, err, err_size)) < 0)
         return ret;
-    const VpiJson *list = vpi_json_get(root, "presets");
-    if (!list || list->type != VPI_JSON_ARRAY) {
+    const json_t *list = json_object_get(root, "presets");
+    if (!json_is_array(list)) {
         snprintf(err, err_size, "expected {\"presets\": [ ... ]}");
         ret = AVERROR_INVALIDDATA;
         goto end;
@@ -214,8 +203,8 @@ int vp_preset_set_parse(VpPresetSet *set, const char *text, size_t len, char *er
     }
     memcpy(work.v, set->v, (size_t)set->nb * sizeof(*work.v));
     work.nb = set->nb;
-    for (int i = 0; i < list->nb; i++)
-        if ((ret = add_one(&work, &list->items[i], i, err, err_size)) < 0)
+    for (size_t i = 0; i < json_array_size(list); i++)
+        if ((ret = add_one(&work, json_array_get(list, i), (int)i, err, err_size)) < 0)
             goto end;
     free(set->v);
     *set = work;
@@ -223,7 +212,7 @@ int vp_preset_set_parse(VpPresetSet *set, const char *text, size_t len, char *er
     ret = 0;
 end:
     free(work.v);
-    vpi_json_free(&root);
+    json_decref(root);
     return ret;
 }
 

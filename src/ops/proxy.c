@@ -9,7 +9,8 @@
 
 #include <libavutil/error.h>
 
-#include "util/json.h"
+#include "util/internal.h"
+#include "util/json_text.h"
 #include "vidpipe/proxy.h"
 
 void vp_proxy_default_opts(VpProxyOpts *o)
@@ -25,14 +26,14 @@ void vp_proxy_default_opts(VpProxyOpts *o)
     vp_pipeline_default_opts(&o->pipeline);
 }
 
-static void json_num(FILE *f, const char *key, double v, int last)
+/* A number as the upload pipeline's scripts wrote it ("%.6g": 30, 29.97), or null. */
+static json_t *num6g(double v)
 {
-    fprintf(f, "    \"%s\": ", key);
-    if (isfinite(v))
-        fprintf(f, "%.6g", v);
-    else
-        fputs("null", f);
-    fputs(last ? "\n" : ",\n", f);
+    char buf[32];
+    if (!isfinite(v))
+        return json_null();
+    snprintf(buf, sizeof(buf), "%.6g", v);
+    return json_loads(buf, JSON_DECODE_ANY, NULL);
 }
 
 static double fps_of(VpRational q)
@@ -40,52 +41,61 @@ static double fps_of(VpRational q)
     return q.num > 0 && q.den > 0 ? (double)q.num / q.den : NAN;
 }
 
-/* The metadata the upload pipeline stores, in the shape its scripts wrote it. */
+/* The one serialiser of a proxy result (metadata file and --json): the metadata's shape as
+ * the upload pipeline's scripts wrote it, plus has_audio and the proxy's frames. */
+static json_t *result_json(const VpProxyResult *r)
+{
+    const VpSourceInfo *s = &r->source;
+    json_t *thumb = r->thumb.width ?
+        json_pack("{s:o,s:o,s:o,s:o}", "width", num6g(r->thumb.width),
+                  "height", num6g(r->thumb.height), "file_size_bytes",
+                  num6g((double)r->thumb.size), "timestamp_seconds", num6g(r->thumb.at)) :
+        json_null();
+    /* NULL for any member (out of memory) fails the whole pack, which releases the rest. */
+    return json_pack("{s:{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:b},"
+                     "s:{s:o,s:o,s:o,s:I,s:o,s:s,s:b,s:o},s:o,s:i}",
+        "original", "width", num6g(s->width), "height", num6g(s->height),
+        "fps", num6g(fps_of(s->fps)), "duration_seconds", num6g(s->duration),
+        "codec", vpi_json_text(s->video_codec), "bitrate", num6g((double)s->bit_rate),
+        "file_size_bytes", num6g((double)s->size), "has_audio", s->has_audio,
+        "proxy", "width", num6g(r->proxy.width), "height", num6g(r->proxy.height),
+        "fps", num6g(fps_of(r->proxy.fps)), "frames", (json_int_t)r->proxy.frames,
+        "duration_seconds", num6g(r->proxy.duration), "codec", "h264",
+        "has_audio", r->proxy.has_audio, "file_size_bytes", num6g((double)r->proxy.size),
+        "thumbnail", thumb, "decode_errors", r->decode_errors);
+}
+
+int vp_proxy_result_json(const VpProxyResult *res, char **json)
+{
+    json_t *root = result_json(res);
+    *json = root ? json_dumps(root, JSON_INDENT(2)) : NULL;
+    json_decref(root);
+    return *json ? 0 : AVERROR(ENOMEM);
+}
+
+/* The metadata the upload pipeline stores. */
 static int write_meta(const char *path, const VpProxyResult *r)
 {
     VpiOutput out;
     int ret = vpi_output_begin(&out, path);
     if (ret < 0)
         return ret;
-    FILE *f = fopen(out.tmp_path, "w");
-    if (!f) {
+    json_t *root = result_json(r);
+    FILE *f = NULL;
+    if (!root) {
+        ret = AVERROR(ENOMEM);
+        goto end;
+    }
+    if (!(f = fopen(out.tmp_path, "w"))) {
         ret = AVERROR(errno);
-        vpi_output_abort(&out);
-        return ret;
+        goto end;
     }
-    const VpSourceInfo *s = &r->source;
-    fputs("{\n  \"original\": {\n", f);
-    json_num(f, "width", s->width, 0);
-    json_num(f, "height", s->height, 0);
-    json_num(f, "fps", fps_of(s->fps), 0);
-    json_num(f, "duration_seconds", s->duration, 0);
-    fputs("    \"codec\": ", f);
-    vpi_json_write_string(f, s->video_codec);
-    fputs(",\n", f);
-    json_num(f, "bitrate", (double)s->bit_rate, 0);
-    json_num(f, "file_size_bytes", (double)s->size, 1);
-    fputs("  },\n  \"proxy\": {\n", f);
-    json_num(f, "width", r->proxy.width, 0);
-    json_num(f, "height", r->proxy.height, 0);
-    json_num(f, "fps", fps_of(r->proxy.fps), 0);
-    json_num(f, "duration_seconds", r->proxy.duration, 0);
-    fputs("    \"codec\": \"h264\",\n", f);
-    json_num(f, "file_size_bytes", (double)r->proxy.size, 1);
-    fputs("  },\n", f);
-    if (r->thumb.width) {
-        fputs("  \"thumbnail\": {\n", f);
-        json_num(f, "width", r->thumb.width, 0);
-        json_num(f, "height", r->thumb.height, 0);
-        json_num(f, "file_size_bytes", (double)r->thumb.size, 0);
-        json_num(f, "timestamp_seconds", r->thumb.at, 1);
-        fputs("  },\n", f);
-    } else {
-        fputs("  \"thumbnail\": null,\n", f);
-    }
-    fprintf(f, "  \"decode_errors\": %d\n}\n", r->decode_errors);
-    ret = ferror(f) ? AVERROR(EIO) : 0;
+    ret = json_dumpf(root, f, JSON_INDENT(2)) < 0 || fputc('\n', f) == EOF || ferror(f) ?
+          AVERROR(EIO) : 0;
     if (fclose(f) != 0 && !ret)
         ret = AVERROR(errno);
+end:
+    json_decref(root);
     if (ret < 0) {
         vpi_output_abort(&out);
         return ret;

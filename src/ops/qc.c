@@ -52,7 +52,7 @@ void vp_qc_default_spec(VpQcSpec *spec)
 
 int vp_qc_spec_parse(const char *text, size_t len, VpQcSpec *spec, char *err, size_t err_size)
 {
-    VpiJson *root = NULL;
+    json_t *root = NULL;
     VpQcSpec tmp = *spec;
     char local[256];
     if (!err || !err_size) {
@@ -63,7 +63,7 @@ int vp_qc_spec_parse(const char *text, size_t len, VpQcSpec *spec, char *err, si
     if (ret < 0)
         return ret;
     ret = vpi_fields_apply(spec_fields, &tmp, root, "QC spec", err, err_size);
-    vpi_json_free(&root);
+    json_decref(root);
     if (ret < 0)
         return ret;
     if (tmp.max_duration && tmp.max_duration < tmp.min_duration) {
@@ -80,13 +80,13 @@ int vp_qc_spec_parse(const char *text, size_t len, VpQcSpec *spec, char *err, si
 
 int vp_qc_spec_load(const char *path, VpQcSpec *spec, char *err, size_t err_size)
 {
-    VpiJson *root = NULL;
+    json_t *root = NULL;
     int ret = vpi_json_read_file(path, &root, err, err_size);
     if (ret < 0)
         return ret;
     VpQcSpec tmp = *spec;
     ret = vpi_fields_apply(spec_fields, &tmp, root, "QC spec", err, err_size);
-    vpi_json_free(&root);
+    json_decref(root);
     if (ret >= 0)
         *spec = tmp;
     return ret;

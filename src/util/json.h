@@ -1,36 +1,22 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* JSON for user-written files (presets, QC specs) and declarative field tables. Never
- * installed. */
+/* JSON for user-written files (presets, QC specs), read with jansson, and the declarative
+ * field tables. Never installed. */
 #ifndef VIDPIPE_JSON_H
 #define VIDPIPE_JSON_H
 
 #include <stddef.h>
 #include <stdio.h>
 
+#include <jansson.h>
+
 #include "internal.h"
 
-typedef enum VpiJsonType {
-    VPI_JSON_NULL, VPI_JSON_BOOL, VPI_JSON_NUMBER, VPI_JSON_STRING, VPI_JSON_ARRAY,
-    VPI_JSON_OBJECT,
-} VpiJsonType;
-
-typedef struct VpiJson {
-    VpiJsonType type;
-    double num;                 /* numbers; booleans as 0/1 */
-    char *str;                  /* strings */
-    struct VpiJson *items;      /* arrays and objects */
-    char **keys;                /* objects: one per item */
-    int nb, cap;
-} VpiJson;
-
-/* Parse @p len bytes (at most 1 MiB, nesting at most 32). On failure *out is NULL and @p err
- * says what and at which byte. */
-int vpi_json_parse(const char *text, size_t len, VpiJson **out, char *err, size_t err_size);
-int vpi_json_read_file(const char *path, VpiJson **out, char *err, size_t err_size);
-void vpi_json_free(VpiJson **v);
-/* The member @p key of an object (the last one if repeated), or NULL. */
-const VpiJson *vpi_json_get(const VpiJson *obj, const char *key);
-void vpi_json_write_string(FILE *f, const char *s);
+/* Parse @p len bytes (at most 1 MiB) with jansson: strict JSON, UTF-8 validated, integers
+ * kept exact as json_int_t. On failure *out is NULL and @p err says what and where ("line 1,
+ * column 27: ..."). Any value is accepted at the top; the caller checks its type. */
+int vpi_json_parse(const char *text, size_t len, json_t **out, char *err, size_t err_size);
+/* The same for the file @p path; @p err does not repeat the path (callers name it). */
+int vpi_json_read_file(const char *path, json_t **out, char *err, size_t err_size);
 
 /* One field of an option struct: drives defaults, JSON reading, range checks and help. */
 typedef enum VpiFieldType {
@@ -50,8 +36,10 @@ typedef struct VpiField {
 
 void vpi_fields_defaults(const VpiField *fields, void *dst);
 /* Apply the members of @p obj to @p dst; unknown members, wrong types and values out of
- * range are errors naming the field ("@p what: \"crf\" must be ..."). */
-int vpi_fields_apply(const VpiField *fields, void *dst, const VpiJson *obj, const char *what,
+ * range are errors naming the field ("@p what: \"crf\" must be ..."). INT64 fields take
+ * integers exactly (no detour through double), so values above 2^53 are kept or refused
+ * as written. */
+int vpi_fields_apply(const VpiField *fields, void *dst, const json_t *obj, const char *what,
                      char *err, size_t err_size);
 
 /* Range-check every numeric field of @p src; VP_ERR_BAD_OPTION with @p err naming it. */

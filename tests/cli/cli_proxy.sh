@@ -104,8 +104,13 @@ assert_eq "$prog" "0 progress" "progress line on a terminal"
 # --json
 run "$VIDPIPE" proxy "$src" -o "$WORK/p2.mp4" --height 120 --json
 assert_eq "$RC" 0 "proxy --json exit"
-j=$(echo "$OUT" | python3 -c 'import json,sys; d=json.load(sys.stdin)["items"][0]; print(d["status"], d["proxy_info"]["frames"], d["proxy_info"]["height"], d["frames_not_decoded"] > 0)')
+j=$(echo "$OUT" | python3 -c 'import json,sys; d=json.load(sys.stdin)["items"][0]; print(d["status"], d["result"]["proxy"]["frames"], d["result"]["proxy"]["height"], d["frames_not_decoded"] > 0)')
 assert_eq "$j" "done 60 120 True" "proxy --json fields, undecoded frames"
+# One serialiser: --json's "result" is the metadata file, key for key and value for value.
+run "$VIDPIPE" proxy "$src" -o "$WORK/p3.mp4" --height 120 --thumb "$WORK/t3.jpg" \
+    --meta "$WORK/m3.json" --json
+same=$(echo "$OUT" | python3 -c 'import json,sys; print(json.load(sys.stdin)["items"][0]["result"] == json.load(open(sys.argv[1])))' "$WORK/m3.json")
+assert_eq "$same" "True" "proxy --json result is the metadata file"
 
 # Short videos: the thumbnail is at the midpoint.
 run "$VIDPIPE" proxy "$noaudio" -o "$WORK/na.mp4" --thumb "$WORK/na.jpg" --meta "$WORK/na.json" \

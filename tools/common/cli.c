@@ -12,6 +12,7 @@
 #include <libavutil/error.h>
 
 #include "cli.h"
+#include "json_text.h"
 
 int cli_verbosity;
 const char *cli_prog = "vidpipe";
@@ -377,115 +378,92 @@ void cli_progress_end(CliProgress *p)
 
 /* ---- JSON ---------------------------------------------------------------------------- */
 
-void cj_write_string(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        switch (*p) {
-        case '"': fputs("\\\"", f); break;
-        case '\\': fputs("\\\\", f); break;
-        case '\n': fputs("\\n", f); break;
-        case '\r': fputs("\\r", f); break;
-        case '\t': fputs("\\t", f); break;
-        default:
-            if (*p < 0x20)
-                fprintf(f, "\\u%04x", *p);
-            else
-                fputc(*p, f);
-        }
-    }
-    fputc('"', f);
-}
-
 void cj_init(CliJson *j, FILE *f)
 {
     memset(j, 0, sizeof(*j));
     j->f = f;
-    j->pretty = 1;
-    j->first[0] = 1;
 }
 
-static void cj_key(CliJson *j, const char *key)
+/* Puts @p v (a new reference, or NULL when out of memory) into the open container, under
+ * @p key in an object; the first value is the document itself. */
+static void cj_put(CliJson *j, const char *key, json_t *v)
 {
-    if (!j->first[j->depth])
-        fputc(',', j->f);
-    j->first[j->depth] = 0;
-    if (j->pretty && j->depth) {
-        fputc('\n', j->f);
-        for (int i = 0; i < j->depth; i++)
-            fputs("  ", j->f);
+    json_t *top = j->depth ? j->stack[j->depth - 1] : NULL;
+    int ret = -1;
+    if (!v)
+        ret = -1;
+    else if (!top && !j->root)
+        ret = (j->root = json_incref(v)) ? 0 : -1;
+    else if (json_is_array(top))
+        ret = json_array_append(top, v);
+    else if (json_is_object(top) && key)
+        ret = json_object_set(top, key, v);
+    json_decref(v);
+    if (ret < 0)
+        j->failed = 1;
+}
+
+/* The stack holds its own reference to each open container, so a container that could not
+ * be put in its parent is still a safe (if orphaned) place for its members. */
+static void cj_open(CliJson *j, const char *key, json_t *v)
+{
+    if (!v || j->depth == 32) {
+        json_decref(v);
+        j->failed = 1;
+        return;
     }
-    if (key) {
-        cj_write_string(j->f, key);
-        fputs(j->pretty ? ": " : ":", j->f);
-    }
+    cj_put(j, key, json_incref(v));
+    j->stack[j->depth++] = v;
 }
 
-static void cj_open(CliJson *j, const char *key, char c)
+static void cj_close(CliJson *j)
 {
-    cj_key(j, key);
-    fputc(c, j->f);
-    if (j->depth < 31)
-        j->depth++;
-    j->first[j->depth] = 1;
-}
-
-static void cj_close(CliJson *j, char c)
-{
-    int empty = j->first[j->depth];
     if (j->depth > 0)
-        j->depth--;
-    if (j->pretty && !empty) {
-        fputc('\n', j->f);
-        for (int i = 0; i < j->depth; i++)
-            fputs("  ", j->f);
-    }
-    fputc(c, j->f);
+        json_decref(j->stack[--j->depth]);
 }
 
-void cj_obj_begin(CliJson *j, const char *key) { cj_open(j, key, '{'); }
-void cj_obj_end(CliJson *j) { cj_close(j, '}'); }
-void cj_arr_begin(CliJson *j, const char *key) { cj_open(j, key, '['); }
-void cj_arr_end(CliJson *j) { cj_close(j, ']'); }
+void cj_obj_begin(CliJson *j, const char *key) { cj_open(j, key, json_object()); }
+void cj_obj_end(CliJson *j) { cj_close(j); }
+void cj_arr_begin(CliJson *j, const char *key) { cj_open(j, key, json_array()); }
+void cj_arr_end(CliJson *j) { cj_close(j); }
 
 void cj_str(CliJson *j, const char *key, const char *v)
 {
-    cj_key(j, key);
-    if (v)
-        cj_write_string(j->f, v);
-    else
-        fputs("null", j->f);
+    json_t *top = j->depth ? j->stack[j->depth - 1] : NULL;
+    if (key && json_is_object(top)) {
+        if (vpi_json_set_text(top, key, v) < 0)
+            j->failed = 1;
+    } else {
+        cj_put(j, key, vpi_json_text(v));
+    }
 }
 
-void cj_int(CliJson *j, const char *key, int64_t v)
-{
-    cj_key(j, key);
-    fprintf(j->f, "%lld", (long long)v);
-}
+void cj_int(CliJson *j, const char *key, int64_t v) { cj_put(j, key, json_integer(v)); }
 
 void cj_num(CliJson *j, const char *key, double v)
 {
-    cj_key(j, key);
-    if (isfinite(v))
-        fprintf(j->f, "%.6f", v);
-    else
-        fputs("null", j->f);
+    /* Six decimals, as the hand-written printer gave ("%.6f"); cj_end prints 15 digits. */
+    cj_put(j, key, isfinite(v) ? json_real(round(v * 1e6) / 1e6) : json_null());
 }
 
-void cj_bool(CliJson *j, const char *key, int v)
-{
-    cj_key(j, key);
-    fputs(v ? "true" : "false", j->f);
-}
+void cj_bool(CliJson *j, const char *key, int v) { cj_put(j, key, json_boolean(v)); }
+void cj_null(CliJson *j, const char *key) { cj_put(j, key, json_null()); }
 
-void cj_null(CliJson *j, const char *key)
+void cj_json(CliJson *j, const char *key, const char *text)
 {
-    cj_key(j, key);
-    fputs("null", j->f);
+    cj_put(j, key, json_loads(text, JSON_DECODE_ANY, NULL));
 }
 
 void cj_end(CliJson *j)
 {
-    fputc('\n', j->f);
+    if (j->failed || !j->root || json_dumpf(j->root, j->f, JSON_INDENT(2) |
+                                            JSON_REAL_PRECISION(15)) < 0)
+        cli_error("cannot write the JSON output (out of memory)");
+    else
+        fputc('\n', j->f);
     fflush(j->f);
+    while (j->depth > 0)
+        cj_close(j);
+    json_decref(j->root);
+    j->root = NULL;
 }

@@ -6,6 +6,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include <jansson.h>
+
 #include "vidpipe/vidpipe.h"
 
 /* Exit codes shared by every command (documented in vidpipe(1)). */
@@ -92,11 +94,14 @@ void cli_progress_update(CliProgress *p, int64_t done, int64_t total);
 void cli_progress_end(CliProgress *p);
 
 /* ---- JSON writer ------------------------------------------------------------------ */
+/* Builds one document with jansson and prints it at cj_end, so the output is JSON even for
+ * names that are not UTF-8 (the rule of docs/json.md, through vpi_json_set_text). */
 typedef struct CliJson {
     FILE *f;
+    json_t *root;
+    json_t *stack[32];  /* the open objects and arrays, innermost last */
     int depth;
-    int first[32];      /* per level: nothing written yet */
-    int pretty;
+    int failed;         /* out of memory, or nesting past 32: cj_end says so */
 } CliJson;
 
 void cj_init(CliJson *j, FILE *f);
@@ -106,10 +111,10 @@ void cj_arr_begin(CliJson *j, const char *key);
 void cj_arr_end(CliJson *j);
 void cj_str(CliJson *j, const char *key, const char *v);  /* NULL -> null */
 void cj_int(CliJson *j, const char *key, int64_t v);
-void cj_num(CliJson *j, const char *key, double v);        /* NaN -> null */
+void cj_num(CliJson *j, const char *key, double v);        /* NaN -> null; 6 decimals */
 void cj_bool(CliJson *j, const char *key, int v);
 void cj_null(CliJson *j, const char *key);
-void cj_end(CliJson *j);                                    /* final newline */
-void cj_write_string(FILE *f, const char *s);
+void cj_json(CliJson *j, const char *key, const char *text);  /* a JSON document, as is */
+void cj_end(CliJson *j);       /* prints the document, a final newline; frees it */
 
 #endif /* VIDPIPE_TOOLS_CLI_H */
