@@ -412,7 +412,7 @@ static int run_batch(int argc, char **argv)
     if (manifest) {
         if ((r = cli_manifest_load(manifest, out_dir, &job.manifest, why, sizeof(why))) < 0) {
             cli_error("%s", why);
-            ret = r == AVERROR(ENOMEM) ? CLI_EXIT_ERROR : CLI_EXIT_UNREADABLE;
+            ret = cli_exit_for_error(r);
             goto end;
         }
         nb = job.manifest.nb_rows;
@@ -439,7 +439,7 @@ static int run_batch(int argc, char **argv)
         }
         if ((r = list_clips(personal, out_dir, &clips, &nb)) < 0) {
             cli_file_error(personal, "%s", vp_strerror(r));
-            ret = r == AVERROR(ENOMEM) ? CLI_EXIT_ERROR : CLI_EXIT_UNREADABLE;
+            ret = cli_exit_for_error(r);
             goto end;
         }
         if (!nb)

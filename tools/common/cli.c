@@ -273,7 +273,7 @@ int cli_gather_paths(const char *first, int nb_pos, char **pos, const char *list
     if (list && (r = cli_read_list(list, paths, nb, &cap)) < 0) {
         cli_file_error(list, "%s", r == AVERROR(ENOMEM) ? "out of memory" : vp_strerror(r));
         cli_free_paths(*paths, *nb);
-        return r == AVERROR(ENOMEM) ? CLI_EXIT_ERROR : CLI_EXIT_UNREADABLE;
+        return cli_exit_for_error(r);
     }
     return 0;
 }

@@ -64,7 +64,8 @@ void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void cli_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* Exit code for a failed input read. */
+/* Exit code for a failed input read: vpi_exit_code(err, VPI_AT_INPUT) (2, or 4 for an
+ * internal error such as ENOMEM). */
 int cli_exit_for_error(int err);
 
 /* Read a list of paths, one per line ("-" = stdin); appends to *paths (malloc'd strings). */
