@@ -726,7 +726,7 @@ int vp_batch_run(const VpBatchItem *items, size_t nb, const VpBatchOpts *opts,
         vpi_log(VP_LOG_ERROR, "batch: could not start a worker");
         goto end;
     }
-    if (started < jobs)
+    if (nb && started < jobs)
         vpi_log(VP_LOG_WARNING, "batch: only %d of %d workers could be started", started,
                 jobs);
     st.done = b.done;

@@ -62,7 +62,8 @@ typedef struct VpiRunner {
 
 /* Run items 0..@p nb-1 on r->jobs workers (fewer when there are fewer items), each taking
  * the next item not yet taken. Returns when all workers ended: the number of workers that
- * ran (>= 1; fewer than asked when some could not be created), or a negative AVERROR:
+ * ran (fewer than asked when some could not be created; 0, with no worker made, when @p nb
+ * is 0), or a negative AVERROR:
  * EINVAL when jobs is outside 1..VPI_MAX_JOBS or run is NULL (nothing runs: a job count is
  * never silently lowered), ENOMEM/EAGAIN when not one worker could start. */
 int vpi_run(const VpiRunner *r, size_t nb);

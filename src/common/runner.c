@@ -40,7 +40,9 @@ int vpi_run(const VpiRunner *r, size_t nb)
 
     if (!r || !r->run || r->jobs < 1 || r->jobs > VPI_MAX_JOBS)
         return AVERROR(EINVAL);
-    jobs = (size_t)r->jobs > nb ? (nb ? (int)nb : 1) : r->jobs;
+    if (!nb)
+        return 0;
+    jobs = (size_t)r->jobs > nb ? (int)nb : r->jobs;
     atomic_init(&run.next, 0);
     if (!(workers = calloc((size_t)jobs, sizeof(*workers))))
         return AVERROR(ENOMEM);
