@@ -21,8 +21,6 @@
 
 #define WHY_SIZE 1024
 
-static const char *const clip_exts[] = { ".mp4", ".mov", ".m4v", ".mkv", ".ts", ".mts" };
-
 typedef struct BatchJob {
     CliManifest manifest;     /* manifest mode when nb_rows > 0 */
     const char **inputs;      /* manifest mode: each row's segments, then the manifest */
@@ -52,27 +50,6 @@ static void on_signal(int sig)
     }
 }
 
-/* mkdir -p; 0 or a negative error. Safe against concurrent creation. */
-static int make_dirs(const char *path)
-{
-    char buf[PATH_MAX];
-    size_t len = strlen(path);
-    if (len >= sizeof(buf))
-        return AVERROR(ENAMETOOLONG);
-    memcpy(buf, path, len + 1);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = 0;
-        if (mkdir(buf, 0777) < 0 && errno != EEXIST)
-            return AVERROR(errno);
-        *p = '/';
-    }
-    if (mkdir(buf, 0777) < 0 && errno != EEXIST)
-        return AVERROR(errno);
-    return 0;
-}
-
 static int make_parent_dirs(const char *path)
 {
     char buf[PATH_MAX];
@@ -83,7 +60,7 @@ static int make_parent_dirs(const char *path)
         return AVERROR(ENAMETOOLONG);
     memcpy(buf, path, (size_t)(slash - path));
     buf[slash - path] = 0;
-    return make_dirs(buf);
+    return vpi_mkdir_p(buf);
 }
 
 /* The segments of one item, in order; *nb receives their count. */
@@ -153,22 +130,6 @@ static void on_item_done(void *opaque, const VpBatchItem *item, const char *stat
     }
 }
 
-static int has_clip_ext(const char *name)
-{
-    const char *dot = strrchr(name, '.');
-    if (!dot)
-        return 0;
-    for (size_t i = 0; i < sizeof(clip_exts) / sizeof(clip_exts[0]); i++)
-        if (!strcasecmp(dot, clip_exts[i]))
-            return 1;
-    return 0;
-}
-
-static int cmp_clips(const void *a, const void *b)
-{
-    return strverscmp(((const Clip *)a)->name, ((const Clip *)b)->name);
-}
-
 static void free_clips(Clip *clips, int nb)
 {
     if (!clips)
@@ -180,62 +141,45 @@ static void free_clips(Clip *clips, int nb)
     free(clips);
 }
 
-/* The video clips of @p dir (not hidden, by name in natural order), each with its output
- * in @p out_dir: the clip's name, with ".mp4" as extension. */
+/* The clips of @p dir (vpi_media_list(): the files "proxy DIR" takes, in the same order), each with its output in @p out_dir: the clip's name, with ".mp4" as extension. */
 static int list_clips(const char *dir, const char *out_dir, Clip **out, int *nb_out)
 {
-    DIR *d = opendir(dir);
-    struct dirent *e;
+    char **paths = NULL;
+    size_t nb = 0;
     Clip *clips = NULL;
-    int nb = 0, cap = 0, ret = 0;
+    int ret;
 
     *out = NULL;
     *nb_out = 0;
-    if (!d)
-        return AVERROR(errno);
-    while ((e = readdir(d))) {
-        struct stat sb;
-        if (e->d_name[0] == '.' || !has_clip_ext(e->d_name))
-            continue;
-        if (nb == cap) {
-            int c = cap ? cap * 2 : 64;
-            Clip *p = realloc(clips, (size_t)c * sizeof(*p));
-            if (!p) {
-                ret = AVERROR(ENOMEM);
-                break;
-            }
-            clips = p;
-            cap = c;
-        }
-        Clip *c = &clips[nb];
-        memset(c, 0, sizeof(*c));
-        size_t stem = (size_t)(strrchr(e->d_name, '.') - e->d_name);
-        if (asprintf(&c->path, "%s/%s", dir, e->d_name) < 0) {
-            ret = AVERROR(ENOMEM);
-            break;
-        }
-        if (stat(c->path, &sb) < 0 || !S_ISREG(sb.st_mode)) {
-            free(c->path);
-            continue;
-        }
-        if (asprintf(&c->output, "%s/%.*s.mp4", out_dir, (int)stem, e->d_name) < 0) {
-            free(c->path);
-            ret = AVERROR(ENOMEM);
-            break;
-        }
-        c->name = c->path + strlen(dir) + 1;
-        nb++;
-    }
-    closedir(d);
-    if (ret < 0) {
-        free_clips(clips, nb);
+    if ((ret = vpi_media_list(dir, &paths, &nb)) < 0)
         return ret;
+    if (nb > INT_MAX) {
+        ret = AVERROR(E2BIG);
+        goto end;
     }
-    if (nb)
-        qsort(clips, (size_t)nb, sizeof(*clips), cmp_clips);
+    if (nb && !(clips = calloc(nb, sizeof(*clips)))) {
+        ret = AVERROR(ENOMEM);
+        goto end;
+    }
+    for (size_t i = 0; i < nb; i++) {
+        Clip *c = &clips[i];
+        c->name = paths[i] + strlen(dir) + 1;
+        size_t stem = (size_t)(strrchr(c->name, '.') - c->name);
+        if (asprintf(&c->output, "%s/%.*s.mp4", out_dir, (int)stem, c->name) < 0) {
+            c->output = NULL;
+            ret = AVERROR(ENOMEM);
+            goto end;
+        }
+        c->path = paths[i];
+        paths[i] = NULL;
+    }
     *out = clips;
-    *nb_out = nb;
-    return 0;
+    *nb_out = (int)nb;
+    clips = NULL;
+end:
+    free_clips(clips, (int)nb);
+    vpi_paths_free(paths, nb);
+    return ret;
 }
 
 /* A shared segment must be readable video before thousands of items fail on it. */
@@ -468,7 +412,7 @@ static int run_batch(int argc, char **argv)
     if (manifest) {
         if ((r = cli_manifest_load(manifest, out_dir, &job.manifest, why, sizeof(why))) < 0) {
             cli_error("%s", why);
-            ret = r == AVERROR(ENOMEM) ? CLI_EXIT_ERROR : CLI_EXIT_UNREADABLE;
+            ret = cli_exit_for_error(r);
             goto end;
         }
         nb = job.manifest.nb_rows;
@@ -488,19 +432,18 @@ static int run_batch(int argc, char **argv)
             in += row->nb_segments + 1;
         }
     } else {
-        if (!dry_run && (r = make_dirs(out_dir)) < 0) {
+        if (!dry_run && (r = vpi_mkdir_p(out_dir)) < 0) {
             cli_file_error(out_dir, "cannot create the output folder: %s", vp_strerror(r));
             ret = CLI_EXIT_ERROR;
             goto end;
         }
         if ((r = list_clips(personal, out_dir, &clips, &nb)) < 0) {
             cli_file_error(personal, "%s", vp_strerror(r));
-            ret = r == AVERROR(ENOMEM) ? CLI_EXIT_ERROR : CLI_EXIT_UNREADABLE;
+            ret = cli_exit_for_error(r);
             goto end;
         }
         if (!nb)
-            cli_warn("%s: no video clips (%s, %s, %s, %s, %s, %s)", personal, clip_exts[0],
-                     clip_exts[1], clip_exts[2], clip_exts[3], clip_exts[4], clip_exts[5]);
+            cli_warn("%s: no media files in this folder", personal);
         if (nb && !(items = calloc((size_t)nb, sizeof(*items))))
             goto oom;
         for (int i = 0; i < nb; i++) {
@@ -534,7 +477,7 @@ static int run_batch(int argc, char **argv)
         if (!mdir)
             goto oom;
         home = mdir;
-    } else if (manifest && (r = make_dirs(out_dir)) < 0) {
+    } else if (manifest && (r = vpi_mkdir_p(out_dir)) < 0) {
         cli_file_error(out_dir, "cannot create the output folder: %s", vp_strerror(r));
         ret = CLI_EXIT_ERROR;
         goto end;

@@ -2,18 +2,14 @@
 /* vidpipe join: segments into one MP4 by stream copy, with seamless audio at every join. */
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "common/cli.h"
 #include "common/commands.h"
 
+/* A failure without a failed segment was met writing the output. */
 static int exit_code(int err, const VpJoinStats *st)
 {
-    if (err == VP_ERR_NOT_JOINABLE)
-        return CLI_EXIT_FAILED;
-    if (err == VP_ERR_OUTPUT_IS_INPUT)
-        return CLI_EXIT_USAGE;
-    return st->failed_segment >= 0 ? CLI_EXIT_UNREADABLE : CLI_EXIT_ERROR;
+    return vpi_exit_code(err, st->failed_segment >= 0 ? VPI_AT_INPUT : VPI_AT_OUTPUT);
 }
 
 static int run_join(int argc, char **argv)
@@ -57,17 +53,9 @@ static int run_join(int argc, char **argv)
     cli_progress_update(&pr, 0, 1);
     VpJoinStats st;
     char why[1024];
-    int64_t t0 = 0;
-    {
-        /* wall time for --json */
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        t0 = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-    }
+    int64_t t0 = vpi_now_us(); /* wall time for --json */
     r = vp_joiner_run(j, out, (const char *const *)paths, nb, &st, why, sizeof(why));
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    double secs = ((int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000 - t0) / 1e6;
+    double secs = (vpi_now_us() - t0) / 1e6;
     cli_progress_end(&pr);
     vp_joiner_free(&j);
 

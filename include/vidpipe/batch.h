@@ -44,7 +44,7 @@ typedef int (*VpBatchWorkFn)(void *opaque, void *worker, const VpBatchItem *item
                              char *why, size_t why_size);
 
 typedef struct VpBatchOpts {
-    int jobs;               /**< worker threads, 0..1024; 0 = the number of cores. Never
+    int jobs;               /**< worker threads, 0..256; 0 = the number of cores. Never
                                  more workers than items. */
     int skip_existing;      /**< 1 (default): items whose output exists are skipped */
     int retries;            /**< extra attempts after a transient error (default 2, 0..100).

@@ -6,7 +6,6 @@
 #include <limits.h>
 #include <math.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,10 +17,9 @@
 #include <libavutil/error.h>
 
 #include "util/internal.h"
-#include "util/json_text.h"
+#include "common/json_text.h"
 #include "vidpipe/batch.h"
 
-#define MAX_JOBS 1024
 #define MAX_BACKOFF_MS 60000
 #define WHY_SIZE 1024
 
@@ -49,7 +47,6 @@ typedef struct Batch {
     const VpBatchItem *items;
     size_t nb;
     const VpBatchOpts *o;
-    atomic_size_t next;
     Repeat *repeats;        /* sorted by item */
     size_t nb_repeats;
 
@@ -57,12 +54,6 @@ typedef struct Batch {
     FILE *report, *log;
     int64_t finished, done, skipped, failed, bytes, retries;
 } Batch;
-
-typedef struct Worker {
-    Batch *b;
-    void *state;
-    pthread_t thread;
-} Worker;
 
 void vp_batch_default_opts(VpBatchOpts *opts)
 {
@@ -564,15 +555,27 @@ static void run_item(Batch *b, void *state, size_t i)
                 (vpi_now_us() - t0) / 1e6, bytes, attempts);
 }
 
-static void *worker_main(void *arg)
+static void run_one(void *opaque, void *state, size_t i)
 {
-    Worker *w = arg;
-    Batch *b = w->b;
-    size_t i;
+    run_item(opaque, state, i);
+}
 
-    while (!cancelled(b) && (i = atomic_fetch_add(&b->next, 1)) < b->nb)
-        run_item(b, w->state, i);
-    return NULL;
+static int stop_run(void *opaque)
+{
+    return cancelled(opaque);
+}
+
+static void *worker_new(void *opaque)
+{
+    const Batch *b = opaque;
+    return b->o->worker_new(b->o->opaque);
+}
+
+static void worker_free(void *opaque, void *worker)
+{
+    const Batch *b = opaque;
+    if (b->o->worker_free)
+        b->o->worker_free(worker);
 }
 
 /* ---- the run ------------------------------------------------------------------------- */
@@ -581,8 +584,8 @@ static int validate(const VpBatchOpts *o)
 {
     if (!o->work)
         vpi_log(VP_LOG_ERROR, "batch: work is required");
-    else if (o->jobs < 0 || o->jobs > MAX_JOBS)
-        vpi_log(VP_LOG_ERROR, "batch: jobs must be 0..%d, not %d", MAX_JOBS, o->jobs);
+    else if (o->jobs < 0 || o->jobs > VPI_MAX_JOBS)
+        vpi_log(VP_LOG_ERROR, "batch: jobs must be 0..%d, not %d", VPI_MAX_JOBS, o->jobs);
     else if (o->retries < 0 || o->retries > 100)
         vpi_log(VP_LOG_ERROR, "batch: retries must be 0..100, not %d", o->retries);
     else if (o->retry_backoff_ms < 0 || o->retry_backoff_ms > 600000)
@@ -644,7 +647,7 @@ int vp_batch_run(const VpBatchItem *items, size_t nb, const VpBatchOpts *opts,
 {
     Batch b = { .items = items, .nb = nb, .o = opts };
     VpBatchStats st = { .total = (int64_t)nb };
-    Worker *workers = NULL;
+    VpiRunner runner = { .run = run_one, .stop = stop_run, .opaque = &b };
     int ret, jobs = 0, started = 0;
     int64_t t0 = vpi_now_us();
 
@@ -654,7 +657,6 @@ int vp_batch_run(const VpBatchItem *items, size_t nb, const VpBatchOpts *opts,
         return AVERROR(EINVAL);
     if ((ret = validate(opts)) < 0)
         return ret;
-    atomic_init(&b.next, 0);
     if ((ret = pthread_mutex_init(&b.lock, NULL)))
         return AVERROR(ret);
 
@@ -671,6 +673,8 @@ int vp_batch_run(const VpBatchItem *items, size_t nb, const VpBatchOpts *opts,
     jobs = opts->jobs ? opts->jobs : (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (jobs < 1)
         jobs = 1;
+    if (jobs > VPI_MAX_JOBS) /* only the number of cores can get here */
+        jobs = VPI_MAX_JOBS;
     if ((size_t)jobs > nb)
         jobs = nb ? (int)nb : 1;
     log_line(&b, "batch started: %zu item%s, %d worker%s%s%s", nb, nb == 1 ? "" : "s", jobs,
@@ -680,35 +684,19 @@ int vp_batch_run(const VpBatchItem *items, size_t nb, const VpBatchOpts *opts,
     if ((ret = prepare_outputs(&b, &st)) < 0)
         goto end;
 
-    if (!(workers = calloc((size_t)jobs, sizeof(*workers)))) {
-        ret = AVERROR(ENOMEM);
-        goto end;
+    runner.jobs = jobs;
+    if (opts->worker_new) {
+        runner.worker_new = worker_new;
+        runner.worker_free = worker_free;
     }
-    for (int w = 0; w < jobs; w++) {
-        workers[w].b = &b;
-        if (opts->worker_new && !(workers[w].state = opts->worker_new(opts->opaque)))
-            break;
-        if (pthread_create(&workers[w].thread, NULL, worker_main, &workers[w])) {
-            if (opts->worker_free)
-                opts->worker_free(workers[w].state);
-            break;
-        }
-        started++;
-    }
-    if (!started && nb) {
-        ret = AVERROR(ENOMEM);
+    if ((started = vpi_run(&runner, nb)) < 0) {
+        ret = AVERROR(ENOMEM); /* as documented, whatever pthread_create said */
         vpi_log(VP_LOG_ERROR, "batch: could not start a worker");
         goto end;
     }
-    if (started < jobs)
+    if (nb && started < jobs)
         vpi_log(VP_LOG_WARNING, "batch: only %d of %d workers could be started", started,
                 jobs);
-    for (int w = 0; w < started; w++) {
-        pthread_join(workers[w].thread, NULL);
-        if (opts->worker_free)
-            opts->worker_free(workers[w].state);
-    }
-
     st.done = b.done;
     st.skipped = b.skipped;
     st.failed = b.failed;
@@ -727,7 +715,6 @@ end:
         st.seconds = (vpi_now_us() - t0) / 1e6;
     if (stats)
         *stats = st;
-    free(workers);
     free(b.repeats);
     if (b.report && fclose(b.report) && ret >= 0) {
         ret = AVERROR(errno);

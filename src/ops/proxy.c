@@ -10,7 +10,7 @@
 #include <libavutil/error.h>
 
 #include "util/internal.h"
-#include "util/json_text.h"
+#include "common/json_text.h"
 #include "vidpipe/proxy.h"
 
 void vp_proxy_default_opts(VpProxyOpts *o)

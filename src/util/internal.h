@@ -21,8 +21,7 @@ void vpi_log(int level, const char *fmt, ...) VPI_PRINTF(2, 3);
 /* Copy a C string into a fixed buffer, always terminated, truncating if needed. */
 void vpi_strlcpy(char *dst, const char *src, size_t size);
 
-/* Monotonic clock in microseconds. */
-int64_t vpi_now_us(void);
+#include "common/helpers.h"  /* vpi_now_us(), vpi_mkdir_p(), vpi_run() ... */
 
 /* ---- H.264/HEVC NAL units ---------------------------------------------------------- */
 

@@ -76,10 +76,3 @@ void vpi_strlcpy(char *dst, const char *src, size_t size)
     memcpy(dst, src, n);
     dst[n] = 0;
 }
-
-int64_t vpi_now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}

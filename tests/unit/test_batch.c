@@ -432,6 +432,9 @@ static void test_options_and_lock(void)
     opts_init(&o, &c, 1);
     o.jobs = -1;
     CHECK_EQ(vp_batch_run(s.items, 3, &o, &st), VP_ERR_BAD_OPTION);
+    opts_init(&o, &c, 300); /* above the runner's cap of 256: refused, not lowered */
+    CHECK_EQ(vp_batch_run(s.items, 3, &o, &st), VP_ERR_BAD_OPTION);
+    CHECK(!file_exists(s.outputs[0]));
     opts_init(&o, &c, 1);
     o.work = NULL;
     CHECK_EQ(vp_batch_run(s.items, 3, &o, &st), VP_ERR_BAD_OPTION);

@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "batch/manifest.h"
+#include "common/manifest.h"
 #include "test.h"
 
 static int parse(const char *text, const char *seg_base, const char *out_base, CliManifest *m,

@@ -82,8 +82,7 @@ void cli_info(const char *fmt, ...)
 
 int cli_exit_for_error(int err)
 {
-    (void)err;
-    return CLI_EXIT_UNREADABLE;
+    return vpi_exit_code(err, VPI_AT_INPUT);
 }
 
 /* ---- options ------------------------------------------------------------------------- */
@@ -275,7 +274,7 @@ int cli_gather_paths(const char *first, int nb_pos, char **pos, const char *list
     if (list && (r = cli_read_list(list, paths, nb, &cap)) < 0) {
         cli_file_error(list, "%s", r == AVERROR(ENOMEM) ? "out of memory" : vp_strerror(r));
         cli_free_paths(*paths, *nb);
-        return r == AVERROR(ENOMEM) ? CLI_EXIT_ERROR : CLI_EXIT_UNREADABLE;
+        return cli_exit_for_error(r);
     }
     return 0;
 }
@@ -292,60 +291,36 @@ void cli_free_paths(char **paths, int nb)
 int cli_default_jobs(void)
 {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n > 0 ? (int)n : 1;
+    return n < 1 ? 1 : n > VPI_MAX_JOBS ? VPI_MAX_JOBS : (int)n;
 }
 
 typedef struct ParallelCtx {
-    atomic_int next;
-    int n;
     void (*fn)(void *ctx, int i);
     void *ctx;
 } ParallelCtx;
 
-static void *parallel_worker(void *arg)
+static void parallel_one(void *opaque, void *worker, size_t i)
 {
-    ParallelCtx *pc = arg;
-    int i;
-    while ((i = atomic_fetch_add(&pc->next, 1)) < pc->n)
-        pc->fn(pc->ctx, i);
-    return NULL;
+    ParallelCtx *pc = opaque;
+    (void)worker;
+    pc->fn(pc->ctx, (int)i);
 }
 
-void cli_parallel_for(int n, int jobs, void (*fn)(void *ctx, int i), void *ctx)
+int cli_parallel_for(int n, int jobs, void (*fn)(void *ctx, int i), void *ctx)
 {
-    ParallelCtx pc = { .n = n, .fn = fn, .ctx = ctx };
-    pthread_t th[64];
-    int started = 0;
-
-    atomic_init(&pc.next, 0);
-    if (jobs < 1)
-        jobs = 1;
-    if (jobs > n)
-        jobs = n;
-    if (jobs > 64)
-        jobs = 64;
-    for (int t = 1; t < jobs; t++)
-        if (!pthread_create(&th[started], NULL, parallel_worker, &pc))
-            started++;
-    parallel_worker(&pc);
-    for (int t = 0; t < started; t++)
-        pthread_join(th[t], NULL);
+    ParallelCtx pc = { .fn = fn, .ctx = ctx };
+    VpiRunner r = { .jobs = jobs, .run = parallel_one, .opaque = &pc };
+    int ret = vpi_run(&r, n > 0 ? (size_t)n : 0);
+    return ret < 0 ? ret : 0;
 }
 
 /* ---- progress ------------------------------------------------------------------------ */
-
-static int64_t now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 void cli_progress_init(CliProgress *p, const char *what)
 {
     memset(p, 0, sizeof(*p));
     p->enabled = isatty(STDERR_FILENO) && cli_verbosity >= 0;
-    p->start_us = now_us();
+    p->start_us = vpi_now_us();
     p->what = what;
 }
 
@@ -353,7 +328,7 @@ void cli_progress_update(CliProgress *p, int64_t done, int64_t total)
 {
     if (!p->enabled)
         return;
-    int64_t t = now_us();
+    int64_t t = vpi_now_us();
     if (t - p->last_us < 200000 && done < total)
         return;
     p->last_us = t;

@@ -10,13 +10,15 @@
 
 #include "vidpipe/vidpipe.h"
 
-/* Exit codes shared by every command (documented in vidpipe(1)). */
+#include "helpers.h"
+
+/* Exit codes shared by every command (documented in vidpipe(1)): the helper library's. */
 enum {
-    CLI_EXIT_OK = 0,
-    CLI_EXIT_FAILED = 1,      /* a verdict was negative: not joinable, QC failed, items failed */
-    CLI_EXIT_UNREADABLE = 2,  /* an input could not be read */
-    CLI_EXIT_USAGE = 3,       /* bad command line */
-    CLI_EXIT_ERROR = 4,       /* could not write output, or an internal error */
+    CLI_EXIT_OK = VPI_EXIT_OK,
+    CLI_EXIT_FAILED = VPI_EXIT_FAILED,          /* a verdict was negative, items failed */
+    CLI_EXIT_UNREADABLE = VPI_EXIT_UNREADABLE,  /* an input could not be read */
+    CLI_EXIT_USAGE = VPI_EXIT_USAGE,            /* bad command line */
+    CLI_EXIT_ERROR = VPI_EXIT_ERROR,            /* could not write output, or internal */
 };
 
 typedef enum CliOptType {
@@ -64,7 +66,8 @@ void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void cli_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* Exit code for a failed input read. */
+/* Exit code for a failed input read: vpi_exit_code(err, VPI_AT_INPUT) (2, or 4 for an
+ * internal error such as ENOMEM). */
 int cli_exit_for_error(int err);
 
 /* Read a list of paths, one per line ("-" = stdin); appends to *paths (malloc'd strings). */
@@ -77,11 +80,13 @@ void cli_free_paths(char **paths, int nb);
 int cli_gather_paths(const char *first, int nb_pos, char **pos, const char *list,
                      char ***paths, int *nb);
 
-/* Number of worker threads for -j 0 (the number of online cores). */
+/* Number of worker threads for -j 0: the number of online cores, at most VPI_MAX_JOBS. */
 int cli_default_jobs(void);
 
-/* Run fn(ctx, i) for i in [0, n) on @p jobs threads. Returns when all are done. */
-void cli_parallel_for(int n, int jobs, void (*fn)(void *ctx, int i), void *ctx);
+/* Run fn(ctx, i) for i in [0, n) on @p jobs threads (vpi_run(): 1..VPI_MAX_JOBS, never
+ * lowered). Returns 0 when all are done, or a negative AVERROR when none could start or
+ * @p jobs is out of range (the options' ranges refuse such counts first). */
+int cli_parallel_for(int n, int jobs, void (*fn)(void *ctx, int i), void *ctx);
 
 /* A progress line on stderr, only when stderr is a terminal and not quiet. */
 typedef struct CliProgress {

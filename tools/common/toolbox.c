@@ -11,11 +11,6 @@
 
 #include "toolbox.h"
 
-static const char *const media_exts[] = {
-    "mp4", "m4v", "mov", "mkv", "webm", "avi", "ts", "mts", "m2ts", "mxf", "mpg", "mpeg",
-    "flv", "3gp", "wmv", "m4a", "mp3", "wav", "aac", "flac", "ogg", "opus", NULL,
-};
-
 void tb_batch_init(TbBatch *b)
 {
     memset(b, 0, sizeof(*b));
@@ -31,29 +26,12 @@ int tb_is_dir(const char *path)
 
 int tb_mkdir(const char *dir)
 {
-    if (tb_is_dir(dir))
-        return 0;
-    if (mkdir(dir, 0777) < 0) {
-        cli_file_error(dir, "cannot create folder: %s", strerror(errno));
+    int ret = vpi_mkdir_p(dir);
+    if (ret < 0) {
+        cli_file_error(dir, "cannot create folder: %s", vp_strerror(ret));
         return -1;
     }
     return 0;
-}
-
-static int is_media_name(const char *name)
-{
-    const char *dot = strrchr(name, '.');
-    if (name[0] == '.' || !dot)
-        return 0;
-    for (int i = 0; media_exts[i]; i++)
-        if (!strcasecmp(dot + 1, media_exts[i]))
-            return 1;
-    return 0;
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 static int add_item(TbItem **items, int *nb, int *cap, const char *path)
@@ -83,42 +61,18 @@ int tb_inputs(const char *cmd, int nb_pos, char **pos, TbItem **items, int *nb)
             ret = add_item(items, nb, &cap, pos[i]);
             continue;
         }
-        DIR *d = opendir(pos[i]);
-        if (!d) {
-            cli_file_error(pos[i], "cannot read folder: %s", strerror(errno));
-            ret = -1;
+        char **names;
+        size_t nn;
+        if ((ret = vpi_media_list(pos[i], &names, &nn)) < 0) {
+            if (ret != AVERROR(ENOMEM)) {
+                cli_file_error(pos[i], "cannot read folder: %s", vp_strerror(ret));
+                ret = -1;
+            }
             break;
         }
-        char **names = NULL;
-        int nn = 0, ncap = 0;
-        struct dirent *e;
-        while ((e = readdir(d)) && ret >= 0) {
-            if (!is_media_name(e->d_name))
-                continue;
-            if (nn == ncap) {
-                ncap = ncap ? ncap * 2 : 32;
-                char **n = realloc(names, (size_t)ncap * sizeof(*n));
-                if (!n) {
-                    ret = AVERROR(ENOMEM);
-                    break;
-                }
-                names = n;
-            }
-            size_t len = strlen(pos[i]) + strlen(e->d_name) + 2;
-            if (!(names[nn] = malloc(len))) {
-                ret = AVERROR(ENOMEM);
-                break;
-            }
-            snprintf(names[nn++], len, "%s/%s", pos[i], e->d_name);
-        }
-        closedir(d);
-        qsort(names, (size_t)nn, sizeof(*names), cmp_str);
-        for (int k = 0; k < nn; k++) {
-            if (ret >= 0)
-                ret = add_item(items, nb, &cap, names[k]);
-            free(names[k]);
-        }
-        free(names);
+        for (size_t k = 0; k < nn && ret >= 0; k++)
+            ret = add_item(items, nb, &cap, names[k]);
+        vpi_paths_free(names, nn);
         if (ret >= 0 && !nn)
             cli_warn("%s: %s: no media files in this folder", cmd, pos[i]);
     }
@@ -326,17 +280,9 @@ void tb_progress_cb(void *opaque, double done_s, double total_s)
 
 int tb_category(int err)
 {
-    switch (err) {
-    case AVERROR(ENOSPC):
-    case AVERROR(EROFS):
-    case AVERROR(EDQUOT):
-    case AVERROR(EFBIG):
-    case AVERROR(ENOMEM):
-    case AVERROR(ENOTDIR):
-    case AVERROR(EEXIST):
-        return TB_FAIL_OUTPUT;
-    case VP_ERR_BAD_OPTION:
-    case VP_ERR_OUTPUT_IS_INPUT: /* names the output; tb_fail() makes it a usage error */
+    switch (vpi_exit_code(err, VPI_AT_UNKNOWN)) {
+    case VPI_EXIT_ERROR:
+    case VPI_EXIT_USAGE: /* an output that is an input: tb_fail() makes it a usage error */
         return TB_FAIL_OUTPUT;
     default:
         return TB_FAIL_INPUT;
