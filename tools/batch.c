@@ -52,6 +52,11 @@ static void on_signal(int sig)
     }
 }
 
+static int cancel_requested(void *opaque)
+{
+    return __atomic_load_n((volatile int *)opaque, __ATOMIC_RELAXED);
+}
+
 /* mkdir -p; 0 or a negative error. Safe against concurrent creation. */
 static int make_dirs(const char *path)
 {
@@ -565,7 +570,7 @@ static int run_batch(int argc, char **argv)
     bo.worker_free = joiner_free;
     bo.progress = on_progress;
     bo.item_done = on_item_done;
-    bo.cancel = &cancel_flag;
+    bo.cancel = (VpCancel){ cancel_requested, (void *)&cancel_flag };
 
     /* A signal the parent ignores (SIGINT of a background job) stays ignored. */
     struct sigaction sa = { .sa_handler = on_signal, .sa_flags = SA_RESETHAND }, old;

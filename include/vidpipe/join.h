@@ -28,6 +28,10 @@ typedef struct VpJoinOpts {
                                  place, so not even a power failure can leave a partial file
                                  under the final name; 0: skip the fsync (faster; a killed
                                  process still never leaves one) */
+    VpLogger logger;        /**< where the joiner logs (fn = NULL: the process default);
+                                 kept until vp_joiner_free() */
+    VpCancel cancel;        /**< stops a run between samples and inside reads and writes
+                                 with VP_ERR_CANCELLED, leaving no output */
 } VpJoinOpts;
 
 /** What a join did. */

@@ -50,10 +50,13 @@ typedef struct VpPipelineOpts {
      *  and the source duration (NaN when unknown). */
     void (*progress)(void *opaque, double done_s, double total_s);
     void *opaque;
-    volatile int *cancel;       /**< optional: the run stops with VP_ERR_CANCELLED when set */
+    VpCancel cancel;            /**< optional: opening and the run stop with
+                                     VP_ERR_CANCELLED, leaving no output, once it says so */
     const char *audio_path;     /**< optional: take the audio from this file instead of the
                                      source's own (its best audio stream; VP_ERR_NO_AUDIO if
                                      it has none). Only read during vp_pipeline_open(). */
+    VpLogger logger;            /**< where this pipeline and its outputs log (fn = NULL:
+                                     the process default); kept until vp_pipeline_close() */
 } VpPipelineOpts;
 
 /** Fill @p opts with the defaults. Thread-safe. */

@@ -46,7 +46,7 @@ static int validate(const VpCleanupOpts *o)
         why = "saturation must be 0..3";
     if (!why)
         return 0;
-    vpi_log(VP_LOG_ERROR, "cleanup option %s", why);
+    vpi_log(&o->pipeline.logger, VP_LOG_ERROR, "cleanup option %s", why);
     return VP_ERR_BAD_OPTION;
 }
 
@@ -115,7 +115,7 @@ int vp_cleanup(const char *in, const char *out, const VpCleanupOpts *opts)
         goto end;
     }
     if (opts->denoise_audio && !vp_pipeline_source(p)->has_audio)
-        vpi_log(VP_LOG_WARNING, "%s: no audio to denoise", in);
+        vpi_log(&opts->pipeline.logger, VP_LOG_WARNING, "%s: no audio to denoise", in);
     VpEncodeOpts eo;
     vp_encode_default_opts(&eo);
     eo.path = out;

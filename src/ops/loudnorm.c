@@ -31,7 +31,7 @@ static int validate(const VpLoudnormOpts *o)
         field = "audio_bitrate must be 8000..512000";
     if (!field)
         return 0;
-    vpi_log(VP_LOG_ERROR, "loudnorm option %s", field);
+    vpi_log(&o->pipeline.logger, VP_LOG_ERROR, "loudnorm option %s", field);
     return VP_ERR_BAD_OPTION;
 }
 

@@ -162,7 +162,8 @@ int vp_proxy_make(const char *in, const char *out, const VpProxyOpts *opts, VpPr
     vp_pipeline_stats(p, &res->stats);
     ret = 0;
     if (opts->meta_path && (ret = write_meta(opts->meta_path, res)) < 0) {
-        vpi_log(VP_LOG_VERBOSE, "%s: cannot write: %s", opts->meta_path, vp_strerror(ret));
+        vpi_log(&opts->pipeline.logger, VP_LOG_VERBOSE, "%s: cannot write: %s", opts->meta_path,
+                vp_strerror(ret));
         vpi_strlcpy(res->failed_output, opts->meta_path, sizeof(res->failed_output));
         /* One item, one outcome: without its metadata the proxy is not done either. */
         unlink(out);

@@ -365,7 +365,7 @@ int vp_qc_run(const char *path, const VpQcSpec *spec, const VpQcOpts *opts, VpQc
     }
     char why[256];
     if ((ret = vpi_fields_check(spec_fields, spec, "QC spec", why, sizeof(why))) < 0) {
-        vpi_log(VP_LOG_ERROR, "%s", why);
+        vpi_log(&opts->pipeline.logger, VP_LOG_ERROR, "%s", why);
         return ret;
     }
     if ((ret = vp_pipeline_open(path, &opts->pipeline, &p)) < 0)
@@ -431,7 +431,7 @@ int vp_qc_run(const char *path, const VpQcSpec *spec, const VpQcOpts *opts, VpQc
         goto end;
     judge(r, spec);
     if (sheet[0] && read_whole(sheet, &r->sheet, &r->sheet_size) < 0)
-        vpi_log(VP_LOG_WARNING, "%s: the contact sheet could not be made", path);
+        vpi_log(&opts->pipeline.logger, VP_LOG_WARNING, "%s: the contact sheet could not be made", path);
     *out = r;
     r = NULL;
     ret = 0;

@@ -42,7 +42,7 @@ int vp_replace_audio(const char *video, const char *audio, const char *out,
     res->video_duration = res->audio_duration = NAN;
     if (opts->offset_ms < -86400000 || opts->offset_ms > 86400000 ||
         opts->audio_bitrate < 8000 || opts->audio_bitrate > 512000) {
-        vpi_log(VP_LOG_ERROR, "replace-audio option %s out of range",
+        vpi_log(&opts->pipeline.logger, VP_LOG_ERROR, "replace-audio option %s out of range",
                 opts->audio_bitrate < 8000 || opts->audio_bitrate > 512000 ? "audio_bitrate"
                                                                            : "offset_ms");
         return VP_ERR_BAD_OPTION;
@@ -86,7 +86,8 @@ int vp_replace_audio(const char *video, const char *audio, const char *out,
         double a_end = res->audio_duration + off;
         eo.end_time = a_end < res->video_duration ? a_end : res->video_duration;
         if (eo.end_time <= 0) {
-            vpi_log(VP_LOG_ERROR, "%s: the offset leaves no audio under the video", audio);
+            vpi_log(&opts->pipeline.logger, VP_LOG_ERROR,
+                    "%s: the offset leaves no audio under the video", audio);
             ret = fail(res, audio, VP_ERR_BAD_OPTION);
             goto end;
         }

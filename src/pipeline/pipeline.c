@@ -33,6 +33,7 @@ static const VpiSinkClass *const sink_classes[] = {
 
 struct VpPipeline {
     VpPipelineOpts opts;
+    int logger_registered;      /* opts.logger is in log.c's registry until close */
     VpSourceInfo info;
     VpiSource src;
     char *path;
@@ -102,7 +103,7 @@ static int open_decoder(VpPipeline *p, AVStream *st, AVCodecContext **out, int t
     int ret;
 
     if (!dec) {
-        vpi_log(VP_LOG_ERROR, "%s: no decoder for %s", p->path,
+        vpi_log(&p->opts.logger, VP_LOG_ERROR, "%s: no decoder for %s", p->path,
                 avcodec_get_name(st->codecpar->codec_id));
         return VP_ERR_UNSUPPORTED;
     }
@@ -111,6 +112,7 @@ static int open_decoder(VpPipeline *p, AVStream *st, AVCodecContext **out, int t
     if ((ret = avcodec_parameters_to_context(c, st->codecpar)) < 0)
         goto fail;
     c->pkt_timebase = st->time_base;
+    c->opaque = &p->opts.logger;
     c->thread_count = threads;
     if (dec->type == AVMEDIA_TYPE_VIDEO)
         c->thread_type = FF_THREAD_FRAME | FF_THREAD_SLICE;
@@ -138,24 +140,41 @@ static int check_path(const char *path, int64_t *size)
     return 0;
 }
 
+/* avformat_open_input with the run's cancel as its interrupt callback (so a read that
+ * blocks can be cancelled) and its logger. */
+static int open_input(VpPipeline *p, AVFormatContext **fc, const char *path)
+{
+    int ret;
+
+    if (!(*fc = avformat_alloc_context()))
+        return AVERROR(ENOMEM);
+    (*fc)->interrupt_callback = (AVIOInterruptCB){ p->opts.cancel.fn, p->opts.cancel.opaque };
+    (*fc)->opaque = &p->opts.logger;
+    if ((ret = avformat_open_input(fc, path, NULL, NULL)) < 0) {
+        *fc = NULL; /* freed by avformat_open_input on failure */
+        if (vpi_cancelled(&p->opts.cancel))
+            ret = VP_ERR_CANCELLED;
+        else if (ret == AVERROR_INVALIDDATA)
+            ret = VP_ERR_NOT_MEDIA;
+    }
+    return ret;
+}
+
 /* The audio comes from another file: its best audio stream replaces the source's. */
 static int open_audio_file(VpPipeline *p)
 {
     const char *path = p->opts.audio_path;
     int64_t size;
     int ret = check_path(path, &size);
-    if (ret >= 0 && (ret = avformat_open_input(&p->afmt, path, NULL, NULL)) < 0) {
-        p->afmt = NULL;
-        if (ret == AVERROR_INVALIDDATA)
-            ret = VP_ERR_NOT_MEDIA;
-    }
+    if (ret >= 0)
+        ret = open_input(p, &p->afmt, path);
     if (ret >= 0 && avformat_find_stream_info(p->afmt, NULL) < 0)
-        vpi_log(VP_LOG_WARNING, "%s: could not find stream parameters", path);
+        vpi_log(&p->opts.logger, VP_LOG_WARNING, "%s: could not find stream parameters", path);
     if (ret >= 0 && (p->aidx = av_find_best_stream(p->afmt, AVMEDIA_TYPE_AUDIO, -1, -1, NULL,
                                                    0)) < 0)
         ret = VP_ERR_NO_AUDIO;
     if (ret < 0)
-        vpi_log(VP_LOG_VERBOSE, "%s: %s", path, vp_strerror(ret));
+        vpi_log(&p->opts.logger, VP_LOG_VERBOSE, "%s: %s", path, vp_strerror(ret));
     return ret;
 }
 
@@ -199,12 +218,12 @@ static void fill_info(VpPipeline *p)
 static int validate_opts(const VpPipelineOpts *o)
 {
     if (o->decode_threads < 0 || o->decode_threads > 64) {
-        vpi_log(VP_LOG_ERROR, "pipeline options: decode_threads must be 0..64, not %d",
+        vpi_log(&o->logger, VP_LOG_ERROR, "pipeline options: decode_threads must be 0..64, not %d",
                 o->decode_threads);
         return VP_ERR_BAD_OPTION;
     }
     if (o->skip_unneeded != 0 && o->skip_unneeded != 1) {
-        vpi_log(VP_LOG_ERROR, "pipeline options: skip_unneeded must be 0 or 1");
+        vpi_log(&o->logger, VP_LOG_ERROR, "pipeline options: skip_unneeded must be 0 or 1");
         return VP_ERR_BAD_OPTION;
     }
     return 0;
@@ -236,14 +255,13 @@ int vp_pipeline_open(const char *path, const VpPipelineOpts *opts, VpPipeline **
     }
     if ((ret = check_path(path, &p->info.size)) < 0)
         goto fail;
-    if ((ret = avformat_open_input(&p->fmt, path, NULL, NULL)) < 0) {
-        p->fmt = NULL;
-        if (ret == AVERROR_INVALIDDATA)
-            ret = VP_ERR_NOT_MEDIA;
+    if ((ret = vpi_log_register(&p->opts.logger)) < 0)
         goto fail;
-    }
+    p->logger_registered = 1;
+    if ((ret = open_input(p, &p->fmt, path)) < 0)
+        goto fail;
     if ((ret = avformat_find_stream_info(p->fmt, NULL)) < 0)
-        vpi_log(VP_LOG_WARNING, "%s: could not find stream parameters: %s", path,
+        vpi_log(&p->opts.logger, VP_LOG_WARNING, "%s: could not find stream parameters: %s", path,
                 vp_strerror(ret));
     p->vidx = av_find_best_stream(p->fmt, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0);
     p->aidx = av_find_best_stream(p->fmt, AVMEDIA_TYPE_AUDIO, -1, -1, NULL, 0);
@@ -258,6 +276,8 @@ int vp_pipeline_open(const char *path, const VpPipelineOpts *opts, VpPipeline **
     fill_info(p);
     p->src.info = &p->info;
     p->src.fmt = p->fmt;
+    p->src.log = &p->opts.logger;
+    p->src.cancel = &p->opts.cancel;
     p->origin_us = p->fmt->start_time == AV_NOPTS_VALUE ? 0 : p->fmt->start_time;
     p->aorigin_us = p->origin_us;
     if (p->afmt)
@@ -283,7 +303,7 @@ int vp_pipeline_open(const char *path, const VpPipelineOpts *opts, VpPipeline **
         p->src.ast = (p->afmt ? p->afmt : p->fmt)->streams[p->aidx];
         if ((ret = open_decoder(p, p->src.ast, &p->src.adec, 1)) < 0) {
             /* An audio track vidpipe cannot decode: carry on with the video. */
-            vpi_log(VP_LOG_WARNING, "%s: ignoring audio: %s", path, vp_strerror(ret));
+            vpi_log(&p->opts.logger, VP_LOG_WARNING, "%s: ignoring audio: %s", path, vp_strerror(ret));
             p->src.ast = NULL;
             p->aidx = -1;
             p->info.has_audio = 0;
@@ -327,11 +347,11 @@ int vpi_pipeline_add_sink(VpPipeline *p, const char *name, const void *opts, con
     if (!cls)
         return AVERROR(EINVAL);
     if (p->ran) {
-        vpi_log(VP_LOG_ERROR, "%s: outputs must be added before the pipeline runs", p->path);
+        vpi_log(&p->opts.logger, VP_LOG_ERROR, "%s: outputs must be added before the pipeline runs", p->path);
         return AVERROR(EINVAL);
     }
     if (p->nb_sinks >= MAX_SINKS) {
-        vpi_log(VP_LOG_ERROR, "%s: too many outputs (at most %d)", p->path, MAX_SINKS);
+        vpi_log(&p->opts.logger, VP_LOG_ERROR, "%s: too many outputs (at most %d)", p->path, MAX_SINKS);
         return VP_ERR_BAD_OPTION;
     }
     const char *inputs[2] = { p->path, p->audio_path };
@@ -656,7 +676,7 @@ static int read_loop(VpPipeline *p, int want_video, int want_audio, AVPacket *pk
     int read_errors = 0, ret;
 
     for (;;) {
-        if (p->opts.cancel && *p->opts.cancel)
+        if (vpi_cancelled(&p->opts.cancel))
             return VP_ERR_CANCELLED;
         if (until && until(p))
             return 0;
@@ -860,7 +880,7 @@ int vp_pipeline_run(VpPipeline *p)
             s->out_open = 0;
             if ((ret = vpi_output_commit(&s->out)) < 0) {
                 s->out_failed = 1;
-                vpi_log(VP_LOG_VERBOSE, "%s: could not be written: %s", s->path,
+                vpi_log(&p->opts.logger, VP_LOG_VERBOSE, "%s: could not be written: %s", s->path,
                         vp_strerror(ret));
                 goto end;
             }
@@ -935,6 +955,8 @@ void vp_pipeline_close(VpPipeline **pp)
     free(p->failed_output);
     free(p->audio_path);
     free(p->path);
+    if (p->logger_registered)
+        vpi_log_unregister(&p->opts.logger);
     free(p);
     *pp = NULL;
 }
@@ -943,7 +965,7 @@ int vpi_sink_output_begin(VpiSink *s)
 {
     int ret = vpi_output_begin(&s->out, s->path);
     if (ret < 0) {
-        vpi_log(VP_LOG_VERBOSE, "%s: cannot create: %s", s->path, vp_strerror(ret));
+        vpi_log(s->src->log, VP_LOG_VERBOSE, "%s: cannot create: %s", s->path, vp_strerror(ret));
         s->out_failed = 1;
         return ret;
     }
@@ -994,15 +1016,18 @@ end:
     return ret;
 }
 
-int vpi_mux_open(AVFormatContext **oc, const char *final_path, const char *tmp_path)
+int vpi_mux_open(AVFormatContext **oc, const char *final_path, const char *tmp_path,
+                 const VpiSource *src)
 {
     const AVOutputFormat *of = av_guess_format(NULL, final_path, NULL);
     if (!of) {
-        vpi_log(VP_LOG_ERROR, "%s: unknown output format (use .mp4, .mov or .mkv)", final_path);
+        vpi_log(src->log, VP_LOG_ERROR, "%s: unknown output format (use .mp4, .mov or .mkv)", final_path);
         return VP_ERR_BAD_OPTION;
     }
     int ret = avformat_alloc_output_context2(oc, of, NULL, tmp_path);
     if (ret < 0)
         return ret;
+    (*oc)->interrupt_callback = (AVIOInterruptCB){ src->cancel->fn, src->cancel->opaque };
+    (*oc)->opaque = (void *)src->log;
     return 0;
 }
