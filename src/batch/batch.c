@@ -305,7 +305,8 @@ static int prepare_outputs(Batch *b, VpBatchStats *st)
                         (int)sizeof(path) && unlink(path) == 0) {
                     st->stale_removed++;
                     log_line(b, "removed %s (temporary file of an interrupted run)", path);
-                    vpi_log(&b->o->logger, VP_LOG_VERBOSE, "%s: removed (temporary file of an interrupted "
+                    vpi_log(&b->o->logger, VP_LOG_VERBOSE,
+                            "%s: removed (temporary file of an interrupted "
                             "run)", path);
                 }
                 free(od->temps[k]);
@@ -733,7 +734,8 @@ int vp_batch_run(const VpBatchItem *items, size_t nb, const VpBatchOpts *opts,
         goto end;
     }
     if (started < jobs)
-        vpi_log(&opts->logger, VP_LOG_WARNING, "batch: only %d of %d workers could be started", started,
+        vpi_log(&opts->logger, VP_LOG_WARNING,
+                "batch: only %d of %d workers could be started", started,
                 jobs);
     for (int w = 0; w < started; w++) {
         pthread_join(workers[w].thread, NULL);

@@ -367,6 +367,7 @@ static void *converter_main(void *arg)
 {
     VpWriter *w = arg;
     const int width = w->opts.width, height = w->opts.height;
+    vpi_log_scope_enter(&w->opts.logger);
 
     for (;;) {
         pthread_mutex_lock(&w->lock);
@@ -411,6 +412,7 @@ static void *converter_main(void *arg)
 static void *encoder_main(void *arg)
 {
     VpWriter *w = arg;
+    vpi_log_scope_enter(&w->opts.logger);
 
     for (;;) {
         pthread_mutex_lock(&w->lock);
@@ -455,6 +457,7 @@ typedef struct LoweredJob {
 static void *lowered_main(void *arg)
 {
     LoweredJob *j = arg;
+    vpi_log_scope_enter(&j->w->opts.logger);
     lower_priority(j->w->opts.worker_nice);
     j->ret = j->fn(j->w, j->arg);
     return NULL;
@@ -722,7 +725,8 @@ int vp_writer_open(const char *path, const VpWriterOpts *opts, VpWriter **out, c
     if (why && why_size)
         why[0] = 0;
     if (!path || !*path || !opts || !out)
-        return why_fail(opts ? &opts->logger : NULL, why, why_size, AVERROR(EINVAL), "%s: vp_writer_open needs a path, "
+        return why_fail(opts ? &opts->logger : NULL, why, why_size, AVERROR(EINVAL),
+                        "%s: vp_writer_open needs a path, "
                         "options and an output pointer", path && *path ? path : "(no path)");
     if ((ret = validate(opts, reason, sizeof(reason))) < 0)
         return why_fail(opts ? &opts->logger : NULL, why, why_size, ret, "%s: %s", path, reason);
@@ -732,7 +736,8 @@ int vp_writer_open(const char *path, const VpWriterOpts *opts, VpWriter **out, c
         ofmt = av_guess_format("mp4", NULL, NULL);
 
     if (!(w = calloc(1, sizeof(*w))))
-        return why_fail(opts ? &opts->logger : NULL, why, why_size, AVERROR(ENOMEM), "%s: out of memory", path);
+        return why_fail(opts ? &opts->logger : NULL, why, why_size, AVERROR(ENOMEM),
+                        "%s: out of memory", path);
     w->t_open = vpi_now_us();
     w->opts = *opts;
     w->path = strdup(path);
@@ -751,7 +756,8 @@ int vp_writer_open(const char *path, const VpWriterOpts *opts, VpWriter **out, c
         free(w->preset);
         free(w->encoder_params);
         free(w);
-        return why_fail(opts ? &opts->logger : NULL, why, why_size, AVERROR(ENOMEM), "%s: cannot create locks", path);
+        return why_fail(opts ? &opts->logger : NULL, why, why_size, AVERROR(ENOMEM),
+                        "%s: cannot create locks", path);
     }
     w->locks_ready = 1;
     if ((ret = vpi_log_register(&w->opts.logger)) < 0)
@@ -772,7 +778,8 @@ int vp_writer_open(const char *path, const VpWriterOpts *opts, VpWriter **out, c
     EncoderOpenArgs eo = { &setup, tried, reason, sizeof(tried), sizeof(reason) };
     if ((ret = run_lowered(w, open_encoder, &eo)) < 0) {
         if (opts->hw != VP_HW_AUTO && opts->hw != VP_HW_NONE)
-            why_fail(opts ? &opts->logger : NULL, why, why_size, ret, "%s: hardware encoder %s unavailable: %s", path,
+            why_fail(opts ? &opts->logger : NULL, why, why_size, ret,
+                     "%s: hardware encoder %s unavailable: %s", path,
                      vp_hw_encoder_name(opts->hw), reason);
         else
             why_fail(opts ? &opts->logger : NULL, why, why_size, ret, "%s: %s", path, reason);
@@ -1141,7 +1148,8 @@ int vp_writer_close(VpWriter **pw, VpWriterStats *stats, char *why, size_t why_s
             stats->bytes = st.st_size;
     }
     if (!ret)
-        vpi_log(&w->opts.logger, VP_LOG_VERBOSE, "%s: %lld frames with %s", w->path, (long long)w->frames_out,
+        vpi_log(&w->opts.logger, VP_LOG_VERBOSE,
+                "%s: %lld frames with %s", w->path, (long long)w->frames_out,
                 w->enc.ctx->codec->name);
     if (ret < 0 && why && why_size)
         vpi_strlcpy(why, w->errmsg, why_size);

@@ -105,20 +105,24 @@ int vp_joiner_new(const VpJoinOpts *opts, VpJoiner **out)
         opts = &def;
     }
     if (opts->conform != 0 && opts->conform != 1) {
-        vpi_log(&opts->logger, VP_LOG_ERROR, "join options: conform must be 0 or 1, not %d", opts->conform);
+        vpi_log(&opts->logger, VP_LOG_ERROR,
+                "join options: conform must be 0 or 1, not %d", opts->conform);
         return VP_ERR_BAD_OPTION;
     }
     if (opts->faststart != 1) {
-        vpi_log(&opts->logger, VP_LOG_ERROR, "join options: faststart must be 1 (the moov is always written "
+        vpi_log(&opts->logger, VP_LOG_ERROR,
+                "join options: faststart must be 1 (the moov is always written "
                               "before the media data), not %d", opts->faststart);
         return VP_ERR_BAD_OPTION;
     }
     if (opts->durable != 0 && opts->durable != 1) {
-        vpi_log(&opts->logger, VP_LOG_ERROR, "join options: durable must be 0 or 1, not %d", opts->durable);
+        vpi_log(&opts->logger, VP_LOG_ERROR,
+                "join options: durable must be 0 or 1, not %d", opts->durable);
         return VP_ERR_BAD_OPTION;
     }
     if (opts->max_cached_segments < 0 || opts->max_cached_segments > 4096) {
-        vpi_log(&opts->logger, VP_LOG_ERROR, "join options: max_cached_segments must be in 0..4096, not %d",
+        vpi_log(&opts->logger, VP_LOG_ERROR,
+                "join options: max_cached_segments must be in 0..4096, not %d",
                 opts->max_cached_segments);
         return VP_ERR_BAD_OPTION;
     }
@@ -751,7 +755,8 @@ static int plan_timeline(Run *r, int64_t *T_out, int64_t *D_out)
             return ret;
         }
         if (p->nb_dropped)
-            vpi_log(&r->j->opts.logger, VP_LOG_WARNING, "%s: %" PRId64 " video frame%s before the first "
+            vpi_log(&r->j->opts.logger, VP_LOG_WARNING,
+                    "%s: %" PRId64 " video frame%s before the first "
                     "decodable picture dropped (open GOP or no IDR at the start)",
                     p->seg->path, p->nb_dropped, p->nb_dropped == 1 ? "" : "s");
         int64_t l = lcm64(T, p->v->timescale);
@@ -1149,8 +1154,8 @@ end:
     return ret;
 }
 
-int vp_joiner_run(VpJoiner *j, const char *out_path, const char *const *segments, int nb,
-                  VpJoinStats *stats, char *why, size_t why_size)
+static int joiner_run(VpJoiner *j, const char *out_path, const char *const *segments, int nb,
+                      VpJoinStats *stats, char *why, size_t why_size)
 {
     Run r = { .j = j, .out_path = out_path, .nb = nb, .why = why, .wsz = why_size,
               .names = segments, .failed = -1 };
@@ -1234,7 +1239,8 @@ int vp_joiner_run(VpJoiner *j, const char *out_path, const char *const *segments
     if ((ret = write_output(&r, &bytes)) < 0)
         goto end;
     t_write = vpi_now_us();
-    vpi_log(&j->opts.logger, VP_LOG_DEBUG, "%s: segments %.1f ms, plan and audio seams %.1f ms, write %.1f ms",
+    vpi_log(&j->opts.logger, VP_LOG_DEBUG,
+            "%s: segments %.1f ms, plan and audio seams %.1f ms, write %.1f ms",
             out_path, (t_load - t_start) / 1e3, (t_audio - t_load) / 1e3,
             (t_write - t_audio) / 1e3);
 
@@ -1269,5 +1275,14 @@ end:
     free(r.at.s);
     free(r.lay.pieces);
     vpi_seam_plan_free(&r.seams);
+    return ret;
+}
+
+int vp_joiner_run(VpJoiner *j, const char *out_path, const char *const *segments, int nb,
+                  VpJoinStats *stats, char *why, size_t why_size)
+{
+    const VpLogger *prev = vpi_log_scope_enter(j ? &j->opts.logger : NULL);
+    int ret = joiner_run(j, out_path, segments, nb, stats, why, why_size);
+    vpi_log_scope_leave(prev);
     return ret;
 }

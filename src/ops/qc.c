@@ -431,7 +431,8 @@ int vp_qc_run(const char *path, const VpQcSpec *spec, const VpQcOpts *opts, VpQc
         goto end;
     judge(r, spec);
     if (sheet[0] && read_whole(sheet, &r->sheet, &r->sheet_size) < 0)
-        vpi_log(&opts->pipeline.logger, VP_LOG_WARNING, "%s: the contact sheet could not be made", path);
+        vpi_log(&opts->pipeline.logger, VP_LOG_WARNING,
+                "%s: the contact sheet could not be made", path);
     *out = r;
     r = NULL;
     ret = 0;

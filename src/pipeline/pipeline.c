@@ -229,7 +229,7 @@ static int validate_opts(const VpPipelineOpts *o)
     return 0;
 }
 
-int vp_pipeline_open(const char *path, const VpPipelineOpts *opts, VpPipeline **out)
+static int pipeline_open(const char *path, const VpPipelineOpts *opts, VpPipeline **out)
 {
     VpPipeline *p = NULL;
     int ret;
@@ -303,7 +303,8 @@ int vp_pipeline_open(const char *path, const VpPipelineOpts *opts, VpPipeline **
         p->src.ast = (p->afmt ? p->afmt : p->fmt)->streams[p->aidx];
         if ((ret = open_decoder(p, p->src.ast, &p->src.adec, 1)) < 0) {
             /* An audio track vidpipe cannot decode: carry on with the video. */
-            vpi_log(&p->opts.logger, VP_LOG_WARNING, "%s: ignoring audio: %s", path, vp_strerror(ret));
+            vpi_log(&p->opts.logger, VP_LOG_WARNING,
+                    "%s: ignoring audio: %s", path, vp_strerror(ret));
             p->src.ast = NULL;
             p->aidx = -1;
             p->info.has_audio = 0;
@@ -313,6 +314,14 @@ int vp_pipeline_open(const char *path, const VpPipelineOpts *opts, VpPipeline **
     return 0;
 fail:
     vp_pipeline_close(&p);
+    return ret;
+}
+
+int vp_pipeline_open(const char *path, const VpPipelineOpts *opts, VpPipeline **out)
+{
+    const VpLogger *prev = vpi_log_scope_enter(opts ? &opts->logger : NULL);
+    int ret = pipeline_open(path, opts, out);
+    vpi_log_scope_leave(prev);
     return ret;
 }
 
@@ -334,7 +343,7 @@ static void sink_free(VpiSink *s)
     free(s);
 }
 
-int vpi_pipeline_add_sink(VpPipeline *p, const char *name, const void *opts, const char *path,
+static int pipeline_add_sink(VpPipeline *p, const char *name, const void *opts, const char *path,
                           VpiSink **out)
 {
     const VpiSinkClass *cls = NULL;
@@ -347,11 +356,13 @@ int vpi_pipeline_add_sink(VpPipeline *p, const char *name, const void *opts, con
     if (!cls)
         return AVERROR(EINVAL);
     if (p->ran) {
-        vpi_log(&p->opts.logger, VP_LOG_ERROR, "%s: outputs must be added before the pipeline runs", p->path);
+        vpi_log(&p->opts.logger, VP_LOG_ERROR,
+                "%s: outputs must be added before the pipeline runs", p->path);
         return AVERROR(EINVAL);
     }
     if (p->nb_sinks >= MAX_SINKS) {
-        vpi_log(&p->opts.logger, VP_LOG_ERROR, "%s: too many outputs (at most %d)", p->path, MAX_SINKS);
+        vpi_log(&p->opts.logger, VP_LOG_ERROR,
+                "%s: too many outputs (at most %d)", p->path, MAX_SINKS);
         return VP_ERR_BAD_OPTION;
     }
     const char *inputs[2] = { p->path, p->audio_path };
@@ -380,6 +391,15 @@ fail:
     if (s->out_failed && !p->failed_output)
         p->failed_output = s->path ? strdup(s->path) : NULL;
     sink_free(s);
+    return ret;
+}
+
+int vpi_pipeline_add_sink(VpPipeline *p, const char *name, const void *opts, const char *path,
+                          VpiSink **out)
+{
+    const VpLogger *prev = vpi_log_scope_enter(&p->opts.logger);
+    int ret = pipeline_add_sink(p, name, opts, path, out);
+    vpi_log_scope_leave(prev);
     return ret;
 }
 
@@ -457,6 +477,7 @@ static void *sink_thread_main(void *arg)
 {
     VpiSink *s = arg;
     VpiSinkThread *t = s->thr;
+    vpi_log_scope_enter(s->src->log);
     for (;;) {
         pthread_mutex_lock(&t->lock);
         while (!t->count && !t->stop)
@@ -698,6 +719,9 @@ static int read_loop(VpPipeline *p, int want_video, int want_audio, AVPacket *pk
         if (ret < 0) {
             if (ret == AVERROR(EAGAIN))
                 continue;
+            /* The cancel interrupted the read itself (FFmpeg polls it while it waits). */
+            if (ret == AVERROR_EXIT && vpi_cancelled(&p->opts.cancel))
+                return VP_ERR_CANCELLED;
             char what[96];
             snprintf(what, sizeof(what), "container data could not be read: %s",
                      av_err2str(ret));
@@ -830,7 +854,7 @@ static int can_seek_stills(VpPipeline *p)
     return 1;
 }
 
-int vp_pipeline_run(VpPipeline *p)
+static int pipeline_run(VpPipeline *p)
 {
     AVPacket *pkt = av_packet_alloc();
     AVFrame *frame = av_frame_alloc();
@@ -905,6 +929,14 @@ end:
     return ret;
 }
 
+int vp_pipeline_run(VpPipeline *p)
+{
+    const VpLogger *prev = vpi_log_scope_enter(&p->opts.logger);
+    int ret = pipeline_run(p);
+    vpi_log_scope_leave(prev);
+    return ret;
+}
+
 const VpDecodeError *vp_pipeline_decode_errors(const VpPipeline *p, int *nb, int *nb_total)
 {
     if (nb)
@@ -942,6 +974,7 @@ void vp_pipeline_close(VpPipeline **pp)
     VpPipeline *p = pp ? *pp : NULL;
     if (!p)
         return;
+    const VpLogger *prev = vpi_log_scope_enter(&p->opts.logger);
     for (int i = 0; i < p->nb_sinks; i++) {
         VpiSink *s = p->sinks[i];
         thread_stop(s);
@@ -955,6 +988,7 @@ void vp_pipeline_close(VpPipeline **pp)
     free(p->failed_output);
     free(p->audio_path);
     free(p->path);
+    vpi_log_scope_leave(prev);
     if (p->logger_registered)
         vpi_log_unregister(&p->opts.logger);
     free(p);
@@ -1021,7 +1055,8 @@ int vpi_mux_open(AVFormatContext **oc, const char *final_path, const char *tmp_p
 {
     const AVOutputFormat *of = av_guess_format(NULL, final_path, NULL);
     if (!of) {
-        vpi_log(src->log, VP_LOG_ERROR, "%s: unknown output format (use .mp4, .mov or .mkv)", final_path);
+        vpi_log(src->log, VP_LOG_ERROR,
+                "%s: unknown output format (use .mp4, .mov or .mkv)", final_path);
         return VP_ERR_BAD_OPTION;
     }
     int ret = avformat_alloc_output_context2(oc, of, NULL, tmp_path);

@@ -164,7 +164,8 @@ static int open_video_encoder(VpiSink *s, EncodeCtx *c)
     av_opt_set(c->venc->priv_data, "crf", buf, 0);
     av_opt_set(c->venc->priv_data, "preset", c->o.x264_preset, 0);
     if ((ret = avcodec_open2(c->venc, codec, NULL)) < 0) {
-        vpi_log(s->src->log, VP_LOG_ERROR, "%s: cannot open the H.264 encoder: %s", s->path, av_err2str(ret));
+        vpi_log(s->src->log, VP_LOG_ERROR,
+                "%s: cannot open the H.264 encoder: %s", s->path, av_err2str(ret));
         return ret;
     }
     if (!(c->ost_v = avformat_new_stream(c->oc, NULL)))
@@ -193,7 +194,8 @@ static int open_audio_encoder(VpiSink *s, EncodeCtx *c, const AVCodecContext *ad
     if (c->oc->oformat->flags & AVFMT_GLOBALHEADER)
         c->aenc->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
     if ((ret = avcodec_open2(c->aenc, codec, NULL)) < 0) {
-        vpi_log(s->src->log, VP_LOG_ERROR, "%s: cannot open the AAC encoder: %s", s->path, av_err2str(ret));
+        vpi_log(s->src->log, VP_LOG_ERROR,
+                "%s: cannot open the AAC encoder: %s", s->path, av_err2str(ret));
         return ret;
     }
     if (!(c->ost_a = avformat_new_stream(c->oc, NULL)))
@@ -214,7 +216,8 @@ static int build_audio_graph(VpiSink *s, EncodeCtx *c, const AVCodecContext *ade
              c->o.audio_filters ? c->o.audio_filters : "", c->o.audio_filters ? "," : "",
              adec->sample_rate, layout, trim);
     if ((ret = vpi_audio_graph(&c->agraph, &c->asrc, &c->asink, adec, chain)) < 0) {
-        vpi_log(s->src->log, VP_LOG_ERROR, "%s: audio filters '%s': %s", s->path, chain, av_err2str(ret));
+        vpi_log(s->src->log, VP_LOG_ERROR,
+                "%s: audio filters '%s': %s", s->path, chain, av_err2str(ret));
         return ret;
     }
     av_buffersink_set_frame_size(c->asink, (unsigned)c->aenc->frame_size);
@@ -262,7 +265,8 @@ static int build_video_graph(VpiSink *s, EncodeCtx *c, const AVFrame *f)
     in->filter_ctx = c->vsink;
     if ((ret = avfilter_graph_parse_ptr(c->vgraph, chain, &in, &out, NULL)) < 0 ||
         (ret = avfilter_graph_config(c->vgraph, NULL)) < 0) {
-        vpi_log(s->src->log, VP_LOG_ERROR, "%s: video filters '%s': %s", s->path, chain, av_err2str(ret));
+        vpi_log(s->src->log, VP_LOG_ERROR,
+                "%s: video filters '%s': %s", s->path, chain, av_err2str(ret));
         goto end;
     }
     c->g_w = f->width;
@@ -430,7 +434,8 @@ static int init(VpiSink *s, const VpiSource *src)
     if ((ret = validate((const VpEncodeOpts *)s->opts, src->log)) < 0)
         return ret;
     if (!src->vst) {
-        vpi_log(s->src->log, VP_LOG_VERBOSE, "%s: %s", src->info->path, vp_strerror(VP_ERR_NO_VIDEO));
+        vpi_log(s->src->log, VP_LOG_VERBOSE,
+                "%s: %s", src->info->path, vp_strerror(VP_ERR_NO_VIDEO));
         return VP_ERR_NO_VIDEO;
     }
     /* The filter strings belong to the caller only during the add call: keep copies. */
@@ -488,7 +493,8 @@ static int init(VpiSink *s, const VpiSource *src)
     ret = avformat_write_header(c->oc, &mopts);
     av_dict_free(&mopts);
     if (ret < 0) {
-        vpi_log(s->src->log, VP_LOG_VERBOSE, "%s: cannot start the output: %s", s->path, av_err2str(ret));
+        vpi_log(s->src->log, VP_LOG_VERBOSE,
+                "%s: cannot start the output: %s", s->path, av_err2str(ret));
         return ret;
     }
     c->header_written = 1;
@@ -565,7 +571,8 @@ static int finish(VpiSink *s)
     c->header_written = 0;
     if (ret < 0) {
         s->out_failed = 1;
-        vpi_log(s->src->log, VP_LOG_VERBOSE, "%s: cannot finish the output: %s", s->path, av_err2str(ret));
+        vpi_log(s->src->log, VP_LOG_VERBOSE,
+                "%s: cannot finish the output: %s", s->path, av_err2str(ret));
         return ret;
     }
     if ((ret = avio_closep(&c->oc->pb)) < 0)

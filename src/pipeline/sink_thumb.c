@@ -189,7 +189,8 @@ static int place(VpiSink *s, ThumbCtx *c, int i, const AVFrame *f)
     c->sws = sws_getCachedContext(c->sws, f->width, f->height, f->format, sw, sh,
                                   AV_PIX_FMT_YUVJ420P, SWS_BICUBIC, NULL, NULL, NULL);
     if (!c->sws) {
-        vpi_log(s->src->log, VP_LOG_ERROR, "%s: cannot scale %dx%d %s pictures", s->path, f->width, f->height,
+        vpi_log(s->src->log, VP_LOG_ERROR,
+                "%s: cannot scale %dx%d %s pictures", s->path, f->width, f->height,
                 av_get_pix_fmt_name(f->format));
         return VP_ERR_UNSUPPORTED;
     }
@@ -280,7 +281,8 @@ static int finish(VpiSink *s)
     for (int i = 0; i < c->nb; i++)
         if (!c->tiles[i].done) {
             if (!c->last) {
-                vpi_log(s->src->log, VP_LOG_VERBOSE, "%s: no picture of %s could be decoded", s->path,
+                vpi_log(s->src->log, VP_LOG_VERBOSE,
+                        "%s: no picture of %s could be decoded", s->path,
                         s->src->info->path);
                 return VP_ERR_CORRUPT;
             }

@@ -418,7 +418,8 @@ static int probe_streams(AVFormatContext *fc, ProbeCtx *pc, VpMediaInfo *mi)
                 goto end;
             /* A read error in the middle: what was counted so far stands, but the counts
              * are incomplete. */
-            vpi_log(&pc->opts->logger, VP_LOG_WARNING, "%s: read error after %" PRId64 " bytes: %s", mi->path,
+            vpi_log(&pc->opts->logger, VP_LOG_WARNING,
+                    "%s: read error after %" PRId64 " bytes: %s", mi->path,
                     avio_tell(fc->pb), vp_strerror(ret));
             ret = VP_ERR_TRUNCATED;
             goto end;
@@ -659,9 +660,11 @@ static int probe_run(const char *path, ProbeCtx *pc, VpMediaInfo **out)
     int ret = vpi_log_register(&pc->opts->logger);
     if (ret < 0)
         return ret;
+    const VpLogger *prev = vpi_log_scope_enter(&pc->opts->logger);
     ret = probe_open(path, pc, out);
     if (ret < 0 && pc->cancelled)
         ret = VP_ERR_CANCELLED;
+    vpi_log_scope_leave(prev);
     vpi_log_unregister(&pc->opts->logger);
     return ret;
 }
@@ -669,7 +672,8 @@ static int probe_run(const char *path, ProbeCtx *pc, VpMediaInfo **out)
 static int validate_opts(const VpProbeOpts *o)
 {
     if (o->max_bytes < 0 || o->timeout_ms < 0 || o->gop_scan_packets < 0) {
-        vpi_log(&o->logger, VP_LOG_ERROR, "probe options: max_bytes, timeout_ms and gop_scan_packets "
+        vpi_log(&o->logger, VP_LOG_ERROR,
+                "probe options: max_bytes, timeout_ms and gop_scan_packets "
                               "must not be negative");
         return VP_ERR_BAD_OPTION;
     }

@@ -26,6 +26,13 @@ void vpi_log(const VpLogger *lg, int level, const char *fmt, ...) VPI_PRINTF(3, 
 int vpi_log_register(const VpLogger *lg);
 void vpi_log_unregister(const VpLogger *lg);
 
+/* FFmpeg's messages from contexts without a logger (those FFmpeg creates itself) logged on
+ * this thread go to @p lg until vpi_log_scope_leave(the returned previous one). Set by
+ * every entry point that runs FFmpeg code, and once on each thread the library starts.
+ * @p lg must stay alive until then. */
+const VpLogger *vpi_log_scope_enter(const VpLogger *lg);
+void vpi_log_scope_leave(const VpLogger *prev);
+
 /* Whether the work should stop (a VpCancel without fn never stops). */
 static inline int vpi_cancelled(const VpCancel *c)
 {

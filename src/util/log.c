@@ -31,6 +31,12 @@ static const VpLogger **reg;
 static size_t reg_nb, reg_cap;
 static pthread_once_t av_cb_once = PTHREAD_ONCE_INIT;
 
+/* Contexts FFmpeg creates itself (the decoders avformat_find_stream_info probes with,
+ * parsers, filter graphs, AVIO and protocol contexts) carry no logger: their messages go to
+ * the logger of the call running on the thread, set for the time of each entry point and on
+ * each worker thread the library starts. */
+static _Thread_local const VpLogger *scope_logger;
+
 static void emit(VpLogFn fn, void *opaque, int level, char *line)
 {
     size_t n = strlen(line);
@@ -70,13 +76,13 @@ static int find_logger(void *avcl, VpLogger *out)
     int found = 0;
 
     if (!cls)
-        return 0;
+        goto scope;
     if (cls == avformat_get_class())
         key = ((AVFormatContext *)avcl)->opaque;
     else if (cls == avcodec_get_class())
         key = ((AVCodecContext *)avcl)->opaque;
     if (!key)
-        return 0;
+        goto scope;
     pthread_mutex_lock(&reg_lock);
     for (size_t i = 0; i < reg_nb; i++) {
         if (reg[i] == key) {
@@ -86,7 +92,14 @@ static int find_logger(void *avcl, VpLogger *out)
         }
     }
     pthread_mutex_unlock(&reg_lock);
-    return found;
+    if (found)
+        return 1;
+scope:
+    /* Set by this thread inside the call it belongs to: alive, no lock needed. */
+    if (!scope_logger || !scope_logger->fn)
+        return 0;
+    *out = *scope_logger;
+    return 1;
 }
 
 /* FFmpeg logs in fragments that end with '\n'; av_log_format_line2 assembles a line with
@@ -179,6 +192,18 @@ void vpi_log_unregister(const VpLogger *lg)
     }
     update_av_level();
     pthread_mutex_unlock(&reg_lock);
+}
+
+const VpLogger *vpi_log_scope_enter(const VpLogger *lg)
+{
+    const VpLogger *prev = scope_logger;
+    scope_logger = lg;
+    return prev;
+}
+
+void vpi_log_scope_leave(const VpLogger *prev)
+{
+    scope_logger = prev;
 }
 
 void vp_set_log_callback(VpLogFn fn, void *opaque, int max_level)
