@@ -116,7 +116,11 @@ static int join_item(void *opaque, void *worker, const VpBatchItem *item, char *
                  vp_strerror(ret));
         return ret;
     }
-    return vp_joiner_run(worker, item->output, segs, nb, NULL, why, why_size);
+    VpFailure fail;
+    ret = vp_joiner_run(worker, item->output, segs, nb, NULL, &fail);
+    if (ret < 0)
+        snprintf(why, why_size, "%s", fail.message);
+    return ret;
 }
 
 static void *joiner_new(void *opaque)

@@ -7,13 +7,13 @@
 #include "common/cli.h"
 #include "common/commands.h"
 
-static int exit_code(int err, const VpJoinStats *st)
+static int exit_code(int err, const VpFailure *fail)
 {
     if (err == VP_ERR_NOT_JOINABLE)
         return CLI_EXIT_FAILED;
     if (err == VP_ERR_OUTPUT_IS_INPUT)
         return CLI_EXIT_USAGE;
-    return st->failed_segment >= 0 ? CLI_EXIT_UNREADABLE : CLI_EXIT_ERROR;
+    return fail->input >= 0 ? CLI_EXIT_UNREADABLE : CLI_EXIT_ERROR;
 }
 
 static int run_join(int argc, char **argv)
@@ -56,7 +56,7 @@ static int run_join(int argc, char **argv)
     cli_progress_init(&pr, "joining");
     cli_progress_update(&pr, 0, 1);
     VpJoinStats st;
-    char why[1024];
+    VpFailure fail;
     int64_t t0 = 0;
     {
         /* wall time for --json */
@@ -64,16 +64,16 @@ static int run_join(int argc, char **argv)
         clock_gettime(CLOCK_MONOTONIC, &ts);
         t0 = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
     }
-    r = vp_joiner_run(j, out, (const char *const *)paths, nb, &st, why, sizeof(why));
+    r = vp_joiner_run(j, out, (const char *const *)paths, nb, &st, &fail);
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     double secs = ((int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000 - t0) / 1e6;
     cli_progress_end(&pr);
     vp_joiner_free(&j);
 
-    int code = r < 0 ? exit_code(r, &st) : CLI_EXIT_OK;
+    int code = r < 0 ? exit_code(r, &fail) : CLI_EXIT_OK;
     if (r < 0)
-        cli_error("%s", why);
+        cli_error("%s", fail.message);
     if (json) {
         CliJson js;
         cj_init(&js, stdout);
@@ -87,9 +87,9 @@ static int run_join(int argc, char **argv)
             cj_bool(&js, "ok", 0);
             cj_obj_begin(&js, "error");
             cj_str(&js, "code", vp_err_name(r));
-            cj_str(&js, "message", why);
-            if (st.failed_segment >= 0)
-                cj_str(&js, "file", paths[st.failed_segment]);
+            cj_str(&js, "message", fail.message);
+            if (fail.input >= 0)
+                cj_str(&js, "file", fail.path);
             else
                 cj_null(&js, "file");
             cj_obj_end(&js);

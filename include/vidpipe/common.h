@@ -152,6 +152,21 @@ typedef struct VpCancel {
  */
 VP_API void vp_set_log_callback(VpLogFn fn, void *opaque, int max_level);
 
+/**
+ * Which file a call failed on, and why: the one out-parameter through which every entry
+ * point that reads or writes several files (a join, a pipeline and the operations built on
+ * it) reports the failure. Zeroed with code 0 and input -1 at the start of the call; filled
+ * when it fails. The caller owns it; it is only written during the call.
+ */
+typedef struct VpFailure {
+    int code;                   /**< the error the call returned; 0 when nothing failed */
+    int input;                  /**< index of the input at fault (a join's segment), or -1
+                                     when the fault is an output's or no single file's */
+    char path[1024];            /**< the file at fault, input or output; "" when none */
+    char message[1024];         /**< one line naming the file and the reason, for a person
+                                     ("clip.mp4: video is 1280x720, the join needs ...") */
+} VpFailure;
+
 /** libvidpipe's version as "MAJOR.MINOR.PATCH". Static string; thread-safe. */
 VP_API const char *vp_version(void);
 

@@ -626,6 +626,8 @@ typedef struct Run {
     size_t wsz;
     const char *const *names;
     int failed;          /* segment at fault, -1: output or internal */
+    char *fail_path;     /* the file named by set_why (VpFailure.path), or NULL */
+    size_t fail_path_size;
 } Run;
 
 static void set_why(Run *r, const char *path, const char *fmt, ...) VPI_PRINTF(3, 4);
@@ -638,6 +640,8 @@ static void set_why(Run *r, const char *path, const char *fmt, ...)
     va_end(ap);
     if (r->why && r->wsz)
         snprintf(r->why, r->wsz, "%s: %s", path, msg);
+    if (r->fail_path)
+        vpi_strlcpy(r->fail_path, path, r->fail_path_size);
     for (int k = 0; k < r->nb; k++)
         if (path == r->names[k] || (r->parts[k].seg && path == r->parts[k].seg->path))
             r->failed = k;
@@ -1155,10 +1159,13 @@ end:
 }
 
 static int joiner_run(VpJoiner *j, const char *out_path, const char *const *segments, int nb,
-                      VpJoinStats *stats, char *why, size_t why_size)
+                      VpJoinStats *stats, VpFailure *fail)
 {
+    char *why = fail ? fail->message : NULL;
+    size_t why_size = fail ? sizeof(fail->message) : 0;
     Run r = { .j = j, .out_path = out_path, .nb = nb, .why = why, .wsz = why_size,
-              .names = segments, .failed = -1 };
+              .names = segments, .failed = -1, .fail_path = fail ? fail->path : NULL,
+              .fail_path_size = fail ? sizeof(fail->path) : 0 };
     int64_t T = 0, D = 0, bytes = 0;
     int ret;
 
@@ -1173,7 +1180,8 @@ static int joiner_run(VpJoiner *j, const char *out_path, const char *const *segm
     }
     for (int k = 0; k < nb; k++)
         if (!segments[k]) {
-            snprintf(why, why_size, "join: segment %d is NULL", k);
+            if (why && why_size)
+                snprintf(why, why_size, "join: segment %d is NULL", k);
             return AVERROR(EINVAL);
         }
     /* Before anything is read or written: the rename would replace that segment. */
@@ -1260,10 +1268,13 @@ static int joiner_run(VpJoiner *j, const char *out_path, const char *const *segm
     ret = 0;
 
 end:
-    if (ret < 0 && stats)
-        stats->failed_segment = r.failed;
-    if (ret < 0 && why && why_size && !why[0])
-        snprintf(why, why_size, "%s: %s", out_path ? out_path : "join", vp_strerror(ret));
+    if (ret < 0 && fail) {
+        fail->input = r.failed;
+        if (!why[0])
+            snprintf(why, why_size, "%s: %s", out_path, vp_strerror(ret));
+        if (!fail->path[0] && r.failed < 0)
+            vpi_strlcpy(fail->path, out_path, sizeof(fail->path));
+    }
     for (int i = 0; i < r.nb_temps; i++)
         segment_free(&r.temps[i]);
     free(r.temps);
@@ -1279,10 +1290,16 @@ end:
 }
 
 int vp_joiner_run(VpJoiner *j, const char *out_path, const char *const *segments, int nb,
-                  VpJoinStats *stats, char *why, size_t why_size)
+                  VpJoinStats *stats, VpFailure *fail)
 {
+    if (fail) {
+        memset(fail, 0, sizeof(*fail));
+        fail->input = -1;
+    }
     const VpLogger *prev = vpi_log_scope_enter(j ? &j->opts.logger : NULL);
-    int ret = joiner_run(j, out_path, segments, nb, stats, why, why_size);
+    int ret = joiner_run(j, out_path, segments, nb, stats, fail);
     vpi_log_scope_leave(prev);
+    if (ret < 0 && fail)
+        fail->code = ret;
     return ret;
 }

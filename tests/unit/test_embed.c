@@ -284,13 +284,16 @@ static void test_cancel_join(const char *dir, const char *seg, const char *big_n
     const char *segs[] = { seg, seg, seg };
     VpJoinOpts jo;
     VpJoiner *j = NULL;
-    char why[512] = "";
+    VpFailure fail;
 
     snprintf(out, sizeof(out), "%s/joined.mp4", dir);
     vp_join_default_opts(&jo);
     jo.cancel = (VpCancel){ cancel_always, NULL };
     CHECK_EQ(vp_joiner_new(&jo, &j), 0);
-    CHECK_EQ(vp_joiner_run(j, out, segs, 3, NULL, why, sizeof(why)), VP_ERR_CANCELLED);
+    CHECK_EQ(vp_joiner_run(j, out, segs, 3, NULL, &fail), VP_ERR_CANCELLED);
+    CHECK_EQ(fail.code, VP_ERR_CANCELLED);
+    CHECK_EQ(fail.input, -1);
+    CHECK_STR(fail.path, out);
     vp_joiner_free(&j);
     const char *keep[] = { big_name, "a_corrupt.mp4", "b_clean.mkv", NULL };
     CHECK_EQ(extra_files(dir, keep), 0);
