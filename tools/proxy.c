@@ -34,11 +34,12 @@ static int proxy_one(void *opaque, TbItem *item)
         o.pipeline.progress = tb_progress_cb;
         o.pipeline.opaque = &tp;
     }
-    int ret = vp_proxy_make(item->in, item->out, &o, res);
+    VpFailure fail;
+    int ret = vp_proxy_make(item->in, item->out, &o, res, &fail);
     if (job->single)
         cli_progress_end(&tp.p);
-    if (ret < 0 && res->failed_output[0])
-        return tb_fail(item, TB_FAIL_OUTPUT, res->failed_output, ret);
+    if (ret < 0 && fail.input < 0 && fail.path[0])
+        return tb_fail(item, TB_FAIL_OUTPUT, fail.path, ret);
     if (ret < 0)
         return tb_fail_io(item, item->in, item->out, ret);
     if (res->decode_errors)

@@ -60,6 +60,7 @@ struct VpPipeline {
     int v_eof, a_eof;
     int64_t v_pos_us, a_pos_us;
     char *failed_output;        /* the output that could not be written, if any */
+    int last_err;               /* the last failed add or run (vp_pipeline_failure) */
 };
 
 void vp_pipeline_default_opts(VpPipelineOpts *o)
@@ -400,6 +401,8 @@ int vpi_pipeline_add_sink(VpPipeline *p, const char *name, const void *opts, con
     const VpLogger *prev = vpi_log_scope_enter(&p->opts.logger);
     int ret = pipeline_add_sink(p, name, opts, path, out);
     vpi_log_scope_leave(prev);
+    if (ret < 0)
+        p->last_err = ret;
     return ret;
 }
 
@@ -934,6 +937,8 @@ int vp_pipeline_run(VpPipeline *p)
     const VpLogger *prev = vpi_log_scope_enter(&p->opts.logger);
     int ret = pipeline_run(p);
     vpi_log_scope_leave(prev);
+    if (ret < 0)
+        p->last_err = ret;
     return ret;
 }
 
@@ -959,9 +964,25 @@ int vp_pipeline_output_info(const VpPipeline *p, int index, VpOutputInfo *info)
     return ret;
 }
 
-const char *vp_pipeline_failed_output(const VpPipeline *p)
+void vp_pipeline_failure(const VpPipeline *p, VpFailure *fail)
 {
-    return p->failed_output;
+    const char *path = NULL;
+
+    memset(fail, 0, sizeof(*fail));
+    fail->input = -1;
+    if (!p || !p->last_err)
+        return;
+    fail->code = p->last_err;
+    if (p->failed_output) {
+        path = p->failed_output;
+    } else if (p->last_err != VP_ERR_BAD_OPTION && p->last_err != AVERROR(ENOMEM) &&
+               p->last_err != AVERROR(EINVAL)) {
+        path = p->path;
+        fail->input = 0;
+    }
+    vpi_strlcpy(fail->path, path, sizeof(fail->path));
+    snprintf(fail->message, sizeof(fail->message), "%s: %s", path ? path : "pipeline",
+             vp_strerror(p->last_err));
 }
 
 void vp_pipeline_stats(const VpPipeline *p, VpPipelineStats *stats)
