@@ -19,7 +19,8 @@ typedef struct VpLoudnormOpts {
     double tp;                  /**< target true peak, dBTP (-1.5; -9..0) */
     double lra;                 /**< target loudness range, LU (11; 1..50) */
     int64_t audio_bitrate;      /**< AAC bits/s (192000) */
-    VpPipelineOpts pipeline;
+    const VpPipelineOpts *pipeline; /**< decoding, logger and cancel (NULL: the defaults of
+                                         vp_pipeline_default_opts()); read during the call */
 } VpLoudnormOpts;
 
 typedef struct VpLoudnormResult {
@@ -47,7 +48,8 @@ typedef struct VpReplaceAudioOpts {
     int offset_ms;              /**< > 0 delays the new audio, < 0 advances it (cuts its start) */
     int shortest;               /**< 1: end with the shorter of video and (offset) audio */
     int64_t audio_bitrate;      /**< AAC bits/s (192000) */
-    VpPipelineOpts pipeline;
+    const VpPipelineOpts *pipeline; /**< decoding, logger and cancel (NULL: the defaults of
+                                         vp_pipeline_default_opts()); read during the call */
 } VpReplaceAudioOpts;
 
 typedef struct VpReplaceAudioResult {

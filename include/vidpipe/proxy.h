@@ -24,7 +24,8 @@ typedef struct VpProxyOpts {
     double thumb_at;            /**< seconds; < 0 (default): 5 s, or the midpoint if shorter */
     int thumb_width;            /**< thumbnail width (320) */
     const char *meta_path;      /**< metadata JSON, or NULL for none */
-    VpPipelineOpts pipeline;    /**< decoding options (vp_pipeline_default_opts) */
+    const VpPipelineOpts *pipeline; /**< decoding, logger and cancel (NULL: the defaults of
+                                         vp_pipeline_default_opts()); read during the call */
 } VpProxyOpts;
 
 /** What the pass produced. */

@@ -22,7 +22,7 @@ void vp_proxy_default_opts(VpProxyOpts *o)
     o->audio_bitrate = 64000;
     o->thumb_at = -1;
     o->thumb_width = 320;
-    vp_pipeline_default_opts(&o->pipeline);
+    o->pipeline = NULL;
 }
 
 static void json_num(FILE *f, const char *key, double v, int last)
@@ -135,7 +135,7 @@ int vp_proxy_make(const char *in, const char *out, const VpProxyOpts *opts, VpPr
             set_failure(fail, -1, outs[i], ret);
             return ret;
         }
-    if ((ret = vp_pipeline_open(in, &opts->pipeline, &p)) < 0) {
+    if ((ret = vp_pipeline_open(in, opts->pipeline, &p)) < 0) {
         set_failure(fail, 0, in, ret);
         return ret;
     }
@@ -183,8 +183,8 @@ int vp_proxy_make(const char *in, const char *out, const VpProxyOpts *opts, VpPr
     vp_pipeline_stats(p, &res->stats);
     ret = 0;
     if (opts->meta_path && (ret = write_meta(opts->meta_path, res)) < 0) {
-        vpi_log(&opts->pipeline.logger, VP_LOG_VERBOSE, "%s: cannot write: %s", opts->meta_path,
-                vp_strerror(ret));
+        vpi_log(opts->pipeline ? &opts->pipeline->logger : NULL, VP_LOG_VERBOSE,
+                "%s: cannot write: %s", opts->meta_path, vp_strerror(ret));
         set_failure(fail, -1, opts->meta_path, ret);
         /* One item, one outcome: without its metadata the proxy is not done either. */
         unlink(out);

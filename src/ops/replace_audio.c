@@ -12,7 +12,7 @@ void vp_replace_audio_default_opts(VpReplaceAudioOpts *o)
 {
     memset(o, 0, sizeof(*o));
     o->audio_bitrate = 192000;
-    vp_pipeline_default_opts(&o->pipeline);
+    o->pipeline = NULL;
 }
 
 /* @p input: 0 the video, 1 the audio, -1 the output. */
@@ -53,7 +53,8 @@ int vp_replace_audio(const char *video, const char *audio, const char *out,
     }
     if (opts->offset_ms < -86400000 || opts->offset_ms > 86400000 ||
         opts->audio_bitrate < 8000 || opts->audio_bitrate > 512000) {
-        vpi_log(&opts->pipeline.logger, VP_LOG_ERROR, "replace-audio option %s out of range",
+        vpi_log(opts->pipeline ? &opts->pipeline->logger : NULL, VP_LOG_ERROR,
+                "replace-audio option %s out of range",
                 opts->audio_bitrate < 8000 || opts->audio_bitrate > 512000 ? "audio_bitrate"
                                                                            : "offset_ms");
         if (fail)
@@ -64,8 +65,13 @@ int vp_replace_audio(const char *video, const char *audio, const char *out,
     vp_probe_default_opts(&po);
     po.count_packets = 0;
     po.gop_scan_packets = 0;
-    po.logger = opts->pipeline.logger;
-    po.cancel = opts->pipeline.cancel;
+    VpPipelineOpts popts;
+    if (opts->pipeline)
+        popts = *opts->pipeline;
+    else
+        vp_pipeline_default_opts(&popts);
+    po.logger = popts.logger;
+    po.cancel = popts.cancel;
     if ((ret = vp_probe_file(audio, &po, &ai)) < 0)
         return failed(fail, 1, audio, ret);
     if (ai->audio_index < 0) {
@@ -76,7 +82,6 @@ int vp_replace_audio(const char *video, const char *audio, const char *out,
     res->audio_duration = isfinite(as->duration) ? as->duration : ai->duration;
     vp_media_info_free(&ai);
 
-    VpPipelineOpts popts = opts->pipeline;
     popts.audio_path = audio;
     if ((ret = vp_pipeline_open(video, &popts, &p)) < 0)
         return failed(fail, 0, video, ret);
@@ -101,7 +106,7 @@ int vp_replace_audio(const char *video, const char *audio, const char *out,
         double a_end = res->audio_duration + off;
         eo.end_time = a_end < res->video_duration ? a_end : res->video_duration;
         if (eo.end_time <= 0) {
-            vpi_log(&opts->pipeline.logger, VP_LOG_ERROR,
+            vpi_log(opts->pipeline ? &opts->pipeline->logger : NULL, VP_LOG_ERROR,
                     "%s: the offset leaves no audio under the video", audio);
             ret = failed(fail, 1, audio, VP_ERR_BAD_OPTION);
             goto end;
