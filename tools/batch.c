@@ -50,6 +50,11 @@ static void on_signal(int sig)
     }
 }
 
+static int cancel_requested(void *opaque)
+{
+    return __atomic_load_n((volatile int *)opaque, __ATOMIC_RELAXED);
+}
+
 static int make_parent_dirs(const char *path)
 {
     char buf[PATH_MAX];
@@ -88,7 +93,11 @@ static int join_item(void *opaque, void *worker, const VpBatchItem *item, char *
                  vp_strerror(ret));
         return ret;
     }
-    return vp_joiner_run(worker, item->output, segs, nb, NULL, why, why_size);
+    VpFailure fail;
+    ret = vp_joiner_run(worker, item->output, segs, nb, NULL, &fail);
+    if (ret < 0)
+        snprintf(why, why_size, "%s", fail.message);
+    return ret;
 }
 
 static void *joiner_new(void *opaque)
@@ -508,7 +517,7 @@ static int run_batch(int argc, char **argv)
     bo.worker_free = joiner_free;
     bo.progress = on_progress;
     bo.item_done = on_item_done;
-    bo.cancel = &cancel_flag;
+    bo.cancel = (VpCancel){ cancel_requested, (void *)&cancel_flag };
 
     /* A signal the parent ignores (SIGINT of a background job) stays ignored. */
     struct sigaction sa = { .sa_handler = on_signal, .sa_flags = SA_RESETHAND }, old;

@@ -89,7 +89,9 @@ static int export_one(void *opaque, TbItem *item)
         VpEncodeOpts eo;
         vp_preset_encode_opts(job->chosen[i], paths[i], &eo);
         if ((ret = idx[i] = vp_pipeline_add_encode(p, &eo)) < 0) {
-            const char *bad = vp_pipeline_failed_output(p);
+            VpFailure fail;
+        vp_pipeline_failure(p, &fail);
+        const char *bad = fail.input < 0 && fail.path[0] ? fail.path : NULL;
             tb_fail(item, bad ? TB_FAIL_OUTPUT : TB_FAIL_INPUT, bad ? bad : item->in, ret);
             goto end;
         }
@@ -98,7 +100,9 @@ static int export_one(void *opaque, TbItem *item)
     if (!added)
         goto end;
     if ((ret = vp_pipeline_run(p)) < 0) {
-        const char *bad = vp_pipeline_failed_output(p);
+        VpFailure fail;
+        vp_pipeline_failure(p, &fail);
+        const char *bad = fail.input < 0 && fail.path[0] ? fail.path : NULL;
         tb_fail(item, bad ? TB_FAIL_OUTPUT : TB_FAIL_INPUT, bad ? bad : item->in, ret);
         goto end;
     }

@@ -6,10 +6,9 @@
 #include "common/cli.h"
 #include "common/commands.h"
 
-/* A failure without a failed segment was met writing the output. */
-static int exit_code(int err, const VpJoinStats *st)
+static int exit_code(int err, const VpFailure *fail)
 {
-    return vpi_exit_code(err, st->failed_segment >= 0 ? VPI_AT_INPUT : VPI_AT_OUTPUT);
+    return vpi_exit_code(err, fail->input >= 0 ? VPI_AT_INPUT : VPI_AT_OUTPUT);
 }
 
 static int run_join(int argc, char **argv)
@@ -52,16 +51,16 @@ static int run_join(int argc, char **argv)
     cli_progress_init(&pr, "joining");
     cli_progress_update(&pr, 0, 1);
     VpJoinStats st;
-    char why[1024];
+    VpFailure fail;
     int64_t t0 = vpi_now_us(); /* wall time for --json */
-    r = vp_joiner_run(j, out, (const char *const *)paths, nb, &st, why, sizeof(why));
+    r = vp_joiner_run(j, out, (const char *const *)paths, nb, &st, &fail);
     double secs = (vpi_now_us() - t0) / 1e6;
     cli_progress_end(&pr);
     vp_joiner_free(&j);
 
-    int code = r < 0 ? exit_code(r, &st) : CLI_EXIT_OK;
+    int code = r < 0 ? exit_code(r, &fail) : CLI_EXIT_OK;
     if (r < 0)
-        cli_error("%s", why);
+        cli_error("%s", fail.message);
     if (json) {
         CliJson js;
         cj_init(&js, stdout);
@@ -75,9 +74,9 @@ static int run_join(int argc, char **argv)
             cj_bool(&js, "ok", 0);
             cj_obj_begin(&js, "error");
             cj_str(&js, "code", vp_err_name(r));
-            cj_str(&js, "message", why);
-            if (st.failed_segment >= 0)
-                cj_str(&js, "file", paths[st.failed_segment]);
+            cj_str(&js, "message", fail.message);
+            if (fail.input >= 0)
+                cj_str(&js, "file", fail.path);
             else
                 cj_null(&js, "file");
             cj_obj_end(&js);

@@ -13,6 +13,7 @@
 
 typedef struct ProxyJob {
     VpProxyOpts o;
+    VpPipelineOpts po;
     int single;
 } ProxyJob;
 
@@ -20,6 +21,7 @@ static int proxy_one(void *opaque, TbItem *item)
 {
     ProxyJob *job = opaque;
     VpProxyOpts o = job->o;
+    VpPipelineOpts po = job->po;
     VpProxyResult *res = calloc(1, sizeof(*res));
     TbProgress tp;
 
@@ -31,14 +33,16 @@ static int proxy_one(void *opaque, TbItem *item)
     o.meta_path = item->extra[1];
     if (job->single) {
         cli_progress_init(&tp.p, "proxy: seconds");
-        o.pipeline.progress = tb_progress_cb;
-        o.pipeline.opaque = &tp;
+        po.progress = tb_progress_cb;
+        po.opaque = &tp;
     }
-    int ret = vp_proxy_make(item->in, item->out, &o, res);
+    o.pipeline = &po;
+    VpFailure fail;
+    int ret = vp_proxy_make(item->in, item->out, &o, res, &fail);
     if (job->single)
         cli_progress_end(&tp.p);
-    if (ret < 0 && res->failed_output[0])
-        return tb_fail(item, TB_FAIL_OUTPUT, res->failed_output, ret);
+    if (ret < 0 && fail.input < 0 && fail.path[0])
+        return tb_fail(item, TB_FAIL_OUTPUT, fail.path, ret);
     if (ret < 0)
         return tb_fail_io(item, item->in, item->out, ret);
     if (res->decode_errors)
@@ -121,7 +125,8 @@ static int run_proxy(int argc, char **argv)
         }
         job.o.fps = (VpRational){ n, d };
     }
-    job.o.pipeline.skip_unneeded = !no_skip;
+    vp_pipeline_default_opts(&job.po);
+    job.po.skip_unneeded = !no_skip;
 
     TbItem *items;
     int nb;

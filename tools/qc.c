@@ -29,12 +29,15 @@ static int qc_one(void *opaque, TbItem *item)
     QcJob *job = opaque;
     VpQcReport *r = NULL;
     VpQcOpts qo = job->qopts;
+    VpPipelineOpts po;
     TbProgress tp;
 
     if (job->single) {
         cli_progress_init(&tp.p, "qc: seconds");
-        qo.pipeline.progress = tb_progress_cb;
-        qo.pipeline.opaque = &tp;
+        vp_pipeline_default_opts(&po);
+        po.progress = tb_progress_cb;
+        po.opaque = &tp;
+        qo.pipeline = &po;
     }
     int ret = vp_qc_run(item->in, &job->spec, &qo, &r);
     if (job->single)

@@ -29,9 +29,10 @@ static int replace_one(void *opaque, TbItem *item)
         snprintf(item->why, sizeof(item->why), "%s: no audio file of the same name", item->in);
         return AVERROR(ENOENT);
     }
-    int ret = vp_replace_audio(item->in, item->in2, item->out, &job->o, res);
+    VpFailure fail;
+    int ret = vp_replace_audio(item->in, item->in2, item->out, &job->o, res, &fail);
     if (ret < 0) {
-        const char *bad = res->failed_path[0] ? res->failed_path : item->in;
+        const char *bad = fail.path[0] ? fail.path : item->in;
         return tb_fail(item, !strcmp(bad, item->out) || ret == VP_ERR_BAD_OPTION
                                  ? TB_FAIL_OUTPUT : TB_FAIL_INPUT, bad, ret);
     }

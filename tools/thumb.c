@@ -40,7 +40,9 @@ static int thumb_one(void *opaque, TbItem *item)
     int idx = vp_pipeline_add_thumb(p, &o);
     if (idx < 0 || (ret = vp_pipeline_run(p)) < 0) {
         ret = idx < 0 ? idx : ret;
-        const char *bad = vp_pipeline_failed_output(p);
+        VpFailure fail;
+        vp_pipeline_failure(p, &fail);
+        const char *bad = fail.input < 0 && fail.path[0] ? fail.path : NULL;
         tb_fail(item, bad ? TB_FAIL_OUTPUT : TB_FAIL_INPUT, bad ? bad : item->in, ret);
         vp_pipeline_close(&p);
         return ret;

@@ -19,7 +19,8 @@ typedef struct VpLoudnormOpts {
     double tp;                  /**< target true peak, dBTP (-1.5; -9..0) */
     double lra;                 /**< target loudness range, LU (11; 1..50) */
     int64_t audio_bitrate;      /**< AAC bits/s (192000) */
-    VpPipelineOpts pipeline;
+    const VpPipelineOpts *pipeline; /**< decoding, logger and cancel (NULL: the defaults of
+                                         vp_pipeline_default_opts()); read during the call */
 } VpLoudnormOpts;
 
 typedef struct VpLoudnormResult {
@@ -47,12 +48,12 @@ typedef struct VpReplaceAudioOpts {
     int offset_ms;              /**< > 0 delays the new audio, < 0 advances it (cuts its start) */
     int shortest;               /**< 1: end with the shorter of video and (offset) audio */
     int64_t audio_bitrate;      /**< AAC bits/s (192000) */
-    VpPipelineOpts pipeline;
+    const VpPipelineOpts *pipeline; /**< decoding, logger and cancel (NULL: the defaults of
+                                         vp_pipeline_default_opts()); read during the call */
 } VpReplaceAudioOpts;
 
 typedef struct VpReplaceAudioResult {
     double video_duration, audio_duration;  /**< seconds, the audio's before the offset */
-    char failed_path[1024];     /**< on failure, the file at fault (video, audio or output) */
 } VpReplaceAudioResult;
 
 /** Fill @p opts with the defaults. Thread-safe. */
@@ -61,11 +62,13 @@ VP_API void vp_replace_audio_default_opts(VpReplaceAudioOpts *opts);
 /**
  * Write @p out with the video of @p video (copied) and the audio of @p audio (its best audio
  * stream, encoded to AAC, shifted by the offset). @p out is written atomically.
- * @return 0, or a negative error with res->failed_path naming the file it concerns
- *         (VP_ERR_OUTPUT_IS_INPUT: @p out is @p video or @p audio). Thread-safe.
+ * @return 0, or a negative error with @p fail (may be NULL) naming the file it concerns:
+ *         the video (fail->input 0), the audio (1) or the output (-1; VP_ERR_OUTPUT_IS_INPUT:
+ *         @p out is @p video or @p audio). Thread-safe.
  */
 VP_API int vp_replace_audio(const char *video, const char *audio, const char *out,
-                            const VpReplaceAudioOpts *opts, VpReplaceAudioResult *res);
+                            const VpReplaceAudioOpts *opts, VpReplaceAudioResult *res,
+                            VpFailure *fail);
 
 #ifdef __cplusplus
 }

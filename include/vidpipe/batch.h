@@ -72,8 +72,10 @@ typedef struct VpBatchOpts {
      *  reason (failed, skipped) or NULL. */
     void (*item_done)(void *opaque, const VpBatchItem *item, const char *status, int err,
                       const char *why, double seconds, int64_t bytes);
-    volatile int *cancel;   /**< optional: stop taking new items when *cancel != 0 (items
-                                 already started run to their end) */
+    VpCancel cancel;        /**< optional: stop taking new items (and retrying) once it says
+                                 so; items already started run to their end unless work()
+                                 passes it on to the call it makes */
+    VpLogger logger;        /**< where the batch logs (fn = NULL: the process default) */
 } VpBatchOpts;
 
 typedef struct VpBatchStats {

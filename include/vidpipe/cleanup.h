@@ -28,7 +28,8 @@ typedef struct VpCleanupOpts {
     int crf;                    /**< x264 CRF (23) */
     const char *x264_preset;    /**< ("medium") */
     int64_t audio_bitrate;      /**< AAC bits/s (192000) */
-    VpPipelineOpts pipeline;
+    const VpPipelineOpts *pipeline; /**< decoding, logger and cancel (NULL: the defaults of
+                                         vp_pipeline_default_opts()); read during the call */
 } VpCleanupOpts;
 
 /** Fill @p opts with the defaults (no step enabled). Thread-safe. */

@@ -106,14 +106,66 @@ enum VpLogLevel {
 typedef void (*VpLogFn)(void *opaque, int level, const char *msg);
 
 /**
- * Set where libvidpipe logs (the library itself never prints). Messages above @p max_level
- * are dropped before formatting. Passing fn = NULL silences the library and FFmpeg.
- * FFmpeg's own av_log messages go to the same sink only when @p max_level is VP_LOG_VERBOSE
- * or more (below that vidpipe reports outcomes itself); FFmpeg's log callback is
- * process-global, so this sets it for the whole process.
- * Call before starting work; not safe to call while other threads are inside libvidpipe.
+ * A logger for one call or one context (dav1d's Dav1dLogger model), carried by every
+ * options struct as its `logger` field, so a server running several jobs at once gets each
+ * job's lines in its own sink.
+ *
+ * fn = NULL (the defaults' value) means the process-wide default logger set with
+ * vp_set_log_callback(). Messages above @c level are dropped before formatting. FFmpeg's own
+ * av_log messages about the work of that call (its demuxers, decoders and encoders, named
+ * "[h264 @ 0x...] ...") reach the same logger only when @c level is VP_LOG_VERBOSE or more:
+ * below that vidpipe reports outcomes itself. @c fn may be called from any thread the call
+ * uses, concurrently for calls that share it: it must be thread-safe. @c opaque is the
+ * caller's and must outlive the call (for a context, until it is freed).
+ */
+typedef struct VpLogger {
+    VpLogFn fn;
+    void *opaque;
+    int level;      /**< the most verbose VpLogLevel delivered */
+} VpLogger;
+
+/**
+ * A cancel callback, carried by every options struct as its `cancel` field. @c fn returns
+ * non-zero once the work should stop; it is polled from the threads doing the work, often
+ * (between packets, frames, items, and by FFmpeg while it waits in a read or a write: it is
+ * installed as the interrupt_callback of every format context the library opens), so it
+ * must be cheap, thread-safe and never block. A cancelled call returns VP_ERR_CANCELLED and
+ * leaves no output behind. fn = NULL (the defaults' value): never cancelled.
+ * Its signature is FFmpeg's AVIOInterruptCB's.
+ */
+typedef struct VpCancel {
+    int (*fn)(void *opaque);
+    void *opaque;
+} VpCancel;
+
+/**
+ * Set the process-wide default logger: the one used by calls whose options carry no logger
+ * (VpLogger.fn = NULL), and for FFmpeg messages that belong to no libvidpipe call (the
+ * library itself never prints). Messages above @p max_level are dropped before formatting.
+ * Passing fn = NULL silences the library and FFmpeg, except for the calls that carry their
+ * own logger. FFmpeg's own av_log messages go to the sink only when @p max_level is
+ * VP_LOG_VERBOSE or more (below that vidpipe reports outcomes itself). libvidpipe installs
+ * its own av_log callback for the whole process (it routes each message to the logger of
+ * the call it belongs to).
+ * Call before starting work; not safe to call while other threads are inside libvidpipe
+ * (per-call loggers are the thread-safe way).
  */
 VP_API void vp_set_log_callback(VpLogFn fn, void *opaque, int max_level);
+
+/**
+ * Which file a call failed on, and why: the one out-parameter through which every entry
+ * point that reads or writes several files (a join, a pipeline and the operations built on
+ * it) reports the failure. Zeroed with code 0 and input -1 at the start of the call; filled
+ * when it fails. The caller owns it; it is only written during the call.
+ */
+typedef struct VpFailure {
+    int code;                   /**< the error the call returned; 0 when nothing failed */
+    int input;                  /**< index of the input at fault (a join's segment), or -1
+                                     when the fault is an output's or no single file's */
+    char path[1024];            /**< the file at fault, input or output; "" when none */
+    char message[1024];         /**< one line naming the file and the reason, for a person
+                                     ("clip.mp4: video is 1280x720, the join needs ...") */
+} VpFailure;
 
 /** libvidpipe's version as "MAJOR.MINOR.PATCH". Static string; thread-safe. */
 VP_API const char *vp_version(void);

@@ -28,6 +28,10 @@ typedef struct VpJoinOpts {
                                  place, so not even a power failure can leave a partial file
                                  under the final name; 0: skip the fsync (faster; a killed
                                  process still never leaves one) */
+    VpLogger logger;        /**< where the joiner logs (fn = NULL: the process default);
+                                 kept until vp_joiner_free() */
+    VpCancel cancel;        /**< stops a run between samples and inside reads and writes
+                                 with VP_ERR_CANCELLED, leaving no output */
 } VpJoinOpts;
 
 /** What a join did. */
@@ -40,9 +44,6 @@ typedef struct VpJoinStats {
     int nb_audio_reencoded; /**< AAC frames re-encoded around joins */
     double duration;        /**< seconds of output */
     int64_t bytes;          /**< size of the output file */
-    /** On failure: index of the segment at fault (unreadable, refused), or -1 when the
-     *  output could not be written or the failure is internal. */
-    int failed_segment;
 } VpJoinStats;
 
 /** Fill @p opts with the defaults. Thread-safe. */
@@ -59,7 +60,9 @@ VP_API int vp_joiner_new(const VpJoinOpts *opts, VpJoiner **out);
  * same folder and renamed into place only when complete; on failure nothing is left.
  * Strings are only read during the call. @p stats may be NULL.
  *
- * @param why  on failure, receives one line naming the file and the reason
+ * @param fail on failure, says which file: the segment at fault (fail->input is its
+ *             index: unreadable, refused) or the output (input -1, path @p out_path: it
+ *             could not be written, or it is one of the segments), and why, in one line
  *             ("clip.mp4: video is 1280x720, the join needs 720x1260"); may be NULL
  * @return 0, or a negative error (VP_ERR_NOT_JOINABLE, AVERROR(ENOENT), ...);
  *         VP_ERR_OUTPUT_IS_INPUT, before anything is read or written, when @p out_path is
@@ -68,7 +71,7 @@ VP_API int vp_joiner_new(const VpJoinOpts *opts, VpJoiner **out);
  * Not thread-safe on the same joiner; different joiners may run concurrently.
  */
 VP_API int vp_joiner_run(VpJoiner *j, const char *out_path, const char *const *segments,
-                         int nb, VpJoinStats *stats, char *why, size_t why_size);
+                         int nb, VpJoinStats *stats, VpFailure *fail);
 
 /** Free a joiner and its cached indexes; sets *j to NULL. Accepts NULL. */
 VP_API void vp_joiner_free(VpJoiner **j);

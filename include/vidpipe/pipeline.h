@@ -50,10 +50,13 @@ typedef struct VpPipelineOpts {
      *  and the source duration (NaN when unknown). */
     void (*progress)(void *opaque, double done_s, double total_s);
     void *opaque;
-    volatile int *cancel;       /**< optional: the run stops with VP_ERR_CANCELLED when set */
+    VpCancel cancel;            /**< optional: opening and the run stop with
+                                     VP_ERR_CANCELLED, leaving no output, once it says so */
     const char *audio_path;     /**< optional: take the audio from this file instead of the
                                      source's own (its best audio stream; VP_ERR_NO_AUDIO if
                                      it has none). Only read during vp_pipeline_open(). */
+    VpLogger logger;            /**< where this pipeline and its outputs log (fn = NULL:
+                                     the process default); kept until vp_pipeline_close() */
 } VpPipelineOpts;
 
 /** Fill @p opts with the defaults. Thread-safe. */
@@ -179,10 +182,13 @@ typedef struct VpPipelineStats {
 } VpPipelineStats;
 VP_API void vp_pipeline_stats(const VpPipeline *p, VpPipelineStats *stats);
 
-/** After a failed add or run: the path of the output that could not be created or written,
- *  or NULL when the failure was not an output's (the source, an option). Valid until
- *  vp_pipeline_close(). From the pipeline's thread. */
-VP_API const char *vp_pipeline_failed_output(const VpPipeline *p);
+/**
+ * After a failed add or run, fill @p fail with which file failed: the output that could not
+ * be created or written (fail->input -1, its path), or the source (input 0, its path);
+ * neither (input -1, path "") when the failure was no file's (an option, memory). The code
+ * is the last failed call's; 0 (and input -1) when none failed. From the pipeline's thread.
+ */
+VP_API void vp_pipeline_failure(const VpPipeline *p, VpFailure *fail);
 
 /** Free the pipeline, aborting any output not yet renamed into place; sets *p to NULL.
  *  Accepts NULL and *p == NULL. From the pipeline's thread, not during vp_pipeline_run(). */

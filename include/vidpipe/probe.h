@@ -116,6 +116,9 @@ typedef struct VpProbeOpts {
     int64_t max_bytes;         /**< read at most this many bytes (size bound); 0 = no bound */
     int timeout_ms;            /**< give up after this long (time bound); 0 = no bound */
     int gop_scan_packets;      /**< video packets whose data is inspected for GOP facts */
+    VpLogger logger;           /**< where the probe logs (fn = NULL: the process default) */
+    VpCancel cancel;           /**< stops the probe, even inside a read, with
+                                    VP_ERR_CANCELLED */
 } VpProbeOpts;
 
 /** Fill @p opts with the defaults. Thread-safe. */

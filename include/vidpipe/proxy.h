@@ -24,7 +24,8 @@ typedef struct VpProxyOpts {
     double thumb_at;            /**< seconds; < 0 (default): 5 s, or the midpoint if shorter */
     int thumb_width;            /**< thumbnail width (320) */
     const char *meta_path;      /**< metadata JSON, or NULL for none */
-    VpPipelineOpts pipeline;    /**< decoding options (vp_pipeline_default_opts) */
+    const VpPipelineOpts *pipeline; /**< decoding, logger and cancel (NULL: the defaults of
+                                         vp_pipeline_default_opts()); read during the call */
 } VpProxyOpts;
 
 /** What the pass produced. */
@@ -34,7 +35,6 @@ typedef struct VpProxyResult {
     int decode_errors;          /**< damaged stretches decoding carried on past */
     double first_error, last_error; /**< seconds, when decode_errors > 0 */
     VpPipelineStats stats;
-    char failed_output[1024];   /**< on failure, the output that could not be written, or "" */
 } VpProxyResult;
 
 /** Fill @p opts with the defaults. Thread-safe. */
@@ -43,15 +43,16 @@ VP_API void vp_proxy_default_opts(VpProxyOpts *opts);
 /**
  * Make the proxy of @p in as @p out (plus the thumbnail and metadata when asked), from one
  * demux and decode. Every file is written under a temporary name and renamed into place at
- * the end; on failure none of them is left. @p res may be NULL.
+ * the end; on failure none of them is left. @p res and @p fail may be NULL.
  * @return 0 (even when decode errors were carried past: see res->decode_errors), or a
  *         negative error: the source's (AVERROR(ENOENT), VP_ERR_NOT_MEDIA, VP_ERR_NO_VIDEO,
  *         ...), VP_ERR_BAD_OPTION, or an output's; VP_ERR_OUTPUT_IS_INPUT, before the
- *         decode, when an output is @p in (res->failed_output names it).
+ *         decode, when an output is @p in. @p fail says which file: an output (input -1,
+ *         its path: the proxy, thumbnail or metadata), or the source (input 0).
  * Thread-safe: any number of proxies may be made concurrently.
  */
 VP_API int vp_proxy_make(const char *in, const char *out, const VpProxyOpts *opts,
-                         VpProxyResult *res);
+                         VpProxyResult *res, VpFailure *fail);
 
 /**
  * @p res as JSON, the one form both the metadata file (--meta) and `vidpipe proxy --json`

@@ -107,7 +107,8 @@ typedef struct VpQcReport {
 
 /** How vp_qc_run() works, apart from what it checks. */
 typedef struct VpQcOpts {
-    VpPipelineOpts pipeline;    /**< decoding options (vp_pipeline_default_opts()) */
+    const VpPipelineOpts *pipeline; /**< decoding, logger and cancel (NULL: the defaults of
+                                         vp_pipeline_default_opts()); read during the call */
     int sheet;                  /**< 1: the report carries a contact sheet (JPEG) of the
                                      file, from the same pass (default 0) */
 } VpQcOpts;

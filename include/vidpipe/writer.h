@@ -88,6 +88,8 @@ typedef struct VpWriterOpts {
                                     wakes never preempts a running caller. The caller's
                                     write() then wins the CPU, which keeps its latency low
                                     while encoding uses every core; 0 = equal. */
+    VpLogger logger;           /**< where the writer logs (fn = NULL: the process default);
+                                    kept until the writer is closed or aborted */
 } VpWriterOpts;
 
 /** What a writer did; filled by vp_writer_close(). */

@@ -77,6 +77,11 @@ class _Rational(ctypes.Structure):
     _fields_ = [("num", ctypes.c_int), ("den", ctypes.c_int)]
 
 
+class _Logger(ctypes.Structure):
+    # Mirrors VpLogger in include/vidpipe/common.h.
+    _fields_ = [("fn", ctypes.c_void_p), ("opaque", ctypes.c_void_p), ("level", ctypes.c_int)]
+
+
 class _Opts(ctypes.Structure):
     # Mirrors VpWriterOpts in include/vidpipe/writer.h, field for field.
     _fields_ = [
@@ -97,6 +102,7 @@ class _Opts(ctypes.Structure):
         ("audio_format", ctypes.c_int),
         ("audio_bitrate", ctypes.c_int64),
         ("worker_nice", ctypes.c_int),
+        ("logger", _Logger),
     ]
 
 

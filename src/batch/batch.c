@@ -298,7 +298,8 @@ static int prepare_outputs(Batch *b, VpBatchStats *st)
                         (int)sizeof(path) && unlink(path) == 0) {
                     st->stale_removed++;
                     log_line(b, "removed %s (temporary file of an interrupted run)", path);
-                    vpi_log(VP_LOG_VERBOSE, "%s: removed (temporary file of an interrupted "
+                    vpi_log(&b->o->logger, VP_LOG_VERBOSE,
+                            "%s: removed (temporary file of an interrupted "
                             "run)", path);
                 }
                 free(od->temps[k]);
@@ -361,8 +362,9 @@ static const Repeat *find_repeat(const Batch *b, size_t i)
 /* One line of the JSONL report. Names are byte strings: docs/json.md's rule keeps each line
  * JSON (U+FFFD) and the exact name beside it ("item_bytes"). Seconds to the millisecond, as
  * the report has always given them. */
-static void report_line(FILE *f, const char *name, const char *status, const char *why,
-                        int err, double seconds, int64_t bytes, int attempts, const char *output)
+static void report_line(const VpLogger *lg, FILE *f, const char *name, const char *status,
+                        const char *why, int err, double seconds, int64_t bytes, int attempts,
+                        const char *output)
 {
     json_t *o = json_object();
     if (!o || vpi_json_set_text(o, "item", name) < 0 ||
@@ -374,7 +376,7 @@ static void report_line(FILE *f, const char *name, const char *status, const cha
         json_object_set_new(o, "attempts", json_integer(attempts)) < 0 ||
         vpi_json_set_text(o, "output", output) < 0 ||
         json_dumpf(o, f, JSON_COMPACT | JSON_REAL_PRECISION(15)) < 0)
-        vpi_log(VP_LOG_ERROR, "report: out of memory for \"%s\"", name);
+        vpi_log(lg, VP_LOG_ERROR, "report: out of memory for \"%s\"", name);
     else
         fputc('\n', f);
     json_decref(o);
@@ -433,7 +435,8 @@ static void finish_item(Batch *b, size_t i, const char *name, const char *status
         b->failed++;
     }
     if (b->report) {
-        report_line(b->report, name, status, why, err, seconds, bytes, attempts, it->output);
+        report_line(&b->o->logger, b->report, name, status, why, err, seconds, bytes, attempts,
+                    it->output);
         fflush(b->report);
     }
     format_bytes(size, sizeof(size), bytes);
@@ -457,7 +460,7 @@ static void finish_item(Batch *b, size_t i, const char *name, const char *status
 
 static int cancelled(const Batch *b)
 {
-    return b->o->cancel && __atomic_load_n(b->o->cancel, __ATOMIC_RELAXED);
+    return vpi_cancelled(&b->o->cancel);
 }
 
 /* Sleeps @p ms in short slices so that a cancel is seen quickly. */
@@ -583,16 +586,17 @@ static void worker_free(void *opaque, void *worker)
 static int validate(const VpBatchOpts *o)
 {
     if (!o->work)
-        vpi_log(VP_LOG_ERROR, "batch: work is required");
+        vpi_log(&o->logger, VP_LOG_ERROR, "batch: work is required");
     else if (o->jobs < 0 || o->jobs > VPI_MAX_JOBS)
-        vpi_log(VP_LOG_ERROR, "batch: jobs must be 0..%d, not %d", VPI_MAX_JOBS, o->jobs);
+        vpi_log(&o->logger, VP_LOG_ERROR, "batch: jobs must be 0..%d, not %d", VPI_MAX_JOBS,
+                o->jobs);
     else if (o->retries < 0 || o->retries > 100)
-        vpi_log(VP_LOG_ERROR, "batch: retries must be 0..100, not %d", o->retries);
+        vpi_log(&o->logger, VP_LOG_ERROR, "batch: retries must be 0..100, not %d", o->retries);
     else if (o->retry_backoff_ms < 0 || o->retry_backoff_ms > 600000)
-        vpi_log(VP_LOG_ERROR, "batch: retry_backoff_ms must be 0..600000, not %d",
+        vpi_log(&o->logger, VP_LOG_ERROR, "batch: retry_backoff_ms must be 0..600000, not %d",
                 o->retry_backoff_ms);
     else if (o->worker_free && !o->worker_new)
-        vpi_log(VP_LOG_ERROR, "batch: worker_free is set without worker_new");
+        vpi_log(&o->logger, VP_LOG_ERROR, "batch: worker_free is set without worker_new");
     else
         return 0;
     return VP_ERR_BAD_OPTION;
@@ -609,7 +613,7 @@ static int check_run_files(const VpBatchItem *items, size_t nb, const VpBatchOpt
             continue;
         for (size_t i = 0; i < nb; i++)
             if (vp_output_check_not_input(files[f], items[i].inputs, items[i].nb_inputs) < 0) {
-                vpi_log(VP_LOG_ERROR, "%s: %s", files[f],
+                vpi_log(&o->logger, VP_LOG_ERROR, "%s: %s", files[f],
                         vp_strerror(VP_ERR_OUTPUT_IS_INPUT));
                 return VP_ERR_OUTPUT_IS_INPUT;
             }
@@ -617,25 +621,25 @@ static int check_run_files(const VpBatchItem *items, size_t nb, const VpBatchOpt
     return 0;
 }
 
-static int open_report(const char *path, FILE **out)
+static int open_report(const char *path, FILE **out, const VpLogger *lg)
 {
     int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0666), ret;
     if (fd < 0) {
         ret = AVERROR(errno);
-        vpi_log(VP_LOG_ERROR, "%s: cannot write the report: %s", path, vp_strerror(ret));
+        vpi_log(lg, VP_LOG_ERROR, "%s: cannot write the report: %s", path, vp_strerror(ret));
         return ret;
     }
     /* Locked before truncating, so a second run cannot clobber a live report. */
     if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
         ret = errno == EWOULDBLOCK ? AVERROR(EBUSY) : AVERROR(errno);
-        vpi_log(VP_LOG_ERROR, "%s: %s", path, ret == AVERROR(EBUSY)
+        vpi_log(lg, VP_LOG_ERROR, "%s: %s", path, ret == AVERROR(EBUSY)
                 ? "another batch is running with this report" : vp_strerror(ret));
         close(fd);
         return ret;
     }
     if (ftruncate(fd, 0) < 0 || !(*out = fdopen(fd, "w"))) {
         ret = AVERROR(errno);
-        vpi_log(VP_LOG_ERROR, "%s: cannot write the report: %s", path, vp_strerror(ret));
+        vpi_log(lg, VP_LOG_ERROR, "%s: cannot write the report: %s", path, vp_strerror(ret));
         close(fd);
         return ret;
     }
@@ -661,11 +665,11 @@ int vp_batch_run(const VpBatchItem *items, size_t nb, const VpBatchOpts *opts,
         return AVERROR(ret);
 
     if ((ret = check_run_files(items, nb, opts)) < 0 ||
-        (opts->report_path && (ret = open_report(opts->report_path, &b.report)) < 0))
+        (opts->report_path && (ret = open_report(opts->report_path, &b.report, &opts->logger)) < 0))
         goto end;
     if (opts->log_path && !(b.log = fopen(opts->log_path, "ae"))) {
         ret = AVERROR(errno);
-        vpi_log(VP_LOG_ERROR, "%s: cannot write the log: %s", opts->log_path,
+        vpi_log(&opts->logger, VP_LOG_ERROR, "%s: cannot write the log: %s", opts->log_path,
                 vp_strerror(ret));
         goto end;
     }
@@ -691,11 +695,11 @@ int vp_batch_run(const VpBatchItem *items, size_t nb, const VpBatchOpts *opts,
     }
     if ((started = vpi_run(&runner, nb)) < 0) {
         ret = AVERROR(ENOMEM); /* as documented, whatever pthread_create said */
-        vpi_log(VP_LOG_ERROR, "batch: could not start a worker");
+        vpi_log(&opts->logger, VP_LOG_ERROR, "batch: could not start a worker");
         goto end;
     }
     if (nb && started < jobs)
-        vpi_log(VP_LOG_WARNING, "batch: only %d of %d workers could be started", started,
+        vpi_log(&opts->logger, VP_LOG_WARNING, "batch: only %d of %d workers could be started", started,
                 jobs);
     st.done = b.done;
     st.skipped = b.skipped;
@@ -718,7 +722,7 @@ end:
     free(b.repeats);
     if (b.report && fclose(b.report) && ret >= 0) {
         ret = AVERROR(errno);
-        vpi_log(VP_LOG_ERROR, "%s: cannot write the report: %s", opts->report_path,
+        vpi_log(&opts->logger, VP_LOG_ERROR, "%s: cannot write the report: %s", opts->report_path,
                 vp_strerror(ret));
     }
     if (b.log)

@@ -56,6 +56,7 @@ typedef struct Layout {
 
 struct VpWriter {
     VpWriterOpts opts;
+    int logger_registered;      /* opts.logger is in log.c's registry until writer_free */
     char *preset, *encoder_params;
     char *path;
     VpiOutput out;
@@ -167,7 +168,7 @@ static void set_error_locked(VpWriter *w, int err, const char *fmt, va_list ap)
     w->err = err;
     snprintf(w->errmsg, sizeof(w->errmsg), "%s: %s", w->path, reason);
     /* The caller gets the message from write()/close(); the log only traces when. */
-    vpi_log(VP_LOG_VERBOSE, "%s", w->errmsg);
+    vpi_log(&w->opts.logger, VP_LOG_VERBOSE, "%s", w->errmsg);
     pthread_cond_broadcast(&w->cond_space);
     pthread_cond_broadcast(&w->cond_to_convert);
     pthread_cond_broadcast(&w->cond_to_encode);
@@ -186,8 +187,10 @@ static int set_error(VpWriter *w, int err, const char *fmt, ...)
     return err;
 }
 
-static int why_fail(char *why, size_t why_size, int err, const char *fmt, ...) VPI_PRINTF(4, 5);
-static int why_fail(char *why, size_t why_size, int err, const char *fmt, ...)
+static int why_fail(const VpLogger *lg, char *why, size_t why_size, int err, const char *fmt,
+                    ...) VPI_PRINTF(5, 6);
+static int why_fail(const VpLogger *lg, char *why, size_t why_size, int err, const char *fmt,
+                    ...)
 {
     char line[512];
     va_list ap;
@@ -197,7 +200,7 @@ static int why_fail(char *why, size_t why_size, int err, const char *fmt, ...)
     if (why && why_size)
         vpi_strlcpy(why, line, why_size);
     else
-        vpi_log(VP_LOG_ERROR, "%s", line);
+        vpi_log(lg, VP_LOG_ERROR, "%s", line);
     return err;
 }
 
@@ -364,6 +367,7 @@ static void *converter_main(void *arg)
 {
     VpWriter *w = arg;
     const int width = w->opts.width, height = w->opts.height;
+    vpi_log_scope_enter(&w->opts.logger);
 
     for (;;) {
         pthread_mutex_lock(&w->lock);
@@ -408,6 +412,7 @@ static void *converter_main(void *arg)
 static void *encoder_main(void *arg)
 {
     VpWriter *w = arg;
+    vpi_log_scope_enter(&w->opts.logger);
 
     for (;;) {
         pthread_mutex_lock(&w->lock);
@@ -452,6 +457,7 @@ typedef struct LoweredJob {
 static void *lowered_main(void *arg)
 {
     LoweredJob *j = arg;
+    vpi_log_scope_enter(&j->w->opts.logger);
     lower_priority(j->w->opts.worker_nice);
     j->ret = j->fn(j->w, j->arg);
     return NULL;
@@ -618,6 +624,7 @@ static int open_audio(VpWriter *w, char *reason, size_t n)
         !(w->apkt = av_packet_alloc()) || !(w->ast = avformat_new_stream(w->oc, NULL)))
         return AVERROR(ENOMEM);
     AVCodecContext *c = w->aenc;
+    c->opaque = &w->opts.logger;
     c->sample_rate = o->audio_sample_rate;
     c->sample_fmt = AV_SAMPLE_FMT_FLTP;
     av_channel_layout_default(&c->ch_layout, o->audio_channels);
@@ -700,6 +707,8 @@ static void writer_free(VpWriter *w)
     free(w->path);
     free(w->preset);
     free(w->encoder_params);
+    if (w->logger_registered)
+        vpi_log_unregister(&w->opts.logger);
     free(w);
 }
 
@@ -716,17 +725,19 @@ int vp_writer_open(const char *path, const VpWriterOpts *opts, VpWriter **out, c
     if (why && why_size)
         why[0] = 0;
     if (!path || !*path || !opts || !out)
-        return why_fail(why, why_size, AVERROR(EINVAL), "%s: vp_writer_open needs a path, "
+        return why_fail(opts ? &opts->logger : NULL, why, why_size, AVERROR(EINVAL),
+                        "%s: vp_writer_open needs a path, "
                         "options and an output pointer", path && *path ? path : "(no path)");
     if ((ret = validate(opts, reason, sizeof(reason))) < 0)
-        return why_fail(why, why_size, ret, "%s: %s", path, reason);
+        return why_fail(opts ? &opts->logger : NULL, why, why_size, ret, "%s: %s", path, reason);
 
     const AVOutputFormat *ofmt = av_guess_format(NULL, path, NULL);
     if (!ofmt || (!(ofmt->flags & AVFMT_GLOBALHEADER) && strcmp(ofmt->name, "matroska")))
         ofmt = av_guess_format("mp4", NULL, NULL);
 
     if (!(w = calloc(1, sizeof(*w))))
-        return why_fail(why, why_size, AVERROR(ENOMEM), "%s: out of memory", path);
+        return why_fail(opts ? &opts->logger : NULL, why, why_size, AVERROR(ENOMEM),
+                        "%s: out of memory", path);
     w->t_open = vpi_now_us();
     w->opts = *opts;
     w->path = strdup(path);
@@ -745,9 +756,13 @@ int vp_writer_open(const char *path, const VpWriterOpts *opts, VpWriter **out, c
         free(w->preset);
         free(w->encoder_params);
         free(w);
-        return why_fail(why, why_size, AVERROR(ENOMEM), "%s: cannot create locks", path);
+        return why_fail(opts ? &opts->logger : NULL, why, why_size, AVERROR(ENOMEM),
+                        "%s: cannot create locks", path);
     }
     w->locks_ready = 1;
+    if ((ret = vpi_log_register(&w->opts.logger)) < 0)
+        goto fail;
+    w->logger_registered = 1;
 
     /* HD and larger are BT.709 by convention, smaller pictures BT.601; the stream is
      * tagged with the matrix used, so players convert back with the same one. */
@@ -763,14 +778,15 @@ int vp_writer_open(const char *path, const VpWriterOpts *opts, VpWriter **out, c
     EncoderOpenArgs eo = { &setup, tried, reason, sizeof(tried), sizeof(reason) };
     if ((ret = run_lowered(w, open_encoder, &eo)) < 0) {
         if (opts->hw != VP_HW_AUTO && opts->hw != VP_HW_NONE)
-            why_fail(why, why_size, ret, "%s: hardware encoder %s unavailable: %s", path,
+            why_fail(opts ? &opts->logger : NULL, why, why_size, ret,
+                     "%s: hardware encoder %s unavailable: %s", path,
                      vp_hw_encoder_name(opts->hw), reason);
         else
-            why_fail(why, why_size, ret, "%s: %s", path, reason);
+            why_fail(opts ? &opts->logger : NULL, why, why_size, ret, "%s: %s", path, reason);
         writer_free(w);
         return ret;
     }
-    vpi_log(VP_LOG_INFO, "%s: encoder %s%s%s%s", path, w->enc.ctx->codec->name,
+    vpi_log(&w->opts.logger, VP_LOG_INFO, "%s: encoder %s%s%s%s", path, w->enc.ctx->codec->name,
             *tried ? " (not used: " : "", tried, *tried ? ")" : "");
 
     /* The converter stage and the pools. */
@@ -828,6 +844,7 @@ int vp_writer_open(const char *path, const VpWriterOpts *opts, VpWriter **out, c
     }
     if ((ret = avformat_alloc_output_context2(&w->oc, ofmt, NULL, w->out.tmp_path)) < 0)
         goto fail;
+    w->oc->opaque = &w->opts.logger;
     if (!(w->vst = avformat_new_stream(w->oc, NULL))) {
         ret = AVERROR(ENOMEM);
         goto fail;
@@ -863,7 +880,7 @@ int vp_writer_open(const char *path, const VpWriterOpts *opts, VpWriter **out, c
 fail:
     snprintf(reason, sizeof(reason), "%s", av_err2str(ret));
 fail_reason:
-    why_fail(why, why_size, ret, "%s: %s", path, reason);
+    why_fail(opts ? &opts->logger : NULL, why, why_size, ret, "%s: %s", path, reason);
     writer_free(w);
     return ret;
 }
@@ -1131,7 +1148,8 @@ int vp_writer_close(VpWriter **pw, VpWriterStats *stats, char *why, size_t why_s
             stats->bytes = st.st_size;
     }
     if (!ret)
-        vpi_log(VP_LOG_VERBOSE, "%s: %lld frames with %s", w->path, (long long)w->frames_out,
+        vpi_log(&w->opts.logger, VP_LOG_VERBOSE,
+                "%s: %lld frames with %s", w->path, (long long)w->frames_out,
                 w->enc.ctx->codec->name);
     if (ret < 0 && why && why_size)
         vpi_strlcpy(why, w->errmsg, why_size);

@@ -182,6 +182,7 @@ static int try_family(const Family *f, const VpiEncoderSetup *s, VpiEncoder *out
         ret = AVERROR(ENOMEM);
         goto fail;
     }
+    c->opaque = (void *)&o->logger;
     c->width = o->width;
     c->height = o->height;
     c->time_base = av_inv_q((AVRational){ o->fps.num, o->fps.den });
@@ -272,7 +273,7 @@ static int try_family(const Family *f, const VpiEncoderSetup *s, VpiEncoder *out
     }
     if (dict) {
         const AVDictionaryEntry *e = av_dict_get(dict, "", NULL, AV_DICT_IGNORE_SUFFIX);
-        vpi_log(VP_LOG_WARNING, "%s ignored option %s", name, e ? e->key : "?");
+        vpi_log(&s->opts->logger, VP_LOG_WARNING, "%s ignored option %s", name, e ? e->key : "?");
     }
     av_dict_free(&dict);
     out->ctx = c;

@@ -105,20 +105,24 @@ int vp_joiner_new(const VpJoinOpts *opts, VpJoiner **out)
         opts = &def;
     }
     if (opts->conform != 0 && opts->conform != 1) {
-        vpi_log(VP_LOG_ERROR, "join options: conform must be 0 or 1, not %d", opts->conform);
+        vpi_log(&opts->logger, VP_LOG_ERROR,
+                "join options: conform must be 0 or 1, not %d", opts->conform);
         return VP_ERR_BAD_OPTION;
     }
     if (opts->faststart != 1) {
-        vpi_log(VP_LOG_ERROR, "join options: faststart must be 1 (the moov is always written "
+        vpi_log(&opts->logger, VP_LOG_ERROR,
+                "join options: faststart must be 1 (the moov is always written "
                               "before the media data), not %d", opts->faststart);
         return VP_ERR_BAD_OPTION;
     }
     if (opts->durable != 0 && opts->durable != 1) {
-        vpi_log(VP_LOG_ERROR, "join options: durable must be 0 or 1, not %d", opts->durable);
+        vpi_log(&opts->logger, VP_LOG_ERROR,
+                "join options: durable must be 0 or 1, not %d", opts->durable);
         return VP_ERR_BAD_OPTION;
     }
     if (opts->max_cached_segments < 0 || opts->max_cached_segments > 4096) {
-        vpi_log(VP_LOG_ERROR, "join options: max_cached_segments must be in 0..4096, not %d",
+        vpi_log(&opts->logger, VP_LOG_ERROR,
+                "join options: max_cached_segments must be in 0..4096, not %d",
                 opts->max_cached_segments);
         return VP_ERR_BAD_OPTION;
     }
@@ -126,6 +130,11 @@ int vp_joiner_new(const VpJoinOpts *opts, VpJoiner **out)
     if (!j)
         return AVERROR(ENOMEM);
     j->opts = *opts;
+    int ret = vpi_log_register(&j->opts.logger);
+    if (ret < 0) {
+        free(j);
+        return ret;
+    }
     *out = j;
     return 0;
 }
@@ -154,13 +163,25 @@ void vp_joiner_free(VpJoiner **pj)
     for (int i = 0; i < j->nb_cache; i++)
         segment_free(&j->cache[i]);
     free(j->cache);
+    vpi_log_unregister(&j->opts.logger);
     free(j);
     *pj = NULL;
 }
 
 /* ---- segments ----------------------------------------------------------------------- */
 
-static int segment_open(const char *path, int temporary, Segment **out, char *why, size_t wsz)
+/* The probe a join runs on a segment: its logger and cancel are the join's. */
+static void segment_probe_opts(const VpJoinOpts *jo, VpProbeOpts *po)
+{
+    vp_probe_default_opts(po);
+    po->count_packets = 0;
+    po->gop_scan_packets = 48;
+    po->logger = jo->logger;
+    po->cancel = jo->cancel;
+}
+
+static int segment_open(const VpJoinOpts *jo, const char *path, int temporary, Segment **out,
+                        char *why, size_t wsz)
 {
     Segment *s = calloc(1, sizeof(*s));
     struct stat sb;
@@ -192,9 +213,7 @@ static int segment_open(const char *path, int temporary, Segment **out, char *wh
     if ((ret = vpi_mp4_index(s->fd, &s->mp4, why, wsz)) < 0) {
         /* Not an MP4 we can copy from: probe for a better reason, and for --conform. */
         VpProbeOpts po;
-        vp_probe_default_opts(&po);
-        po.count_packets = 0;
-        po.gop_scan_packets = 48;
+        segment_probe_opts(jo, &po);
         int pr = vp_probe_file(path, &po, &s->info);
         if (pr < 0) {
             ret = pr;
@@ -241,7 +260,7 @@ static int segment_get(VpJoiner *j, const char *path, Segment **out, int *cached
             }
         }
     }
-    int ret = segment_open(path, 0, out, why, wsz);
+    int ret = segment_open(&j->opts, path, 0, out, why, wsz);
     if (ret < 0 || j->opts.max_cached_segments == 0)
         return ret;
     if (j->nb_cache == j->opts.max_cached_segments) {
@@ -317,14 +336,12 @@ static int avcc_param_sets(const uint8_t *avcc, size_t size, int length_size, ui
 
 /* The probe behind `check`'s verdict; only run when the indexes alone cannot show that a
  * segment fits (it decodes a few frames, which costs more than the join itself). */
-static int segment_probe(Segment *s)
+static int segment_probe(const VpJoinOpts *jo, Segment *s)
 {
     if (s->info)
         return 0;
     VpProbeOpts po;
-    vp_probe_default_opts(&po);
-    po.count_packets = 0;
-    po.gop_scan_packets = 48;
+    segment_probe_opts(jo, &po);
     return vp_probe_file(s->path, &po, &s->info);
 }
 
@@ -609,6 +626,8 @@ typedef struct Run {
     size_t wsz;
     const char *const *names;
     int failed;          /* segment at fault, -1: output or internal */
+    char *fail_path;     /* the file named by set_why (VpFailure.path), or NULL */
+    size_t fail_path_size;
 } Run;
 
 static void set_why(Run *r, const char *path, const char *fmt, ...) VPI_PRINTF(3, 4);
@@ -621,6 +640,8 @@ static void set_why(Run *r, const char *path, const char *fmt, ...)
     va_end(ap);
     if (r->why && r->wsz)
         snprintf(r->why, r->wsz, "%s: %s", path, msg);
+    if (r->fail_path)
+        vpi_strlcpy(r->fail_path, path, r->fail_path_size);
     for (int k = 0; k < r->nb; k++)
         if (path == r->names[k] || (r->parts[k].seg && path == r->parts[k].seg->path))
             r->failed = k;
@@ -635,6 +656,10 @@ static int load_parts(Run *r, const char *const *paths)
         int cached = 0;
         Segment *s = NULL;
         why[0] = 0;
+        if (vpi_cancelled(&r->j->opts.cancel)) {
+            set_why(r, r->out_path, "%s", vp_strerror(VP_ERR_CANCELLED));
+            return VP_ERR_CANCELLED;
+        }
         ret = segment_get(r->j, paths[k], &s, &cached, why, sizeof(why));
         if (ret < 0) {
             set_why(r, paths[k], "%s", why);
@@ -649,7 +674,7 @@ static int load_parts(Run *r, const char *const *paths)
     if (copy_blocker(ref, ref, why, sizeof(why))) {
         /* in check's words when check's rule is what fails (as for the segments after it) */
         VpCheckResult res = { 0 };
-        if (segment_probe(ref) >= 0 && vp_check_requirements(ref->info, &res) > 0)
+        if (segment_probe(&r->j->opts, ref) >= 0 && vp_check_requirements(ref->info, &res) > 0)
             check_reasons(&res, why, sizeof(why));
         vp_check_result_clear(&res);
         set_why(r, paths[0], "%s (the first segment sets the output's format; --conform "
@@ -661,11 +686,11 @@ static int load_parts(Run *r, const char *const *paths)
         VpCheckResult res = { 0 };
         if (fits_by_index(ref, s) && !copy_blocker(ref, s, why, sizeof(why)))
             continue;
-        if ((ret = segment_probe(r->parts[0].seg)) < 0) {
+        if ((ret = segment_probe(&r->j->opts, r->parts[0].seg)) < 0) {
             set_why(r, paths[0], "%s", vp_strerror(ret));
             return ret;
         }
-        if ((ret = segment_probe(s)) < 0) {
+        if ((ret = segment_probe(&r->j->opts, s)) < 0) {
             set_why(r, paths[k], "%s", vp_strerror(ret));
             return ret;
         }
@@ -697,12 +722,14 @@ static int load_parts(Run *r, const char *const *paths)
         tmp = o.tmp_path;
         o.tmp_path = NULL;
         vpi_output_abort(&o);
-        vpi_log(VP_LOG_INFO, "%s: %s: re-encoding it to match %s", paths[k], why, paths[0]);
+        vpi_log(&r->j->opts.logger, VP_LOG_INFO, "%s: %s: re-encoding it to match %s",
+                paths[k], why, paths[0]);
         char cwhy[512] = "";
-        ret = vpi_conform(paths[k], ref->info, tmp, cwhy, sizeof(cwhy));
+        ret = vpi_conform(paths[k], ref->info, tmp, cwhy, sizeof(cwhy), &r->j->opts.logger,
+                          &r->j->opts.cancel);
         Segment *c = NULL;
         if (ret >= 0)
-            ret = segment_open(tmp, 1, &c, cwhy, sizeof(cwhy));
+            ret = segment_open(&r->j->opts, tmp, 1, &c, cwhy, sizeof(cwhy));
         if (ret < 0) {
             unlink(tmp);
             free(tmp);
@@ -732,7 +759,8 @@ static int plan_timeline(Run *r, int64_t *T_out, int64_t *D_out)
             return ret;
         }
         if (p->nb_dropped)
-            vpi_log(VP_LOG_WARNING, "%s: %" PRId64 " video frame%s before the first "
+            vpi_log(&r->j->opts.logger, VP_LOG_WARNING,
+                    "%s: %" PRId64 " video frame%s before the first "
                     "decodable picture dropped (open GOP or no IDR at the start)",
                     p->seg->path, p->nb_dropped, p->nb_dropped == 1 ? "" : "s");
         int64_t l = lcm64(T, p->v->timescale);
@@ -1091,6 +1119,10 @@ static int write_output(Run *r, int64_t *bytes)
     int64_t written = (int64_t)hdr_size, kicked = 0;
     for (int64_t i = 0; i < r->lay.nb; i++) {
         const Piece *pc = &r->lay.pieces[i];
+        if (vpi_cancelled(&r->j->opts.cancel)) {
+            ret = VP_ERR_CANCELLED;
+            goto fail;
+        }
         ret = pc->fd < 0 ? write_all(fd, pc->mem, (size_t)pc->len)
                          : copy_range(pc->fd, pc->src, pc->len, fd, &buf);
         if (ret < 0)
@@ -1126,11 +1158,14 @@ end:
     return ret;
 }
 
-int vp_joiner_run(VpJoiner *j, const char *out_path, const char *const *segments, int nb,
-                  VpJoinStats *stats, char *why, size_t why_size)
+static int joiner_run(VpJoiner *j, const char *out_path, const char *const *segments, int nb,
+                      VpJoinStats *stats, VpFailure *fail)
 {
+    char *why = fail ? fail->message : NULL;
+    size_t why_size = fail ? sizeof(fail->message) : 0;
     Run r = { .j = j, .out_path = out_path, .nb = nb, .why = why, .wsz = why_size,
-              .names = segments, .failed = -1 };
+              .names = segments, .failed = -1, .fail_path = fail ? fail->path : NULL,
+              .fail_path_size = fail ? sizeof(fail->path) : 0 };
     int64_t T = 0, D = 0, bytes = 0;
     int ret;
 
@@ -1145,7 +1180,8 @@ int vp_joiner_run(VpJoiner *j, const char *out_path, const char *const *segments
     }
     for (int k = 0; k < nb; k++)
         if (!segments[k]) {
-            snprintf(why, why_size, "join: segment %d is NULL", k);
+            if (why && why_size)
+                snprintf(why, why_size, "join: segment %d is NULL", k);
             return AVERROR(EINVAL);
         }
     /* Before anything is read or written: the rename would replace that segment. */
@@ -1211,7 +1247,8 @@ int vp_joiner_run(VpJoiner *j, const char *out_path, const char *const *segments
     if ((ret = write_output(&r, &bytes)) < 0)
         goto end;
     t_write = vpi_now_us();
-    vpi_log(VP_LOG_DEBUG, "%s: segments %.1f ms, plan and audio seams %.1f ms, write %.1f ms",
+    vpi_log(&j->opts.logger, VP_LOG_DEBUG,
+            "%s: segments %.1f ms, plan and audio seams %.1f ms, write %.1f ms",
             out_path, (t_load - t_start) / 1e3, (t_audio - t_load) / 1e3,
             (t_write - t_audio) / 1e3);
 
@@ -1231,10 +1268,13 @@ int vp_joiner_run(VpJoiner *j, const char *out_path, const char *const *segments
     ret = 0;
 
 end:
-    if (ret < 0 && stats)
-        stats->failed_segment = r.failed;
-    if (ret < 0 && why && why_size && !why[0])
-        snprintf(why, why_size, "%s: %s", out_path ? out_path : "join", vp_strerror(ret));
+    if (ret < 0 && fail) {
+        fail->input = r.failed;
+        if (!why[0])
+            snprintf(why, why_size, "%s: %s", out_path, vp_strerror(ret));
+        if (!fail->path[0] && r.failed < 0)
+            vpi_strlcpy(fail->path, out_path, sizeof(fail->path));
+    }
     for (int i = 0; i < r.nb_temps; i++)
         segment_free(&r.temps[i]);
     free(r.temps);
@@ -1246,5 +1286,20 @@ end:
     free(r.at.s);
     free(r.lay.pieces);
     vpi_seam_plan_free(&r.seams);
+    return ret;
+}
+
+int vp_joiner_run(VpJoiner *j, const char *out_path, const char *const *segments, int nb,
+                  VpJoinStats *stats, VpFailure *fail)
+{
+    if (fail) {
+        memset(fail, 0, sizeof(*fail));
+        fail->input = -1;
+    }
+    const VpLogger *prev = vpi_log_scope_enter(j ? &j->opts.logger : NULL);
+    int ret = joiner_run(j, out_path, segments, nb, stats, fail);
+    vpi_log_scope_leave(prev);
+    if (ret < 0 && fail)
+        fail->code = ret;
     return ret;
 }

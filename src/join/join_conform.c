@@ -27,7 +27,7 @@ typedef struct Stream {
     int64_t next_pts;
 } Stream;
 
-static int open_decoder(AVFormatContext *ic, int idx, AVCodecContext **out)
+static int open_decoder(AVFormatContext *ic, int idx, AVCodecContext **out, const VpLogger *lg)
 {
     const AVCodec *dec = avcodec_find_decoder(ic->streams[idx]->codecpar->codec_id);
     if (!dec)
@@ -38,6 +38,7 @@ static int open_decoder(AVFormatContext *ic, int idx, AVCodecContext **out)
     int ret = avcodec_parameters_to_context(c, ic->streams[idx]->codecpar);
     if (ret >= 0) {
         c->pkt_timebase = ic->streams[idx]->time_base;
+        c->opaque = (void *)lg;
         ret = avcodec_open2(c, dec, NULL);
     }
     if (ret < 0)
@@ -122,7 +123,7 @@ static int filter_encode(AVFormatContext *oc, Stream *s, AVFrame *in, AVFrame *t
 }
 
 int vpi_conform(const char *in_path, const VpMediaInfo *ref, const char *out_path, char *why,
-                size_t why_size)
+                size_t why_size, const VpLogger *lg, const VpCancel *cancel)
 {
     AVFormatContext *ic = NULL, *oc = NULL;
     Stream st[2] = { { .in_index = -1 }, { .in_index = -1 } };
@@ -142,8 +143,16 @@ int vpi_conform(const char *in_path, const VpMediaInfo *ref, const char *out_pat
         ret = VP_ERR_NO_VIDEO;
         goto end;
     }
+    if (!(ic = avformat_alloc_context())) {
+        ret = AVERROR(ENOMEM);
+        goto end;
+    }
+    ic->interrupt_callback = (AVIOInterruptCB){ cancel->fn, cancel->opaque };
+    ic->opaque = (void *)lg;
     if ((ret = avformat_open_input(&ic, in_path, NULL, NULL)) < 0 ||
         (ret = avformat_find_stream_info(ic, NULL)) < 0) {
+        if (vpi_cancelled(cancel))
+            ret = VP_ERR_CANCELLED;
         snprintf(why, why_size, "cannot read it: %s", vp_strerror(ret));
         goto end;
     }
@@ -156,6 +165,8 @@ int vpi_conform(const char *in_path, const VpMediaInfo *ref, const char *out_pat
     }
     if ((ret = avformat_alloc_output_context2(&oc, NULL, "mp4", out_path)) < 0)
         goto end;
+    oc->interrupt_callback = ic->interrupt_callback;
+    oc->opaque = (void *)lg;
 
     VpRational fr = rv->r_frame_rate.den && rv->r_frame_rate.num ? rv->r_frame_rate
                                                                   : rv->avg_frame_rate;
@@ -165,7 +176,7 @@ int vpi_conform(const char *in_path, const VpMediaInfo *ref, const char *out_pat
         Stream *s = &st[i];
         if (s->in_index < 0)
             continue;
-        if ((ret = open_decoder(ic, s->in_index, &s->dec)) < 0) {
+        if ((ret = open_decoder(ic, s->in_index, &s->dec, lg)) < 0) {
             snprintf(why, why_size, "cannot decode it: %s", vp_strerror(ret));
             goto end;
         }
@@ -177,6 +188,7 @@ int vpi_conform(const char *in_path, const VpMediaInfo *ref, const char *out_pat
             ret = enc ? AVERROR(ENOMEM) : AVERROR_ENCODER_NOT_FOUND;
             goto end;
         }
+        s->enc->opaque = (void *)lg;
         if (i == 0) {
             AVRational sar = s->dec->sample_aspect_ratio.num ? s->dec->sample_aspect_ratio
                                                              : (AVRational){ 1, 1 };
@@ -237,12 +249,14 @@ int vpi_conform(const char *in_path, const VpMediaInfo *ref, const char *out_pat
         }
         s->out->time_base = s->enc->time_base;
     }
-    if ((ret = avio_open(&oc->pb, out_path, AVIO_FLAG_WRITE)) < 0 ||
+    if ((ret = avio_open2(&oc->pb, out_path, AVIO_FLAG_WRITE, &oc->interrupt_callback,
+                          NULL)) < 0 ||
         (ret = avformat_write_header(oc, NULL)) < 0) {
         snprintf(why, why_size, "cannot write %s: %s", out_path, vp_strerror(ret));
         goto end;
     }
-    while ((ret = av_read_frame(ic, pkt)) >= 0) {
+    while (!(ret = vpi_cancelled(cancel) ? VP_ERR_CANCELLED : 0) &&
+           (ret = av_read_frame(ic, pkt)) >= 0) {
         Stream *s = pkt->stream_index == st[0].in_index ? &st[0]
                   : pkt->stream_index == st[1].in_index ? &st[1] : NULL;
         if (s && (ret = avcodec_send_packet(s->dec, pkt)) >= 0) {
@@ -259,6 +273,10 @@ int vpi_conform(const char *in_path, const VpMediaInfo *ref, const char *out_pat
         av_packet_unref(pkt);
         if (ret < 0 && ret != AVERROR_INVALIDDATA)
             goto end;
+    }
+    if (ret == VP_ERR_CANCELLED || vpi_cancelled(cancel)) {
+        ret = VP_ERR_CANCELLED;
+        goto end;
     }
     for (int i = 0; i < 2; i++) {
         Stream *s = &st[i];

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "mp4/mp4.h"
+#include "vidpipe/common.h"
 
 #define VPI_AAC_FRAME 1024
 
@@ -69,6 +70,6 @@ int vpi_avcc_first_sps(const uint8_t *avcc, size_t size, VpiH264Sps *sps);
  * Used by --conform. */
 struct VpMediaInfo;
 int vpi_conform(const char *in, const struct VpMediaInfo *ref, const char *out_path,
-                char *why, size_t why_size);
+                char *why, size_t why_size, const VpLogger *lg, const VpCancel *cancel);
 
 #endif /* VIDPIPE_JOIN_INTERNAL_H */

@@ -24,7 +24,7 @@ void vp_cleanup_default_opts(VpCleanupOpts *o)
     o->crf = 23;
     o->x264_preset = "medium";
     o->audio_bitrate = 192000;
-    vp_pipeline_default_opts(&o->pipeline);
+    o->pipeline = NULL;
 }
 
 static int validate(const VpCleanupOpts *o)
@@ -46,7 +46,7 @@ static int validate(const VpCleanupOpts *o)
         why = "saturation must be 0..3";
     if (!why)
         return 0;
-    vpi_log(VP_LOG_ERROR, "cleanup option %s", why);
+    vpi_log(o->pipeline ? &o->pipeline->logger : NULL, VP_LOG_ERROR, "cleanup option %s", why);
     return VP_ERR_BAD_OPTION;
 }
 
@@ -88,7 +88,7 @@ int vp_cleanup(const char *in, const char *out, const VpCleanupOpts *opts)
         snprintf(detect, sizeof(detect), "vidstabdetect=shakiness=%d:accuracy=%d:result=%s",
                  opts->shakiness, opts->accuracy, trf);
         const char *chain = detect;
-        if ((ret = vp_pipeline_open(in, &opts->pipeline, &p)) < 0)
+        if ((ret = vp_pipeline_open(in, opts->pipeline, &p)) < 0)
             goto end;
         if (!vp_pipeline_source(p)->has_video) {
             ret = VP_ERR_NO_VIDEO;
@@ -108,14 +108,15 @@ int vp_cleanup(const char *in, const char *out, const VpCleanupOpts *opts)
     }
     if (opts->denoise_audio)
         snprintf(af, sizeof(af), "highpass=f=200,lowpass=f=3000,afftdn");
-    if ((ret = vp_pipeline_open(in, &opts->pipeline, &p)) < 0)
+    if ((ret = vp_pipeline_open(in, opts->pipeline, &p)) < 0)
         goto end;
     if (!vp_pipeline_source(p)->has_video) {
         ret = VP_ERR_NO_VIDEO;
         goto end;
     }
     if (opts->denoise_audio && !vp_pipeline_source(p)->has_audio)
-        vpi_log(VP_LOG_WARNING, "%s: no audio to denoise", in);
+        vpi_log(opts->pipeline ? &opts->pipeline->logger : NULL, VP_LOG_WARNING,
+                "%s: no audio to denoise", in);
     VpEncodeOpts eo;
     vp_encode_default_opts(&eo);
     eo.path = out;

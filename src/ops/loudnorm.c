@@ -15,7 +15,7 @@ void vp_loudnorm_default_opts(VpLoudnormOpts *o)
     o->tp = -1.5;
     o->lra = 11;
     o->audio_bitrate = 192000;
-    vp_pipeline_default_opts(&o->pipeline);
+    o->pipeline = NULL;
 }
 
 static int validate(const VpLoudnormOpts *o)
@@ -31,7 +31,7 @@ static int validate(const VpLoudnormOpts *o)
         field = "audio_bitrate must be 8000..512000";
     if (!field)
         return 0;
-    vpi_log(VP_LOG_ERROR, "loudnorm option %s", field);
+    vpi_log(o->pipeline ? &o->pipeline->logger : NULL, VP_LOG_ERROR, "loudnorm option %s", field);
     return VP_ERR_BAD_OPTION;
 }
 
@@ -44,7 +44,7 @@ static int measure(const char *in, const VpLoudnormOpts *o, VpLoudnormResult *re
     int ret;
 
     vp_qc_default_spec(&spec);
-    if ((ret = vp_pipeline_open(in, &o->pipeline, &p)) < 0)
+    if ((ret = vp_pipeline_open(in, o->pipeline, &p)) < 0)
         return ret;
     const VpSourceInfo *src = vp_pipeline_source(p);
     ret = !src->has_video ? VP_ERR_NO_VIDEO : !src->has_audio ? VP_ERR_NO_AUDIO : 0;
@@ -99,7 +99,7 @@ int vp_loudnorm(const char *in, const char *out, const VpLoudnormOpts *opts,
              "loudnorm=I=%.2f:TP=%.2f:LRA=%.2f:measured_I=%.2f:measured_TP=%.2f:"
              "measured_LRA=%.2f:measured_thresh=%.2f:offset=0:linear=true",
              opts->i, opts->tp, opts->lra, mi, mtp, mlra, mi - 10);
-    if ((ret = vp_pipeline_open(in, &opts->pipeline, &p)) < 0)
+    if ((ret = vp_pipeline_open(in, opts->pipeline, &p)) < 0)
         return ret;
     VpEncodeOpts eo;
     vp_encode_default_opts(&eo);

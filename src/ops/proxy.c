@@ -23,7 +23,7 @@ void vp_proxy_default_opts(VpProxyOpts *o)
     o->audio_bitrate = 64000;
     o->thumb_at = -1;
     o->thumb_width = 320;
-    vp_pipeline_default_opts(&o->pipeline);
+    o->pipeline = NULL;
 }
 
 /* A number as the upload pipeline's scripts wrote it ("%.6g": 30, 29.97), or null. */
@@ -103,7 +103,19 @@ end:
     return vpi_output_commit(&out);
 }
 
-int vp_proxy_make(const char *in, const char *out, const VpProxyOpts *opts, VpProxyResult *res)
+/* The output at fault (input -1), or the source (input 0). */
+static void set_failure(VpFailure *fail, int input, const char *path, int err)
+{
+    if (!fail)
+        return;
+    fail->code = err;
+    fail->input = input;
+    vpi_strlcpy(fail->path, path, sizeof(fail->path));
+    snprintf(fail->message, sizeof(fail->message), "%.900s: %s", path, vp_strerror(err));
+}
+
+int vp_proxy_make(const char *in, const char *out, const VpProxyOpts *opts, VpProxyResult *res,
+                  VpFailure *fail)
 {
     VpProxyOpts def;
     VpProxyResult local;
@@ -117,17 +129,26 @@ int vp_proxy_make(const char *in, const char *out, const VpProxyOpts *opts, VpPr
     if (!res)
         res = &local;
     memset(res, 0, sizeof(*res));
-    if (!in || !out)
+    if (fail) {
+        memset(fail, 0, sizeof(*fail));
+        fail->input = -1;
+    }
+    if (!in || !out) {
+        if (fail)
+            fail->code = AVERROR(EINVAL);
         return AVERROR(EINVAL);
+    }
     /* All three before the decode; the metadata is not a pipeline output. */
     const char *outs[3] = { out, opts->thumb_path, opts->meta_path };
     for (int i = 0; i < 3; i++)
         if ((ret = vp_output_check_not_input(outs[i], &in, 1)) < 0) {
-            vpi_strlcpy(res->failed_output, outs[i], sizeof(res->failed_output));
+            set_failure(fail, -1, outs[i], ret);
             return ret;
         }
-    if ((ret = vp_pipeline_open(in, &opts->pipeline, &p)) < 0)
+    if ((ret = vp_pipeline_open(in, opts->pipeline, &p)) < 0) {
+        set_failure(fail, 0, in, ret);
         return ret;
+    }
     res->source = *vp_pipeline_source(p);
     res->source.path = in;
     if (!res->source.has_video) {
@@ -172,16 +193,20 @@ int vp_proxy_make(const char *in, const char *out, const VpProxyOpts *opts, VpPr
     vp_pipeline_stats(p, &res->stats);
     ret = 0;
     if (opts->meta_path && (ret = write_meta(opts->meta_path, res)) < 0) {
-        vpi_log(VP_LOG_VERBOSE, "%s: cannot write: %s", opts->meta_path, vp_strerror(ret));
-        vpi_strlcpy(res->failed_output, opts->meta_path, sizeof(res->failed_output));
+        vpi_log(opts->pipeline ? &opts->pipeline->logger : NULL, VP_LOG_VERBOSE,
+                "%s: cannot write: %s", opts->meta_path, vp_strerror(ret));
+        set_failure(fail, -1, opts->meta_path, ret);
         /* One item, one outcome: without its metadata the proxy is not done either. */
         unlink(out);
         if (opts->thumb_path)
             unlink(opts->thumb_path);
     }
 end:
-    if (ret < 0 && p && vp_pipeline_failed_output(p))
-        vpi_strlcpy(res->failed_output, vp_pipeline_failed_output(p), sizeof(res->failed_output));
+    if (ret < 0 && fail && !fail->code) {
+        vp_pipeline_failure(p, fail);
+        if (!fail->code)    /* not the pipeline's: the source has no video */
+            set_failure(fail, 0, in, ret);
+    }
     vp_pipeline_close(&p);
     return ret;
 }

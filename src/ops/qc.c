@@ -306,7 +306,7 @@ static void judge(VpQcReport *r, const VpQcSpec *sp)
 void vp_qc_default_opts(VpQcOpts *o)
 {
     memset(o, 0, sizeof(*o));
-    vp_pipeline_default_opts(&o->pipeline);
+    o->pipeline = NULL;
 }
 
 /* The contact sheet goes through a temporary file: the still sink writes files. */
@@ -365,10 +365,10 @@ int vp_qc_run(const char *path, const VpQcSpec *spec, const VpQcOpts *opts, VpQc
     }
     char why[256];
     if ((ret = vpi_fields_check(spec_fields, spec, "QC spec", why, sizeof(why))) < 0) {
-        vpi_log(VP_LOG_ERROR, "%s", why);
+        vpi_log(opts->pipeline ? &opts->pipeline->logger : NULL, VP_LOG_ERROR, "%s", why);
         return ret;
     }
-    if ((ret = vp_pipeline_open(path, &opts->pipeline, &p)) < 0)
+    if ((ret = vp_pipeline_open(path, opts->pipeline, &p)) < 0)
         return ret;
     if (!vp_pipeline_source(p)->has_video) {
         ret = VP_ERR_NO_VIDEO;
@@ -431,7 +431,8 @@ int vp_qc_run(const char *path, const VpQcSpec *spec, const VpQcOpts *opts, VpQc
         goto end;
     judge(r, spec);
     if (sheet[0] && read_whole(sheet, &r->sheet, &r->sheet_size) < 0)
-        vpi_log(VP_LOG_WARNING, "%s: the contact sheet could not be made", path);
+        vpi_log(opts->pipeline ? &opts->pipeline->logger : NULL, VP_LOG_WARNING,
+                "%s: the contact sheet could not be made", path);
     *out = r;
     r = NULL;
     ret = 0;

@@ -12,17 +12,24 @@ void vp_replace_audio_default_opts(VpReplaceAudioOpts *o)
 {
     memset(o, 0, sizeof(*o));
     o->audio_bitrate = 192000;
-    vp_pipeline_default_opts(&o->pipeline);
+    o->pipeline = NULL;
 }
 
-static int fail(VpReplaceAudioResult *res, const char *path, int err)
+/* @p input: 0 the video, 1 the audio, -1 the output. */
+static int failed(VpFailure *fail, int input, const char *path, int err)
 {
-    vpi_strlcpy(res->failed_path, path, sizeof(res->failed_path));
+    if (!fail)
+        return err;
+    fail->code = err;
+    fail->input = input;
+    vpi_strlcpy(fail->path, path, sizeof(fail->path));
+    snprintf(fail->message, sizeof(fail->message), "%.900s: %s", path, vp_strerror(err));
     return err;
 }
 
 int vp_replace_audio(const char *video, const char *audio, const char *out,
-                     const VpReplaceAudioOpts *opts, VpReplaceAudioResult *res)
+                     const VpReplaceAudioOpts *opts, VpReplaceAudioResult *res,
+                     VpFailure *fail)
 {
     VpReplaceAudioOpts def;
     VpReplaceAudioResult local;
@@ -40,34 +47,47 @@ int vp_replace_audio(const char *video, const char *audio, const char *out,
         res = &local;
     memset(res, 0, sizeof(*res));
     res->video_duration = res->audio_duration = NAN;
+    if (fail) {
+        memset(fail, 0, sizeof(*fail));
+        fail->input = -1;
+    }
     if (opts->offset_ms < -86400000 || opts->offset_ms > 86400000 ||
         opts->audio_bitrate < 8000 || opts->audio_bitrate > 512000) {
-        vpi_log(VP_LOG_ERROR, "replace-audio option %s out of range",
+        vpi_log(opts->pipeline ? &opts->pipeline->logger : NULL, VP_LOG_ERROR,
+                "replace-audio option %s out of range",
                 opts->audio_bitrate < 8000 || opts->audio_bitrate > 512000 ? "audio_bitrate"
                                                                            : "offset_ms");
+        if (fail)
+            fail->code = VP_ERR_BAD_OPTION;
         return VP_ERR_BAD_OPTION;
     }
     /* The audio file first: its errors must name it, not the video. */
     vp_probe_default_opts(&po);
     po.count_packets = 0;
     po.gop_scan_packets = 0;
+    VpPipelineOpts popts;
+    if (opts->pipeline)
+        popts = *opts->pipeline;
+    else
+        vp_pipeline_default_opts(&popts);
+    po.logger = popts.logger;
+    po.cancel = popts.cancel;
     if ((ret = vp_probe_file(audio, &po, &ai)) < 0)
-        return fail(res, audio, ret);
+        return failed(fail, 1, audio, ret);
     if (ai->audio_index < 0) {
         vp_media_info_free(&ai);
-        return fail(res, audio, VP_ERR_NO_AUDIO);
+        return failed(fail, 1, audio, VP_ERR_NO_AUDIO);
     }
     const VpStreamInfo *as = &ai->streams[ai->audio_index];
     res->audio_duration = isfinite(as->duration) ? as->duration : ai->duration;
     vp_media_info_free(&ai);
 
-    VpPipelineOpts popts = opts->pipeline;
     popts.audio_path = audio;
     if ((ret = vp_pipeline_open(video, &popts, &p)) < 0)
-        return fail(res, video, ret);
+        return failed(fail, 0, video, ret);
     const VpSourceInfo *src = vp_pipeline_source(p);
     if (!src->has_video) {
-        ret = fail(res, video, VP_ERR_NO_VIDEO);
+        ret = failed(fail, 0, video, VP_ERR_NO_VIDEO);
         goto end;
     }
     res->video_duration = src->duration;
@@ -86,14 +106,19 @@ int vp_replace_audio(const char *video, const char *audio, const char *out,
         double a_end = res->audio_duration + off;
         eo.end_time = a_end < res->video_duration ? a_end : res->video_duration;
         if (eo.end_time <= 0) {
-            vpi_log(VP_LOG_ERROR, "%s: the offset leaves no audio under the video", audio);
-            ret = fail(res, audio, VP_ERR_BAD_OPTION);
+            vpi_log(opts->pipeline ? &opts->pipeline->logger : NULL, VP_LOG_ERROR,
+                    "%s: the offset leaves no audio under the video", audio);
+            ret = failed(fail, 1, audio, VP_ERR_BAD_OPTION);
             goto end;
         }
     }
     if ((ret = vp_pipeline_add_encode(p, &eo)) < 0 || (ret = vp_pipeline_run(p)) < 0) {
-        const char *bad = vp_pipeline_failed_output(p);
-        fail(res, bad ? bad : video, ret);
+        VpFailure pf;
+        vp_pipeline_failure(p, &pf);
+        if (pf.input < 0 && pf.path[0])
+            failed(fail, -1, pf.path, ret);
+        else
+            failed(fail, 0, video, ret);
         goto end;
     }
     ret = 0;

@@ -33,6 +33,7 @@ static const VpiSinkClass *const sink_classes[] = {
 
 struct VpPipeline {
     VpPipelineOpts opts;
+    int logger_registered;      /* opts.logger is in log.c's registry until close */
     VpSourceInfo info;
     VpiSource src;
     char *path;
@@ -59,6 +60,7 @@ struct VpPipeline {
     int v_eof, a_eof;
     int64_t v_pos_us, a_pos_us;
     char *failed_output;        /* the output that could not be written, if any */
+    int last_err;               /* the last failed add or run (vp_pipeline_failure) */
 };
 
 void vp_pipeline_default_opts(VpPipelineOpts *o)
@@ -102,7 +104,7 @@ static int open_decoder(VpPipeline *p, AVStream *st, AVCodecContext **out, int t
     int ret;
 
     if (!dec) {
-        vpi_log(VP_LOG_ERROR, "%s: no decoder for %s", p->path,
+        vpi_log(&p->opts.logger, VP_LOG_ERROR, "%s: no decoder for %s", p->path,
                 avcodec_get_name(st->codecpar->codec_id));
         return VP_ERR_UNSUPPORTED;
     }
@@ -111,6 +113,7 @@ static int open_decoder(VpPipeline *p, AVStream *st, AVCodecContext **out, int t
     if ((ret = avcodec_parameters_to_context(c, st->codecpar)) < 0)
         goto fail;
     c->pkt_timebase = st->time_base;
+    c->opaque = &p->opts.logger;
     c->thread_count = threads;
     if (dec->type == AVMEDIA_TYPE_VIDEO)
         c->thread_type = FF_THREAD_FRAME | FF_THREAD_SLICE;
@@ -138,24 +141,41 @@ static int check_path(const char *path, int64_t *size)
     return 0;
 }
 
+/* avformat_open_input with the run's cancel as its interrupt callback (so a read that
+ * blocks can be cancelled) and its logger. */
+static int open_input(VpPipeline *p, AVFormatContext **fc, const char *path)
+{
+    int ret;
+
+    if (!(*fc = avformat_alloc_context()))
+        return AVERROR(ENOMEM);
+    (*fc)->interrupt_callback = (AVIOInterruptCB){ p->opts.cancel.fn, p->opts.cancel.opaque };
+    (*fc)->opaque = &p->opts.logger;
+    if ((ret = avformat_open_input(fc, path, NULL, NULL)) < 0) {
+        *fc = NULL; /* freed by avformat_open_input on failure */
+        if (vpi_cancelled(&p->opts.cancel))
+            ret = VP_ERR_CANCELLED;
+        else if (ret == AVERROR_INVALIDDATA)
+            ret = VP_ERR_NOT_MEDIA;
+    }
+    return ret;
+}
+
 /* The audio comes from another file: its best audio stream replaces the source's. */
 static int open_audio_file(VpPipeline *p)
 {
     const char *path = p->opts.audio_path;
     int64_t size;
     int ret = check_path(path, &size);
-    if (ret >= 0 && (ret = avformat_open_input(&p->afmt, path, NULL, NULL)) < 0) {
-        p->afmt = NULL;
-        if (ret == AVERROR_INVALIDDATA)
-            ret = VP_ERR_NOT_MEDIA;
-    }
+    if (ret >= 0)
+        ret = open_input(p, &p->afmt, path);
     if (ret >= 0 && avformat_find_stream_info(p->afmt, NULL) < 0)
-        vpi_log(VP_LOG_WARNING, "%s: could not find stream parameters", path);
+        vpi_log(&p->opts.logger, VP_LOG_WARNING, "%s: could not find stream parameters", path);
     if (ret >= 0 && (p->aidx = av_find_best_stream(p->afmt, AVMEDIA_TYPE_AUDIO, -1, -1, NULL,
                                                    0)) < 0)
         ret = VP_ERR_NO_AUDIO;
     if (ret < 0)
-        vpi_log(VP_LOG_VERBOSE, "%s: %s", path, vp_strerror(ret));
+        vpi_log(&p->opts.logger, VP_LOG_VERBOSE, "%s: %s", path, vp_strerror(ret));
     return ret;
 }
 
@@ -199,18 +219,18 @@ static void fill_info(VpPipeline *p)
 static int validate_opts(const VpPipelineOpts *o)
 {
     if (o->decode_threads < 0 || o->decode_threads > 64) {
-        vpi_log(VP_LOG_ERROR, "pipeline options: decode_threads must be 0..64, not %d",
+        vpi_log(&o->logger, VP_LOG_ERROR, "pipeline options: decode_threads must be 0..64, not %d",
                 o->decode_threads);
         return VP_ERR_BAD_OPTION;
     }
     if (o->skip_unneeded != 0 && o->skip_unneeded != 1) {
-        vpi_log(VP_LOG_ERROR, "pipeline options: skip_unneeded must be 0 or 1");
+        vpi_log(&o->logger, VP_LOG_ERROR, "pipeline options: skip_unneeded must be 0 or 1");
         return VP_ERR_BAD_OPTION;
     }
     return 0;
 }
 
-int vp_pipeline_open(const char *path, const VpPipelineOpts *opts, VpPipeline **out)
+static int pipeline_open(const char *path, const VpPipelineOpts *opts, VpPipeline **out)
 {
     VpPipeline *p = NULL;
     int ret;
@@ -236,14 +256,13 @@ int vp_pipeline_open(const char *path, const VpPipelineOpts *opts, VpPipeline **
     }
     if ((ret = check_path(path, &p->info.size)) < 0)
         goto fail;
-    if ((ret = avformat_open_input(&p->fmt, path, NULL, NULL)) < 0) {
-        p->fmt = NULL;
-        if (ret == AVERROR_INVALIDDATA)
-            ret = VP_ERR_NOT_MEDIA;
+    if ((ret = vpi_log_register(&p->opts.logger)) < 0)
         goto fail;
-    }
+    p->logger_registered = 1;
+    if ((ret = open_input(p, &p->fmt, path)) < 0)
+        goto fail;
     if ((ret = avformat_find_stream_info(p->fmt, NULL)) < 0)
-        vpi_log(VP_LOG_WARNING, "%s: could not find stream parameters: %s", path,
+        vpi_log(&p->opts.logger, VP_LOG_WARNING, "%s: could not find stream parameters: %s", path,
                 vp_strerror(ret));
     p->vidx = av_find_best_stream(p->fmt, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0);
     p->aidx = av_find_best_stream(p->fmt, AVMEDIA_TYPE_AUDIO, -1, -1, NULL, 0);
@@ -258,6 +277,8 @@ int vp_pipeline_open(const char *path, const VpPipelineOpts *opts, VpPipeline **
     fill_info(p);
     p->src.info = &p->info;
     p->src.fmt = p->fmt;
+    p->src.log = &p->opts.logger;
+    p->src.cancel = &p->opts.cancel;
     p->origin_us = p->fmt->start_time == AV_NOPTS_VALUE ? 0 : p->fmt->start_time;
     p->aorigin_us = p->origin_us;
     if (p->afmt)
@@ -283,7 +304,8 @@ int vp_pipeline_open(const char *path, const VpPipelineOpts *opts, VpPipeline **
         p->src.ast = (p->afmt ? p->afmt : p->fmt)->streams[p->aidx];
         if ((ret = open_decoder(p, p->src.ast, &p->src.adec, 1)) < 0) {
             /* An audio track vidpipe cannot decode: carry on with the video. */
-            vpi_log(VP_LOG_WARNING, "%s: ignoring audio: %s", path, vp_strerror(ret));
+            vpi_log(&p->opts.logger, VP_LOG_WARNING,
+                    "%s: ignoring audio: %s", path, vp_strerror(ret));
             p->src.ast = NULL;
             p->aidx = -1;
             p->info.has_audio = 0;
@@ -293,6 +315,14 @@ int vp_pipeline_open(const char *path, const VpPipelineOpts *opts, VpPipeline **
     return 0;
 fail:
     vp_pipeline_close(&p);
+    return ret;
+}
+
+int vp_pipeline_open(const char *path, const VpPipelineOpts *opts, VpPipeline **out)
+{
+    const VpLogger *prev = vpi_log_scope_enter(opts ? &opts->logger : NULL);
+    int ret = pipeline_open(path, opts, out);
+    vpi_log_scope_leave(prev);
     return ret;
 }
 
@@ -314,7 +344,7 @@ static void sink_free(VpiSink *s)
     free(s);
 }
 
-int vpi_pipeline_add_sink(VpPipeline *p, const char *name, const void *opts, const char *path,
+static int pipeline_add_sink(VpPipeline *p, const char *name, const void *opts, const char *path,
                           VpiSink **out)
 {
     const VpiSinkClass *cls = NULL;
@@ -327,11 +357,13 @@ int vpi_pipeline_add_sink(VpPipeline *p, const char *name, const void *opts, con
     if (!cls)
         return AVERROR(EINVAL);
     if (p->ran) {
-        vpi_log(VP_LOG_ERROR, "%s: outputs must be added before the pipeline runs", p->path);
+        vpi_log(&p->opts.logger, VP_LOG_ERROR,
+                "%s: outputs must be added before the pipeline runs", p->path);
         return AVERROR(EINVAL);
     }
     if (p->nb_sinks >= MAX_SINKS) {
-        vpi_log(VP_LOG_ERROR, "%s: too many outputs (at most %d)", p->path, MAX_SINKS);
+        vpi_log(&p->opts.logger, VP_LOG_ERROR,
+                "%s: too many outputs (at most %d)", p->path, MAX_SINKS);
         return VP_ERR_BAD_OPTION;
     }
     const char *inputs[2] = { p->path, p->audio_path };
@@ -360,6 +392,17 @@ fail:
     if (s->out_failed && !p->failed_output)
         p->failed_output = s->path ? strdup(s->path) : NULL;
     sink_free(s);
+    return ret;
+}
+
+int vpi_pipeline_add_sink(VpPipeline *p, const char *name, const void *opts, const char *path,
+                          VpiSink **out)
+{
+    const VpLogger *prev = vpi_log_scope_enter(&p->opts.logger);
+    int ret = pipeline_add_sink(p, name, opts, path, out);
+    vpi_log_scope_leave(prev);
+    if (ret < 0)
+        p->last_err = ret;
     return ret;
 }
 
@@ -437,6 +480,7 @@ static void *sink_thread_main(void *arg)
 {
     VpiSink *s = arg;
     VpiSinkThread *t = s->thr;
+    vpi_log_scope_enter(s->src->log);
     for (;;) {
         pthread_mutex_lock(&t->lock);
         while (!t->count && !t->stop)
@@ -656,7 +700,7 @@ static int read_loop(VpPipeline *p, int want_video, int want_audio, AVPacket *pk
     int read_errors = 0, ret;
 
     for (;;) {
-        if (p->opts.cancel && *p->opts.cancel)
+        if (vpi_cancelled(&p->opts.cancel))
             return VP_ERR_CANCELLED;
         if (until && until(p))
             return 0;
@@ -678,6 +722,9 @@ static int read_loop(VpPipeline *p, int want_video, int want_audio, AVPacket *pk
         if (ret < 0) {
             if (ret == AVERROR(EAGAIN))
                 continue;
+            /* The cancel interrupted the read itself (FFmpeg polls it while it waits). */
+            if (ret == AVERROR_EXIT && vpi_cancelled(&p->opts.cancel))
+                return VP_ERR_CANCELLED;
             char what[96];
             snprintf(what, sizeof(what), "container data could not be read: %s",
                      av_err2str(ret));
@@ -810,7 +857,7 @@ static int can_seek_stills(VpPipeline *p)
     return 1;
 }
 
-int vp_pipeline_run(VpPipeline *p)
+static int pipeline_run(VpPipeline *p)
 {
     AVPacket *pkt = av_packet_alloc();
     AVFrame *frame = av_frame_alloc();
@@ -860,7 +907,7 @@ int vp_pipeline_run(VpPipeline *p)
             s->out_open = 0;
             if ((ret = vpi_output_commit(&s->out)) < 0) {
                 s->out_failed = 1;
-                vpi_log(VP_LOG_VERBOSE, "%s: could not be written: %s", s->path,
+                vpi_log(&p->opts.logger, VP_LOG_VERBOSE, "%s: could not be written: %s", s->path,
                         vp_strerror(ret));
                 goto end;
             }
@@ -882,6 +929,16 @@ end:
     p->stats.seconds = (vpi_now_us() - t0) / 1e6;
     av_packet_free(&pkt);
     av_frame_free(&frame);
+    return ret;
+}
+
+int vp_pipeline_run(VpPipeline *p)
+{
+    const VpLogger *prev = vpi_log_scope_enter(&p->opts.logger);
+    int ret = pipeline_run(p);
+    vpi_log_scope_leave(prev);
+    if (ret < 0)
+        p->last_err = ret;
     return ret;
 }
 
@@ -907,9 +964,25 @@ int vp_pipeline_output_info(const VpPipeline *p, int index, VpOutputInfo *info)
     return ret;
 }
 
-const char *vp_pipeline_failed_output(const VpPipeline *p)
+void vp_pipeline_failure(const VpPipeline *p, VpFailure *fail)
 {
-    return p->failed_output;
+    const char *path = NULL;
+
+    memset(fail, 0, sizeof(*fail));
+    fail->input = -1;
+    if (!p || !p->last_err)
+        return;
+    fail->code = p->last_err;
+    if (p->failed_output) {
+        path = p->failed_output;
+    } else if (p->last_err != VP_ERR_BAD_OPTION && p->last_err != AVERROR(ENOMEM) &&
+               p->last_err != AVERROR(EINVAL)) {
+        path = p->path;
+        fail->input = 0;
+    }
+    vpi_strlcpy(fail->path, path, sizeof(fail->path));
+    snprintf(fail->message, sizeof(fail->message), "%s: %s", path ? path : "pipeline",
+             vp_strerror(p->last_err));
 }
 
 void vp_pipeline_stats(const VpPipeline *p, VpPipelineStats *stats)
@@ -922,6 +995,7 @@ void vp_pipeline_close(VpPipeline **pp)
     VpPipeline *p = pp ? *pp : NULL;
     if (!p)
         return;
+    const VpLogger *prev = vpi_log_scope_enter(&p->opts.logger);
     for (int i = 0; i < p->nb_sinks; i++) {
         VpiSink *s = p->sinks[i];
         thread_stop(s);
@@ -935,6 +1009,9 @@ void vp_pipeline_close(VpPipeline **pp)
     free(p->failed_output);
     free(p->audio_path);
     free(p->path);
+    vpi_log_scope_leave(prev);
+    if (p->logger_registered)
+        vpi_log_unregister(&p->opts.logger);
     free(p);
     *pp = NULL;
 }
@@ -943,7 +1020,7 @@ int vpi_sink_output_begin(VpiSink *s)
 {
     int ret = vpi_output_begin(&s->out, s->path);
     if (ret < 0) {
-        vpi_log(VP_LOG_VERBOSE, "%s: cannot create: %s", s->path, vp_strerror(ret));
+        vpi_log(s->src->log, VP_LOG_VERBOSE, "%s: cannot create: %s", s->path, vp_strerror(ret));
         s->out_failed = 1;
         return ret;
     }
@@ -994,15 +1071,19 @@ end:
     return ret;
 }
 
-int vpi_mux_open(AVFormatContext **oc, const char *final_path, const char *tmp_path)
+int vpi_mux_open(AVFormatContext **oc, const char *final_path, const char *tmp_path,
+                 const VpiSource *src)
 {
     const AVOutputFormat *of = av_guess_format(NULL, final_path, NULL);
     if (!of) {
-        vpi_log(VP_LOG_ERROR, "%s: unknown output format (use .mp4, .mov or .mkv)", final_path);
+        vpi_log(src->log, VP_LOG_ERROR,
+                "%s: unknown output format (use .mp4, .mov or .mkv)", final_path);
         return VP_ERR_BAD_OPTION;
     }
     int ret = avformat_alloc_output_context2(oc, of, NULL, tmp_path);
     if (ret < 0)
         return ret;
+    (*oc)->interrupt_callback = (AVIOInterruptCB){ src->cancel->fn, src->cancel->opaque };
+    (*oc)->opaque = (void *)src->log;
     return 0;
 }

@@ -23,6 +23,8 @@ typedef struct VpiSource {
     AVStream *vst, *ast;                /* NULL when absent */
     AVCodecContext *vdec, *adec;        /* NULL when absent */
     int64_t frame_dur_us;               /* nominal video frame duration; 0 unknown */
+    const VpLogger *log;                /* the run's logger (vpi_log) */
+    const VpCancel *cancel;             /* the run's cancel, for the contexts sinks open */
 } VpiSource;
 
 typedef struct VpiSinkClass {
@@ -80,8 +82,10 @@ int vpi_pipeline_add_sink(VpPipeline *p, const char *name, const void *opts,
                           const char *path, VpiSink **out);
 
 /* Encoded-output helpers shared by sinks. */
-/* Open an output container for @p tmp_path with the format guessed from @p final_path. */
-int vpi_mux_open(AVFormatContext **oc, const char *final_path, const char *tmp_path);
+/* Open an output container for @p tmp_path with the format guessed from @p final_path, with
+ * the run's cancel as its interrupt callback (pass it to avio_open2) and its logger. */
+int vpi_mux_open(AVFormatContext **oc, const char *final_path, const char *tmp_path,
+                 const VpiSource *src);
 /* An audio filter graph: abuffer (from the decoder's parameters) -> @p chain -> abuffersink.
  * On failure *graph may be allocated: the caller frees it with the rest of its state. */
 int vpi_audio_graph(AVFilterGraph **graph, AVFilterContext **src, AVFilterContext **sink,

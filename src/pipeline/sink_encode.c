@@ -60,40 +60,40 @@ void vp_encode_default_opts(VpEncodeOpts *o)
     o->faststart = 1;
 }
 
-static int bad(const char *path, const char *field, const char *why)
+static int bad(const VpLogger *lg, const char *path, const char *field, const char *why)
 {
-    vpi_log(VP_LOG_ERROR, "%s: encode option %s %s", path ? path : "(output)", field, why);
+    vpi_log(lg, VP_LOG_ERROR, "%s: encode option %s %s", path ? path : "(output)", field, why);
     return VP_ERR_BAD_OPTION;
 }
 
-static int validate(const VpEncodeOpts *o)
+static int validate(const VpEncodeOpts *o, const VpLogger *lg)
 {
     if (!o->path || !*o->path)
-        return bad(o->path, "path", "is required");
+        return bad(lg, o->path, "path", "is required");
     if (o->fit < VP_FIT_SOURCE || o->fit > VP_FIT_PAD)
-        return bad(o->path, "fit", "is not a VpFit value");
+        return bad(lg, o->path, "fit", "is not a VpFit value");
     if ((o->fit == VP_FIT_HEIGHT || o->fit == VP_FIT_PAD) && (o->height < 2 || o->height > 8192))
-        return bad(o->path, "height", "must be 2..8192");
+        return bad(lg, o->path, "height", "must be 2..8192");
     if ((o->fit == VP_FIT_WIDTH || o->fit == VP_FIT_PAD) && (o->width < 2 || o->width > 8192))
-        return bad(o->path, "width", "must be 2..8192");
+        return bad(lg, o->path, "width", "must be 2..8192");
     if (o->fps.num < 0 || o->fps.den < 0 || (o->fps.num && !o->fps.den) ||
         (o->fps.den && av_q2d((AVRational){ o->fps.num, o->fps.den }) > 1000))
-        return bad(o->path, "fps", "must be a positive rate up to 1000, or 0/0");
+        return bad(lg, o->path, "fps", "must be a positive rate up to 1000, or 0/0");
     if (o->crf < 0 || o->crf > 51)
-        return bad(o->path, "crf", "must be 0..51");
+        return bad(lg, o->path, "crf", "must be 0..51");
     int known = 0;
     for (int i = 0; x264_presets[i]; i++)
         known |= o->x264_preset && !strcmp(o->x264_preset, x264_presets[i]);
     if (!known)
-        return bad(o->path, "x264_preset", "must be one of ultrafast .. placebo");
+        return bad(lg, o->path, "x264_preset", "must be one of ultrafast .. placebo");
     if (o->max_bitrate < 0 || o->max_bitrate > 1000000000)
-        return bad(o->path, "max_bitrate", "must be 0..1000000000");
+        return bad(lg, o->path, "max_bitrate", "must be 0..1000000000");
     if (o->audio_bitrate < 8000 || o->audio_bitrate > 512000)
-        return bad(o->path, "audio_bitrate", "must be 8000..512000");
+        return bad(lg, o->path, "audio_bitrate", "must be 8000..512000");
     if (!(o->end_time >= 0 && o->end_time <= 1e9))
-        return bad(o->path, "end_time", "must be 0..1e9 seconds");
+        return bad(lg, o->path, "end_time", "must be 0..1e9 seconds");
     if (o->video_threads < 0 || o->video_threads > 64)
-        return bad(o->path, "video_threads", "must be 0..64");
+        return bad(lg, o->path, "video_threads", "must be 0..64");
     return 0;
 }
 
@@ -140,11 +140,12 @@ static int open_video_encoder(VpiSink *s, EncodeCtx *c)
     int ret;
 
     if (!codec) {
-        vpi_log(VP_LOG_ERROR, "%s: this FFmpeg has no libx264 encoder", s->path);
+        vpi_log(s->src->log, VP_LOG_ERROR, "%s: this FFmpeg has no libx264 encoder", s->path);
         return VP_ERR_UNSUPPORTED;
     }
     if (!(c->venc = avcodec_alloc_context3(codec)))
         return AVERROR(ENOMEM);
+    c->venc->opaque = (void *)s->src->log;
     c->venc->width = c->out_w;
     c->venc->height = c->out_h;
     c->venc->pix_fmt = AV_PIX_FMT_YUV420P;
@@ -163,7 +164,8 @@ static int open_video_encoder(VpiSink *s, EncodeCtx *c)
     av_opt_set(c->venc->priv_data, "crf", buf, 0);
     av_opt_set(c->venc->priv_data, "preset", c->o.x264_preset, 0);
     if ((ret = avcodec_open2(c->venc, codec, NULL)) < 0) {
-        vpi_log(VP_LOG_ERROR, "%s: cannot open the H.264 encoder: %s", s->path, av_err2str(ret));
+        vpi_log(s->src->log, VP_LOG_ERROR,
+                "%s: cannot open the H.264 encoder: %s", s->path, av_err2str(ret));
         return ret;
     }
     if (!(c->ost_v = avformat_new_stream(c->oc, NULL)))
@@ -182,6 +184,7 @@ static int open_audio_encoder(VpiSink *s, EncodeCtx *c, const AVCodecContext *ad
         return VP_ERR_UNSUPPORTED;
     if (!(c->aenc = avcodec_alloc_context3(codec)))
         return AVERROR(ENOMEM);
+    c->aenc->opaque = (void *)s->src->log;
     c->aenc->sample_rate = adec->sample_rate;
     c->aenc->sample_fmt = AV_SAMPLE_FMT_FLTP;
     int ch = adec->ch_layout.nb_channels;
@@ -191,7 +194,8 @@ static int open_audio_encoder(VpiSink *s, EncodeCtx *c, const AVCodecContext *ad
     if (c->oc->oformat->flags & AVFMT_GLOBALHEADER)
         c->aenc->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
     if ((ret = avcodec_open2(c->aenc, codec, NULL)) < 0) {
-        vpi_log(VP_LOG_ERROR, "%s: cannot open the AAC encoder: %s", s->path, av_err2str(ret));
+        vpi_log(s->src->log, VP_LOG_ERROR,
+                "%s: cannot open the AAC encoder: %s", s->path, av_err2str(ret));
         return ret;
     }
     if (!(c->ost_a = avformat_new_stream(c->oc, NULL)))
@@ -212,7 +216,8 @@ static int build_audio_graph(VpiSink *s, EncodeCtx *c, const AVCodecContext *ade
              c->o.audio_filters ? c->o.audio_filters : "", c->o.audio_filters ? "," : "",
              adec->sample_rate, layout, trim);
     if ((ret = vpi_audio_graph(&c->agraph, &c->asrc, &c->asink, adec, chain)) < 0) {
-        vpi_log(VP_LOG_ERROR, "%s: audio filters '%s': %s", s->path, chain, av_err2str(ret));
+        vpi_log(s->src->log, VP_LOG_ERROR,
+                "%s: audio filters '%s': %s", s->path, chain, av_err2str(ret));
         return ret;
     }
     av_buffersink_set_frame_size(c->asink, (unsigned)c->aenc->frame_size);
@@ -260,7 +265,8 @@ static int build_video_graph(VpiSink *s, EncodeCtx *c, const AVFrame *f)
     in->filter_ctx = c->vsink;
     if ((ret = avfilter_graph_parse_ptr(c->vgraph, chain, &in, &out, NULL)) < 0 ||
         (ret = avfilter_graph_config(c->vgraph, NULL)) < 0) {
-        vpi_log(VP_LOG_ERROR, "%s: video filters '%s': %s", s->path, chain, av_err2str(ret));
+        vpi_log(s->src->log, VP_LOG_ERROR,
+                "%s: video filters '%s': %s", s->path, chain, av_err2str(ret));
         goto end;
     }
     c->g_w = f->width;
@@ -285,7 +291,7 @@ static int write_packets(VpiSink *s, EncodeCtx *c, AVCodecContext *enc, AVStream
         c->pkt->stream_index = st->index;
         if ((ret = av_interleaved_write_frame(c->oc, c->pkt)) < 0) {
             s->out_failed = 1;
-            vpi_log(VP_LOG_VERBOSE, "%s: write failed: %s", s->path, av_err2str(ret));
+            vpi_log(s->src->log, VP_LOG_VERBOSE, "%s: write failed: %s", s->path, av_err2str(ret));
             return ret;
         }
     }
@@ -411,7 +417,7 @@ static int on_video_packet(VpiSink *s, const AVPacket *in)
     int ret = av_interleaved_write_frame(c->oc, pkt);
     s->out_failed |= ret < 0;
     if (ret < 0)
-        vpi_log(VP_LOG_VERBOSE, "%s: write failed: %s", s->path, av_err2str(ret));
+        vpi_log(s->src->log, VP_LOG_VERBOSE, "%s: write failed: %s", s->path, av_err2str(ret));
     return ret;
 }
 
@@ -425,10 +431,11 @@ static int init(VpiSink *s, const VpiSource *src)
     c->o.path = s->path;
     c->o.video_filters = NULL;
     c->o.audio_filters = NULL;
-    if ((ret = validate((const VpEncodeOpts *)s->opts)) < 0)
+    if ((ret = validate((const VpEncodeOpts *)s->opts, src->log)) < 0)
         return ret;
     if (!src->vst) {
-        vpi_log(VP_LOG_VERBOSE, "%s: %s", src->info->path, vp_strerror(VP_ERR_NO_VIDEO));
+        vpi_log(s->src->log, VP_LOG_VERBOSE,
+                "%s: %s", src->info->path, vp_strerror(VP_ERR_NO_VIDEO));
         return VP_ERR_NO_VIDEO;
     }
     /* The filter strings belong to the caller only during the add call: keep copies. */
@@ -448,7 +455,7 @@ static int init(VpiSink *s, const VpiSource *src)
 
     if ((ret = vpi_sink_output_begin(s)) < 0)
         return ret;
-    if ((ret = vpi_mux_open(&c->oc, s->path, s->out.tmp_path)) < 0)
+    if ((ret = vpi_mux_open(&c->oc, s->path, s->out.tmp_path, s->src)) < 0)
         return ret;
     if (c->o.copy_video) {
         if (!(c->ost_v = avformat_new_stream(c->oc, NULL)))
@@ -475,9 +482,10 @@ static int init(VpiSink *s, const VpiSource *src)
         s->wants_audio = 1;
     }
     if (!(c->oc->oformat->flags & AVFMT_NOFILE) &&
-        (ret = avio_open(&c->oc->pb, s->out.tmp_path, AVIO_FLAG_WRITE)) < 0) {
+        (ret = avio_open2(&c->oc->pb, s->out.tmp_path, AVIO_FLAG_WRITE,
+                                &c->oc->interrupt_callback, NULL)) < 0) {
         s->out_failed = 1;
-        vpi_log(VP_LOG_VERBOSE, "%s: cannot write: %s", s->path, av_err2str(ret));
+        vpi_log(s->src->log, VP_LOG_VERBOSE, "%s: cannot write: %s", s->path, av_err2str(ret));
         return ret;
     }
     if (c->o.faststart)
@@ -485,7 +493,8 @@ static int init(VpiSink *s, const VpiSource *src)
     ret = avformat_write_header(c->oc, &mopts);
     av_dict_free(&mopts);
     if (ret < 0) {
-        vpi_log(VP_LOG_VERBOSE, "%s: cannot start the output: %s", s->path, av_err2str(ret));
+        vpi_log(s->src->log, VP_LOG_VERBOSE,
+                "%s: cannot start the output: %s", s->path, av_err2str(ret));
         return ret;
     }
     c->header_written = 1;
@@ -524,7 +533,7 @@ static int finish(VpiSink *s)
 
     if (!c->o.copy_video) {
         if (!c->cand) {
-            vpi_log(VP_LOG_VERBOSE, "%s: no picture of %s could be decoded", s->path,
+            vpi_log(s->src->log, VP_LOG_VERBOSE, "%s: no picture of %s could be decoded", s->path,
                     s->src->info->path);
             return VP_ERR_CORRUPT;
         }
@@ -562,7 +571,8 @@ static int finish(VpiSink *s)
     c->header_written = 0;
     if (ret < 0) {
         s->out_failed = 1;
-        vpi_log(VP_LOG_VERBOSE, "%s: cannot finish the output: %s", s->path, av_err2str(ret));
+        vpi_log(s->src->log, VP_LOG_VERBOSE,
+                "%s: cannot finish the output: %s", s->path, av_err2str(ret));
         return ret;
     }
     if ((ret = avio_closep(&c->oc->pb)) < 0)

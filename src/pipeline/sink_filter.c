@@ -47,7 +47,8 @@ static int build(VpiSink *s, FilterCtx *c, const AVFrame *f)
     in->filter_ctx = c->sink;
     if ((ret = avfilter_graph_parse_ptr(c->graph, c->chain, &in, &out, NULL)) < 0 ||
         (ret = avfilter_graph_config(c->graph, NULL)) < 0)
-        vpi_log(VP_LOG_ERROR, "%s: analysis filters '%s': %s", s->src->info->path, c->chain,
+        vpi_log(s->src->log, VP_LOG_ERROR,
+                "%s: analysis filters '%s': %s", s->src->info->path, c->chain,
                 av_err2str(ret));
     c->w = f->width;
     c->h = f->height;
@@ -75,7 +76,8 @@ static int init(VpiSink *s, const VpiSource *src)
     FilterCtx *c = s->priv;
     const char *chain = *(const char *const *)s->opts;
     if (!src->vst) {
-        vpi_log(VP_LOG_VERBOSE, "%s: %s", src->info->path, vp_strerror(VP_ERR_NO_VIDEO));
+        vpi_log(s->src->log, VP_LOG_VERBOSE,
+                "%s: %s", src->info->path, vp_strerror(VP_ERR_NO_VIDEO));
         return VP_ERR_NO_VIDEO;
     }
     if (!chain || !*chain || !(c->chain = av_strdup(chain)) || !(c->out = av_frame_alloc()))

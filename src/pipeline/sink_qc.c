@@ -83,7 +83,8 @@ static int init(VpiSink *s, const VpiSource *src)
             return AVERROR(ENOMEM);
         c->sample_rate = src->adec->sample_rate;
         if ((ret = build_audio_graph(c, src->adec)) < 0) {
-            vpi_log(VP_LOG_WARNING, "%s: audio cannot be measured: %s", src->info->path,
+            vpi_log(s->src->log, VP_LOG_WARNING,
+                    "%s: audio cannot be measured: %s", src->info->path,
                     av_err2str(ret));
             avfilter_graph_free(&c->graph);
         } else {

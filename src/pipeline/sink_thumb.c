@@ -93,7 +93,7 @@ static void draw_label(AVFrame *f, int x, int y, int w, int h, const char *text)
     }
 }
 
-static int validate(const VpThumbOpts *o)
+static int validate(const VpThumbOpts *o, const VpLogger *lg)
 {
     const char *field = NULL, *why = NULL;
     if (!o->path || !*o->path)
@@ -108,7 +108,7 @@ static int validate(const VpThumbOpts *o)
         field = "at", why = "must be a number";
     if (!field)
         return 0;
-    vpi_log(VP_LOG_ERROR, "%s: thumbnail option %s %s", o->path ? o->path : "(output)", field,
+    vpi_log(lg, VP_LOG_ERROR, "%s: thumbnail option %s %s", o->path ? o->path : "(output)", field,
             why);
     return VP_ERR_BAD_OPTION;
 }
@@ -120,11 +120,11 @@ static int init(VpiSink *s, const VpiSource *src)
     int ret;
 
     c->o = *(const VpThumbOpts *)s->opts;
-    if ((ret = validate(&c->o)) < 0)
+    if ((ret = validate(&c->o, src->log)) < 0)
         return ret;
     c->o.path = s->path;
     if (!src->vst) {
-        vpi_log(VP_LOG_VERBOSE, "%s: %s", in->path, vp_strerror(VP_ERR_NO_VIDEO));
+        vpi_log(s->src->log, VP_LOG_VERBOSE, "%s: %s", in->path, vp_strerror(VP_ERR_NO_VIDEO));
         return VP_ERR_NO_VIDEO;
     }
     c->nb = c->o.cols * c->o.rows;
@@ -189,7 +189,8 @@ static int place(VpiSink *s, ThumbCtx *c, int i, const AVFrame *f)
     c->sws = sws_getCachedContext(c->sws, f->width, f->height, f->format, sw, sh,
                                   AV_PIX_FMT_YUVJ420P, SWS_BICUBIC, NULL, NULL, NULL);
     if (!c->sws) {
-        vpi_log(VP_LOG_ERROR, "%s: cannot scale %dx%d %s pictures", s->path, f->width, f->height,
+        vpi_log(s->src->log, VP_LOG_ERROR,
+                "%s: cannot scale %dx%d %s pictures", s->path, f->width, f->height,
                 av_get_pix_fmt_name(f->format));
         return VP_ERR_UNSUPPORTED;
     }
@@ -280,7 +281,8 @@ static int finish(VpiSink *s)
     for (int i = 0; i < c->nb; i++)
         if (!c->tiles[i].done) {
             if (!c->last) {
-                vpi_log(VP_LOG_VERBOSE, "%s: no picture of %s could be decoded", s->path,
+                vpi_log(s->src->log, VP_LOG_VERBOSE,
+                        "%s: no picture of %s could be decoded", s->path,
                         s->src->info->path);
                 return VP_ERR_CORRUPT;
             }
@@ -293,6 +295,7 @@ static int finish(VpiSink *s)
         ret = AVERROR(ENOMEM);
         goto end;
     }
+    enc->opaque = (void *)s->src->log;
     enc->width = c->sheet_w;
     enc->height = c->sheet_h;
     enc->pix_fmt = AV_PIX_FMT_YUVJ420P;
@@ -319,7 +322,7 @@ static int finish(VpiSink *s)
         ret = AVERROR(errno);
     if (ret < 0) {
         s->out_failed = 1;
-        vpi_log(VP_LOG_VERBOSE, "%s: cannot write: %s", s->path, vp_strerror(ret));
+        vpi_log(s->src->log, VP_LOG_VERBOSE, "%s: cannot write: %s", s->path, vp_strerror(ret));
     }
 end:
     avcodec_free_context(&enc);

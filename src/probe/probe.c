@@ -69,6 +69,7 @@ typedef struct ProbeCtx {
     const VpProbeOpts *opts;
     int64_t deadline_us;
     int timed_out;
+    int cancelled;          /* opts->cancel said stop (from the interrupt callback) */
     /* memory input */
     const uint8_t *buf;
     size_t buf_size, buf_pos;
@@ -77,6 +78,10 @@ typedef struct ProbeCtx {
 static int interrupt_cb(void *opaque)
 {
     ProbeCtx *pc = opaque;
+    if (vpi_cancelled(&pc->opts->cancel)) {
+        pc->cancelled = 1;
+        return 1;
+    }
     if (pc->deadline_us && vpi_now_us() > pc->deadline_us) {
         pc->timed_out = 1;
         return 1;
@@ -409,11 +414,12 @@ static int probe_streams(AVFormatContext *fc, ProbeCtx *pc, VpMediaInfo *mi)
             break;
         }
         if (ret < 0) {
-            if (pc->timed_out)
+            if (pc->timed_out || pc->cancelled)
                 goto end;
             /* A read error in the middle: what was counted so far stands, but the counts
              * are incomplete. */
-            vpi_log(VP_LOG_WARNING, "%s: read error after %" PRId64 " bytes: %s", mi->path,
+            vpi_log(&pc->opts->logger, VP_LOG_WARNING,
+                    "%s: read error after %" PRId64 " bytes: %s", mi->path,
                     avio_tell(fc->pb), vp_strerror(ret));
             ret = VP_ERR_TRUNCATED;
             goto end;
@@ -567,6 +573,7 @@ static int probe_open(const char *path, ProbeCtx *pc, VpMediaInfo **out)
     }
     fc->interrupt_callback.callback = interrupt_cb;
     fc->interrupt_callback.opaque = pc;
+    fc->opaque = (void *)&pc->opts->logger;
     fc->probesize = PROBE_SIZE;
     if (pc->buf) {
         uint8_t *iobuf = av_malloc(32768);
@@ -595,7 +602,8 @@ static int probe_open(const char *path, ProbeCtx *pc, VpMediaInfo **out)
             goto fail;
         }
         /* Not fatal: ffprobe carries on with what the header said. */
-        vpi_log(VP_LOG_WARNING, "%s: could not find stream parameters: %s", path,
+        vpi_log(&pc->opts->logger, VP_LOG_WARNING,
+                "%s: could not find stream parameters: %s", path,
                 vp_strerror(ret));
     }
 
@@ -645,10 +653,27 @@ fail:
     return ret;
 }
 
+/* probe_open with the call's logger registered, and a cancel reported as such whatever
+ * FFmpeg made of the interrupted read. */
+static int probe_run(const char *path, ProbeCtx *pc, VpMediaInfo **out)
+{
+    int ret = vpi_log_register(&pc->opts->logger);
+    if (ret < 0)
+        return ret;
+    const VpLogger *prev = vpi_log_scope_enter(&pc->opts->logger);
+    ret = probe_open(path, pc, out);
+    if (ret < 0 && pc->cancelled)
+        ret = VP_ERR_CANCELLED;
+    vpi_log_scope_leave(prev);
+    vpi_log_unregister(&pc->opts->logger);
+    return ret;
+}
+
 static int validate_opts(const VpProbeOpts *o)
 {
     if (o->max_bytes < 0 || o->timeout_ms < 0 || o->gop_scan_packets < 0) {
-        vpi_log(VP_LOG_ERROR, "probe options: max_bytes, timeout_ms and gop_scan_packets "
+        vpi_log(&o->logger, VP_LOG_ERROR,
+                "probe options: max_bytes, timeout_ms and gop_scan_packets "
                               "must not be negative");
         return VP_ERR_BAD_OPTION;
     }
@@ -672,7 +697,7 @@ int vp_probe_file(const char *path, const VpProbeOpts *opts, VpMediaInfo **out)
         return ret;
     pc.opts = opts;
     pc.deadline_us = opts->timeout_ms ? vpi_now_us() + (int64_t)opts->timeout_ms * 1000 : 0;
-    return probe_open(path, &pc, out);
+    return probe_run(path, &pc, out);
 }
 
 int vp_probe_buffer(const uint8_t *data, size_t size, const char *name,
@@ -696,5 +721,5 @@ int vp_probe_buffer(const uint8_t *data, size_t size, const char *name,
     static const uint8_t empty[1];
     pc.buf = data ? data : empty;
     pc.buf_size = size;
-    return probe_open(name ? name : "(memory)", &pc, out);
+    return probe_run(name ? name : "(memory)", &pc, out);
 }

@@ -15,8 +15,29 @@
 #  define VPI_PRINTF(a, b)
 #endif
 
-/* Log one line through the user's callback (no-op when none is set). */
-void vpi_log(int level, const char *fmt, ...) VPI_PRINTF(2, 3);
+/* Log one line through @p lg, or through the process-wide default logger when @p lg is NULL
+ * or has no fn (no-op when neither is set). */
+void vpi_log(const VpLogger *lg, int level, const char *fmt, ...) VPI_PRINTF(3, 4);
+
+/* Route FFmpeg's messages about the contexts of one call to @p lg: register it (it must stay
+ * at this address until vpi_log_unregister) and set the `opaque` field of each
+ * AVFormatContext and AVCodecContext the call opens to it. A logger without fn needs no
+ * registration (its messages go to the default logger); both calls accept it. */
+int vpi_log_register(const VpLogger *lg);
+void vpi_log_unregister(const VpLogger *lg);
+
+/* FFmpeg's messages from contexts without a logger (those FFmpeg creates itself) logged on
+ * this thread go to @p lg until vpi_log_scope_leave(the returned previous one). Set by
+ * every entry point that runs FFmpeg code, and once on each thread the library starts.
+ * @p lg must stay alive until then. */
+const VpLogger *vpi_log_scope_enter(const VpLogger *lg);
+void vpi_log_scope_leave(const VpLogger *prev);
+
+/* Whether the work should stop (a VpCancel without fn never stops). */
+static inline int vpi_cancelled(const VpCancel *c)
+{
+    return c && c->fn && c->fn(c->opaque);
+}
 
 /* Copy a C string into a fixed buffer, always terminated, truncating if needed. */
 void vpi_strlcpy(char *dst, const char *src, size_t size);

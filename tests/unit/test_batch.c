@@ -113,6 +113,11 @@ static void progress(void *opaque, int64_t finished, int64_t failed, int64_t tot
         c->cancel = 1;
 }
 
+static int flag_set(void *opaque)
+{
+    return __atomic_load_n((volatile int *)opaque, __ATOMIC_RELAXED);
+}
+
 static void item_done(void *opaque, const VpBatchItem *item, const char *status, int err,
                       const char *why, double seconds, int64_t bytes)
 {
@@ -411,7 +416,7 @@ static void test_cancel(void)
     set_make(&s, "cancel", 10);
     opts_init(&o, &c, 1);
     c.cancel_after = 3;
-    o.cancel = &c.cancel;
+    o.cancel = (VpCancel){ flag_set, (void *)&c.cancel };
     CHECK_EQ(vp_batch_run(s.items, (size_t)s.n, &o, &st), VP_ERR_CANCELLED);
     CHECK_EQ(st.done, 3);
     CHECK_EQ(st.cancelled, 7);

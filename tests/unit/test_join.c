@@ -47,6 +47,7 @@ int main(void)
     VpJoiner *j = NULL;
     VpJoinStats st;
     char why[512], out[512], a[512], b[512];
+    VpFailure fail;
 
     const char *tmp = getenv("TMPDIR");
     snprintf(dir, sizeof(dir), "%s/vptest_join.XXXXXX", tmp ? tmp : "/tmp");
@@ -81,20 +82,39 @@ int main(void)
     snprintf(out, sizeof(out), "%s/out.mp4", dir);
 
     /* bad arguments */
-    CHECK_EQ(vp_joiner_run(j, out, NULL, 0, &st, why, sizeof(why)), AVERROR(EINVAL));
+    CHECK_EQ(vp_joiner_run(j, out, NULL, 0, &st, &fail), AVERROR(EINVAL));
+    CHECK_EQ(fail.code, AVERROR(EINVAL));
+    /* The failing segment: its index, its path and the reason in one line. */
     const char *missing[] = { a, "/nonexistent/x.mp4" };
-    CHECK(vp_joiner_run(j, out, missing, 2, &st, why, sizeof(why)) < 0);
-    CHECK_EQ(st.failed_segment, 1);
-    CHECK(strstr(why, "/nonexistent/x.mp4: ") == why);
+    CHECK_EQ(vp_joiner_run(j, out, missing, 2, &st, &fail), AVERROR(ENOENT));
+    CHECK_EQ(fail.code, AVERROR(ENOENT));
+    CHECK_EQ(fail.input, 1);
+    CHECK_STR(fail.path, "/nonexistent/x.mp4");
+    CHECK(strstr(fail.message, "/nonexistent/x.mp4: ") == fail.message);
     CHECK(access(out, F_OK) != 0);
+    /* The failing output: no segment is at fault, the output is named. */
+    char bad_out[600];
+    snprintf(bad_out, sizeof(bad_out), "%s/no-such-folder/out.mp4", dir);
+    const char *two[] = { a, a };
+    CHECK_EQ(vp_joiner_run(j, bad_out, two, 2, &st, &fail), AVERROR(ENOENT));
+    CHECK_EQ(fail.code, AVERROR(ENOENT));
+    CHECK_EQ(fail.input, -1);
+    CHECK_STR(fail.path, bad_out);
+    CHECK(strstr(fail.message, bad_out) == fail.message);
+    /* Success leaves it cleared. */
+    CHECK_EQ(vp_joiner_run(j, out, two, 2, &st, &fail), 0);
+    CHECK_EQ(fail.code, 0);
+    CHECK_EQ(fail.input, -1);
+    CHECK_STR(fail.path, "");
+    unlink(out);
 
     /* one joiner, many outputs: same result every time */
     const char *segs[] = { a, b, a };
     for (int i = 0; i < 40; i++) {
-        int r = vp_joiner_run(j, out, segs, 3, &st, why, sizeof(why));
+        int r = vp_joiner_run(j, out, segs, 3, &st, &fail);
         CHECK_EQ(r, 0);
         if (r < 0) {
-            fprintf(stderr, "%s\n", why);
+            fprintf(stderr, "%s\n", fail.message);
             break;
         }
         CHECK_EQ(st.nb_segments, 3);
@@ -107,7 +127,7 @@ int main(void)
     /* a changed file is indexed again, not served from the cache */
     make("b.mp4", "-f lavfi -i testsrc2=s=160x120:r=24:d=1 -f lavfi -i sine=f=330:d=1 "
                   "-c:v libx264 -preset veryfast -pix_fmt yuv420p -c:a aac");
-    CHECK_EQ(vp_joiner_run(j, out, segs, 3, &st, why, sizeof(why)), 0);
+    CHECK_EQ(vp_joiner_run(j, out, segs, 3, &st, NULL), 0);
     CHECK_EQ(st.video_frames, 24 + 24 + 24);
     CHECK_EQ(frames_of(out), 72);
     vp_joiner_free(&j);

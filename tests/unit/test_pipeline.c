@@ -137,7 +137,12 @@ int main(void)
     to.path = bad;
     CHECK_EQ(vp_pipeline_add_thumb(p, &to), 1);
     CHECK_EQ(vp_pipeline_run(p), AVERROR(ENOENT));
-    CHECK_STR(vp_pipeline_failed_output(p), bad);
+    VpFailure fail;
+    vp_pipeline_failure(p, &fail);
+    CHECK_EQ(fail.code, AVERROR(ENOENT));
+    CHECK_EQ(fail.input, -1);
+    CHECK_STR(fail.path, bad);
+    CHECK(strstr(fail.message, bad) == fail.message);
     vp_pipeline_close(&p);
     CHECK(!exists(out));
 

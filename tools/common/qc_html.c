@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -100,15 +103,28 @@ int qc_html_write(const char *path, const char *in, const VpQcReport *r)
     char tmp[4096];
     const char *slash = strrchr(path, '/');
     int dl = slash ? (int)(slash - path) : 1;
-    snprintf(tmp, sizeof(tmp), "%.*s/.%s.vptmp-XXXXXX", dl, slash ? path : ".",
-             slash ? slash + 1 : path);
-    int fd = mkstemp(tmp);
+    /* A random suffix with O_EXCL, as mkstemp does, but created 0666 so that the kernel
+     * applies the umask (a report is an ordinary file): mkstemp's 0600 would need the umask
+     * read back, and reading it means setting it, a race with every other thread. */
+    static const char digits[] = "0123456789abcdefghijklmnopqrstuvwxyz";
+    int fd = -1;
+    for (int attempt = 0; attempt < 100 && fd < 0; attempt++) {
+        uint8_t rnd[6];
+        char suffix[7];
+        if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+            return AVERROR(errno ? errno : EIO);
+        for (int i = 0; i < 6; i++)
+            suffix[i] = digits[rnd[i] % 36];
+        suffix[6] = 0;
+        if (snprintf(tmp, sizeof(tmp), "%.*s/.%s.vptmp-%s", dl, slash ? path : ".",
+                     slash ? slash + 1 : path, suffix) >= (int)sizeof(tmp))
+            return AVERROR(ENAMETOOLONG);
+        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        if (fd < 0 && errno != EEXIST)
+            return AVERROR(errno);
+    }
     if (fd < 0)
-        return AVERROR(errno);
-    /* mkstemp creates 0600; a report is an ordinary file. */
-    mode_t mask = umask(0);
-    umask(mask);
-    fchmod(fd, 0666 & ~mask);
+        return AVERROR(EEXIST);
     FILE *f = fdopen(fd, "w");
     if (!f) {
         int e = AVERROR(errno);
