@@ -29,7 +29,7 @@
 #include <libswscale/swscale.h>
 
 #include "convert.h"
-#include "hwenc.h"
+#include "encoder.h"
 #include "util/internal.h"
 #include "vidpipe/writer.h"
 

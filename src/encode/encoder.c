@@ -10,7 +10,7 @@
 #include <libavutil/hwcontext.h>
 #include <libavutil/opt.h>
 
-#include "hwenc.h"
+#include "encoder.h"
 #include "util/internal.h"
 
 const char *const vpi_x264_presets[] = {

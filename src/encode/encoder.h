@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Choosing and opening a video encoder for the frame writer: hardware families in turn,
  * then libx264/libx265. Private to libvidpipe. */
-#ifndef VIDPIPE_HWENC_H
-#define VIDPIPE_HWENC_H
+#ifndef VIDPIPE_ENCODER_H
+#define VIDPIPE_ENCODER_H
 
 #include <libavcodec/avcodec.h>
 
@@ -39,4 +39,4 @@ void vpi_encoder_close(VpiEncoder *e);
 /* The x264 preset names, in speed order, NULL-terminated. */
 extern const char *const vpi_x264_presets[];
 
-#endif /* VIDPIPE_HWENC_H */
+#endif /* VIDPIPE_ENCODER_H */
