@@ -24,6 +24,7 @@
 /* Every sink class, as FFmpeg registers its demuxers: add_* look them up by name. */
 static const VpiSinkClass *const sink_classes[] = {
     &vpi_sink_encode,
+    &vpi_sink_conform,
     &vpi_sink_thumb,
     &vpi_sink_qc,
     &vpi_sink_loudness,

@@ -68,7 +68,22 @@ struct VpiSink {
 /* Create the sink's temporary output file; the engine commits or removes it. */
 int vpi_sink_output_begin(VpiSink *s);
 
+/* The encode sink's options for join --conform ("conform" class): the reference's exact
+ * picture and sound, which VpEncodeOpts cannot ask for. enc.fit is ignored. The strings must
+ * outlive the pipeline (string literals). */
+typedef struct VpiConformOpts {
+    VpEncodeOpts enc;                   /* first: the encode sink reads it as VpEncodeOpts */
+    int width, height;                  /* exactly: scaled, not fitted */
+    AVRational sar;                     /* of the output; 0/0 = 1:1 */
+    enum AVPixelFormat pix_fmt;         /* the encoder must take it as is */
+    int keyint;                         /* frames between keyframes; 0 = encoder default */
+    const char *encoder_params;         /* x264-params, or NULL */
+    int sample_rate, channels;          /* AAC output; 0 = as the encode sink chooses */
+    const char *format;                 /* container ("mp4"); NULL = from the path */
+} VpiConformOpts;
+
 extern const VpiSinkClass vpi_sink_encode;
+extern const VpiSinkClass vpi_sink_conform;
 extern const VpiSinkClass vpi_sink_thumb;
 extern const VpiSinkClass vpi_sink_qc;
 extern const VpiSinkClass vpi_sink_loudness;
