@@ -18,6 +18,7 @@
 
 #include "common.h"
 #include "probe.h"
+#include "writer.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -84,7 +85,8 @@ typedef enum VpFit {
     VP_FIT_PAD,                 /**< scale to fit inside width x height, pad to exactly that */
 } VpFit;
 
-/** One encoded output: libx264 video and AAC audio in MP4 (or MOV/MKV by extension). */
+/** One encoded output: H.264 video (libx264, or a hardware encoder when @ref hw asks) and AAC
+ *  audio in MP4 (or MOV/MKV by extension). */
 typedef struct VpEncodeOpts {
     const char *path;           /**< output file; written atomically; the string is copied */
     VpFit fit;
@@ -101,6 +103,9 @@ typedef struct VpEncodeOpts {
     const char *audio_filters;  /**< libavfilter chain applied before encoding, or NULL */
     int faststart;              /**< 1 (default): moov before mdat (MP4/MOV) */
     double end_time;            /**< seconds: nothing from this time on is written; 0 = none */
+    VpHwEncoder hw;             /**< video encoder family (default VP_HW_NONE: libx264);
+                                     VP_HW_AUTO tries each hardware family, then libx264,
+                                     as the writer does; x264_preset and crf are mapped */
 } VpEncodeOpts;
 
 /** Fill @p opts with the defaults. Thread-safe. */

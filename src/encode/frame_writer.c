@@ -29,7 +29,7 @@
 #include <libswscale/swscale.h>
 
 #include "convert.h"
-#include "hwenc.h"
+#include "encoder.h"
 #include "util/internal.h"
 #include "vidpipe/writer.h"
 
@@ -66,7 +66,6 @@ struct VpWriter {
     AVStream *vst, *ast;
     VpiEncoder enc;
     AVPacket *vpkt;
-    AVFrame *hwframe;
 
     Layout in, conv;
     int convert;
@@ -311,19 +310,9 @@ static int mux_packet(VpWriter *w, AVPacket *pkt)
 static int encode_video(VpWriter *w, AVFrame *f)
 {
     AVCodecContext *c = w->enc.ctx;
-    AVFrame *send = f;
     int ret;
 
-    if (f && w->enc.upload) {
-        av_frame_unref(w->hwframe);
-        if ((ret = av_hwframe_get_buffer(c->hw_frames_ctx, w->hwframe, 0)) < 0 ||
-            (ret = av_hwframe_transfer_data(w->hwframe, f, 0)) < 0)
-            return set_error(w, ret, "uploading a frame to %s failed: %s", c->codec->name,
-                             av_err2str(ret));
-        w->hwframe->pts = f->pts;
-        send = w->hwframe;
-    }
-    ret = avcodec_send_frame(c, send);
+    ret = vpi_encoder_send(&w->enc, f);
     if (ret < 0)
         return set_error(w, ret, "encoder %s failed: %s", c->codec->name, av_err2str(ret));
     for (;;) {
@@ -476,7 +465,7 @@ static int run_lowered(VpWriter *w, int (*fn)(VpWriter *w, void *arg), void *arg
 }
 
 typedef struct EncoderOpenArgs {
-    const VpiEncoderSetup *setup;
+    const VpiEncoderSettings *setup;
     char *tried, *reason;
     size_t tried_size, reason_size;
 } EncoderOpenArgs;
@@ -685,7 +674,6 @@ static void writer_free(VpWriter *w)
     av_buffer_pool_uninit(&w->in_pool);
     av_buffer_pool_uninit(&w->conv_pool);
     sws_freeContext(w->sws);
-    av_frame_free(&w->hwframe);
     av_packet_free(&w->vpkt);
     vpi_encoder_close(&w->enc);
     avcodec_free_context(&w->aenc);
@@ -767,14 +755,26 @@ int vp_writer_open(const char *path, const VpWriterOpts *opts, VpWriter **out, c
     /* HD and larger are BT.709 by convention, smaller pictures BT.601; the stream is
      * tagged with the matrix used, so players convert back with the same one. */
     int hd = opts->width >= 1280 || opts->height >= 720;
-    VpiEncoderSetup setup = {
-        .opts = &w->opts,
-        .input_format = pix_av[opts->pix_fmt],
-        .colorspace = hd ? AVCOL_SPC_BT709 : AVCOL_SPC_SMPTE170M,
-        .primaries = hd ? AVCOL_PRI_BT709 : AVCOL_PRI_SMPTE170M,
-        .trc = hd ? AVCOL_TRC_BT709 : AVCOL_TRC_SMPTE170M,
-        .global_header = !!(ofmt->flags & AVFMT_GLOBALHEADER),
-    };
+    VpiEncoderSettings setup;
+    vpi_encoder_default_settings(&setup);
+    setup.hw = w->opts.hw;
+    setup.logger = &w->opts.logger;
+    setup.codec = w->opts.codec;
+    setup.width = w->opts.width;
+    setup.height = w->opts.height;
+    setup.fps = (AVRational){ w->opts.fps.num, w->opts.fps.den };
+    setup.input_format = pix_av[opts->pix_fmt];
+    setup.colorspace = hd ? AVCOL_SPC_BT709 : AVCOL_SPC_SMPTE170M;
+    setup.primaries = hd ? AVCOL_PRI_BT709 : AVCOL_PRI_SMPTE170M;
+    setup.trc = hd ? AVCOL_TRC_BT709 : AVCOL_TRC_SMPTE170M;
+    setup.range = AVCOL_RANGE_MPEG;
+    setup.preset = w->opts.preset;
+    setup.crf = w->opts.crf;
+    setup.bitrate = w->opts.bitrate;
+    setup.keyint = w->opts.keyint;
+    setup.threads = w->opts.threads;
+    setup.encoder_params = w->opts.encoder_params;
+    setup.global_header = !!(ofmt->flags & AVFMT_GLOBALHEADER);
     EncoderOpenArgs eo = { &setup, tried, reason, sizeof(tried), sizeof(reason) };
     if ((ret = run_lowered(w, open_encoder, &eo)) < 0) {
         if (opts->hw != VP_HW_AUTO && opts->hw != VP_HW_NONE)
@@ -827,7 +827,7 @@ int vp_writer_open(const char *path, const VpWriterOpts *opts, VpWriter **out, c
     if (!(w->spare = av_calloc(w->spare_cap, sizeof(*w->spare))) ||
         (ret = queue_init(&w->to_convert, opts->queue_depth + 1)) < 0 ||
         (ret = queue_init(&w->to_encode, opts->queue_depth + 1)) < 0 ||
-        !(w->vpkt = av_packet_alloc()) || !(w->hwframe = av_frame_alloc())) {
+        !(w->vpkt = av_packet_alloc())) {
         ret = AVERROR(ENOMEM);
         goto fail;
     }

@@ -24,6 +24,7 @@
 /* Every sink class, as FFmpeg registers its demuxers: add_* look them up by name. */
 static const VpiSinkClass *const sink_classes[] = {
     &vpi_sink_encode,
+    &vpi_sink_conform,
     &vpi_sink_thumb,
     &vpi_sink_qc,
     &vpi_sink_loudness,
@@ -1072,9 +1073,10 @@ end:
 }
 
 int vpi_mux_open(AVFormatContext **oc, const char *final_path, const char *tmp_path,
-                 const VpiSource *src)
+                 const char *format, const VpiSource *src)
 {
-    const AVOutputFormat *of = av_guess_format(NULL, final_path, NULL);
+    const AVOutputFormat *of = format ? av_guess_format(format, NULL, NULL)
+                                      : av_guess_format(NULL, final_path, NULL);
     if (!of) {
         vpi_log(src->log, VP_LOG_ERROR,
                 "%s: unknown output format (use .mp4, .mov or .mkv)", final_path);

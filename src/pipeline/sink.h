@@ -70,7 +70,22 @@ struct VpiSink {
 /* Create the sink's temporary output file; the engine commits or removes it. */
 int vpi_sink_output_begin(VpiSink *s);
 
+/* The encode sink's options for join --conform ("conform" class): the reference's exact
+ * picture and sound, which VpEncodeOpts cannot ask for. enc.fit is ignored. The strings must
+ * outlive the pipeline (string literals). */
+typedef struct VpiConformOpts {
+    VpEncodeOpts enc;                   /* first: the encode sink reads it as VpEncodeOpts */
+    int width, height;                  /* exactly: scaled, not fitted */
+    AVRational sar;                     /* of the output; 0/0 = 1:1 */
+    enum AVPixelFormat pix_fmt;         /* the encoder must take it as is */
+    int keyint;                         /* frames between keyframes; 0 = encoder default */
+    const char *encoder_params;         /* x264-params, or NULL */
+    int sample_rate, channels;          /* AAC output; 0 = as the encode sink chooses */
+    const char *format;                 /* container ("mp4"); NULL = from the path */
+} VpiConformOpts;
+
 extern const VpiSinkClass vpi_sink_encode;
+extern const VpiSinkClass vpi_sink_conform;
 extern const VpiSinkClass vpi_sink_thumb;
 extern const VpiSinkClass vpi_sink_qc;
 extern const VpiSinkClass vpi_sink_loudness;
@@ -82,10 +97,11 @@ int vpi_pipeline_add_sink(VpPipeline *p, const char *name, const void *opts,
                           const char *path, VpiSink **out);
 
 /* Encoded-output helpers shared by sinks. */
-/* Open an output container for @p tmp_path with the format guessed from @p final_path, with
- * the run's cancel as its interrupt callback (pass it to avio_open2) and its logger. */
+/* Open an output container for @p tmp_path in @p format (a muxer name; NULL: guessed from
+ * @p final_path), with the run's cancel as its interrupt callback (pass it to avio_open2)
+ * and its logger. */
 int vpi_mux_open(AVFormatContext **oc, const char *final_path, const char *tmp_path,
-                 const VpiSource *src);
+                 const char *format, const VpiSource *src);
 /* An audio filter graph: abuffer (from the decoder's parameters) -> @p chain -> abuffersink.
  * On failure *graph may be allocated: the caller frees it with the rest of its state. */
 int vpi_audio_graph(AVFilterGraph **graph, AVFilterContext **src, AVFilterContext **sink,

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The encoder sink: frame-rate selection, a libavfilter graph (user filters, scale, pad),
- * libx264 and AAC encoders, and a muxer writing to an atomic output. */
+ * the video encoder from encode/'s one opener (libx264, or hardware when asked) and AAC, and
+ * a muxer writing to an atomic output. The "conform" class is the same sink with the
+ * reference's exact picture and sound (join --conform). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,15 +14,13 @@
 #include <libavutil/opt.h>
 #include <libavutil/pixdesc.h>
 
+#include "encode/encoder.h"
 #include "sink.h"
-
-static const char *const x264_presets[] = {
-    "ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower",
-    "veryslow", "placebo", NULL,
-};
 
 typedef struct EncodeCtx {
     VpEncodeOpts o;
+    int exact;                  /* the conform class: x below, not o's fit */
+    VpiConformOpts x;
     int out_w, out_h;
     AVRational fps;             /* output frame rate */
     AVRational vtb;             /* video encoder time base (1/fps) */
@@ -38,7 +38,8 @@ typedef struct EncodeCtx {
     AVFilterGraph *agraph;
     AVFilterContext *asrc, *asink;
 
-    AVCodecContext *venc, *aenc;
+    VpiEncoder enc;
+    AVCodecContext *venc, *aenc; /* venc: enc.ctx */
     AVFormatContext *oc;
     AVStream *ost_v, *ost_a;
     AVPacket *pkt;
@@ -58,6 +59,7 @@ void vp_encode_default_opts(VpEncodeOpts *o)
     o->audio = 1;
     o->audio_bitrate = 128000;
     o->faststart = 1;
+    o->hw = VP_HW_NONE;
 }
 
 static int bad(const VpLogger *lg, const char *path, const char *field, const char *why)
@@ -81,11 +83,10 @@ static int validate(const VpEncodeOpts *o, const VpLogger *lg)
         return bad(lg, o->path, "fps", "must be a positive rate up to 1000, or 0/0");
     if (o->crf < 0 || o->crf > 51)
         return bad(lg, o->path, "crf", "must be 0..51");
-    int known = 0;
-    for (int i = 0; x264_presets[i]; i++)
-        known |= o->x264_preset && !strcmp(o->x264_preset, x264_presets[i]);
-    if (!known)
+    if (vpi_x264_preset_index(o->x264_preset) < 0)
         return bad(lg, o->path, "x264_preset", "must be one of ultrafast .. placebo");
+    if (o->hw < 0 || o->hw >= VP_HW_NB)
+        return bad(lg, o->path, "hw", "is not a VpHwEncoder value");
     if (o->max_bitrate < 0 || o->max_bitrate > 1000000000)
         return bad(lg, o->path, "max_bitrate", "must be 0..1000000000");
     if (o->audio_bitrate < 8000 || o->audio_bitrate > 512000)
@@ -113,6 +114,11 @@ static void output_size(EncodeCtx *c, const VpSourceInfo *in)
         dh = t;
     }
     double dar = dw / (dh > 0 ? dh : 1);
+    if (c->exact) {
+        c->out_w = c->x.width;
+        c->out_h = c->x.height;
+        return;
+    }
     switch (c->o.fit) {
     case VP_FIT_SOURCE:
         c->out_w = even(floor(dw / 2) * 2);
@@ -135,39 +141,39 @@ static void output_size(EncodeCtx *c, const VpSourceInfo *in)
 
 static int open_video_encoder(VpiSink *s, EncodeCtx *c)
 {
-    const AVCodec *codec = avcodec_find_encoder_by_name("libx264");
-    char buf[32];
+    VpiEncoderSettings e;
+    char tried[1024] = "", why[256] = "";
     int ret;
 
-    if (!codec) {
-        vpi_log(s->src->log, VP_LOG_ERROR, "%s: this FFmpeg has no libx264 encoder", s->path);
-        return VP_ERR_UNSUPPORTED;
+    vpi_encoder_default_settings(&e);
+    e.logger = s->src->log;
+    e.hw = c->o.hw;
+    e.width = c->out_w;
+    e.height = c->out_h;
+    e.fps = c->fps;
+    e.preset = c->o.x264_preset;
+    e.crf = c->o.crf;
+    e.max_bitrate = c->o.max_bitrate;
+    e.threads = c->o.video_threads;
+    e.global_header = !!(c->oc->oformat->flags & AVFMT_GLOBALHEADER);
+    if (c->exact) {
+        e.sar = c->x.sar;
+        e.input_format = c->x.pix_fmt;
+        e.exact_format = 1;
+        e.keyint = c->x.keyint;
+        e.encoder_params = c->x.encoder_params;
     }
-    if (!(c->venc = avcodec_alloc_context3(codec)))
-        return AVERROR(ENOMEM);
-    c->venc->opaque = (void *)s->src->log;
-    c->venc->width = c->out_w;
-    c->venc->height = c->out_h;
-    c->venc->pix_fmt = AV_PIX_FMT_YUV420P;
-    c->venc->sample_aspect_ratio = (AVRational){ 1, 1 };
-    c->venc->time_base = c->vtb;
-    c->venc->framerate = c->fps;
-    c->venc->thread_count = c->o.video_threads;
-    if (c->oc->oformat->flags & AVFMT_GLOBALHEADER)
-        c->venc->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
-    if (c->o.max_bitrate) {
-        c->venc->rc_max_rate = c->o.max_bitrate;
-        c->venc->rc_buffer_size = (int)(c->o.max_bitrate * 2 > INT32_MAX ? INT32_MAX
-                                                                         : c->o.max_bitrate * 2);
-    }
-    snprintf(buf, sizeof(buf), "%d", c->o.crf);
-    av_opt_set(c->venc->priv_data, "crf", buf, 0);
-    av_opt_set(c->venc->priv_data, "preset", c->o.x264_preset, 0);
-    if ((ret = avcodec_open2(c->venc, codec, NULL)) < 0) {
-        vpi_log(s->src->log, VP_LOG_ERROR,
-                "%s: cannot open the H.264 encoder: %s", s->path, av_err2str(ret));
+    if ((ret = vpi_encoder_open(&e, &c->enc, tried, sizeof(tried), why, sizeof(why))) < 0) {
+        if (c->o.hw != VP_HW_AUTO && c->o.hw != VP_HW_NONE)
+            vpi_log(s->src->log, VP_LOG_ERROR, "%s: hardware encoder %s unavailable: %s", s->path,
+                    vp_hw_encoder_name(c->o.hw), why);
+        else
+            vpi_log(s->src->log, VP_LOG_ERROR, "%s: cannot open the video encoder: %s", s->path, why);
         return ret;
     }
+    c->venc = c->enc.ctx;
+    vpi_log(s->src->log, *tried ? VP_LOG_INFO : VP_LOG_VERBOSE, "%s: encoder %s%s%s%s", s->path,
+            c->venc->codec->name, *tried ? " (not used: " : "", tried, *tried ? ")" : "");
     if (!(c->ost_v = avformat_new_stream(c->oc, NULL)))
         return AVERROR(ENOMEM);
     c->ost_v->time_base = c->vtb;
@@ -188,9 +194,15 @@ static int open_audio_encoder(VpiSink *s, EncodeCtx *c, const AVCodecContext *ad
     c->aenc->sample_rate = adec->sample_rate;
     c->aenc->sample_fmt = AV_SAMPLE_FMT_FLTP;
     int ch = adec->ch_layout.nb_channels;
-    av_channel_layout_default(&c->aenc->ch_layout, ch > 2 ? 2 : ch < 1 ? 1 : ch);
+    if (c->exact && c->x.sample_rate > 0)
+        c->aenc->sample_rate = c->x.sample_rate;
+    if (c->exact && c->x.channels > 0)
+        ch = c->x.channels;
+    else
+        ch = ch > 2 ? 2 : ch < 1 ? 1 : ch;
+    av_channel_layout_default(&c->aenc->ch_layout, ch);
     c->aenc->bit_rate = c->o.audio_bitrate;
-    c->aenc->time_base = (AVRational){ 1, adec->sample_rate };
+    c->aenc->time_base = (AVRational){ 1, c->aenc->sample_rate };
     if (c->oc->oformat->flags & AVFMT_GLOBALHEADER)
         c->aenc->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
     if ((ret = avcodec_open2(c->aenc, codec, NULL)) < 0) {
@@ -214,7 +226,7 @@ static int build_audio_graph(VpiSink *s, EncodeCtx *c, const AVCodecContext *ade
         snprintf(trim, sizeof(trim), ",atrim=end=%.6f", c->o.end_time);
     snprintf(chain, sizeof(chain), "%s%saresample=%d,aformat=sample_fmts=fltp:channel_layouts=%s%s",
              c->o.audio_filters ? c->o.audio_filters : "", c->o.audio_filters ? "," : "",
-             adec->sample_rate, layout, trim);
+             c->aenc->sample_rate, layout, trim);
     if ((ret = vpi_audio_graph(&c->agraph, &c->asrc, &c->asink, adec, chain)) < 0) {
         vpi_log(s->src->log, VP_LOG_ERROR,
                 "%s: audio filters '%s': %s", s->path, chain, av_err2str(ret));
@@ -253,8 +265,11 @@ static int build_video_graph(VpiSink *s, EncodeCtx *c, const AVFrame *f)
     int rot = s->src->info->rotation;
     const char *turn = rot == 90 ? "transpose=clock," : rot == 180 ? "hflip,vflip,"
                      : rot == 270 ? "transpose=cclock," : "";
-    snprintf(chain, sizeof(chain), "%s%s%s%s,setsar=1,format=yuv420p", turn,
-             c->o.video_filters ? c->o.video_filters : "", c->o.video_filters ? "," : "", scale);
+    AVRational osar = c->exact && c->x.sar.num > 0 && c->x.sar.den > 0 ? c->x.sar
+                                                                       : (AVRational){ 1, 1 };
+    snprintf(chain, sizeof(chain), "%s%s%s%s,setsar=%d/%d,format=%s", turn,
+             c->o.video_filters ? c->o.video_filters : "", c->o.video_filters ? "," : "", scale,
+             osar.num, osar.den, av_get_pix_fmt_name(c->enc.sw_format));
     if (!(in = avfilter_inout_alloc()) || !(out = avfilter_inout_alloc())) {
         ret = AVERROR(ENOMEM);
         goto end;
@@ -300,7 +315,7 @@ static int write_packets(VpiSink *s, EncodeCtx *c, AVCodecContext *enc, AVStream
 static int encode_video(VpiSink *s, EncodeCtx *c, AVFrame *f)
 {
     int ret;
-    if ((ret = avcodec_send_frame(c->venc, f)) < 0)
+    if ((ret = vpi_encoder_send(&c->enc, f)) < 0)
         return ret;
     return write_packets(s, c, c->venc, c->ost_v);
 }
@@ -455,7 +470,8 @@ static int init(VpiSink *s, const VpiSource *src)
 
     if ((ret = vpi_sink_output_begin(s)) < 0)
         return ret;
-    if ((ret = vpi_mux_open(&c->oc, s->path, s->out.tmp_path, s->src)) < 0)
+    if ((ret = vpi_mux_open(&c->oc, s->path, s->out.tmp_path, c->exact ? c->x.format : NULL,
+                            s->src)) < 0)
         return ret;
     if (c->o.copy_video) {
         if (!(c->ost_v = avformat_new_stream(c->oc, NULL)))
@@ -560,7 +576,7 @@ static int finish(VpiSink *s)
                 return ret;
             c->frames_out++;
         }
-        if ((ret = avcodec_send_frame(c->venc, NULL)) < 0 ||
+        if ((ret = vpi_encoder_send(&c->enc, NULL)) < 0 ||
             (ret = write_packets(s, c, c->venc, c->ost_v)) < 0)
             return ret;
     }
@@ -588,7 +604,8 @@ static void close_sink(VpiSink *s)
     av_packet_free(&c->pkt);
     avfilter_graph_free(&c->vgraph);
     avfilter_graph_free(&c->agraph);
-    avcodec_free_context(&c->venc);
+    vpi_encoder_close(&c->enc);
+    c->venc = NULL;
     avcodec_free_context(&c->aenc);
     if (c->oc) {
         if (c->oc->pb)
@@ -637,6 +654,30 @@ static const VpiSinkClass sink_encode_copy = {
     .init = init_dispatch,
     .audio = on_audio,
     .video_packet = on_video_packet,
+    .finish = finish,
+    .close = close_sink,
+    .info = info,
+    .threaded = 1,
+};
+
+static int init_conform(VpiSink *s, const VpiSource *src)
+{
+    EncodeCtx *c = s->priv;
+    c->exact = 1;
+    c->x = *(const VpiConformOpts *)s->opts;
+    if (c->x.enc.copy_video || c->x.width < 2 || c->x.height < 2 || c->x.pix_fmt < 0)
+        return bad(src->log, s->path, "conform", "needs a size and a pixel format, and no copy");
+    return init(s, src);
+}
+
+const VpiSinkClass vpi_sink_conform = {
+    .name = "conform",
+    .priv_size = sizeof(EncodeCtx),
+    .opts_size = sizeof(VpiConformOpts),
+    .init = init_conform,
+    .need_video = need_video,
+    .video = on_video,
+    .audio = on_audio,
     .finish = finish,
     .close = close_sink,
     .info = info,

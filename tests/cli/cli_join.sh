@@ -139,6 +139,25 @@ assert_eq "$ERR" "" "conformed output decodes cleanly"
 assert_seeks "$WORK/outdir/conf.mp4" "conformed join"
 assert_eq "$(ls -A "$WORK/outdir")" "conf.mp4" "no temporary files left"
 
+# A segment that differs in everything the pipeline's conform sink must match: 30 fps (one
+# second: 24 frames at the reference's 24), 200x150, stereo 44.1 kHz audio.
+ODD=$(media j_odd.mp4 -f lavfi -i "testsrc=s=200x150:r=30:d=1" -f lavfi \
+    -i "sine=f=440:r=44100:d=1" -ac 2 -c:v libx264 -preset ultrafast -pix_fmt yuv420p -c:a aac)
+rm -f "$WORK/outdir/conf.mp4"
+run "$VIDPIPE" join --conform --json -o "$WORK/outdir/conf.mp4" "$A" "$ODD" "$G"
+assert_eq "$RC" 0 "conform (rate, size, audio) exit code: $ERR"
+assert_contains "$OUT" '"segments_conformed": 1' "rate, size, audio: one segment conformed"
+w=$(ffprobe -v error -select_streams v -show_entries \
+    stream=width,height,sample_aspect_ratio,pix_fmt,nb_frames -of csv=p=0 "$WORK/outdir/conf.mp4")
+assert_eq "$w" "160,120,1:1,yuv420p,75" "rate, size, audio: video, and 25 + 24 + 26 frames"
+a=$(ffprobe -v error -select_streams a -show_entries stream=codec_name,profile,sample_rate,channels \
+    -of csv=p=0 "$WORK/outdir/conf.mp4")
+assert_eq "$a" "aac,LC,48000,1" "rate, size, audio: AAC-LC at the reference's rate, channels"
+run ffmpeg -nostdin -v error -i "$WORK/outdir/conf.mp4" -f null -
+assert_eq "$ERR" "" "rate, size, audio: decodes cleanly"
+assert_seeks "$WORK/outdir/conf.mp4" "rate, size, audio: conformed join"
+assert_eq "$(ls -A "$WORK/outdir")" "conf.mp4" "rate, size, audio: no temporary files left"
+
 # ---- paths with spaces, quotes, &, parentheses, non-ASCII -----------------------------
 odd="$WORK/dir with space/it's a (test) & ünïcødé"
 mkdir -p "$odd"

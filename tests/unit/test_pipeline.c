@@ -13,12 +13,15 @@
 #include "vidpipe/vidpipe.h"
 
 static char last_log[512];
+static char encoder_log[2048];
 
 static void grab_log(void *opaque, int level, const char *msg)
 {
     (void)opaque;
     if (level <= VP_LOG_ERROR)
         snprintf(last_log, sizeof(last_log), "%s", msg);
+    if (level <= VP_LOG_INFO && strstr(msg, "encoder"))
+        snprintf(encoder_log, sizeof(encoder_log), "%s", msg);
 }
 
 static int exists(const char *p)
@@ -145,6 +148,46 @@ int main(void)
     CHECK(strstr(fail.message, bad) == fail.message);
     vp_pipeline_close(&p);
     CHECK(!exists(out));
+
+    /* The encoder comes from the writer's opener: hw=auto falls back to libx264 and logs
+     * why each hardware family was passed over; an explicit family that is absent fails
+     * naming it, and leaves nothing. Only meaningful on a machine without a GPU. */
+    if (access("/dev/dri", F_OK) && access("/dev/nvidia0", F_OK)) {
+        unlink(out);
+        CHECK_EQ(vp_pipeline_open(src, NULL, &p), 0);
+        vp_encode_default_opts(&eo);
+        CHECK_EQ(eo.hw, VP_HW_NONE);
+        eo.path = out;
+        eo.x264_preset = "ultrafast";
+        eo.hw = VP_HW_AUTO;
+        encoder_log[0] = 0;
+        io = vp_pipeline_add_encode(p, &eo);
+        CHECK_EQ(io, 0);
+        if (!strstr(encoder_log, out) || !strstr(encoder_log, "encoder libx264 (not used: ") ||
+            !strstr(encoder_log, "h264_nvenc: no NVIDIA driver") ||
+            !strstr(encoder_log, "h264_vaapi: no VAAPI device") ||
+            !strstr(encoder_log, "Quick Sync") || !strstr(encoder_log, "h264_videotoolbox"))
+            T_FAIL("hw=auto: log line \"%s\" should name libx264 and the others' reasons",
+                   encoder_log);
+        CHECK_EQ(vp_pipeline_run(p), 0);
+        CHECK_EQ(vp_pipeline_output_info(p, io, &oi), 0);
+        CHECK(oi.frames == 60 && oi.width == 160 && oi.height == 120);
+        vp_pipeline_close(&p);
+        CHECK(exists(out));
+        unlink(out);
+
+        CHECK_EQ(vp_pipeline_open(src, NULL, &p), 0);
+        eo.hw = VP_HW_NVENC;
+        CHECK_EQ(vp_pipeline_add_encode(p, &eo), AVERROR_ENCODER_NOT_FOUND);
+        if (!strstr(last_log, out) || !strstr(last_log, "hardware encoder nvenc unavailable") ||
+            !strstr(last_log, "NVIDIA"))
+            T_FAIL("hw=nvenc: message \"%s\"", last_log);
+        eo.hw = (VpHwEncoder)42;
+        CHECK_EQ(vp_pipeline_add_encode(p, &eo), VP_ERR_BAD_OPTION);
+        CHECK(strstr(last_log, "hw") != NULL);
+        vp_pipeline_close(&p);
+        CHECK(!exists(out));
+    }
 
     /* QC through the same engine. */
     VpQcReport *r = NULL;

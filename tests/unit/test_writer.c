@@ -17,6 +17,7 @@
 
 #include "vidpipe/vidpipe.h"
 #include "encode/convert.h"
+#include "encode/encoder.h"
 #include "test.h"
 
 static char dir[256];
@@ -467,6 +468,62 @@ static void test_auto_fallback(void)
     unlink(path);
 }
 
+/* The one opener that the writer, the encode sink and --conform share, called directly:
+ * hw=auto falls back to libx264 with each family's reason; an absent explicit family fails
+ * with its reason and leaves nothing open; --conform's exact pixel format is kept, where the
+ * writer's own choice (NV12) would be taken otherwise. */
+static void test_opener(void)
+{
+    VpiEncoderSettings s;
+    VpiEncoder e;
+    char tried[1024], why[256];
+
+    CHECK_EQ(vpi_x264_preset_index("ultrafast"), 0);
+    CHECK_EQ(vpi_x264_preset_index("veryslow"), 8);
+    CHECK_EQ(vpi_x264_preset_index("warp"), -1);
+    CHECK_EQ(vpi_x264_preset_index(NULL), -1);
+
+    vpi_encoder_default_settings(&s);
+    s.width = 64;
+    s.height = 48;
+    s.fps = (AVRational){ 30, 1 };
+    s.preset = "ultrafast";
+    s.hw = VP_HW_AUTO;
+    CHECK_EQ(vpi_encoder_open(&s, &e, tried, sizeof(tried), why, sizeof(why)), 0);
+    CHECK_STR(e.ctx->codec->name, "libx264");
+    CHECK_STR(e.family, "software");
+    if (access("/dev/dri", F_OK) && access("/dev/nvidia0", F_OK) &&
+        (!strstr(tried, "h264_nvenc: no NVIDIA driver") ||
+         !strstr(tried, "h264_vaapi: no VAAPI device") || !strstr(tried, "h264_qsv: ")))
+        T_FAIL("auto: reasons \"%s\"", tried);
+    vpi_encoder_close(&e);
+    CHECK(e.ctx == NULL);
+
+    if (access("/dev/nvidia0", F_OK)) {
+        s.hw = VP_HW_NVENC;
+        CHECK_EQ(vpi_encoder_open(&s, &e, tried, sizeof(tried), why, sizeof(why)),
+                 AVERROR_ENCODER_NOT_FOUND);
+        CHECK(e.ctx == NULL && e.device == NULL);
+        if (!strstr(why, "NVIDIA"))
+            T_FAIL("nvenc: reason \"%s\"", why);
+    }
+
+    s.hw = VP_HW_NONE;
+    s.input_format = AV_PIX_FMT_YUV422P;
+    CHECK_EQ(vpi_encoder_open(&s, &e, tried, sizeof(tried), why, sizeof(why)), 0);
+    CHECK_STR(av_get_pix_fmt_name(e.sw_format), "nv12");
+    vpi_encoder_close(&e);
+    s.exact_format = 1;
+    CHECK_EQ(vpi_encoder_open(&s, &e, tried, sizeof(tried), why, sizeof(why)), 0);
+    CHECK_STR(av_get_pix_fmt_name(e.sw_format), "yuv422p");
+    vpi_encoder_close(&e);
+    s.input_format = AV_PIX_FMT_RGB24;
+    CHECK_EQ(vpi_encoder_open(&s, &e, tried, sizeof(tried), why, sizeof(why)),
+             AVERROR_ENCODER_NOT_FOUND);
+    if (!strstr(why, "libx264 does not take rgb24"))
+        T_FAIL("exact rgb24: reason \"%s\"", why);
+}
+
 /* The muxer failing mid-stream (the file size limit stands in for a full disk): the next
  * write() and close() return the error with its message, and nothing is left behind. */
 static void test_write_failure(void)
@@ -755,6 +812,7 @@ int main(void)
     test_strides(642, 360);
     test_nonblock();
     test_auto_fallback();
+    test_opener();
     test_write_failure();
     test_abort();
     test_worker_priority();

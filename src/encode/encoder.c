@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Encoder selection for the frame writer. Each family is tried by really opening it, so
- * "auto" never picks an encoder that fails on the first frame; every family that is passed
- * over leaves one line of reason for the log. */
+/* The one encoder opener (frame writer, encode sink, --conform). Each family is tried by
+ * really opening it, so "auto" never picks an encoder that fails on the first frame; every
+ * family that is passed over leaves one line of reason for the log. */
 #include <dlfcn.h>
 #include <glob.h>
 #include <stdio.h>
@@ -9,8 +9,9 @@
 
 #include <libavutil/hwcontext.h>
 #include <libavutil/opt.h>
+#include <libavutil/pixdesc.h>
 
-#include "hwenc.h"
+#include "encoder.h"
 #include "util/internal.h"
 
 const char *const vpi_x264_presets[] = {
@@ -26,7 +27,7 @@ typedef struct Family {
      * checked first so the log says what is missing. Returns 0 or fills @p why. */
     int (*probe)(AVBufferRef **device, char *why, size_t why_size);
     /* Map x264-style preset and CRF onto the family's own options. */
-    void (*tune)(AVCodecContext *c, const VpWriterOpts *o, int preset_index);
+    void (*tune)(AVCodecContext *c, const VpiEncoderSettings *o, int preset_index);
 } Family;
 
 static int probe_nvenc(AVBufferRef **device, char *why, size_t why_size)
@@ -88,14 +89,14 @@ static int probe_qsv(AVBufferRef **device, char *why, size_t why_size)
     return probe_device(device, AV_HWDEVICE_TYPE_QSV, "Intel Quick Sync", why, why_size);
 }
 
-static void tune_software(AVCodecContext *c, const VpWriterOpts *o, int preset_index)
+static void tune_software(AVCodecContext *c, const VpiEncoderSettings *o, int preset_index)
 {
     av_opt_set(c->priv_data, "preset", vpi_x264_presets[preset_index], 0);
     if (!o->bitrate)
         av_opt_set_int(c->priv_data, "crf", o->crf, 0);
 }
 
-static void tune_nvenc(AVCodecContext *c, const VpWriterOpts *o, int preset_index)
+static void tune_nvenc(AVCodecContext *c, const VpiEncoderSettings *o, int preset_index)
 {
     static const char *const p[] = { "p1", "p2", "p3", "p4", "p4", "p5", "p6", "p7", "p7", "p7" };
     av_opt_set(c->priv_data, "preset", p[preset_index], 0);
@@ -105,7 +106,7 @@ static void tune_nvenc(AVCodecContext *c, const VpWriterOpts *o, int preset_inde
     }
 }
 
-static void tune_qsv(AVCodecContext *c, const VpWriterOpts *o, int preset_index)
+static void tune_qsv(AVCodecContext *c, const VpiEncoderSettings *o, int preset_index)
 {
     static const char *const p[] = { "veryfast", "veryfast", "veryfast", "faster", "fast",
                                      "medium", "slow", "slower", "veryslow", "veryslow" };
@@ -116,14 +117,14 @@ static void tune_qsv(AVCodecContext *c, const VpWriterOpts *o, int preset_index)
     }
 }
 
-static void tune_vaapi(AVCodecContext *c, const VpWriterOpts *o, int preset_index)
+static void tune_vaapi(AVCodecContext *c, const VpiEncoderSettings *o, int preset_index)
 {
     (void)preset_index;
     if (!o->bitrate)
         av_opt_set_int(c->priv_data, "qp", o->crf, 0);
 }
 
-static void tune_videotoolbox(AVCodecContext *c, const VpWriterOpts *o, int preset_index)
+static void tune_videotoolbox(AVCodecContext *c, const VpiEncoderSettings *o, int preset_index)
 {
     (void)preset_index;
     if (!o->bitrate) {
@@ -142,12 +143,26 @@ static const Family families[] = {
     { VP_HW_NONE, "software", "libx264", "libx265", NULL, tune_software },
 };
 
-static int preset_index(const char *preset)
+int vpi_x264_preset_index(const char *preset)
 {
-    for (int i = 0; vpi_x264_presets[i]; i++)
+    for (int i = 0; preset && vpi_x264_presets[i]; i++)
         if (!strcmp(preset, vpi_x264_presets[i]))
             return i;
-    return 5;
+    return -1;
+}
+
+void vpi_encoder_default_settings(VpiEncoderSettings *s)
+{
+    memset(s, 0, sizeof(*s));
+    s->hw = VP_HW_NONE;
+    s->codec = VP_CODEC_H264;
+    s->input_format = AV_PIX_FMT_YUV420P;
+    s->colorspace = AVCOL_SPC_UNSPECIFIED;
+    s->primaries = AVCOL_PRI_UNSPECIFIED;
+    s->trc = AVCOL_TRC_UNSPECIFIED;
+    s->range = AVCOL_RANGE_UNSPECIFIED;
+    s->preset = "medium";
+    s->crf = 23;
 }
 
 static int supports(const AVCodec *codec, enum AVPixelFormat fmt)
@@ -160,10 +175,10 @@ static int supports(const AVCodec *codec, enum AVPixelFormat fmt)
     return 0;
 }
 
-static int try_family(const Family *f, const VpiEncoderSetup *s, VpiEncoder *out, char *why,
-                      size_t why_size)
+static int try_family(const Family *f, const VpiEncoderSettings *s, VpiEncoder *out,
+                      char *why, size_t why_size)
 {
-    const VpWriterOpts *o = s->opts;
+    const VpiEncoderSettings *o = s;
     const char *name = o->codec == VP_CODEC_HEVC ? f->hevc : f->h264;
     AVBufferRef *device = NULL;
     AVCodecContext *c = NULL;
@@ -182,27 +197,43 @@ static int try_family(const Family *f, const VpiEncoderSetup *s, VpiEncoder *out
         ret = AVERROR(ENOMEM);
         goto fail;
     }
-    c->opaque = (void *)&o->logger;
+    c->opaque = (void *)o->logger;
     c->width = o->width;
     c->height = o->height;
-    c->time_base = av_inv_q((AVRational){ o->fps.num, o->fps.den });
-    c->framerate = (AVRational){ o->fps.num, o->fps.den };
-    c->sample_aspect_ratio = (AVRational){ 1, 1 };
+    c->time_base = av_inv_q(o->fps);
+    c->framerate = o->fps;
+    c->sample_aspect_ratio = o->sar.num > 0 && o->sar.den > 0 ? o->sar : (AVRational){ 1, 1 };
     c->colorspace = s->colorspace;
     c->color_primaries = s->primaries;
     c->color_trc = s->trc;
-    c->color_range = AVCOL_RANGE_MPEG;
+    c->color_range = s->range;
     c->thread_count = o->threads;
     if (o->keyint > 0)
         c->gop_size = o->keyint;
     if (o->bitrate)
         c->bit_rate = o->bitrate;
+    if (o->max_bitrate) {
+        c->rc_max_rate = o->max_bitrate;
+        c->rc_buffer_size = (int)(o->max_bitrate * 2 > INT32_MAX ? INT32_MAX
+                                                                 : o->max_bitrate * 2);
+    }
     if (s->global_header)
         c->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
 
     /* Feed the caller's layout untouched when the encoder takes it (no conversion pass). */
     enum AVPixelFormat sw = AV_PIX_FMT_NONE;
-    if (f->hw == VP_HW_VAAPI) {
+    if (s->exact_format) {
+        /* --conform must reproduce the reference's layout, not the encoder's favourite. */
+        if (f->hw == VP_HW_VAAPI ? s->input_format != AV_PIX_FMT_NV12
+                                 : !supports(codec, s->input_format)) {
+            snprintf(why, why_size, "%s does not take %s", name,
+                     av_get_pix_fmt_name(s->input_format) ? av_get_pix_fmt_name(s->input_format)
+                                                          : "this pixel format");
+            ret = AVERROR_ENCODER_NOT_FOUND;
+            goto fail;
+        }
+        sw = s->input_format;
+    } else if (f->hw == VP_HW_VAAPI) {
         sw = AV_PIX_FMT_NV12;
     } else if ((s->input_format == AV_PIX_FMT_YUV420P || s->input_format == AV_PIX_FMT_NV12) &&
                supports(codec, s->input_format)) {
@@ -243,7 +274,8 @@ static int try_family(const Family *f, const VpiEncoderSetup *s, VpiEncoder *out
         c->hw_device_ctx = av_buffer_ref(device);
     }
 
-    f->tune(c, o, preset_index(o->preset));
+    int pi = vpi_x264_preset_index(o->preset);
+    f->tune(c, o, pi < 0 ? 5 : pi);
     if (o->encoder_params && *o->encoder_params && f->hw == VP_HW_NONE)
         av_dict_set(&dict, o->codec == VP_CODEC_HEVC ? "x265-params" : "x264-params",
                     o->encoder_params, 0);
@@ -273,7 +305,7 @@ static int try_family(const Family *f, const VpiEncoderSetup *s, VpiEncoder *out
     }
     if (dict) {
         const AVDictionaryEntry *e = av_dict_get(dict, "", NULL, AV_DICT_IGNORE_SUFFIX);
-        vpi_log(&s->opts->logger, VP_LOG_WARNING, "%s ignored option %s", name, e ? e->key : "?");
+        vpi_log(s->logger, VP_LOG_WARNING, "%s ignored option %s", name, e ? e->key : "?");
     }
     av_dict_free(&dict);
     out->ctx = c;
@@ -297,10 +329,10 @@ static void append(char *buf, size_t size, const char *s)
         snprintf(buf + n, size - n, "%s%s", n ? "; " : "", s);
 }
 
-int vpi_encoder_open(const VpiEncoderSetup *s, VpiEncoder *out, char *tried, size_t tried_size,
-                     char *why, size_t why_size)
+int vpi_encoder_open(const VpiEncoderSettings *s, VpiEncoder *out, char *tried,
+                     size_t tried_size, char *why, size_t why_size)
 {
-    VpHwEncoder hw = s->opts->hw;
+    VpHwEncoder hw = s->hw;
     char reason[256];
     int ret = AVERROR_ENCODER_NOT_FOUND;
 
@@ -319,15 +351,37 @@ int vpi_encoder_open(const VpiEncoderSetup *s, VpiEncoder *out, char *tried, siz
             break;
         char line[320];
         snprintf(line, sizeof(line), "%s: %s",
-                 s->opts->codec == VP_CODEC_HEVC ? f->hevc : f->h264, reason);
+                 s->codec == VP_CODEC_HEVC ? f->hevc : f->h264, reason);
         append(tried, tried_size, line);
     }
     snprintf(why, why_size, "%s", reason);
     return ret;
 }
 
+int vpi_encoder_send(VpiEncoder *e, AVFrame *f)
+{
+    AVFrame *send = f;
+    int ret;
+
+    if (f && e->upload) {
+        if (!e->hwframe && !(e->hwframe = av_frame_alloc()))
+            return AVERROR(ENOMEM);
+        av_frame_unref(e->hwframe);
+        if ((ret = av_hwframe_get_buffer(e->ctx->hw_frames_ctx, e->hwframe, 0)) < 0 ||
+            (ret = av_hwframe_transfer_data(e->hwframe, f, 0)) < 0)
+            return ret;
+        e->hwframe->pts = f->pts;
+        send = e->hwframe;
+    }
+    ret = avcodec_send_frame(e->ctx, send);
+    if (send == e->hwframe)
+        av_frame_unref(e->hwframe);
+    return ret;
+}
+
 void vpi_encoder_close(VpiEncoder *e)
 {
+    av_frame_free(&e->hwframe);
     avcodec_free_context(&e->ctx);
     av_buffer_unref(&e->device);
     memset(e, 0, sizeof(*e));
