@@ -49,7 +49,7 @@ assert_eq "$RC" 2 "empty input: exit code"
 assert_contains "$ERR" "no complete frame of 64x48 bgr24" "empty input: message"
 run "$VIDPIPE" encode-raw -s 63x48 -i "$raw" "$WORK/f.mp4"
 assert_eq "$RC" 3 "odd width: exit code"
-assert_eq "$ERR" "vidpipe: $WORK/f.mp4: width: value 63 is not even" \
+assert_eq "$ERR" "vidpipe: encode-raw: --size: value 63x48 is out of range 2x2..16384x16384, even sides" \
     "odd width: message"
 run "$VIDPIPE" encode-raw -i "$raw" "$WORK/f.mp4"
 assert_eq "$RC" 3 "no size: exit code"

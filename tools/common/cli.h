@@ -23,6 +23,8 @@ typedef enum CliOptType {
     CLI_INT64,   /* int64_t */
     CLI_DOUBLE,  /* double */
     CLI_STR,     /* const char * (points into argv) */
+    CLI_OPTION,  /* option `key` of the library struct at dst, read through `table`: type,
+                    range, default and help come from the library's option table */
 } CliOptType;
 
 /* One option of a command: drives parsing and the generated --help. */
@@ -34,7 +36,13 @@ typedef struct CliOpt {
     const char *arg;        /* argument name in help ("N", "FILE"); NULL for flags */
     const char *help;
     double min, max;        /* range for numbers; min == max means unchecked */
+    const VpOptionTable *table; /* CLI_OPTION: vp_option_table("writer") ... */
+    const char *key;        /* CLI_OPTION: the option's name in the table */
 } CliOpt;
+
+/* A CLI option that is option KEY of the library struct *DST (help NULL: the table's). */
+#define CLI_LIB(name, short_name, dst, arg, table, key) \
+    { name, short_name, CLI_OPTION, dst, arg, NULL, 0, 0, table, key }
 
 typedef struct CliCommand {
     const char *name;
