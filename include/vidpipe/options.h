@@ -25,7 +25,8 @@ extern "C" {
 typedef struct VpOptionTable VpOptionTable;
 
 /** The table of one settings struct: "writer" (VpWriterOpts), "proxy" (VpProxyOpts),
- *  "qc_spec" (VpQcSpec); NULL for an unknown name. Static: never freed. */
+ *  "qc_spec" (VpQcSpec), "loudnorm" (VpLoudnormOpts), "cleanup" (VpCleanupOpts); NULL for an unknown name. Static:
+ *  never freed. */
 VP_API const VpOptionTable *vp_option_table(const char *name);
 
 /** What one option is, for --help and man pages. Strings are static or in @p def. */

@@ -83,5 +83,7 @@ int vpi_opt_check(const VpiOptTable *t, const void *obj, char *err, size_t err_s
 extern const VpiOptTable vpi_writer_options;
 extern const VpiOptTable vpi_proxy_options;
 extern const VpiOptTable vpi_qc_spec_options;
+extern const VpiOptTable vpi_loudnorm_options;
+extern const VpiOptTable vpi_cleanup_options;
 
 #endif /* VIDPIPE_OPTIONS_OPTIONS_H */

@@ -41,10 +41,23 @@ assert_eq "$ERR" "vidpipe: proxy: --fps: value 300/1 is out of range 0.001..240 
 run "$VIDPIPE" encode-raw -s 64x48 --crf 52 -i "$raw" "$WORK/bad.mp4"
 assert_eq "$ERR" "vidpipe: encode-raw: --crf: value 52 is out of range 0..51" "crf 52: message"
 
+run "$VIDPIPE" loudnorm --i -80 -o "$WORK/bad.mp4" "$src"
+assert_eq "$RC" 3 "loudnorm --i -80: exit code"
+assert_eq "$ERR" "vidpipe: loudnorm: --i: value -80 is out of range -70..-5" "loudnorm --i -80: message"
+
+run "$VIDPIPE" cleanup --eq 0,9,1 -o "$WORK/bad.mp4" "$src"
+assert_eq "$RC" 3 "cleanup --eq 0,9,1: exit code"
+assert_eq "$ERR" "vidpipe: cleanup: --eq 0,9,1: contrast: value 9 is out of range 0..4" \
+    "cleanup --eq 0,9,1: message"
+
 # --help shows the table's range and default.
 run "$VIDPIPE" encode-raw --help
 assert_contains "$OUT" "(0..51, default 23)" "encode-raw --help: crf range and default"
 run "$VIDPIPE" proxy --help
 assert_contains "$OUT" "(0..51, default 28)" "proxy --help: crf range and default"
+run "$VIDPIPE" loudnorm --help
+assert_contains "$OUT" "(-70..-5, default -16)" "loudnorm --help: --i range and default"
+run "$VIDPIPE" cleanup --help
+assert_contains "$OUT" "brightness,contrast,saturation (0.05,1.1,1.1)" "cleanup --help: eq defaults"
 
 finish

@@ -87,6 +87,18 @@ int cli_exit_for_error(int err)
 
 /* ---- options ------------------------------------------------------------------------- */
 
+const char *cli_lib_default(const VpOptionTable *t, const char *key, char *buf, size_t size)
+{
+    VpOptionInfo info;
+    snprintf(buf, size, "%s", "");
+    for (int i = 0; t && vp_option_info(t, i, &info) == 0; i++)
+        if (!strcmp(info.name, key)) {
+            snprintf(buf, size, "%s", info.def);
+            break;
+        }
+    return buf;
+}
+
 /* The table's help, then its range and default: "crf ... (0..51, default 23)". */
 static void print_lib_help(FILE *f, const char *left, const CliOpt *o)
 {

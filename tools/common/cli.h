@@ -57,6 +57,8 @@ typedef struct CliCommand {
  * 1 for --help, 0 on success, CLI_EXIT_USAGE (negated) on error. */
 int cli_parse(const CliCommand *cmd, const CliOpt *opts, int argc, char **argv, int *nb_pos);
 void cli_print_help(const CliCommand *cmd, const CliOpt *opts, FILE *f);
+/* The default of option @p key of @p t as text, for help that combines options; "" if none. */
+const char *cli_lib_default(const VpOptionTable *t, const char *key, char *buf, size_t size);
 
 /* Global state set by the main entry point. */
 extern int cli_verbosity;      /* -1 quiet, 0 normal, 1 verbose, 2 debug */
