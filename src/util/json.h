@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* JSON for user-written files (presets, QC specs) and declarative field tables. Never
- * installed. */
+/* JSON for user-written files (presets, QC specs); their fields are read through the
+ * option tables (options/options_json.h). Never installed. */
 #ifndef VIDPIPE_JSON_H
 #define VIDPIPE_JSON_H
 
@@ -31,31 +31,5 @@ void vpi_json_free(VpiJson **v);
 /* The member @p key of an object (the last one if repeated), or NULL. */
 const VpiJson *vpi_json_get(const VpiJson *obj, const char *key);
 void vpi_json_write_string(FILE *f, const char *s);
-
-/* One field of an option struct: drives defaults, JSON reading, range checks and help. */
-typedef enum VpiFieldType {
-    VPI_FIELD_INT, VPI_FIELD_INT64, VPI_FIELD_DOUBLE, VPI_FIELD_BOOL, VPI_FIELD_STR,
-} VpiFieldType;
-
-typedef struct VpiField {
-    const char *name;
-    const char *help;
-    size_t offset;
-    VpiFieldType type;
-    double def;
-    double min, max;
-    const char *def_str;        /* VPI_FIELD_STR: default */
-    size_t size;                /* VPI_FIELD_STR: the char array's size */
-} VpiField;
-
-void vpi_fields_defaults(const VpiField *fields, void *dst);
-/* Apply the members of @p obj to @p dst; unknown members, wrong types and values out of
- * range are errors naming the field ("@p what: \"crf\" must be ..."). */
-int vpi_fields_apply(const VpiField *fields, void *dst, const VpiJson *obj, const char *what,
-                     char *err, size_t err_size);
-
-/* Range-check every numeric field of @p src; VP_ERR_BAD_OPTION with @p err naming it. */
-int vpi_fields_check(const VpiField *fields, const void *src, const char *what, char *err,
-                     size_t err_size);
 
 #endif /* VIDPIPE_JSON_H */
