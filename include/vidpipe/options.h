@@ -25,7 +25,8 @@ extern "C" {
 typedef struct VpOptionTable VpOptionTable;
 
 /** The table of one settings struct: "writer" (VpWriterOpts), "proxy" (VpProxyOpts),
- *  "qc_spec" (VpQcSpec), "loudnorm" (VpLoudnormOpts), "cleanup" (VpCleanupOpts); NULL for an unknown name. Static:
+ *  "qc_spec" (VpQcSpec), "loudnorm" (VpLoudnormOpts), "cleanup" (VpCleanupOpts),
+ *  "join" (VpJoinOpts); NULL for an unknown name. Static:
  *  never freed. */
 VP_API const VpOptionTable *vp_option_table(const char *name);
 

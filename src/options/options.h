@@ -85,5 +85,6 @@ extern const VpiOptTable vpi_proxy_options;
 extern const VpiOptTable vpi_qc_spec_options;
 extern const VpiOptTable vpi_loudnorm_options;
 extern const VpiOptTable vpi_cleanup_options;
+extern const VpiOptTable vpi_join_options;
 
 #endif /* VIDPIPE_OPTIONS_OPTIONS_H */

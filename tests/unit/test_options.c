@@ -314,6 +314,42 @@ static void test_public(void)
     CHECK_EQ(vp_option_set(t, &s, "max_duration", "2", err, sizeof(err)), 0);
     CHECK_EQ(vp_option_check(t, &s, err, sizeof(err)), VP_ERR_BAD_OPTION);
     CHECK_STR(err, "max_duration: value 2 is below min_duration (10)");
+
+    VpJoinOpts j;
+    vp_join_default_opts(&j);
+    t = vp_option_table("join");
+    CHECK_EQ(vp_option_check(t, &j, err, sizeof(err)), 0);
+    CHECK_EQ(j.max_cached_segments, 16);
+    j.faststart = 0;
+    CHECK_EQ(vp_option_check(t, &j, err, sizeof(err)), VP_ERR_BAD_OPTION);
+    CHECK_STR(err, "faststart: value 0 is out of range 1..1");
+
+    VpCleanupOpts c;
+    vp_cleanup_default_opts(&c);
+    t = vp_option_table("cleanup");
+    CHECK_EQ(vp_option_check(t, &c, err, sizeof(err)), VP_ERR_BAD_OPTION);
+    CHECK_STR(err, "nothing to do: enable stabilize, eq or denoise_audio");
+    CHECK_EQ(vp_option_set(t, &c, "stabilize", "true", err, sizeof(err)), 0);
+    CHECK_EQ(vp_option_check(t, &c, err, sizeof(err)), 0);
+
+    /* Every table's own defaults pass its check (cleanup's needs one thing to do). */
+    static const char *const names[] = { "writer", "proxy", "qc_spec", "loudnorm", "join" };
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        union { VpWriterOpts w; VpProxyOpts p; VpQcSpec q; VpLoudnormOpts l; VpJoinOpts j; } u;
+        memset(&u, 0, sizeof(u));
+        if (i == 0) {
+            vp_writer_default_opts(&u.w);
+            u.w.width = 64, u.w.height = 48;
+        } else if (i == 1)
+            vp_proxy_default_opts(&u.p);
+        else if (i == 2)
+            vp_qc_default_spec(&u.q);
+        else if (i == 3)
+            vp_loudnorm_default_opts(&u.l);
+        else
+            vp_join_default_opts(&u.j);
+        CHECK_EQ(vp_option_check(vp_option_table(names[i]), &u, err, sizeof(err)), 0);
+    }
 }
 
 int main(void)
