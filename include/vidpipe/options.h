@@ -26,7 +26,8 @@ typedef struct VpOptionTable VpOptionTable;
 
 /** The table of one settings struct: "writer" (VpWriterOpts), "proxy" (VpProxyOpts),
  *  "qc_spec" (VpQcSpec), "loudnorm" (VpLoudnormOpts), "cleanup" (VpCleanupOpts),
- *  "join" (VpJoinOpts); NULL for an unknown name. Static:
+ *  "join" (VpJoinOpts), "replace_audio" (VpReplaceAudioOpts),
+ *  "thumb" (VpThumbOpts); NULL for an unknown name. Static:
  *  never freed. */
 VP_API const VpOptionTable *vp_option_table(const char *name);
 

@@ -86,5 +86,7 @@ extern const VpiOptTable vpi_qc_spec_options;
 extern const VpiOptTable vpi_loudnorm_options;
 extern const VpiOptTable vpi_cleanup_options;
 extern const VpiOptTable vpi_join_options;
+extern const VpiOptTable vpi_replace_audio_options;
+extern const VpiOptTable vpi_thumb_options;
 
 #endif /* VIDPIPE_OPTIONS_OPTIONS_H */

@@ -50,6 +50,12 @@ assert_eq "$RC" 3 "cleanup --eq 0,9,1: exit code"
 assert_eq "$ERR" "vidpipe: cleanup: --eq 0,9,1: contrast: value 9 is out of range 0..4" \
     "cleanup --eq 0,9,1: message"
 
+run "$VIDPIPE" thumb --quality 40 -o "$WORK/bad.jpg" "$src"
+assert_eq "$ERR" "vidpipe: thumb: --quality: value 40 is out of range 1..31" "thumb -q 40: message"
+run "$VIDPIPE" replace-audio --audio-bitrate 1k -o "$WORK/bad.mp4" "$src" "$src"
+assert_eq "$ERR" "vidpipe: replace-audio: --audio-bitrate: value 1000 is out of range 8000..512000" \
+    "replace-audio --audio-bitrate 1k: message"
+
 # --help shows the table's range and default.
 run "$VIDPIPE" encode-raw --help
 assert_contains "$OUT" "(0..51, default 23)" "encode-raw --help: crf range and default"

@@ -10,7 +10,7 @@ import sys
 
 VIDPIPE = os.environ["VIDPIPE"]
 SRC = os.environ["VP_SRCDIR"]
-COMMANDS = ["encode-raw", "proxy", "loudnorm", "cleanup"]
+COMMANDS = ["encode-raw", "proxy", "loudnorm", "cleanup", "replace-audio", "thumb"]
 failures = checks = 0
 
 
