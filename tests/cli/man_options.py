@@ -62,5 +62,33 @@ for cmd in COMMANDS:
     if not table_opts:
         fail("%s: no option of its --help comes from an option table" % cmd)
 
+# The QC spec's fields (JSON members, not command-line options): vidpipe-qc.1's SPEC section
+# against `vidpipe qc --show-spec`, which prints the "qc_spec" table.
+shown = subprocess.run([VIDPIPE, "qc", "--show-spec"], capture_output=True, text=True,
+                       check=True).stdout
+text = open(os.path.join(SRC, "docs", "vidpipe-qc.1"), encoding="utf-8").read().replace("\\-", "-")
+spec = text.split(".SH SPEC", 1)[1].split("\n.SH ", 1)[0]
+entries = {}
+for entry in re.split(r"^\.TP\s*$", spec, flags=re.M)[1:]:
+    head, _, body = entry.strip().partition("\n")
+    for name in re.findall(r"[a-z_]+", head.replace(".B", "")):
+        entries[name] = body
+fields = re.findall(r"^  ([a-z_]+)\s+(\S+)\s", shown, flags=re.M)
+checks += 1
+if len(fields) < 20:
+    fail("qc --show-spec lists %d fields" % len(fields))
+for name, default in fields:
+    checks += 1
+    if name not in entries:
+        fail("qc: spec field %s is not in vidpipe-qc.1's SPEC section" % name)
+        continue
+    body = entries[name]
+    numbers = [float(x) for x in re.findall(r"-?\d+(?:\.\d+)?", body)]
+    ok = float(default) in numbers or \
+        (name == "require_audio" and ("true" if default == "1" else "false") in body)
+    checks += 1
+    if not ok:
+        fail("qc: vidpipe-qc.1 does not give spec field %s's default %s: %r" % (name, default, body))
+
 print("%d checks, %d failed" % (checks, failures))
 sys.exit(1 if failures else 0)
