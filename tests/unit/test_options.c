@@ -333,9 +333,13 @@ static void test_public(void)
     CHECK_EQ(vp_option_check(t, &c, err, sizeof(err)), 0);
 
     /* Every table's own defaults pass its check (cleanup's needs one thing to do). */
-    static const char *const names[] = { "writer", "proxy", "qc_spec", "loudnorm", "join" };
+    static const char *const names[] = { "writer", "proxy", "qc_spec", "loudnorm", "join",
+                                         "pipeline" };
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-        union { VpWriterOpts w; VpProxyOpts p; VpQcSpec q; VpLoudnormOpts l; VpJoinOpts j; } u;
+        union {
+            VpWriterOpts w; VpProxyOpts p; VpQcSpec q; VpLoudnormOpts l; VpJoinOpts j;
+            VpPipelineOpts pl;
+        } u;
         memset(&u, 0, sizeof(u));
         if (i == 0) {
             vp_writer_default_opts(&u.w);
@@ -346,10 +350,19 @@ static void test_public(void)
             vp_qc_default_spec(&u.q);
         else if (i == 3)
             vp_loudnorm_default_opts(&u.l);
-        else
+        else if (i == 4)
             vp_join_default_opts(&u.j);
+        else
+            vp_pipeline_default_opts(&u.pl);
         CHECK_EQ(vp_option_check(vp_option_table(names[i]), &u, err, sizeof(err)), 0);
     }
+    VpPipelineOpts pl;
+    vp_pipeline_default_opts(&pl);
+    CHECK_EQ(pl.skip_unneeded, 1);
+    pl.decode_threads = 65;
+    CHECK_EQ(vp_option_check(vp_option_table("pipeline"), &pl, err, sizeof(err)),
+             VP_ERR_BAD_OPTION);
+    CHECK_STR(err, "decode_threads: value 65 is out of range 0..64");
 }
 
 int main(void)
