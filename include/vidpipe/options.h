@@ -27,7 +27,8 @@ typedef struct VpOptionTable VpOptionTable;
 /** The table of one settings struct: "writer" (VpWriterOpts), "proxy" (VpProxyOpts),
  *  "qc_spec" (VpQcSpec), "loudnorm" (VpLoudnormOpts), "cleanup" (VpCleanupOpts),
  *  "join" (VpJoinOpts), "replace_audio" (VpReplaceAudioOpts),
- *  "thumb" (VpThumbOpts), "pipeline" (VpPipelineOpts); NULL for an unknown name. Static:
+ *  "thumb" (VpThumbOpts), "pipeline" (VpPipelineOpts),
+ *  "encode" (VpEncodeOpts); NULL for an unknown name. Static:
  *  never freed. */
 VP_API const VpOptionTable *vp_option_table(const char *name);
 

@@ -95,7 +95,11 @@ static double number_of(const VpiOption *o, const void *p)
     case VPI_OPT_INT64: case VPI_OPT_BITRATE: return (double)*(const int64_t *)p;
     case VPI_OPT_DOUBLE: case VPI_OPT_DURATION: return *(const double *)p;
     case VPI_OPT_RATIONAL: {
+        /* 0/0 and 0/1 are 0 (VPI_OPT_ZERO_OK: "the source's"); any other non-positive
+         * rate is out of every range. */
         const VpRational *q = p;
+        if (!q->num && q->den >= 0)
+            return 0;
         return q->den > 0 && q->num > 0 ? (double)q->num / q->den : -1;
     }
     default:
@@ -469,7 +473,7 @@ const VpOptionTable *vp_option_table(const char *name)
     static const VpiOptTable *const tables[] = {
         &vpi_writer_options, &vpi_proxy_options, &vpi_qc_spec_options, &vpi_loudnorm_options,
         &vpi_cleanup_options, &vpi_join_options, &vpi_replace_audio_options,
-        &vpi_thumb_options, &vpi_pipeline_options,
+        &vpi_thumb_options, &vpi_pipeline_options, &vpi_encode_options,
     };
     for (size_t i = 0; name && i < sizeof(tables) / sizeof(tables[0]); i++)
         if (!strcmp(tables[i]->name, name))

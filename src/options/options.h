@@ -89,5 +89,6 @@ extern const VpiOptTable vpi_join_options;
 extern const VpiOptTable vpi_replace_audio_options;
 extern const VpiOptTable vpi_thumb_options;
 extern const VpiOptTable vpi_pipeline_options;
+extern const VpiOptTable vpi_encode_options;
 
 #endif /* VIDPIPE_OPTIONS_OPTIONS_H */

@@ -12,6 +12,7 @@
 #include <libavutil/opt.h>
 #include <libavutil/pixdesc.h>
 
+#include "options/options.h"
 #include "sink.h"
 
 static const char *const x264_presets[] = {
@@ -49,52 +50,65 @@ typedef struct EncodeCtx {
     int64_t audio_samples;
 } EncodeCtx;
 
+static const char *const fit_names[] = { "source", "height", "width", "pad", NULL };
+
+#define O(n, t, d, lo, hi, h, ...) \
+    { .name = #n, .help = h, .type = VPI_OPT_##t, .offset = offsetof(VpEncodeOpts, n), \
+      .def = d, .min = lo, .max = hi, __VA_ARGS__ }
+
+/* path, the filter chains and copy_video are set by the operations, not typed: no rows. */
+static const VpiOption encode_options[] = {
+    O(fit, ENUM, VP_FIT_SOURCE, 0, 0, "how width and height apply", .names = fit_names),
+    O(width, INT, 0, 0, 8192, "output width (fit width or pad)"),
+    O(height, INT, 0, 0, 8192, "output height (fit height or pad)"),
+    O(fps, RATIONAL, 0, 0.001, 1000, "output frame rate (0: the source's)",
+      .flags = VPI_OPT_ZERO_OK),
+    O(crf, INT, 23, 0, 51, "x264 constant rate factor"),
+    O(x264_preset, CSTRING, 0, 0, 0, "x264 preset", .def_str = "medium",
+      .names = x264_presets),
+    O(max_bitrate, BITRATE, 0, 0, 1e9, "bits/s cap (0: none)"),
+    O(video_threads, INT, 0, 0, 64, "encoder threads (0: automatic)"),
+    O(audio, BOOL, 1, 0, 1, "encode the source's audio when it has some"),
+    O(audio_bitrate, BITRATE, 128000, 8000, 512000, "AAC bits/s"),
+    O(faststart, BOOL, 1, 0, 1, "moov before mdat (MP4/MOV)"),
+    O(end_time, DOUBLE, 0, 0, 1e9, "seconds: nothing from this time on is written (0: none)"),
+    { NULL },
+};
+#undef O
+
+static int check_encode(const void *obj, char *err, size_t err_size)
+{
+    const VpEncodeOpts *o = obj;
+    if (!o->path || !*o->path) {
+        snprintf(err, err_size, "path: an output file is required");
+        return VP_ERR_BAD_OPTION;
+    }
+    if ((o->fit == VP_FIT_HEIGHT || o->fit == VP_FIT_PAD) && o->height < 2) {
+        snprintf(err, err_size, "height: value %d is out of range 2..8192", o->height);
+        return VP_ERR_BAD_OPTION;
+    }
+    if ((o->fit == VP_FIT_WIDTH || o->fit == VP_FIT_PAD) && o->width < 2) {
+        snprintf(err, err_size, "width: value %d is out of range 2..8192", o->width);
+        return VP_ERR_BAD_OPTION;
+    }
+    return 0;
+}
+
+const VpiOptTable vpi_encode_options = { "encode", encode_options, check_encode };
+
 void vp_encode_default_opts(VpEncodeOpts *o)
 {
     memset(o, 0, sizeof(*o));
-    o->fit = VP_FIT_SOURCE;
-    o->crf = 23;
-    o->x264_preset = "medium";
-    o->audio = 1;
-    o->audio_bitrate = 128000;
-    o->faststart = 1;
-}
-
-static int bad(const char *path, const char *field, const char *why)
-{
-    vpi_log(VP_LOG_ERROR, "%s: encode option %s %s", path ? path : "(output)", field, why);
-    return VP_ERR_BAD_OPTION;
+    vpi_opt_defaults(&vpi_encode_options, o);
 }
 
 static int validate(const VpEncodeOpts *o)
 {
-    if (!o->path || !*o->path)
-        return bad(o->path, "path", "is required");
-    if (o->fit < VP_FIT_SOURCE || o->fit > VP_FIT_PAD)
-        return bad(o->path, "fit", "is not a VpFit value");
-    if ((o->fit == VP_FIT_HEIGHT || o->fit == VP_FIT_PAD) && (o->height < 2 || o->height > 8192))
-        return bad(o->path, "height", "must be 2..8192");
-    if ((o->fit == VP_FIT_WIDTH || o->fit == VP_FIT_PAD) && (o->width < 2 || o->width > 8192))
-        return bad(o->path, "width", "must be 2..8192");
-    if (o->fps.num < 0 || o->fps.den < 0 || (o->fps.num && !o->fps.den) ||
-        (o->fps.den && av_q2d((AVRational){ o->fps.num, o->fps.den }) > 1000))
-        return bad(o->path, "fps", "must be a positive rate up to 1000, or 0/0");
-    if (o->crf < 0 || o->crf > 51)
-        return bad(o->path, "crf", "must be 0..51");
-    int known = 0;
-    for (int i = 0; x264_presets[i]; i++)
-        known |= o->x264_preset && !strcmp(o->x264_preset, x264_presets[i]);
-    if (!known)
-        return bad(o->path, "x264_preset", "must be one of ultrafast .. placebo");
-    if (o->max_bitrate < 0 || o->max_bitrate > 1000000000)
-        return bad(o->path, "max_bitrate", "must be 0..1000000000");
-    if (o->audio_bitrate < 8000 || o->audio_bitrate > 512000)
-        return bad(o->path, "audio_bitrate", "must be 8000..512000");
-    if (!(o->end_time >= 0 && o->end_time <= 1e9))
-        return bad(o->path, "end_time", "must be 0..1e9 seconds");
-    if (o->video_threads < 0 || o->video_threads > 64)
-        return bad(o->path, "video_threads", "must be 0..64");
-    return 0;
+    char why[256];
+    int ret = vpi_opt_check(&vpi_encode_options, o, why, sizeof(why));
+    if (ret < 0)
+        vpi_log(VP_LOG_ERROR, "%s: encode option %s", o->path ? o->path : "(output)", why);
+    return ret;
 }
 
 static int even(double v)

@@ -363,6 +363,21 @@ static void test_public(void)
     CHECK_EQ(vp_option_check(vp_option_table("pipeline"), &pl, err, sizeof(err)),
              VP_ERR_BAD_OPTION);
     CHECK_STR(err, "decode_threads: value 65 is out of range 0..64");
+
+    /* The encode sink: 0/0 is "the source's rate"; pad needs both sides. */
+    VpEncodeOpts e;
+    vp_encode_default_opts(&e);
+    t = vp_option_table("encode");
+    e.path = "out.mp4";
+    CHECK(e.fps.num == 0 && e.fps.den == 0);
+    CHECK_EQ(vp_option_check(t, &e, err, sizeof(err)), 0);
+    CHECK_EQ(vp_option_set(t, &e, "fit", "pad", err, sizeof(err)), 0);
+    CHECK_EQ(vp_option_set(t, &e, "height", "720", err, sizeof(err)), 0);
+    CHECK_EQ(vp_option_check(t, &e, err, sizeof(err)), VP_ERR_BAD_OPTION);
+    CHECK_STR(err, "width: value 0 is out of range 2..8192");
+    e.fps = (VpRational){ 30, 0 };
+    CHECK_EQ(vp_option_check(t, &e, err, sizeof(err)), VP_ERR_BAD_OPTION);
+    CHECK_STR(err, "fps: value 30/0 is out of range 0.001..1000 frames/s (or 0)");
 }
 
 int main(void)
