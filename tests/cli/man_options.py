@@ -10,7 +10,7 @@ import sys
 
 VIDPIPE = os.environ["VIDPIPE"]
 SRC = os.environ["VP_SRCDIR"]
-COMMANDS = ["encode-raw", "proxy", "loudnorm", "cleanup", "replace-audio", "thumb"]
+COMMANDS = ["encode-raw", "proxy", "loudnorm", "cleanup", "replace-audio", "thumb", "probe"]
 failures = checks = 0
 
 

@@ -334,11 +334,11 @@ static void test_public(void)
 
     /* Every table's own defaults pass its check (cleanup's needs one thing to do). */
     static const char *const names[] = { "writer", "proxy", "qc_spec", "loudnorm", "join",
-                                         "pipeline" };
+                                         "pipeline", "probe" };
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
         union {
             VpWriterOpts w; VpProxyOpts p; VpQcSpec q; VpLoudnormOpts l; VpJoinOpts j;
-            VpPipelineOpts pl;
+            VpPipelineOpts pl; VpProbeOpts pr;
         } u;
         memset(&u, 0, sizeof(u));
         if (i == 0) {
@@ -352,8 +352,10 @@ static void test_public(void)
             vp_loudnorm_default_opts(&u.l);
         else if (i == 4)
             vp_join_default_opts(&u.j);
-        else
+        else if (i == 5)
             vp_pipeline_default_opts(&u.pl);
+        else
+            vp_probe_default_opts(&u.pr);
         CHECK_EQ(vp_option_check(vp_option_table(names[i]), &u, err, sizeof(err)), 0);
     }
     VpPipelineOpts pl;
