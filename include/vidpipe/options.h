@@ -28,7 +28,8 @@ typedef struct VpOptionTable VpOptionTable;
  *  "qc_spec" (VpQcSpec), "loudnorm" (VpLoudnormOpts), "cleanup" (VpCleanupOpts),
  *  "join" (VpJoinOpts), "replace_audio" (VpReplaceAudioOpts),
  *  "thumb" (VpThumbOpts), "pipeline" (VpPipelineOpts),
- *  "encode" (VpEncodeOpts), "probe" (VpProbeOpts); NULL for an unknown name. Static:
+ *  "encode" (VpEncodeOpts), "probe" (VpProbeOpts),
+ *  "batch" (VpBatchOpts); NULL for an unknown name. Static:
  *  never freed. */
 VP_API const VpOptionTable *vp_option_table(const char *name);
 

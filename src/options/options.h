@@ -91,5 +91,6 @@ extern const VpiOptTable vpi_thumb_options;
 extern const VpiOptTable vpi_pipeline_options;
 extern const VpiOptTable vpi_encode_options;
 extern const VpiOptTable vpi_probe_options;
+extern const VpiOptTable vpi_batch_options;
 
 #endif /* VIDPIPE_OPTIONS_OPTIONS_H */

@@ -10,7 +10,8 @@ import sys
 
 VIDPIPE = os.environ["VIDPIPE"]
 SRC = os.environ["VP_SRCDIR"]
-COMMANDS = ["encode-raw", "proxy", "loudnorm", "cleanup", "replace-audio", "thumb", "probe"]
+COMMANDS = ["encode-raw", "proxy", "loudnorm", "cleanup", "replace-audio", "thumb", "probe",
+            "batch"]
 failures = checks = 0
 
 
@@ -40,8 +41,9 @@ for cmd in COMMANDS:
     documented = man_paragraphs(page)
     table_opts = 0
     for line in help_text.splitlines():
-        # The table's form, "(0..51, default 23)"; hand-written help says "default 1; 0: ...".
-        m = re.match(r"\s+(?:-\w, )?(--[a-z][a-z0-9-]*).*\(([^()]*, )?default ([^();:]*)\)$",
+        # The table's form, "(0..51, default 23)", "(h264|hevc, default h264)"; hand-written
+        # help says "(default 1; 0: ...)" or "(default OUT/report.jsonl)".
+        m = re.match(r"\s+(?:-\w, )?(--[a-z][a-z0-9-]*).*\(([^()]*), default ([^();:]*)\)$",
                      line)
         if not m:
             continue
