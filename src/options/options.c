@@ -114,7 +114,9 @@ static void format_value(const VpiOption *o, const void *p, char *buf, size_t si
     case VPI_OPT_INT64: case VPI_OPT_BITRATE:
         snprintf(buf, size, "%lld", (long long)*(const int64_t *)p);
         break;
-    case VPI_OPT_DOUBLE: case VPI_OPT_DURATION: snprintf(buf, size, "%g", *(const double *)p); break;
+    case VPI_OPT_DOUBLE: case VPI_OPT_DURATION:
+        snprintf(buf, size, "%g", *(const double *)p);
+        break;
     case VPI_OPT_ENUM: {
         int v = *(const int *)p, n = 0;
         while (o->names[n])

@@ -43,7 +43,8 @@ assert_eq "$ERR" "vidpipe: encode-raw: --crf: value 52 is out of range 0..51" "c
 
 run "$VIDPIPE" loudnorm --i -80 -o "$WORK/bad.mp4" "$src"
 assert_eq "$RC" 3 "loudnorm --i -80: exit code"
-assert_eq "$ERR" "vidpipe: loudnorm: --i: value -80 is out of range -70..-5" "loudnorm --i -80: message"
+assert_eq "$ERR" "vidpipe: loudnorm: --i: value -80 is out of range -70..-5" \
+    "loudnorm --i -80: message"
 
 run "$VIDPIPE" cleanup --eq 0,9,1 -o "$WORK/bad.mp4" "$src"
 assert_eq "$RC" 3 "cleanup --eq 0,9,1: exit code"
@@ -53,7 +54,8 @@ assert_eq "$ERR" "vidpipe: cleanup: --eq 0,9,1: contrast: value 9 is out of rang
 run "$VIDPIPE" thumb --quality 40 -o "$WORK/bad.jpg" "$src"
 assert_eq "$ERR" "vidpipe: thumb: --quality: value 40 is out of range 1..31" "thumb -q 40: message"
 run "$VIDPIPE" replace-audio --audio-bitrate 1k -o "$WORK/bad.mp4" "$src" "$src"
-assert_eq "$ERR" "vidpipe: replace-audio: --audio-bitrate: value 1000 is out of range 8000..512000" \
+bitrate_err="value 1000 is out of range 8000..512000"
+assert_eq "$ERR" "vidpipe: replace-audio: --audio-bitrate: $bitrate_err" \
     "replace-audio --audio-bitrate 1k: message"
 
 # --help shows the table's range and default.

@@ -90,7 +90,8 @@ for name, default in fields:
         (name == "require_audio" and ("true" if default == "1" else "false") in body)
     checks += 1
     if not ok:
-        fail("qc: vidpipe-qc.1 does not give spec field %s's default %s: %r" % (name, default, body))
+        fail("qc: vidpipe-qc.1 does not give spec field %s's default %s: %r" %
+             (name, default, body))
 
 print("%d checks, %d failed" % (checks, failures))
 sys.exit(1 if failures else 0)
