@@ -43,12 +43,14 @@ typedef struct VpOptionInfo {
     char range[96];             /**< "0..51", "ultrafast|...|veryslow"; "" when unbounded */
 } VpOptionInfo;
 
-/** Describe the option at @p index (0, 1, ...). Returns 0, or AVERROR(ENOENT) past the end. */
+/** Describe the option at @p index (0, 1, ...). Returns 0, AVERROR(ENOENT) past the end,
+ *  or AVERROR(EINVAL) for a NULL table or info. */
 VP_API int vp_option_info(const VpOptionTable *t, int index, VpOptionInfo *info);
 
 /**
  * Set option @p name of @p obj (a struct of the table's type) from its text form, checking
- * its range. A string option of type "string" points into @p value, which must outlive @p obj.
+ * its range. A `const char *` field (VpWriterOpts.preset, .encoder_params, ...) is set to
+ * point into @p value, which must then outlive @p obj; `char[]` fields are copied.
  * @return 0, or VP_ERR_BAD_OPTION with one line in @p err ("crf: value 60 is out of range
  *         0..51"); AVERROR_OPTION_NOT_FOUND for an unknown name. @p obj is unchanged on error.
  */
@@ -56,7 +58,8 @@ VP_API int vp_option_set(const VpOptionTable *t, void *obj, const char *name,
                          const char *value, char *err, size_t err_size);
 
 /** Check every option of @p obj against its range, then the table's cross-field rules.
- *  Returns 0 or VP_ERR_BAD_OPTION with one line in @p err. */
+ *  Returns 0, VP_ERR_BAD_OPTION with one line in @p err, or AVERROR(EINVAL) for a NULL
+ *  table or struct. */
 VP_API int vp_option_check(const VpOptionTable *t, const void *obj, char *err,
                            size_t err_size);
 

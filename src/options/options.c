@@ -487,6 +487,8 @@ const VpOptionTable *vp_option_table(const char *name)
 int vp_option_info(const VpOptionTable *t, int index, VpOptionInfo *info)
 {
     int n = 0;
+    if (!t || !info)
+        return AVERROR(EINVAL);
     while (t->options[n].name)
         n++;
     if (index < 0 || index >= n)
@@ -534,5 +536,10 @@ int vp_option_set(const VpOptionTable *t, void *obj, const char *name, const cha
 
 int vp_option_check(const VpOptionTable *t, const void *obj, char *err, size_t err_size)
 {
+    if (!t || !obj) {
+        if (err && err_size)
+            snprintf(err, err_size, "no option table or struct");
+        return AVERROR(EINVAL);
+    }
     return vpi_opt_check(t, obj, err, err_size);
 }

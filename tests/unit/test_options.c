@@ -271,6 +271,10 @@ static void test_public(void)
     const VpOptionTable *t = vp_option_table("writer");
     CHECK(t != NULL);
     CHECK(vp_option_table("nope") == NULL);
+    CHECK_EQ(vp_option_info(NULL, 0, &info), AVERROR(EINVAL));
+    CHECK_EQ(vp_option_check(NULL, &info, err, sizeof(err)), AVERROR(EINVAL));
+    CHECK_EQ(vp_option_set(t, &info, "crf", NULL, err, sizeof(err)), VP_ERR_BAD_OPTION);
+    CHECK_STR(err, "crf: '' is not an integer");
     int found = 0;
     for (int i = 0; vp_option_info(t, i, &info) == 0; i++)
         if (!strcmp(info.name, "crf")) {
