@@ -322,8 +322,12 @@ static int run_batch(int argc, char **argv)
 {
     const char *intro = NULL, *outro = NULL, *personal = NULL, *out_dir = NULL;
     const char *manifest = NULL, *report = NULL, *log = NULL;
-    int jobs = 0, json = 0, conform = 0, dry_run = 0, overwrite = 0, retries = 2, nb_pos = 0;
+    int json = 0, conform = 0, dry_run = 0, overwrite = 0, nb_pos = 0;
     int no_fsync = 0;
+    /* -j and --retries are the library's (vidpipe/options.h: ranges, defaults). */
+    VpBatchOpts bo;
+    vp_batch_default_opts(&bo);
+    const VpOptionTable *bt = vp_option_table("batch");
     const CliOpt opts[] = {
         { "intro", 0, CLI_STR, &intro, "FILE", "first segment of every output" },
         { "outro", 0, CLI_STR, &outro, "FILE", "last segment of every output" },
@@ -332,7 +336,7 @@ static int run_batch(int argc, char **argv)
         { "out", 'o', CLI_STR, &out_dir, "DIR", "write the outputs into DIR (created)" },
         { "manifest", 'm', CLI_STR, &manifest, "FILE",
           "CSV rows: output,segment,segment,... (see below)" },
-        { "jobs", 'j', CLI_INT, &jobs, "N", "N outputs at a time (default: cores)", 0, 256 },
+        CLI_LIB("jobs", 'j', &bo, "N", bt, "jobs"),
         { "report", 0, CLI_STR, &report, "FILE",
           "per-item JSON lines (default OUT/vidpipe-report.jsonl)" },
         { "log", 0, CLI_STR, &log, "FILE", "run log, appended (default OUT/vidpipe-batch.log)" },
@@ -340,8 +344,7 @@ static int run_batch(int argc, char **argv)
         { "conform", 0, CLI_FLAG, &conform, NULL,
           "re-encode segments that cannot be stream-copied" },
         { "overwrite", 0, CLI_FLAG, &overwrite, NULL, "redo outputs that exist already" },
-        { "retries", 0, CLI_INT, &retries, "N",
-          "attempts after a transient I/O error (default 2)", 0, 100 },
+        CLI_LIB("retries", 0, &bo, "N", bt, "retries"),
         { "dry-run", 'n', CLI_FLAG, &dry_run, NULL, "list what would be done, do nothing" },
         { "no-fsync", 0, CLI_FLAG, &no_fsync, NULL,
           "rename outputs into place without fsync (faster; kill-safe, not power-safe)" },
@@ -503,12 +506,10 @@ static int run_batch(int argc, char **argv)
     job.join_opts.conform = conform;
     job.join_opts.durable = !no_fsync;
 
-    VpBatchOpts bo;
     VpBatchStats st;
-    vp_batch_default_opts(&bo);
-    bo.jobs = jobs ? jobs : cli_default_jobs();
+    if (!bo.jobs)
+        bo.jobs = cli_default_jobs();
     bo.skip_existing = !overwrite;
-    bo.retries = retries;
     bo.report_path = report;
     bo.log_path = log;
     bo.work = join_item;

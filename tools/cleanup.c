@@ -25,18 +25,23 @@ static int run_cleanup(int argc, char **argv)
 
     vp_cleanup_default_opts(&o);
     tb_batch_init(&b);
+    /* Names, types, ranges and defaults are the library's (vidpipe/options.h). */
+    const VpOptionTable *ct = vp_option_table("cleanup");
+    char b_def[16], c_def[16], s_def[16], eq_help[96];
+    snprintf(eq_help, sizeof(eq_help), "brightness,contrast,saturation (%s,%s,%s)",
+             cli_lib_default(ct, "brightness", b_def, sizeof(b_def)),
+             cli_lib_default(ct, "contrast", c_def, sizeof(c_def)),
+             cli_lib_default(ct, "saturation", s_def, sizeof(s_def)));
     const CliOpt opts[] = {
         { "output", 'o', CLI_STR, &out, "OUT", "output file (a folder for several inputs)" },
         { "stabilize", 0, CLI_FLAG, &o.stabilize, NULL, "stabilize (vid.stab, two passes)" },
-        { "shakiness", 0, CLI_INT, &o.shakiness, "N", "how shaky the input is, 1..10 (5)", 1,
-          10 },
-        { "smoothing", 0, CLI_INT, &o.smoothing, "N", "frames to smooth the camera path over (30)",
-          0, 1000 },
-        { "eq", 0, CLI_STR, &eq, "B,C,S", "brightness,contrast,saturation (0.05,1.1,1.1)" },
+        CLI_LIB("shakiness", 0, &o, "N", ct, "shakiness"),
+        CLI_LIB("smoothing", 0, &o, "N", ct, "smoothing"),
+        { "eq", 0, CLI_STR, &eq, "B,C,S", eq_help },
         { "denoise-audio", 0, CLI_FLAG, &o.denoise_audio, NULL,
           "band-limit to 200 Hz-3 kHz and denoise (afftdn)" },
-        { "crf", 0, CLI_INT, &o.crf, "N", "x264 CRF (23)", 0, 51 },
-        { "preset", 0, CLI_STR, &o.x264_preset, "P", "x264 preset (medium)" },
+        CLI_LIB("crf", 0, &o, "N", ct, "crf"),
+        CLI_LIB("preset", 0, &o, "P", ct, "x264_preset"),
         TB_BATCH_OPTS(b),
         { 0 },
     };
@@ -44,12 +49,20 @@ static int run_cleanup(int argc, char **argv)
     if (r)
         return r > 0 ? CLI_EXIT_OK : -r;
     if (eq) {
-        char extra;
-        if (sscanf(eq, "%lf,%lf,%lf%c", &o.brightness, &o.contrast, &o.saturation, &extra) != 3 ||
-            !(o.brightness >= -1 && o.brightness <= 1) || !(o.contrast >= 0 && o.contrast <= 4) ||
-            !(o.saturation >= 0 && o.saturation <= 3)) {
-            cli_error("cleanup: --eq must be B,C,S with brightness -1..1, contrast 0..4, "
-                      "saturation 0..3, not '%s'", eq);
+        /* B,C,S: three options of the table, each with its own range and message. */
+        static const char *const keys[] = { "brightness", "contrast", "saturation" };
+        char buf[256], why[256];
+        char *save = NULL, *field = buf;
+        snprintf(buf, sizeof(buf), "%s", eq);
+        for (int i = 0; i < 3; i++, field = NULL) {
+            const char *v = strtok_r(field, ",", &save);
+            if (!v || vp_option_set(ct, &o, keys[i], v, why, sizeof(why)) < 0) {
+                cli_error("cleanup: --eq %s: %s", eq, v ? why : "must be B,C,S");
+                return CLI_EXIT_USAGE;
+            }
+        }
+        if (strtok_r(NULL, ",", &save)) {
+            cli_error("cleanup: --eq %s: must be B,C,S", eq);
             return CLI_EXIT_USAGE;
         }
         o.eq = 1;

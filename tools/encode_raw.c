@@ -22,69 +22,28 @@ static size_t frame_size(VpPixelFormat fmt, int w, int h)
     }
 }
 
-/* "30", "29.97", "30000/1001". */
-static int parse_rate(const char *s, VpRational *r)
-{
-    char *end;
-    long num = strtol(s, &end, 10);
-    if (*end == '/') {
-        long den = strtol(end + 1, &end, 10);
-        if (*end || num <= 0 || den <= 0 || num > 1000000 || den > 1000000)
-            return -1;
-        *r = (VpRational){ (int)num, (int)den };
-        return 0;
-    }
-    double d = strtod(s, &end);
-    if (*end || !(d > 0 && d <= 1000))
-        return -1;
-    double ntsc = d * 1.001;
-    if (d == (int)d)
-        *r = (VpRational){ (int)d, 1 };
-    else if (fabs(ntsc - lround(ntsc)) < 0.002)
-        *r = (VpRational){ (int)lround(ntsc) * 1000, 1001 }; /* 29.97, 23.976, 59.94 */
-    else
-        *r = (VpRational){ (int)lround(d * 1000), 1000 };
-    return 0;
-}
-
-/* "6000000", "6000k", "6M". */
-static int parse_bits(const char *s, int64_t *v)
-{
-    char *end;
-    double d = strtod(s, &end);
-    if (*end == 'k' || *end == 'K')
-        d *= 1e3, end++;
-    else if (*end == 'M' || *end == 'm')
-        d *= 1e6, end++;
-    if (*end || !(d >= 0 && d <= 2e9))
-        return -1;
-    *v = (int64_t)d;
-    return 0;
-}
-
 static int run_encode_raw(int argc, char **argv)
 {
-    const char *input = "-", *size = NULL, *pix = "bgr24", *rate = "30", *codec = "h264";
-    const char *preset = "medium", *hw = "auto", *bitrate = NULL, *params = NULL;
-    int crf = 23, keyint = 0, queue = 8, threads = 0, json = 0, nb_pos = 0;
+    const char *input = "-";
+    int json = 0, nb_pos = 0;
+    VpWriterOpts o;
+    vp_writer_default_opts(&o);
+    const VpOptionTable *wt = vp_option_table("writer");
+    /* Names, types, ranges and defaults are the writer's (vidpipe/options.h). */
     const CliOpt opts[] = {
         { "input", 'i', CLI_STR, &input, "FILE", "raw frames from FILE (default - : stdin)" },
-        { "size", 's', CLI_STR, &size, "WxH", "frame size (required)" },
-        { "pix-fmt", 0, CLI_STR, &pix, "FMT",
-          "bgr24 (default), rgb24, bgra, rgba, gray, yuv420p, nv12" },
-        { "rate", 'r', CLI_STR, &rate, "FPS", "frame rate: 30, 29.97, 30000/1001 (default 30)" },
-        { "codec", 'c', CLI_STR, &codec, "NAME", "h264 (default) or hevc" },
-        { "crf", 0, CLI_INT, &crf, "N", "constant quality, lower is better (default 23)", 0, 51 },
-        { "bitrate", 'b', CLI_STR, &bitrate, "BITS", "target bitrate instead: 6M, 800k" },
-        { "preset", 0, CLI_STR, &preset, "NAME", "ultrafast .. veryslow (default medium)" },
-        { "keyint", 'g', CLI_INT, &keyint, "N", "frames between keyframes (default: encoder's)",
-          0, 100000 },
-        { "hw", 0, CLI_STR, &hw, "NAME", "auto (default), none, nvenc, vaapi, qsv, videotoolbox" },
-        { "queue", 0, CLI_INT, &queue, "N", "frames buffered ahead of the encoder (default 8)",
-          2, 256 },
-        { "threads", 0, CLI_INT, &threads, "N", "encoder threads (default: encoder's choice)",
-          0, 128 },
-        { "encoder-params", 0, CLI_STR, &params, "K=V:..", "extra x264-params / x265-params" },
+        CLI_LIB("size", 's', &o, "WxH", wt, "size"),
+        CLI_LIB("pix-fmt", 0, &o, "FMT", wt, "pix_fmt"),
+        CLI_LIB("rate", 'r', &o, "FPS", wt, "fps"),
+        CLI_LIB("codec", 'c', &o, "NAME", wt, "codec"),
+        CLI_LIB("crf", 0, &o, "N", wt, "crf"),
+        CLI_LIB("bitrate", 'b', &o, "BITS", wt, "bitrate"),
+        CLI_LIB("preset", 0, &o, "NAME", wt, "preset"),
+        CLI_LIB("keyint", 'g', &o, "N", wt, "keyint"),
+        CLI_LIB("hw", 0, &o, "NAME", wt, "hw"),
+        CLI_LIB("queue", 0, &o, "N", wt, "queue_depth"),
+        CLI_LIB("threads", 0, &o, "N", wt, "threads"),
+        CLI_LIB("encoder-params", 0, &o, "K=V:..", wt, "encoder_params"),
         { "json", 0, CLI_FLAG, &json, NULL, "machine-readable result on stdout" },
         { 0 },
     };
@@ -96,49 +55,10 @@ static int run_encode_raw(int argc, char **argv)
         return CLI_EXIT_USAGE;
     }
     const char *out = argv[1];
-
-    VpWriterOpts o;
-    vp_writer_default_opts(&o);
-    char tail;
-    if (!size || sscanf(size, "%dx%d%c", &o.width, &o.height, &tail) != 2) {
+    if (!o.width || !o.height) {
         cli_error("encode-raw: --size WxH is required (e.g. -s 1280x720)");
         return CLI_EXIT_USAGE;
     }
-    int v;
-    if ((v = vp_pixel_format_from_name(pix)) < 0) {
-        cli_error("encode-raw: --pix-fmt %s is not one of bgr24, rgb24, bgra, rgba, gray, "
-                  "yuv420p, nv12", pix);
-        return CLI_EXIT_USAGE;
-    }
-    o.pix_fmt = v;
-    if (parse_rate(rate, &o.fps) < 0) {
-        cli_error("encode-raw: --rate %s is not a frame rate (30, 29.97, 30000/1001)", rate);
-        return CLI_EXIT_USAGE;
-    }
-    if (!strcmp(codec, "h264") || !strcmp(codec, "avc"))
-        o.codec = VP_CODEC_H264;
-    else if (!strcmp(codec, "hevc") || !strcmp(codec, "h265"))
-        o.codec = VP_CODEC_HEVC;
-    else {
-        cli_error("encode-raw: --codec %s is not h264 or hevc", codec);
-        return CLI_EXIT_USAGE;
-    }
-    if ((v = vp_hw_encoder_from_name(hw)) < 0) {
-        cli_error("encode-raw: --hw %s is not one of auto, none, nvenc, vaapi, qsv, "
-                  "videotoolbox", hw);
-        return CLI_EXIT_USAGE;
-    }
-    o.hw = v;
-    if (bitrate && parse_bits(bitrate, &o.bitrate) < 0) {
-        cli_error("encode-raw: --bitrate %s is not a bitrate (6M, 800k, 2500000)", bitrate);
-        return CLI_EXIT_USAGE;
-    }
-    o.crf = crf;
-    o.preset = preset;
-    o.keyint = keyint;
-    o.queue_depth = queue;
-    o.threads = threads;
-    o.encoder_params = params;
 
     /* The writer renames its file over OUTPUT, which must not be where the frames come
      * from: the --input file, or the file standard input was redirected from. */
@@ -207,7 +127,7 @@ static int run_encode_raw(int argc, char **argv)
         fclose(in);
     if (ret == CLI_EXIT_OK && !frames) {
         cli_file_error(input, "no complete frame of %dx%d %s (%zu bytes) in the input",
-                       o.width, o.height, pix, fsize);
+                       o.width, o.height, vp_pixel_format_name(o.pix_fmt), fsize);
         ret = CLI_EXIT_UNREADABLE;
     }
     if (ret != CLI_EXIT_OK) {

@@ -35,14 +35,15 @@ static int run_loudnorm(int argc, char **argv)
     int nb_pos = 0;
 
     vp_loudnorm_default_opts(&job.o);
+    /* Names, types, ranges and defaults are the library's (vidpipe/options.h). */
+    const VpOptionTable *lt = vp_option_table("loudnorm");
     tb_batch_init(&b);
     const CliOpt opts[] = {
         { "output", 'o', CLI_STR, &out, "OUT", "output file (a folder for several inputs)" },
-        { "i", 0, CLI_DOUBLE, &job.o.i, "LUFS", "target integrated loudness (-16)", -70, -5 },
-        { "tp", 0, CLI_DOUBLE, &job.o.tp, "DBTP", "target true peak (-1.5)", -9, 0 },
-        { "lra", 0, CLI_DOUBLE, &job.o.lra, "LU", "target loudness range (11)", 1, 50 },
-        { "audio-bitrate", 0, CLI_INT64, &job.o.audio_bitrate, "BPS", "AAC bits/s (192000)",
-          8000, 512000 },
+        CLI_LIB("i", 0, &job.o, "LUFS", lt, "i"),
+        CLI_LIB("tp", 0, &job.o, "DBTP", lt, "tp"),
+        CLI_LIB("lra", 0, &job.o, "LU", lt, "lra"),
+        CLI_LIB("audio-bitrate", 0, &job.o, "BPS", lt, "audio_bitrate"),
         TB_BATCH_OPTS(b),
         { 0 },
     };

@@ -269,15 +269,15 @@ static int run_probe(int argc, char **argv)
 {
     int json = 0, jobs = 0, nb_pos = 0, no_count = 0;
     const char *list = NULL;
-    int64_t timeout_ms = 60000;
+    VpProbeOpts po;
+    vp_probe_default_opts(&po);
     const CliOpt opts[] = {
         { "json", 0, CLI_FLAG, &json, NULL, "one JSON document with an entry per file" },
         { "jobs", 'j', CLI_INT, &jobs, "N", "probe N files at a time (default: cores)", 0, 256 },
         { "list", 0, CLI_STR, &list, "FILE", "read more paths from FILE, one per line (- stdin)" },
         { "no-count", 0, CLI_FLAG, &no_count, NULL,
           "do not read whole files to count packets when the container has no index" },
-        { "timeout", 0, CLI_INT64, &timeout_ms, "MS", "give up on a file after MS ms (0: never)",
-          0, 86400000 },
+        CLI_LIB("timeout", 0, &po, "MS", vp_option_table("probe"), "timeout_ms"),
         { 0 },
     };
     static const CliCommand *self = &cmd_probe;
@@ -296,9 +296,8 @@ static int run_probe(int argc, char **argv)
     }
 
     ProbeJob job = { .paths = paths, .total = nb };
-    vp_probe_default_opts(&job.opts);
+    job.opts = po;
     job.opts.count_packets = !no_count;
-    job.opts.timeout_ms = (int)timeout_ms;
     job.infos = calloc((size_t)nb, sizeof(*job.infos));
     job.errs = calloc((size_t)nb, sizeof(*job.errs));
     if (!job.infos || !job.errs) {

@@ -85,24 +85,24 @@ static int run_proxy(int argc, char **argv)
 {
     ProxyJob job = { 0 };
     TbBatch b;
-    const char *out = NULL, *thumb = NULL, *meta = NULL, *fps = NULL;
+    const char *out = NULL, *thumb = NULL, *meta = NULL;
     int nb_pos = 0, no_skip = 0;
 
     vp_proxy_default_opts(&job.o);
     tb_batch_init(&b);
+    /* Names, types, ranges and defaults are the library's (vidpipe/options.h). */
+    const VpOptionTable *pt = vp_option_table("proxy");
     const CliOpt opts[] = {
         { "output", 'o', CLI_STR, &out, "OUT", "proxy file (a folder for several inputs)" },
         { "thumb", 0, CLI_STR, &thumb, "T.jpg", "also a JPEG thumbnail (a folder for several)" },
         { "meta", 0, CLI_STR, &meta, "M.json", "also the metadata JSON (a folder for several)" },
-        { "height", 0, CLI_INT, &job.o.height, "H", "proxy height (480)", 16, 4320 },
-        { "fps", 0, CLI_STR, &fps, "R", "proxy frame rate, N or N/D (10)" },
-        { "crf", 0, CLI_INT, &job.o.crf, "N", "x264 CRF (28)", 0, 51 },
-        { "preset", 0, CLI_STR, &job.o.x264_preset, "P", "x264 preset (medium)" },
-        { "audio-bitrate", 0, CLI_INT64, &job.o.audio_bitrate, "BPS", "AAC bits/s (64000)",
-          8000, 512000 },
-        { "thumb-at", 0, CLI_DOUBLE, &job.o.thumb_at, "S",
-          "thumbnail time (default 5 s, or the midpoint if shorter)", 0, 1e9 },
-        { "thumb-width", 0, CLI_INT, &job.o.thumb_width, "W", "thumbnail width (320)", 16, 4096 },
+        CLI_LIB("height", 0, &job.o, "H", pt, "height"),
+        CLI_LIB("fps", 0, &job.o, "R", pt, "fps"),
+        CLI_LIB("crf", 0, &job.o, "N", pt, "crf"),
+        CLI_LIB("preset", 0, &job.o, "P", pt, "x264_preset"),
+        CLI_LIB("audio-bitrate", 0, &job.o, "BPS", pt, "audio_bitrate"),
+        CLI_LIB("thumb-at", 0, &job.o, "S", pt, "thumb_at"),
+        CLI_LIB("thumb-width", 0, &job.o, "W", pt, "thumb_width"),
         { "decode-all", 0, CLI_FLAG, &no_skip, NULL,
           "decode every frame, even those the proxy does not need" },
         TB_BATCH_OPTS(b),
@@ -114,16 +114,6 @@ static int run_proxy(int argc, char **argv)
     if (!nb_pos || !out) {
         cli_error("proxy: give an input and -o OUT (see 'vidpipe proxy --help')");
         return CLI_EXIT_USAGE;
-    }
-    if (fps) {
-        int n = 0, d = 1;
-        char extra;
-        if ((sscanf(fps, "%d/%d%c", &n, &d, &extra) != 2 && sscanf(fps, "%d%c", &n, &extra) != 1) ||
-            n <= 0 || d <= 0 || n / d > 240) {
-            cli_error("proxy: --fps must be N or N/D, a positive rate, not '%s'", fps);
-            return CLI_EXIT_USAGE;
-        }
-        job.o.fps = (VpRational){ n, d };
     }
     vp_pipeline_default_opts(&job.po);
     job.po.skip_unneeded = !no_skip;

@@ -75,14 +75,14 @@ static int run_replace_audio(int argc, char **argv)
 
     vp_replace_audio_default_opts(&job.o);
     tb_batch_init(&b);
+    /* Names, types, ranges and defaults are the library's (vidpipe/options.h). */
+    const VpOptionTable *rt = vp_option_table("replace_audio");
     const CliOpt opts[] = {
         { "output", 'o', CLI_STR, &out, "OUT", "output file (a folder for folders)" },
-        { "offset-ms", 0, CLI_INT, &job.o.offset_ms, "N",
-          "delay the new audio by N ms (negative: advance it)", -86400000, 86400000 },
+        CLI_LIB("offset-ms", 0, &job.o, "N", rt, "offset_ms"),
         { "shortest", 0, CLI_FLAG, &job.o.shortest, NULL,
           "end with the shorter of video and audio" },
-        { "audio-bitrate", 0, CLI_INT64, &job.o.audio_bitrate, "BPS", "AAC bits/s (192000)",
-          8000, 512000 },
+        CLI_LIB("audio-bitrate", 0, &job.o, "BPS", rt, "audio_bitrate"),
         TB_BATCH_OPTS(b),
         { 0 },
     };

@@ -62,16 +62,15 @@ static int run_thumb(int argc, char **argv)
 
     vp_thumb_default_opts(&job.o);
     tb_batch_init(&b);
+    /* Names, types, ranges and defaults are the library's (vidpipe/options.h). */
+    const VpOptionTable *tt = vp_option_table("thumb");
     const CliOpt opts[] = {
         { "output", 'o', CLI_STR, &out, "T.jpg", "JPEG file (a folder for several inputs)" },
-        { "at", 0, CLI_DOUBLE, &job.o.at, "S",
-          "time of the frame (default 5 s, or the midpoint of shorter videos)", 0, 1e9 },
-        { "width", 'w', CLI_INT, &job.o.width, "W", "width of the frame, of each tile (320)",
-          16, 4096 },
+        CLI_LIB("at", 0, &job.o, "S", tt, "at"),
+        CLI_LIB("width", 'w', &job.o, "W", tt, "width"),
         { "grid", 0, CLI_STR, &grid, "CxR", "a contact sheet of C columns and R rows" },
         { "no-timestamps", 0, CLI_FLAG, &no_ts, NULL, "do not print times on sheet tiles" },
-        { "quality", 'q', CLI_INT, &job.o.quality, "Q", "JPEG quality, 1 (best) .. 31 (2)", 1,
-          31 },
+        CLI_LIB("quality", 'q', &job.o, "Q", tt, "quality"),
         TB_BATCH_OPTS(b),
         { 0 },
     };

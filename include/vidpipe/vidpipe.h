@@ -19,5 +19,6 @@
 #include "export.h"
 #include "audio.h"
 #include "cleanup.h"
+#include "options.h"
 
 #endif /* VIDPIPE_VIDPIPE_H */

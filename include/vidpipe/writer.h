@@ -133,7 +133,7 @@ VP_API int vp_hw_encoder_from_name(const char *name);
  * @param out   on success, a new writer owned by the caller, to be finished with
  *              vp_writer_close(); on failure set to NULL, nothing is left on disk
  * @param why   on failure, receives one line naming the file and the reason
- *              ("out.mp4: queue_depth must be 2..256, got 1"); may be NULL
+ *              ("out.mp4: queue_depth: value 1 is out of range 2..256"); may be NULL
  * @return 0, or VP_ERR_BAD_OPTION, AVERROR_ENCODER_NOT_FOUND (the requested hardware
  *         encoder cannot be opened), AVERROR(EACCES)/AVERROR(ENOENT) (path not writable),
  *         AVERROR(ENOMEM), ...

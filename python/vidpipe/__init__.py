@@ -118,7 +118,19 @@ class _Stats(ctypes.Structure):
     ]
 
 
+class _OptionInfo(ctypes.Structure):
+    # Mirrors VpOptionInfo in include/vidpipe/options.h.
+    _fields_ = [("name", ctypes.c_char_p), ("help", ctypes.c_char_p), ("type", ctypes.c_char_p),
+                ("default", ctypes.c_char * 64), ("range", ctypes.c_char * 96)]
+
+
 _c_p = ctypes.c_void_p
+_lib.vp_option_table.argtypes = [ctypes.c_char_p]
+_lib.vp_option_table.restype = _c_p
+_lib.vp_option_info.argtypes = [_c_p, ctypes.c_int, ctypes.POINTER(_OptionInfo)]
+_lib.vp_option_set.argtypes = [_c_p, _c_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p,
+                               ctypes.c_size_t]
+_WRITER_TABLE = _lib.vp_option_table(b"writer")
 _lib.vp_writer_default_opts.argtypes = [ctypes.POINTER(_Opts)]
 _lib.vp_writer_default_opts.restype = None
 _lib.vp_writer_open.argtypes = [ctypes.c_char_p, ctypes.POINTER(_Opts), ctypes.POINTER(_c_p),
@@ -158,8 +170,6 @@ _EAGAIN = -11
 _WRITE_NONBLOCK = 1
 _CODECS = {"h264": 0, "avc1": 0, "avc3": 0, "x264": 0, "mp4v": 0, "hevc": 1, "h265": 1,
            "hev1": 1, "hvc1": 1, "x265": 1}
-_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow",
-            "slower", "veryslow", "placebo")
 
 
 def version():
@@ -187,10 +197,25 @@ def _codec_of(fourcc, codec):
     return _CODECS[key]
 
 
-def _rational(fps):
+def writer_options():
+    """The writer's options as libvidpipe defines them: a list of dicts with name, type,
+    default (as text), range and help. The keyword arguments of VideoWriter are these names
+    (audio_sample_rate is audio_rate); what is not given keeps the library's default."""
+    out, info, i = [], _OptionInfo(), 0
+    while _lib.vp_option_info(_WRITER_TABLE, i, ctypes.byref(info)) == 0:
+        out.append({"name": info.name.decode(), "type": info.type.decode(),
+                    "default": info.default.decode(), "range": info.range.decode(),
+                    "help": info.help.decode()})
+        i += 1
+    return out
+
+
+def _fps_text(fps):
+    # The library reads "29.97" as 30000/1001 and "30.0" as 30; a Fraction as N/D.
     from fractions import Fraction
-    f = Fraction(fps).limit_denominator(1001 * 1000)
-    return f.numerator, f.denominator
+    if isinstance(fps, Fraction):
+        return "%d/%d" % (fps.numerator, fps.denominator)
+    return repr(float(fps)) if isinstance(fps, float) else str(fps)
 
 
 class VideoWriter:
@@ -200,22 +225,22 @@ class VideoWriter:
 
     fourcc: cv2.VideoWriter_fourcc(*"avc1") / "avc1" / "h264" / "hevc" ("mp4v" also gives
     H.264). frameSize: (width, height). Options (keywords): pix_fmt ("bgr24" default with
-    isColor, "gray" without; also rgb24, bgra, rgba, yuv420p, nv12), codec, crf (23),
-    bitrate (bits/s, 0 = constant quality), preset ("medium"), keyint, hw ("auto", "none",
-    "nvenc", "vaapi", "qsv", "videotoolbox"), queue_depth (8), threads, worker_nice (5: how
-    many nice steps below the caller the writer's threads run, under SCHED_BATCH when above
-    0), encoder_params,
+    isColor, "gray" without; also rgb24, bgra, rgba, yuv420p, nv12), codec, crf, bitrate
+    (bits/s, 0 = constant quality), preset, keyint, hw ("auto", "none", "nvenc", "vaapi",
+    "qsv", "videotoolbox"), queue_depth, threads, worker_nice (how many nice steps below the
+    caller the writer's threads run, under SCHED_BATCH when above 0), encoder_params,
     audio_rate, audio_channels, blocking (True; False makes write() return False instead of
-    waiting when the queue is full).
+    waiting when the queue is full). Options not given keep libvidpipe's defaults; see
+    writer_options() for each one's default and range.
 
     Like cv2, a writer that cannot be opened is not an exception: isOpened() is False and
     .error says why. Writing to it raises VidpipeError.
     """
 
-    def __init__(self, filename, fourcc=None, fps=30.0, frameSize=None, isColor=True, *,
-                 pix_fmt=None, codec=None, crf=23, bitrate=0, preset="medium", keyint=0,
-                 hw="auto", queue_depth=8, threads=0, worker_nice=5, encoder_params=None,
-                 audio_rate=0, audio_channels=2, blocking=True):
+    def __init__(self, filename, fourcc=None, fps=None, frameSize=None, isColor=True, *,
+                 pix_fmt=None, codec=None, crf=None, bitrate=None, preset=None, keyint=None,
+                 hw=None, queue_depth=None, threads=None, worker_nice=None,
+                 encoder_params=None, audio_rate=None, audio_channels=None, blocking=True):
         self._w = _c_p()
         self.filename = os.fspath(filename)
         self.error = ""
@@ -230,31 +255,25 @@ class VideoWriter:
         o = _Opts()
         _lib.vp_writer_default_opts(ctypes.byref(o))
         o.width, o.height = self.width, self.height
-        o.fps.num, o.fps.den = _rational(fps) if fps and fps > 0 else (0, 1)
-        o.pix_fmt = _lib.vp_pixel_format_from_name(pix_fmt.encode())
         o.codec = _codec_of(fourcc, codec)
-        o.crf = int(crf)
-        o.bitrate = int(bitrate)
-        self._preset = preset.encode() if preset else None
-        o.preset = self._preset
-        o.keyint = int(keyint)
-        o.hw = _lib.vp_hw_encoder_from_name(str(hw).encode())
-        o.queue_depth = int(queue_depth)
-        o.threads = int(threads)
-        o.worker_nice = int(worker_nice)
-        self._params = encoder_params.encode() if encoder_params else None
-        o.encoder_params = self._params
-        o.audio_sample_rate = int(audio_rate)
-        o.audio_channels = int(audio_channels)
+        # Each given option is set by the library's table: its parser, range and message.
+        self._keep = []  # string options point into these buffers while the writer runs
+        given = [("fps", None if fps is None else _fps_text(fps)), ("pix_fmt", pix_fmt),
+                 ("crf", crf), ("bitrate", bitrate), ("preset", preset), ("keyint", keyint),
+                 ("hw", hw), ("queue_depth", queue_depth), ("threads", threads),
+                 ("worker_nice", worker_nice), ("encoder_params", encoder_params),
+                 ("audio_sample_rate", audio_rate), ("audio_channels", audio_channels)]
+        why = ctypes.create_string_buffer(512)
+        for name, value in given:
+            if value is None:
+                continue
+            text = ctypes.create_string_buffer(str(value).encode())
+            self._keep.append(text)
+            if _lib.vp_option_set(_WRITER_TABLE, ctypes.byref(o), name.encode(), text, why,
+                                  len(why)) < 0:
+                self.error = "%s: %s" % (self.filename, why.value.decode("utf-8", "replace"))
+                return
         self._audio_channels = o.audio_channels
-        if o.pix_fmt < 0:
-            self.error = "%s: pix_fmt %r is not one of bgr24, rgb24, bgra, rgba, gray, " \
-                         "yuv420p, nv12" % (self.filename, pix_fmt)
-            return
-        if o.hw < 0:
-            self.error = "%s: hw %r is not one of auto, none, nvenc, vaapi, qsv, " \
-                         "videotoolbox" % (self.filename, hw)
-            return
         self._shape, self._row = self._frame_shape(pix_fmt)
         why = ctypes.create_string_buffer(512)
         ret = _lib.vp_writer_open(self.filename.encode(), ctypes.byref(o),

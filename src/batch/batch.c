@@ -16,6 +16,7 @@
 
 #include <libavutil/error.h>
 
+#include "options/options.h"
 #include "util/internal.h"
 #include "common/json_text.h"
 #include "vidpipe/batch.h"
@@ -55,12 +56,40 @@ typedef struct Batch {
     int64_t finished, done, skipped, failed, bytes, retries;
 } Batch;
 
+#define O(n, t, d, lo, hi, h) \
+    { .name = #n, .help = h, .type = VPI_OPT_##t, .offset = offsetof(VpBatchOpts, n), \
+      .def = d, .min = lo, .max = hi }
+
+/* The callbacks, paths and cancel flag are the caller's wiring, not settings: no rows. */
+static const VpiOption batch_options[] = {
+    O(jobs, INT, 0, 0, VPI_MAX_JOBS, "worker threads (0: the number of cores)"),
+    O(skip_existing, BOOL, 1, 0, 1, "skip items whose output exists"),
+    O(retries, INT, 2, 0, 100, "extra attempts after a transient error"),
+    O(retry_backoff_ms, INT, 250, 0, 600000, "first backoff, doubled each retry, ms"),
+    { NULL },
+};
+#undef O
+
+static int check_batch(const void *obj, char *err, size_t err_size)
+{
+    const VpBatchOpts *o = obj;
+    if (!o->work) {
+        snprintf(err, err_size, "work: a work function is required");
+        return VP_ERR_BAD_OPTION;
+    }
+    if (o->worker_free && !o->worker_new) {
+        snprintf(err, err_size, "worker_free: set without worker_new");
+        return VP_ERR_BAD_OPTION;
+    }
+    return 0;
+}
+
+const VpiOptTable vpi_batch_options = { "batch", batch_options, check_batch };
+
 void vp_batch_default_opts(VpBatchOpts *opts)
 {
     memset(opts, 0, sizeof(*opts));
-    opts->skip_existing = 1;
-    opts->retries = 2;
-    opts->retry_backoff_ms = 250;
+    vpi_opt_defaults(&vpi_batch_options, opts);
 }
 
 /* Errors that a later attempt can plausibly get past: contention, interrupted calls,
@@ -585,21 +614,11 @@ static void worker_free(void *opaque, void *worker)
 
 static int validate(const VpBatchOpts *o)
 {
-    if (!o->work)
-        vpi_log(&o->logger, VP_LOG_ERROR, "batch: work is required");
-    else if (o->jobs < 0 || o->jobs > VPI_MAX_JOBS)
-        vpi_log(&o->logger, VP_LOG_ERROR, "batch: jobs must be 0..%d, not %d", VPI_MAX_JOBS,
-                o->jobs);
-    else if (o->retries < 0 || o->retries > 100)
-        vpi_log(&o->logger, VP_LOG_ERROR, "batch: retries must be 0..100, not %d", o->retries);
-    else if (o->retry_backoff_ms < 0 || o->retry_backoff_ms > 600000)
-        vpi_log(&o->logger, VP_LOG_ERROR, "batch: retry_backoff_ms must be 0..600000, not %d",
-                o->retry_backoff_ms);
-    else if (o->worker_free && !o->worker_new)
-        vpi_log(&o->logger, VP_LOG_ERROR, "batch: worker_free is set without worker_new");
-    else
-        return 0;
-    return VP_ERR_BAD_OPTION;
+    char why[256];
+    int ret = vpi_opt_check(&vpi_batch_options, o, why, sizeof(why));
+    if (ret < 0)
+        vpi_log(&o->logger, VP_LOG_ERROR, "batch: %s", why);
+    return ret;
 }
 
 /* The report is truncated and the log appended to: neither may be an item's input. Costs

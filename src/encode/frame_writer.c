@@ -30,6 +30,7 @@
 
 #include "convert.h"
 #include "encoder.h"
+#include "options/options.h"
 #include "util/internal.h"
 #include "vidpipe/writer.h"
 
@@ -100,15 +101,15 @@ struct VpWriter {
     int64_t apts, audio_samples;
 };
 
-static const char *const pix_names[VP_PIX_NB] = {
-    "bgr24", "rgb24", "bgra", "rgba", "gray", "yuv420p", "nv12",
+static const char *const pix_names[VP_PIX_NB + 1] = {
+    "bgr24", "rgb24", "bgra", "rgba", "gray", "yuv420p", "nv12", NULL,
 };
 static const enum AVPixelFormat pix_av[VP_PIX_NB] = {
     AV_PIX_FMT_BGR24, AV_PIX_FMT_RGB24, AV_PIX_FMT_BGRA, AV_PIX_FMT_RGBA, AV_PIX_FMT_GRAY8,
     AV_PIX_FMT_YUV420P, AV_PIX_FMT_NV12,
 };
-static const char *const hw_names[VP_HW_NB] = {
-    "auto", "none", "nvenc", "vaapi", "qsv", "videotoolbox",
+static const char *const hw_names[VP_HW_NB + 1] = {
+    "auto", "none", "nvenc", "vaapi", "qsv", "videotoolbox", NULL,
 };
 
 /* Index of @p name in @p names[0..n), or -1. */
@@ -143,17 +144,7 @@ int vp_hw_encoder_from_name(const char *name)
 void vp_writer_default_opts(VpWriterOpts *o)
 {
     memset(o, 0, sizeof(*o));
-    o->fps = (VpRational){ 30, 1 };
-    o->pix_fmt = VP_PIX_BGR24;
-    o->codec = VP_CODEC_H264;
-    o->crf = 23;
-    o->preset = "medium";
-    o->hw = VP_HW_AUTO;
-    o->queue_depth = 8;
-    o->worker_nice = 5;
-    o->audio_channels = 2;
-    o->audio_format = VP_SAMPLE_S16;
-    o->audio_bitrate = 128000;
+    vpi_opt_defaults(&vpi_writer_options, o);
 }
 
 /* ---- errors ------------------------------------------------------------------------ */
@@ -538,66 +529,51 @@ static AVBufferRef *pool_alloc(size_t size)
     return b;
 }
 
-static int in_list(const char *s, const char *const *list)
-{
-    for (int i = 0; list[i]; i++)
-        if (!strcmp(s, list[i]))
-            return 1;
-    return 0;
-}
+static const char *const codec_names[] = { "h264", "hevc", NULL };
+static const char *const sample_names[] = { "s16", "flt", NULL };
 
-/* Returns 0 or VP_ERR_BAD_OPTION with the field and the accepted range in @p why. */
-static int validate(const VpWriterOpts *o, char *why, size_t n)
-{
-#define BAD(...) (snprintf(why, n, __VA_ARGS__), VP_ERR_BAD_OPTION)
-    if (o->width < 2 || o->width > 16384 || o->width % 2)
-        return BAD("width must be an even number 2..16384, got %d", o->width);
-    if (o->height < 2 || o->height > 16384 || o->height % 2)
-        return BAD("height must be an even number 2..16384, got %d", o->height);
-    if (o->fps.num <= 0 || o->fps.den <= 0 || (double)o->fps.num / o->fps.den > 1000.0)
-        return BAD("fps must be a positive rate up to 1000/1, got %d/%d", o->fps.num,
-                   o->fps.den);
-    if ((unsigned)o->pix_fmt >= VP_PIX_NB)
-        return BAD("pix_fmt %d is not one of bgr24, rgb24, bgra, rgba, gray, yuv420p, nv12",
-                   (int)o->pix_fmt);
-    if ((unsigned)o->codec >= VP_CODEC_NB)
-        return BAD("codec %d is not h264 or hevc", (int)o->codec);
-    if (o->crf < 0 || o->crf > 51)
-        return BAD("crf must be 0..51, got %d", o->crf);
-    if (o->bitrate < 0 || o->bitrate > 2000000000)
-        return BAD("bitrate must be 0 (constant quality) or up to 2e9 bits/s, got %lld",
-                   (long long)o->bitrate);
-    if (!o->preset || !in_list(o->preset, vpi_x264_presets))
-        return BAD("preset \"%s\" is not one of ultrafast, superfast, veryfast, faster, fast, "
-                   "medium, slow, slower, veryslow, placebo", o->preset ? o->preset : "(null)");
-    if (o->keyint < 0 || o->keyint > 100000)
-        return BAD("keyint must be 0 (encoder default) .. 100000, got %d", o->keyint);
-    if ((unsigned)o->hw >= VP_HW_NB)
-        return BAD("hw %d is not one of auto, none, nvenc, vaapi, qsv, videotoolbox",
-                   (int)o->hw);
-    if (o->queue_depth < 2 || o->queue_depth > 256)
-        return BAD("queue_depth must be 2..256, got %d", o->queue_depth);
-    if (o->worker_nice < 0 || o->worker_nice > 19)
-        return BAD("worker_nice must be 0..19, got %d", o->worker_nice);
-    if (o->threads < 0 || o->threads > 128)
-        return BAD("threads must be 0 (auto) .. 128, got %d", o->threads);
-    if (o->encoder_params && strlen(o->encoder_params) > 400)
-        return BAD("encoder_params is longer than 400 characters");
-    if (o->audio_sample_rate) {
-        if (o->audio_sample_rate < 8000 || o->audio_sample_rate > 96000)
-            return BAD("audio_sample_rate must be 0 (no audio) or 8000..96000, got %d",
-                       o->audio_sample_rate);
-        if (o->audio_channels < 1 || o->audio_channels > 8)
-            return BAD("audio_channels must be 1..8, got %d", o->audio_channels);
-        if ((unsigned)o->audio_format >= VP_SAMPLE_NB)
-            return BAD("audio_format %d is not s16 or flt", (int)o->audio_format);
-        if (o->audio_bitrate < 8000 || o->audio_bitrate > 1024000)
-            return BAD("audio_bitrate must be 8000..1024000, got %lld",
-                       (long long)o->audio_bitrate);
-    }
-    return 0;
-#undef BAD
-}
+#define O(n, t, field, d, lo, hi, h, ...) \
+    { .name = #n, .help = h, .type = VPI_OPT_##t, .offset = offsetof(VpWriterOpts, field), \
+      .def = d, .min = lo, .max = hi, __VA_ARGS__ }
+
+static const VpiOption writer_options[] = {
+    O(width, INT, width, 0, 2, 16384, "frame width in pixels (required)", .flags = VPI_OPT_EVEN),
+    O(height, INT, height, 0, 2, 16384, "frame height in pixels (required)",
+      .flags = VPI_OPT_EVEN),
+    /* An alias setting both, as FFmpeg's "video_size": checked through width and height. */
+    O(size, SIZE, width, 0, 2, 16384, "frame size: 1280x720, hd720 (required)",
+      .flags = VPI_OPT_EVEN | VPI_OPT_ALIAS),
+    O(fps, RATIONAL, fps, 0, 0.001, 1000, "frame rate: 30, 29.97, 30000/1001, ntsc",
+      .def_str = "30"),
+    O(pix_fmt, ENUM, pix_fmt, VP_PIX_BGR24, 0, 0, "layout of the frames given",
+      .names = pix_names),
+    O(codec, ENUM, codec, VP_CODEC_H264, 0, 0, "video codec", .names = codec_names),
+    O(crf, INT, crf, 23, 0, 51, "constant quality, lower is better"),
+    O(bitrate, BITRATE, bitrate, 0, 1000, 2e9,
+      "target bits/s instead of constant quality: 6M, 800k (0: constant quality)",
+      .flags = VPI_OPT_ZERO_OK),
+    O(preset, CSTRING, preset, 0, 0, 0, "x264-style speed preset", .def_str = "medium",
+      .names = vpi_x264_presets),
+    O(keyint, INT, keyint, 0, 0, 100000, "frames between keyframes (0: the encoder's)"),
+    O(hw, ENUM, hw, VP_HW_AUTO, 0, 0, "encoder family (auto tries hardware first)",
+      .names = hw_names),
+    O(queue_depth, INT, queue_depth, 8, 2, 256, "frames buffered ahead of the encoder"),
+    O(threads, INT, threads, 0, 0, 128, "encoder threads (0: the encoder's choice)"),
+    O(encoder_params, CSTRING, encoder_params, 0, 0, 400,
+      "extra key=value:... passed as x264-params / x265-params"),
+    O(audio_sample_rate, INT, audio_sample_rate, 0, 8000, 96000,
+      "adds an AAC track at this rate (0: no audio)", .flags = VPI_OPT_ZERO_OK),
+    O(audio_channels, INT, audio_channels, 2, 1, 8, "audio channels"),
+    O(audio_format, ENUM, audio_format, VP_SAMPLE_S16, 0, 0, "interleaved sample layout",
+      .names = sample_names),
+    O(audio_bitrate, BITRATE, audio_bitrate, 128000, 8000, 1024000, "AAC bits/s"),
+    O(worker_nice, INT, worker_nice, 5, 0, 19,
+      "nice increment of the writer's threads (0: equal to the caller's)"),
+    { NULL },
+};
+#undef O
+
+const VpiOptTable vpi_writer_options = { "writer", writer_options, NULL };
 
 static int open_audio(VpWriter *w, char *reason, size_t n)
 {
@@ -716,7 +692,7 @@ int vp_writer_open(const char *path, const VpWriterOpts *opts, VpWriter **out, c
         return why_fail(opts ? &opts->logger : NULL, why, why_size, AVERROR(EINVAL),
                         "%s: vp_writer_open needs a path, "
                         "options and an output pointer", path && *path ? path : "(no path)");
-    if ((ret = validate(opts, reason, sizeof(reason))) < 0)
+    if ((ret = vpi_opt_check(&vpi_writer_options, opts, reason, sizeof(reason))) < 0)
         return why_fail(opts ? &opts->logger : NULL, why, why_size, ret, "%s: %s", path, reason);
 
     const AVOutputFormat *ofmt = av_guess_format(NULL, path, NULL);

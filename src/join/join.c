@@ -24,6 +24,7 @@
 #include "util/internal.h"
 #include "join_internal.h"
 #include "mp4/mp4.h"
+#include "options/options.h"
 #include "vidpipe/check.h"
 #include "vidpipe/join.h"
 #include "vidpipe/probe.h"
@@ -87,50 +88,47 @@ typedef struct Item {
     int64_t index;        /* output sample index */
 } Item;
 
+#define O(n, t, d, lo, hi, h) \
+    { .name = #n, .help = h, .type = VPI_OPT_##t, .offset = offsetof(VpJoinOpts, n), \
+      .def = d, .min = lo, .max = hi }
+
+static const VpiOption join_options[] = {
+    O(conform, BOOL, 0, 0, 1, "re-encode segments that cannot be stream-copied"),
+    /* Always 1: the moov is written before the media data. */
+    O(faststart, INT, 1, 1, 1, "moov before mdat (always)"),
+    O(max_cached_segments, INT, 16, 0, 4096, "segment indexes kept in the joiner's cache"),
+    O(durable, BOOL, 1, 0, 1, "fsync each output before renaming it into place"),
+    { NULL },
+};
+#undef O
+
+const VpiOptTable vpi_join_options = { "join", join_options, NULL };
+
 void vp_join_default_opts(VpJoinOpts *opts)
 {
     memset(opts, 0, sizeof(*opts));
-    opts->conform = 0;
-    opts->faststart = 1;
-    opts->max_cached_segments = 16;
-    opts->durable = 1;
+    vpi_opt_defaults(&vpi_join_options, opts);
 }
 
 int vp_joiner_new(const VpJoinOpts *opts, VpJoiner **out)
 {
     VpJoinOpts def;
+    char why[256];
+    int ret;
     *out = NULL;
     if (!opts) {
         vp_join_default_opts(&def);
         opts = &def;
     }
-    if (opts->conform != 0 && opts->conform != 1) {
-        vpi_log(&opts->logger, VP_LOG_ERROR,
-                "join options: conform must be 0 or 1, not %d", opts->conform);
-        return VP_ERR_BAD_OPTION;
-    }
-    if (opts->faststart != 1) {
-        vpi_log(&opts->logger, VP_LOG_ERROR,
-                "join options: faststart must be 1 (the moov is always written "
-                              "before the media data), not %d", opts->faststart);
-        return VP_ERR_BAD_OPTION;
-    }
-    if (opts->durable != 0 && opts->durable != 1) {
-        vpi_log(&opts->logger, VP_LOG_ERROR,
-                "join options: durable must be 0 or 1, not %d", opts->durable);
-        return VP_ERR_BAD_OPTION;
-    }
-    if (opts->max_cached_segments < 0 || opts->max_cached_segments > 4096) {
-        vpi_log(&opts->logger, VP_LOG_ERROR,
-                "join options: max_cached_segments must be in 0..4096, not %d",
-                opts->max_cached_segments);
-        return VP_ERR_BAD_OPTION;
+    if ((ret = vpi_opt_check(&vpi_join_options, opts, why, sizeof(why))) < 0) {
+        vpi_log(&opts->logger, VP_LOG_ERROR, "join options: %s", why);
+        return ret;
     }
     VpJoiner *j = calloc(1, sizeof(*j));
     if (!j)
         return AVERROR(ENOMEM);
     j->opts = *opts;
-    int ret = vpi_log_register(&j->opts.logger);
+    ret = vpi_log_register(&j->opts.logger);
     if (ret < 0) {
         free(j);
         return ret;

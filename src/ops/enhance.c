@@ -8,46 +8,60 @@
 
 #include <libavutil/error.h>
 
+#include "encode/encoder.h"
+#include "options/options.h"
 #include "util/internal.h"
 #include "pipeline/sink.h"
 #include "vidpipe/cleanup.h"
 
+#define O(n, t, d, lo, hi, h, ...) \
+    { .name = #n, .help = h, .type = VPI_OPT_##t, .offset = offsetof(VpCleanupOpts, n), \
+      .def = d, .min = lo, .max = hi, __VA_ARGS__ }
+
+static const VpiOption cleanup_options[] = {
+    O(stabilize, BOOL, 0, 0, 1, "vidstabdetect pass, then vidstabtransform"),
+    O(shakiness, INT, 5, 1, 10, "how shaky the input is (vidstabdetect)"),
+    O(accuracy, INT, 15, 1, 15, "vidstabdetect accuracy"),
+    O(smoothing, INT, 30, 0, 1000, "frames to smooth the camera path over"),
+    O(eq, BOOL, 0, 0, 1, "colour adjustment with brightness, contrast, saturation"),
+    O(brightness, DOUBLE, 0.05, -1, 1, "eq brightness"),
+    O(contrast, DOUBLE, 1.1, 0, 4, "eq contrast"),
+    O(saturation, DOUBLE, 1.1, 0, 3, "eq saturation"),
+    O(denoise_audio, BOOL, 0, 0, 1, "band-limit to 200 Hz-3 kHz and denoise (afftdn)"),
+    O(crf, INT, 23, 0, 51, "x264 CRF"),
+    O(x264_preset, CSTRING, 0, 0, 0, "x264 preset", .def_str = "medium",
+      .names = vpi_x264_presets),
+    O(audio_bitrate, BITRATE, 192000, 8000, 512000, "AAC bits/s: 192000, 192k"),
+    { NULL },
+};
+#undef O
+
+static int check_cleanup(const void *obj, char *err, size_t err_size)
+{
+    const VpCleanupOpts *o = obj;
+    if (!o->stabilize && !o->eq && !o->denoise_audio) {
+        snprintf(err, err_size, "nothing to do: enable stabilize, eq or denoise_audio");
+        return VP_ERR_BAD_OPTION;
+    }
+    return 0;
+}
+
+const VpiOptTable vpi_cleanup_options = { "cleanup", cleanup_options, check_cleanup };
+
 void vp_cleanup_default_opts(VpCleanupOpts *o)
 {
     memset(o, 0, sizeof(*o));
-    o->shakiness = 5;
-    o->accuracy = 15;
-    o->smoothing = 30;
-    o->brightness = 0.05;
-    o->contrast = 1.1;
-    o->saturation = 1.1;
-    o->crf = 23;
-    o->x264_preset = "medium";
-    o->audio_bitrate = 192000;
+    vpi_opt_defaults(&vpi_cleanup_options, o);
     o->pipeline = NULL;
 }
 
 static int validate(const VpCleanupOpts *o)
 {
-    const char *why = NULL;
-    if (!o->stabilize && !o->eq && !o->denoise_audio)
-        why = "nothing to do: enable stabilize, eq or denoise_audio";
-    else if (o->shakiness < 1 || o->shakiness > 10)
-        why = "shakiness must be 1..10";
-    else if (o->accuracy < 1 || o->accuracy > 15)
-        why = "accuracy must be 1..15";
-    else if (o->smoothing < 0 || o->smoothing > 1000)
-        why = "smoothing must be 0..1000";
-    else if (!(o->brightness >= -1 && o->brightness <= 1))
-        why = "brightness must be -1..1";
-    else if (!(o->contrast >= 0 && o->contrast <= 4))
-        why = "contrast must be 0..4";
-    else if (!(o->saturation >= 0 && o->saturation <= 3))
-        why = "saturation must be 0..3";
-    if (!why)
-        return 0;
-    vpi_log(o->pipeline ? &o->pipeline->logger : NULL, VP_LOG_ERROR, "cleanup option %s", why);
-    return VP_ERR_BAD_OPTION;
+    char why[256];
+    int ret = vpi_opt_check(&vpi_cleanup_options, o, why, sizeof(why));
+    if (ret < 0)
+        vpi_log(o->pipeline ? &o->pipeline->logger : NULL, VP_LOG_ERROR, "cleanup: %s", why);
+    return ret;
 }
 
 /* A transforms file name that needs no escaping inside a filter graph description. */

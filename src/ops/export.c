@@ -11,6 +11,8 @@
 #include <libavutil/error.h>
 #include <libavutil/rational.h>
 
+#include "encode/encoder.h"
+#include "options/options_json.h"
 #include "util/json.h"
 #include "vidpipe/export.h"
 
@@ -21,24 +23,44 @@ struct VpPresetSet {
     int nb;
 };
 
-#define FN(name, type, min, max, help) \
-    { #name, help, offsetof(VpPreset, name), VPI_FIELD_##type, 0, min, max, NULL, 0 }
-#define FS(name, help) \
-    { #name, help, offsetof(VpPreset, name), VPI_FIELD_STR, 0, 0, 0, NULL, \
-      sizeof(((VpPreset *)0)->name) }
+static int valid_name(const char *n);
 
-static const VpiField preset_fields[] = {
+#define FN(n, t, lo, hi, h, ...) \
+    { .name = #n, .help = h, .type = VPI_OPT_##t, .offset = offsetof(VpPreset, n), \
+      .min = lo, .max = hi, __VA_ARGS__ }
+#define FS(n, h, ...) \
+    { .name = #n, .help = h, .type = VPI_OPT_STRING, .offset = offsetof(VpPreset, n), \
+      .size = sizeof(((VpPreset *)0)->n), __VA_ARGS__ }
+
+/* No defaults: a preset starts from its base (web_optimized when it names none). */
+static const VpiOption preset_fields[] = {
     FS(name, "preset name, [a-z0-9_-]"),
     FS(description, "what it is for"),
-    FN(width, INT, 16, 8192, "frame width the picture is fitted and padded to"),
-    FN(height, INT, 16, 8192, "frame height"),
+    FN(width, INT, 16, 8192, "frame width the picture is fitted and padded to",
+       .flags = VPI_OPT_EVEN),
+    FN(height, INT, 16, 8192, "frame height", .flags = VPI_OPT_EVEN),
     FN(fps, DOUBLE, 1, 240, "frame rate"),
     FN(crf, INT, 0, 51, "x264 constant rate factor"),
-    FS(x264_preset, "x264 preset, ultrafast .. placebo"),
-    FN(max_bitrate, INT64, 0, 1e9, "video bitrate cap, bits/s (0: none)"),
-    FN(audio_bitrate, INT64, 8000, 512000, "AAC bitrate, bits/s"),
+    FS(x264_preset, "x264 preset, ultrafast .. placebo", .names = vpi_x264_presets),
+    FN(max_bitrate, BITRATE, 0, 1e9, "video bitrate cap, bits/s (0: none)"),
+    FN(audio_bitrate, BITRATE, 8000, 512000, "AAC bitrate, bits/s"),
     { NULL },
 };
+#undef FN
+#undef FS
+
+static int check_preset(const void *obj, char *err, size_t err_size)
+{
+    const VpPreset *p = obj;
+    if (!valid_name(p->name)) {
+        snprintf(err, err_size, "name: '%s' is not 1-31 characters of a-z, 0-9, _ and -",
+                 p->name);
+        return VP_ERR_BAD_OPTION;
+    }
+    return 0;
+}
+
+static const VpiOptTable preset_options = { "export_preset", preset_fields, check_preset };
 
 /* The platform presets the export scripts used, and the production encoding presets. */
 static const VpPreset builtin[] = {
@@ -105,16 +127,6 @@ static int valid_name(const char *n)
     return 1;
 }
 
-static int known_x264_preset(const char *p)
-{
-    static const char *const names[] = { "ultrafast", "superfast", "veryfast", "faster", "fast",
-                                         "medium", "slow", "slower", "veryslow", "placebo" };
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-        if (!strcmp(p, names[i]))
-            return 1;
-    return 0;
-}
-
 /* Apply one preset object of the document onto a copy of the set being built. */
 static int add_one(VpPresetSet *s, const json_t *o, int index, char *err, size_t err_size)
 {
@@ -147,19 +159,10 @@ static int add_one(VpPresetSet *s, const json_t *o, int index, char *err, size_t
     if (!rest)
         return AVERROR(ENOMEM);
     json_object_del(rest, "base");
-    int ret = vpi_fields_apply(preset_fields, &p, rest, what, err, err_size);
+    int ret = vpi_opt_apply_json(&preset_options, &p, rest, what, err, err_size);
     json_decref(rest);
     if (ret < 0)
         return ret;
-    if (!known_x264_preset(p.x264_preset)) {
-        snprintf(err, err_size, "%s: \"x264_preset\" must be one of ultrafast, superfast, "
-                 "veryfast, faster, fast, medium, slow, slower, veryslow, placebo", what);
-        return AVERROR_INVALIDDATA;
-    }
-    if (p.width % 2 || p.height % 2) {
-        snprintf(err, err_size, "%s: \"width\" and \"height\" must be even", what);
-        return AVERROR_INVALIDDATA;
-    }
     VpPreset *slot = (VpPreset *)vp_preset_set_find(s, p.name);
     if (!slot) {
         if (s->nb >= MAX_PRESETS) {

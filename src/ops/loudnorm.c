@@ -5,34 +5,39 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "options/options.h"
 #include "qc_int.h"
 #include "vidpipe/audio.h"
+
+#define O(n, t, d, lo, hi, h) \
+    { .name = #n, .help = h, .type = VPI_OPT_##t, .offset = offsetof(VpLoudnormOpts, n), \
+      .def = d, .min = lo, .max = hi }
+
+static const VpiOption loudnorm_options[] = {
+    O(i, DOUBLE, -16, -70, -5, "target integrated loudness, LUFS"),
+    O(tp, DOUBLE, -1.5, -9, 0, "target true peak, dBTP"),
+    O(lra, DOUBLE, 11, 1, 50, "target loudness range, LU"),
+    O(audio_bitrate, BITRATE, 192000, 8000, 512000, "AAC bits/s: 192000, 192k"),
+    { NULL },
+};
+#undef O
+
+const VpiOptTable vpi_loudnorm_options = { "loudnorm", loudnorm_options, NULL };
 
 void vp_loudnorm_default_opts(VpLoudnormOpts *o)
 {
     memset(o, 0, sizeof(*o));
-    o->i = -16;
-    o->tp = -1.5;
-    o->lra = 11;
-    o->audio_bitrate = 192000;
+    vpi_opt_defaults(&vpi_loudnorm_options, o);
     o->pipeline = NULL;
 }
 
 static int validate(const VpLoudnormOpts *o)
 {
-    const char *field = NULL;
-    if (!(o->i >= -70 && o->i <= -5))
-        field = "i (target loudness) must be -70..-5 LUFS";
-    else if (!(o->tp >= -9 && o->tp <= 0))
-        field = "tp (true peak) must be -9..0 dBTP";
-    else if (!(o->lra >= 1 && o->lra <= 50))
-        field = "lra (loudness range) must be 1..50 LU";
-    else if (o->audio_bitrate < 8000 || o->audio_bitrate > 512000)
-        field = "audio_bitrate must be 8000..512000";
-    if (!field)
-        return 0;
-    vpi_log(o->pipeline ? &o->pipeline->logger : NULL, VP_LOG_ERROR, "loudnorm option %s", field);
-    return VP_ERR_BAD_OPTION;
+    char why[256];
+    int ret = vpi_opt_check(&vpi_loudnorm_options, o, why, sizeof(why));
+    if (ret < 0)
+        vpi_log(o->pipeline ? &o->pipeline->logger : NULL, VP_LOG_ERROR, "loudnorm: %s", why);
+    return ret;
 }
 
 /* First pass: the audio's integrated loudness, true peak and loudness range. */

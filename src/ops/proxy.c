@@ -9,20 +9,37 @@
 
 #include <libavutil/error.h>
 
-#include "util/internal.h"
 #include "common/json_text.h"
+#include "encode/encoder.h"
+#include "options/options.h"
+#include "util/internal.h"
+#include "util/json.h"
 #include "vidpipe/proxy.h"
+
+#define O(n, t, d, lo, hi, h, ...) \
+    { .name = #n, .help = h, .type = VPI_OPT_##t, .offset = offsetof(VpProxyOpts, n), \
+      .def = d, .min = lo, .max = hi, __VA_ARGS__ }
+
+static const VpiOption proxy_options[] = {
+    O(height, INT, 480, 16, 4320, "proxy height; the width follows the display aspect"),
+    O(fps, RATIONAL, 0, 0.001, 240, "proxy frame rate: 10, 29.97, 30000/1001, ntsc",
+      .def_str = "10"),
+    O(crf, INT, 28, 0, 51, "x264 CRF"),
+    O(x264_preset, CSTRING, 0, 0, 0, "x264 preset", .def_str = "medium",
+      .names = vpi_x264_presets),
+    O(audio_bitrate, BITRATE, 64000, 8000, 512000, "AAC bits/s: 64000, 64k"),
+    O(thumb_at, DOUBLE, -1, -1, 1e9, "thumbnail time, seconds (-1: 5 s, or the midpoint)"),
+    O(thumb_width, INT, 320, 16, 4096, "thumbnail width"),
+    { NULL },
+};
+#undef O
+
+const VpiOptTable vpi_proxy_options = { "proxy", proxy_options, NULL };
 
 void vp_proxy_default_opts(VpProxyOpts *o)
 {
     memset(o, 0, sizeof(*o));
-    o->height = 480;
-    o->fps = (VpRational){ 10, 1 };
-    o->crf = 28;
-    o->x264_preset = "medium";
-    o->audio_bitrate = 64000;
-    o->thumb_at = -1;
-    o->thumb_width = 320;
+    vpi_opt_defaults(&vpi_proxy_options, o);
     o->pipeline = NULL;
 }
 

@@ -12,13 +12,14 @@
 
 #include <libavutil/error.h>
 
+#include "options/options_json.h"
 #include "util/json.h"
 #include "qc_int.h"
 
 #define F(name, type, def, min, max, help) \
-    { #name, help, offsetof(VpQcSpec, name), VPI_FIELD_##type, def, min, max, NULL, 0 }
+    { #name, help, VPI_OPT_##type, offsetof(VpQcSpec, name), def, NULL, min, max }
 
-static const VpiField spec_fields[] = {
+static const VpiOption spec_fields[] = {
     F(width, INT, 0, 0, 16384, "required width in pixels (0: any)"),
     F(height, INT, 0, 0, 16384, "required height in pixels (0: any)"),
     F(min_duration, DOUBLE, 1, 0, 1e7, "shortest duration allowed, seconds"),
@@ -43,17 +44,46 @@ static const VpiField spec_fields[] = {
     F(require_audio, BOOL, 1, 0, 1, "a file without audio fails"),
     { NULL },
 };
+#undef F
+
+static int check_spec(const void *obj, char *err, size_t err_size)
+{
+    const VpQcSpec *s = obj;
+    if (s->max_duration && s->max_duration < s->min_duration) {
+        snprintf(err, err_size, "max_duration: value %g is below min_duration (%g)",
+                 s->max_duration, s->min_duration);
+        return VP_ERR_BAD_OPTION;
+    }
+    if (s->max_loudness < s->min_loudness) {
+        snprintf(err, err_size, "max_loudness: value %g is below min_loudness (%g)",
+                 s->max_loudness, s->min_loudness);
+        return VP_ERR_BAD_OPTION;
+    }
+    return 0;
+}
+
+const VpiOptTable vpi_qc_spec_options = { "qc_spec", spec_fields, check_spec };
 
 void vp_qc_default_spec(VpQcSpec *spec)
 {
     memset(spec, 0, sizeof(*spec));
-    vpi_fields_defaults(spec_fields, spec);
+    vpi_opt_defaults(&vpi_qc_spec_options, spec);
+}
+
+/* The one path of both spec readers: members over a copy, then ranges and cross-field
+ * rules over the whole spec. */
+static int apply_spec(const json_t *root, VpQcSpec *spec, char *err, size_t err_size)
+{
+    VpQcSpec tmp = *spec;
+    int ret = vpi_opt_apply_json(&vpi_qc_spec_options, &tmp, root, "QC spec", err, err_size);
+    if (ret >= 0)
+        *spec = tmp;
+    return ret;
 }
 
 int vp_qc_spec_parse(const char *text, size_t len, VpQcSpec *spec, char *err, size_t err_size)
 {
     json_t *root = NULL;
-    VpQcSpec tmp = *spec;
     char local[256];
     if (!err || !err_size) {
         err = local;
@@ -62,33 +92,24 @@ int vp_qc_spec_parse(const char *text, size_t len, VpQcSpec *spec, char *err, si
     int ret = vpi_json_parse(text, len, &root, err, err_size);
     if (ret < 0)
         return ret;
-    ret = vpi_fields_apply(spec_fields, &tmp, root, "QC spec", err, err_size);
+    ret = apply_spec(root, spec, err, err_size);
     json_decref(root);
-    if (ret < 0)
-        return ret;
-    if (tmp.max_duration && tmp.max_duration < tmp.min_duration) {
-        snprintf(err, err_size, "QC spec: \"max_duration\" is below \"min_duration\"");
-        return AVERROR_INVALIDDATA;
-    }
-    if (tmp.max_loudness < tmp.min_loudness) {
-        snprintf(err, err_size, "QC spec: \"max_loudness\" is below \"min_loudness\"");
-        return AVERROR_INVALIDDATA;
-    }
-    *spec = tmp;
-    return 0;
+    return ret;
 }
 
 int vp_qc_spec_load(const char *path, VpQcSpec *spec, char *err, size_t err_size)
 {
     json_t *root = NULL;
+    char local[256];
+    if (!err || !err_size) {
+        err = local;
+        err_size = sizeof(local);
+    }
     int ret = vpi_json_read_file(path, &root, err, err_size);
     if (ret < 0)
         return ret;
-    VpQcSpec tmp = *spec;
-    ret = vpi_fields_apply(spec_fields, &tmp, root, "QC spec", err, err_size);
+    ret = apply_spec(root, spec, err, err_size);
     json_decref(root);
-    if (ret >= 0)
-        *spec = tmp;
     return ret;
 }
 
@@ -97,7 +118,7 @@ void vp_qc_spec_describe(char *buf, size_t size)
     size_t n = 0;
     if (size)
         buf[0] = 0;
-    for (const VpiField *f = spec_fields; f->name && n < size; f++) {
+    for (const VpiOption *f = spec_fields; f->name && n < size; f++) {
         int w = snprintf(buf + n, size - n, "  %-18s %-7g %s\n", f->name, f->def, f->help);
         if (w < 0)
             break;
@@ -364,7 +385,7 @@ int vp_qc_run(const char *path, const VpQcSpec *spec, const VpQcOpts *opts, VpQc
         opts = &defo;
     }
     char why[256];
-    if ((ret = vpi_fields_check(spec_fields, spec, "QC spec", why, sizeof(why))) < 0) {
+    if ((ret = vpi_opt_check(&vpi_qc_spec_options, spec, why, sizeof(why))) < 0) {
         vpi_log(opts->pipeline ? &opts->pipeline->logger : NULL, VP_LOG_ERROR, "%s", why);
         return ret;
     }

@@ -4,14 +4,30 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "options/options.h"
 #include "util/internal.h"
 #include "vidpipe/audio.h"
 #include "vidpipe/probe.h"
 
+#define O(n, t, d, lo, hi, h) \
+    { .name = #n, .help = h, .type = VPI_OPT_##t, .offset = offsetof(VpReplaceAudioOpts, n), \
+      .def = d, .min = lo, .max = hi }
+
+static const VpiOption replace_audio_options[] = {
+    O(offset_ms, INT, 0, -86400000, 86400000,
+      "delay the new audio by N ms (negative: advance it)"),
+    O(shortest, BOOL, 0, 0, 1, "end with the shorter of video and audio"),
+    O(audio_bitrate, BITRATE, 192000, 8000, 512000, "AAC bits/s: 192000, 192k"),
+    { NULL },
+};
+#undef O
+
+const VpiOptTable vpi_replace_audio_options = { "replace_audio", replace_audio_options, NULL };
+
 void vp_replace_audio_default_opts(VpReplaceAudioOpts *o)
 {
     memset(o, 0, sizeof(*o));
-    o->audio_bitrate = 192000;
+    vpi_opt_defaults(&vpi_replace_audio_options, o);
     o->pipeline = NULL;
 }
 
@@ -51,15 +67,12 @@ int vp_replace_audio(const char *video, const char *audio, const char *out,
         memset(fail, 0, sizeof(*fail));
         fail->input = -1;
     }
-    if (opts->offset_ms < -86400000 || opts->offset_ms > 86400000 ||
-        opts->audio_bitrate < 8000 || opts->audio_bitrate > 512000) {
-        vpi_log(opts->pipeline ? &opts->pipeline->logger : NULL, VP_LOG_ERROR,
-                "replace-audio option %s out of range",
-                opts->audio_bitrate < 8000 || opts->audio_bitrate > 512000 ? "audio_bitrate"
-                                                                           : "offset_ms");
+    char why[256];
+    if ((ret = vpi_opt_check(&vpi_replace_audio_options, opts, why, sizeof(why))) < 0) {
+        vpi_log(opts->pipeline ? &opts->pipeline->logger : NULL, VP_LOG_ERROR, "replace-audio: %s", why);
         if (fail)
-            fail->code = VP_ERR_BAD_OPTION;
-        return VP_ERR_BAD_OPTION;
+            fail->code = ret;
+        return ret;
     }
     /* The audio file first: its errors must name it, not the video. */
     vp_probe_default_opts(&po);

@@ -13,6 +13,7 @@
 #include <libavutil/display.h>
 #include <libavutil/pixdesc.h>
 
+#include "options/options.h"
 #include "util/internal.h"
 #include "sink.h"
 
@@ -64,10 +65,24 @@ struct VpPipeline {
     int last_err;               /* the last failed add or run (vp_pipeline_failure) */
 };
 
+#define O(n, t, d, lo, hi, h) \
+    { .name = #n, .help = h, .type = VPI_OPT_##t, .offset = offsetof(VpPipelineOpts, n), \
+      .def = d, .min = lo, .max = hi }
+
+/* The callbacks, cancel flag and audio_path are not settings a person types: no rows. */
+static const VpiOption pipeline_options[] = {
+    O(decode_threads, INT, 0, 0, 64, "video decoder threads (0: automatic)"),
+    O(skip_unneeded, BOOL, 1, 0, 1, "do not decode frames no output needs"),
+    { NULL },
+};
+#undef O
+
+const VpiOptTable vpi_pipeline_options = { "pipeline", pipeline_options, NULL };
+
 void vp_pipeline_default_opts(VpPipelineOpts *o)
 {
     memset(o, 0, sizeof(*o));
-    o->skip_unneeded = 1;
+    vpi_opt_defaults(&vpi_pipeline_options, o);
 }
 
 const char *vpi_fmt_time(char buf[32], double s)
@@ -219,16 +234,11 @@ static void fill_info(VpPipeline *p)
 
 static int validate_opts(const VpPipelineOpts *o)
 {
-    if (o->decode_threads < 0 || o->decode_threads > 64) {
-        vpi_log(&o->logger, VP_LOG_ERROR, "pipeline options: decode_threads must be 0..64, not %d",
-                o->decode_threads);
-        return VP_ERR_BAD_OPTION;
-    }
-    if (o->skip_unneeded != 0 && o->skip_unneeded != 1) {
-        vpi_log(&o->logger, VP_LOG_ERROR, "pipeline options: skip_unneeded must be 0 or 1");
-        return VP_ERR_BAD_OPTION;
-    }
-    return 0;
+    char why[256];
+    int ret = vpi_opt_check(&vpi_pipeline_options, o, why, sizeof(why));
+    if (ret < 0)
+        vpi_log(&o->logger, VP_LOG_ERROR, "pipeline options: %s", why);
+    return ret;
 }
 
 static int pipeline_open(const char *path, const VpPipelineOpts *opts, VpPipeline **out)

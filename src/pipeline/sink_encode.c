@@ -15,6 +15,7 @@
 #include <libavutil/pixdesc.h>
 
 #include "encode/encoder.h"
+#include "options/options.h"
 #include "sink.h"
 
 typedef struct EncodeCtx {
@@ -50,52 +51,70 @@ typedef struct EncodeCtx {
     int64_t audio_samples;
 } EncodeCtx;
 
+static const char *const fit_names[] = { "source", "height", "width", "pad", NULL };
+
+#define O(n, t, d, lo, hi, h, ...) \
+    { .name = #n, .help = h, .type = VPI_OPT_##t, .offset = offsetof(VpEncodeOpts, n), \
+      .def = d, .min = lo, .max = hi, __VA_ARGS__ }
+
+/* path, the filter chains and copy_video are set by the operations, not typed: no rows. */
+static const VpiOption encode_options[] = {
+    O(fit, ENUM, VP_FIT_SOURCE, 0, 0, "how width and height apply", .names = fit_names),
+    O(width, INT, 0, 0, 8192, "output width (fit width or pad)"),
+    O(height, INT, 0, 0, 8192, "output height (fit height or pad)"),
+    O(fps, RATIONAL, 0, 0.001, 1000, "output frame rate (0: the source's)",
+      .flags = VPI_OPT_ZERO_OK),
+    O(crf, INT, 23, 0, 51, "x264 constant rate factor"),
+    O(x264_preset, CSTRING, 0, 0, 0, "x264 preset", .def_str = "medium",
+      .names = vpi_x264_presets),
+    O(max_bitrate, BITRATE, 0, 0, 1e9, "bits/s cap (0: none)"),
+    O(video_threads, INT, 0, 0, 64, "encoder threads (0: automatic)"),
+    O(audio, BOOL, 1, 0, 1, "encode the source's audio when it has some"),
+    O(audio_bitrate, BITRATE, 128000, 8000, 512000, "AAC bits/s"),
+    O(faststart, BOOL, 1, 0, 1, "moov before mdat (MP4/MOV)"),
+    O(end_time, DOUBLE, 0, 0, 1e9, "seconds: nothing from this time on is written (0: none)"),
+    { NULL },
+};
+#undef O
+
+static int check_encode(const void *obj, char *err, size_t err_size)
+{
+    const VpEncodeOpts *o = obj;
+    if (!o->path || !*o->path) {
+        snprintf(err, err_size, "path: an output file is required");
+        return VP_ERR_BAD_OPTION;
+    }
+    if ((o->fit == VP_FIT_HEIGHT || o->fit == VP_FIT_PAD) && o->height < 2) {
+        snprintf(err, err_size, "height: value %d is out of range 2..8192", o->height);
+        return VP_ERR_BAD_OPTION;
+    }
+    if ((o->fit == VP_FIT_WIDTH || o->fit == VP_FIT_PAD) && o->width < 2) {
+        snprintf(err, err_size, "width: value %d is out of range 2..8192", o->width);
+        return VP_ERR_BAD_OPTION;
+    }
+    if (o->hw < 0 || o->hw >= VP_HW_NB) {
+        snprintf(err, err_size, "hw: value %d is not a VpHwEncoder value", (int)o->hw);
+        return VP_ERR_BAD_OPTION;
+    }
+    return 0;
+}
+
+const VpiOptTable vpi_encode_options = { "encode", encode_options, check_encode };
+
 void vp_encode_default_opts(VpEncodeOpts *o)
 {
     memset(o, 0, sizeof(*o));
-    o->fit = VP_FIT_SOURCE;
-    o->crf = 23;
-    o->x264_preset = "medium";
-    o->audio = 1;
-    o->audio_bitrate = 128000;
-    o->faststart = 1;
-    o->hw = VP_HW_NONE;
-}
-
-static int bad(const VpLogger *lg, const char *path, const char *field, const char *why)
-{
-    vpi_log(lg, VP_LOG_ERROR, "%s: encode option %s %s", path ? path : "(output)", field, why);
-    return VP_ERR_BAD_OPTION;
+    vpi_opt_defaults(&vpi_encode_options, o);
+    o->hw = VP_HW_NONE; /* software unless asked: the same output on every machine */
 }
 
 static int validate(const VpEncodeOpts *o, const VpLogger *lg)
 {
-    if (!o->path || !*o->path)
-        return bad(lg, o->path, "path", "is required");
-    if (o->fit < VP_FIT_SOURCE || o->fit > VP_FIT_PAD)
-        return bad(lg, o->path, "fit", "is not a VpFit value");
-    if ((o->fit == VP_FIT_HEIGHT || o->fit == VP_FIT_PAD) && (o->height < 2 || o->height > 8192))
-        return bad(lg, o->path, "height", "must be 2..8192");
-    if ((o->fit == VP_FIT_WIDTH || o->fit == VP_FIT_PAD) && (o->width < 2 || o->width > 8192))
-        return bad(lg, o->path, "width", "must be 2..8192");
-    if (o->fps.num < 0 || o->fps.den < 0 || (o->fps.num && !o->fps.den) ||
-        (o->fps.den && av_q2d((AVRational){ o->fps.num, o->fps.den }) > 1000))
-        return bad(lg, o->path, "fps", "must be a positive rate up to 1000, or 0/0");
-    if (o->crf < 0 || o->crf > 51)
-        return bad(lg, o->path, "crf", "must be 0..51");
-    if (vpi_x264_preset_index(o->x264_preset) < 0)
-        return bad(lg, o->path, "x264_preset", "must be one of ultrafast .. placebo");
-    if (o->hw < 0 || o->hw >= VP_HW_NB)
-        return bad(lg, o->path, "hw", "is not a VpHwEncoder value");
-    if (o->max_bitrate < 0 || o->max_bitrate > 1000000000)
-        return bad(lg, o->path, "max_bitrate", "must be 0..1000000000");
-    if (o->audio_bitrate < 8000 || o->audio_bitrate > 512000)
-        return bad(lg, o->path, "audio_bitrate", "must be 8000..512000");
-    if (!(o->end_time >= 0 && o->end_time <= 1e9))
-        return bad(lg, o->path, "end_time", "must be 0..1e9 seconds");
-    if (o->video_threads < 0 || o->video_threads > 64)
-        return bad(lg, o->path, "video_threads", "must be 0..64");
-    return 0;
+    char why[256];
+    int ret = vpi_opt_check(&vpi_encode_options, o, why, sizeof(why));
+    if (ret < 0)
+        vpi_log(lg, VP_LOG_ERROR, "%s: encode option %s", o->path ? o->path : "(output)", why);
+    return ret;
 }
 
 static int even(double v)
@@ -666,7 +685,11 @@ static int init_conform(VpiSink *s, const VpiSource *src)
     c->exact = 1;
     c->x = *(const VpiConformOpts *)s->opts;
     if (c->x.enc.copy_video || c->x.width < 2 || c->x.height < 2 || c->x.pix_fmt < 0)
-        return bad(src->log, s->path, "conform", "needs a size and a pixel format, and no copy");
+    {
+        vpi_log(src->log, VP_LOG_ERROR, "%s: encode option conform needs a size and a pixel "
+                "format, and no copy", s->path);
+        return VP_ERR_BAD_OPTION;
+    }
     return init(s, src);
 }
 

@@ -11,6 +11,7 @@
 #include <libavutil/pixdesc.h>
 #include <libswscale/swscale.h>
 
+#include "options/options.h"
 #include "sink.h"
 
 #define MAX_TILES 400
@@ -34,14 +35,42 @@ typedef struct ThumbCtx {
     AVFrame *turn;              /* the scaled picture before it is turned */
 } ThumbCtx;
 
+#define O(n, t, d, lo, hi, h) \
+    { .name = #n, .help = h, .type = VPI_OPT_##t, .offset = offsetof(VpThumbOpts, n), \
+      .def = d, .min = lo, .max = hi }
+
+static const VpiOption thumb_options[] = {
+    O(at, DOUBLE, -1, -1, 1e9, "time of the frame, seconds (-1: 5 s, or the midpoint)"),
+    O(width, INT, 320, 16, 4096, "width of the frame, of each tile"),
+    O(cols, INT, 1, 1, MAX_TILES, "contact sheet columns"),
+    O(rows, INT, 1, 1, MAX_TILES, "contact sheet rows"),
+    O(quality, INT, 2, 1, 31, "JPEG quality, 1 (best) .. 31"),
+    O(timestamps, BOOL, 1, 0, 1, "each sheet tile shows its time"),
+    { NULL },
+};
+#undef O
+
+static int check_thumb(const void *obj, char *err, size_t err_size)
+{
+    const VpThumbOpts *o = obj;
+    if (!o->path || !*o->path) {
+        snprintf(err, err_size, "path: a JPEG file is required");
+        return VP_ERR_BAD_OPTION;
+    }
+    if (o->cols * o->rows > MAX_TILES) {
+        snprintf(err, err_size, "cols: value %dx%d is more than %d tiles", o->cols, o->rows,
+                 MAX_TILES);
+        return VP_ERR_BAD_OPTION;
+    }
+    return 0;
+}
+
+const VpiOptTable vpi_thumb_options = { "thumb", thumb_options, check_thumb };
+
 void vp_thumb_default_opts(VpThumbOpts *o)
 {
     memset(o, 0, sizeof(*o));
-    o->at = -1;
-    o->width = 320;
-    o->cols = o->rows = 1;
-    o->quality = 2;
-    o->timestamps = 1;
+    vpi_opt_defaults(&vpi_thumb_options, o);
 }
 
 /* 5x7 glyphs for "0123456789:.", one byte per row, bit 4 is the leftmost pixel. */
@@ -95,22 +124,11 @@ static void draw_label(AVFrame *f, int x, int y, int w, int h, const char *text)
 
 static int validate(const VpThumbOpts *o, const VpLogger *lg)
 {
-    const char *field = NULL, *why = NULL;
-    if (!o->path || !*o->path)
-        field = "path", why = "is required";
-    else if (o->width < 16 || o->width > 4096)
-        field = "width", why = "must be 16..4096";
-    else if (o->cols < 1 || o->rows < 1 || o->cols * o->rows > MAX_TILES)
-        field = "cols/rows", why = "must be at least 1x1 and at most 400 tiles";
-    else if (o->quality < 1 || o->quality > 31)
-        field = "quality", why = "must be 1..31";
-    else if (!isfinite(o->at))
-        field = "at", why = "must be a number";
-    if (!field)
-        return 0;
-    vpi_log(lg, VP_LOG_ERROR, "%s: thumbnail option %s %s", o->path ? o->path : "(output)", field,
-            why);
-    return VP_ERR_BAD_OPTION;
+    char why[256];
+    int ret = vpi_opt_check(&vpi_thumb_options, o, why, sizeof(why));
+    if (ret < 0)
+        vpi_log(lg, VP_LOG_ERROR, "%s: thumbnail option %s", o->path ? o->path : "(output)", why);
+    return ret;
 }
 
 static int init(VpiSink *s, const VpiSource *src)

@@ -17,6 +17,7 @@
 #include <libavutil/intreadwrite.h>
 #include <libavutil/pixdesc.h>
 
+#include "options/options.h"
 #include "util/internal.h"
 #include "vidpipe/probe.h"
 
@@ -46,13 +47,26 @@ const char *vp_param_sets_name(VpParamSets p)
     }
 }
 
+#define O(n, t, d, lo, hi, h) \
+    { .name = #n, .help = h, .type = VPI_OPT_##t, .offset = offsetof(VpProbeOpts, n), \
+      .def = d, .min = lo, .max = hi }
+
+static const VpiOption probe_options[] = {
+    O(count_packets, BOOL, 1, 0, 1, "count packets when the container has no index"),
+    O(max_bytes, INT64, (double)((int64_t)64 << 30), 0, 9.3e18,
+      "read at most this many bytes (0: no bound)"),
+    O(timeout_ms, INT, 60000, 0, INT32_MAX, "give up on a file after MS ms (0: never)"),
+    O(gop_scan_packets, INT, 600, 0, INT32_MAX, "video packets inspected for GOP facts"),
+    { NULL },
+};
+#undef O
+
+const VpiOptTable vpi_probe_options = { "probe", probe_options, NULL };
+
 void vp_probe_default_opts(VpProbeOpts *opts)
 {
     memset(opts, 0, sizeof(*opts));
-    opts->count_packets = 1;
-    opts->max_bytes = (int64_t)64 << 30;
-    opts->timeout_ms = 60000;
-    opts->gop_scan_packets = 600;
+    vpi_opt_defaults(&vpi_probe_options, opts);
 }
 
 void vp_media_info_free(VpMediaInfo **info)
@@ -671,13 +685,11 @@ static int probe_run(const char *path, ProbeCtx *pc, VpMediaInfo **out)
 
 static int validate_opts(const VpProbeOpts *o)
 {
-    if (o->max_bytes < 0 || o->timeout_ms < 0 || o->gop_scan_packets < 0) {
-        vpi_log(&o->logger, VP_LOG_ERROR,
-                "probe options: max_bytes, timeout_ms and gop_scan_packets "
-                              "must not be negative");
-        return VP_ERR_BAD_OPTION;
-    }
-    return 0;
+    char why[256];
+    int ret = vpi_opt_check(&vpi_probe_options, o, why, sizeof(why));
+    if (ret < 0)
+        vpi_log(&o->logger, VP_LOG_ERROR, "probe options: %s", why);
+    return ret;
 }
 
 int vp_probe_file(const char *path, const VpProbeOpts *opts, VpMediaInfo **out)

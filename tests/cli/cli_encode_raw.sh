@@ -49,13 +49,13 @@ assert_eq "$RC" 2 "empty input: exit code"
 assert_contains "$ERR" "no complete frame of 64x48 bgr24" "empty input: message"
 run "$VIDPIPE" encode-raw -s 63x48 -i "$raw" "$WORK/f.mp4"
 assert_eq "$RC" 3 "odd width: exit code"
-assert_eq "$ERR" "vidpipe: $WORK/f.mp4: width must be an even number 2..16384, got 63" \
+assert_eq "$ERR" "vidpipe: encode-raw: --size: value 63x48 is out of range 2x2..16384x16384, even sides" \
     "odd width: message"
 run "$VIDPIPE" encode-raw -i "$raw" "$WORK/f.mp4"
 assert_eq "$RC" 3 "no size: exit code"
 run "$VIDPIPE" encode-raw -s 64x48 --preset warp9 -i "$raw" "$WORK/f.mp4"
 assert_eq "$RC" 3 "bad preset: exit code"
-assert_contains "$ERR" "preset \"warp9\" is not one of" "bad preset: message"
+assert_contains "$ERR" "preset: 'warp9' is not one of ultrafast," "bad preset: message"
 run "$VIDPIPE" encode-raw -s 64x48 -i "$raw" "$WORK/no/such/dir/f.mp4"
 assert_eq "$RC" 4 "unwritable output: exit code"
 assert_contains "$ERR" "f.mp4: cannot create the output: No such file or directory" \

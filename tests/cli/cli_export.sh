@@ -80,7 +80,7 @@ assert_contains "$ERR" "unknown preset 'nope'" "unknown preset message"
 printf '{"presets": [{"name": "z", "crf": 70}]}' > "$WORK/bad.json"
 run "$VIDPIPE" export "$src" --presets "$WORK/bad.json" --preset z -o "$WORK/y"
 assert_eq "$RC" 3 "bad preset file exit"
-assert_eq "$ERR" "vidpipe: $WORK/bad.json: preset \"z\": \"crf\" must be an integer from 0 to 51, not 70" \
+assert_eq "$ERR" "vidpipe: $WORK/bad.json: preset \"z\": crf: value 70 is out of range 0..51" \
     "bad preset file message"
 
 finish

@@ -47,7 +47,7 @@ for cmd in "batch --intro $INTRO --personal $P --out $WORK/jout" "proxy $P -o $W
     # shellcheck disable=SC2086 # word splitting is the point: the paths have no spaces
     run "$VIDPIPE" $cmd -j 300
     assert_eq "$RC" 3 "$name -j 300: exit code"
-    assert_eq "$ERR" "vidpipe: $name: --jobs must be an integer from 0 to 256, not '300'" \
+    assert_eq "$ERR" "vidpipe: $name: --jobs: value 300 is out of range 0..256" \
         "$name -j 300: message"
 done
 run "$VIDPIPE" probe "$CLIP_A" "$CLIP_B" "$INTRO" -j 256

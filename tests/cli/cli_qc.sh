@@ -56,10 +56,17 @@ assert_contains "$OUT" "320x240, the spec requires 1920x1080" "resolution messag
 printf '{"max_black": "long"}\n' > "$WORK/bad.json"
 run "$VIDPIPE" qc "$clean" --spec "$WORK/bad.json"
 assert_eq "$RC" 3 "bad spec exit"
-assert_eq "$ERR" "vidpipe: $WORK/bad.json: QC spec: \"max_black\" must be a number" "bad spec message"
+assert_eq "$ERR" "vidpipe: $WORK/bad.json: QC spec: max_black: the value must be a number" \
+    "bad spec message"
 printf '{"max_blak": 1}\n' > "$WORK/bad2.json"
 run "$VIDPIPE" qc "$clean" --spec "$WORK/bad2.json"
-assert_contains "$ERR" 'unknown field "max_blak"' "unknown spec field"
+assert_eq "$ERR" "vidpipe: $WORK/bad2.json: QC spec: unknown option max_blak" "unknown spec field"
+# The cross-field rules hold for a spec file as for a spec string (one path reads both).
+printf '{"min_duration": 10, "max_duration": 2}\n' > "$WORK/bad3.json"
+run "$VIDPIPE" qc "$clean" --spec "$WORK/bad3.json"
+assert_eq "$RC" 3 "spec file with max_duration < min_duration: exit"
+assert_eq "$ERR" "vidpipe: $WORK/bad3.json: QC spec: max_duration: value 2 is below min_duration (10)" \
+    "spec file with max_duration < min_duration: message"
 
 # ---- loudness and peaks, measured independently with ffmpeg's ebur128 ----
 run "$VIDPIPE" qc "$clean" --json

@@ -188,6 +188,20 @@ def test_errors(d):
     out = vidpipe.VideoWriter(path, "avc1", 30, (63, h))
     check(not out.isOpened() and "width" in out.error, "odd width: " + out.error)
 
+    # Options go through the library's table: its range, its message.
+    out = vidpipe.VideoWriter(path, "avc1", 30, (w, h), queue_depth=1)
+    check(not out.isOpened(), "queue_depth=1 must not open")
+    check(out.error == path + ": queue_depth: value 1 is out of range 2..256",
+          "queue_depth message: " + out.error)
+    opts = {o["name"]: o for o in vidpipe.writer_options()}
+    check(opts["crf"]["default"] == "23" and opts["crf"]["range"] == "0..51",
+          "writer_options crf: %r" % opts.get("crf"))
+    check(opts["fps"]["default"] == "30" and opts["preset"]["default"] == "medium",
+          "writer_options fps, preset: %r %r" % (opts.get("fps"), opts.get("preset")))
+    out = vidpipe.VideoWriter(path, "avc1", "30x", (w, h))
+    check(out.error == path + ": fps: '30x' is not a frame rate (30, 29.97, 30000/1001, ntsc)",
+          "bad fps message: " + out.error)
+
     try:
         vidpipe.VideoWriter(path, "mjpg", 30, (w, h))
         check(False, "unknown fourcc must raise")

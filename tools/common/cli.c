@@ -87,6 +87,35 @@ int cli_exit_for_error(int err)
 
 /* ---- options ------------------------------------------------------------------------- */
 
+const char *cli_lib_default(const VpOptionTable *t, const char *key, char *buf, size_t size)
+{
+    VpOptionInfo info;
+    snprintf(buf, size, "%s", "");
+    for (int i = 0; t && vp_option_info(t, i, &info) == 0; i++)
+        if (!strcmp(info.name, key)) {
+            snprintf(buf, size, "%s", info.def);
+            break;
+        }
+    return buf;
+}
+
+/* The table's help, then its range and default: "crf ... (0..51, default 23)". */
+static void print_lib_help(FILE *f, const char *left, const CliOpt *o)
+{
+    VpOptionInfo info;
+    int found = 0;
+    for (int i = 0; !found && vp_option_info(o->table, i, &info) == 0; i++)
+        found = !strcmp(info.name, o->key);
+    if (!found) {
+        fprintf(f, "  %-26s %s\n", left, o->help ? o->help : "");
+        return;
+    }
+    fprintf(f, "  %-26s %s (", left, o->help ? o->help : info.help);
+    if (info.range[0])
+        fprintf(f, "%s, ", info.range);
+    fprintf(f, "default %s)\n", info.def[0] ? info.def : "none");
+}
+
 void cli_print_help(const CliCommand *cmd, const CliOpt *opts, FILE *f)
 {
     fprintf(f, "Usage: %s %s %s\n%s\n\nOptions:\n", cli_prog, cmd->name, cmd->usage,
@@ -100,7 +129,10 @@ void cli_print_help(const CliCommand *cmd, const CliOpt *opts, FILE *f)
             n = snprintf(left, sizeof(left), "    ");
         snprintf(left + n, sizeof(left) - (size_t)n, "--%s%s%s", o->name, o->arg ? " " : "",
                  o->arg ? o->arg : "");
-        fprintf(f, "  %-26s %s\n", left, o->help);
+        if (o->type == CLI_OPTION)
+            print_lib_help(f, left, o);
+        else
+            fprintf(f, "  %-26s %s\n", left, o->help);
     }
     fprintf(f, "  %-26s %s\n", "-h, --help", "show this help and exit");
     if (cmd->details)
@@ -118,15 +150,29 @@ static int set_value(const CliCommand *cmd, const CliOpt *o, const char *val)
     case CLI_STR:
         *(const char **)o->dst = val;
         return 0;
+    case CLI_OPTION: {
+        char err[512];
+        if (vp_option_set(o->table, o->dst, o->key, val, err, sizeof(err)) < 0) {
+            /* The library names its field ("fps: ..."); the user typed --rate. */
+            size_t n = strlen(o->key);
+            const char *why = !strncmp(err, o->key, n) && !strncmp(err + n, ": ", 2)
+                              ? err + n + 2 : err;
+            cli_error("%s: --%s: %s", cmd->name, o->name, why);
+            return -1;
+        }
+        return 0;
+    }
     case CLI_INT:
     case CLI_INT64: {
+        /* the option tables' message forms (src/options/), so every option reads alike */
         long long v = strtoll(val, &end, 10);
-        if (errno || end == val || *end || (o->min != o->max && (v < o->min || v > o->max))) {
-            if (o->min != o->max)
-                cli_error("%s: --%s must be an integer from %g to %g, not '%s'", cmd->name,
-                          o->name, o->min, o->max, val);
-            else
-                cli_error("%s: --%s must be an integer, not '%s'", cmd->name, o->name, val);
+        if (errno || end == val || *end) {
+            cli_error("%s: --%s: '%s' is not an integer", cmd->name, o->name, val);
+            return -1;
+        }
+        if (o->min != o->max && (v < o->min || v > o->max)) {
+            cli_error("%s: --%s: value %s is out of range %.15g..%.15g", cmd->name, o->name, val,
+                      o->min, o->max);
             return -1;
         }
         if (o->type == CLI_INT)
@@ -137,13 +183,13 @@ static int set_value(const CliCommand *cmd, const CliOpt *o, const char *val)
     }
     case CLI_DOUBLE: {
         double v = strtod(val, &end);
-        if (errno || end == val || *end || !isfinite(v) ||
-            (o->min != o->max && (v < o->min || v > o->max))) {
-            if (o->min != o->max)
-                cli_error("%s: --%s must be a number from %g to %g, not '%s'", cmd->name,
-                          o->name, o->min, o->max, val);
-            else
-                cli_error("%s: --%s must be a number, not '%s'", cmd->name, o->name, val);
+        if (errno || end == val || *end || !isfinite(v)) {
+            cli_error("%s: --%s: '%s' is not a number", cmd->name, o->name, val);
+            return -1;
+        }
+        if (o->min != o->max && (v < o->min || v > o->max)) {
+            cli_error("%s: --%s: value %s is out of range %.15g..%.15g", cmd->name, o->name, val,
+                      o->min, o->max);
             return -1;
         }
         *(double *)o->dst = v;

@@ -27,6 +27,8 @@ typedef enum CliOptType {
     CLI_INT64,   /* int64_t */
     CLI_DOUBLE,  /* double */
     CLI_STR,     /* const char * (points into argv) */
+    CLI_OPTION,  /* option `key` of the library struct at dst, read through `table`: type,
+                    range, default and help come from the library's option table */
 } CliOptType;
 
 /* One option of a command: drives parsing and the generated --help. */
@@ -38,7 +40,13 @@ typedef struct CliOpt {
     const char *arg;        /* argument name in help ("N", "FILE"); NULL for flags */
     const char *help;
     double min, max;        /* range for numbers; min == max means unchecked */
+    const VpOptionTable *table; /* CLI_OPTION: vp_option_table("writer") ... */
+    const char *key;        /* CLI_OPTION: the option's name in the table */
 } CliOpt;
+
+/* A CLI option that is option KEY of the library struct *DST (help NULL: the table's). */
+#define CLI_LIB(name, short_name, dst, arg, table, key) \
+    { name, short_name, CLI_OPTION, dst, arg, NULL, 0, 0, table, key }
 
 typedef struct CliCommand {
     const char *name;
@@ -53,6 +61,8 @@ typedef struct CliCommand {
  * 1 for --help, 0 on success, CLI_EXIT_USAGE (negated) on error. */
 int cli_parse(const CliCommand *cmd, const CliOpt *opts, int argc, char **argv, int *nb_pos);
 void cli_print_help(const CliCommand *cmd, const CliOpt *opts, FILE *f);
+/* The default of option @p key of @p t as text, for help that combines options; "" if none. */
+const char *cli_lib_default(const VpOptionTable *t, const char *key, char *buf, size_t size);
 
 /* Global state set by the main entry point. */
 extern int cli_verbosity;      /* -1 quiet, 0 normal, 1 verbose, 2 debug */
