@@ -189,7 +189,12 @@ static int segment_open(const char *path, int temporary, Segment **out, char *wh
     s->size = sb.st_size;
     s->mtime = sb.st_mtim;
     if ((ret = vpi_mp4_index(s->fd, &s->mp4, why, wsz)) < 0) {
-        /* Not an MP4 we can copy from: probe for a better reason, and for --conform. */
+        /* An MP4/MOV the index refuses keeps the index's reason, the one `check` gives
+         * (vp_check_file): its tables are not handed to FFmpeg's demuxer, which would trust
+         * them (20 bytes of stsz claiming 64 Mi samples cost it 600 MB). Another container:
+         * the probe names what it is. */
+        if (ret != VP_ERR_NOT_MEDIA)
+            goto fail;
         VpProbeOpts po;
         vp_probe_default_opts(&po);
         po.count_packets = 0;

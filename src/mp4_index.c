@@ -407,7 +407,7 @@ static int build_samples(const Tables *tb, VpiMp4Track *t, int64_t file_size, ch
                                     : AV_RB32(co->data + 8 + 4 * (size_t)(c - 1));
             for (uint32_t s = 0; s < per && k < n; s++, k++) {
                 if (pos > (uint64_t)file_size || t->samples[k].size > (uint64_t)file_size - pos) {
-                    snprintf(why, why_size, "%s sample %u lies past the end of the file",
+                    snprintf(why, why_size, "file is truncated: %s sample %u lies past its end",
                              kind_name(t), k);
                     return VP_ERR_TRUNCATED;
                 }

@@ -19,10 +19,11 @@ typedef struct CheckJob {
 static void probe_one(void *ctx, int i)
 {
     CheckJob *job = ctx;
-    job->errs[i] = vp_probe_file(job->paths[i], &job->opts, &job->infos[i]);
-    /* What the join itself refuses to read (the same limits, the same reason). */
+    /* What the join itself refuses to read, with its reason; such a file is not probed
+     * (as the join does not probe it: FFmpeg's demuxer would trust its tables). */
+    job->errs[i] = vp_check_file(job->paths[i], job->whys[i], sizeof(job->whys[i]));
     if (job->errs[i] >= 0)
-        job->errs[i] = vp_check_file(job->paths[i], job->whys[i], sizeof(job->whys[i]));
+        job->errs[i] = vp_probe_file(job->paths[i], &job->opts, &job->infos[i]);
     int d = __atomic_add_fetch(&job->done, 1, __ATOMIC_RELAXED);
     cli_progress_update(&job->progress, d, job->total);
 }
