@@ -496,13 +496,23 @@ int vpi_mp4_index(int fd, VpiMp4File **out, char *why, size_t why_size)
         return ret;
     }
 
-    /* Walk the top-level boxes to the moov. */
+    /* Walk the top-level boxes to the moov. A file is read as MP4/MOV when its first box
+     * is one of theirs, or when its boxes chain up to a moov (complete or cut short)
+     * whatever the first one is: FFmpeg's demuxer reads such a file as MOV, so it must
+     * meet these limits rather than go to a demuxer that trusts its tables. At most 2^20
+     * boxes are walked (a pread each; a real file has a few, a fragmented one two per
+     * fragment). */
     int64_t pos = 0, moov_size = -1, moov_pos = 0;
-    int saw_moof = 0, nb = 0;
+    int saw_moof = 0, known_first = -1, nb = 0;
     while (pos + 8 <= sb.st_size) {
-        uint8_t h[16];
+        uint8_t h[16] = { 0 };
         if (pread(fd, h, 16, pos) < 8) {
             ret = AVERROR(errno ? errno : EIO);
+            goto fail;
+        }
+        if (++nb > (1 << 20)) {
+            ret = VP_ERR_CORRUPT;
+            snprintf(why, why_size, "more than %d top-level boxes", 1 << 20);
             goto fail;
         }
         uint64_t size = AV_RB32(h);
@@ -514,14 +524,13 @@ int vpi_mp4_index(int fd, VpiMp4File **out, char *why, size_t why_size)
         } else if (size == 0) {
             size = (uint64_t)(sb.st_size - pos);
         }
-        if (nb++ == 0 && type != TAG('f', 't', 'y', 'p') && type != TAG('m', 'o', 'o', 'v') &&
-            type != TAG('m', 'd', 'a', 't') && type != TAG('f', 'r', 'e', 'e') &&
-            type != TAG('w', 'i', 'd', 'e') && type != TAG('s', 'k', 'i', 'p')) {
-            ret = VP_ERR_NOT_MEDIA;
-            snprintf(why, why_size, "not an MP4/MOV file");
-            goto fail;
-        }
+        if (known_first < 0)
+            known_first = type == TAG('f', 't', 'y', 'p') || type == TAG('m', 'o', 'o', 'v') ||
+                          type == TAG('m', 'd', 'a', 't') || type == TAG('f', 'r', 'e', 'e') ||
+                          type == TAG('w', 'i', 'd', 'e') || type == TAG('s', 'k', 'i', 'p');
         if (size < (uint64_t)hdr || size > (uint64_t)(sb.st_size - pos)) {
+            if (!known_first && moov_size < 0 && type != TAG('m', 'o', 'o', 'v'))
+                break; /* not a chain of boxes up to a moov: not MP4/MOV */
             if (type == TAG('m', 'o', 'o', 'v') || moov_size < 0) {
                 ret = VP_ERR_TRUNCATED;
                 snprintf(why, why_size, "'%c%c%c%c' box at %lld runs past the end of the file",
@@ -537,6 +546,11 @@ int vpi_mp4_index(int fd, VpiMp4File **out, char *why, size_t why_size)
             moov_size = (int64_t)size - hdr;
         }
         pos += (int64_t)size;
+    }
+    if (moov_size < 0 && !known_first) {
+        ret = VP_ERR_NOT_MEDIA;
+        snprintf(why, why_size, "not an MP4/MOV file");
+        goto fail;
     }
     if (moov_size < 0) {
         ret = VP_ERR_TRUNCATED;
