@@ -16,7 +16,7 @@ GOOD=$H/good.mp4
 # 2 GB; a join of these 1 s files needs ~50 MB (several times that under AddressSanitizer).
 RSS_CAP=262144
 if ldd "$VIDPIPE" | grep -q libasan; then
-    RSS_CAP=1048576
+    RSS_CAP=524288
 fi
 TIME=
 if [ -x /usr/bin/time ]; then
