@@ -12,8 +12,8 @@ static void scaling_list(VpiBits *b, int size)
 {
     int last = 8, next = 8;
     for (int j = 0; j < size && !b->overrun; j++) {
-        if (next)
-            next = (last + vpi_bits_se(b) + 256) % 256;
+        if (next) /* delta_scale is -128..127 in a valid stream, up to +-2^31 in another */
+            next = (int)(((last + (int64_t)vpi_bits_se(b)) % 256 + 256) % 256);
         last = next ? next : last;
     }
 }
@@ -38,20 +38,26 @@ int vpi_h264_sps_parse(const uint8_t *nal, size_t size, VpiH264Sps *s)
     s->chroma_format_idc = 1;
     switch (s->profile_idc) {
     case 100: case 110: case 122: case 244: case 44: case 83: case 86: case 118: case 128:
-    case 138: case 139: case 134: case 135:
-        s->chroma_format_idc = (int)vpi_bits_ue(&b);
-        if (s->chroma_format_idc > 3)
+    case 138: case 139: case 134: case 135: {
+        /* ue(v) values reach 2^32 - 2: range-checked before they become ints */
+        unsigned chroma = vpi_bits_ue(&b);
+        if (chroma > 3)
             return -1;
-        if (s->chroma_format_idc == 3)
+        s->chroma_format_idc = (int)chroma;
+        if (chroma == 3)
             vpi_bits_u(&b, 1);
-        s->bit_depth_luma = 8 + (int)vpi_bits_ue(&b);
-        s->bit_depth_chroma = 8 + (int)vpi_bits_ue(&b);
+        unsigned luma = vpi_bits_ue(&b), chroma_depth = vpi_bits_ue(&b);
+        if (luma > 6 || chroma_depth > 6)
+            return -1; /* bit depths are 8..14 */
+        s->bit_depth_luma = 8 + (int)luma;
+        s->bit_depth_chroma = 8 + (int)chroma_depth;
         vpi_bits_u(&b, 1);
         if (vpi_bits_u(&b, 1))
             for (int i = 0; i < (s->chroma_format_idc != 3 ? 8 : 12); i++)
                 if (vpi_bits_u(&b, 1))
                     scaling_list(&b, i < 6 ? 16 : 64);
         break;
+    }
     default:
         s->bit_depth_luma = s->bit_depth_chroma = 8;
     }
