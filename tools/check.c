@@ -10,6 +10,7 @@ typedef struct CheckJob {
     char **paths;
     VpMediaInfo **infos;
     int *errs;
+    char (*whys)[512];  /* why a join cannot read the file (errs[i] < 0), or "" */
     VpProbeOpts opts;
     CliProgress progress;
     int done, total;
@@ -18,7 +19,11 @@ typedef struct CheckJob {
 static void probe_one(void *ctx, int i)
 {
     CheckJob *job = ctx;
-    job->errs[i] = vp_probe_file(job->paths[i], &job->opts, &job->infos[i]);
+    /* What the join itself refuses to read, with its reason; such a file is not probed
+     * (as the join does not probe it: FFmpeg's demuxer would trust its tables). */
+    job->errs[i] = vp_check_file(job->paths[i], job->whys[i], sizeof(job->whys[i]));
+    if (job->errs[i] >= 0)
+        job->errs[i] = vp_probe_file(job->paths[i], &job->opts, &job->infos[i]);
     int d = __atomic_add_fetch(&job->done, 1, __ATOMIC_RELAXED);
     cli_progress_update(&job->progress, d, job->total);
 }
@@ -57,9 +62,11 @@ static int run_check(int argc, char **argv)
     job.opts.gop_scan_packets = 48;
     job.infos = calloc((size_t)nb, sizeof(*job.infos));
     job.errs = calloc((size_t)nb, sizeof(*job.errs));
-    if (!job.infos || !job.errs) {
+    job.whys = calloc((size_t)nb, sizeof(*job.whys));
+    if (!job.infos || !job.errs || !job.whys) {
         free(job.infos);
         free(job.errs);
+        free(job.whys);
         goto oom;
     }
     cli_progress_init(&job.progress, "probed");
@@ -80,8 +87,9 @@ static int run_check(int argc, char **argv)
         int err = job.errs[i];
         if (err >= 0 && job.infos[i]->video_index < 0)
             err = VP_ERR_NO_VIDEO;
+        const char *reason = job.whys[i][0] ? job.whys[i] : vp_strerror(err);
         if (err < 0) {
-            cli_file_error(paths[i], "%s", vp_strerror(err));
+            cli_file_error(paths[i], "%s", reason);
             unreadable++;
         } else if (ref && job.errs[0] >= 0) {
             /* the reference against the join's own requirements, the others against it */
@@ -103,7 +111,7 @@ static int run_check(int argc, char **argv)
             if (err < 0) {
                 cj_obj_begin(&j, "error");
                 cj_str(&j, "code", vp_err_name(err));
-                cj_str(&j, "message", vp_strerror(err));
+                cj_str(&j, "message", reason);
                 cj_obj_end(&j);
             } else {
                 cj_null(&j, "error");
@@ -168,6 +176,7 @@ static int run_check(int argc, char **argv)
         vp_media_info_free(&job.infos[i]);
     free(job.infos);
     free(job.errs);
+    free(job.whys);
     cli_free_paths(paths, nb);
     if (ret != CLI_EXIT_OK)
         return ret;
@@ -193,6 +202,9 @@ const CliCommand cmd_check = {
                "file that starts on a non-IDR frame (an open GOP at its start), and video\n"
                "that is not H.264 or audio that is not AAC-LC (PCM, MP3, HE-AAC) in any\n"
                "file, the reference included ('the join needs AAC-LC').\n"
+               "MP4/MOV files are also read as 'vidpipe join' reads them, with its limits\n"
+               "(offsets, sample counts, durations and edits the file can hold); a file\n"
+               "beyond them is named with join's reason, as one that could not be read.\n"
                "Exit status: 0 joinable, 1 not joinable, 2 a file could not be read.",
     .run = run_check,
 };

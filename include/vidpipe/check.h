@@ -69,6 +69,22 @@ VP_API int vp_check_compare(const VpMediaInfo *ref, const VpMediaInfo *file, VpC
  */
 VP_API int vp_check_requirements(const VpMediaInfo *file, VpCheckResult *res);
 
+/**
+ * What a stream-copy join requires of @p path by itself, before any comparison: for an
+ * MP4/MOV file, its sample tables are read exactly as vp_joiner_run() reads them, with the
+ * same limits (chunk offsets inside the file, sample counts the file can hold, durations
+ * and composition offsets its size can carry, edit lists inside the media; docs/join.md,
+ * "Hostile input"), so `check` and `join` refuse the same files for the same reason.
+ * Files in other containers are not looked at here (0).
+ *
+ * @param why  on failure, receives the reason as one line without the path ("video track
+ *             lasts 8053064 s, more than a file of 21769 bytes can present (3940 s)");
+ *             may be NULL
+ * @return 0, or a negative error (VP_ERR_CORRUPT, VP_ERR_TRUNCATED, VP_ERR_UNSUPPORTED,
+ *         AVERROR(ENOENT), ...). Reads the file's moov only; thread-safe (no shared state).
+ */
+VP_API int vp_check_file(const char *path, char *why, size_t why_size);
+
 /** Free the differences in @p res and zero it. Accepts an already cleared result. */
 VP_API void vp_check_result_clear(VpCheckResult *res);
 

@@ -2,6 +2,7 @@
 /* The H.264 sequence parameter set fields that decide whether two streams can share one
  * output track: picture size, chroma format, bit depth, frame/field coding, aspect ratio.
  * Lets the joiner accept a segment from its index alone, without probing (decoding). */
+#include <limits.h>
 #include <string.h>
 
 #include "util/internal.h"
@@ -11,8 +12,8 @@ static void scaling_list(VpiBits *b, int size)
 {
     int last = 8, next = 8;
     for (int j = 0; j < size && !b->overrun; j++) {
-        if (next)
-            next = (last + vpi_bits_se(b) + 256) % 256;
+        if (next) /* delta_scale is -128..127 in a valid stream, up to +-2^31 in another */
+            next = (int)(((last + (int64_t)vpi_bits_se(b)) % 256 + 256) % 256);
         last = next ? next : last;
     }
 }
@@ -37,20 +38,26 @@ int vpi_h264_sps_parse(const uint8_t *nal, size_t size, VpiH264Sps *s)
     s->chroma_format_idc = 1;
     switch (s->profile_idc) {
     case 100: case 110: case 122: case 244: case 44: case 83: case 86: case 118: case 128:
-    case 138: case 139: case 134: case 135:
-        s->chroma_format_idc = (int)vpi_bits_ue(&b);
-        if (s->chroma_format_idc > 3)
+    case 138: case 139: case 134: case 135: {
+        /* ue(v) values reach 2^32 - 2: range-checked before they become ints */
+        unsigned chroma = vpi_bits_ue(&b);
+        if (chroma > 3)
             return -1;
-        if (s->chroma_format_idc == 3)
+        s->chroma_format_idc = (int)chroma;
+        if (chroma == 3)
             vpi_bits_u(&b, 1);
-        s->bit_depth_luma = 8 + (int)vpi_bits_ue(&b);
-        s->bit_depth_chroma = 8 + (int)vpi_bits_ue(&b);
+        unsigned luma = vpi_bits_ue(&b), chroma_depth = vpi_bits_ue(&b);
+        if (luma > 6 || chroma_depth > 6)
+            return -1; /* bit depths are 8..14 */
+        s->bit_depth_luma = 8 + (int)luma;
+        s->bit_depth_chroma = 8 + (int)chroma_depth;
         vpi_bits_u(&b, 1);
         if (vpi_bits_u(&b, 1))
             for (int i = 0; i < (s->chroma_format_idc != 3 ? 8 : 12); i++)
                 if (vpi_bits_u(&b, 1))
                     scaling_list(&b, i < 6 ? 16 : 64);
         break;
+    }
     default:
         s->bit_depth_luma = s->bit_depth_chroma = 8;
     }
@@ -67,27 +74,42 @@ int vpi_h264_sps_parse(const uint8_t *nal, size_t size, VpiH264Sps *s)
             return -1;
         for (unsigned i = 0; i < n; i++)
             vpi_bits_se(&b);
+    } else if (poc != 2) {
+        return -1; /* pic_order_cnt_type is 0, 1 or 2 */
     }
     vpi_bits_ue(&b); /* max_num_ref_frames */
     vpi_bits_u(&b, 1);
-    unsigned w_mbs = vpi_bits_ue(&b) + 1, h_map = vpi_bits_ue(&b) + 1;
+    /* Every value below comes from the file: sizes are computed in 64 bits and checked
+     * before they become ints. */
+    uint64_t w_mbs = (uint64_t)vpi_bits_ue(&b) + 1, h_map = (uint64_t)vpi_bits_ue(&b) + 1;
     s->frame_mbs_only = (int)vpi_bits_u(&b, 1);
     if (!s->frame_mbs_only)
         vpi_bits_u(&b, 1);
     vpi_bits_u(&b, 1);
-    unsigned cl = 0, cr = 0, ct = 0, cb = 0;
+    uint64_t cl = 0, cr = 0, ct = 0, cb = 0;
     if (vpi_bits_u(&b, 1)) {
         cl = vpi_bits_ue(&b);
         cr = vpi_bits_ue(&b);
         ct = vpi_bits_ue(&b);
         cb = vpi_bits_ue(&b);
     }
-    int sub_w = s->chroma_format_idc == 1 || s->chroma_format_idc == 2 ? 2 : 1;
-    int sub_h = s->chroma_format_idc == 1 ? 2 : 1;
-    int cux = s->chroma_format_idc ? sub_w : 1;
-    int cuy = (s->chroma_format_idc ? sub_h : 1) * (2 - s->frame_mbs_only);
-    s->width = (int)(w_mbs * 16) - cux * (int)(cl + cr);
-    s->height = (int)((2 - s->frame_mbs_only) * h_map * 16) - cuy * (int)(ct + cb);
+    /* The coded picture must be one a decoder can allocate: FFmpeg refuses one of
+     * (w + 128) * (h + 128) >= INT_MAX / 8 samples (av_image_check_size). */
+    uint64_t coded_w = 16 * w_mbs, coded_h = 16 * h_map * (uint64_t)(2 - s->frame_mbs_only);
+    if (coded_w > INT_MAX / 8 || coded_h > INT_MAX / 8 ||
+        (coded_w + 128) * (coded_h + 128) >= INT_MAX / 8)
+        return -1;
+    /* Cropping is counted in chroma samples (and field pairs); it must leave at least one
+     * row and column of the coded picture, or the SPS is invalid (FFmpeg: "crop values
+     * invalid"). */
+    uint64_t sub_w = s->chroma_format_idc == 1 || s->chroma_format_idc == 2 ? 2 : 1;
+    uint64_t sub_h = s->chroma_format_idc == 1 ? 2 : 1;
+    uint64_t cux = s->chroma_format_idc ? sub_w : 1;
+    uint64_t cuy = (s->chroma_format_idc ? sub_h : 1) * (uint64_t)(2 - s->frame_mbs_only);
+    if ((cl + cr) * cux >= coded_w || (ct + cb) * cuy >= coded_h)
+        return -1;
+    s->width = (int)(coded_w - (cl + cr) * cux);
+    s->height = (int)(coded_h - (ct + cb) * cuy);
     s->sar_num = s->sar_den = 0;
     if (vpi_bits_u(&b, 1) && vpi_bits_u(&b, 1)) { /* vui_parameters_present_flag, aspect_ratio_info_present_flag */
         unsigned idc = vpi_bits_u(&b, 8);

@@ -209,7 +209,12 @@ static int segment_open(const VpJoinOpts *jo, const char *path, int temporary, S
     s->size = sb.st_size;
     s->mtime = sb.st_mtim;
     if ((ret = vpi_mp4_index(s->fd, &s->mp4, why, wsz)) < 0) {
-        /* Not an MP4 we can copy from: probe for a better reason, and for --conform. */
+        /* An MP4/MOV the index refuses keeps the index's reason, the one `check` gives
+         * (vp_check_file): its tables are not handed to FFmpeg's demuxer, which would trust
+         * them (20 bytes of stsz claiming 64 Mi samples cost it 600 MB). Another container:
+         * the probe names what it is. */
+        if (ret != VP_ERR_NOT_MEDIA)
+            goto fail;
         VpProbeOpts po;
         segment_probe_opts(jo, &po);
         int pr = vp_probe_file(path, &po, &s->info);
@@ -746,6 +751,31 @@ static int load_parts(Run *r, const char *const *paths)
     return 0;
 }
 
+/* The timeline below rescales and adds up times from hostile files. The index keeps every
+ * time of a track within vpi_mp4_max_seconds() of its file (fewer than 2^56 ticks; see
+ * mp4.h); this checks what the segment's plan made of them against the same limit before
+ * any of it is rescaled. A segment presents no more than its samples span (the longer of
+ * their summed durations and their presentation extent), so the silence a join inserts
+ * for it, up to its video's length, is bounded by the segment itself. */
+static int part_in_range(const Part *p)
+{
+    const VpiMp4Track *v = p->v, *a = &p->seg->mp4->audio;
+    int64_t max_s = vpi_mp4_max_seconds(p->seg->mp4->file_size);
+    int64_t lim = max_s * (int64_t)v->timescale;
+    int64_t span = FFMAX(v->media_duration, v->pts_end - v->pts_min);
+    if (p->vd < 0 || p->vd > span || span > lim || p->p0 < -lim || p->p0 > lim ||
+        p->last_dur < 0 || p->last_dur > lim || llabs(v->edit_media_time) > lim ||
+        llabs(v->edit_dwell) > lim)
+        return 0;
+    if (a->kind == VPI_TRACK_AUDIO) {
+        int64_t alim = max_s * (int64_t)a->timescale;
+        if (a->nb_samples * (int64_t)FRAME > alim + FRAME || llabs(a->edit_media_time) > alim ||
+            llabs(a->edit_dwell) > alim || a->edit_duration > alim)
+            return 0;
+    }
+    return 1;
+}
+
 static int plan_timeline(Run *r, int64_t *T_out, int64_t *D_out)
 {
     int64_t T = r->parts[0].v->timescale;
@@ -755,6 +785,11 @@ static int plan_timeline(Run *r, int64_t *T_out, int64_t *D_out)
         if (ret < 0) {
             set_why(r, p->seg->path, "video has no sync sample");
             return ret;
+        }
+        if (!part_in_range(p)) {
+            set_why(r, p->seg->path, "timestamps out of range (more than %lld s)",
+                    (long long)vpi_mp4_max_seconds(p->seg->mp4->file_size));
+            return VP_ERR_CORRUPT;
         }
         if (p->nb_dropped)
             vpi_log(&r->j->opts.logger, VP_LOG_WARNING,
@@ -838,7 +873,13 @@ static int plan_timeline(Run *r, int64_t *T_out, int64_t *D_out)
         int64_t shift = av_rescale(eps, T, sr);
         p->V = V + shift;
         shift_prev = shift;
+        /* each term is below 2^24 s (part_in_range): the sum is checked, never wraps */
         V += av_rescale(p->vd, T, p->v->timescale);
+        if (V > VPI_MP4_MAX_SECONDS * T) {
+            set_why(r, r->out_path, "the output would last more than %lld s",
+                    (long long)VPI_MP4_MAX_SECONDS);
+            return VP_ERR_TOO_LARGE;
+        }
     }
     int64_t D = 0;
     for (int k = 0; k < r->nb; k++) {
@@ -872,6 +913,11 @@ static int build_video(Run *r, int64_t T, int64_t D)
                     bad = 1;
                     break;
                 }
+                if (pts - dts > INT32_MAX) {
+                    set_why(r, p->seg->path, "a composition offset of %.1f s does not fit the "
+                            "output's ctts", (double)(pts - dts) / T);
+                    return VP_ERR_UNSUPPORTED;
+                }
                 VpiMp4OutSample o = { .size = s->size, .key = s->key, .cts = (int32_t)(pts - dts),
                                       .entry = p->entry };
                 o.pos = dts; /* dts for now; positions come with the layout */
@@ -896,6 +942,12 @@ static int build_video(Run *r, int64_t T, int64_t D)
         /* the last sample lasts until the presentation ends, so that the media duration
          * covers the last presented frame even when it is not the last decoded one */
         int64_t next = i + 1 < vt->nb ? vt->s[i + 1].pos : FFMAX(vt->s[i].pos + 1, end_pts);
+        if (next - vt->s[i].pos > UINT32_MAX) {
+            set_why(r, r->out_path, "video frame %" PRId64 " would last %.1f s, longer than "
+                    "the output's stts can say at time scale %" PRId64, i,
+                    (double)(next - vt->s[i].pos) / T, T);
+            return VP_ERR_UNSUPPORTED;
+        }
         vt->s[i].duration = (uint32_t)(next - vt->s[i].pos);
     }
     (void)dts0;

@@ -7,6 +7,20 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* What a file can present (docs/join.md, "Hostile input"). A file of N bytes may last at
+ * most vpi_mp4_max_seconds(N): one hour, plus one second per 64 bytes beyond that (512
+ * bit/s; only still pictures go lower, and they get the hour), never more than 2^24 s
+ * (194 days). Every duration, timestamp and edit of an index lies within that span of its
+ * track's timescale (< 2^32), so it has fewer than 2^56 ticks, and rescaling it to any
+ * timescale below 2^32 cannot overflow. */
+#define VPI_MP4_MAX_SECONDS ((int64_t)1 << 24)
+int64_t vpi_mp4_max_seconds(int64_t file_size);
+
+/* An H.264 frame is presented at most 16 frames after its place in decode order (the
+ * largest DPB), and decode times are shifted by at most 16 frames more: no composition
+ * offset of a real stream exceeds 32 of its longest frames. */
+#define VPI_MP4_MAX_REORDER 32
+
 /* One sample of an input track, in decode order. */
 typedef struct VpiMp4Sample {
     int64_t pos;          /* byte offset in the file */
@@ -49,6 +63,8 @@ typedef struct VpiMp4Track {
     VpiMp4Sample *samples;
     int64_t nb_samples;
     int64_t media_duration;    /* sum of sample durations */
+    uint32_t max_duration;     /* the longest sample */
+    int64_t pts_min, pts_end;  /* presentation of the samples: first pts, last pts + duration */
 } VpiMp4Track;
 
 typedef struct VpiMp4File {
@@ -58,8 +74,10 @@ typedef struct VpiMp4File {
 } VpiMp4File;
 
 /* Read the sample tables of @p path (opened as @p fd). Fragmented files, several sample
- * descriptions per track and inconsistent tables are refused. On failure returns a negative
- * error and writes one line (without the path) to @p why. */
+ * descriptions per track, inconsistent tables and tables beyond the limits above (sample
+ * counts the file cannot hold, offsets outside it, spans it cannot present, composition
+ * offsets no reordering needs, edits outside the media) are refused. On failure returns a
+ * negative error and writes one line (without the path) to @p why. */
 int vpi_mp4_index(int fd, VpiMp4File **out, char *why, size_t why_size);
 void vpi_mp4_index_free(VpiMp4File **f);
 /* Heap bytes held by an index (for the joiner's cache accounting). */

@@ -254,30 +254,61 @@ static int parse_stsd(const Box *stsd, VpiMp4Track *t, char *why, size_t why_siz
     return 0;
 }
 
-static int parse_elst(const Box *b, uint32_t movie_ts, VpiMp4Track *t)
+int64_t vpi_mp4_max_seconds(int64_t file_size)
 {
+    int64_t s = 3600 + (file_size > 0 ? file_size / 64 : 0);
+    return s < VPI_MP4_MAX_SECONDS ? s : VPI_MP4_MAX_SECONDS;
+}
+
+static const char *kind_name(const VpiMp4Track *t)
+{
+    return t->kind == VPI_TRACK_VIDEO ? "video" : "audio";
+}
+
+/* The edit list, reduced to an optional empty edit (several add up) and one media edit.
+ * Runs after build_samples(): edits are checked against the media they present. */
+static int parse_elst(const Box *b, uint32_t movie_ts, VpiMp4Track *t, int64_t file_size,
+                      char *why, size_t why_size)
+{
+    int64_t max_s = vpi_mp4_max_seconds(file_size);
     if (b->size < 8)
-        return -1;
+        FAIL("edit list is malformed");
     int version = b->data[0];
     uint32_t n = AV_RB32(b->data + 4);
     size_t esz = version == 1 ? 20 : 12;
     if (n > (b->size - 8) / esz)
-        return -1;
+        FAIL("edit list is malformed");
     const uint8_t *p = b->data + 8;
     for (uint32_t i = 0; i < n; i++, p += esz) {
-        int64_t dur = version == 1 ? (int64_t)AV_RB64(p) : AV_RB32(p);
+        uint64_t dur = version == 1 ? AV_RB64(p) : AV_RB32(p);
         int64_t mt = version == 1 ? (int64_t)AV_RB64(p + 8) : (int32_t)AV_RB32(p + 4);
-        if (dur < 0)
-            return -1;
-        int64_t dur_media = movie_ts ? av_rescale(dur, t->timescale, movie_ts) : 0;
+        /* Checked before rescaling: an edit longer than the file can present is no edit. */
+        if (movie_ts && dur > (uint64_t)max_s * movie_ts)
+            FAIL("edit list: an edit lasts %.0f s, more than a file of %lld bytes can present "
+                 "(%lld s)", (double)dur / movie_ts, (long long)file_size, (long long)max_s);
+        int64_t dur_media = movie_ts ? av_rescale((int64_t)dur, t->timescale, movie_ts) : 0;
         if (mt == -1) {
-            if (t->has_edit)
-                return -1; /* an empty edit after a media edit: not a simple trim */
+            if (t->has_edit) {
+                /* an empty edit after a media edit: not a simple trim */
+                snprintf(why, why_size, "edit list with several media edits is not supported");
+                return VP_ERR_UNSUPPORTED;
+            }
             t->edit_dwell += dur_media;
+            if (t->edit_dwell > max_s * (int64_t)t->timescale)
+                FAIL("edit list: empty edits last %.0f s, more than a file of %lld bytes can "
+                     "present (%lld s)", (double)t->edit_dwell / t->timescale,
+                     (long long)file_size, (long long)max_s);
             continue;
         }
-        if (t->has_edit)
-            return -1; /* several media edits */
+        if (mt < 0)
+            FAIL("edit list: media time %lld is negative", (long long)mt);
+        if (mt > t->pts_end)
+            FAIL("edit list starts at media time %lld, after the %s track's media ends (%lld)",
+                 (long long)mt, kind_name(t), (long long)t->pts_end);
+        if (t->has_edit) {
+            snprintf(why, why_size, "edit list with several media edits is not supported");
+            return VP_ERR_UNSUPPORTED;
+        }
         t->has_edit = 1;
         t->edit_media_time = mt;
         t->edit_duration = dur ? dur_media : -1;
@@ -289,34 +320,74 @@ static int parse_elst(const Box *b, uint32_t movie_ts, VpiMp4Track *t)
     return 0;
 }
 
-/* Expand the compressed tables into one entry per sample. */
+/* Expand the compressed tables into one entry per sample. Every count is checked against
+ * what the file can hold, and the tables' coverage against the sample count, before the
+ * samples are allocated. */
 static int build_samples(const Tables *tb, VpiMp4Track *t, int64_t file_size, char *why,
                          size_t why_size)
 {
-    const Box *sz = &tb->stsz;
+    const Box *sz = &tb->stsz, *st = &tb->stts, *co = &tb->stco, *sc = &tb->stsc;
     if (sz->size < 12)
         FAIL("stsz box is too short");
     uint32_t fixed = AV_RB32(sz->data + 4);
     uint32_t n = AV_RB32(sz->data + 8);
+    if (!n)
+        FAIL("a track has no samples (fragmented MP4 is not supported)");
     if (n > MAX_SAMPLES)
         FAIL("%u samples in one track (too many)", n);
     if (!fixed && n > (sz->size - 12) / 4)
         FAIL("stsz box lists more samples than it holds");
-    if (!n)
-        FAIL("a track has no samples (fragmented MP4 is not supported)");
+    if (fixed) {
+        /* Samples of one size must fit the file. QuickTime sound descriptions count PCM
+         * frames as samples of size 1, and its compressed formats pack a frame into as
+         * little as 1/6 byte (MACE 6:1): those may claim up to 8 samples a byte. */
+        uint64_t need = (uint64_t)fixed * n;
+        if (fixed == 1 && t->kind == VPI_TRACK_AUDIO)
+            need = ((uint64_t)n + 7) / 8;
+        if (need > (uint64_t)file_size)
+            FAIL("stsz lists %u %s samples of %u byte%s, more than a file of %lld bytes "
+                 "holds", n, kind_name(t), fixed, fixed == 1 ? "" : "s", (long long)file_size);
+    }
+
+    if (st->size < 8)
+        FAIL("stts box is too short");
+    uint32_t ne = AV_RB32(st->data + 4);
+    if (ne > (st->size - 8) / 8)
+        FAIL("stts box is truncated");
+    uint64_t covered = 0;
+    for (uint32_t e = 0; e < ne && covered < n; e++)
+        covered += AV_RB32(st->data + 8 + 8 * (size_t)e);
+    if (covered < n)
+        FAIL("stts covers %llu of %u samples", (unsigned long long)covered, n);
+
+    if (co->size < 8 || sc->size < 8)
+        FAIL("chunk tables are too short");
+    uint32_t nchunks = AV_RB32(co->data + 4);
+    size_t csz = tb->co64 ? 8 : 4;
+    if (nchunks > (co->size - 8) / csz)
+        FAIL("chunk offset table is truncated");
+    uint32_t nsc = AV_RB32(sc->data + 4);
+    if (nsc > (sc->size - 8) / 12 || !nsc)
+        FAIL("sample-to-chunk table is malformed");
+    covered = 0;
+    for (uint32_t e = 0; e < nsc && covered < n; e++) {
+        const uint8_t *r = sc->data + 8 + 12 * (size_t)e;
+        uint32_t first = AV_RB32(r), per = AV_RB32(r + 4);
+        uint32_t last = e + 1 < nsc ? AV_RB32(r + 12) : nchunks + 1;
+        if (first < 1 || last < first || last > nchunks + 1 || !per)
+            FAIL("sample-to-chunk table is malformed");
+        covered += (uint64_t)(last - first) * per;
+    }
+    if (covered < n)
+        FAIL("chunk tables cover %llu of %u samples", (unsigned long long)covered, n);
+
     if (!(t->samples = calloc(n, sizeof(*t->samples))))
         return AVERROR(ENOMEM);
     t->nb_samples = n;
     for (uint32_t i = 0; i < n; i++)
         t->samples[i].size = fixed ? fixed : AV_RB32(sz->data + 12 + 4 * (size_t)i);
 
-    /* stts */
-    const Box *st = &tb->stts;
-    if (st->size < 8)
-        FAIL("stts box is too short");
-    uint32_t ne = AV_RB32(st->data + 4);
-    if (ne > (st->size - 8) / 8)
-        FAIL("stts box is truncated");
+    /* stts: at most 2^26 deltas of < 2^32, so the sum cannot overflow */
     int64_t dts = 0;
     uint32_t k = 0;
     for (uint32_t e = 0; e < ne && k < n; e++) {
@@ -328,14 +399,19 @@ static int build_samples(const Tables *tb, VpiMp4Track *t, int64_t file_size, ch
             dts += delta;
         }
     }
-    if (k < n)
-        FAIL("stts covers %u of %u samples", k, n);
     /* Some muxers give the last sample no duration: it lasts as long as the one before. */
     if (n > 1 && !t->samples[n - 1].duration) {
         t->samples[n - 1].duration = t->samples[n - 2].duration;
         dts += t->samples[n - 1].duration;
     }
     t->media_duration = dts;
+    int64_t max_s = vpi_mp4_max_seconds(file_size);
+    int64_t max_ticks = max_s * (int64_t)t->timescale;
+    if (dts > max_ticks)
+        FAIL("%s track lasts %.0f s, more than a file of %lld bytes can present (%lld s)",
+             kind_name(t), (double)dts / t->timescale, (long long)file_size, (long long)max_s);
+    for (uint32_t i = 0; i < n; i++)
+        t->max_duration = FFMAX(t->max_duration, t->samples[i].duration);
 
     /* ctts */
     if (tb->have_ctts) {
@@ -345,14 +421,32 @@ static int build_samples(const Tables *tb, VpiMp4Track *t, int64_t file_size, ch
         ne = AV_RB32(ct->data + 4);
         if (ne > (ct->size - 8) / 8)
             FAIL("ctts box is truncated");
+        /* A frame of a track whose samples carry no duration counts as one second. */
+        int64_t frame = t->max_duration ? t->max_duration : t->timescale;
+        int64_t max_cts = VPI_MP4_MAX_REORDER * frame;
         k = 0;
         for (uint32_t e = 0; e < ne && k < n; e++) {
             uint32_t cnt = AV_RB32(ct->data + 8 + 8 * (size_t)e);
             int32_t off = (int32_t)AV_RB32(ct->data + 12 + 8 * (size_t)e);
+            if (cnt && (off > max_cts || off < -max_cts))
+                FAIL("%s sample %u has a composition offset of %d (%.1f s), more than "
+                     "%d frames of reordering need", kind_name(t), k, off,
+                     (double)off / t->timescale, VPI_MP4_MAX_REORDER);
             for (uint32_t c = 0; c < cnt && k < n; c++, k++)
                 t->samples[k].cts = off;
         }
     }
+    t->pts_min = INT64_MAX;
+    t->pts_end = INT64_MIN;
+    for (uint32_t i = 0; i < n; i++) {
+        int64_t pts = t->samples[i].dts + t->samples[i].cts;
+        t->pts_min = FFMIN(t->pts_min, pts);
+        t->pts_end = FFMAX(t->pts_end, pts + t->samples[i].duration);
+    }
+    if (t->pts_end - t->pts_min > max_ticks)
+        FAIL("%s track presents %.0f s, more than a file of %lld bytes can present (%lld s)",
+             kind_name(t), (double)(t->pts_end - t->pts_min) / t->timescale,
+             (long long)file_size, (long long)max_s);
 
     /* stss */
     if (tb->have_stss) {
@@ -372,39 +466,27 @@ static int build_samples(const Tables *tb, VpiMp4Track *t, int64_t file_size, ch
             t->samples[i].key = 1;
     }
 
-    /* stco/co64 + stsc */
-    const Box *co = &tb->stco, *sc = &tb->stsc;
-    if (co->size < 8 || sc->size < 8)
-        FAIL("chunk tables are too short");
-    uint32_t nchunks = AV_RB32(co->data + 4);
-    size_t csz = tb->co64 ? 8 : 4;
-    if (nchunks > (co->size - 8) / csz)
-        FAIL("chunk offset table is truncated");
-    uint32_t nsc = AV_RB32(sc->data + 4);
-    if (nsc > (sc->size - 8) / 12 || !nsc)
-        FAIL("sample-to-chunk table is malformed");
+    /* stco/co64 + stsc (validated above). Offsets are compared without adding to them: a
+     * 64-bit offset near the top of the range must not wrap past the check. */
     k = 0;
     for (uint32_t e = 0; e < nsc && k < n; e++) {
         const uint8_t *r = sc->data + 8 + 12 * (size_t)e;
         uint32_t first = AV_RB32(r), per = AV_RB32(r + 4);
         uint32_t last = e + 1 < nsc ? AV_RB32(r + 12) : nchunks + 1;
-        if (first < 1 || last < first || last > nchunks + 1 || !per)
-            FAIL("sample-to-chunk table is malformed");
         for (uint32_t c = first; c < last && k < n; c++) {
-            int64_t pos = tb->co64 ? (int64_t)AV_RB64(co->data + 8 + 8 * (size_t)(c - 1))
-                                   : AV_RB32(co->data + 8 + 4 * (size_t)(c - 1));
+            uint64_t pos = tb->co64 ? AV_RB64(co->data + 8 + 8 * (size_t)(c - 1))
+                                    : AV_RB32(co->data + 8 + 4 * (size_t)(c - 1));
             for (uint32_t s = 0; s < per && k < n; s++, k++) {
-                if (pos < 0 || pos + t->samples[k].size > file_size) {
-                    snprintf(why, why_size, "sample %u lies past the end of the file", k);
+                if (pos > (uint64_t)file_size || t->samples[k].size > (uint64_t)file_size - pos) {
+                    snprintf(why, why_size, "file is truncated: %s sample %u lies past its end",
+                             kind_name(t), k);
                     return VP_ERR_TRUNCATED;
                 }
-                t->samples[k].pos = pos;
+                t->samples[k].pos = (int64_t)pos;
                 pos += t->samples[k].size;
             }
         }
     }
-    if (k < n)
-        FAIL("chunk tables cover %u of %u samples", k, n);
     return 0;
 }
 
@@ -429,7 +511,7 @@ static int parse_trak(const Box *trak, uint32_t movie_ts, VpiMp4File *f, int64_t
     if (t->kind != VPI_TRACK_NONE)
         return 0; /* only the first track of each kind */
     tmp.kind = kind;
-    if (find_box(trak->data, trak->size, TAG('t', 'k', 'h', 'd'), &tkhd) > 0 && tkhd.size >= 20)
+    if (find_box(trak->data, trak->size, TAG('t', 'k', 'h', 'd'), &tkhd) > 0 && tkhd.size >= 24)
         tmp.track_id = AV_RB32(tkhd.data + (tkhd.data[0] == 1 ? 20 : 12));
     if (find_box(mdia.data, mdia.size, TAG('m', 'd', 'h', 'd'), &mdhd) <= 0 || mdhd.size < 24)
         FAIL("track without a media header");
@@ -451,15 +533,12 @@ static int parse_trak(const Box *trak, uint32_t movie_ts, VpiMp4File *f, int64_t
     }
     tb.have_ctts = find_box(stbl.data, stbl.size, TAG('c', 't', 't', 's'), &tb.ctts) > 0;
     tb.have_stss = find_box(stbl.data, stbl.size, TAG('s', 't', 's', 's'), &tb.stss) > 0;
-    if (find_box(trak->data, trak->size, TAG('e', 'd', 't', 's'), &edts) > 0 &&
-        find_box(edts.data, edts.size, TAG('e', 'l', 's', 't'), &elst) > 0 &&
-        parse_elst(&elst, movie_ts, &tmp) < 0) {
-        snprintf(why, why_size, "edit list with several media edits is not supported");
-        return VP_ERR_UNSUPPORTED;
-    }
 
     if ((ret = parse_stsd(&tb.stsd, &tmp, why, why_size)) < 0 ||
-        (ret = build_samples(&tb, &tmp, file_size, why, why_size)) < 0) {
+        (ret = build_samples(&tb, &tmp, file_size, why, why_size)) < 0 ||
+        (find_box(trak->data, trak->size, TAG('e', 'd', 't', 's'), &edts) > 0 &&
+         find_box(edts.data, edts.size, TAG('e', 'l', 's', 't'), &elst) > 0 &&
+         (ret = parse_elst(&elst, movie_ts, &tmp, file_size, why, why_size)) < 0)) {
         free(tmp.entry);
         free(tmp.samples);
         return ret;
@@ -488,13 +567,23 @@ int vpi_mp4_index(int fd, VpiMp4File **out, char *why, size_t why_size)
         return ret;
     }
 
-    /* Walk the top-level boxes to the moov. */
+    /* Walk the top-level boxes to the moov. A file is read as MP4/MOV when its first box
+     * is one of theirs, or when its boxes chain up to a moov (complete or cut short)
+     * whatever the first one is: FFmpeg's demuxer reads such a file as MOV, so it must
+     * meet these limits rather than go to a demuxer that trusts its tables. At most 2^20
+     * boxes are walked (a pread each; a real file has a few, a fragmented one two per
+     * fragment). */
     int64_t pos = 0, moov_size = -1, moov_pos = 0;
-    int saw_moof = 0, nb = 0;
+    int saw_moof = 0, known_first = -1, nb = 0;
     while (pos + 8 <= sb.st_size) {
-        uint8_t h[16];
+        uint8_t h[16] = { 0 };
         if (pread(fd, h, 16, pos) < 8) {
             ret = AVERROR(errno ? errno : EIO);
+            goto fail;
+        }
+        if (++nb > (1 << 20)) {
+            ret = VP_ERR_CORRUPT;
+            snprintf(why, why_size, "more than %d top-level boxes", 1 << 20);
             goto fail;
         }
         uint64_t size = AV_RB32(h);
@@ -506,14 +595,13 @@ int vpi_mp4_index(int fd, VpiMp4File **out, char *why, size_t why_size)
         } else if (size == 0) {
             size = (uint64_t)(sb.st_size - pos);
         }
-        if (nb++ == 0 && type != TAG('f', 't', 'y', 'p') && type != TAG('m', 'o', 'o', 'v') &&
-            type != TAG('m', 'd', 'a', 't') && type != TAG('f', 'r', 'e', 'e') &&
-            type != TAG('w', 'i', 'd', 'e') && type != TAG('s', 'k', 'i', 'p')) {
-            ret = VP_ERR_NOT_MEDIA;
-            snprintf(why, why_size, "not an MP4/MOV file");
-            goto fail;
-        }
+        if (known_first < 0)
+            known_first = type == TAG('f', 't', 'y', 'p') || type == TAG('m', 'o', 'o', 'v') ||
+                          type == TAG('m', 'd', 'a', 't') || type == TAG('f', 'r', 'e', 'e') ||
+                          type == TAG('w', 'i', 'd', 'e') || type == TAG('s', 'k', 'i', 'p');
         if (size < (uint64_t)hdr || size > (uint64_t)(sb.st_size - pos)) {
+            if (!known_first && moov_size < 0 && type != TAG('m', 'o', 'o', 'v'))
+                break; /* not a chain of boxes up to a moov: not MP4/MOV */
             if (type == TAG('m', 'o', 'o', 'v') || moov_size < 0) {
                 ret = VP_ERR_TRUNCATED;
                 snprintf(why, why_size, "'%c%c%c%c' box at %lld runs past the end of the file",
@@ -529,6 +617,11 @@ int vpi_mp4_index(int fd, VpiMp4File **out, char *why, size_t why_size)
             moov_size = (int64_t)size - hdr;
         }
         pos += (int64_t)size;
+    }
+    if (moov_size < 0 && !known_first) {
+        ret = VP_ERR_NOT_MEDIA;
+        snprintf(why, why_size, "not an MP4/MOV file");
+        goto fail;
     }
     if (moov_size < 0) {
         ret = VP_ERR_TRUNCATED;
@@ -560,7 +653,7 @@ int vpi_mp4_index(int fd, VpiMp4File **out, char *why, size_t why_size)
     f->file_size = sb.st_size;
 
     Box mvhd, b;
-    if (find_box(moov, (size_t)moov_size, TAG('m', 'v', 'h', 'd'), &mvhd) <= 0 || mvhd.size < 20) {
+    if (find_box(moov, (size_t)moov_size, TAG('m', 'v', 'h', 'd'), &mvhd) <= 0 || mvhd.size < 24) {
         ret = VP_ERR_CORRUPT;
         snprintf(why, why_size, "moov has no movie header");
         goto fail;

@@ -1,12 +1,17 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* vp_check_compare(): what stops two files from being joined by stream copy. */
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <libavutil/error.h>
 
+#include "mp4/mp4.h"
 #include "util/internal.h"
 #include "vidpipe/check.h"
 
@@ -281,6 +286,41 @@ int vp_check_requirements(const VpMediaInfo *file, VpCheckResult *res)
         return AVERROR(ENOMEM);
     }
     return res->nb_errors;
+}
+
+int vp_check_file(const char *path, char *why, size_t why_size)
+{
+    char buf[512];
+    struct stat sb;
+    VpiMp4File *f = NULL;
+    int fd = -1, ret;
+
+    if (!why || !why_size) {
+        why = buf;
+        why_size = sizeof(buf);
+    }
+    why[0] = 0;
+    if (!path)
+        return AVERROR(EINVAL);
+    if ((ret = vpi_input_check(path, &sb)) < 0)
+        goto end;
+    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+        ret = AVERROR(errno);
+        goto end;
+    }
+    /* The join's own reading of the file: one rule, in mp4_index.c. */
+    ret = vpi_mp4_index(fd, &f, why, why_size);
+    if (ret == VP_ERR_NOT_MEDIA) {
+        ret = 0; /* not MP4/MOV */
+        why[0] = 0;
+    }
+end:
+    if (ret < 0 && !why[0])
+        snprintf(why, why_size, "%s", vp_strerror(ret));
+    vpi_mp4_index_free(&f);
+    if (fd >= 0)
+        close(fd);
+    return ret;
 }
 
 void vp_check_result_clear(VpCheckResult *res)

@@ -41,6 +41,77 @@ static int64_t frames_of(const char *path)
     return n;
 }
 
+/* A baseline-profile SPS NAL unit (with emulation prevention) for the SPS reader's limits:
+ * picture size in macroblocks, cropping, pic_order_cnt_type. */
+typedef struct SpsWriter {
+    uint8_t rbsp[64], nal[96];
+    size_t bits;
+} SpsWriter;
+
+static void put_u(SpsWriter *w, int n, uint64_t v)
+{
+    for (int i = n - 1; i >= 0; i--, w->bits++)
+        if ((v >> i) & 1)
+            w->rbsp[w->bits / 8] |= (uint8_t)(0x80 >> (w->bits % 8));
+}
+
+static void put_ue(SpsWriter *w, uint64_t v)
+{
+    int len = 0;
+    while ((v + 1) >> (len + 1))
+        len++;
+    put_u(w, len, 0);
+    put_u(w, len + 1, v + 1);
+}
+
+static size_t make_sps(uint8_t *out, unsigned poc_type, uint64_t w_mbs1, uint64_t h_map1,
+                       const uint64_t crop[4])
+{
+    SpsWriter w = { 0 };
+    put_u(&w, 8, 66);   /* profile_idc: baseline (no chroma_format_idc: 4:2:0) */
+    put_u(&w, 8, 0);
+    put_u(&w, 8, 30);   /* level_idc */
+    put_ue(&w, 0);      /* seq_parameter_set_id */
+    put_ue(&w, 0);      /* log2_max_frame_num_minus4 */
+    put_ue(&w, poc_type);
+    if (poc_type == 0)
+        put_ue(&w, 0);  /* log2_max_pic_order_cnt_lsb_minus4 */
+    put_ue(&w, 1);      /* max_num_ref_frames */
+    put_u(&w, 1, 0);
+    put_ue(&w, w_mbs1);
+    put_ue(&w, h_map1);
+    put_u(&w, 1, 1);    /* frame_mbs_only_flag */
+    put_u(&w, 1, 1);    /* direct_8x8_inference_flag */
+    put_u(&w, 1, crop != NULL);
+    for (int i = 0; crop && i < 4; i++)
+        put_ue(&w, crop[i]);
+    put_u(&w, 1, 0);    /* vui_parameters_present_flag */
+    put_u(&w, 1, 1);    /* rbsp_stop_one_bit */
+    size_t n = 0, zeros = 0;
+    out[n++] = 0x67;
+    for (size_t i = 0; i < (w.bits + 7) / 8; i++) {
+        if (zeros >= 2 && w.rbsp[i] <= 3) {
+            out[n++] = 3;
+            zeros = 0;
+        }
+        out[n++] = w.rbsp[i];
+        zeros = w.rbsp[i] ? 0 : zeros + 1;
+    }
+    return n;
+}
+
+static int sps_size(unsigned poc_type, uint64_t w_mbs1, uint64_t h_map1, const uint64_t *crop,
+                    int *width, int *height)
+{
+    uint8_t nal[96];
+    VpiH264Sps sps;
+    size_t n = make_sps(nal, poc_type, w_mbs1, h_map1, crop);
+    int r = vpi_h264_sps_parse(nal, n, &sps);
+    *width = sps.width;
+    *height = sps.height;
+    return r;
+}
+
 int main(void)
 {
     VpJoinOpts o;
@@ -188,6 +259,28 @@ int main(void)
     }
     vpi_mp4_index_free(&mf);
     close(fd);
+
+    /* the SPS reader's limits, as FFmpeg's decoder has them: cropping must leave a picture,
+     * the coded picture must be one a decoder can allocate, pic_order_cnt_type is 0..2;
+     * values that overflow an int in the crop arithmetic are refused, not wrapped */
+    int w = 0, h = 0;
+    CHECK_EQ(sps_size(2, 119, 67, (const uint64_t[4]){ 0, 0, 0, 4 }, &w, &h), 0);
+    CHECK_EQ(w, 1920);
+    CHECK_EQ(h, 1080);
+    CHECK_EQ(sps_size(0, 3, 3, NULL, &w, &h), 0);
+    CHECK_EQ(w, 64);
+    CHECK_EQ(h, 64);
+    CHECK_EQ(sps_size(2, 3, 3, (const uint64_t[4]){ 15, 16, 0, 0 }, &w, &h), 0);
+    CHECK_EQ(w, 2);
+    CHECK_EQ(sps_size(2, 3, 3, (const uint64_t[4]){ 16, 16, 0, 0 }, &w, &h), -1);
+    CHECK_EQ(sps_size(2, 3, 3, (const uint64_t[4]){ 0, 0, 31, 1 }, &w, &h), -1);
+    CHECK_EQ(sps_size(2, 3, 3, (const uint64_t[4]){ 1073741835, 0, 0, 0 }, &w, &h), -1);
+    CHECK_EQ(sps_size(2, 3, 3, (const uint64_t[4]){ 0, 0, 2147483672u, 59 }, &w, &h), -1);
+    CHECK_EQ(sps_size(2, 3, 3, (const uint64_t[4]){ 0xfffffffeu, 0xfffffffeu, 0, 0 }, &w, &h),
+             -1);
+    CHECK_EQ(sps_size(2, 0xfffffffeu, 3, NULL, &w, &h), -1);
+    CHECK_EQ(sps_size(2, 1023, 1023, NULL, &w, &h), -1); /* 16384x16384: too large */
+    CHECK_EQ(sps_size(5, 3, 3, NULL, &w, &h), -1);
 
     char cmd[600];
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
