@@ -9,7 +9,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "join/join_internal.h"
+#include "bitstream/bitstream.h"
 #include "mp4/mp4.h"
 #include "vidpipe/common.h"
 

@@ -5,8 +5,8 @@
 #include <limits.h>
 #include <string.h>
 
+#include "bitstream.h"
 #include "util/internal.h"
-#include "join/join_internal.h"
 
 static void scaling_list(VpiBits *b, int size)
 {

@@ -2,6 +2,7 @@
 /* H.264/HEVC NAL unit walking and the few header fields vidpipe reads without decoding. */
 #include <string.h>
 
+#include "bitstream.h"
 #include "util/internal.h"
 
 void vpi_nal_iter_init(VpiNalIter *it, const uint8_t *data, size_t size, int length_size)

@@ -21,6 +21,7 @@
 #include <libavutil/mathematics.h>
 #include <libavutil/mem.h>
 
+#include "bitstream/bitstream.h"
 #include "util/internal.h"
 #include "join_internal.h"
 #include "mp4/mp4.h"

@@ -50,21 +50,6 @@ int vpi_seam_plan(const VpiSeamSeg *segs, int nb, const VpiSeamParams *p, VpiSea
                   char *why, size_t why_size);
 void vpi_seam_plan_free(VpiSeamPlan *plan);
 
-/* What an H.264 SPS says about the pictures (enough to tell whether two streams fit one
- * track). sar 0/0: not given. */
-typedef struct VpiH264Sps {
-    int profile_idc, level_idc;
-    int chroma_format_idc, bit_depth_luma, bit_depth_chroma;
-    int frame_mbs_only;
-    int width, height;
-    int sar_num, sar_den;
-} VpiH264Sps;
-
-/* Parse an SPS NAL unit (with its header byte). Returns 0, or <0 if malformed. */
-int vpi_h264_sps_parse(const uint8_t *nal, size_t size, VpiH264Sps *sps);
-/* The first SPS of an avcC box. */
-int vpi_avcc_first_sps(const uint8_t *avcc, size_t size, VpiH264Sps *sps);
-
 /* Re-encode @p in (a file vidpipe cannot stream-copy into the join) to match @p ref
  * (resolution, frame rate, pixel format, audio rate and channels) into @p out_path.
  * Used by --conform. */

@@ -15,6 +15,7 @@
 #include <libavutil/intreadwrite.h>
 #include <libavutil/mathematics.h>
 
+#include "bitstream/bitstream.h"
 #include "util/internal.h"
 #include "mp4.h"
 

@@ -13,6 +13,7 @@
 #include <libavutil/display.h>
 #include <libavutil/pixdesc.h>
 
+#include "bitstream/bitstream.h"
 #include "options/options.h"
 #include "util/internal.h"
 #include "sink.h"

@@ -17,6 +17,7 @@
 #include <libavutil/intreadwrite.h>
 #include <libavutil/pixdesc.h>
 
+#include "bitstream/bitstream.h"
 #include "options/options.h"
 #include "util/internal.h"
 #include "vidpipe/probe.h"

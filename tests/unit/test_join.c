@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <libavutil/error.h>
 
+#include "bitstream/bitstream.h"
 #include "join/join_internal.h"
 #include "mp4/mp4.h"
 #include "test.h"

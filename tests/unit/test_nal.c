@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* NAL unit walking and slice header reading on hand-made H.264/HEVC access units. */
+#include "bitstream/bitstream.h"
 #include "util/internal.h"
 #include "test.h"
 
