@@ -2,6 +2,7 @@
 /* vidpipe thumb: one frame as a JPEG, or a contact sheet of evenly spaced frames. */
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,6 +35,16 @@ static int thumb_one(void *opaque, TbItem *item)
     if (!vp_pipeline_source(p)->has_video) {
         vp_pipeline_close(&p);
         return tb_fail(item, TB_FAIL_INPUT, item->in, VP_ERR_NO_VIDEO);
+    }
+    /* ffmpeg's -ss past the end writes no picture and fails; so does --at, rather than
+     * hand back the last frame as if it were the one asked for. */
+    double dur = vp_pipeline_source(p)->duration;
+    if (job->o.cols * job->o.rows <= 1 && job->o.at >= 0 && isfinite(dur) && job->o.at > dur) {
+        vp_pipeline_close(&p);
+        item->fail = TB_FAIL_USAGE;
+        snprintf(item->why, sizeof(item->why), "%s: --at %g s is past the end of the video "
+                 "(%.3f s)", item->in, job->o.at, dur);
+        return VP_ERR_BAD_OPTION;
     }
     VpThumbOpts o = job->o;
     o.path = item->out;
@@ -127,7 +138,8 @@ const CliCommand cmd_thumb = {
     .details = "One frame (at --at, by default 5 s or the midpoint of shorter videos), scaled to "
                "--width with\nthe display aspect; or with --grid, C x R frames evenly spaced "
                "over the video, each\nlabelled with its time. Only the frames needed are "
-               "decoded: the source is sought to each.\n"
+               "decoded: the source is sought to each. An --at past the end of the video is refused\n"
+               "(exit 3), as ffmpeg's -ss is.\n"
                "Exit status: 0 done, 2 an input could not be read, 4 the output could not be "
                "written.",
     .run = run_thumb,

@@ -58,6 +58,13 @@ assert_eq "$label" "none" "--no-timestamps"
 
 run "$VIDPIPE" thumb "$src" -o "$WORK/x.jpg" --grid 0x3
 assert_eq "$RC" 3 "bad grid exit"
+# --at past the end (the source lasts 6 s) is refused, not answered with the last frame.
+run "$VIDPIPE" thumb "$src" -o "$WORK/late.jpg" --at 50
+assert_eq "$RC" 3 "--at past the end exit"
+assert_eq "$ERR" "vidpipe: $src: --at 50 s is past the end of the video (6.000 s)" \
+    "--at past the end message"
+check
+[ ! -e "$WORK/late.jpg" ] || fail "--at past the end left a thumbnail"
 run "$VIDPIPE" thumb "$audioonly" -o "$WORK/a.jpg"
 assert_eq "$RC" 2 "audio-only exit"
 assert_eq "$ERR" "vidpipe: $audioonly: has no video stream" "audio-only message"
