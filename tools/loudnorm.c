@@ -88,12 +88,15 @@ static int run_loudnorm(int argc, char **argv)
 
 const CliCommand cmd_loudnorm = {
     .name = "loudnorm",
-    .summary = "two-pass EBU R128 loudness normalization (video copied)",
+    .summary = "two-pass EBU R128 loudness normalization (video copied; audio-only too)",
     .usage = "IN... -o OUT|DIR [--i -16] [--tp -1.5] [--lra 11]",
     .details = "The first pass measures the audio (integrated loudness, true peak, range); the "
                "second applies\nlibavfilter's loudnorm with those values (one gain for the "
                "whole file when the targets allow\nit, its dynamic mode otherwise), encodes "
-               "AAC, and copies the video stream.\n"
+               "the audio, and copies the video stream, if any\n(a podcast or a dub: .m4a, "
+               ".wav, .mp3, .flac). The audio keeps its codec where the output's\ncontainer "
+               "takes it (FLAC in .flac, MP3 in .mp3), else AAC; a container that cannot hold "
+               "the\nvideo's codec (H.264 in .webm) is refused before anything is written.\n"
                "Exit status: 0 done, 2 an input could not be read (or has no audio), 4 the "
                "output could not\nbe written.",
     .run = run_loudnorm,
