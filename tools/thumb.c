@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* vidpipe thumb: one frame as a JPEG, or a contact sheet of evenly spaced frames. */
+/* vidpipe thumb: one frame as a JPEG, PNG or WebP, or a contact sheet of evenly spaced
+ * frames. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <libavutil/error.h>
 
@@ -76,7 +78,8 @@ static int run_thumb(int argc, char **argv)
     /* Names, types, ranges and defaults are the library's (vidpipe/options.h). */
     const VpOptionTable *tt = vp_option_table("thumb");
     const CliOpt opts[] = {
-        { "output", 'o', CLI_STR, &out, "T.jpg", "JPEG file (a folder for several inputs)" },
+        { "output", 'o', CLI_STR, &out, "T.jpg",
+          "JPEG, PNG or WebP file, by its extension (a folder for several inputs: JPEG)" },
         CLI_LIB("at", 0, &job.o, "S", tt, "at"),
         CLI_LIB("width", 'w', &job.o, "W", tt, "width"),
         { "grid", 0, CLI_STR, &grid, "CxR", "a contact sheet of C columns and R rows" },
@@ -110,6 +113,17 @@ static int run_thumb(int argc, char **argv)
         tb_items_free(items, nb);
         return CLI_EXIT_ERROR;
     }
+    /* The bytes are what the name says: a .png gets PNG, never JPEG under another name. */
+    for (int i = 0; i < nb; i++) {
+        const char *dot = strrchr(items[i].out, '.');
+        if (dot && !strchr(dot, '/') && strcasecmp(dot, ".jpg") && strcasecmp(dot, ".jpeg") &&
+            strcasecmp(dot, ".png") && strcasecmp(dot, ".webp")) {
+            cli_file_error(items[i].out, "a thumbnail is JPEG (.jpg, .jpeg), PNG (.png) or "
+                           "WebP (.webp); the extension names none of them");
+            tb_items_free(items, nb);
+            return CLI_EXIT_USAGE;
+        }
+    }
     int ret = tb_run("thumb", &b, items, nb, thumb_one, &job);
     if (b.json) {
         CliJson j;
@@ -133,7 +147,7 @@ static int run_thumb(int argc, char **argv)
 
 const CliCommand cmd_thumb = {
     .name = "thumb",
-    .summary = "a JPEG thumbnail, or a contact sheet with timestamps",
+    .summary = "a JPEG, PNG or WebP thumbnail, or a contact sheet with timestamps",
     .usage = "IN... -o T.jpg|DIR [--at S] [--width W] [--grid CxR]",
     .details = "One frame (at --at, by default 5 s or the midpoint of shorter videos), scaled to "
                "--width with\nthe display aspect; or with --grid, C x R frames evenly spaced "

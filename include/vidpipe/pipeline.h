@@ -128,9 +128,11 @@ VP_API void vp_encode_default_opts(VpEncodeOpts *opts);
  */
 VP_API int vp_pipeline_add_encode(VpPipeline *p, const VpEncodeOpts *opts);
 
-/** A JPEG still: one frame, or a contact sheet of evenly spaced frames. */
+/** A still (JPEG, PNG or WebP): one frame, or a contact sheet of evenly spaced frames. */
 typedef struct VpThumbOpts {
-    const char *path;           /**< JPEG file; written atomically; the string is copied */
+    const char *path;           /**< .jpg/.jpeg (or no extension): JPEG; .png: PNG; .webp:
+                                     WebP; any other extension is VP_ERR_BAD_OPTION. Written
+                                     atomically; the string is copied */
     double at;                  /**< seconds; < 0 (default): 5 s, or the midpoint of videos
                                      shorter than that. Ignored for sheets (evenly spaced). */
     int width;                  /**< width of the frame (of each tile in a sheet); 320 */
