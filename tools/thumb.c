@@ -32,6 +32,16 @@ static int thumb_one(void *opaque, TbItem *item)
         return tb_fail(item, TB_FAIL_OUTPUT, item->in, AVERROR(ENOMEM));
     free(item->result);
     item->result = res;
+    /* The bytes are what the name says: a .png gets PNG, never JPEG under another name. An
+     * output that is the input was refused before this, with that reason. */
+    const char *dot = strrchr(item->out, '.');
+    if (dot && !strchr(dot, '/') && strcasecmp(dot, ".jpg") && strcasecmp(dot, ".jpeg") &&
+        strcasecmp(dot, ".png") && strcasecmp(dot, ".webp")) {
+        item->fail = TB_FAIL_USAGE;
+        snprintf(item->why, sizeof(item->why), "%s: a thumbnail is JPEG (.jpg, .jpeg), PNG "
+                 "(.png) or WebP (.webp); the extension names none of them", item->out);
+        return VP_ERR_BAD_OPTION;
+    }
     if ((ret = vp_pipeline_open(item->in, NULL, &p)) < 0)
         return tb_fail(item, TB_FAIL_INPUT, item->in, ret);
     if (!vp_pipeline_source(p)->has_video) {
@@ -112,17 +122,6 @@ static int run_thumb(int argc, char **argv)
     if (tb_outputs(items, nb, argv[1], out, ".jpg") < 0) {
         tb_items_free(items, nb);
         return CLI_EXIT_ERROR;
-    }
-    /* The bytes are what the name says: a .png gets PNG, never JPEG under another name. */
-    for (int i = 0; i < nb; i++) {
-        const char *dot = strrchr(items[i].out, '.');
-        if (dot && !strchr(dot, '/') && strcasecmp(dot, ".jpg") && strcasecmp(dot, ".jpeg") &&
-            strcasecmp(dot, ".png") && strcasecmp(dot, ".webp")) {
-            cli_file_error(items[i].out, "a thumbnail is JPEG (.jpg, .jpeg), PNG (.png) or "
-                           "WebP (.webp); the extension names none of them");
-            tb_items_free(items, nb);
-            return CLI_EXIT_USAGE;
-        }
     }
     int ret = tb_run("thumb", &b, items, nb, thumb_one, &job);
     if (b.json) {
