@@ -58,9 +58,22 @@ static int run_loudnorm(int argc, char **argv)
     int nb;
     if (tb_inputs("loudnorm", nb_pos, argv + 1, &items, &nb) < 0)
         return CLI_EXIT_UNREADABLE;
+    int single = nb == 1 && !tb_is_dir(argv[1]) && !tb_is_dir(out);
     if (tb_outputs(items, nb, argv[1], out, ".mp4") < 0) {
         tb_items_free(items, nb);
         return CLI_EXIT_ERROR;
+    }
+    /* In a folder each output keeps its input's extension, so its container (a podcast's
+     * .flac, .mp3 or .wav, a .mov, a .webm) and with it the audio codec stay the input's. */
+    for (int i = 0; i < nb && !single; i++) {
+        const char *base = strrchr(items[i].in, '/');
+        base = base ? base + 1 : items[i].in;
+        const char *dot = strrchr(base, '.');
+        char *name = dot && dot != base ? tb_out_name(out, items[i].in, dot) : NULL;
+        if (name) {
+            free(items[i].out);
+            items[i].out = name;
+        }
     }
     int ret = tb_run("loudnorm", &b, items, nb, loudnorm_one, &job);
     if (b.json) {

@@ -67,6 +67,15 @@ for f in "$voice m4a aac" "$(tone tb_voice.flac '-c:a flac') flac flac" \
     set -- $(ebur "$WORK/pod.$2")
     assert_near "$1" -16 1 "loudnorm audio-only: -16 LUFS as ffmpeg measures it"
 done
+# In a folder each output keeps its input's extension, and with it the codec.
+mkdir -p "$WORK/pods"
+cp "$WORK/pod.flac" "$WORK/pods/a.flac"
+cp "$WORK/pod.mp3" "$WORK/pods/b.mp3"
+run "$VIDPIPE" loudnorm "$WORK/pods" -o "$WORK/pods_out"
+assert_eq "$RC" 0 "loudnorm audio folder exit"
+assert_eq "$(ls "$WORK/pods_out" | tr '\n' ' ')" "a.flac b.mp3 " "loudnorm folder: extensions kept"
+assert_eq "$(ffprobe -v error -show_entries stream=codec_name -of csv=p=0 "$WORK/pods_out/a.flac")" \
+    "flac" "loudnorm folder: FLAC stays FLAC"
 
 # An output container that cannot hold the codecs names the output and why, and writes
 # nothing; a WebM source keeps its VP9 and Opus in .webm.
