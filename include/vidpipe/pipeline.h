@@ -134,7 +134,9 @@ typedef struct VpThumbOpts {
                                      WebP; any other extension is VP_ERR_BAD_OPTION. Written
                                      atomically; the string is copied */
     double at;                  /**< seconds; < 0 (default): 5 s, or the midpoint of videos
-                                     shorter than that. Ignored for sheets (evenly spaced). */
+                                     shorter than that; past the source's end:
+                                     VP_ERR_BAD_OPTION, as ffmpeg's -ss gives no picture.
+                                     Ignored for sheets (evenly spaced). */
     int width;                  /**< width of the frame (of each tile in a sheet); 320 */
     int cols, rows;             /**< 1x1 (default): one frame; otherwise a contact sheet */
     int quality;                /**< JPEG qscale 1 (best) .. 31 (default 2) */

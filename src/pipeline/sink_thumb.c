@@ -176,6 +176,14 @@ static int init(VpiSink *s, const VpiSource *src)
         return VP_ERR_NO_VIDEO;
     }
     c->nb = c->o.cols * c->o.rows;
+    /* As ffmpeg's -ss past the end: no picture, rather than the last one passed off as the
+     * one asked for. */
+    if (c->nb == 1 && c->o.at >= 0 && isfinite(in->duration) && c->o.at > in->duration) {
+        vpi_log(src->log, VP_LOG_ERROR, "%s: the frame at %g s is past the end of %s (%.3f s)",
+                s->path, c->o.at, in->path, in->duration);
+        s->out_failed = 1;
+        return VP_ERR_BAD_OPTION;
+    }
     double dur = isfinite(in->duration) && in->duration > 0 ? in->duration : 10;
     if (c->nb == 1) {
         double at = c->o.at >= 0 ? c->o.at : dur > 5 ? 5 : dur / 2;
