@@ -124,7 +124,10 @@ static int run_check(int argc, char **argv)
                 cj_str(&j, "severity", d->severity == VP_CHECK_ERROR ? "error" : "note");
                 cj_str(&j, "field", d->field);
                 cj_str(&j, "value", d->value);
-                cj_str(&j, "reference_value", d->ref_value);
+                if (d->within_file)
+                    cj_null(&j, "reference_value");
+                else
+                    cj_str(&j, "reference_value", d->ref_value);
                 cj_bool(&j, "conformable", d->conformable);
                 cj_bool(&j, "requirement", d->requirement);
                 cj_obj_end(&j);
@@ -137,7 +140,9 @@ static int run_check(int argc, char **argv)
                 if (d->severity == VP_CHECK_NOTE && quiet_notes)
                     continue;
                 const char *sev = d->severity == VP_CHECK_ERROR ? "error" : "note";
-                if (d->requirement)
+                if (d->within_file)
+                    printf("%s: %s: %s: %s\n", paths[i], sev, d->field, d->value);
+                else if (d->requirement)
                     printf("%s: %s: %s is %s, the join needs %s\n", paths[i], sev, d->field,
                            d->value, d->ref_value);
                 else

@@ -8,6 +8,9 @@
 
 static int exit_code(int err, const VpFailure *fail)
 {
+    /* An output name the join cannot write (x.mkv) is the command line's fault. */
+    if (err == VP_ERR_BAD_OPTION && fail->input < 0)
+        return CLI_EXIT_USAGE;
     return vpi_exit_code(err, fail->input >= 0 ? VPI_AT_INPUT : VPI_AT_OUTPUT);
 }
 
@@ -16,7 +19,8 @@ static int run_join(int argc, char **argv)
     int json = 0, conform = 0, nb_pos = 0;
     const char *out = NULL, *list = NULL;
     const CliOpt opts[] = {
-        { "output", 'o', CLI_STR, &out, "FILE", "write the joined MP4 to FILE (required)" },
+        { "output", 'o', CLI_STR, &out, "FILE",
+          "write the joined MP4 to FILE: .mp4, .m4v, or .mov (QuickTime brand) (required)" },
         { "conform", 0, CLI_FLAG, &conform, NULL,
           "re-encode segments that cannot be stream-copied to match the first one" },
         { "list", 0, CLI_STR, &list, "FILE", "read more segments from FILE, one per line (- stdin)" },

@@ -58,9 +58,22 @@ static int run_loudnorm(int argc, char **argv)
     int nb;
     if (tb_inputs("loudnorm", nb_pos, argv + 1, &items, &nb) < 0)
         return CLI_EXIT_UNREADABLE;
+    int single = nb == 1 && !tb_is_dir(argv[1]) && !tb_is_dir(out);
     if (tb_outputs(items, nb, argv[1], out, ".mp4") < 0) {
         tb_items_free(items, nb);
         return CLI_EXIT_ERROR;
+    }
+    /* In a folder each output keeps its input's extension, so its container (a podcast's
+     * .flac, .mp3 or .wav, a .mov, a .webm) and with it the audio codec stay the input's. */
+    for (int i = 0; i < nb && !single; i++) {
+        const char *base = strrchr(items[i].in, '/');
+        base = base ? base + 1 : items[i].in;
+        const char *dot = strrchr(base, '.');
+        char *name = dot && dot != base ? tb_out_name(out, items[i].in, dot) : NULL;
+        if (name) {
+            free(items[i].out);
+            items[i].out = name;
+        }
     }
     int ret = tb_run("loudnorm", &b, items, nb, loudnorm_one, &job);
     if (b.json) {
@@ -88,12 +101,15 @@ static int run_loudnorm(int argc, char **argv)
 
 const CliCommand cmd_loudnorm = {
     .name = "loudnorm",
-    .summary = "two-pass EBU R128 loudness normalization (video copied)",
+    .summary = "two-pass EBU R128 loudness normalization (video copied; audio-only too)",
     .usage = "IN... -o OUT|DIR [--i -16] [--tp -1.5] [--lra 11]",
     .details = "The first pass measures the audio (integrated loudness, true peak, range); the "
                "second applies\nlibavfilter's loudnorm with those values (one gain for the "
                "whole file when the targets allow\nit, its dynamic mode otherwise), encodes "
-               "AAC, and copies the video stream.\n"
+               "the audio, and copies the video stream, if any\n(a podcast or a dub: .m4a, "
+               ".wav, .mp3, .flac). The audio keeps its codec where the output's\ncontainer "
+               "takes it (FLAC in .flac, MP3 in .mp3), else AAC; a container that cannot hold "
+               "the\nvideo's codec (H.264 in .webm) is refused before anything is written.\n"
                "Exit status: 0 done, 2 an input could not be read (or has no audio), 4 the "
                "output could not\nbe written.",
     .run = run_loudnorm,

@@ -103,8 +103,13 @@ static void json_item(CliJson *j, const TbItem *it)
     cj_str(j, "status", r->nb_failed ? "fail" : "pass");
     cj_int(j, "failed", r->nb_failed);
     cj_obj_begin(j, "measurements");
-    cj_int(j, "width", r->source.width);
-    cj_int(j, "height", r->source.height);
+    if (r->source.has_video) {
+        cj_int(j, "width", r->source.width);
+        cj_int(j, "height", r->source.height);
+    } else {
+        cj_null(j, "width");
+        cj_null(j, "height");
+    }
     cj_num(j, "duration", r->source.duration);
     cj_num(j, "video_duration", r->video_duration);
     cj_num(j, "audio_duration", r->audio_duration);

@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* vidpipe thumb: one frame as a JPEG, or a contact sheet of evenly spaced frames. */
+/* vidpipe thumb: one frame as a JPEG, PNG or WebP, or a contact sheet of evenly spaced
+ * frames. */
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <libavutil/error.h>
 
@@ -29,11 +32,31 @@ static int thumb_one(void *opaque, TbItem *item)
         return tb_fail(item, TB_FAIL_OUTPUT, item->in, AVERROR(ENOMEM));
     free(item->result);
     item->result = res;
+    /* The bytes are what the name says: a .png gets PNG, never JPEG under another name. An
+     * output that is the input was refused before this, with that reason. */
+    const char *dot = strrchr(item->out, '.');
+    if (dot && !strchr(dot, '/') && strcasecmp(dot, ".jpg") && strcasecmp(dot, ".jpeg") &&
+        strcasecmp(dot, ".png") && strcasecmp(dot, ".webp")) {
+        item->fail = TB_FAIL_USAGE;
+        snprintf(item->why, sizeof(item->why), "%s: a thumbnail is JPEG (.jpg, .jpeg), PNG "
+                 "(.png) or WebP (.webp); the extension names none of them", item->out);
+        return VP_ERR_BAD_OPTION;
+    }
     if ((ret = vp_pipeline_open(item->in, NULL, &p)) < 0)
         return tb_fail(item, TB_FAIL_INPUT, item->in, ret);
     if (!vp_pipeline_source(p)->has_video) {
         vp_pipeline_close(&p);
         return tb_fail(item, TB_FAIL_INPUT, item->in, VP_ERR_NO_VIDEO);
+    }
+    /* ffmpeg's -ss past the end writes no picture and fails; so does --at, rather than
+     * hand back the last frame as if it were the one asked for. */
+    double dur = vp_pipeline_source(p)->duration;
+    if (job->o.cols * job->o.rows <= 1 && job->o.at >= 0 && isfinite(dur) && job->o.at > dur) {
+        vp_pipeline_close(&p);
+        item->fail = TB_FAIL_USAGE;
+        snprintf(item->why, sizeof(item->why), "%s: --at %g s is past the end of the video "
+                 "(%.3f s)", item->in, job->o.at, dur);
+        return VP_ERR_BAD_OPTION;
     }
     VpThumbOpts o = job->o;
     o.path = item->out;
@@ -65,7 +88,8 @@ static int run_thumb(int argc, char **argv)
     /* Names, types, ranges and defaults are the library's (vidpipe/options.h). */
     const VpOptionTable *tt = vp_option_table("thumb");
     const CliOpt opts[] = {
-        { "output", 'o', CLI_STR, &out, "T.jpg", "JPEG file (a folder for several inputs)" },
+        { "output", 'o', CLI_STR, &out, "T.jpg",
+          "JPEG, PNG or WebP file, by its extension (a folder for several inputs: JPEG)" },
         CLI_LIB("at", 0, &job.o, "S", tt, "at"),
         CLI_LIB("width", 'w', &job.o, "W", tt, "width"),
         { "grid", 0, CLI_STR, &grid, "CxR", "a contact sheet of C columns and R rows" },
@@ -122,12 +146,13 @@ static int run_thumb(int argc, char **argv)
 
 const CliCommand cmd_thumb = {
     .name = "thumb",
-    .summary = "a JPEG thumbnail, or a contact sheet with timestamps",
+    .summary = "a JPEG, PNG or WebP thumbnail, or a contact sheet with timestamps",
     .usage = "IN... -o T.jpg|DIR [--at S] [--width W] [--grid CxR]",
     .details = "One frame (at --at, by default 5 s or the midpoint of shorter videos), scaled to "
                "--width with\nthe display aspect; or with --grid, C x R frames evenly spaced "
                "over the video, each\nlabelled with its time. Only the frames needed are "
-               "decoded: the source is sought to each.\n"
+               "decoded: the source is sought to each. An --at past the end of the video is refused\n"
+               "(exit 3), as ffmpeg's -ss is.\n"
                "Exit status: 0 done, 2 an input could not be read, 4 the output could not be "
                "written.",
     .run = run_thumb,

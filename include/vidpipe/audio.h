@@ -35,11 +35,15 @@ VP_API void vp_loudnorm_default_opts(VpLoudnormOpts *opts);
 
 /**
  * Normalize the loudness of @p in into @p out: a first pass measures (audio only), the
- * second applies libavfilter's loudnorm with the measured values, encodes AAC and copies the
- * video. @p out is written atomically. @p res may be NULL.
- * @return 0, or a negative error (VP_ERR_NO_AUDIO, VP_ERR_NO_VIDEO, the source's, the
- *         output's, VP_ERR_BAD_OPTION; VP_ERR_OUTPUT_IS_INPUT, before the first pass, when
- *         @p out is @p in). Thread-safe.
+ * second applies libavfilter's loudnorm with the measured values, encodes the audio and
+ * copies the video, if any (an audio-only @p in gives an audio-only @p out). The audio keeps
+ * its codec where @p out's container takes it (FLAC in .flac, MP3 in .mp3, Opus in .webm),
+ * else AAC, else the container's own (VpEncodeOpts.keep_audio_codec). @p out is written
+ * atomically. @p res may be NULL.
+ * @return 0, or a negative error (VP_ERR_NO_AUDIO, the source's, the output's,
+ *         VP_ERR_CONTAINER_CODEC when @p out's container cannot hold the video's codec,
+ *         VP_ERR_BAD_OPTION; VP_ERR_OUTPUT_IS_INPUT, before the first pass, when @p out is
+ *         @p in). Thread-safe.
  */
 VP_API int vp_loudnorm(const char *in, const char *out, const VpLoudnormOpts *opts,
                        VpLoudnormResult *res);

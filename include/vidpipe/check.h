@@ -34,6 +34,12 @@ typedef struct VpCheckDiff {
      * ("H.264", "AAC-LC").
      */
     int requirement;
+    /**
+     * 1 if this is not a difference from the reference but between two of the file's own
+     * streams (audio.longer_than_video): @ref value then holds both of the file's values
+     * ("audio 4.200 s, video 4.080 s") and @ref ref_value is empty.
+     */
+    int within_file;
 } VpCheckDiff;
 
 /** The differences of one file against the reference. */

@@ -48,7 +48,9 @@ extern "C" {
     X(VP_ERR_NO_MOOV,       -0x5650000f, "MP4 has no moov box (unfinished or truncated)") \
     X(VP_ERR_NOT_REGULAR,   -0x56500010, "is not a regular file (pipe, device or socket)") \
     X(VP_ERR_OUTPUT_IS_INPUT, -0x56500011,                                               \
-      "is the same file as an input; refusing to overwrite it")
+      "is the same file as an input; refusing to overwrite it")                        \
+    X(VP_ERR_CONTAINER_CODEC, -0x56500012,                                               \
+      "the output's container cannot hold this codec (choose another extension)")
 
 /** vidpipe's own error codes (FFmpeg AVERROR codes are used alongside these). */
 enum VpError {

@@ -96,9 +96,14 @@ typedef struct VpEncodeOpts {
     const char *x264_preset;    /**< "ultrafast" .. "placebo" (default "medium") */
     int64_t max_bitrate;        /**< bits/s cap (VBV maxrate, buffer 2 s); 0 = none */
     int video_threads;          /**< encoder threads; 0 = automatic */
-    int copy_video;             /**< 1: copy the source's video packets instead (no scaling) */
+    int copy_video;             /**< 1: copy the source's video packets instead (no scaling);
+                                     a source without video then gives an audio-only output */
     int audio;                  /**< 1 (default): encode the source's audio when it has some */
-    int64_t audio_bitrate;      /**< AAC bits/s (default 128000) */
+    int64_t audio_bitrate;      /**< AAC bits/s (default 128000); also MP3's and Opus's */
+    int keep_audio_codec;       /**< 1: encode the audio with the source's codec when the
+                                     output's container takes it (FLAC in .flac, MP3 in .mp3,
+                                     Opus in .webm), else AAC, else the container's own audio
+                                     codec; 0 (default): AAC */
     const char *video_filters;  /**< libavfilter chain applied before scaling, or NULL */
     const char *audio_filters;  /**< libavfilter chain applied before encoding, or NULL */
     int faststart;              /**< 1 (default): moov before mdat (MP4/MOV) */
@@ -114,18 +119,24 @@ VP_API void vp_encode_default_opts(VpEncodeOpts *opts);
 /**
  * Add an encoded output. The options are validated now (VP_ERR_BAD_OPTION names the field
  * in the log) and copied. Returns the output's index (>= 0) or a negative error; video is
- * required (VP_ERR_NO_VIDEO); an output that is the source or the audio file
+ * required (VP_ERR_NO_VIDEO) unless copy_video is set and the source has audio; a codec the
+ * output's container cannot hold (H.264 or AAC in .webm) fails the run with
+ * VP_ERR_CONTAINER_CODEC before anything is written, the log naming both; an output that is the source or the audio file
  * (VpPipelineOpts.audio_path) is refused with VP_ERR_OUTPUT_IS_INPUT
  * (vp_output_check_not_input(); vp_pipeline_failed_output() names it). Call before
  * vp_pipeline_run(), on the pipeline's thread.
  */
 VP_API int vp_pipeline_add_encode(VpPipeline *p, const VpEncodeOpts *opts);
 
-/** A JPEG still: one frame, or a contact sheet of evenly spaced frames. */
+/** A still (JPEG, PNG or WebP): one frame, or a contact sheet of evenly spaced frames. */
 typedef struct VpThumbOpts {
-    const char *path;           /**< JPEG file; written atomically; the string is copied */
+    const char *path;           /**< .jpg/.jpeg (or no extension): JPEG; .png: PNG; .webp:
+                                     WebP; any other extension is VP_ERR_BAD_OPTION. Written
+                                     atomically; the string is copied */
     double at;                  /**< seconds; < 0 (default): 5 s, or the midpoint of videos
-                                     shorter than that. Ignored for sheets (evenly spaced). */
+                                     shorter than that; past the source's end:
+                                     VP_ERR_BAD_OPTION, as ffmpeg's -ss gives no picture.
+                                     Ignored for sheets (evenly spaced). */
     int width;                  /**< width of the frame (of each tile in a sheet); 320 */
     int cols, rows;             /**< 1x1 (default): one frame; otherwise a contact sheet */
     int quality;                /**< JPEG qscale 1 (best) .. 31 (default 2) */

@@ -22,6 +22,7 @@ int vpi_exit_code(int err, int where)
     case AVERROR(EFBIG):
     case AVERROR(ENOMEM):
     case VP_ERR_BAD_OPTION:
+    case VP_ERR_CONTAINER_CODEC:
         return VPI_EXIT_ERROR;
     case AVERROR(ENOTDIR):
     case AVERROR(EEXIST):

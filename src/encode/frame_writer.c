@@ -827,6 +827,11 @@ int vp_writer_open(const char *path, const VpWriterOpts *opts, VpWriter **out, c
     }
     if ((ret = avcodec_parameters_from_context(w->vst->codecpar, w->enc.ctx)) < 0)
         goto fail;
+    /* HEVC in MP4/MOV as 'hvc1', parameter sets in the sample entry only: Safari and
+     * QuickTime refuse the muxer's default 'hev1' (parameter sets in band). */
+    if (w->vst->codecpar->codec_id == AV_CODEC_ID_HEVC &&
+        (!strcmp(ofmt->name, "mp4") || !strcmp(ofmt->name, "mov")))
+        w->vst->codecpar->codec_tag = MKTAG('h', 'v', 'c', '1');
     w->vst->time_base = w->enc.ctx->time_base;
     w->vst->avg_frame_rate = w->enc.ctx->framerate;
     w->vst->r_frame_rate = w->enc.ctx->framerate;

@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <libavutil/avstring.h>
 #include <libavutil/avutil.h>
 #include <libavutil/intreadwrite.h>
 #include <libavutil/mathematics.h>
@@ -614,6 +615,7 @@ static int add_piece(Layout *l, int fd, int64_t src, int64_t len, const uint8_t 
 typedef struct Run {
     VpJoiner *j;
     const char *out_path;
+    int quicktime;       /* out_path is a .mov: the QuickTime brand */
     Part *parts;
     int nb;
     Segment **temps;     /* conformed segments of this run */
@@ -1150,8 +1152,8 @@ static int write_output(Run *r, int64_t *bytes)
     VpiOutput o;
     int fd = -1, ret;
 
-    if ((ret = vpi_mp4_build_header(tracks, r->has_audio ? 2 : 1, r->lay.pos, &hdr,
-                                    &hdr_size)) < 0)
+    if ((ret = vpi_mp4_build_header(tracks, r->has_audio ? 2 : 1, r->lay.pos, r->quicktime,
+                                    &hdr, &hdr_size)) < 0)
         return ret;
     if ((ret = vpi_output_begin(&o, r->out_path)) < 0) {
         set_why(r, r->out_path, "cannot create the output: %s", vp_strerror(ret));
@@ -1209,6 +1211,18 @@ end:
     return ret;
 }
 
+/* 0 for an ISO MP4 name (.mp4, .m4v), 1 for a QuickTime one (.mov), -1 for any other. */
+static int output_kind(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    const char *dot = strrchr(slash ? slash + 1 : path, '.');
+    if (!dot)
+        return -1;
+    if (!av_strcasecmp(dot, ".mp4") || !av_strcasecmp(dot, ".m4v"))
+        return 0;
+    return !av_strcasecmp(dot, ".mov") ? 1 : -1;
+}
+
 static int joiner_run(VpJoiner *j, const char *out_path, const char *const *segments, int nb,
                       VpJoinStats *stats, VpFailure *fail)
 {
@@ -1238,6 +1252,14 @@ static int joiner_run(VpJoiner *j, const char *out_path, const char *const *segm
     /* Before anything is read or written: the rename would replace that segment. */
     if ((ret = vp_output_check_not_input(out_path, segments, nb)) < 0)
         goto end;
+    /* The bytes are what the name says: never MP4 under .mkv. */
+    if ((r.quicktime = output_kind(out_path)) < 0) {
+        ret = VP_ERR_BAD_OPTION;
+        if (why && why_size)
+            snprintf(why, why_size, "%s: a join writes MP4 or QuickTime: name the output .mp4, "
+                     ".m4v or .mov (Matroska and other containers are not supported)", out_path);
+        goto end;
+    }
     j->run_clock = j->clock;
     r.parts = calloc((size_t)nb, sizeof(*r.parts));
     r.temps = calloc((size_t)nb * 2, sizeof(*r.temps));

@@ -121,9 +121,10 @@ int vpi_mp4_out_push(VpiMp4OutTrack *t, const VpiMp4OutSample *s);
 
 /* Serialize ftyp + moov + mdat header for @p tracks, whose samples lie in an mdat payload
  * of @p mdat_size bytes written right after. A chunk never spans two sample entries: stsc
- * points each chunk at its samples' entry. On success *buf (av_malloc'd) holds the header
- * bytes and *size its length: the mdat payload starts at offset *size in the file. */
+ * points each chunk at its samples' entry. @p quicktime: the ftyp of a .mov ('qt  '), else
+ * of an ISO MP4 ('isom'). On success *buf (av_malloc'd) holds the header bytes and *size its
+ * length: the mdat payload starts at offset *size in the file. */
 int vpi_mp4_build_header(VpiMp4OutTrack *tracks, int nb_tracks, int64_t mdat_size,
-                         uint8_t **buf, size_t *size);
+                         int quicktime, uint8_t **buf, size_t *size);
 
 #endif /* VIDPIPE_MP4_H */

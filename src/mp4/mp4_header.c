@@ -335,15 +335,23 @@ static void write_trak(Buf *b, const VpiMp4OutTrack *t, uint32_t id, int64_t bas
 }
 
 static void write_all(Buf *b, VpiMp4OutTrack *tracks, int nb, int64_t base, int co64,
-                      int64_t mdat_size)
+                      int64_t mdat_size, int quicktime)
 {
     size_t ftyp = box_begin(b, "ftyp");
-    wtag(b, "isom");
-    w32(b, 0x200);
-    wtag(b, "isom");
-    wtag(b, "iso2");
-    wtag(b, "avc1");
-    wtag(b, "mp41");
+    if (quicktime) {
+        /* A .mov says it is QuickTime (QTFF's major brand 'qt  '); the boxes below read
+         * the same in both (version 0 sound description, no QuickTime-only atoms). */
+        wtag(b, "qt  ");
+        w32(b, 0x200);
+        wtag(b, "qt  ");
+    } else {
+        wtag(b, "isom");
+        w32(b, 0x200);
+        wtag(b, "isom");
+        wtag(b, "iso2");
+        wtag(b, "avc1");
+        wtag(b, "mp41");
+    }
     box_end(b, ftyp);
 
     int64_t dur = 0;
@@ -387,7 +395,7 @@ static void write_all(Buf *b, VpiMp4OutTrack *tracks, int nb, int64_t base, int 
 }
 
 int vpi_mp4_build_header(VpiMp4OutTrack *tracks, int nb_tracks, int64_t mdat_size,
-                         uint8_t **out, size_t *out_size)
+                         int quicktime, uint8_t **out, size_t *out_size)
 {
     Buf b = { 0 };
     int co64 = 0;
@@ -403,19 +411,19 @@ int vpi_mp4_build_header(VpiMp4OutTrack *tracks, int nb_tracks, int64_t mdat_siz
                 return AVERROR_BUG;
     }
     /* The header's size does not depend on the offsets it holds, only on their width. */
-    write_all(&b, tracks, nb_tracks, 0, 0, mdat_size);
+    write_all(&b, tracks, nb_tracks, 0, 0, mdat_size, quicktime);
     if (b.oom)
         goto oom;
     if ((int64_t)b.len + mdat_size > UINT32_MAX) {
         co64 = 1;
         b.len = 0;
-        write_all(&b, tracks, nb_tracks, 0, 1, mdat_size);
+        write_all(&b, tracks, nb_tracks, 0, 1, mdat_size, quicktime);
         if (b.oom)
             goto oom;
     }
     int64_t base = (int64_t)b.len;
     b.len = 0;
-    write_all(&b, tracks, nb_tracks, base, co64, mdat_size);
+    write_all(&b, tracks, nb_tracks, base, co64, mdat_size, quicktime);
     if (b.oom || (int64_t)b.len != base)
         goto oom;
     *out = b.p;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Two-pass EBU R128 normalization: measure (audio only), then loudnorm with the measured
- * values while the video is copied. */
+ * values while the video (if any) is copied and the audio keeps its codec where the output's
+ * container takes it. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -52,7 +53,7 @@ static int measure(const char *in, const VpLoudnormOpts *o, VpLoudnormResult *re
     if ((ret = vp_pipeline_open(in, o->pipeline, &p)) < 0)
         return ret;
     const VpSourceInfo *src = vp_pipeline_source(p);
-    ret = !src->has_video ? VP_ERR_NO_VIDEO : !src->has_audio ? VP_ERR_NO_AUDIO : 0;
+    ret = !src->has_audio ? VP_ERR_NO_AUDIO : 0;
     if (ret >= 0 && (ret = vpi_pipeline_add_sink(p, "loudness", &spec, NULL, &sink)) >= 0 &&
         (ret = vp_pipeline_run(p)) >= 0) {
         VpiQcData *d = vpi_sink_qc_data(sink);
@@ -110,6 +111,7 @@ int vp_loudnorm(const char *in, const char *out, const VpLoudnormOpts *opts,
     vp_encode_default_opts(&eo);
     eo.path = out;
     eo.copy_video = 1;
+    eo.keep_audio_codec = 1;
     eo.audio_bitrate = opts->audio_bitrate;
     eo.audio_filters = filters;
     if ((ret = vp_pipeline_add_encode(p, &eo)) >= 0)

@@ -58,6 +58,12 @@ static double fps_of(VpRational q)
     return q.num > 0 && q.den > 0 ? (double)q.num / q.den : NAN;
 }
 
+/* A byte count, exact (num6g would write 7016798 as 7016800), or null when unknown. */
+static json_t *bytes(int64_t n)
+{
+    return n >= 0 ? json_integer(n) : json_null();
+}
+
 /* The one serialiser of a proxy result (metadata file and --json): the metadata's shape as
  * the upload pipeline's scripts wrote it, plus has_audio and the proxy's frames. */
 static json_t *result_json(const VpProxyResult *r)
@@ -66,7 +72,7 @@ static json_t *result_json(const VpProxyResult *r)
     json_t *thumb = r->thumb.width ?
         json_pack("{s:o,s:o,s:o,s:o}", "width", num6g(r->thumb.width),
                   "height", num6g(r->thumb.height), "file_size_bytes",
-                  num6g((double)r->thumb.size), "timestamp_seconds", num6g(r->thumb.at)) :
+                  bytes(r->thumb.size), "timestamp_seconds", num6g(r->thumb.at)) :
         json_null();
     /* NULL for any member (out of memory) fails the whole pack, which releases the rest. */
     return json_pack("{s:{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:b},"
@@ -74,11 +80,11 @@ static json_t *result_json(const VpProxyResult *r)
         "original", "width", num6g(s->width), "height", num6g(s->height),
         "fps", num6g(fps_of(s->fps)), "duration_seconds", num6g(s->duration),
         "codec", vpi_json_text(s->video_codec), "bitrate", num6g((double)s->bit_rate),
-        "file_size_bytes", num6g((double)s->size), "has_audio", s->has_audio,
+        "file_size_bytes", bytes(s->size), "has_audio", s->has_audio,
         "proxy", "width", num6g(r->proxy.width), "height", num6g(r->proxy.height),
         "fps", num6g(fps_of(r->proxy.fps)), "frames", (json_int_t)r->proxy.frames,
         "duration_seconds", num6g(r->proxy.duration), "codec", "h264",
-        "has_audio", r->proxy.has_audio, "file_size_bytes", num6g((double)r->proxy.size),
+        "has_audio", r->proxy.has_audio, "file_size_bytes", bytes(r->proxy.size),
         "thumbnail", thumb, "decode_errors", r->decode_errors);
 }
 

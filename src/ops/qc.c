@@ -258,7 +258,12 @@ static void judge(VpQcReport *r, const VpQcSpec *sp)
                   r->nb_errors_total, r->nb_errors_total == 1 ? "" : "s", r->nb_corrupt,
                   r->nb_corrupt == 1 ? "" : "es", list);
 
-    if ((sp->width && s->width != sp->width) || (sp->height && s->height != sp->height))
+    /* A podcast or a dub has no picture: only a spec that names a size fails it. */
+    if (!s->has_video)
+        add_check(r, "resolution", sp->width || sp->height ? VP_QC_FAIL : VP_QC_NOT_APPLICABLE,
+                  NAN, "no video stream%s", sp->width || sp->height ?
+                  " (the spec requires a picture size)" : "");
+    else if ((sp->width && s->width != sp->width) || (sp->height && s->height != sp->height))
         add_check(r, "resolution", VP_QC_FAIL, NAN, "%dx%d, the spec requires %dx%d", s->width,
                   s->height, sp->width ? sp->width : s->width,
                   sp->height ? sp->height : s->height);
@@ -391,13 +396,10 @@ int vp_qc_run(const char *path, const VpQcSpec *spec, const VpQcOpts *opts, VpQc
     }
     if ((ret = vp_pipeline_open(path, opts->pipeline, &p)) < 0)
         return ret;
-    if (!vp_pipeline_source(p)->has_video) {
-        ret = VP_ERR_NO_VIDEO;
-        goto end;
-    }
     if ((ret = vpi_pipeline_add_sink(p, "qc", spec, NULL, &sink)) < 0)
         goto end;
-    if (opts->sheet) {
+    /* Audio alone (a podcast, a dub) is checked too; it has no pictures for a sheet. */
+    if (opts->sheet && vp_pipeline_source(p)->has_video) {
         VpThumbOpts to;
         vp_thumb_default_opts(&to);
         to.cols = 4;

@@ -172,8 +172,8 @@ static int open_input(VpPipeline *p, AVFormatContext **fc, const char *path)
         *fc = NULL; /* freed by avformat_open_input on failure */
         if (vpi_cancelled(&p->opts.cancel))
             ret = VP_ERR_CANCELLED;
-        else if (ret == AVERROR_INVALIDDATA)
-            ret = VP_ERR_NOT_MEDIA;
+        else
+            ret = vpi_open_error(path, NULL, 0, ret);
     }
     return ret;
 }

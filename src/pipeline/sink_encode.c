@@ -200,18 +200,74 @@ static int open_video_encoder(VpiSink *s, EncodeCtx *c)
     return avcodec_parameters_from_context(c->ost_v->codecpar, c->venc);
 }
 
+/* Whether the output's container takes @p id: avformat_query_codec() is 1 (yes), 0 (no) or
+ * negative (the muxer does not say: let it try). */
+static int container_takes(const AVFormatContext *oc, enum AVCodecID id)
+{
+    return avformat_query_codec(oc->oformat, id, FF_COMPLIANCE_NORMAL) != 0;
+}
+
+/* "o.webm: WebM cannot hold h264 video" before anything is written, rather than the
+ * muxer's EINVAL at the header, which reads as the input's fault. */
+static int refuse_codec(VpiSink *s, EncodeCtx *c, enum AVCodecID id, const char *what)
+{
+    vpi_log(s->src->log, VP_LOG_ERROR, "%s: the %s container cannot hold %s %s", s->path,
+            c->oc->oformat->name, avcodec_get_name(id), what);
+    s->out_failed = 1;
+    return VP_ERR_CONTAINER_CODEC;
+}
+
+/* The audio encoder: AAC; with keep_audio_codec the source's codec when the container
+ * takes it and FFmpeg can encode it, else AAC, else the container's own audio codec. */
+static const AVCodec *audio_codec(EncodeCtx *c, const AVCodecContext *adec)
+{
+    const AVCodec *codec;
+    if (c->o.keep_audio_codec && !c->exact && container_takes(c->oc, adec->codec_id) &&
+        (codec = avcodec_find_encoder(adec->codec_id)))
+        return codec;
+    if (container_takes(c->oc, AV_CODEC_ID_AAC) || !c->o.keep_audio_codec || c->exact)
+        return avcodec_find_encoder_by_name("aac");
+    return c->oc->oformat->audio_codec != AV_CODEC_ID_NONE ?
+           avcodec_find_encoder(c->oc->oformat->audio_codec) : NULL;
+}
+
+/* The decoder's sample format when the encoder takes it, else the encoder's first. */
+static enum AVSampleFormat audio_sample_fmt(const AVCodec *codec, enum AVSampleFormat want)
+{
+    if (!codec->sample_fmts)
+        return want;
+    for (const enum AVSampleFormat *f = codec->sample_fmts; *f != AV_SAMPLE_FMT_NONE; f++)
+        if (*f == want)
+            return want;
+    return codec->sample_fmts[0];
+}
+
+/* The source's rate when the encoder takes it, else the encoder's first (Opus: 48000). */
+static int audio_sample_rate(const AVCodec *codec, int want)
+{
+    if (!codec->supported_samplerates)
+        return want;
+    for (const int *r = codec->supported_samplerates; *r; r++)
+        if (*r == want)
+            return want;
+    return codec->supported_samplerates[0];
+}
+
 static int open_audio_encoder(VpiSink *s, EncodeCtx *c, const AVCodecContext *adec)
 {
-    const AVCodec *codec = avcodec_find_encoder_by_name("aac");
+    const AVCodec *codec = audio_codec(c, adec);
     int ret;
 
     if (!codec)
         return VP_ERR_UNSUPPORTED;
+    if (!container_takes(c->oc, codec->id))
+        return refuse_codec(s, c, codec->id, "audio");
     if (!(c->aenc = avcodec_alloc_context3(codec)))
         return AVERROR(ENOMEM);
+    int aac = codec->id == AV_CODEC_ID_AAC;
     c->aenc->opaque = (void *)s->src->log;
-    c->aenc->sample_rate = adec->sample_rate;
-    c->aenc->sample_fmt = AV_SAMPLE_FMT_FLTP;
+    c->aenc->sample_rate = audio_sample_rate(codec, adec->sample_rate);
+    c->aenc->sample_fmt = aac ? AV_SAMPLE_FMT_FLTP : audio_sample_fmt(codec, adec->sample_fmt);
     int ch = adec->ch_layout.nb_channels;
     if (c->exact && c->x.sample_rate > 0)
         c->aenc->sample_rate = c->x.sample_rate;
@@ -226,7 +282,7 @@ static int open_audio_encoder(VpiSink *s, EncodeCtx *c, const AVCodecContext *ad
         c->aenc->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
     if ((ret = avcodec_open2(c->aenc, codec, NULL)) < 0) {
         vpi_log(s->src->log, VP_LOG_ERROR,
-                "%s: cannot open the AAC encoder: %s", s->path, av_err2str(ret));
+                "%s: cannot open the %s encoder: %s", s->path, codec->name, av_err2str(ret));
         return ret;
     }
     if (!(c->ost_a = avformat_new_stream(c->oc, NULL)))
@@ -243,15 +299,18 @@ static int build_audio_graph(VpiSink *s, EncodeCtx *c, const AVCodecContext *ade
     av_channel_layout_describe(&c->aenc->ch_layout, layout, sizeof(layout));
     if (c->o.end_time > 0)
         snprintf(trim, sizeof(trim), ",atrim=end=%.6f", c->o.end_time);
-    snprintf(chain, sizeof(chain), "%s%saresample=%d,aformat=sample_fmts=fltp:channel_layouts=%s%s",
+    snprintf(chain, sizeof(chain), "%s%saresample=%d,aformat=sample_fmts=%s:channel_layouts=%s%s",
              c->o.audio_filters ? c->o.audio_filters : "", c->o.audio_filters ? "," : "",
-             c->aenc->sample_rate, layout, trim);
+             c->aenc->sample_rate, av_get_sample_fmt_name(c->aenc->sample_fmt), layout, trim);
     if ((ret = vpi_audio_graph(&c->agraph, &c->asrc, &c->asink, adec, chain)) < 0) {
         vpi_log(s->src->log, VP_LOG_ERROR,
                 "%s: audio filters '%s': %s", s->path, chain, av_err2str(ret));
         return ret;
     }
-    av_buffersink_set_frame_size(c->asink, (unsigned)c->aenc->frame_size);
+    /* PCM encoders take any frame size (frame_size 0). */
+    if (c->aenc->frame_size > 0 &&
+        !(c->aenc->codec->capabilities & AV_CODEC_CAP_VARIABLE_FRAME_SIZE))
+        av_buffersink_set_frame_size(c->asink, (unsigned)c->aenc->frame_size);
     return 0;
 }
 
@@ -467,7 +526,8 @@ static int init(VpiSink *s, const VpiSource *src)
     c->o.audio_filters = NULL;
     if ((ret = validate((const VpEncodeOpts *)s->opts, src->log)) < 0)
         return ret;
-    if (!src->vst) {
+    /* Copying the video of a source that has none leaves its audio: loudnorm's podcast. */
+    if (!src->vst && !(c->o.copy_video && c->o.audio && src->adec)) {
         vpi_log(s->src->log, VP_LOG_VERBOSE,
                 "%s: %s", src->info->path, vp_strerror(VP_ERR_NO_VIDEO));
         return VP_ERR_NO_VIDEO;
@@ -492,7 +552,9 @@ static int init(VpiSink *s, const VpiSource *src)
     if ((ret = vpi_mux_open(&c->oc, s->path, s->out.tmp_path, c->exact ? c->x.format : NULL,
                             s->src)) < 0)
         return ret;
-    if (c->o.copy_video) {
+    if (c->o.copy_video && src->vst) {
+        if (!container_takes(c->oc, src->vst->codecpar->codec_id))
+            return refuse_codec(s, c, src->vst->codecpar->codec_id, "video");
         if (!(c->ost_v = avformat_new_stream(c->oc, NULL)))
             return AVERROR(ENOMEM);
         if ((ret = avcodec_parameters_copy(c->ost_v->codecpar, src->vst->codecpar)) < 0)
@@ -507,8 +569,11 @@ static int init(VpiSink *s, const VpiSource *src)
         uint8_t *dm;
         if (m && (dm = av_stream_new_side_data(c->ost_v, AV_PKT_DATA_DISPLAYMATRIX, msize)))
             memcpy(dm, m, msize);
-    } else if ((ret = open_video_encoder(s, c)) < 0) {
-        return ret;
+    } else if (!c->o.copy_video) {
+        if ((ret = open_video_encoder(s, c)) < 0)
+            return ret;
+        if (!container_takes(c->oc, c->venc->codec_id))
+            return refuse_codec(s, c, c->venc->codec_id, "video");
     }
     if (c->o.audio && src->adec) {
         if ((ret = open_audio_encoder(s, c, src->adec)) < 0 ||

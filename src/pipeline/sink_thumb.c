@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The still sink: one JPEG frame, or a contact sheet of evenly spaced frames, each tile
+/* The still sink: one JPEG, PNG or WebP frame, or a contact sheet of evenly spaced frames, each tile
  * labelled with its time (a built-in bitmap font: no font files needed). */
 #include <errno.h>
 #include <math.h>
@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <libavutil/avstring.h>
 #include <libavutil/imgutils.h>
 #include <libavutil/pixdesc.h>
 #include <libswscale/swscale.h>
@@ -25,6 +26,7 @@ typedef struct Tile {
 
 typedef struct ThumbCtx {
     VpThumbOpts o;
+    enum AVCodecID codec;       /* what the file name's extension says: JPEG, PNG or WebP */
     int nb;
     Tile tiles[MAX_TILES];
     int tile_w, tile_h, sheet_w, sheet_h;
@@ -131,6 +133,23 @@ static int validate(const VpThumbOpts *o, const VpLogger *lg)
     return ret;
 }
 
+/* The image format the name says (.jpg, .jpeg, .png, .webp; JPEG without an extension), or
+ * AV_CODEC_ID_NONE: a PNG name never gets JPEG bytes. */
+static enum AVCodecID codec_of(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    const char *dot = strrchr(slash ? slash + 1 : path, '.');
+    if (!dot || dot == (slash ? slash + 1 : path))
+        return AV_CODEC_ID_MJPEG;
+    if (!av_strcasecmp(dot, ".jpg") || !av_strcasecmp(dot, ".jpeg"))
+        return AV_CODEC_ID_MJPEG;
+    if (!av_strcasecmp(dot, ".png"))
+        return AV_CODEC_ID_PNG;
+    if (!av_strcasecmp(dot, ".webp"))
+        return AV_CODEC_ID_WEBP;
+    return AV_CODEC_ID_NONE;
+}
+
 static int init(VpiSink *s, const VpiSource *src)
 {
     ThumbCtx *c = s->priv;
@@ -141,11 +160,30 @@ static int init(VpiSink *s, const VpiSource *src)
     if ((ret = validate(&c->o, src->log)) < 0)
         return ret;
     c->o.path = s->path;
+    if ((c->codec = codec_of(s->path)) == AV_CODEC_ID_NONE) {
+        vpi_log(src->log, VP_LOG_ERROR, "%s: a thumbnail is JPEG (.jpg, .jpeg), PNG (.png) "
+                "or WebP (.webp); the extension names none of them", s->path);
+        s->out_failed = 1;
+        return VP_ERR_BAD_OPTION;
+    }
+    if (!avcodec_find_encoder(c->codec)) {
+        vpi_log(src->log, VP_LOG_ERROR, "%s: this FFmpeg has no %s encoder", s->path,
+                avcodec_get_name(c->codec));
+        return VP_ERR_UNSUPPORTED;
+    }
     if (!src->vst) {
         vpi_log(s->src->log, VP_LOG_VERBOSE, "%s: %s", in->path, vp_strerror(VP_ERR_NO_VIDEO));
         return VP_ERR_NO_VIDEO;
     }
     c->nb = c->o.cols * c->o.rows;
+    /* As ffmpeg's -ss past the end: no picture, rather than the last one passed off as the
+     * one asked for. */
+    if (c->nb == 1 && c->o.at >= 0 && isfinite(in->duration) && c->o.at > in->duration) {
+        vpi_log(src->log, VP_LOG_ERROR, "%s: the frame at %g s is past the end of %s (%.3f s)",
+                s->path, c->o.at, in->path, in->duration);
+        s->out_failed = 1;
+        return VP_ERR_BAD_OPTION;
+    }
     double dur = isfinite(in->duration) && in->duration > 0 ? in->duration : 10;
     if (c->nb == 1) {
         double at = c->o.at >= 0 ? c->o.at : dur > 5 ? 5 : dur / 2;
@@ -287,12 +325,42 @@ static int64_t next_seek(VpiSink *s)
     return INT64_MIN;
 }
 
+/* The sheet (full-range YUV 4:2:0, as JPEG stores it) in the encoder's pixel format: RGB
+ * for PNG, limited-range YUV for WebP. NULL and *ret < 0 on failure. */
+static AVFrame *converted(ThumbCtx *c, enum AVPixelFormat fmt, int *ret)
+{
+    AVFrame *f = av_frame_alloc();
+    struct SwsContext *sws = NULL;
+    *ret = AVERROR(ENOMEM);
+    if (!f)
+        return NULL;
+    f->format = fmt;
+    f->width = c->sheet_w;
+    f->height = c->sheet_h;
+    if ((*ret = av_frame_get_buffer(f, 0)) < 0)
+        goto fail;
+    if (!(sws = sws_getContext(c->sheet_w, c->sheet_h, AV_PIX_FMT_YUVJ420P, c->sheet_w,
+                               c->sheet_h, fmt, SWS_BICUBIC | SWS_ACCURATE_RND, NULL, NULL,
+                               NULL))) {
+        *ret = AVERROR(ENOMEM);
+        goto fail;
+    }
+    sws_scale(sws, (const uint8_t *const *)c->sheet->data, c->sheet->linesize, 0, c->sheet_h,
+              f->data, f->linesize);
+    sws_freeContext(sws);
+    return f;
+fail:
+    av_frame_free(&f);
+    return NULL;
+}
+
 static int finish(VpiSink *s)
 {
     ThumbCtx *c = s->priv;
-    const AVCodec *codec = avcodec_find_encoder(AV_CODEC_ID_MJPEG);
+    const AVCodec *codec = avcodec_find_encoder(c->codec);
     AVCodecContext *enc = NULL;
     AVPacket *pkt = NULL;
+    AVFrame *pic = NULL;
     FILE *f = NULL;
     int ret;
 
@@ -316,15 +384,31 @@ static int finish(VpiSink *s)
     enc->opaque = (void *)s->src->log;
     enc->width = c->sheet_w;
     enc->height = c->sheet_h;
-    enc->pix_fmt = AV_PIX_FMT_YUVJ420P;
     enc->time_base = (AVRational){ 1, 25 };
-    enc->flags |= AV_CODEC_FLAG_QSCALE;
-    enc->global_quality = c->o.quality * FF_QP2LAMBDA;
+    if (c->codec == AV_CODEC_ID_MJPEG) {
+        enc->pix_fmt = AV_PIX_FMT_YUVJ420P;
+        enc->flags |= AV_CODEC_FLAG_QSCALE;
+        enc->global_quality = c->o.quality * FF_QP2LAMBDA;
+        pic = av_frame_clone(c->sheet);
+    } else {
+        /* PNG is lossless; libwebp reads global_quality / FF_QP2LAMBDA as its 0..100
+         * quality: qscale 2 (the default) is 92, 31 is 5. */
+        enc->pix_fmt = c->codec == AV_CODEC_ID_PNG ? AV_PIX_FMT_RGB24 : AV_PIX_FMT_YUV420P;
+        if (c->codec == AV_CODEC_ID_WEBP) {
+            enc->flags |= AV_CODEC_FLAG_QSCALE;
+            enc->global_quality = (95 - (c->o.quality - 1) * 3) * FF_QP2LAMBDA;
+        }
+        pic = converted(c, enc->pix_fmt, &ret);
+    }
+    if (!pic) {
+        ret = ret < 0 ? ret : AVERROR(ENOMEM);
+        goto end;
+    }
     if ((ret = avcodec_open2(enc, codec, NULL)) < 0)
         goto end;
-    c->sheet->pts = 0;
-    c->sheet->quality = enc->global_quality;
-    if ((ret = avcodec_send_frame(enc, c->sheet)) < 0 || (ret = avcodec_send_frame(enc, NULL)) < 0 ||
+    pic->pts = 0;
+    pic->quality = enc->global_quality;
+    if ((ret = avcodec_send_frame(enc, pic)) < 0 || (ret = avcodec_send_frame(enc, NULL)) < 0 ||
         (ret = avcodec_receive_packet(enc, pkt)) < 0)
         goto end;
     if ((ret = vpi_sink_output_begin(s)) < 0)
@@ -343,6 +427,7 @@ static int finish(VpiSink *s)
         vpi_log(s->src->log, VP_LOG_VERBOSE, "%s: cannot write: %s", s->path, vp_strerror(ret));
     }
 end:
+    av_frame_free(&pic);
     avcodec_free_context(&enc);
     av_packet_free(&pkt);
     return ret < 0 ? ret : 0;

@@ -227,11 +227,12 @@ static void compare_lengths(DiffList *dl, const VpMediaInfo *f)
     double tol = fr > 0 ? 1.0 / fr : 0.05;
     double diff = s->duration - v->duration;
     if (fabs(diff) > tol) {
-        char a[96], b[96];
-        snprintf(a, sizeof(a), "audio %.3f s", s->duration);
-        snprintf(b, sizeof(b), "video %.3f s", v->duration);
-        add_diff(dl, VP_CHECK_NOTE, 0, diff > 0 ? "audio.longer_than_video"
-                                               : "audio.shorter_than_video", a, b);
+        char a[96];
+        VpCheckDiff *d;
+        snprintf(a, sizeof(a), "audio %.3f s, video %.3f s", s->duration, v->duration);
+        if ((d = add_diff(dl, VP_CHECK_NOTE, 0, diff > 0 ? "audio.longer_than_video"
+                                                         : "audio.shorter_than_video", a, "")))
+            d->within_file = 1;
     }
 }
 

@@ -528,29 +528,6 @@ end:
     return ret;
 }
 
-/* An ISO BMFF file starts with a box whose type is ftyp (or a bare mdat/free/wide/moov):
- * when FFmpeg cannot open such a file, its moov is missing. */
-static int looks_like_mp4(const char *path, const ProbeCtx *pc)
-{
-    uint8_t head[8];
-    size_t n = 0;
-
-    if (pc->buf) {
-        n = pc->buf_size < sizeof(head) ? pc->buf_size : sizeof(head);
-        memcpy(head, pc->buf, n);
-    } else {
-        FILE *f = fopen(path, "rb");
-        if (!f)
-            return 0;
-        n = fread(head, 1, sizeof(head), f);
-        fclose(f);
-    }
-    if (n < 8)
-        return 0;
-    return !memcmp(head + 4, "ftyp", 4) || !memcmp(head + 4, "mdat", 4) ||
-           !memcmp(head + 4, "wide", 4) || !memcmp(head + 4, "free", 4);
-}
-
 static int probe_open(const char *path, ProbeCtx *pc, VpMediaInfo **out)
 {
     VpMediaInfo *mi = NULL;
@@ -607,7 +584,7 @@ static int probe_open(const char *path, ProbeCtx *pc, VpMediaInfo **out)
         if (pc->timed_out)
             ret = VP_ERR_TIMEOUT;
         else if (ret == AVERROR_INVALIDDATA)
-            ret = looks_like_mp4(path, pc) ? VP_ERR_NO_MOOV : VP_ERR_NOT_MEDIA;
+            ret = vpi_open_error(path, pc->buf, pc->buf ? pc->buf_size : 0, ret);
         goto fail;
     }
     ret = avformat_find_stream_info(fc, NULL);

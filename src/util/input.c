@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* What every command checks before it opens an input file. */
 #include <errno.h>
+#include <stdio.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -22,4 +24,26 @@ int vpi_input_check(const char *path, struct stat *sb)
     if (sb->st_size == 0)
         return VP_ERR_EMPTY_FILE;
     return 0;
+}
+
+/* An ISO BMFF file starts with a box whose type is ftyp (or a bare mdat/free/wide/skip):
+ * when FFmpeg cannot open such a file, its moov is missing. */
+int vpi_open_error(const char *path, const uint8_t *head, size_t head_size, int err)
+{
+    uint8_t buf[8];
+
+    if (err != AVERROR_INVALIDDATA)
+        return err;
+    if (!head) {
+        FILE *f = path ? fopen(path, "rb") : NULL;
+        head_size = f ? fread(buf, 1, sizeof(buf), f) : 0;
+        if (f)
+            fclose(f);
+        head = buf;
+    }
+    if (head_size < 8)
+        return VP_ERR_NOT_MEDIA;
+    return !memcmp(head + 4, "ftyp", 4) || !memcmp(head + 4, "mdat", 4) ||
+           !memcmp(head + 4, "wide", 4) || !memcmp(head + 4, "free", 4) ||
+           !memcmp(head + 4, "skip", 4) ? VP_ERR_NO_MOOV : VP_ERR_NOT_MEDIA;
 }

@@ -52,6 +52,13 @@ struct stat;
  * VP_ERR_EMPTY_FILE. Fills *sb. */
 int vpi_input_check(const char *path, struct stat *sb);
 
+/* The one reason every command gives when avformat_open_input() refuses a file: @p err
+ * itself, except AVERROR_INVALIDDATA, which becomes VP_ERR_NO_MOOV when the file starts as
+ * an MP4/MOV does (a recording cut short before its moov was written) and VP_ERR_NOT_MEDIA
+ * otherwise. @p head is the file's first @p head_size bytes, or NULL to read them from
+ * @p path. */
+int vpi_open_error(const char *path, const uint8_t *head, size_t head_size, int err);
+
 /* ---- atomic outputs ------------------------------------------------------------------ */
 
 /* An output file is written under a temporary name in its destination folder and renamed

@@ -52,6 +52,47 @@ assert_eq "$ERR" "vidpipe: $noaudio: has no audio stream" "loudnorm without audi
 check
 [ ! -e "$WORK/n3.mp4" ] || fail "nothing left for a bad input"
 
+# Audio alone (a podcast, a dub) is normalized too, keeping its codec where the container
+# takes it: FLAC in .flac, MP3 in .mp3, PCM in .wav, AAC in .m4a.
+tone() { media "$1" -f lavfi -i "sine=f=1000:d=4" $2; }
+for f in "$voice m4a aac" "$(tone tb_voice.flac '-c:a flac') flac flac" \
+    "$(tone tb_voice.mp3 '-c:a libmp3lame') mp3 mp3" \
+    "$(tone tb_voice.wav '-c:a pcm_s16le') wav pcm_s16le"; do
+    set -- $f
+    run "$VIDPIPE" loudnorm "$1" -o "$WORK/pod.$2"
+    assert_eq "$RC" 0 "loudnorm audio-only .$2 exit"
+    assert_eq "$ERR" "" "loudnorm audio-only .$2: nothing on stderr"
+    assert_eq "$(ffprobe -v error -show_entries stream=codec_type,codec_name -of csv=p=0 \
+        "$WORK/pod.$2")" "$3,audio" "loudnorm audio-only .$2 keeps $3"
+    set -- $(ebur "$WORK/pod.$2")
+    assert_near "$1" -16 1 "loudnorm audio-only: -16 LUFS as ffmpeg measures it"
+done
+# In a folder each output keeps its input's extension, and with it the codec.
+mkdir -p "$WORK/pods"
+cp "$WORK/pod.flac" "$WORK/pods/a.flac"
+cp "$WORK/pod.mp3" "$WORK/pods/b.mp3"
+run "$VIDPIPE" loudnorm "$WORK/pods" -o "$WORK/pods_out"
+assert_eq "$RC" 0 "loudnorm audio folder exit"
+assert_eq "$(ls "$WORK/pods_out" | tr '\n' ' ')" "a.flac b.mp3 " "loudnorm folder: extensions kept"
+assert_eq "$(ffprobe -v error -show_entries stream=codec_name -of csv=p=0 "$WORK/pods_out/a.flac")" \
+    "flac" "loudnorm folder: FLAC stays FLAC"
+
+# An output container that cannot hold the codecs names the output and why, and writes
+# nothing; a WebM source keeps its VP9 and Opus in .webm.
+run "$VIDPIPE" loudnorm "$src" -o "$WORK/n.webm"
+assert_eq "$RC" 4 "loudnorm H.264 into .webm exit"
+assert_contains "$ERR" "vidpipe: $WORK/n.webm: the webm container cannot hold h264 video" \
+    "loudnorm .webm: the output and the codec named"
+assert_not_contains "$ERR" "$src:" "loudnorm .webm: the input is not blamed"
+check
+[ -z "$(ls -A "$WORK" | grep webm)" ] || fail "loudnorm .webm left $(ls -A "$WORK" | grep webm)"
+vp9=$(media tb_vp9.webm -f lavfi -i testsrc2=s=160x120:r=30:d=2 -f lavfi -i sine=d=2 \
+    -c:v libvpx-vp9 -deadline realtime -c:a libopus)
+run "$VIDPIPE" loudnorm "$vp9" -o "$WORK/o.webm"
+assert_eq "$RC" 0 "loudnorm webm exit"
+assert_eq "$(ffprobe -v error -show_entries stream=codec_name -of csv=p=0 "$WORK/o.webm" | \
+    tr '\n' ' ')" "vp9 opus " "loudnorm webm keeps VP9 and Opus"
+
 # ---- replace-audio ----
 run "$VIDPIPE" replace-audio "$src" "$voice" -o "$WORK/r.mp4" --offset-ms 500
 assert_eq "$RC" 0 "replace-audio exit"

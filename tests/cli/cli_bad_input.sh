@@ -30,6 +30,24 @@ expect "$D/mdat_cut.mp4" "file is truncated (media data cut short)"
 expect "$D/no_moov.mp4" "MP4 has no moov box (unfinished or truncated)"
 expect "$D/random.mp4" "not a media file (no known container format)"
 
+# A recording cut short before its moov has one reason in every command, not "not a media
+# file" in those that decode and "no moov" in those that index.
+M="MP4 has no moov box (unfinished or truncated)"
+O=$WORK/out
+mkdir -p "$O"
+for cmd in "probe" "check $GOOD" "join $GOOD -o $O/j.mp4" "proxy -o $O/p.mp4" \
+    "thumb -o $O/t.jpg" "export --preset twitter -o $O/x" "qc" "loudnorm -o $O/l.mp4" \
+    "cleanup --denoise-audio -o $O/c.mp4" "replace-audio $GOOD -o $O/r.mp4"; do
+    set -- $cmd
+    name=$1
+    shift
+    run "$VIDPIPE" "$name" "$D/no_moov.mp4" "$@"
+    assert_eq "$RC" 2 "$name: no moov exit"
+    assert_contains "$ERR" "vidpipe: $D/no_moov.mp4: $M" "$name: no moov reason"
+done
+check
+[ -z "$(find "$O" -type f)" ] || fail "no moov: outputs left: $(find "$O" -type f)"
+
 # Permission denied: root reads anything, so drop to nobody when running as root.
 cp "$GOOD" "$D/secret.mp4"
 chmod 000 "$D/secret.mp4"

@@ -70,6 +70,26 @@ assert d["files"][2]["joinable"] is True
 PY
 check
 
+# Audio longer than the video is the file's own note: both lengths are the file's, not the
+# reference's (the line once said "reference REF has video 1.000 s").
+LONGAUDIO=$(media cc_longaudio.mp4 -f lavfi -i testsrc2=s=320x240:r=24:d=1 \
+    -f lavfi -i sine=r=48000:d=2 -c:v libx264 -preset ultrafast -g 24 -c:a aac)
+run "$VIDPIPE" check "$REF" "$LONGAUDIO"
+assert_contains "$OUT" "$LONGAUDIO: note: audio.longer_than_video: audio 2.0" \
+    "long audio: the file's audio length"
+assert_contains "$OUT" ", video 1.000 s" "long audio: the file's video length"
+assert_not_contains "$OUT" "reference $REF has video" "long audio: not the reference's"
+run "$VIDPIPE" check --json "$REF" "$LONGAUDIO"
+printf '%s' "$OUT" > "$WORK/long.json"
+python3 - "$WORK/long.json" <<'PY' || fail "long audio JSON"
+import json, sys
+d = json.load(open(sys.argv[1]))
+n = [x for x in d["files"][1]["differences"] if x["field"] == "audio.longer_than_video"][0]
+assert n["value"].startswith("audio 2.0") and n["value"].endswith(", video 1.000 s"), n
+assert n["reference_value"] is None, n
+PY
+check
+
 # Many files through --list, probed in parallel.
 : > "$WORK/many.txt"
 i=0

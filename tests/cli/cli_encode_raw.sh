@@ -21,6 +21,15 @@ run "$VIDPIPE" encode-raw -s 64x48 -i "$raw" -c hevc --json "$WORK/b.mkv"
 assert_eq "$RC" 0 "json: exit code"
 assert_eq "$(echo "$OUT" | jq -r '.frames, .encoder' | tr '\n' ' ')" "12 libx265 " "json: fields"
 assert_eq "$(probe "$WORK/b.mkv" codec_name)" "hevc" "json: codec"
+# HEVC in MP4 and MOV is 'hvc1' with its parameter sets in the sample entry (hvcC), as
+# Safari and QuickTime need; the muxer's default 'hev1' plays in neither.
+for e in mp4 mov; do
+    run "$VIDPIPE" encode-raw -s 64x48 -i "$raw" -c hevc --hw none "$WORK/h.$e"
+    assert_eq "$RC" 0 "hevc .$e exit"
+    assert_eq "$(probe "$WORK/h.$e" codec_name,codec_tag_string,nb_frames)" "hevc,hvc1,12" \
+        "hevc .$e: tagged hvc1"
+    assert_contains "$(box_paths "$WORK/h.$e")" "stsd/hvc1/hvcC" "hevc .$e: parameter sets in hvcC"
+done
 
 # -v names the encoder chosen and why the hardware ones were not.
 run "$VIDPIPE" -v encode-raw -s 64x48 -i "$raw" --preset ultrafast "$WORK/c.mp4"

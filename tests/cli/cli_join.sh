@@ -168,4 +168,25 @@ assert_eq "$RC" 0 "odd paths exit code"
 assert_eq "$(frame_md5s "$odd/out (1) & ö.mp4" | wc -l)" 51 "odd paths frame count"
 assert_seeks "$odd/out (1) & ö.mp4" "odd paths"
 
+# ---- the output's name says its format ------------------------------------------------
+# .mkv got MP4 bytes: refused now, before anything is read or written.
+run "$VIDPIPE" join -o "$WORK/x.mkv" "$A" "$G"
+assert_eq "$RC" 3 ".mkv output exit"
+assert_eq "$ERR" "vidpipe: $WORK/x.mkv: a join writes MP4 or QuickTime: name the output .mp4, .m4v or .mov (Matroska and other containers are not supported)" \
+    ".mkv output message"
+check
+[ -z "$(ls -A "$WORK" | grep 'x\.mkv')" ] || fail ".mkv output left $(ls -A "$WORK" | grep 'x\.mkv')"
+# .mov is QuickTime-branded, .m4v ISO, both the same frames as the .mp4 join.
+run "$VIDPIPE" join -o "$WORK/x.mp4" "$A" "$G"
+run "$VIDPIPE" join -o "$WORK/x.mov" "$A" "$G"
+assert_eq "$RC" 0 ".mov output exit"
+run "$VIDPIPE" join -o "$WORK/x.m4v" "$A" "$G"
+assert_eq "$RC" 0 ".m4v output exit"
+brand() { ffprobe -v error -show_entries format_tags=major_brand -of csv=p=0 "$1"; }
+assert_eq "$(brand "$WORK/x.mov")" "qt  " ".mov output: QuickTime brand"
+assert_eq "$(brand "$WORK/x.m4v")" "isom" ".m4v output: ISO brand"
+assert_eq "$(brand "$WORK/x.mp4")" "isom" ".mp4 output: ISO brand"
+assert_eq "$(frame_md5s "$WORK/x.mov" | md5sum)" "$(frame_md5s "$WORK/x.mp4" | md5sum)" \
+    ".mov output: the same frames"
+
 finish

@@ -79,6 +79,25 @@ assert_eq "$meta" "320 240 30 6.00 h264 True True 160 120 10 160 5 0" "metadata"
 size=$(stat -c %s "$src")
 msize=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["original"]["file_size_bytes"])' "$WORK/m.json")
 assert_eq "$msize" "$size" "metadata file size"
+# A thumbnail time past the end is refused (the proxy's last frame was passed off as it),
+# naming the thumbnail; nothing is left.
+run "$VIDPIPE" proxy "$src" -o "$WORK/late.mp4" --thumb "$WORK/late.jpg" --thumb-at 50
+assert_eq "$RC" 4 "--thumb-at past the end exit"
+assert_contains "$ERR" "vidpipe: $WORK/late.jpg: the frame at 50 s is past the end of $src (6.000 s)" \
+    "--thumb-at past the end message"
+check
+[ ! -e "$WORK/late.mp4" ] && [ ! -e "$WORK/late.jpg" ] || fail "--thumb-at past the end left files"
+# A size past six digits is exact too (it was written "%.6g": 1234567 became 1234570).
+bigsrc=$(media px_big.mp4 -f lavfi -i testsrc2=s=640x480:r=30:d=2 -c:v libx264 -preset ultrafast \
+    -qp 0 -pix_fmt yuv420p)
+run "$VIDPIPE" proxy "$bigsrc" -o "$WORK/big_proxy.mp4" --meta "$WORK/big.json" --json
+assert_eq "$RC" 0 "big source exit"
+size=$(stat -c %s "$bigsrc")
+msize=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["original"]["file_size_bytes"])' "$WORK/big.json")
+assert_eq "$msize" "$size" "metadata file size past six digits"
+psize=$(stat -c %s "$WORK/big_proxy.mp4")
+msize=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["proxy"]["file_size_bytes"])' "$WORK/big.json")
+assert_eq "$msize" "$psize" "metadata proxy size"
 
 # A progress line on a terminal (and none in a pipe: the stderr checks above).
 prog=$(python3 - "$VIDPIPE" "$src" "$WORK/pt.mp4" <<'PY'

@@ -103,9 +103,30 @@ print(ok, f["measurements"]["decode_errors"] > 0, ",".join(fail), round(f["measu
 assert_eq "$c" "True True integrity 6" "corrupt stretch at 3.0-3.5 s, decoding carried on"
 
 # ---- bad input: one line, exit 2; several files: each judged ----
-run "$VIDPIPE" qc "$audioonly"
-assert_eq "$RC" 2 "audio-only exit"
-assert_eq "$ERR" "vidpipe: $audioonly: has no video stream" "audio-only message"
+# Audio alone (a podcast, a dub) is checked, not refused for having no picture: the audio's
+# checks judged, the picture's not applicable.
+wav=$(media qc_tone.wav -f lavfi -i sine=f=440:d=2)
+for a in "$audioonly" "$wav"; do
+    run "$VIDPIPE" qc "$a" --json --html "$WORK/a.html"
+    assert_eq "$RC" 0 "audio-only $a exit"
+    c=$(echo "$OUT" | python3 -c '
+import json, sys
+f = json.load(sys.stdin)["files"][0]
+v = {x["name"]: x["verdict"] for x in f["checks"]}
+m = f["measurements"]
+print(f["status"], v["resolution"], v["black"], v["freeze"], v["audio"], v["loudness"],
+      m["width"], round(m["audio_duration"]), m["integrated_lufs"] < -10)')
+    assert_eq "$c" "pass n/a n/a n/a pass pass None 2 True" "audio-only $a checks"
+    assert_eq "$ERR" "" "audio-only $a: nothing on stderr"
+    check
+    [ -s "$WORK/a.html" ] || fail "audio-only $a: no HTML report"
+    rm -f "$WORK/a.html"
+done
+printf '{"width": 1920, "height": 1080}' > "$WORK/hd.json"
+run "$VIDPIPE" qc "$audioonly" --spec "$WORK/hd.json"
+assert_eq "$RC" 1 "audio-only against a spec with a size fails"
+assert_contains "$OUT" "fail  resolution      no video stream (the spec requires a picture size)" \
+    "audio-only: the size the spec requires"
 printf 'garbage' > "$WORK/g.mov"
 run "$VIDPIPE" qc "$WORK/g.mov" "$clean"
 assert_eq "$RC" 2 "unreadable among several exit"

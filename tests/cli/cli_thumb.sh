@@ -58,6 +58,38 @@ assert_eq "$label" "none" "--no-timestamps"
 
 run "$VIDPIPE" thumb "$src" -o "$WORK/x.jpg" --grid 0x3
 assert_eq "$RC" 3 "bad grid exit"
+# The bytes are the format the extension names (a .png of JPEG bytes lied), and the picture
+# is the same frame in each.
+for f in "png png" "webp webp" "jpeg mjpeg"; do
+    set -- $f
+    run "$VIDPIPE" thumb "$src" -o "$WORK/t.$1" --at 2 --width 160
+    assert_eq "$RC" 0 "thumb .$1 exit"
+    assert_eq "$(ffprobe -v error -show_entries stream=codec_name,width,height -of csv=p=0 \
+        "$WORK/t.$1")" "$2,160,120" "thumb .$1 is $2"
+    gray -i "$WORK/t.$1" > "$WORK/t_$1.gray"
+    d=$(mad "$WORK/t_$1.gray" "$WORK/r2.gray")
+    check
+    awk -v a="$d" 'BEGIN { exit !(a < 4) }' || fail "thumb .$1 is not the frame at 2 s ($d)"
+done
+case "$(head -c 8 "$WORK/t.png" | od -An -c | tr -d ' ')" in
+    *PNG*) ;;
+    *) fail "t.png does not start with the PNG signature" ;;
+esac
+check
+run "$VIDPIPE" thumb "$src" -o "$WORK/t.gif"
+assert_eq "$RC" 3 "thumb .gif exit"
+assert_eq "$ERR" "vidpipe: $WORK/t.gif: a thumbnail is JPEG (.jpg, .jpeg), PNG (.png) or WebP (.webp); the extension names none of them" \
+    "thumb .gif message"
+check
+[ ! -e "$WORK/t.gif" ] || fail "thumb .gif written"
+
+# --at past the end (the source lasts 6 s) is refused, not answered with the last frame.
+run "$VIDPIPE" thumb "$src" -o "$WORK/late.jpg" --at 50
+assert_eq "$RC" 3 "--at past the end exit"
+assert_eq "$ERR" "vidpipe: $src: --at 50 s is past the end of the video (6.000 s)" \
+    "--at past the end message"
+check
+[ ! -e "$WORK/late.jpg" ] || fail "--at past the end left a thumbnail"
 run "$VIDPIPE" thumb "$audioonly" -o "$WORK/a.jpg"
 assert_eq "$RC" 2 "audio-only exit"
 assert_eq "$ERR" "vidpipe: $audioonly: has no video stream" "audio-only message"

@@ -141,9 +141,10 @@ def test_hevc_keywords(d):
         out.write(np.ascontiguousarray(rgb[:, :, ::-1]))
     out.release()
     probe = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v", "-show_entries",
-                            "stream=codec_name,r_frame_rate,nb_frames", "-of", "csv=p=0",
-                            path], capture_output=True, text=True).stdout.strip()
-    check(probe == "hevc,24000/1001,10", "hevc probe: " + probe)
+                            "stream=codec_name,r_frame_rate,nb_frames,codec_tag_string", "-of",
+                            "csv=p=0", path], capture_output=True, text=True).stdout.strip()
+    # 'hvc1' as asked (and as Safari and QuickTime need), not the muxer's default 'hev1'.
+    check(probe == "hevc,hvc1,24000/1001,10", "hevc probe: " + probe)
 
 
 def test_audio(d):
