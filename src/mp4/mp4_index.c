@@ -603,10 +603,17 @@ int vpi_mp4_index(int fd, VpiMp4File **out, char *why, size_t why_size)
         if (size < (uint64_t)hdr || size > (uint64_t)(sb.st_size - pos)) {
             if (!known_first && moov_size < 0 && type != TAG('m', 'o', 'o', 'v'))
                 break; /* not a chain of boxes up to a moov: not MP4/MOV */
-            if (type == TAG('m', 'o', 'o', 'v') || moov_size < 0) {
+            if (type == TAG('m', 'o', 'o', 'v')) {
                 ret = VP_ERR_TRUNCATED;
-                snprintf(why, why_size, "'%c%c%c%c' box at %lld runs past the end of the file",
-                         h[4], h[5], h[6], h[7], (long long)pos);
+                snprintf(why, why_size, "'moov' box at %lld runs past the end of the file",
+                         (long long)pos);
+                goto fail;
+            }
+            if (moov_size < 0) {
+                /* a recording cut before its moov was written: the reason every command
+                 * gives for it (vp_strerror, as FFmpeg-opened inputs are named too) */
+                ret = VP_ERR_NO_MOOV;
+                snprintf(why, why_size, "%s", vp_strerror(ret));
                 goto fail;
             }
             break;
@@ -625,8 +632,8 @@ int vpi_mp4_index(int fd, VpiMp4File **out, char *why, size_t why_size)
         goto fail;
     }
     if (moov_size < 0) {
-        ret = VP_ERR_TRUNCATED;
-        snprintf(why, why_size, "no moov box (not a complete MP4 file)");
+        ret = VP_ERR_NO_MOOV;
+        snprintf(why, why_size, "%s", vp_strerror(ret));
         goto fail;
     }
     if (saw_moof) {
