@@ -209,8 +209,10 @@ static void batch_item_done(void *opaque, const VpBatchItem *bi, const char *sta
             snprintf(item->why, sizeof(item->why), "%s", why);
         if (!item->fail)
             item->fail = fail_kind(err, TB_FAIL_OUTPUT);
-        /* An item a signal stopped is said once for the run, by cli_signals_end(). */
-        if (err != VP_ERR_CANCELLED || !cli_signal_caught())
+        /* Items a signal stopped (VP_ERR_CANCELLED, or FFmpeg's AVERROR_EXIT from a call
+         * it interrupted) are said once for the run, by cli_signals_end(). */
+        VpCancel c = cli_cancel();
+        if (!c.fn(c.opaque))
             cli_error("%s", item->why);
     } else if (!strcmp(status, "skipped")) {
         /* Said at the normal level: a rerun that does nothing must say why. */
