@@ -560,8 +560,7 @@ static void run_item(Batch *b, void *state, size_t i)
             }
             if (o->skip_existing == 1) {
                 pthread_mutex_lock(&b->lock);
-                log_line(b, "%s: %s was made from other inputs or settings, redoing it",
-                         name, it->output);
+                log_line(b, "%s: made from other inputs or settings, redoing it", name);
                 pthread_mutex_unlock(&b->lock);
                 vpi_log(&o->logger, VP_LOG_INFO,
                         "%s: made from other inputs or settings (or not by vidpipe), redoing it",

@@ -101,7 +101,8 @@ int vpi_made_from(const char *const *inputs, size_t nb, const char *settings,
                   char stamp[VPI_MADE_FROM_SIZE]);
 /* Returns 0, or a negative AVERROR (ENOTSUP: the file system keeps no user attributes). */
 int vpi_made_from_store(const char *path, const char *stamp);
-/* 1 when @p path records @p stamp, else 0 (another record, none, or unreadable). */
+/* 1 when @p path records @p stamp and is as it was when recorded (same size and
+ * modification time), else 0 (another record, none, a changed file, or unreadable). */
 int vpi_made_from_matches(const char *path, const char *stamp);
 
 #endif /* VIDPIPE_HELPERS_H */

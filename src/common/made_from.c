@@ -54,19 +54,38 @@ int vpi_made_from(const char *const *inputs, size_t nb, const char *settings,
     return 0;
 }
 
+/* The record: the stamp, then the output's own size and modification time, so that an
+ * output changed since (truncated, rewritten in place: the attribute stays) is not taken for
+ * the one recorded. Setting the attribute changes the ctime only. */
+static int record(const char *path, const char *stamp, char *buf, size_t size)
+{
+    struct stat sb;
+    if (stat(path, &sb) < 0)
+        return AVERROR(errno);
+    snprintf(buf, size, "%s %" PRId64 " %" PRId64 ".%09ld", stamp, (int64_t)sb.st_size,
+             (int64_t)sb.st_mtim.tv_sec, (long)sb.st_mtim.tv_nsec);
+    return 0;
+}
+
 int vpi_made_from_store(const char *path, const char *stamp)
 {
-    if (setxattr(path, ATTR, stamp, strlen(stamp), 0) < 0)
+    char rec[VPI_MADE_FROM_SIZE + 64];
+    int ret = record(path, stamp, rec, sizeof(rec));
+    if (ret < 0)
+        return ret;
+    if (setxattr(path, ATTR, rec, strlen(rec), 0) < 0)
         return AVERROR(errno);
     return 0;
 }
 
 int vpi_made_from_matches(const char *path, const char *stamp)
 {
-    char got[VPI_MADE_FROM_SIZE];
+    char want[VPI_MADE_FROM_SIZE + 64], got[VPI_MADE_FROM_SIZE + 64];
+    if (record(path, stamp, want, sizeof(want)) < 0)
+        return 0;
     ssize_t n = getxattr(path, ATTR, got, sizeof(got) - 1);
     if (n < 0)
         return 0;
     got[n] = 0;
-    return !strcmp(got, stamp);
+    return !strcmp(got, want);
 }
