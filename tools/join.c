@@ -138,7 +138,8 @@ const CliCommand cmd_join = {
                "unless\n--conform re-encodes them to match the first segment. The output is "
                "written with the moov\nfirst, under a temporary name renamed into place when "
                "complete; a refusal leaves nothing.\nExit status: 0 joined, 1 refused (not "
-               "joinable), 2 a segment could not be read, 3 bad command line (also: the "
-               "output is\none of the segments, or\nexists: see the overwrite rule in vidpipe(1)), 4 output error.",
+               "joinable), 2 a segment could not be read, 3 bad command\nline (also: the "
+               "output is one of the segments, or exists without -y: vidpipe(1),\n"
+               "OUTPUTS), 4 output error. Ctrl-C leaves nothing (exit status 130).",
     .run = run_join,
 };

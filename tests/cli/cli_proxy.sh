@@ -190,7 +190,8 @@ assert_eq "$RC" 0 "second run exit"
 st=$(echo "$OUT" | python3 -c 'import json,sys; print(" ".join(i["status"] for i in json.load(sys.stdin)["items"]))')
 assert_eq "$st" "skipped skipped" "complete outputs are skipped"
 assert_eq "$(stat -c %Y.%s "$WORK/out/a.mp4")" "$m1" "skipped output untouched"
-assert_contains "$ERR" "proxy: $WORK/out/a.mp4 exists, made from the same inputs and settings: skipped" \
+assert_contains "$ERR" \
+    "proxy: $WORK/out/a.mp4 exists, made from the same inputs and settings: skipped" \
     "skipped output: said"
 # One bad file in a folder: the batch carries on.
 cp "$audioonly" "$WORK/in/c.m4a"
