@@ -17,6 +17,7 @@
 
 #include "common/cli.h"
 #include "common/commands.h"
+#include "common/outputs.h"
 #include "manifest.h"
 
 #define WHY_SIZE 1024
@@ -35,25 +36,6 @@ typedef struct Clip {
     const char *segments[3];  /* the intro, the clip, the outro: the item's inputs */
     int nb_segments;
 } Clip;
-
-static volatile int cancel_flag;
-static volatile sig_atomic_t cancel_signal;
-
-static void on_signal(int sig)
-{
-    static const char msg[] = "\nvidpipe: batch: stopping after the items in progress "
-                              "(again to stop at once; outputs stay complete)\n";
-    cancel_signal = sig;
-    __atomic_store_n(&cancel_flag, 1, __ATOMIC_RELAXED);
-    if (write(STDERR_FILENO, msg, sizeof(msg) - 1) < 0) {
-        /* nothing to do about it in a signal handler */
-    }
-}
-
-static int cancel_requested(void *opaque)
-{
-    return __atomic_load_n((volatile int *)opaque, __ATOMIC_RELAXED);
-}
 
 static int make_parent_dirs(const char *path)
 {
@@ -217,7 +199,8 @@ static int same_dir(const char *a, const char *b)
     return same;
 }
 
-static void print_dry_run(const BatchJob *job, const VpBatchItem *items, int nb, int json)
+static void print_dry_run(const BatchJob *job, const VpBatchItem *items, int nb, int json,
+                          CliOverwrite ow)
 {
     CliJson j;
     int to_join = 0, to_skip = 0, to_fail = 0;
@@ -235,7 +218,12 @@ static void print_dry_run(const BatchJob *job, const VpBatchItem *items, int nb,
         /* As the runner will decide: an output that is an input fails, before the skip. */
         int refuse = vp_output_check_not_input(items[i].output, items[i].inputs,
                                                items[i].nb_inputs) < 0;
-        int skip = !refuse && stat(items[i].output, &sb) == 0;
+        char stamp[VPI_MADE_FROM_SIZE];
+        int skip = !refuse && ow != CLI_OW_YES && stat(items[i].output, &sb) == 0 &&
+                   (ow == CLI_OW_NO ||
+                    (vpi_made_from(items[i].inputs, items[i].nb_inputs, cli_settings(),
+                                   stamp) == 0 &&
+                     vpi_made_from_matches(items[i].output, stamp)));
         to_fail += refuse;
         to_skip += skip;
         to_join += !refuse && !skip;
@@ -256,7 +244,8 @@ static void print_dry_run(const BatchJob *job, const VpBatchItem *items, int nb,
             continue;
         }
         if (skip) {
-            printf("skip %s (exists)\n", items[i].output);
+            printf("skip %s (exists%s)\n", items[i].output,
+                   ow == CLI_OW_NO ? "" : ", made from the same inputs and settings");
             continue;
         }
         printf("join %s <-", items[i].output);
@@ -322,7 +311,8 @@ static int run_batch(int argc, char **argv)
 {
     const char *intro = NULL, *outro = NULL, *personal = NULL, *out_dir = NULL;
     const char *manifest = NULL, *report = NULL, *log = NULL;
-    int json = 0, conform = 0, dry_run = 0, overwrite = 0, nb_pos = 0;
+    int json = 0, conform = 0, dry_run = 0, overwrite = 0, no_overwrite = 0, nb_pos = 0;
+    CliOverwrite ow;
     int no_fsync = 0;
     /* -j and --retries are the library's (vidpipe/options.h: ranges, defaults). */
     VpBatchOpts bo;
@@ -343,9 +333,9 @@ static int run_batch(int argc, char **argv)
         { "json", 0, CLI_FLAG, &json, NULL, "print the summary as JSON" },
         { "conform", 0, CLI_FLAG, &conform, NULL,
           "re-encode segments that cannot be stream-copied" },
-        { "overwrite", 0, CLI_FLAG, &overwrite, NULL, "redo outputs that exist already" },
+        CLI_OVERWRITE_OPTS(overwrite, no_overwrite),
         CLI_LIB("retries", 0, &bo, "N", bt, "retries"),
-        { "dry-run", 'n', CLI_FLAG, &dry_run, NULL, "list what would be done, do nothing" },
+        { "dry-run", 0, CLI_FLAG, &dry_run, NULL, "list what would be done, do nothing" },
         { "no-fsync", 0, CLI_FLAG, &no_fsync, NULL,
           "rename outputs into place without fsync (faster; kill-safe, not power-safe)" },
         { 0 },
@@ -359,6 +349,8 @@ static int run_batch(int argc, char **argv)
     r = cli_parse(&cmd_batch, opts, argc, argv, &nb_pos);
     if (r)
         return r > 0 ? CLI_EXIT_OK : -r;
+    if (cli_overwrite_mode("batch", overwrite, no_overwrite, &ow) < 0)
+        return CLI_EXIT_USAGE;
 
     /* Which of the three ways the items are given. */
     if (nb_pos > 1 || (nb_pos && (manifest || personal))) {
@@ -475,7 +467,7 @@ static int run_batch(int argc, char **argv)
     }
 
     if (dry_run) {
-        print_dry_run(&job, items, nb, json);
+        print_dry_run(&job, items, nb, json, ow);
         goto end;
     }
 
@@ -509,7 +501,8 @@ static int run_batch(int argc, char **argv)
     VpBatchStats st;
     if (!bo.jobs)
         bo.jobs = cli_default_jobs();
-    bo.skip_existing = !overwrite;
+    bo.skip_existing = cli_batch_skip(ow);
+    bo.settings = cli_settings();
     bo.report_path = report;
     bo.log_path = log;
     bo.work = join_item;
@@ -518,22 +511,15 @@ static int run_batch(int argc, char **argv)
     bo.worker_free = joiner_free;
     bo.progress = on_progress;
     bo.item_done = on_item_done;
-    bo.cancel = (VpCancel){ cancel_requested, (void *)&cancel_flag };
-
-    /* A signal the parent ignores (SIGINT of a background job) stays ignored. */
-    struct sigaction sa = { .sa_handler = on_signal, .sa_flags = SA_RESETHAND }, old;
-    sigemptyset(&sa.sa_mask);
-    int sigs[2] = { SIGINT, SIGTERM }, caught[2] = { 0, 0 };
-    for (int k = 0; k < 2; k++)
-        if (sigaction(sigs[k], NULL, &old) == 0 && old.sa_handler != SIG_IGN)
-            caught[k] = sigaction(sigs[k], &sa, NULL) == 0;
+    /* Ctrl-C lets the items in progress finish (their outputs are complete, a rerun skips
+     * them); a second one, or SIGTERM, abandons them too (their temporaries removed). */
+    bo.cancel = cli_stop();
+    job.join_opts.cancel = cli_cancel();
+    cli_signals_install("batch", CLI_SIG_FINISH);
 
     cli_progress_init(&job.progress, "batch");
     r = vp_batch_run(items, (size_t)nb, &bo, &st);
     cli_progress_end(&job.progress);
-    for (int k = 0; k < 2; k++)
-        if (caught[k])
-            signal(sigs[k], SIG_DFL);
     if (r < 0 && r != VP_ERR_CANCELLED) {
         /* The library has logged which file and why (report or log not writable, report
          * held by another run or one of the inputs); only memory is left to say. */
@@ -558,12 +544,7 @@ end:
     free(log_buf);
     for (int i = 0; i < 4; i++)
         free(seed_buf[i]);
-    if (cancel_signal) {
-        /* Die of the signal, as the shell expects of an interrupted command. */
-        fflush(stdout);
-        raise(cancel_signal);
-    }
-    return ret;
+    return cli_signals_end(ret, "complete outputs kept, no partial output left");
 }
 
 const CliCommand cmd_batch = {

@@ -19,11 +19,14 @@ static int cleanup_one(void *opaque, TbItem *item)
 static int run_cleanup(int argc, char **argv)
 {
     VpCleanupOpts o;
+    VpPipelineOpts po;
     TbBatch b;
     const char *out = NULL, *eq = NULL;
     int nb_pos = 0;
 
     vp_cleanup_default_opts(&o);
+    tb_pipeline_opts(&po);
+    o.pipeline = &po;
     tb_batch_init(&b);
     /* Names, types, ranges and defaults are the library's (vidpipe/options.h). */
     const VpOptionTable *ct = vp_option_table("cleanup");
@@ -76,7 +79,7 @@ static int run_cleanup(int argc, char **argv)
     int nb;
     if (tb_inputs("cleanup", nb_pos, argv + 1, &items, &nb) < 0)
         return CLI_EXIT_UNREADABLE;
-    if (tb_outputs(items, nb, argv[1], out, ".mp4") < 0) {
+    if ((b.single = tb_outputs(items, nb, argv[1], out, ".mp4")) < 0) {
         tb_items_free(items, nb);
         return CLI_EXIT_ERROR;
     }

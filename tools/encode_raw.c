@@ -10,6 +10,7 @@
 
 #include "common/cli.h"
 #include "common/commands.h"
+#include "common/outputs.h"
 
 static size_t frame_size(VpPixelFormat fmt, int w, int h)
 {
@@ -25,7 +26,7 @@ static size_t frame_size(VpPixelFormat fmt, int w, int h)
 static int run_encode_raw(int argc, char **argv)
 {
     const char *input = "-";
-    int json = 0, nb_pos = 0;
+    int json = 0, nb_pos = 0, yes = 0, no = 0;
     VpWriterOpts o;
     vp_writer_default_opts(&o);
     const VpOptionTable *wt = vp_option_table("writer");
@@ -45,6 +46,7 @@ static int run_encode_raw(int argc, char **argv)
         CLI_LIB("threads", 0, &o, "N", wt, "threads"),
         CLI_LIB("encoder-params", 0, &o, "K=V:..", wt, "encoder_params"),
         { "json", 0, CLI_FLAG, &json, NULL, "machine-readable result on stdout" },
+        CLI_OVERWRITE_OPTS(yes, no),
         { 0 },
     };
     int r = cli_parse(&cmd_encode_raw, opts, argc, argv, &nb_pos);
@@ -67,6 +69,11 @@ static int run_encode_raw(int argc, char **argv)
         cli_file_error(out, "%s", vp_strerror(r));
         return CLI_EXIT_USAGE;
     }
+    CliOverwrite ow;
+    if (cli_overwrite_mode("encode-raw", yes, no, &ow) < 0)
+        return CLI_EXIT_USAGE;
+    if ((r = cli_output_rule(out, ow)))
+        return r == 1 ? CLI_EXIT_OK : r;
 
     FILE *in = stdin;
     int64_t total = 0;
@@ -96,10 +103,24 @@ static int run_encode_raw(int argc, char **argv)
     int ret = CLI_EXIT_OK;
     CliProgress progress;
     cli_progress_init(&progress, "frames");
-    while (buf) {
+    /* A recorder keeps what it recorded: the first SIGINT ends the input and the file is
+     * finished as at its end (as ffmpeg does); a second one, or SIGTERM, abandons it. */
+    cli_signals_install("encode-raw", CLI_SIG_FINISH);
+    while (buf && !cli_stop_requested()) {
         size_t got = fread(buf, 1, fsize, in);
         if (got < fsize) {
-            if (ferror(in)) {
+            if (cli_stop_requested()) {
+                break;  /* the frame the signal cut short is not one that was fed */
+            } else if (ferror(in) && errno == EINTR) {
+                /* A signal that asks nothing of us: the bytes read so far are lost with
+                 * stdio's buffer state, so start the frame again only if none were. */
+                clearerr(in);
+                if (!got)
+                    continue;
+                cli_warn("%s: a read was interrupted inside frame %lld; stopping there",
+                         input, (long long)frames + 1);
+                break;
+            } else if (ferror(in)) {
                 cli_file_error(input, "%s", strerror(errno));
                 ret = CLI_EXIT_UNREADABLE;
             } else if (got) {
@@ -125,6 +146,11 @@ static int run_encode_raw(int argc, char **argv)
     free(buf);
     if (in != stdin)
         fclose(in);
+    if (cli_signal_caught() && (!frames || cli_cancel().fn(cli_cancel().opaque))) {
+        vp_writer_abort(&w);
+        return cli_signals_end(CLI_EXIT_ERROR, frames ? "the recording was abandoned, nothing"
+                                                        " written" : "no frame was recorded");
+    }
     if (ret == CLI_EXIT_OK && !frames) {
         cli_file_error(input, "no complete frame of %dx%d %s (%zu bytes) in the input",
                        o.width, o.height, vp_pixel_format_name(o.pix_fmt), fsize);
@@ -139,6 +165,12 @@ static int run_encode_raw(int argc, char **argv)
     if (vp_writer_close(&w, &st, why, sizeof(why)) < 0) {
         cli_error("%s", why);
         return CLI_EXIT_ERROR;
+    }
+    if (cli_signal_caught()) {
+        char what[512];
+        snprintf(what, sizeof(what), "%s holds the %lld frame%s recorded", out,
+                 (long long)st.frames, st.frames == 1 ? "" : "s");
+        return cli_signals_end(CLI_EXIT_OK, what);
     }
     if (json) {
         CliJson j;
@@ -169,8 +201,11 @@ const CliCommand cmd_encode_raw = {
                "(.mp4/.mov/.mkv) atomically with the index in front. An incomplete last frame\n"
                "is dropped with a warning. --hw auto tries NVENC, VAAPI, QSV, VideoToolbox,\n"
                "then libx264; -v shows which encoder was chosen and why the others were not.\n"
-               "Exit status: 0 written, 2 input unreadable or empty, 3 bad options or an\n"
-               "OUTPUT that is the input, 4 the output or the encoder failed (nothing is left\n"
-               "at OUTPUT).",
+               "Ctrl-C (SIGINT) ends the recording: OUTPUT is finished with the frames read\n"
+               "so far and the exit status is 130; a second Ctrl-C, or SIGTERM (143), abandons\n"
+               "it and leaves nothing.\n"
+               "Exit status: 0 written, 2 input unreadable or empty, 3 bad options, an OUTPUT\n"
+               "that is the input or exists (see vidpipe(1)), 4 the output or the encoder\n"
+               "failed (nothing is left at OUTPUT).",
     .run = run_encode_raw,
 };

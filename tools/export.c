@@ -19,7 +19,8 @@ typedef struct ExportJob {
     const VpPreset *chosen[MAX_CHOSEN];
     int nb_chosen;
     const char *dir;
-    int overwrite, single, no_skip;
+    int single, no_skip;
+    CliOverwrite ow;
 } ExportJob;
 
 typedef struct ExportResult {
@@ -47,12 +48,16 @@ static int export_one(void *opaque, TbItem *item)
     VpPipelineOpts po;
     TbProgress tp;
     int ret = 0;
+    /* What makes the outputs, as the runner records it on the last one, so that a rerun
+     * remakes exactly the presets whose input or settings changed. */
+    char stamp[VPI_MADE_FROM_SIZE];
+    int stamped = vpi_made_from((const char *const *)&item->in, 1, cli_settings(), stamp) == 0;
 
     if (!res)
         return tb_fail(item, TB_FAIL_OUTPUT, item->in, AVERROR(ENOMEM));
     free(item->result);
     item->result = res;
-    vp_pipeline_default_opts(&po);
+    tb_pipeline_opts(&po);
     po.skip_unneeded = !job->no_skip;
     if (job->single) {
         cli_progress_init(&tp.p, "export: seconds");
@@ -82,9 +87,10 @@ static int export_one(void *opaque, TbItem *item)
             tb_fail(item, TB_FAIL_USAGE, paths[i], ret);
             goto end;
         }
-        /* Presets whose output is already there are not made again (one decode for the
-         * rest). */
-        if (!job->overwrite && access(paths[i], F_OK) == 0)
+        /* Presets whose output is already there (and, unless -n, made from this input and
+         * these settings) are not made again: one decode for the rest. */
+        if (job->ow != CLI_OW_YES && access(paths[i], F_OK) == 0 &&
+            (job->ow == CLI_OW_NO || (stamped && vpi_made_from_matches(paths[i], stamp))))
             continue;
         VpEncodeOpts eo;
         vp_preset_encode_opts(job->chosen[i], paths[i], &eo);
@@ -113,6 +119,8 @@ static int export_one(void *opaque, TbItem *item)
             vp_pipeline_output_info(p, idx[i], &res->out[i]);
             res->out[i].path = NULL;
             res->made[i] = 1;
+            if (stamped)
+                vpi_made_from_store(paths[i], stamp);
         }
     VpPipelineStats st;
     vp_pipeline_stats(p, &st);
@@ -223,7 +231,10 @@ static int run_export(int argc, char **argv)
         ret = CLI_EXIT_USAGE;
         goto end;
     }
-    job.overwrite = b.overwrite;
+    if (cli_overwrite_mode("export", b.overwrite, b.no_overwrite, &job.ow) < 0) {
+        ret = CLI_EXIT_USAGE;
+        goto end;
+    }
     if (tb_inputs("export", nb_pos, argv + 1, &items, &nb) < 0) {
         ret = CLI_EXIT_UNREADABLE;
         goto end;
@@ -239,6 +250,20 @@ static int run_export(int argc, char **argv)
         if (!(items[i].out = out_path(&job, items[i].in, job.chosen[job.nb_chosen - 1]))) {
             ret = CLI_EXIT_ERROR;
             goto end;
+        }
+    if (job.single && !tb_is_dir(argv[1]) && job.ow == CLI_OW_ASK)
+        /* One input: every preset's output is named by the command line, as one file is. */
+        for (int k = 0; k < job.nb_chosen; k++) {
+            char *path = out_path(&job, items[0].in, job.chosen[k]);
+            /* An output that is the input is refused by the work, with that reason. */
+            int rule = path && vp_output_check_not_input(path, (const char *const *)&items[0].in,
+                                                         1) >= 0 ? cli_output_rule(path, job.ow)
+                                                                 : 0;
+            free(path);
+            if (rule == CLI_EXIT_USAGE) {
+                ret = rule;
+                goto end;
+            }
         }
     ret = tb_run("export", &b, items, nb, export_one, &job);
     if (b.json) {
@@ -288,8 +313,9 @@ const CliCommand cmd_export = {
     .details = "Each preset scales the picture to fit its frame, pads it keeping the aspect, "
                "sets its frame\nrate, encodes H.264 (libx264) at its CRF under its bitrate cap, "
                "and AAC. Every preset of an\ninput comes from one decode. Outputs are "
-               "DIR/NAME_PRESET.mp4; those that exist are not made\nagain unless --overwrite. "
-               "A preset file adds or replaces presets:\n"
+               "DIR/NAME_PRESET.mp4. For one input, existing ones are\nrefused unless -y "
+               "(-n keeps them); over many, those made from the same input and settings\n"
+               "are kept and the others remade. A preset file adds or replaces presets:\n"
                "  {\"presets\": [{\"name\": \"web720\", \"base\": \"youtube\", \"width\": 1280, "
                "\"height\": 720}]}\n"
                "Exit status: 0 done, 2 an input could not be read, 4 an output could not be "

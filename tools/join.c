@@ -5,6 +5,7 @@
 
 #include "common/cli.h"
 #include "common/commands.h"
+#include "common/outputs.h"
 
 static int exit_code(int err, const VpFailure *fail)
 {
@@ -16,7 +17,7 @@ static int exit_code(int err, const VpFailure *fail)
 
 static int run_join(int argc, char **argv)
 {
-    int json = 0, conform = 0, nb_pos = 0;
+    int json = 0, conform = 0, nb_pos = 0, yes = 0, no = 0;
     const char *out = NULL, *list = NULL;
     const CliOpt opts[] = {
         { "output", 'o', CLI_STR, &out, "FILE",
@@ -25,6 +26,7 @@ static int run_join(int argc, char **argv)
           "re-encode segments that cannot be stream-copied to match the first one" },
         { "list", 0, CLI_STR, &list, "FILE", "read more segments from FILE, one per line (- stdin)" },
         { "json", 0, CLI_FLAG, &json, NULL, "machine-readable result on stdout" },
+        CLI_OVERWRITE_OPTS(yes, no),
         { 0 },
     };
     int r = cli_parse(&cmd_join, opts, argc, argv, &nb_pos);
@@ -40,11 +42,24 @@ static int run_join(int argc, char **argv)
         cli_free_paths(paths, nb);
         return CLI_EXIT_USAGE;
     }
+    CliOverwrite ow;
+    if (cli_overwrite_mode("join", yes, no, &ow) < 0) {
+        cli_free_paths(paths, nb);
+        return CLI_EXIT_USAGE;
+    }
+    /* An output that is a segment is refused by the join, with that reason. */
+    if (vp_output_check_not_input(out, (const char *const *)paths, nb) >= 0 &&
+        (r = cli_output_rule(out, ow))) {
+        cli_free_paths(paths, nb);
+        return r == 1 ? CLI_EXIT_OK : r;
+    }
 
     VpJoinOpts o;
     vp_join_default_opts(&o);
     o.conform = conform;
     o.max_cached_segments = 0;
+    o.cancel = cli_cancel();
+    cli_signals_install("join", CLI_SIG_ABANDON);
     VpJoiner *j = NULL;
     if ((r = vp_joiner_new(&o, &j)) < 0) {
         cli_error("join: %s", vp_strerror(r));
@@ -63,6 +78,8 @@ static int run_join(int argc, char **argv)
     vp_joiner_free(&j);
 
     int code = r < 0 ? exit_code(r, &fail) : CLI_EXIT_OK;
+    if (r < 0 && cli_signal_caught())
+        return cli_signals_end(code, NULL);
     if (r < 0)
         cli_error("%s", fail.message);
     if (json) {
@@ -108,7 +125,7 @@ static int run_join(int argc, char **argv)
                  st.nb_conformed ? ", segments conformed" : "", secs);
     }
     cli_free_paths(paths, nb);
-    return code;
+    return cli_signals_end(code, NULL);
 }
 
 const CliCommand cmd_join = {
@@ -125,7 +142,8 @@ const CliCommand cmd_join = {
                "unless\n--conform re-encodes them to match the first segment. The output is "
                "written with the moov\nfirst, under a temporary name renamed into place when "
                "complete; a refusal leaves nothing.\nExit status: 0 joined, 1 refused (not "
-               "joinable), 2 a segment could not be read, 3 bad command line (also: the "
-               "output is\none of the segments), 4 output error.",
+               "joinable), 2 a segment could not be read, 3 bad command\nline (also: the "
+               "output is one of the segments, or exists without -y: vidpipe(1),\n"
+               "OUTPUTS), 4 output error. Ctrl-C leaves nothing (exit status 130).",
     .run = run_join,
 };

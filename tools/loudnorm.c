@@ -11,6 +11,7 @@
 
 typedef struct LnJob {
     VpLoudnormOpts o;
+    VpPipelineOpts po;
 } LnJob;
 
 static int loudnorm_one(void *opaque, TbItem *item)
@@ -35,6 +36,8 @@ static int run_loudnorm(int argc, char **argv)
     int nb_pos = 0;
 
     vp_loudnorm_default_opts(&job.o);
+    tb_pipeline_opts(&job.po);
+    job.o.pipeline = &job.po;
     /* Names, types, ranges and defaults are the library's (vidpipe/options.h). */
     const VpOptionTable *lt = vp_option_table("loudnorm");
     tb_batch_init(&b);
@@ -58,14 +61,13 @@ static int run_loudnorm(int argc, char **argv)
     int nb;
     if (tb_inputs("loudnorm", nb_pos, argv + 1, &items, &nb) < 0)
         return CLI_EXIT_UNREADABLE;
-    int single = nb == 1 && !tb_is_dir(argv[1]) && !tb_is_dir(out);
-    if (tb_outputs(items, nb, argv[1], out, ".mp4") < 0) {
+    if ((b.single = tb_outputs(items, nb, argv[1], out, ".mp4")) < 0) {
         tb_items_free(items, nb);
         return CLI_EXIT_ERROR;
     }
     /* In a folder each output keeps its input's extension, so its container (a podcast's
      * .flac, .mp3 or .wav, a .mov, a .webm) and with it the audio codec stay the input's. */
-    for (int i = 0; i < nb && !single; i++) {
+    for (int i = 0; i < nb && !b.single; i++) {
         const char *base = strrchr(items[i].in, '/');
         base = base ? base + 1 : items[i].in;
         const char *dot = strrchr(base, '.');

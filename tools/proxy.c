@@ -115,7 +115,7 @@ static int run_proxy(int argc, char **argv)
         cli_error("proxy: give an input and -o OUT (see 'vidpipe proxy --help')");
         return CLI_EXIT_USAGE;
     }
-    vp_pipeline_default_opts(&job.po);
+    tb_pipeline_opts(&job.po);
     job.po.skip_unneeded = !no_skip;
 
     TbItem *items;
@@ -141,6 +141,7 @@ static int run_proxy(int argc, char **argv)
             return CLI_EXIT_ERROR;
         }
     }
+    b.single = job.single;
     int ret = tb_run("proxy", &b, items, nb, proxy_one, &job);
     if (b.json) {
         CliJson j;

@@ -32,12 +32,12 @@ static int qc_one(void *opaque, TbItem *item)
     VpPipelineOpts po;
     TbProgress tp;
 
+    tb_pipeline_opts(&po);
+    qo.pipeline = &po;
     if (job->single) {
         cli_progress_init(&tp.p, "qc: seconds");
-        vp_pipeline_default_opts(&po);
         po.progress = tb_progress_cb;
         po.opaque = &tp;
-        qo.pipeline = &po;
     }
     int ret = vp_qc_run(item->in, &job->spec, &qo, &r);
     if (job->single)
@@ -156,7 +156,6 @@ static int run_qc(int argc, char **argv)
     vp_qc_default_spec(&job.spec);
     vp_qc_default_opts(&job.qopts);
     tb_batch_init(&b);
-    b.overwrite = 1;
     const CliOpt opts[] = {
         { "spec", 0, CLI_STR, &spec_path, "SPEC.json", "what the files must meet (JSON)" },
         { "html", 0, CLI_STR, &job.html, "REPORT.html",
@@ -203,6 +202,7 @@ static int run_qc(int argc, char **argv)
             tb_items_free(items, nb);
             return CLI_EXIT_ERROR;
         }
+    b.single = job.single;
     int ret = tb_run("qc", &b, items, nb, qc_one, &job);
     CliJson j;
     if (b.json) {

@@ -14,6 +14,7 @@
 
 typedef struct RaJob {
     VpReplaceAudioOpts o;
+    VpPipelineOpts po;
 } RaJob;
 
 static int replace_one(void *opaque, TbItem *item)
@@ -74,6 +75,8 @@ static int run_replace_audio(int argc, char **argv)
     int nb = 0, nb_audio = 0;
 
     vp_replace_audio_default_opts(&job.o);
+    tb_pipeline_opts(&job.po);
+    job.o.pipeline = &job.po;
     tb_batch_init(&b);
     /* Names, types, ranges and defaults are the library's (vidpipe/options.h). */
     const VpOptionTable *rt = vp_option_table("replace_audio");
@@ -117,8 +120,7 @@ static int run_replace_audio(int argc, char **argv)
             goto end;
         }
     }
-    if (!folders)
-        b.overwrite = 1; /* one pair: the output named is the one wanted, as ffmpeg -y */
+    b.single = !folders;
     ret = tb_run("replace-audio", &b, items, nb, replace_one, &job);
     if (b.json) {
         CliJson j;

@@ -42,7 +42,9 @@ static int thumb_one(void *opaque, TbItem *item)
                  "(.png) or WebP (.webp); the extension names none of them", item->out);
         return VP_ERR_BAD_OPTION;
     }
-    if ((ret = vp_pipeline_open(item->in, NULL, &p)) < 0)
+    VpPipelineOpts po;
+    tb_pipeline_opts(&po);
+    if ((ret = vp_pipeline_open(item->in, &po, &p)) < 0)
         return tb_fail(item, TB_FAIL_INPUT, item->in, ret);
     if (!vp_pipeline_source(p)->has_video) {
         vp_pipeline_close(&p);
@@ -119,7 +121,7 @@ static int run_thumb(int argc, char **argv)
     int nb;
     if (tb_inputs("thumb", nb_pos, argv + 1, &items, &nb) < 0)
         return CLI_EXIT_UNREADABLE;
-    if (tb_outputs(items, nb, argv[1], out, ".jpg") < 0) {
+    if ((b.single = tb_outputs(items, nb, argv[1], out, ".jpg")) < 0) {
         tb_items_free(items, nb);
         return CLI_EXIT_ERROR;
     }

@@ -46,7 +46,14 @@ typedef int (*VpBatchWorkFn)(void *opaque, void *worker, const VpBatchItem *item
 typedef struct VpBatchOpts {
     int jobs;               /**< worker threads, 0..256; 0 = the number of cores. Never
                                  more workers than items. */
-    int skip_existing;      /**< 1 (default): items whose output exists are skipped */
+    int skip_existing;      /**< what to do with an output that exists: 1 (default) skip
+                                 it when it records being made from the item's inputs as
+                                 they are now and from @c settings, else redo it; 2 skip
+                                 every existing output; 0 redo every one. A done item's
+                                 output records what made it (an extended attribute, see
+                                 vidpipe(1); none on file systems without them) */
+    const char *settings;   /**< the settings that shape the outputs, as text (NULL: none);
+                                 part of what an output records having been made from */
     int retries;            /**< extra attempts after a transient error (default 2, 0..100).
                                  Transient: EAGAIN, EINTR, ETIMEDOUT, EBUSY, EIO, ESTALE and
                                  the network errors (ECONNRESET, ENETDOWN, ...). Not transient:

@@ -63,7 +63,8 @@ typedef struct Batch {
 /* The callbacks, paths and cancel flag are the caller's wiring, not settings: no rows. */
 static const VpiOption batch_options[] = {
     O(jobs, INT, 0, 0, VPI_MAX_JOBS, "worker threads (0: the number of cores)"),
-    O(skip_existing, BOOL, 1, 0, 1, "skip items whose output exists"),
+    O(skip_existing, INT, 1, 0, 2,
+      "existing outputs: 1 skip unless what made them changed, 2 skip all, 0 redo all"),
     O(retries, INT, 2, 0, 100, "extra attempts after a transient error"),
     O(retry_backoff_ms, INT, 250, 0, 600000, "first backoff, doubled each retry, ms"),
     { NULL },
@@ -510,7 +511,8 @@ static void run_item(Batch *b, void *state, size_t i)
     char why[WHY_SIZE] = "", fallback[32];
     const char *name = it->name;
     int64_t t0 = vpi_now_us(), bytes = 0;
-    int attempts = 0, ret = 0;
+    int attempts = 0, ret = 0, made_from_ok = 0;
+    char stamp[VPI_MADE_FROM_SIZE];
     struct stat sb;
 
     if (!name) {
@@ -540,17 +542,29 @@ static void run_item(Batch *b, void *state, size_t i)
             finish_item(b, i, name, "failed", ret, why, 0, 0, 0);
             return;
         }
+        /* What makes the output now, taken before the work reads the inputs. */
+        made_from_ok = vpi_made_from(it->inputs, it->nb_inputs, o->settings, stamp) == 0;
         if (stat(it->output, &sb) == 0) {
             if (S_ISDIR(sb.st_mode)) {
                 snprintf(why, sizeof(why), "%s: output is a directory", it->output);
                 finish_item(b, i, name, "failed", VP_ERR_IS_DIRECTORY, why, 0, 0, 0);
                 return;
             }
-            if (o->skip_existing) {
+            if (o->skip_existing == 2 ||
+                (o->skip_existing == 1 && made_from_ok &&
+                 vpi_made_from_matches(it->output, stamp))) {
                 snprintf(why, sizeof(why), "output exists: %s", it->output);
                 finish_item(b, i, name, "skipped", 0, why, (vpi_now_us() - t0) / 1e6,
                             (int64_t)sb.st_size, 0);
                 return;
+            }
+            if (o->skip_existing == 1) {
+                pthread_mutex_lock(&b->lock);
+                log_line(b, "%s: made from other inputs or settings, redoing it", name);
+                pthread_mutex_unlock(&b->lock);
+                vpi_log(&o->logger, VP_LOG_INFO,
+                        "%s: made from other inputs or settings (or not by vidpipe), redoing it",
+                        it->output);
             }
         }
     }
@@ -579,6 +593,13 @@ static void run_item(Batch *b, void *state, size_t i)
             snprintf(why, sizeof(why), "%s: was not written (the work reported success)",
                      it->output);
         }
+    }
+    if (ret >= 0 && it->output && made_from_ok &&
+        (ret = vpi_made_from_store(it->output, stamp)) < 0) {
+        /* No record only means a rerun redoes the item. */
+        vpi_log(&o->logger, VP_LOG_DEBUG, "%s: what made it is not recorded: %s",
+                it->output, vp_strerror(ret));
+        ret = 0;
     }
     if (ret < 0 && !why[0])
         snprintf(why, sizeof(why), "%s: %s", it->output ? it->output : name,

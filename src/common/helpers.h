@@ -89,4 +89,20 @@ enum { VPI_AT_UNKNOWN = 0, VPI_AT_INPUT, VPI_AT_OUTPUT };
  * counts as input). */
 int vpi_exit_code(int err, int where);
 
+/* What made an output (the overwrite rule of vidpipe(1)): a SHA-256, in hex, of each
+ * input's path, size and modification time and of @p settings (the options that shape the
+ * output), recorded as the output's extended attribute user.vidpipe.made_from. A rerun
+ * over many items skips an output whose record matches and redoes one whose record differs
+ * or is missing (a file system without user attributes: always redone). */
+#define VPI_MADE_FROM_SIZE 65
+/* Returns 0, or a negative AVERROR when an input cannot be stat'ed. NULL inputs are
+ * ignored. */
+int vpi_made_from(const char *const *inputs, size_t nb, const char *settings,
+                  char stamp[VPI_MADE_FROM_SIZE]);
+/* Returns 0, or a negative AVERROR (ENOTSUP: the file system keeps no user attributes). */
+int vpi_made_from_store(const char *path, const char *stamp);
+/* 1 when @p path records @p stamp and is as it was when recorded (same size and
+ * modification time), else 0 (another record, none, a changed file, or unreadable). */
+int vpi_made_from_matches(const char *path, const char *stamp);
+
 #endif /* VIDPIPE_HELPERS_H */

@@ -949,6 +949,10 @@ int vp_pipeline_run(VpPipeline *p)
     const VpLogger *prev = vpi_log_scope_enter(&p->opts.logger);
     int ret = pipeline_run(p);
     vpi_log_scope_leave(prev);
+    /* FFmpeg's answer to the cancel inside a write or a seek is AVERROR_EXIT; the caller
+     * is promised VP_ERR_CANCELLED, as for the cancel seen between packets. */
+    if (ret == AVERROR_EXIT && vpi_cancelled(&p->opts.cancel))
+        ret = VP_ERR_CANCELLED;
     if (ret < 0)
         p->last_err = ret;
     return ret;

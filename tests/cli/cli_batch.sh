@@ -236,13 +236,13 @@ assert_eq "$(packets_md5 "$WORK/nosync/clip10.mp4")" "$md5_j2" "--no-fsync: same
 no_temps "$WORK/nosync" "--no-fsync"
 
 # ---- dry run and usage --------------------------------------------------------------------
-run "$VIDPIPE" batch --intro "$INTRO" --outro "$OUTRO" --personal "$P" --out "$WORK/dry" -n
+run "$VIDPIPE" batch --intro "$INTRO" --outro "$OUTRO" --personal "$P" --out "$WORK/dry" --dry-run
 assert_eq "$RC" 0 "dry run: exit code"
 assert_contains "$OUT" "join $WORK/dry/anna.mp4 <- $INTRO + $P/anna.mp4 + $OUTRO" "dry run: line"
 assert_contains "$OUT" "dry run: 4 to join, 0 to skip" "dry run: summary"
 check
 [ ! -e "$WORK/dry" ] || fail "dry run: wrote something"
-run "$VIDPIPE" batch --intro "$INTRO" --outro "$OUTRO" --personal "$P" --out "$WORK/out" -n
+run "$VIDPIPE" batch --intro "$INTRO" --outro "$OUTRO" --personal "$P" --out "$WORK/out" --dry-run
 assert_contains "$OUT" "dry run: 0 to join, 4 to skip" "dry run: existing outputs"
 run "$VIDPIPE" batch --personal "$P" --out "$WORK/x"
 assert_eq "$RC" 3 "usage: no intro or outro"

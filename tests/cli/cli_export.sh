@@ -56,11 +56,16 @@ assert_eq "$bands" "black picture" "wide: padded left and right"
 j=$(echo "$OUT" | python3 -c 'import json,sys; o=json.load(sys.stdin)["items"][0]["outputs"]; print(" ".join("%s:%d:%s" % (x["preset"], x["frames"], x["has_audio"]) for x in o))')
 assert_eq "$j" "wide:144:True tall:180:True" "--json outputs"
 
-# Existing outputs are not made again; a new preset for the same input is.
+# The overwrite rule (vidpipe(1)): one input's existing export is refused without -y, and
+# -n leaves it as it is (it used to be skipped silently, whatever the settings).
 m1=$(stat -c %Y "$WORK/x/tb_av_wide.mp4")
 sleep 1
 run "$VIDPIPE" export "$src" --presets "$WORK/presets.json" --preset wide -o "$WORK/x"
-assert_eq "$RC" 0 "re-run exit"
+assert_eq "$RC" 3 "re-run exit: refused"
+assert_eq "$ERR" "vidpipe: $WORK/x/tb_av_wide.mp4: already exists (use -y to overwrite)" \
+    "re-run: one line"
+run "$VIDPIPE" export -n "$src" --presets "$WORK/presets.json" --preset wide -o "$WORK/x"
+assert_eq "$RC" 0 "re-run -n exit"
 assert_eq "$(stat -c %Y "$WORK/x/tb_av_wide.mp4")" "$m1" "complete export not redone"
 
 # No audio in, no audio out.

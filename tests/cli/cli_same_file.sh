@@ -130,10 +130,10 @@ assert_eq "$(cd "$M" && sha256sum seg.mp4 clip.mp4 orders.csv)" "$before" \
     "batch --manifest: segments and manifest unchanged"
 check
 [ -s "$M/good.mp4" ] || fail "batch --manifest: good.mp4 not joined"
-run "$VIDPIPE" batch -n --manifest "$M/orders.csv"
-assert_contains "$OUT" "fail $M/./seg.mp4: $MSG" "batch -n: lists the refused item"
+run "$VIDPIPE" batch --dry-run --manifest "$M/orders.csv"
+assert_contains "$OUT" "fail $M/./seg.mp4: $MSG" "batch --dry-run: lists the refused item"
 assert_contains "$OUT" "dry run: 0 to join, 1 to skip (exist), 3 to fail (output is an input)" \
-    "batch -n: summary"
+    "batch --dry-run: summary"
 
 # A report or log that is an input: nothing runs, nothing is touched.
 for opt in --report --log; do

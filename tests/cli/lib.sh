@@ -39,6 +39,15 @@ run() {
 
 # media NAME FFMPEG_ARGS...: prints the path of $VP_MEDIA/NAME, generating it once with
 # `ffmpeg FFMPEG_ARGS NAME` (cached across the tests of a build; safe in parallel).
+# sigint_ok CMD... &: run CMD in the background with SIGINT at its default (sh starts a
+# background job with SIGINT ignored, which vidpipe, as every program, then leaves ignored).
+# It execs, so $! is CMD's pid: only for background jobs.
+sigint_ok() {
+    exec python3 -c 'import os, signal, sys
+signal.signal(signal.SIGINT, signal.SIG_DFL)
+os.execvp(sys.argv[1], sys.argv[1:])' "$@"
+}
+
 media() {
     name=$1; shift
     path="$VP_MEDIA/$name"

@@ -270,6 +270,50 @@ static void test_exit_codes(void)
     CHECK_INT(b - a, <, 5000000);
 }
 
+/* The made_from record: the same inputs and settings match; another setting, an input
+ * touched (mtime), an input resized or the output rewritten in place do not. */
+static void test_made_from(const char *tmp)
+{
+    char in[1024], out[1024], stamp[VPI_MADE_FROM_SIZE], other[VPI_MADE_FROM_SIZE];
+    snprintf(in, sizeof(in), "%s/in.mp4", tmp);
+    snprintf(out, sizeof(out), "%s/out.mp4", tmp);
+    touch(tmp, "in.mp4");
+    touch(tmp, "out.mp4");
+    const char *ins[2] = { in, NULL };
+
+    CHECK_EQ(vpi_made_from(ins, 2, "crf=23\n", stamp), 0);
+    CHECK_EQ((int)strlen(stamp), 64);
+    CHECK_EQ(vpi_made_from_matches(out, stamp), 0);     /* no record yet */
+    int ret = vpi_made_from_store(out, stamp);
+    if (ret == AVERROR(ENOTSUP)) {
+        fprintf(stderr, "no user attributes on %s: the record tests are skipped\n", tmp);
+        return;
+    }
+    CHECK_EQ(ret, 0);
+    CHECK_EQ(vpi_made_from_matches(out, stamp), 1);
+    CHECK_EQ(vpi_made_from(ins, 2, "crf=23\n", other), 0);
+    CHECK_STR(other, stamp);
+    CHECK_EQ(vpi_made_from(ins, 2, "crf=24\n", other), 0);
+    CHECK_EQ(vpi_made_from_matches(out, other), 0);
+
+    struct timespec ts[2] = { { 0, UTIME_OMIT }, { 1000000000, 5 } };
+    CHECK_EQ(utimensat(AT_FDCWD, in, ts, 0), 0);      /* an input touched */
+    CHECK_EQ(vpi_made_from(ins, 2, "crf=23\n", other), 0);
+    CHECK(strcmp(other, stamp) != 0);
+
+    /* The output rewritten in place keeps its attribute, not its size. */
+    int fd = open(out, O_WRONLY | O_APPEND);
+    CHECK(fd >= 0);
+    if (fd >= 0) {
+        CHECK_EQ(write(fd, "x", 1), 1);
+        close(fd);
+    }
+    CHECK_EQ(vpi_made_from_matches(out, stamp), 0);
+
+    const char *missing[1] = { "/nonexistent/vp.mp4" };
+    CHECK_EQ(vpi_made_from(missing, 1, NULL, other), AVERROR(ENOENT));
+}
+
 int main(void)
 {
     char tmp[] = "/tmp/vp_helpers.XXXXXX";
@@ -281,6 +325,7 @@ int main(void)
     test_lister(tmp);
     test_mkdir(tmp);
     test_exit_codes();
+    test_made_from(tmp);
     char cmd[256];
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmp);
     if (system(cmd) != 0)

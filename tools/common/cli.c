@@ -203,6 +203,7 @@ int cli_parse(const CliCommand *cmd, const CliOpt *opts, int argc, char **argv, 
 {
     int npos = 0, only_pos = 0;
 
+    cli_settings_note(opts, NULL, NULL);
     for (int i = 1; i < argc; i++) {
         char *a = argv[i];
         if (only_pos || a[0] != '-' || !a[1]) {
@@ -254,6 +255,7 @@ int cli_parse(const CliCommand *cmd, const CliOpt *opts, int argc, char **argv, 
         }
         if (set_value(cmd, o, val) < 0)
             return -CLI_EXIT_USAGE;
+        cli_settings_note(opts, o, val);
     }
     *nb_pos = npos;
     return 0;

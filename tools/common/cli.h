@@ -61,6 +61,8 @@ typedef struct CliCommand {
  * 1 for --help, 0 on success, CLI_EXIT_USAGE (negated) on error. */
 int cli_parse(const CliCommand *cmd, const CliOpt *opts, int argc, char **argv, int *nb_pos);
 void cli_print_help(const CliCommand *cmd, const CliOpt *opts, FILE *f);
+/* cli_parse() notes each option given (@p o NULL: a new parse), for cli_settings(). */
+void cli_settings_note(const CliOpt *opts, const CliOpt *o, const char *val);
 /* The default of option @p key of @p t as text, for help that combines options; "" if none. */
 const char *cli_lib_default(const VpOptionTable *t, const char *key, char *buf, size_t size);
 

@@ -109,7 +109,13 @@ int tb_outputs(TbItem *items, int nb, const char *first, const char *out, const 
             cli_error("out of memory");
             return -1;
         }
-    return 0;
+    return single;
+}
+
+void tb_pipeline_opts(VpPipelineOpts *po)
+{
+    vp_pipeline_default_opts(po);
+    po->cancel = cli_cancel();
 }
 
 void tb_json_begin(CliJson *j, const char *cmd)
@@ -173,6 +179,7 @@ typedef struct RunCtx {
     void *opaque;
     CliProgress progress;
     int show_progress;
+    CliOverwrite ow;
 } RunCtx;
 
 static int batch_work(void *opaque, void *worker, const VpBatchItem *bi, char *why,
@@ -202,9 +209,20 @@ static void batch_item_done(void *opaque, const VpBatchItem *bi, const char *sta
             snprintf(item->why, sizeof(item->why), "%s", why);
         if (!item->fail)
             item->fail = fail_kind(err, TB_FAIL_OUTPUT);
-        cli_error("%s", item->why);
+        /* Items a signal stopped (VP_ERR_CANCELLED, or FFmpeg's AVERROR_EXIT from a call
+         * it interrupted) are said once for the run, by cli_signals_end(). */
+        VpCancel c = cli_cancel();
+        if (!c.fn(c.opaque))
+            cli_error("%s", item->why);
     } else if (!strcmp(status, "skipped")) {
-        cli_info("%s: %s exists, skipped (--overwrite redoes it)", rc->cmd, bi->output);
+        /* Said at the normal level: a rerun that does nothing must say why. */
+        if (cli_verbosity < 0)
+            ;
+        else if (rc->ow == CLI_OW_NO)
+            cli_error("%s: %s exists, skipped (-n)", rc->cmd, bi->output);
+        else
+            cli_error("%s: %s exists, made from the same inputs and settings: skipped "
+                      "(-y redoes it)", rc->cmd, bi->output);
     }
 }
 
@@ -224,6 +242,35 @@ int tb_run(const char *cmd, TbBatch *b, TbItem *items, int nb, TbWorkFn work, vo
     VpBatchOpts o;
     VpBatchStats st;
 
+    if (cli_overwrite_mode(cmd, b->overwrite, b->no_overwrite, &rc.ow) < 0) {
+        free(bi);
+        free(inputs);
+        return CLI_EXIT_USAGE;
+    }
+    if (b->single && nb == 1) {
+        /* One output named on the command line: ffmpeg's rule, for each file it names. */
+        int kept = 0;
+        for (int k = -1; k < 3; k++) {
+            const char *path = k < 0 ? items[0].out : items[0].extra[k];
+            const char *ins[2] = { items[0].in, items[0].in2 };
+            /* An output that is an input is refused by the runner, with that reason. */
+            if (path && vp_output_check_not_input(path, ins, items[0].in2 ? 2 : 1) < 0)
+                continue;
+            int r = cli_output_rule(path, rc.ow);
+            if (r == CLI_EXIT_USAGE) {
+                free(bi);
+                free(inputs);
+                return r;
+            }
+            kept |= r == 1;
+        }
+        if (kept) {
+            snprintf(items[0].status, sizeof(items[0].status), "skipped");
+            free(bi);
+            free(inputs);
+            return CLI_EXIT_OK;
+        }
+    }
     if (!bi || !inputs) {
         cli_error("%s: out of memory", cmd);
         free(bi);
@@ -237,7 +284,9 @@ int tb_run(const char *cmd, TbBatch *b, TbItem *items, int nb, TbWorkFn work, vo
     }
     vp_batch_default_opts(&o);
     o.jobs = b->jobs;
-    o.skip_existing = !b->overwrite;
+    o.skip_existing = cli_batch_skip(rc.ow);
+    o.settings = cli_settings();
+    o.cancel = cli_cancel();
     o.retries = b->retries;
     o.report_path = b->report;
     o.work = batch_work;
@@ -246,8 +295,10 @@ int tb_run(const char *cmd, TbBatch *b, TbItem *items, int nb, TbWorkFn work, vo
     o.progress = batch_progress;
     rc.show_progress = nb > 1;
     cli_progress_init(&rc.progress, cmd);
+    cli_signals_install(cmd, CLI_SIG_ABANDON);
     int ret = vp_batch_run(bi, (size_t)nb, &o, &st);
     cli_progress_end(&rc.progress);
+    cli_signals_end(0, NULL);
     free(bi);
     free(inputs);
     if (ret == VP_ERR_OUTPUT_IS_INPUT) /* the library has named the report */

@@ -5,6 +5,7 @@
 #define VIDPIPE_TOOLS_TOOLBOX_H
 
 #include "cli.h"
+#include "outputs.h"
 
 /* Why an item failed, for the exit code. TB_FAIL_USAGE: an output is one of the inputs. */
 enum { TB_OK = 0, TB_FAIL_INPUT, TB_FAIL_CHECK, TB_FAIL_OUTPUT, TB_FAIL_USAGE };
@@ -24,17 +25,20 @@ typedef struct TbItem {
 /* Options every toolbox command takes; TB_BATCH_OPTS() lists them in a CliOpt table. */
 typedef struct TbBatch {
     int jobs;
-    int overwrite;
+    int overwrite;              /* -y */
+    int no_overwrite;           /* -n */
     int retries;
     const char *report;
     int json;
+    int single;                 /* one input file to one output: the overwrite rule refuses
+                                   an existing output (vidpipe(1)); else the run skips
+                                   complete outputs and redoes changed ones */
 } TbBatch;
 
 #define TB_BATCH_OPTS(b)                                                                      \
     { "jobs", 'j', CLI_INT, &(b).jobs, "N", "work on N inputs at a time (default 1; 0: cores)",\
       0, 256 },                                                                               \
-    { "overwrite", 'y', CLI_FLAG, &(b).overwrite, NULL,                                       \
-      "redo items whose output exists (default: skip them)" },                               \
+    CLI_OVERWRITE_OPTS((b).overwrite, (b).no_overwrite),                                     \
     { "retries", 0, CLI_INT, &(b).retries, "N",                                              \
       "retry an item N times after a transient I/O error (default 2)", 0, 100 },             \
     { "report", 0, CLI_STR, &(b).report, "FILE", "write a JSON line per item to FILE" },     \
@@ -54,7 +58,8 @@ int tb_is_dir(const char *path);
 int tb_mkdir(const char *dir);
 /* Name every item's output: @p out itself for one input file (unless @p out is a folder),
  * else "out/<stem><suffix>" in the folder @p out (created). @p first is the first
- * positional argument. Returns 0, or <0 after printing why (the items stay the caller's). */
+ * positional argument. Returns 1 for one input file to one output (TbBatch.single), 0 for
+ * outputs in a folder, or <0 after printing why (the items stay the caller's). */
 int tb_outputs(TbItem *items, int nb, const char *first, const char *out, const char *suffix);
 
 /* --json output of the toolbox commands: {"command": CMD, "items": [ {...}, ... ]}. */
@@ -66,13 +71,19 @@ void tb_json_end(CliJson *j);
 
 /* Run @p work over the items with the batch runner. Prints one line per failed item;
  * @p work sets item->fail and item->why. An item whose main output is one of its inputs
- * fails without a call of @p work. Returns the exit code for the whole run. */
+ * fails without a call of @p work. The overwrite rule (cli_output_rule() for a single
+ * run, else skip what is complete and unchanged) and the signals (cli_signals_install())
+ * are applied here; the work passes tb_cancel() on to its library call. Returns the exit
+ * code for the whole run, or dies of a signal that interrupted it. */
 typedef int (*TbWorkFn)(void *opaque, TbItem *item);
 int tb_run(const char *cmd, TbBatch *b, TbItem *items, int nb, TbWorkFn work, void *opaque);
 
 /* Fill item->why and item->fail for a library error on @p file (VP_ERR_OUTPUT_IS_INPUT is
  * TB_FAIL_USAGE whatever @p category says). Returns @p err. */
 int tb_fail(TbItem *item, int category, const char *file, int err);
+
+/* Pipeline options with the command's cancel installed: what every work passes on. */
+void tb_pipeline_opts(VpPipelineOpts *po);
 
 /* Progress of one pipeline (position in seconds) on the terminal. */
 typedef struct TbProgress {
