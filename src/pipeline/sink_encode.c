@@ -749,8 +749,7 @@ static int init_conform(VpiSink *s, const VpiSource *src)
     EncodeCtx *c = s->priv;
     c->exact = 1;
     c->x = *(const VpiConformOpts *)s->opts;
-    if (c->x.enc.copy_video || c->x.width < 2 || c->x.height < 2 || c->x.pix_fmt < 0)
-    {
+    if (c->x.enc.copy_video || c->x.width < 2 || c->x.height < 2 || c->x.pix_fmt < 0) {
         vpi_log(src->log, VP_LOG_ERROR, "%s: encode option conform needs a size and a pixel "
                 "format, and no copy", s->path);
         return VP_ERR_BAD_OPTION;
