@@ -27,7 +27,8 @@ import sys
 __all__ = ["VideoWriter", "VideoWriter_fourcc", "VidpipeError", "version",
            "VIDEOWRITER_PROP_QUALITY", "VIDEOWRITER_PROP_FRAMEBYTES", "VIDEOWRITER_PROP_NSTRIPES",
            "VIDEOWRITER_PROP_IS_COLOR", "VIDEOWRITER_PROP_DEPTH",
-           "VIDEOWRITER_PROP_HW_ACCELERATION", "VIDEOWRITER_PROP_KEY_INTERVAL"]
+           "VIDEOWRITER_PROP_HW_ACCELERATION", "VIDEOWRITER_PROP_HW_DEVICE",
+           "VIDEOWRITER_PROP_KEY_INTERVAL"]
 
 log = logging.getLogger("vidpipe")
 
@@ -193,6 +194,7 @@ VIDEOWRITER_PROP_NSTRIPES = 3
 VIDEOWRITER_PROP_IS_COLOR = 4
 VIDEOWRITER_PROP_DEPTH = 5
 VIDEOWRITER_PROP_HW_ACCELERATION = 6
+VIDEOWRITER_PROP_HW_DEVICE = 7
 VIDEOWRITER_PROP_KEY_INTERVAL = 10
 # cv2's VideoAccelerationType values for VIDEOWRITER_PROP_HW_ACCELERATION.
 _ACCEL = {"vaapi": 3, "qsv": 4}
@@ -262,11 +264,13 @@ class VideoWriter:
 
     Like cv2, a writer that cannot be opened is not an exception: isOpened() is False and
     .error says why. Writing to it raises VidpipeError, except for a fourcc the writer cannot
-    encode ("MJPG", "XVID", ...): as cv2 does, a warning goes to stderr, isOpened() is False
-    and write() does nothing (returns False).
+    encode ("MJPG", "XVID", ...): as cv2 does for a fourcc it cannot write, a warning goes to
+    stderr, isOpened() is False and write() does nothing (returns False). (cv2 writes MJPEG
+    or MPEG-4 Part 2 for MJPG and XVID; libvidpipe encodes H.264 and HEVC only.)
 
-    release() after no frame leaves no file, as cv2 does. get(prop) and set(prop, value) take
-    cv2's VIDEOWRITER_PROP_* ids (also defined in this module); see get().
+    release() after no frame leaves no file, where cv2 4.6 leaves an MP4 with no stream that
+    players refuse. get(prop) and set(prop, value) take cv2's VIDEOWRITER_PROP_* ids (also
+    defined in this module); see get().
     """
 
     def __init__(self, filename, fourcc=None, fps=None, frameSize=None, isColor=True, *,
@@ -404,7 +408,8 @@ class VideoWriter:
     def release(self):
         """Flush, finish the file and move it into place. Raises VidpipeError if anything
         failed (nothing is left on disk then). With nothing written, leaves no file (a file
-        already at the path is untouched), as cv2 does. Calling it again does nothing."""
+        already at the path is untouched; cv2 leaves a 262-byte MP4 with no stream). Calling
+        it again does nothing."""
         if not self._w:
             return
         if not self._written:
@@ -431,17 +436,20 @@ class VideoWriter:
     def get(self, prop):
         """cv2's VideoWriter.get(): the value of a VIDEOWRITER_PROP_* id as a float, 0.0 for
         an id this writer does not know or a writer that is not open (as cv2 does).
-        IS_COLOR: 1.0 or 0.0; DEPTH: 0.0 (CV_8U, the only depth taken); NSTRIPES: the
-        threads option, -1.0 (auto) when not given; KEY_INTERVAL: keyint when given;
-        HW_ACCELERATION: cv2's VideoAccelerationType of the encoder in use (0 none, 3 VAAPI,
-        4 QSV, 1 any other). QUALITY and FRAMEBYTES are 0.0: the writer does not report a
-        per-frame size nor a 0..100 quality."""
+        IS_COLOR: 1.0 or 0.0 (cv2's FFmpeg back end always says 0.0); DEPTH: 0.0 (CV_8U,
+        the only depth taken); NSTRIPES: the threads option, -1.0 (auto) when not given;
+        KEY_INTERVAL: keyint when given; HW_ACCELERATION: cv2's VideoAccelerationType of the
+        encoder in use (0 none, 3 VAAPI, 4 QSV, 1 any other); HW_DEVICE: -1.0 (no device
+        chosen), as cv2. QUALITY and FRAMEBYTES are 0.0, as with cv2's FFmpeg back end: the
+        writer reports neither a 0..100 quality nor a per-frame size."""
         if not self._w:
             return 0.0
         if prop == VIDEOWRITER_PROP_IS_COLOR:
             return 1.0 if self._is_color else 0.0
         if prop == VIDEOWRITER_PROP_NSTRIPES:
             return float(self._threads) if self._threads else -1.0
+        if prop == VIDEOWRITER_PROP_HW_DEVICE:
+            return -1.0
         if prop == VIDEOWRITER_PROP_KEY_INTERVAL:
             return float(self._keyint) if self._keyint else 0.0
         if prop == VIDEOWRITER_PROP_HW_ACCELERATION:
