@@ -6,6 +6,7 @@
 
 #include "common/cli.h"
 #include "common/commands.h"
+#include "json_text.h"
 
 typedef struct ProbeJob {
     char **paths;
@@ -45,8 +46,14 @@ static void json_tri(CliJson *j, const char *key, int v)
 static void json_tags(CliJson *j, const VpTag *tags, int nb)
 {
     cj_obj_begin(j, "tags");
-    for (int i = 0; i < nb; i++)
-        cj_str(j, tags[i].key, tags[i].value);
+    for (int i = 0; i < nb; i++) {
+        /* A tag name is bytes from the file, and jansson refuses a member name that is not
+         * UTF-8 (the whole document would fail): such a name gets U+FFFD for its bad bytes. */
+        json_t *name = vpi_utf8_valid(tags[i].key) ? NULL : vpi_json_text(tags[i].key);
+        const char *key = name ? json_string_value(name) : tags[i].key;
+        cj_str(j, key ? key : "", tags[i].value);
+        json_decref(name);
+    }
     cj_obj_end(j);
 }
 

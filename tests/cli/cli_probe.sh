@@ -41,6 +41,19 @@ assert_contains "$OUT" "colour bt2020/smpte2084/bt2020nc  range tv" "human: HDR 
 assert_contains "$OUT" "tb 1/1000  start 0.000 s  duration unknown" "human: WebM duration"
 case $OUT in *"0.000 s  ? kb/s"*) fail "a duration JSON calls null printed as 0.000 s" ;; esac
 
+# A tag whose name and value are Latin-1 bytes: the JSON document stays JSON.
+L=$(media cp_latin_tags.mkv -f lavfi -i testsrc2=s=64x48:r=10:d=1 -c:v libx264 \
+    -preset ultrafast -metadata "$(printf 'caf\351')=$(printf 'd\351j\340')")
+run "$VIDPIPE" probe --json "$L"
+assert_eq "$RC" 0 "Latin-1 tag exit"
+printf '%s' "$OUT" > "$WORK/latin.json"
+python3 - "$WORK/latin.json" <<'PY' || fail "Latin-1 tag in JSON"
+import json, sys
+tags = json.load(open(sys.argv[1]))["files"][0]["format"]["tags"]
+assert tags["CAF\ufffd"] == "d\ufffdj\ufffd" and tags["CAF\ufffd_bytes"] == "64e96ae0", tags
+PY
+check
+
 # JSON: one document, an entry per file, each with its own error.
 run "$VIDPIPE" probe --json "$A" "$WORK/missing.mp4" "$B"
 assert_eq "$RC" 2 "exit 2 when a file could not be read"
