@@ -6,6 +6,7 @@
 
 #include "common/cli.h"
 #include "common/commands.h"
+#include "json_text.h"
 
 typedef struct ProbeJob {
     char **paths;
@@ -42,6 +43,20 @@ static void json_tri(CliJson *j, const char *key, int v)
         cj_bool(j, key, v);
 }
 
+static void json_tags(CliJson *j, const VpTag *tags, int nb)
+{
+    cj_obj_begin(j, "tags");
+    for (int i = 0; i < nb; i++) {
+        /* A tag name is bytes from the file, and jansson refuses a member name that is not
+         * UTF-8 (the whole document would fail): such a name gets U+FFFD for its bad bytes. */
+        json_t *name = vpi_utf8_valid(tags[i].key) ? NULL : vpi_json_text(tags[i].key);
+        const char *key = name ? json_string_value(name) : tags[i].key;
+        cj_str(j, key ? key : "", tags[i].value);
+        json_decref(name);
+    }
+    cj_obj_end(j);
+}
+
 static void json_stream(CliJson *j, const VpStreamInfo *s)
 {
     char buf[64];
@@ -72,6 +87,8 @@ static void json_stream(CliJson *j, const VpStreamInfo *s)
         cj_str(j, "field_order", *s->field_order ? s->field_order : NULL);
         cj_str(j, "color_range", *s->color_range ? s->color_range : NULL);
         cj_str(j, "color_space", *s->color_space ? s->color_space : NULL);
+        cj_str(j, "color_primaries", *s->color_primaries ? s->color_primaries : NULL);
+        cj_str(j, "color_transfer", *s->color_transfer ? s->color_transfer : NULL);
         q_str(buf, sizeof(buf), s->r_frame_rate, '/');
         cj_str(j, "r_frame_rate", buf);
         q_str(buf, sizeof(buf), s->avg_frame_rate, '/');
@@ -116,6 +133,7 @@ static void json_stream(CliJson *j, const VpStreamInfo *s)
         cj_null(j, "nb_packets");
     cj_str(j, "language", *s->language ? s->language : NULL);
     cj_bool(j, "default", s->disposition_default);
+    json_tags(j, s->tags, s->nb_tags);
     if (s->type == VP_STREAM_VIDEO) {
         cj_obj_begin(j, "gop");
         json_tri(j, "starts_with_idr", s->starts_with_idr);
@@ -156,10 +174,20 @@ static void json_file(CliJson *j, const char *path, const VpMediaInfo *mi, int e
     else
         cj_null(j, "bit_rate");
     cj_int(j, "nb_streams", mi->nb_streams);
+    json_tags(j, mi->tags, mi->nb_tags);
     cj_obj_end(j);
     cj_arr_begin(j, "streams");
     for (int i = 0; i < mi->nb_streams; i++)
         json_stream(j, &mi->streams[i]);
+    cj_arr_end(j);
+    cj_arr_begin(j, "chapters");
+    for (int i = 0; i < mi->nb_chapters; i++) {
+        cj_obj_begin(j, NULL);
+        cj_num(j, "start_time", mi->chapters[i].start);
+        cj_num(j, "end_time", mi->chapters[i].end);
+        cj_str(j, "title", *mi->chapters[i].title ? mi->chapters[i].title : NULL);
+        cj_obj_end(j);
+    }
     cj_arr_end(j);
     cj_obj_end(j);
 }
@@ -201,14 +229,54 @@ static const char *tri(int v, const char *yes, const char *no)
     return v < 0 ? "?" : v ? yes : no;
 }
 
+/* Seconds as "%.3f s", or "unknown" where JSON says null. */
+static void fmt_secs(char *buf, size_t size, double secs)
+{
+    if (isnan(secs))
+        snprintf(buf, size, "unknown");
+    else
+        snprintf(buf, size, "%.3f s", secs);
+}
+
+/* A tag value is whatever bytes the file holds: a newline or escape must not break (or
+ * drive) the terminal, so control characters print as '?'. */
+static void put_clean(const char *s)
+{
+    for (; *s; s++)
+        putchar((unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s);
+}
+
+static void human_tags(const char *indent, const VpTag *tags, int nb)
+{
+    for (int i = 0; i < nb; i++) {
+        printf("%stag ", indent);
+        put_clean(tags[i].key);
+        printf(": ");
+        put_clean(tags[i].value);
+        printf("\n");
+    }
+}
+
 static void human_file(const VpMediaInfo *mi)
 {
     char size[32], rate[32], a[32], b[32];
 
     fmt_size(size, sizeof(size), mi->size);
     fmt_rate(rate, sizeof(rate), mi->bit_rate);
-    printf("%s\n  %-7s %s  %s  %.3f s  %s\n", mi->path, "format", mi->format, size,
-           isnan(mi->duration) ? 0.0 : mi->duration, rate);
+    fmt_secs(a, sizeof(a), mi->duration);
+    printf("%s\n  %-7s %s  %s  %s  %s\n", mi->path, "format", mi->format, size, a, rate);
+    human_tags("          ", mi->tags, mi->nb_tags);
+    for (int i = 0; i < mi->nb_chapters; i++) {
+        const VpChapter *c = &mi->chapters[i];
+        fmt_secs(a, sizeof(a), c->start);
+        fmt_secs(b, sizeof(b), c->end);
+        printf("  chapter %d  %s .. %s", i, a, b);
+        if (*c->title) {
+            printf("  ");
+            put_clean(c->title);
+        }
+        printf("\n");
+    }
     for (int i = 0; i < mi->nb_streams; i++) {
         const VpStreamInfo *s = &mi->streams[i];
         fmt_rate(rate, sizeof(rate), s->bit_rate);
@@ -231,9 +299,10 @@ static void human_file(const VpMediaInfo *mi)
             printf("  %d Hz %s %s", s->sample_rate,
                    *s->channel_layout ? s->channel_layout : "?", s->sample_fmt);
         }
-        printf("\n        tb %d/%d  start %.3f  %.3f s  %s", s->time_base.num, s->time_base.den,
-               isnan(s->start_time) ? 0.0 : s->start_time,
-               isnan(s->duration) ? 0.0 : s->duration, rate);
+        fmt_secs(a, sizeof(a), s->start_time);
+        fmt_secs(b, sizeof(b), s->duration);
+        printf("\n        tb %d/%d  start %s  duration %s  %s", s->time_base.num,
+               s->time_base.den, a, b, rate);
         if (s->nb_frames >= 0)
             printf("  %lld frames%s", (long long)s->nb_frames,
                    s->nb_frames_counted ? " (counted)" : "");
@@ -242,6 +311,13 @@ static void human_file(const VpMediaInfo *mi)
         if (*s->language)
             printf("  lang %s", s->language);
         printf("\n");
+        if (s->type == VP_STREAM_VIDEO && (*s->color_primaries || *s->color_transfer ||
+                                           *s->color_space || *s->color_range))
+            printf("        colour %s/%s/%s  range %s  (primaries/transfer/matrix)\n",
+                   *s->color_primaries ? s->color_primaries : "?",
+                   *s->color_transfer ? s->color_transfer : "?",
+                   *s->color_space ? s->color_space : "?",
+                   *s->color_range ? s->color_range : "?");
         if (s->type == VP_STREAM_VIDEO) {
             printf("        GOP: %s, keyint %d..%d (%lld keyframes), B-frames %s, open GOP %s, "
                    "SPS/PPS %s\n",
@@ -262,6 +338,7 @@ static void human_file(const VpMediaInfo *mi)
                 printf("?");
             printf(" samples\n");
         }
+        human_tags("        ", s->tags, s->nb_tags);
     }
 }
 

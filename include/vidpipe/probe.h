@@ -43,6 +43,20 @@ VP_API const char *vp_param_sets_name(VpParamSets p);
 /** Sentinel for "not known" in int64 fields. */
 #define VP_UNKNOWN INT64_MIN
 
+/** One metadata tag as the container stores it ("title", "creation_time", "encoder", ...).
+ *  Both strings are NUL-terminated and never NULL; the value's bytes are not checked. */
+typedef struct VpTag {
+    char *key;
+    char *value;
+} VpTag;
+
+/** One chapter: its span in seconds and its title ("" when it has none, never NULL). */
+typedef struct VpChapter {
+    double start;
+    double end;
+    char *title;
+} VpChapter;
+
 /** One stream of a probed file. Strings are empty ("") when unknown, never NULL. */
 typedef struct VpStreamInfo {
     int index;                 /**< stream index in the container */
@@ -68,8 +82,10 @@ typedef struct VpStreamInfo {
     VpRational dar;            /**< display aspect ratio */
     char pix_fmt[32];          /**< "yuv420p" */
     char field_order[16];      /**< "progressive", "tt", "bb", "tb", "bt" or "" */
-    char color_range[8];
-    char color_space[16];
+    char color_range[8];       /**< "tv", "pc" (ffprobe color_range) */
+    char color_space[16];      /**< matrix: "bt709", "bt2020nc" (ffprobe color_space) */
+    char color_primaries[16];  /**< "bt709", "bt2020" (ffprobe color_primaries) */
+    char color_transfer[24];   /**< "bt709", "smpte2084", "arib-std-b67" (color_transfer) */
     VpRational r_frame_rate;   /**< nominal frame rate ("r_frame_rate") */
     VpRational avg_frame_rate;
     double rotation;           /**< degrees, counter-clockwise, from the display matrix */
@@ -91,9 +107,13 @@ typedef struct VpStreamInfo {
     int frame_size;            /**< samples per packet (AAC: 1024) */
     int64_t priming_samples;   /**< encoder delay the container records; -1 unknown */
     int64_t padding_samples;   /**< end padding the container records; -1 unknown */
+
+    VpTag *tags;               /**< the stream's tags in container order (language too) */
+    int nb_tags;
 } VpStreamInfo;
 
-/** A probed file. Owned by the caller; free with vp_media_info_free(). */
+/** A probed file. Owned by the caller with everything it points to (streams, tags,
+ *  chapters); free with vp_media_info_free(). */
 typedef struct VpMediaInfo {
     char *path;                /**< the path as given */
     char format[64];           /**< FFmpeg demuxer name: "mov,mp4,m4a,3gp,3g2,mj2" */
@@ -107,6 +127,10 @@ typedef struct VpMediaInfo {
     VpStreamInfo *streams;
     int video_index;           /**< first video stream, -1 none */
     int audio_index;           /**< first audio stream, -1 none */
+    VpTag *tags;               /**< the container's tags in container order */
+    int nb_tags;
+    VpChapter *chapters;       /**< in container order */
+    int nb_chapters;
 } VpMediaInfo;
 
 /** How much a probe may read, and what it counts. */

@@ -22,8 +22,13 @@ import ctypes.util
 import glob
 import logging
 import os
+import sys
 
-__all__ = ["VideoWriter", "VideoWriter_fourcc", "VidpipeError", "version"]
+__all__ = ["VideoWriter", "VideoWriter_fourcc", "VidpipeError", "version",
+           "VIDEOWRITER_PROP_QUALITY", "VIDEOWRITER_PROP_FRAMEBYTES", "VIDEOWRITER_PROP_NSTRIPES",
+           "VIDEOWRITER_PROP_IS_COLOR", "VIDEOWRITER_PROP_DEPTH",
+           "VIDEOWRITER_PROP_HW_ACCELERATION", "VIDEOWRITER_PROP_HW_DEVICE",
+           "VIDEOWRITER_PROP_KEY_INTERVAL"]
 
 log = logging.getLogger("vidpipe")
 
@@ -182,7 +187,23 @@ def VideoWriter_fourcc(c1, c2, c3, c4):
     return ord(c1) | ord(c2) << 8 | ord(c3) << 16 | ord(c4) << 24
 
 
+# cv2's VideoWriterProperties ids (opencv2/videoio.hpp), for get() and set().
+VIDEOWRITER_PROP_QUALITY = 1
+VIDEOWRITER_PROP_FRAMEBYTES = 2
+VIDEOWRITER_PROP_NSTRIPES = 3
+VIDEOWRITER_PROP_IS_COLOR = 4
+VIDEOWRITER_PROP_DEPTH = 5
+VIDEOWRITER_PROP_HW_ACCELERATION = 6
+VIDEOWRITER_PROP_HW_DEVICE = 7
+VIDEOWRITER_PROP_KEY_INTERVAL = 10
+# cv2's VideoAccelerationType values for VIDEOWRITER_PROP_HW_ACCELERATION.
+_ACCEL = {"vaapi": 3, "qsv": 4}
+_ACCEL_NONE, _ACCEL_ANY = 0, 1
+
+
 def _codec_of(fourcc, codec):
+    """The library's codec id, or None for a fourcc the writer cannot encode (cv2 then
+    returns a writer that is not opened). A codec= keyword naming no codec is ValueError."""
     if codec is not None:
         name = codec
     elif isinstance(fourcc, str):
@@ -192,9 +213,17 @@ def _codec_of(fourcc, codec):
     else:
         name = "h264"
     key = name.strip().lower()
-    if key not in _CODECS:
+    if key in _CODECS:
+        return _CODECS[key]
+    if codec is not None:
         raise ValueError("vidpipe: codec %r is not one of h264 (avc1), hevc (hvc1)" % name)
-    return _CODECS[key]
+    return None
+
+
+def _fourcc_text(fourcc):
+    if isinstance(fourcc, str):
+        return repr(fourcc)
+    return "0x%08x/'%s'" % (fourcc, "".join(chr((fourcc >> (8 * i)) & 0xFF) for i in range(4)))
 
 
 def writer_options():
@@ -234,7 +263,14 @@ class VideoWriter:
     writer_options() for each one's default and range.
 
     Like cv2, a writer that cannot be opened is not an exception: isOpened() is False and
-    .error says why. Writing to it raises VidpipeError.
+    .error says why. Writing to it raises VidpipeError, except for a fourcc the writer cannot
+    encode ("MJPG", "XVID", ...): as cv2 does for a fourcc it cannot write, a warning goes to
+    stderr, isOpened() is False and write() does nothing (returns False). (cv2 writes MJPEG
+    or MPEG-4 Part 2 for MJPG and XVID; libvidpipe encodes H.264 and HEVC only.)
+
+    release() after no frame leaves no file, where cv2 4.6 leaves an MP4 with no stream that
+    players refuse. get(prop) and set(prop, value) take cv2's VIDEOWRITER_PROP_* ids (also
+    defined in this module); see get().
     """
 
     def __init__(self, filename, fourcc=None, fps=None, frameSize=None, isColor=True, *,
@@ -246,6 +282,12 @@ class VideoWriter:
         self.error = ""
         self.stats = None
         self._blocking = blocking
+        self._silent = False  # cv2's unsupported-fourcc writer: write() does nothing
+        self._written = 0
+        self._is_color = bool(isColor)
+        self._threads = threads
+        self._keyint = keyint
+        self._hw = hw
         if frameSize is None or len(frameSize) != 2:
             raise ValueError("vidpipe: frameSize must be (width, height)")
         self.width, self.height = int(frameSize[0]), int(frameSize[1])
@@ -255,7 +297,15 @@ class VideoWriter:
         o = _Opts()
         _lib.vp_writer_default_opts(ctypes.byref(o))
         o.width, o.height = self.width, self.height
-        o.codec = _codec_of(fourcc, codec)
+        codec_id = _codec_of(fourcc, codec)
+        if codec_id is None:
+            self.error = "%s: fourcc %s is not supported: the writer encodes H.264 (avc1) " \
+                "and HEVC (hvc1)" % (self.filename, _fourcc_text(fourcc))
+            self._silent = True
+            # cv2 says so on stderr and carries on with a writer that is not opened.
+            print("vidpipe: " + self.error, file=sys.stderr)
+            return
+        o.codec = codec_id
         # Each given option is set by the library's table: its parser, range and message.
         self._keep = []  # string options point into these buffers while the writer runs
         given = [("fps", None if fps is None else _fps_text(fps)), ("pix_fmt", pix_fmt),
@@ -308,6 +358,8 @@ class VideoWriter:
         not given) and the queue is full. Raises VidpipeError if the writer is not open or
         has failed, ValueError for a frame of the wrong shape."""
         if not self._w:
+            if self._silent:
+                return False
             raise VidpipeError(self.error or "%s: writer is closed" % self.filename)
         shape = getattr(frame, "shape", None)
         if shape is None or tuple(shape) != self._shape:
@@ -333,6 +385,7 @@ class VideoWriter:
             raise VidpipeError(_lib.vp_writer_error(self._w).decode("utf-8", "replace") or
                                "%s: %s" % (self.filename, _lib.vp_strerror(ret).decode()),
                                ret)
+        self._written += 1
         return True
 
     def write_audio(self, pcm):
@@ -350,11 +403,22 @@ class VideoWriter:
             raise VidpipeError(_lib.vp_writer_error(self._w).decode("utf-8", "replace") or
                                "%s: %s" % (self.filename, _lib.vp_strerror(ret).decode()),
                                ret)
+        self._written += n > 0
 
     def release(self):
         """Flush, finish the file and move it into place. Raises VidpipeError if anything
-        failed (nothing is left on disk then). Calling it again does nothing."""
+        failed (nothing is left on disk then). With nothing written, leaves no file (a file
+        already at the path is untouched; cv2 leaves a 262-byte MP4 with no stream). Calling
+        it again does nothing."""
         if not self._w:
+            return
+        if not self._written:
+            # Finishing would leave an MP4 with no stream (262 bytes) that players refuse.
+            enc = self.encoder
+            _lib.vp_writer_abort(ctypes.byref(self._w))
+            self._w = _c_p()
+            self.stats = {"frames": 0, "encoder": enc, "seconds": 0.0, "fps": 0.0,
+                          "bytes": 0, "blocked_writes": 0, "audio_samples": 0}
             return
         stats = _Stats()
         why = ctypes.create_string_buffer(512)
@@ -368,6 +432,41 @@ class VideoWriter:
         if ret < 0:
             self.error = why.value.decode("utf-8", "replace")
             raise VidpipeError(self.error, ret)
+
+    def get(self, prop):
+        """cv2's VideoWriter.get(): the value of a VIDEOWRITER_PROP_* id as a float, 0.0 for
+        an id this writer does not know or a writer that is not open (as cv2 does).
+        IS_COLOR: 1.0 or 0.0 (cv2's FFmpeg back end always says 0.0); DEPTH: 0.0 (CV_8U,
+        the only depth taken); NSTRIPES: the threads option, -1.0 (auto) when not given;
+        KEY_INTERVAL: keyint when given; HW_ACCELERATION: cv2's VideoAccelerationType of the
+        encoder in use (0 none, 3 VAAPI, 4 QSV, 1 any other); HW_DEVICE: -1.0 (no device
+        chosen), as cv2. QUALITY and FRAMEBYTES are 0.0, as with cv2's FFmpeg back end: the
+        writer reports neither a 0..100 quality nor a per-frame size."""
+        if not self._w:
+            return 0.0
+        if prop == VIDEOWRITER_PROP_IS_COLOR:
+            return 1.0 if self._is_color else 0.0
+        if prop == VIDEOWRITER_PROP_NSTRIPES:
+            return float(self._threads) if self._threads else -1.0
+        if prop == VIDEOWRITER_PROP_HW_DEVICE:
+            return -1.0
+        if prop == VIDEOWRITER_PROP_KEY_INTERVAL:
+            return float(self._keyint) if self._keyint else 0.0
+        if prop == VIDEOWRITER_PROP_HW_ACCELERATION:
+            enc = self.encoder
+            if enc.startswith("lib"):
+                return float(_ACCEL_NONE)
+            for name, value in _ACCEL.items():
+                if enc.endswith("_" + name):
+                    return float(value)
+            return float(_ACCEL_ANY)
+        return 0.0
+
+    def set(self, prop, value):
+        """cv2's VideoWriter.set(): False for every id. As with cv2's FFmpeg back end,
+        nothing can change once the encoder is open; give the setting (crf, threads,
+        keyint, ...) to the constructor instead."""
+        return False
 
     def __enter__(self):
         return self

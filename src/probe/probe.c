@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,13 +71,30 @@ void vp_probe_default_opts(VpProbeOpts *opts)
     vpi_opt_defaults(&vpi_probe_options, opts);
 }
 
+static void free_tags(VpTag *tags, int nb)
+{
+    for (int i = 0; i < nb; i++) {
+        free(tags[i].key);
+        free(tags[i].value);
+    }
+    free(tags);
+}
+
 void vp_media_info_free(VpMediaInfo **info)
 {
     if (!info || !*info)
         return;
-    free((*info)->path);
-    free((*info)->streams);
-    free(*info);
+    VpMediaInfo *mi = *info;
+    if (mi->streams)
+        for (int i = 0; i < mi->nb_streams; i++)
+            free_tags(mi->streams[i].tags, mi->streams[i].nb_tags);
+    for (int i = 0; i < mi->nb_chapters; i++)
+        free(mi->chapters[i].title);
+    free(mi->chapters);
+    free_tags(mi->tags, mi->nb_tags);
+    free(mi->path);
+    free(mi->streams);
+    free(mi);
     *info = NULL;
 }
 
@@ -162,6 +180,56 @@ static void parse_itunsmpb(AVDictionary *md, VpStreamInfo *si)
     }
 }
 
+/* Copies every tag of @p md; *out stays NULL for none. On ENOMEM what was copied is kept in
+ * *out / *nb so the caller's one free path releases it. */
+static int copy_tags(const AVDictionary *md, VpTag **out, int *nb)
+{
+    const AVDictionaryEntry *e = NULL;
+    int n = av_dict_count(md);
+
+    *out = NULL;
+    *nb = 0;
+    if (n <= 0)
+        return 0;
+    *out = calloc((size_t)n, sizeof(**out));
+    if (!*out)
+        return AVERROR(ENOMEM);
+    while (*nb < n && (e = av_dict_get(md, "", e, AV_DICT_IGNORE_SUFFIX))) {
+        VpTag *t = &(*out)[*nb];
+        t->key = strdup(e->key);
+        t->value = strdup(e->value);
+        if (t->key || t->value)
+            (*nb)++;
+        if (!t->key || !t->value)
+            return AVERROR(ENOMEM);
+    }
+    return 0;
+}
+
+static int copy_chapters(const AVFormatContext *fc, VpMediaInfo *mi)
+{
+    if (!fc->nb_chapters)
+        return 0;
+    /* nb_chapters is an unsigned int the demuxer grew one by one; calloc checks the product */
+    if (fc->nb_chapters > INT_MAX)
+        return AVERROR_INVALIDDATA;
+    mi->chapters = calloc(fc->nb_chapters, sizeof(*mi->chapters));
+    if (!mi->chapters)
+        return AVERROR(ENOMEM);
+    for (unsigned i = 0; i < fc->nb_chapters; i++) {
+        const AVChapter *ch = fc->chapters[i];
+        const AVDictionaryEntry *e = av_dict_get(ch->metadata, "title", NULL, 0);
+        VpChapter *c = &mi->chapters[i];
+        c->start = ch->time_base.den ? ts_seconds(ch->start, ch->time_base) : NAN;
+        c->end = ch->time_base.den ? ts_seconds(ch->end, ch->time_base) : NAN;
+        c->title = strdup(e ? e->value : "");
+        if (!c->title)
+            return AVERROR(ENOMEM);
+        mi->nb_chapters++;
+    }
+    return 0;
+}
+
 static void fill_stream(AVFormatContext *fc, AVStream *st, VpStreamInfo *si)
 {
     AVCodecParameters *par = st->codecpar;
@@ -227,6 +295,13 @@ static void fill_stream(AVFormatContext *fc, AVStream *st, VpStreamInfo *si)
         name = av_color_space_name(par->color_space);
         vpi_strlcpy(si->color_space, name && par->color_space != AVCOL_SPC_UNSPECIFIED ? name : "",
                     sizeof(si->color_space));
+        name = av_color_primaries_name(par->color_primaries);
+        vpi_strlcpy(si->color_primaries,
+                    name && par->color_primaries != AVCOL_PRI_UNSPECIFIED ? name : "",
+                    sizeof(si->color_primaries));
+        name = av_color_transfer_name(par->color_trc);
+        vpi_strlcpy(si->color_transfer, name && par->color_trc != AVCOL_TRC_UNSPECIFIED ? name : "",
+                    sizeof(si->color_transfer));
         si->r_frame_rate = (VpRational){ st->r_frame_rate.num, st->r_frame_rate.den };
         si->avg_frame_rate = (VpRational){ st->avg_frame_rate.num, st->avg_frame_rate.den };
         si->video_delay = par->video_delay;
@@ -382,6 +457,8 @@ static int probe_streams(AVFormatContext *fc, ProbeCtx *pc, VpMediaInfo *mi)
         AVStream *st = fc->streams[i];
         VpStreamInfo *si = &mi->streams[i];
         fill_stream(fc, st, si);
+        if ((ret = copy_tags(st->metadata, &si->tags, &si->nb_tags)) < 0)
+            goto end;
         if (si->type == VP_STREAM_VIDEO && mi->video_index < 0)
             mi->video_index = i;
         if (si->type == VP_STREAM_AUDIO && mi->audio_index < 0)
@@ -610,6 +687,9 @@ static int probe_open(const char *path, ProbeCtx *pc, VpMediaInfo **out)
     mi->start_time = fc->start_time == AV_NOPTS_VALUE ? NAN
                                                       : fc->start_time / (double)AV_TIME_BASE;
     mi->bit_rate = fc->bit_rate;
+    if ((ret = copy_tags(fc->metadata, &mi->tags, &mi->nb_tags)) < 0 ||
+        (ret = copy_chapters(fc, mi)) < 0)
+        goto fail;
 
     if (is_mp4_family(fc) && index_past_eof(fc, mi->size)) {
         ret = VP_ERR_TRUNCATED;

@@ -21,6 +21,39 @@ assert_contains "$OUT" "starts on IDR" "human: GOP start"
 assert_contains "$OUT" "priming 1024 samples" "human: AAC priming"
 assert_eq "$ERR" "" "nothing on stderr for a good file"
 
+# Tags, colour and chapters; a tag's newline cannot break the line. WebM gives no stream
+# duration: "unknown", as JSON's null, not 0.000 s.
+printf ';FFMETADATA1\ntitle=Holiday\n[CHAPTER]\nTIMEBASE=1/1000\nSTART=0\nEND=1500\ntitle=Intro\n' \
+    > "$WORK/chapters.txt"
+T=$(media cp_tags.mkv -f lavfi -i testsrc2=s=160x120:r=25:d=2 -i "$WORK/chapters.txt" \
+    -map 0 -map_metadata 1 -map_chapters 1 -metadata "comment=$(printf 'two\nlines')" \
+    -metadata:s:v:0 title="Cam A" -c:v libx264 -preset ultrafast -color_primaries bt2020 \
+    -color_trc smpte2084 -colorspace bt2020nc -color_range tv)
+W=$(media cp_vp9.webm -f lavfi -i testsrc2=s=160x120:r=25:d=1 -c:v libvpx-vp9 \
+    -deadline realtime)
+run "$VIDPIPE" probe "$T" "$W"
+assert_eq "$RC" 0 "probe tags exit"
+assert_contains "$OUT" "          tag title: Holiday" "human: file title tag"
+assert_contains "$OUT" "          tag COMMENT: two?lines" "human: control characters as ?"
+assert_contains "$OUT" "        tag title: Cam A" "human: stream title tag"
+assert_contains "$OUT" "  chapter 0  0.000 s .. 1.500 s  Intro" "human: chapter"
+assert_contains "$OUT" "colour bt2020/smpte2084/bt2020nc  range tv" "human: HDR colour"
+assert_contains "$OUT" "tb 1/1000  start 0.000 s  duration unknown" "human: WebM duration"
+case $OUT in *"0.000 s  ? kb/s"*) fail "a duration JSON calls null printed as 0.000 s" ;; esac
+
+# A tag whose name and value are Latin-1 bytes: the JSON document stays JSON.
+L=$(media cp_latin_tags.mkv -f lavfi -i testsrc2=s=64x48:r=10:d=1 -c:v libx264 \
+    -preset ultrafast -metadata "$(printf 'caf\351')=$(printf 'd\351j\340')")
+run "$VIDPIPE" probe --json "$L"
+assert_eq "$RC" 0 "Latin-1 tag exit"
+printf '%s' "$OUT" > "$WORK/latin.json"
+python3 - "$WORK/latin.json" <<'PY' || fail "Latin-1 tag in JSON"
+import json, sys
+tags = json.load(open(sys.argv[1]))["files"][0]["format"]["tags"]
+assert tags["CAF\ufffd"] == "d\ufffdj\ufffd" and tags["CAF\ufffd_bytes"] == "64e96ae0", tags
+PY
+check
+
 # JSON: one document, an entry per file, each with its own error.
 run "$VIDPIPE" probe --json "$A" "$WORK/missing.mp4" "$B"
 assert_eq "$RC" 2 "exit 2 when a file could not be read"

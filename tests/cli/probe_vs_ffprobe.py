@@ -60,6 +60,45 @@ CASES = [
 ]
 
 
+# ffmpeg's metadata file: a title for the file and two chapters (the second untitled).
+FFMETADATA = """;FFMETADATA1
+title=Holiday = 2024
+[CHAPTER]
+TIMEBASE=1/1000
+START=0
+END=1200
+title=Intro
+[CHAPTER]
+TIMEBASE=1/1000
+START=1200
+END=2000
+"""
+
+
+def make_tagged():
+    """Tags (file and stream), chapters, and an HDR10-tagged 10-bit HEVC stream (MP4) or an
+    H.264 one with other colour tags (Matroska, which also stores stream titles)."""
+    meta = os.path.join(MEDIA, "pv_chapters.txt")
+    with open(meta, "w") as f:
+        f.write(FFMETADATA)
+    common = V + ["testsrc2=s=320x240:r=25:d=2"] + ["-i", meta] + V + ["sine=r=48000:d=2"] + \
+        ["-map", "0:v", "-map", "2:a", "-map_metadata", "1", "-map_chapters", "1",
+         "-metadata", "creation_time=2024-05-01T10:00:00Z", "-metadata", "comment=take 3",
+         "-metadata:s:a:0", "language=fra", "-metadata:s:v:0", "title=Cam A",
+         "-c:a", "aac", "-shortest"]
+    hdr = ffmpeg("pv_hdr_tags.mp4", common + [
+        "-c:v", "libx265", "-preset", "ultrafast", "-x265-params", "log-level=none",
+        "-pix_fmt", "yuv420p10le", "-tag:v", "hvc1", "-color_primaries", "bt2020",
+        "-color_trc", "smpte2084", "-colorspace", "bt2020nc", "-color_range", "tv"])
+    mkv = ffmpeg("pv_tags.mkv", common + [
+        "-c:v", "libx264", "-preset", "ultrafast", "-color_primaries", "bt709",
+        "-color_trc", "arib-std-b67", "-colorspace", "bt709", "-color_range", "pc"])
+    webm = ffmpeg("pv_vp9.webm", V + ["testsrc2=s=160x120:r=25:d=1"] + V + ["sine=r=48000:d=1"]
+                  + ["-c:v", "libvpx-vp9", "-deadline", "realtime", "-c:a", "libopus",
+                     "-shortest"])
+    return [hdr, mkv, webm]
+
+
 def make_rotated():
     src = ffmpeg("pv_h264_aac.mp4", CASES[0][1])
     return ffmpeg("pv_rotated.mp4", ["-i", src, "-c", "copy", "-metadata:s:v:0", "rotate=90"])
@@ -67,6 +106,7 @@ def make_rotated():
 
 def ffprobe(path):
     out = subprocess.run(["ffprobe", "-v", "error", "-show_format", "-show_streams",
+                          "-show_chapters",
                           "-count_packets", "-count_frames", "-of", "json", path],
                          check=True, capture_output=True, text=True).stdout
     return json.loads(out)
@@ -113,6 +153,14 @@ def compare(path):
     same(f"{name} bit_rate", f["bit_rate"], intval(rf.get("bit_rate")))
     same(f"{name} nb_streams", f["nb_streams"], rf["nb_streams"])
     same(f"{name} stream count", len(ours["streams"]), len(ref["streams"]))
+    same(f"{name} tags", f["tags"], rf.get("tags", {}))
+    rc = ref.get("chapters", [])
+    same(f"{name} chapter count", len(ours["chapters"]), len(rc))
+    for i, (c, r) in enumerate(zip(ours["chapters"], rc)):
+        same(f"{name} chapter {i} start_time", c["start_time"], num(r.get("start_time")), 1e-6)
+        same(f"{name} chapter {i} end_time", c["end_time"], num(r.get("end_time")), 1e-6)
+        # MP4 stores an untitled chapter as "", Matroska stores nothing: both are null here
+        same(f"{name} chapter {i} title", c["title"], r.get("tags", {}).get("title") or None)
     for s, r in zip(ours["streams"], ref["streams"]):
         w = f"{name} #{r['index']}"
         same(f"{w} index", s["index"], r["index"])
@@ -126,7 +174,9 @@ def compare(path):
         same(f"{w} start_time", s["start_time"], num(r.get("start_time")), 1e-6)
         same(f"{w} duration", s["duration"], num(r.get("duration")), 1e-6)
         same(f"{w} bit_rate", s["bit_rate"], intval(r.get("bit_rate")))
-        same(f"{w} nb_packets", s["nb_packets"], intval(r.get("nb_read_packets")))
+        if r.get("nb_read_packets") is not None or r["codec_type"] != "data":
+            # (ffprobe reads no packet of MP4's chapter text track: the demuxer discards it)
+            same(f"{w} nb_packets", s["nb_packets"], intval(r.get("nb_read_packets")))
         if intval(r.get("nb_frames")) is not None:
             same(f"{w} nb_frames", s["nb_frames"], intval(r.get("nb_frames")))
             same(f"{w} nb_frames_counted", s["nb_frames_counted"], False)
@@ -136,8 +186,10 @@ def compare(path):
             same(f"{w} nb_frames_counted", s["nb_frames_counted"], True)
         same(f"{w} language", s["language"], r.get("tags", {}).get("language"))
         same(f"{w} default", int(s["default"]), r["disposition"]["default"])
+        same(f"{w} tags", s["tags"], r.get("tags", {}))
         if r["codec_type"] == "video":
-            same(f"{w} level", s["level"], r.get("level"))
+            lvl = r.get("level")
+            same(f"{w} level", s["level"], None if lvl == -99 else lvl)  # -99: unknown
             same(f"{w} width", s["width"], r["width"])
             same(f"{w} height", s["height"], r["height"])
             same(f"{w} sar", s["sample_aspect_ratio"], r.get("sample_aspect_ratio"))
@@ -145,6 +197,9 @@ def compare(path):
             same(f"{w} pix_fmt", s["pix_fmt"], r.get("pix_fmt"))
             fo = r.get("field_order")
             same(f"{w} field_order", s["field_order"], None if fo == "unknown" else fo)
+            for key in ("color_range", "color_space", "color_primaries", "color_transfer"):
+                v = r.get(key)
+                same(f"{w} {key}", s[key], None if v == "unknown" else v)
             same(f"{w} r_frame_rate", s["r_frame_rate"], r["r_frame_rate"])
             same(f"{w} avg_frame_rate", s["avg_frame_rate"], r["avg_frame_rate"])
             same(f"{w} video_delay", s["gop"]["video_delay"], r.get("has_b_frames"))
@@ -164,6 +219,7 @@ def compare(path):
 def main():
     paths = [ffmpeg(n, a) for n, a in CASES]
     paths.append(make_rotated())
+    paths += make_tagged()
     results = {os.path.basename(p): compare(p) for p in paths}
 
     # GOP and priming facts, checked against what the generating commands asked for.
@@ -189,6 +245,27 @@ def main():
     h = stream("pv_hevc.mp4", "video")
     same("hevc starts_with_idr", h["gop"]["starts_with_idr"], True)
     same("hevc parameter_sets", h["gop"]["parameter_sets"], "header")
+
+    # What the generating commands wrote, so an ffprobe that loses them cannot hide a gap.
+    hdr = stream("pv_hdr_tags.mp4", "video")
+    same("hdr colour", [hdr[k] for k in ("color_primaries", "color_transfer", "color_space",
+                                         "color_range")],
+         ["bt2020", "smpte2084", "bt2020nc", "tv"])
+    same("mkv colour", [stream("pv_tags.mkv", "video")[k] for k in
+                        ("color_primaries", "color_transfer", "color_space", "color_range")],
+         ["bt709", "arib-std-b67", "bt709", "pc"])
+    for name in ("pv_hdr_tags.mp4", "pv_tags.mkv"):
+        tags = {k.lower(): v for k, v in results[name]["format"]["tags"].items()}
+        same(f"{name} title tag", tags.get("title"), "Holiday = 2024")
+        same(f"{name} comment tag", tags.get("comment"), "take 3")
+        same(f"{name} chapters", [(c["start_time"], c["end_time"], c["title"])
+                                  for c in results[name]["chapters"]],
+             [(0.0, 1.2, "Intro"), (1.2, 2.0, None)])
+        same(f"{name} audio language", stream(name, "audio")["tags"].get("language"), "fra")
+    same("mp4 creation_time", results["pv_hdr_tags.mp4"]["format"]["tags"].get("creation_time"),
+         "2024-05-01T10:00:00.000000Z")
+    same("mkv stream title", stream("pv_tags.mkv", "video")["tags"].get("title"), "Cam A")
+    same("webm video duration unknown", stream("pv_vp9.webm", "video")["duration"], None)
 
     print(f"{checks} checks, {failures} failed")
     return 1 if failures else 0

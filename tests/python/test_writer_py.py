@@ -2,6 +2,8 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """The Python module: cv2.VideoWriter's interface over libvidpipe, checked through the
 decoded files (ffmpeg), the exceptions and messages, and what is left on disk."""
+import contextlib
+import io
 import os
 import resource
 import signal
@@ -203,11 +205,26 @@ def test_errors(d):
     check(out.error == path + ": fps: '30x' is not a frame rate (30, 29.97, 30000/1001, ntsc)",
           "bad fps message: " + out.error)
 
+    # A fourcc the writer cannot encode: as cv2 for a fourcc it cannot write, a warning on
+    # stderr, a writer that is not opened, write() that does nothing, no file.
+    for fourcc, shown in [(vidpipe.VideoWriter_fourcc(*"MJPG"), "0x47504a4d/'MJPG'"),
+                          (vidpipe.VideoWriter_fourcc(*"XVID"), "0x44495658/'XVID'"),
+                          ("mjpg", "'mjpg'")]:
+        avi = os.path.join(d, "cv2.avi")
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err):
+            out = vidpipe.VideoWriter(avi, fourcc, 30, (w, h))
+        check(not out.isOpened(), "%s must not open" % shown)
+        check(err.getvalue() == "vidpipe: %s: fourcc %s is not supported: the writer encodes "
+              "H.264 (avc1) and HEVC (hvc1)\n" % (avi, shown), "stderr: %r" % err.getvalue())
+        check(out.write(np.zeros((h, w, 3), np.uint8)) is False, "%s: write" % shown)
+        out.release()
+        check(not os.path.exists(avi), "%s: a file was left" % shown)
     try:
-        vidpipe.VideoWriter(path, "mjpg", 30, (w, h))
-        check(False, "unknown fourcc must raise")
+        vidpipe.VideoWriter(path, None, 30, (w, h), codec="mjpg")
+        check(False, "codec= naming no codec must raise")
     except ValueError as e:
-        check("mjpg" in str(e), "fourcc message: %s" % e)
+        check("mjpg" in str(e), "codec message: %s" % e)
 
     out = vidpipe.VideoWriter(os.path.join(d, "nodir", "x.mp4"), "avc1", 30, (w, h))
     check(not out.isOpened() and "No such file" in out.error, "missing dir: " + out.error)
@@ -231,6 +248,37 @@ def test_errors(d):
     out.release()
     check(out.stats["frames"] == 0, "no frame written")
     check(leftovers(d) == [], "temporary files left: %s" % leftovers(d))
+    # No frame, no file (finishing would leave a 262-byte MP4 with no stream, as cv2 4.6
+    # does, that players refuse).
+    check(not os.path.exists(path), "release() with no frame left %s" % path)
+
+
+def test_properties(d):
+    w, h = 64, 48
+    check((vidpipe.VIDEOWRITER_PROP_QUALITY, vidpipe.VIDEOWRITER_PROP_FRAMEBYTES,
+           vidpipe.VIDEOWRITER_PROP_NSTRIPES, vidpipe.VIDEOWRITER_PROP_IS_COLOR,
+           vidpipe.VIDEOWRITER_PROP_DEPTH, vidpipe.VIDEOWRITER_PROP_HW_ACCELERATION,
+           vidpipe.VIDEOWRITER_PROP_HW_DEVICE,
+           vidpipe.VIDEOWRITER_PROP_KEY_INTERVAL) == (1, 2, 3, 4, 5, 6, 7, 10),
+          "cv2's property ids")
+    path = os.path.join(d, "props.mp4")
+    out = vidpipe.VideoWriter(path, "avc1", 30, (w, h), False, preset="ultrafast", hw="none",
+                              threads=2, keyint=12)
+    got = {p: out.get(p) for p in (1, 2, 3, 4, 5, 6, 7, 10, 99)}
+    check(got == {1: 0.0, 2: 0.0, 3: 2.0, 4: 0.0, 5: 0.0, 6: 0.0, 7: -1.0, 10: 12.0, 99: 0.0},
+          "get, gray writer: %s" % got)
+    check(out.set(vidpipe.VIDEOWRITER_PROP_QUALITY, 50) is False, "set QUALITY")
+    check(out.set(vidpipe.VIDEOWRITER_PROP_NSTRIPES, 4) is False and
+          out.get(vidpipe.VIDEOWRITER_PROP_NSTRIPES) == 2.0, "set NSTRIPES changes nothing")
+    out.write(np.zeros((h, w), np.uint8))
+    out.release()
+    check(out.get(vidpipe.VIDEOWRITER_PROP_IS_COLOR) == 0.0, "get after release")
+    out = vidpipe.VideoWriter(path, "avc1", 30, (w, h), preset="ultrafast", hw="none")
+    check(out.get(vidpipe.VIDEOWRITER_PROP_IS_COLOR) == 1.0 and
+          out.get(vidpipe.VIDEOWRITER_PROP_NSTRIPES) == -1.0 and
+          out.get(vidpipe.VIDEOWRITER_PROP_KEY_INTERVAL) == 0.0,
+          "get, colour writer with defaults: %s %s" % (out.get(4), out.get(3)))
+    out.release()
 
 
 def fill_disk_child(path):
@@ -288,6 +336,7 @@ def main():
         test_hevc_keywords(d)
         test_audio(d)
         test_errors(d)
+        test_properties(d)
         test_write_failure(d)
         test_nonblocking(d)
     print("%d checks, %d failed" % (CHECKS, FAILS))

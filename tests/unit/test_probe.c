@@ -131,6 +131,51 @@ int main(void)
     }
     vp_media_info_free(&mi);
 
+    /* Tags, chapters and colour, from a file and from memory (what the library owns is
+     * freed by vp_media_info_free: the ASan run checks). */
+    char meta[1100], margs[2048];
+    snprintf(meta, sizeof(meta), "%s/tp_chapters.txt", media);
+    FILE *mf = fopen(meta, "w");
+    CHECK(mf != NULL);
+    if (mf) {
+        fputs(";FFMETADATA1\ntitle=Holiday\n[CHAPTER]\nTIMEBASE=1/1000\nSTART=0\nEND=500\n"
+              "title=Intro\n[CHAPTER]\nTIMEBASE=1/1000\nSTART=500\nEND=1000\n", mf);
+        fclose(mf);
+    }
+    snprintf(margs, sizeof(margs),
+             "-f lavfi -i testsrc2=s=64x48:r=10:d=1 -i '%s' -map 0 -map_metadata 1 "
+             "-map_chapters 1 -metadata:s:v:0 title=CamA -c:v libx264 -preset ultrafast "
+             "-color_primaries bt2020 -color_trc arib-std-b67 -colorspace bt2020nc", meta);
+    const char *tagged = gen("tp_tags.mkv", margs);
+    for (int pass = 0; pass < 2; pass++) {
+        size_t size = 0;
+        uint8_t *buf = pass ? slurp(tagged, &size) : NULL;
+        CHECK_EQ(pass ? vp_probe_buffer(buf, size, "mem.mkv", NULL, &mi)
+                      : vp_probe_file(tagged, NULL, &mi), 0);
+        free(buf);
+        if (!mi)
+            continue;
+        CHECK(mi->nb_tags >= 1 && mi->tags);
+        int title = 0;
+        for (int i = 0; i < mi->nb_tags; i++)
+            title += !strcmp(mi->tags[i].key, "title") && !strcmp(mi->tags[i].value, "Holiday");
+        CHECK_EQ(title, 1);
+        CHECK_EQ(mi->nb_chapters, 2);
+        if (mi->nb_chapters == 2) {
+            CHECK_NEAR(mi->chapters[0].start, 0.0, 1e-9);
+            CHECK_NEAR(mi->chapters[0].end, 0.5, 1e-9);
+            CHECK_STR(mi->chapters[0].title, "Intro");
+            CHECK_NEAR(mi->chapters[1].end, 1.0, 1e-9);
+            CHECK_STR(mi->chapters[1].title, "");
+        }
+        CHECK_STR(mi->streams[0].color_primaries, "bt2020");
+        CHECK_STR(mi->streams[0].color_transfer, "arib-std-b67");
+        CHECK_STR(mi->streams[0].color_space, "bt2020nc");
+        CHECK(mi->streams[0].nb_tags >= 1 && !strcmp(mi->streams[0].tags[0].key, "title") &&
+              !strcmp(mi->streams[0].tags[0].value, "CamA"));
+        vp_media_info_free(&mi);
+    }
+
     /* MPEG-TS: no index, packets are counted; parameter sets are in-band. */
     const char *ts = gen("tp_main.ts", "-f lavfi -i testsrc2=s=320x240:r=24:d=3 "
                          "-c:v libx264 -preset ultrafast -g 24 -f mpegts");
