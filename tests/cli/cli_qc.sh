@@ -135,6 +135,24 @@ assert_contains "$OUT" "$clean: PASS" "the readable file is still judged"
 run "$VIDPIPE" qc "$clean" "$defects" -j 2
 assert_eq "$RC" 1 "one failing file among two"
 
+# ---- a folder: the report ends with a summary, the files that did not pass first ----
+mkdir -p "$WORK/folder"
+cp "$clean" "$WORK/folder/a.mp4"
+cp "$defects" "$WORK/folder/b.mp4"
+printf 'garbage' > "$WORK/folder/c.mov"
+run "$VIDPIPE" qc "$WORK/folder"
+assert_eq "$RC" 2 "folder with an unreadable file: exit"
+tail=$(echo "$OUT" | tail -3)
+assert_eq "$tail" "qc summary: 3 files: 1 passed, 1 failed, 1 unreadable
+  FAIL        $WORK/folder/b.mp4: black, silence, freeze
+  UNREADABLE  $WORK/folder/c.mov: not a media file (no known container format)" \
+    "folder summary, failures first"
+run "$VIDPIPE" qc "$WORK/folder" --json
+s=$(echo "$OUT" | python3 -c 'import json,sys; s=json.load(sys.stdin)["summary"]; print(s["files"], s["passed"], s["failed"], s["unreadable"])')
+assert_eq "$s" "3 1 1 1" "folder summary in --json"
+run "$VIDPIPE" qc "$clean"
+assert_not_contains "$OUT" "qc summary" "one file: no summary"
+
 # ---- the HTML report ----
 run "$VIDPIPE" qc "$defects" --html "$WORK/r.html"
 assert_eq "$RC" 1 "html run exit"
