@@ -47,6 +47,10 @@ hout=$(hf "$WORK/c.mp4")
 check
 awk -v a="$hin" -v b="$hout" 'BEGIN { exit !(b < a - 15) }' || fail "noise above 6 kHz not removed ($hin -> $hout dB)"
 
+# The --eq help gives an example, not a default: without --eq the colours are left alone.
+run "$VIDPIPE" cleanup --help
+assert_contains "$(echo "$OUT" | grep -e '--eq B,C,S ')" \
+    "brightness,contrast,saturation: no default, e.g. 0.05,1.1,1.1" "--eq help: an example"
 # eq alone: one pass, same frames.
 run "$VIDPIPE" cleanup "$shaky" -o "$WORK/e.mp4" --eq 0,1,0
 assert_eq "$RC" 0 "eq-only exit"
