@@ -120,7 +120,7 @@ static void json_summary(CliJson *j, const TbItem *items, int nb)
         passed += r && !r->nb_failed;
     }
     cj_obj_begin(j, "summary");
-    cj_int(j, "files", nb);
+    cj_int(j, "total", nb);
     cj_int(j, "passed", passed);
     cj_int(j, "failed", failed);
     cj_int(j, "unreadable", unreadable);
@@ -144,7 +144,7 @@ static void json_item(CliJson *j, const TbItem *it)
 {
     const VpQcReport *r = it->result;
     cj_obj_begin(j, NULL);
-    cj_str(j, "file", it->in);
+    cj_str(j, "input", it->in);
     if (!r) {
         cj_str(j, "status", "unreadable");
         cj_str(j, "error", it->why);
@@ -260,7 +260,7 @@ static int run_qc(int argc, char **argv)
         cj_init(&j, stdout);
         cj_obj_begin(&j, NULL);
         cj_str(&j, "command", "qc");
-        cj_arr_begin(&j, "files");
+        cj_arr_begin(&j, "items");
     }
     for (int i = 0; i < nb; i++) {
         if (b.json)

@@ -29,9 +29,9 @@ printf '%s' "$OUT" > "$WORK/probe.json"
 python3 - "$WORK/probe.json" "$A" <<'PY' || fail "JSON document"
 import json, sys
 d = json.load(open(sys.argv[1]))
-f = d["files"]
+f = d["items"]
 assert len(f) == 3, f
-assert f[0]["file"] == sys.argv[2] and f[0]["error"] is None
+assert f[0]["input"] == sys.argv[2] and f[0]["error"] is None
 assert f[0]["streams"][0]["width"] == 320 and f[0]["streams"][0]["gop"]["keyframes"] == 2
 assert f[0]["streams"][1]["sample_rate"] == 48000
 assert f[1]["error"]["code"] == "ENOENT", f[1]
