@@ -293,6 +293,8 @@ static void print_summary(const VpBatchStats *st, int jobs, const char *report,
         cj_end(&j);
         return;
     }
+    if (cli_verbosity < 0) /* -q: errors only */
+        return;
     printf("batch: %lld item%s: %lld done, %lld skipped, %lld failed", (long long)st->total,
            st->total == 1 ? "" : "s", (long long)st->done, (long long)st->skipped,
            (long long)st->failed);

@@ -79,8 +79,9 @@ static int run_check(int argc, char **argv)
     if (json) {
         cj_init(&j, stdout);
         cj_obj_begin(&j, NULL);
+        cj_str(&j, "command", "check");
         cj_str(&j, "reference", paths[0]);
-        cj_arr_begin(&j, "files");
+        cj_arr_begin(&j, "items");
     }
     for (int i = 0; i < nb; i++) {
         VpCheckResult res = { 0 };
@@ -107,7 +108,7 @@ static int run_check(int argc, char **argv)
         notes += res.nb_diffs - res.nb_errors;
         if (json) {
             cj_obj_begin(&j, NULL);
-            cj_str(&j, "file", paths[i]);
+            cj_str(&j, "input", paths[i]);
             if (err < 0) {
                 cj_obj_begin(&j, "error");
                 cj_str(&j, "code", vp_err_name(err));

@@ -30,8 +30,9 @@ static int run_cleanup(int argc, char **argv)
     tb_batch_init(&b);
     /* Names, types, ranges and defaults are the library's (vidpipe/options.h). */
     const VpOptionTable *ct = vp_option_table("cleanup");
-    char b_def[16], c_def[16], s_def[16], eq_help[96];
-    snprintf(eq_help, sizeof(eq_help), "brightness,contrast,saturation (%s,%s,%s)",
+    char b_def[16], c_def[16], s_def[16], eq_help[128];
+    /* The table's values are an example, not a default: without --eq there is no eq. */
+    snprintf(eq_help, sizeof(eq_help), "brightness,contrast,saturation: no default, e.g. %s,%s,%s",
              cli_lib_default(ct, "brightness", b_def, sizeof(b_def)),
              cli_lib_default(ct, "contrast", c_def, sizeof(c_def)),
              cli_lib_default(ct, "saturation", s_def, sizeof(s_def)));

@@ -184,7 +184,7 @@ static int run_encode_raw(int argc, char **argv)
         cj_int(&j, "bytes", st.bytes);
         cj_obj_end(&j);
         cj_end(&j);
-    } else {
+    } else if (cli_verbosity >= 0) { /* -q: errors only */
         printf("%s: %lld frame%s, %s, %.2f s, %.1f fps, %lld bytes\n", out,
                (long long)st.frames, st.frames == 1 ? "" : "s", st.encoder, st.seconds, st.fps,
                (long long)st.bytes);

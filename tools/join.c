@@ -116,7 +116,7 @@ static int run_join(int argc, char **argv)
         }
         cj_obj_end(&js);
         cj_end(&js);
-    } else if (r >= 0) {
+    } else if (r >= 0 && cli_verbosity >= 0) { /* -q: errors only */
         printf("%s: %d segment%s, %d join%s, %lld video frames, %.3f s, %lld bytes; "
                  "%d AAC frame%s re-encoded at the joins%s in %.2f s\n",
                  out, nb, nb == 1 ? "" : "s", nb - 1, nb == 2 ? "" : "s",

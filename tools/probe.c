@@ -152,7 +152,7 @@ static void json_stream(CliJson *j, const VpStreamInfo *s)
 static void json_file(CliJson *j, const char *path, const VpMediaInfo *mi, int err)
 {
     cj_obj_begin(j, NULL);
-    cj_str(j, "file", path);
+    cj_str(j, "input", path);
     if (err < 0) {
         cj_obj_begin(j, "error");
         cj_str(j, "code", vp_err_name(err));
@@ -390,7 +390,8 @@ static int run_probe(int argc, char **argv)
     if (json) {
         cj_init(&j, stdout);
         cj_obj_begin(&j, NULL);
-        cj_arr_begin(&j, "files");
+        cj_str(&j, "command", "probe");
+        cj_arr_begin(&j, "items");
     }
     for (int i = 0; i < nb; i++) {
         if (job.errs[i] < 0) {

@@ -76,6 +76,57 @@ static void print_text(const TbItem *it)
         printf("  ... %d more decode errors (--json lists them)\n", r->nb_errors - 20);
 }
 
+/* What a person reads after a folder: the counts, then one line per file that did not pass
+ * (failed before unreadable, in input order), so the end of a long report says what to fix. */
+static void print_summary(const TbItem *items, int nb)
+{
+    int passed = 0, failed = 0, unreadable = 0;
+    for (int i = 0; i < nb; i++) {
+        const VpQcReport *r = items[i].result;
+        if (!r)
+            unreadable++;
+        else if (r->nb_failed)
+            failed++;
+        else
+            passed++;
+    }
+    printf("qc summary: %d file%s: %d passed, %d failed, %d unreadable\n", nb,
+           nb == 1 ? "" : "s", passed, failed, unreadable);
+    for (int i = 0; i < nb; i++) {
+        const VpQcReport *r = items[i].result;
+        if (!r || !r->nb_failed)
+            continue;
+        printf("  FAIL        %s:", items[i].in);
+        const char *sep = " ";
+        for (int c = 0; c < r->nb_checks; c++)
+            if (r->checks[c].verdict == VP_QC_FAIL) {
+                printf("%s%s", sep, r->checks[c].name);
+                sep = ", ";
+            }
+        putchar('\n');
+    }
+    for (int i = 0; i < nb; i++)
+        if (!items[i].result)
+            printf("  UNREADABLE  %s\n", items[i].why); /* "FILE: reason" */
+}
+
+static void json_summary(CliJson *j, const TbItem *items, int nb)
+{
+    int passed = 0, failed = 0, unreadable = 0;
+    for (int i = 0; i < nb; i++) {
+        const VpQcReport *r = items[i].result;
+        unreadable += !r;
+        failed += r && r->nb_failed;
+        passed += r && !r->nb_failed;
+    }
+    cj_obj_begin(j, "summary");
+    cj_int(j, "total", nb);
+    cj_int(j, "passed", passed);
+    cj_int(j, "failed", failed);
+    cj_int(j, "unreadable", unreadable);
+    cj_obj_end(j);
+}
+
 static void json_stretches(CliJson *j, const char *key, const VpQcStretch *v, int nb)
 {
     cj_arr_begin(j, key);
@@ -93,7 +144,7 @@ static void json_item(CliJson *j, const TbItem *it)
 {
     const VpQcReport *r = it->result;
     cj_obj_begin(j, NULL);
-    cj_str(j, "file", it->in);
+    cj_str(j, "input", it->in);
     if (!r) {
         cj_str(j, "status", "unreadable");
         cj_str(j, "error", it->why);
@@ -209,20 +260,24 @@ static int run_qc(int argc, char **argv)
         cj_init(&j, stdout);
         cj_obj_begin(&j, NULL);
         cj_str(&j, "command", "qc");
-        cj_arr_begin(&j, "files");
+        cj_arr_begin(&j, "items");
     }
     for (int i = 0; i < nb; i++) {
         if (b.json)
             json_item(&j, &items[i]);
         else
             print_text(&items[i]);
-        vp_qc_report_free((VpQcReport **)&items[i].result);
     }
+    if (!b.json && !job.single)
+        print_summary(items, nb);
     if (b.json) {
         cj_arr_end(&j);
+        json_summary(&j, items, nb);
         cj_obj_end(&j);
         cj_end(&j);
     }
+    for (int i = 0; i < nb; i++)
+        vp_qc_report_free((VpQcReport **)&items[i].result);
     tb_items_free(items, nb);
     return ret;
 }
@@ -235,7 +290,10 @@ const CliCommand cmd_qc = {
                "and defaults):\nintegrity (every decode error, with its time), resolution, "
                "duration bounds, audio present,\nsample peak and true peak (dBFS), "
                "integrated loudness and loudness range (EBU R128),\nblack, silent and frozen "
-               "stretches, audio vs video length. Failed checks are listed first.\n"
+               "stretches, audio vs video length. Failed checks are listed first. Over several files or\n"
+               "a folder, a summary ends the report: the counts passed, failed and unreadable, "
+               "then one\nline per file that did not pass, with its failed checks or the "
+               "reason.\n"
                "Exit status: 0 every check passed, 1 a check failed, 2 a file could not be "
                "read.",
     .run = run_qc,

@@ -128,7 +128,7 @@ static int run_replace_audio(int argc, char **argv)
         for (int i = 0; i < nb; i++) {
             const VpReplaceAudioResult *res = items[i].result;
             cj_obj_begin(&j, NULL);
-            cj_str(&j, "video", items[i].in);
+            cj_str(&j, "input", items[i].in);
             cj_str(&j, "audio", items[i].in2);
             cj_str(&j, "output", items[i].out);
             cj_str(&j, "status", items[i].status);

@@ -42,7 +42,7 @@ static void usage(FILE *f)
         fprintf(f, "  %-14s %s\n", commands[i]->name, commands[i]->summary);
     fprintf(f, "\nGlobal options (before COMMAND):\n"
                "  -v, --verbose  more detail on stderr (twice: FFmpeg's debug output)\n"
-               "  -q, --quiet    only errors on stderr\n"
+               "  -q, --quiet    only errors (no summary line after writing files)\n"
                "  --version      print the version and exit\n"
                "\n'vidpipe COMMAND --help' describes a command; 'man vidpipe' all of them.\n"
                "Exit codes: 0 success, 1 a check or item failed, 2 an input could not be "

@@ -111,6 +111,14 @@ typedef struct VpEncodeOpts {
     VpHwEncoder hw;             /**< video encoder family (default VP_HW_NONE: libx264);
                                      VP_HW_AUTO tries each hardware family, then libx264,
                                      as the writer does; x264_preset and crf are mapped */
+    int keep_depth;             /**< 1: a source with more than 8 bits per sample is encoded
+                                     at 10 bits (yuv420p10le; libx264's High 10 profile) when
+                                     the encoder takes it, else at 8 bits with a warning;
+                                     0 (default): 8 bits */
+    int keep_timing;            /**< 1: every decoded picture is encoded at its own time, in
+                                     the source's time base, so variable frame rate stays
+                                     variable (fps is then only the nominal rate); 0 (default):
+                                     pictures are placed on the constant-rate grid of fps */
 } VpEncodeOpts;
 
 /** Fill @p opts with the defaults. Thread-safe. */

@@ -200,7 +200,8 @@ static int try_family(const Family *f, const VpiEncoderSettings *s, VpiEncoder *
     c->opaque = (void *)o->logger;
     c->width = o->width;
     c->height = o->height;
-    c->time_base = av_inv_q(o->fps);
+    c->time_base = o->time_base.num > 0 && o->time_base.den > 0 ? o->time_base
+                                                                : av_inv_q(o->fps);
     c->framerate = o->fps;
     c->sample_aspect_ratio = o->sar.num > 0 && o->sar.den > 0 ? o->sar : (AVRational){ 1, 1 };
     c->colorspace = s->colorspace;
@@ -235,6 +236,9 @@ static int try_family(const Family *f, const VpiEncoderSettings *s, VpiEncoder *
         sw = s->input_format;
     } else if (f->hw == VP_HW_VAAPI) {
         sw = AV_PIX_FMT_NV12;
+    } else if (s->high_depth && supports(codec, AV_PIX_FMT_YUV420P10)) {
+        /* libx264 then writes the High 10 profile (Debian's build has both depths). */
+        sw = AV_PIX_FMT_YUV420P10;
     } else if ((s->input_format == AV_PIX_FMT_YUV420P || s->input_format == AV_PIX_FMT_NV12) &&
                supports(codec, s->input_format)) {
         sw = s->input_format;

@@ -20,6 +20,8 @@ typedef struct VpiEncoderSettings {
     AVRational sar;                    /* 0/0: 1:1 */
     enum AVPixelFormat input_format;   /* the caller's frames, as FFmpeg names them */
     int exact_format;                  /* 1: the encoder must take input_format as it is */
+    int high_depth;                    /* 1: 10-bit 4:2:0 when the encoder takes it */
+    AVRational time_base;              /* 0/0: 1/fps */
     enum AVColorSpace colorspace;      /* tagged in the stream; UNSPECIFIED: not tagged */
     enum AVColorPrimaries primaries;
     enum AVColorTransferCharacteristic trc;

@@ -139,6 +139,9 @@ int vp_cleanup(const char *in, const char *out, const VpCleanupOpts *opts)
     eo.audio_bitrate = opts->audio_bitrate;
     eo.video_filters = vf[0] ? vf : NULL;
     eo.audio_filters = af[0] ? af : NULL;
+    /* A clean-up changes the look, not the format: 10-bit stays 10-bit, VFR stays VFR. */
+    eo.keep_depth = 1;
+    eo.keep_timing = 1;
     if ((ret = vp_pipeline_add_encode(p, &eo)) >= 0)
         ret = vp_pipeline_run(p);
     if (ret > 0)

@@ -32,6 +32,7 @@ typedef struct EncodeCtx {
     int64_t next_slot;
     int started;
     int64_t last_in_us;
+    int64_t last_pts;           /* keep_timing: the last picture's time, in vtb */
 
     AVFilterGraph *vgraph;
     AVFilterContext *vsrc, *vsink;
@@ -170,6 +171,11 @@ static int open_video_encoder(VpiSink *s, EncodeCtx *c)
     e.width = c->out_w;
     e.height = c->out_h;
     e.fps = c->fps;
+    e.time_base = c->vtb;
+    const AVPixFmtDescriptor *d = s->src->vst ? av_pix_fmt_desc_get(s->src->vst->codecpar->format)
+                                              : NULL;
+    int deep = d && d->comp[0].depth > 8;
+    e.high_depth = c->o.keep_depth && deep;
     e.preset = c->o.x264_preset;
     e.crf = c->o.crf;
     e.max_bitrate = c->o.max_bitrate;
@@ -191,6 +197,10 @@ static int open_video_encoder(VpiSink *s, EncodeCtx *c)
         return ret;
     }
     c->venc = c->enc.ctx;
+    if (e.high_depth && c->enc.sw_format != AV_PIX_FMT_YUV420P10)
+        vpi_log(s->src->log, VP_LOG_WARNING, "%s: the source has %d-bit samples; %s encodes "
+                "8 bits only, so the output has 8", s->path, d->comp[0].depth,
+                c->venc->codec->name);
     vpi_log(s->src->log, *tried ? VP_LOG_INFO : VP_LOG_VERBOSE, "%s: encoder %s%s%s%s", s->path,
             c->venc->codec->name, *tried ? " (not used: " : "", tried, *tried ? ")" : "");
     if (!(c->ost_v = avformat_new_stream(c->oc, NULL)))
@@ -435,6 +445,8 @@ static int need_video(VpiSink *s, int64_t us)
 {
     EncodeCtx *c = s->priv;
     int64_t dur = s->src->frame_dur_us;
+    if (c->o.keep_timing)
+        return 1;
     /* Kept only if the next picture (one frame later) rounds to a later slot. */
     return !dur || slot_of(c, us + dur) > slot_of(c, us);
 }
@@ -448,6 +460,16 @@ static int on_video(VpiSink *s, AVFrame *f)
     if (c->o.end_time > 0 && f->pts >= c->o.end_time * 1e6)
         return 0;
     c->last_in_us = f->pts;
+    if (c->o.keep_timing) {
+        /* Each picture at its own time; one whose time does not advance (a repeated
+         * timestamp) cannot follow in the encoder and is dropped, as ffmpeg's passthrough. */
+        int64_t pts = av_rescale_q(f->pts, AV_TIME_BASE_Q, c->vtb);
+        if (c->started && pts <= c->last_pts)
+            return 0;
+        c->started = 1;
+        c->last_pts = pts;
+        return emit(s, c, f, pts);
+    }
     if (!c->started) {
         c->started = 1;
         c->next_slot = r < 0 ? 0 : r;
@@ -546,6 +568,9 @@ static int init(VpiSink *s, const VpiSource *src)
         fps = (AVRational){ 25, 1 };
     c->fps = fps;
     c->vtb = av_inv_q(fps);
+    if (c->o.keep_timing && !c->exact && src->vst && src->vst->time_base.num > 0 &&
+        src->vst->time_base.den > 0)
+        c->vtb = src->vst->time_base;
 
     if ((ret = vpi_sink_output_begin(s)) < 0)
         return ret;
@@ -632,7 +657,7 @@ static int finish(VpiSink *s)
     int ret;
 
     if (!c->o.copy_video) {
-        if (!c->cand) {
+        if (c->o.keep_timing ? !c->started : !c->cand) {
             vpi_log(s->src->log, VP_LOG_VERBOSE, "%s: no picture of %s could be decoded", s->path,
                     s->src->info->path);
             return VP_ERR_CORRUPT;
@@ -640,7 +665,7 @@ static int finish(VpiSink *s)
         /* The last picture fills the slots up to the end of its display time. */
         int64_t dur = s->src->frame_dur_us ? s->src->frame_dur_us : 40000;
         int64_t end = slot_of(c, c->last_in_us + dur);
-        while (c->next_slot < end || !c->frames_out) {
+        while (!c->o.keep_timing && (c->next_slot < end || !c->frames_out)) {
             if ((ret = emit(s, c, c->cand, c->next_slot)) < 0)
                 return ret;
             c->next_slot++;

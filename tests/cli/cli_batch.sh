@@ -20,6 +20,10 @@ assert_eq "$RC" 0 "personal: exit code"
 assert_contains "$OUT" "batch: 4 items: 4 done, 0 skipped, 0 failed" "personal: summary"
 assert_contains "$OUT" "report: $WORK/out/vidpipe-report.jsonl, log: $WORK/out/vidpipe-batch.log" \
     "personal: summary names the report and log"
+# -q: errors only, so no summary either; the outputs are made all the same.
+run "$VIDPIPE" -q batch --intro "$INTRO" --outro "$OUTRO" --personal "$P" --out "$WORK/qout" -j 2
+assert_eq "$RC|$OUT|$ERR" "0||" "-q: exit 0, nothing printed"
+assert_eq "$(ls "$WORK/qout" | grep -c '\.mp4$')" 4 "-q: the four outputs"
 for n in anna "bob 2" clip10 clip9; do
     assert_output "$WORK/out/$n.mp4" $FRAMES "personal $n"
 done

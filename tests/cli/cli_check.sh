@@ -61,12 +61,12 @@ python3 - "$WORK/c.json" <<'PY' || fail "check JSON"
 import json, sys
 d = json.load(open(sys.argv[1]))
 assert d["joinable"] is False and d["errors"] == 3, d
-big = d["files"][1]
+big = d["items"][1]
 assert big["joinable"] is False
 res = [x for x in big["differences"] if x["field"] == "video.resolution"][0]
 assert res == {"severity": "error", "field": "video.resolution", "value": "640x480",
                "reference_value": "320x240", "conformable": True, "requirement": False}, res
-assert d["files"][2]["joinable"] is True
+assert d["items"][2]["joinable"] is True
 PY
 check
 
@@ -84,7 +84,7 @@ printf '%s' "$OUT" > "$WORK/long.json"
 python3 - "$WORK/long.json" <<'PY' || fail "long audio JSON"
 import json, sys
 d = json.load(open(sys.argv[1]))
-n = [x for x in d["files"][1]["differences"] if x["field"] == "audio.longer_than_video"][0]
+n = [x for x in d["items"][1]["differences"] if x["field"] == "audio.longer_than_video"][0]
 assert n["value"].startswith("audio 2.0") and n["value"].endswith(", video 1.000 s"), n
 assert n["reference_value"] is None, n
 PY

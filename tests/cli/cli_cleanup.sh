@@ -47,11 +47,35 @@ hout=$(hf "$WORK/c.mp4")
 check
 awk -v a="$hin" -v b="$hout" 'BEGIN { exit !(b < a - 15) }' || fail "noise above 6 kHz not removed ($hin -> $hout dB)"
 
+# The --eq help gives an example, not a default: without --eq the colours are left alone.
+run "$VIDPIPE" cleanup --help
+assert_contains "$(echo "$OUT" | grep -e '--eq B,C,S ')" \
+    "brightness,contrast,saturation: no default, e.g. 0.05,1.1,1.1" "--eq help: an example"
 # eq alone: one pass, same frames.
 run "$VIDPIPE" cleanup "$shaky" -o "$WORK/e.mp4" --eq 0,1,0
 assert_eq "$RC" 0 "eq-only exit"
 sat=$(ffmpeg -nostdin -v error -i "$WORK/e.mp4" -frames:v 1 -vf signalstats,metadata=print:key=lavfi.signalstats.SATAVG:file=- -f null - | sed -n 's/.*SATAVG=//p')
 assert_near "$sat" 0 2 "saturation 0 makes it grey"
+
+# A clean-up keeps the format: 10-bit stays 10-bit (libx264's High 10), and a variable frame
+# rate keeps every picture at its own time (30 fps, then 15 fps for 1 s, then 30 fps again).
+deep=$(media tb_10bit.mp4 -f lavfi -i testsrc2=s=320x240:r=30:d=2 -c:v libx264 -preset fast \
+      -pix_fmt yuv420p10le)
+run "$VIDPIPE" cleanup "$deep" -o "$WORK/deep.mp4" --eq 0.05,1,1
+assert_eq "$RC|$ERR" "0|" "10-bit: exit, nothing on stderr"
+assert_eq "$(ffprobe -v error -select_streams v -show_entries stream=pix_fmt,profile -of csv=p=0 \
+    "$WORK/deep.mp4")" "High 10,yuv420p10le" "10-bit input gives 10-bit output"
+vfr=$(media tb_vfr.mp4 -f lavfi -i testsrc2=s=320x240:r=30:d=3 \
+      -vf "setpts='if(lt(N,30),N/30,if(lt(N,60),1+(N-30)/15,3+(N-60)/30))/TB'" -fps_mode vfr \
+      -c:v libx264 -preset fast -pix_fmt yuv420p)
+run "$VIDPIPE" cleanup "$vfr" -o "$WORK/vfr.mp4" --eq 0.05,1,1
+assert_eq "$RC|$ERR" "0|" "VFR: exit, nothing on stderr"
+pic_times() { ffprobe -v error -select_streams v -show_entries frame=pts_time -of csv=p=0 "$1" | tr -d ,; }
+pic_times "$vfr" > "$WORK/vfr_in.txt"
+pic_times "$WORK/vfr.mp4" > "$WORK/vfr_out.txt"
+assert_contains "$(tr '\n' ' ' < "$WORK/vfr_in.txt")" "1.000000 1.066667 1.133333" \
+    "the source is VFR (15 fps after 1 s)"
+check; cmp -s "$WORK/vfr_in.txt" "$WORK/vfr_out.txt" || fail "VFR: picture times differ from the source's"
 
 run "$VIDPIPE" cleanup "$shaky" -o "$WORK/x.mp4"
 assert_eq "$RC" 3 "nothing to do is a usage error"

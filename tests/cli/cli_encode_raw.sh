@@ -15,6 +15,10 @@ assert_eq "$(probe "$WORK/a.mp4" codec_name,width,height,r_frame_rate,nb_frames)
     "h264,64,48,30000/1001,12" "pipe: decoded stream"
 assert_eq "$(ffmpeg -v error -i "$WORK/a.mp4" -f framecrc - | grep -c '^0,')" 12 \
     "pipe: frames that decode"
+# -q: errors only, so no summary line either.
+run "$VIDPIPE" -q encode-raw -s 64x48 -i "$raw" --preset ultrafast "$WORK/q.mp4"
+assert_eq "$RC|$OUT|$ERR" "0||" "-q: exit 0, nothing printed"
+[ -s "$WORK/q.mp4" ] || fail "-q: no output written"
 
 # From a file, to MKV, with --json; hevc.
 run "$VIDPIPE" encode-raw -s 64x48 -i "$raw" -c hevc --json "$WORK/b.mkv"

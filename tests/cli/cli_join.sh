@@ -14,6 +14,10 @@ join_segments
 run "$VIDPIPE" join -o "$WORK/abc.mp4" "$A" "$G" "$A"
 assert_eq "$RC" 0 "join exit code"
 assert_contains "$OUT" "3 segments, 2 joins, 76 video frames" "summary line"
+# -q: errors only, so no summary line either.
+run "$VIDPIPE" -q join -o "$WORK/quiet.mp4" "$A" "$G"
+assert_eq "$RC|$OUT|$ERR" "0||" "-q: exit 0, nothing printed"
+[ -s "$WORK/quiet.mp4" ] || fail "-q: no output written"
 frame_md5s "$WORK/abc.mp4" > "$WORK/out.md5"
 frame_md5s "$A" "$G" "$A" > "$WORK/src.md5"
 assert_eq "$(wc -l < "$WORK/out.md5")" 76 "frame count is the sum"

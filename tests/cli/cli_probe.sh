@@ -49,7 +49,7 @@ assert_eq "$RC" 0 "Latin-1 tag exit"
 printf '%s' "$OUT" > "$WORK/latin.json"
 python3 - "$WORK/latin.json" <<'PY' || fail "Latin-1 tag in JSON"
 import json, sys
-tags = json.load(open(sys.argv[1]))["files"][0]["format"]["tags"]
+tags = json.load(open(sys.argv[1]))["items"][0]["format"]["tags"]
 assert tags["CAF\ufffd"] == "d\ufffdj\ufffd" and tags["CAF\ufffd_bytes"] == "64e96ae0", tags
 PY
 check
@@ -62,9 +62,9 @@ printf '%s' "$OUT" > "$WORK/probe.json"
 python3 - "$WORK/probe.json" "$A" <<'PY' || fail "JSON document"
 import json, sys
 d = json.load(open(sys.argv[1]))
-f = d["files"]
+f = d["items"]
 assert len(f) == 3, f
-assert f[0]["file"] == sys.argv[2] and f[0]["error"] is None
+assert f[0]["input"] == sys.argv[2] and f[0]["error"] is None
 assert f[0]["streams"][0]["width"] == 320 and f[0]["streams"][0]["gop"]["keyframes"] == 2
 assert f[0]["streams"][1]["sample_rate"] == 48000
 assert f[1]["error"]["code"] == "ENOENT", f[1]

@@ -25,7 +25,7 @@ run "$VIDPIPE" qc "$defects" --json
 assert_eq "$RC" 1 "defects exit"
 res=$(echo "$OUT" | python3 -c '
 import json, sys
-f = json.load(sys.stdin)["files"][0]
+f = json.load(sys.stdin)["items"][0]
 def one(k):
     v = f[k]
     return "%d:%.2f-%.2f" % (len(v), v[0]["start"], v[0]["end"]) if v else "0"
@@ -70,7 +70,7 @@ assert_eq "$ERR" "vidpipe: $WORK/bad3.json: QC spec: max_duration: value 2 is be
 
 # ---- loudness and peaks, measured independently with ffmpeg's ebur128 ----
 run "$VIDPIPE" qc "$clean" --json
-got=$(echo "$OUT" | python3 -c 'import json,sys; m=json.load(sys.stdin)["files"][0]["measurements"]; print(m["integrated_lufs"], m["loudness_range_lu"], m["true_peak_dbtp"])')
+got=$(echo "$OUT" | python3 -c 'import json,sys; m=json.load(sys.stdin)["items"][0]["measurements"]; print(m["integrated_lufs"], m["loudness_range_lu"], m["true_peak_dbtp"])')
 ref=$(ffmpeg -nostdin -i "$clean" -vn -af ebur128=peak=true -f null - 2>&1 | python3 -c '
 import re, sys
 t = sys.stdin.read().split("Summary:")[-1]
@@ -95,7 +95,7 @@ run "$VIDPIPE" qc "$WORK/corrupt.mp4" --json
 assert_eq "$RC" 1 "corrupt exit"
 c=$(echo "$OUT" | python3 -c '
 import json, sys
-f = json.load(sys.stdin)["files"][0]
+f = json.load(sys.stdin)["items"][0]
 c = f["corrupt"]
 ok = len(c) == 1 and c[0]["start"] >= 2.8 and c[0]["start"] <= 3.1 and c[0]["end"] >= 3.4 and c[0]["end"] <= 3.8
 fail = [x["name"] for x in f["checks"] if x["verdict"] == "fail"]
@@ -111,7 +111,7 @@ for a in "$audioonly" "$wav"; do
     assert_eq "$RC" 0 "audio-only $a exit"
     c=$(echo "$OUT" | python3 -c '
 import json, sys
-f = json.load(sys.stdin)["files"][0]
+f = json.load(sys.stdin)["items"][0]
 v = {x["name"]: x["verdict"] for x in f["checks"]}
 m = f["measurements"]
 print(f["status"], v["resolution"], v["black"], v["freeze"], v["audio"], v["loudness"],
@@ -134,6 +134,24 @@ assert_eq "$ERR" "vidpipe: $WORK/g.mov: not a media file (no known container for
 assert_contains "$OUT" "$clean: PASS" "the readable file is still judged"
 run "$VIDPIPE" qc "$clean" "$defects" -j 2
 assert_eq "$RC" 1 "one failing file among two"
+
+# ---- a folder: the report ends with a summary, the files that did not pass first ----
+mkdir -p "$WORK/folder"
+cp "$clean" "$WORK/folder/a.mp4"
+cp "$defects" "$WORK/folder/b.mp4"
+printf 'garbage' > "$WORK/folder/c.mov"
+run "$VIDPIPE" qc "$WORK/folder"
+assert_eq "$RC" 2 "folder with an unreadable file: exit"
+tail=$(echo "$OUT" | tail -3)
+assert_eq "$tail" "qc summary: 3 files: 1 passed, 1 failed, 1 unreadable
+  FAIL        $WORK/folder/b.mp4: black, silence, freeze
+  UNREADABLE  $WORK/folder/c.mov: not a media file (no known container format)" \
+    "folder summary, failures first"
+run "$VIDPIPE" qc "$WORK/folder" --json
+s=$(echo "$OUT" | python3 -c 'import json,sys; s=json.load(sys.stdin)["summary"]; print(s["total"], s["passed"], s["failed"], s["unreadable"])')
+assert_eq "$s" "3 1 1 1" "folder summary in --json"
+run "$VIDPIPE" qc "$clean"
+assert_not_contains "$OUT" "qc summary" "one file: no summary"
 
 # ---- the HTML report ----
 run "$VIDPIPE" qc "$defects" --html "$WORK/r.html"

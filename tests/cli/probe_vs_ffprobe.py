@@ -117,7 +117,7 @@ def vidpipe(path):
     if r.returncode != 0:
         fail(f"{path}: vidpipe probe exited {r.returncode}: {r.stderr.strip()}")
         return None
-    return json.loads(r.stdout)["files"][0]
+    return json.loads(r.stdout)["items"][0]
 
 
 def same(where, ours, theirs, tol=None):
