@@ -635,11 +635,7 @@ static void worker_free(void *opaque, void *worker)
 
 static int validate(const VpBatchOpts *o)
 {
-    char why[256];
-    int ret = vpi_opt_check(&vpi_batch_options, o, why, sizeof(why));
-    if (ret < 0)
-        vpi_log(&o->logger, VP_LOG_ERROR, "batch: %s", why);
-    return ret;
+    return vpi_opt_check_log(&vpi_batch_options, o, &o->logger, "batch");
 }
 
 /* The report is truncated and the log appended to: neither may be an item's input. Costs

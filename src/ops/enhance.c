@@ -57,11 +57,8 @@ void vp_cleanup_default_opts(VpCleanupOpts *o)
 
 static int validate(const VpCleanupOpts *o)
 {
-    char why[256];
-    int ret = vpi_opt_check(&vpi_cleanup_options, o, why, sizeof(why));
-    if (ret < 0)
-        vpi_log(o->pipeline ? &o->pipeline->logger : NULL, VP_LOG_ERROR, "cleanup: %s", why);
-    return ret;
+    return vpi_opt_check_log(&vpi_cleanup_options, o, o->pipeline ? &o->pipeline->logger : NULL,
+                             "cleanup");
 }
 
 /* A transforms file name that needs no escaping inside a filter graph description. */

@@ -34,11 +34,8 @@ void vp_loudnorm_default_opts(VpLoudnormOpts *o)
 
 static int validate(const VpLoudnormOpts *o)
 {
-    char why[256];
-    int ret = vpi_opt_check(&vpi_loudnorm_options, o, why, sizeof(why));
-    if (ret < 0)
-        vpi_log(o->pipeline ? &o->pipeline->logger : NULL, VP_LOG_ERROR, "loudnorm: %s", why);
-    return ret;
+    return vpi_opt_check_log(&vpi_loudnorm_options, o, o->pipeline ? &o->pipeline->logger : NULL,
+                             "loudnorm");
 }
 
 /* First pass: the audio's integrated loudness, true peak and loudness range. */

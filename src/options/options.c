@@ -460,6 +460,16 @@ void vpi_opt_defaults(const VpiOptTable *t, void *obj)
     }
 }
 
+int vpi_opt_check_log(const VpiOptTable *t, const void *obj, const VpLogger *lg,
+                      const char *prefix)
+{
+    char why[256];
+    int ret = vpi_opt_check(t, obj, why, sizeof(why));
+    if (ret < 0)
+        vpi_log(lg, VP_LOG_ERROR, "%s: %s", prefix, why);
+    return ret;
+}
+
 int vpi_opt_check(const VpiOptTable *t, const void *obj, char *err, size_t err_size)
 {
     char local[256];

@@ -78,6 +78,10 @@ int vpi_opt_set_value(const VpiOptTable *t, void *obj, const char *name, const V
                       char *err, size_t err_size);
 /* Every option in range, then t->check. */
 int vpi_opt_check(const VpiOptTable *t, const void *obj, char *err, size_t err_size);
+/* vpi_opt_check(), and when it fails one line "@p prefix: reason" through @p lg (NULL: the
+ * default logger): what an entry point does with options it was handed. */
+int vpi_opt_check_log(const VpiOptTable *t, const void *obj, const VpLogger *lg,
+                      const char *prefix);
 
 /* The tables of the library's settings structs (defined next to their components). */
 extern const VpiOptTable vpi_writer_options;

@@ -235,11 +235,7 @@ static void fill_info(VpPipeline *p)
 
 static int validate_opts(const VpPipelineOpts *o)
 {
-    char why[256];
-    int ret = vpi_opt_check(&vpi_pipeline_options, o, why, sizeof(why));
-    if (ret < 0)
-        vpi_log(&o->logger, VP_LOG_ERROR, "pipeline options: %s", why);
-    return ret;
+    return vpi_opt_check_log(&vpi_pipeline_options, o, &o->logger, "pipeline options");
 }
 
 static int pipeline_open(const char *path, const VpPipelineOpts *opts, VpPipeline **out)

@@ -743,11 +743,7 @@ static int probe_run(const char *path, ProbeCtx *pc, VpMediaInfo **out)
 
 static int validate_opts(const VpProbeOpts *o)
 {
-    char why[256];
-    int ret = vpi_opt_check(&vpi_probe_options, o, why, sizeof(why));
-    if (ret < 0)
-        vpi_log(&o->logger, VP_LOG_ERROR, "probe options: %s", why);
-    return ret;
+    return vpi_opt_check_log(&vpi_probe_options, o, &o->logger, "probe options");
 }
 
 int vp_probe_file(const char *path, const VpProbeOpts *opts, VpMediaInfo **out)
