@@ -735,8 +735,8 @@ int vp_batch_run(const VpBatchItem *items, size_t nb, const VpBatchOpts *opts,
         goto end;
     }
     if (nb && started < jobs)
-        vpi_log(&opts->logger, VP_LOG_WARNING, "batch: only %d of %d workers could be started", started,
-                jobs);
+        vpi_log(&opts->logger, VP_LOG_WARNING, "batch: only %d of %d workers could be started",
+                started, jobs);
     st.done = b.done;
     st.skipped = b.skipped;
     st.failed = b.failed;

@@ -69,7 +69,8 @@ int vp_replace_audio(const char *video, const char *audio, const char *out,
     }
     char why[256];
     if ((ret = vpi_opt_check(&vpi_replace_audio_options, opts, why, sizeof(why))) < 0) {
-        vpi_log(opts->pipeline ? &opts->pipeline->logger : NULL, VP_LOG_ERROR, "replace-audio: %s", why);
+        vpi_log(opts->pipeline ? &opts->pipeline->logger : NULL, VP_LOG_ERROR,
+                "replace-audio: %s", why);
         if (fail)
             fail->code = ret;
         return ret;
