@@ -490,3 +490,51 @@ void cj_end(CliJson *j)
     json_decref(j->root);
     j->root = NULL;
 }
+
+/* ---- settings: what the options of the last cli_parse() were ------------------------ */
+
+#define MAX_OPTS 128
+static const CliOpt *set_opts;
+static const char *set_vals[MAX_OPTS];
+static char *set_text;
+
+static int not_a_setting(const char *name)
+{
+    static const char *const names[] = { "output", "overwrite", "no-overwrite", "jobs",
+                                         "retries", "report", "json", "log", "dry-run",
+                                         "no-fsync", NULL };
+    for (int i = 0; names[i]; i++)
+        if (!strcmp(name, names[i]))
+            return 1;
+    return 0;
+}
+
+void cli_settings_note(const CliOpt *opts, const CliOpt *o, const char *val)
+{
+    if (opts != set_opts) {
+        set_opts = opts;
+        memset(set_vals, 0, sizeof(set_vals));
+    }
+    if (o && o - opts < MAX_OPTS && !not_a_setting(o->name))
+        set_vals[o - opts] = val ? val : "1";
+}
+
+const char *cli_settings(void)
+{
+    size_t len = 1;
+    for (int i = 0; set_opts && i < MAX_OPTS && set_opts[i].name; i++)
+        if (set_vals[i])
+            len += strlen(set_opts[i].name) + strlen(set_vals[i]) + 2;
+    free(set_text);
+    if (!(set_text = malloc(len)))
+        return NULL;
+    set_text[0] = 0;
+    for (int i = 0; set_opts && i < MAX_OPTS && set_opts[i].name; i++)
+        if (set_vals[i]) {
+            strcat(set_text, set_opts[i].name);
+            strcat(set_text, "=");
+            strcat(set_text, set_vals[i]);
+            strcat(set_text, "\n");
+        }
+    return set_text;
+}

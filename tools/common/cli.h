@@ -63,6 +63,10 @@ int cli_parse(const CliCommand *cmd, const CliOpt *opts, int argc, char **argv, 
 void cli_print_help(const CliCommand *cmd, const CliOpt *opts, FILE *f);
 /* cli_parse() notes each option given (@p o NULL: a new parse), for cli_settings(). */
 void cli_settings_note(const CliOpt *opts, const CliOpt *o, const char *val);
+/* The settings text of the last cli_parse(): every option given except those that do not
+ * shape an output (output paths, -y/-n, jobs, retries, report, json, log), in the
+ * command's option order; what an output records having been made from. */
+const char *cli_settings(void);
 /* The default of option @p key of @p t as text, for help that combines options; "" if none. */
 const char *cli_lib_default(const VpOptionTable *t, const char *key, char *buf, size_t size);
 

@@ -53,9 +53,5 @@ int cli_overwrite_mode(const char *cmd, int yes, int no, CliOverwrite *ow);
 int cli_output_rule(const char *path, CliOverwrite ow);
 /* For VpBatchOpts.skip_existing: 0 redo all (-y), 2 skip all (-n), 1 skip unchanged. */
 int cli_batch_skip(CliOverwrite ow);
-/* The settings text of the last cli_parse(): every option given except those that do not
- * shape an output (output paths, -y/-n, jobs, retries, report, json, log), in the
- * command's option order; what an output records having been made from. */
-const char *cli_settings(void);
 
 #endif
