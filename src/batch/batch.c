@@ -56,9 +56,7 @@ typedef struct Batch {
     int64_t finished, done, skipped, failed, bytes, retries;
 } Batch;
 
-#define O(n, t, d, lo, hi, h) \
-    { .name = #n, .help = h, .type = VPI_OPT_##t, .offset = offsetof(VpBatchOpts, n), \
-      .def = d, .min = lo, .max = hi }
+#define O(...) VPI_OPT_ROW(VpBatchOpts, __VA_ARGS__)
 
 /* The callbacks, paths and cancel flag are the caller's wiring, not settings: no rows. */
 static const VpiOption batch_options[] = {

@@ -90,9 +90,7 @@ typedef struct Item {
     int64_t index;        /* output sample index */
 } Item;
 
-#define O(n, t, d, lo, hi, h) \
-    { .name = #n, .help = h, .type = VPI_OPT_##t, .offset = offsetof(VpJoinOpts, n), \
-      .def = d, .min = lo, .max = hi }
+#define O(...) VPI_OPT_ROW(VpJoinOpts, __VA_ARGS__)
 
 static const VpiOption join_options[] = {
     O(conform, BOOL, 0, 0, 1, "re-encode segments that cannot be stream-copied"),

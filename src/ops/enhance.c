@@ -14,9 +14,7 @@
 #include "pipeline/sink.h"
 #include "vidpipe/cleanup.h"
 
-#define O(n, t, d, lo, hi, h, ...) \
-    { .name = #n, .help = h, .type = VPI_OPT_##t, .offset = offsetof(VpCleanupOpts, n), \
-      .def = d, .min = lo, .max = hi, __VA_ARGS__ }
+#define O(...) VPI_OPT_ROW(VpCleanupOpts, __VA_ARGS__)
 
 static const VpiOption cleanup_options[] = {
     O(stabilize, BOOL, 0, 0, 1, "vidstabdetect pass, then vidstabtransform"),

@@ -10,9 +10,7 @@
 #include "qc_int.h"
 #include "vidpipe/audio.h"
 
-#define O(n, t, d, lo, hi, h) \
-    { .name = #n, .help = h, .type = VPI_OPT_##t, .offset = offsetof(VpLoudnormOpts, n), \
-      .def = d, .min = lo, .max = hi }
+#define O(...) VPI_OPT_ROW(VpLoudnormOpts, __VA_ARGS__)
 
 static const VpiOption loudnorm_options[] = {
     O(i, DOUBLE, -16, -70, -5, "target integrated loudness, LUFS"),

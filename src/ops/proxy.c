@@ -16,9 +16,7 @@
 #include "util/json.h"
 #include "vidpipe/proxy.h"
 
-#define O(n, t, d, lo, hi, h, ...) \
-    { .name = #n, .help = h, .type = VPI_OPT_##t, .offset = offsetof(VpProxyOpts, n), \
-      .def = d, .min = lo, .max = hi, __VA_ARGS__ }
+#define O(...) VPI_OPT_ROW(VpProxyOpts, __VA_ARGS__)
 
 static const VpiOption proxy_options[] = {
     O(height, INT, 480, 16, 4320, "proxy height; the width follows the display aspect"),

@@ -9,9 +9,7 @@
 #include "vidpipe/audio.h"
 #include "vidpipe/probe.h"
 
-#define O(n, t, d, lo, hi, h) \
-    { .name = #n, .help = h, .type = VPI_OPT_##t, .offset = offsetof(VpReplaceAudioOpts, n), \
-      .def = d, .min = lo, .max = hi }
+#define O(...) VPI_OPT_ROW(VpReplaceAudioOpts, __VA_ARGS__)
 
 static const VpiOption replace_audio_options[] = {
     O(offset_ms, INT, 0, -86400000, 86400000,

@@ -45,6 +45,12 @@ typedef struct VpiOption {
     int flags;
 } VpiOption;
 
+/* One row of a table: option @p n of struct @p S, stored in its member of the same name;
+ * further designated initializers (.names, .flags, .def_str...) may follow. */
+#define VPI_OPT_ROW(S, n, t, d, lo, hi, h, ...) \
+    { .name = #n, .help = h, .type = VPI_OPT_##t, .offset = offsetof(S, n), \
+      .def = d, .min = lo, .max = hi, __VA_ARGS__ }
+
 /* Cross-field rules, run by vpi_opt_check() after every option is in range. */
 typedef int (*VpiOptCheck)(const void *obj, char *err, size_t err_size);
 

@@ -66,9 +66,7 @@ struct VpPipeline {
     int last_err;               /* the last failed add or run (vp_pipeline_failure) */
 };
 
-#define O(n, t, d, lo, hi, h) \
-    { .name = #n, .help = h, .type = VPI_OPT_##t, .offset = offsetof(VpPipelineOpts, n), \
-      .def = d, .min = lo, .max = hi }
+#define O(...) VPI_OPT_ROW(VpPipelineOpts, __VA_ARGS__)
 
 /* The callbacks, cancel flag and audio_path are not settings a person types: no rows. */
 static const VpiOption pipeline_options[] = {

@@ -54,9 +54,7 @@ typedef struct EncodeCtx {
 
 static const char *const fit_names[] = { "source", "height", "width", "pad", NULL };
 
-#define O(n, t, d, lo, hi, h, ...) \
-    { .name = #n, .help = h, .type = VPI_OPT_##t, .offset = offsetof(VpEncodeOpts, n), \
-      .def = d, .min = lo, .max = hi, __VA_ARGS__ }
+#define O(...) VPI_OPT_ROW(VpEncodeOpts, __VA_ARGS__)
 
 /* path, the filter chains and copy_video are set by the operations, not typed: no rows. */
 static const VpiOption encode_options[] = {

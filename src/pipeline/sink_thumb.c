@@ -37,9 +37,7 @@ typedef struct ThumbCtx {
     AVFrame *turn;              /* the scaled picture before it is turned */
 } ThumbCtx;
 
-#define O(n, t, d, lo, hi, h) \
-    { .name = #n, .help = h, .type = VPI_OPT_##t, .offset = offsetof(VpThumbOpts, n), \
-      .def = d, .min = lo, .max = hi }
+#define O(...) VPI_OPT_ROW(VpThumbOpts, __VA_ARGS__)
 
 static const VpiOption thumb_options[] = {
     O(at, DOUBLE, -1, -1, 1e9, "time of the frame, seconds (-1: 5 s, or the midpoint)"),

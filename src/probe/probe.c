@@ -49,9 +49,7 @@ const char *vp_param_sets_name(VpParamSets p)
     }
 }
 
-#define O(n, t, d, lo, hi, h) \
-    { .name = #n, .help = h, .type = VPI_OPT_##t, .offset = offsetof(VpProbeOpts, n), \
-      .def = d, .min = lo, .max = hi }
+#define O(...) VPI_OPT_ROW(VpProbeOpts, __VA_ARGS__)
 
 static const VpiOption probe_options[] = {
     O(count_packets, BOOL, 1, 0, 1, "count packets when the container has no index"),
