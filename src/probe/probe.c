@@ -739,9 +739,19 @@ static int probe_run(const char *path, ProbeCtx *pc, VpMediaInfo **out)
     return ret;
 }
 
-static int validate_opts(const VpProbeOpts *o)
+/* The options of one call (defaults when NULL, kept in @p def), checked, and its deadline. */
+static int probe_begin(ProbeCtx *pc, const VpProbeOpts *opts, VpProbeOpts *def)
 {
-    return vpi_opt_check_log(&vpi_probe_options, o, &o->logger, "probe options");
+    if (!opts) {
+        vp_probe_default_opts(def);
+        opts = def;
+    }
+    int ret = vpi_opt_check_log(&vpi_probe_options, opts, &opts->logger, "probe options");
+    if (ret < 0)
+        return ret;
+    pc->opts = opts;
+    pc->deadline_us = opts->timeout_ms ? vpi_now_us() + (int64_t)opts->timeout_ms * 1000 : 0;
+    return 0;
 }
 
 int vp_probe_file(const char *path, const VpProbeOpts *opts, VpMediaInfo **out)
@@ -753,14 +763,8 @@ int vp_probe_file(const char *path, const VpProbeOpts *opts, VpMediaInfo **out)
     *out = NULL;
     if (!path)
         return AVERROR(EINVAL);
-    if (!opts) {
-        vp_probe_default_opts(&def);
-        opts = &def;
-    }
-    if ((ret = validate_opts(opts)) < 0)
+    if ((ret = probe_begin(&pc, opts, &def)) < 0)
         return ret;
-    pc.opts = opts;
-    pc.deadline_us = opts->timeout_ms ? vpi_now_us() + (int64_t)opts->timeout_ms * 1000 : 0;
     return probe_run(path, &pc, out);
 }
 
@@ -774,14 +778,8 @@ int vp_probe_buffer(const uint8_t *data, size_t size, const char *name,
     *out = NULL;
     if (!data && size)
         return AVERROR(EINVAL);
-    if (!opts) {
-        vp_probe_default_opts(&def);
-        opts = &def;
-    }
-    if ((ret = validate_opts(opts)) < 0)
+    if ((ret = probe_begin(&pc, opts, &def)) < 0)
         return ret;
-    pc.opts = opts;
-    pc.deadline_us = opts->timeout_ms ? vpi_now_us() + (int64_t)opts->timeout_ms * 1000 : 0;
     static const uint8_t empty[1];
     pc.buf = data ? data : empty;
     pc.buf_size = size;
