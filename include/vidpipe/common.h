@@ -50,7 +50,9 @@ extern "C" {
     X(VP_ERR_OUTPUT_IS_INPUT, -0x56500011,                                               \
       "is the same file as an input; refusing to overwrite it")                        \
     X(VP_ERR_CONTAINER_CODEC, -0x56500012,                                               \
-      "the output's container cannot hold this codec (choose another extension)")
+      "the output's container cannot hold this codec (choose another extension)")       \
+    X(VP_ERR_BAD_CONFIG,    -0x56500013, "invalid configuration")                       \
+    X(VP_ERR_BEHIND,        -0x56500014, "fell behind the live stream (reader too slow)")
 
 /** vidpipe's own error codes (FFmpeg AVERROR codes are used alongside these). */
 enum VpError {
