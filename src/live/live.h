@@ -92,7 +92,8 @@ char *vpi_live_resolve(const char *dir, const char *file);
 /* A file ready for playout, immutable once made; shared by schedules and producers
  * (atomic reference count). */
 typedef struct VpiLiveMedia {
-    int refs;                /* atomic; vpi_live_media_ref/unref */
+    int refs;                /* atomic; vpi_live_media_ref/unref (live_media.c); the
+                                last unref frees the struct and every array in it */
     char *source;            /* the configured file (resolved path) */
     char *play_path;         /* the MP4 that playout reads: the source, or a cache file */
     int conformed;           /* play_path was re-encoded (format differed) */
@@ -136,6 +137,7 @@ int vpi_live_format_of(const char *path, VpiLiveFormat *fmt, char *why, size_t w
 /* Break points of a file (vp_channels_analyze): black + silent stretches, chapters. */
 int vpi_live_find_breaks(const char *path, const VpLogger *lg, VpBreakPoint **points, int *nb,
                          char *why, size_t why_size);
+/* live_media.c */
 VpiLiveMedia *vpi_live_media_ref(VpiLiveMedia *m);
 void vpi_live_media_unref(VpiLiveMedia **m);
 /* The last key at or before @p t (ticks), or 0. */
@@ -204,7 +206,7 @@ void vpi_schedule_next(const VpiSchedule *s, const VpiSlot *cur, VpiSlot *next);
  * that has started plays out with the ads it started with). */
 void vpi_schedule_anchor_after(const VpiSchedule *s, const VpiSlot *cur, VpiSchedAnchor *a);
 
-/* ---- the output: chunks, ring, viewers, HLS (live_ring.c, live_hls.c) --------------------- */
+/* ---- chunks (live_chunk.c) ----------------------------------------------------------------- */
 
 enum {
     VPI_CHUNK_KEY = 1,       /* starts with PAT, PMT and a video IDR with SPS/PPS in band */
@@ -212,14 +214,30 @@ enum {
                                 previous key's (an HLS discontinuity) */
 };
 
+/* Bytes of whole TS packets, immutable once pushed, shared by the ring, every viewer and
+ * the HLS window (atomic reference count; the last unref frees). */
+struct VpChunk {
+    int refs;                /* atomic (__atomic builtins) */
+    int flags;               /* VPI_CHUNK_* */
+    int64_t pts;             /* channel clock of its first access unit (ticks) */
+    int64_t seq;             /* position in its ring (or the HLS segment number) */
+    size_t size;
+    uint8_t data[];
+};
+
+/* A chunk of @p size bytes (uninitialised), reference count 1; NULL when out of memory. */
+VpChunk *vpi_chunk_new(size_t size);
+
+/* ---- the output: the ring and its viewers (live_ring.c) ------------------------------------ */
+
 typedef struct VpiLiveOutOpts {
-    int64_t origin_us;       /* wall time of channel tick 0 (programme date-times) */
     double ring_seconds;     /* how much the ring keeps, >= 10 (default 15) */
     double burst_behind;     /* a new viewer starts at the latest key this far behind live
                                 (default 2) */
-    double hls_target;       /* EXT-X-TARGETDURATION, fixed for the playlist's life: the
-                                producer's longest GOP rounded up, at least 2 */
-    int hls_window;          /* segments in the playlist (default 6) */
+    /* Called from the producer thread with every chunk pushed, after the ring has it (the
+     * HLS window's feed); borrow the chunk (take a reference to keep it). */
+    void (*on_chunk)(void *opaque, VpChunk *c);
+    void *on_chunk_opaque;
     VpLogger logger;
 } VpiLiveOutOpts;
 
@@ -234,17 +252,43 @@ void vpi_liveout_unref(VpiLiveOut **o);
 int vpi_liveout_push(VpiLiveOut *o, const uint8_t *data, size_t size, int flags, int64_t pts);
 /* The producer ended: viewers read what is left, then AVERROR_EOF. */
 void vpi_liveout_end(VpiLiveOut *o);
+/* A viewer (holds a reference to @p o). Its first chunk is the burst (burst_behind). */
 int vpi_liveout_viewer_open(VpiLiveOut *o, VpViewerNotify fn, void *opaque, VpViewer **v);
+/* As vp_viewer_next(): 1 with a reference, 0 nothing new, AVERROR_EOF, VP_ERR_BEHIND (the
+ * viewer's next chunk left the ring). */
 int vpi_liveout_viewer_next(VpViewer *v, VpChunk **c);
 void vpi_liveout_viewer_close(VpViewer **v);
 int vpi_liveout_viewers(VpiLiveOut *o);
 int64_t vpi_liveout_bytes(VpiLiveOut *o);
-/* Monotonic µs (vpi_now_us) of the last viewer activity: a viewer open or close, a playlist
- * or segment served. */
-int64_t vpi_liveout_last_activity(VpiLiveOut *o);
-void vpi_liveout_touch(VpiLiveOut *o);
-int vpi_liveout_playlist(VpiLiveOut *o, const char *uri_prefix, char **text);
-int vpi_liveout_segment(VpiLiveOut *o, int64_t seq, VpChunk **seg);
+/* Monotonic µs (vpi_now_us) when the last viewer closed, or 0 while viewers are open. */
+int64_t vpi_liveout_idle_since(VpiLiveOut *o);
+
+/* ---- the HLS window (live_hls.c) ----------------------------------------------------------- */
+
+typedef struct VpiHlsOpts {
+    int64_t origin_us;       /* wall time of channel tick 0 (EXT-X-PROGRAM-DATE-TIME) */
+    double target;           /* EXT-X-TARGETDURATION, fixed for the playlist's life; a
+                                segment ends at the last key that keeps it within target */
+    int window;              /* segments in the playlist (default 6) */
+    int keep;                /* segments kept after leaving the playlist, still served
+                                (clients that loaded the previous playlist; default 4) */
+} VpiHlsOpts;
+
+typedef struct VpiHls VpiHls;
+
+int vpi_hls_new(const VpiHlsOpts *o, VpiHls **out);
+void vpi_hls_free(VpiHls **h);
+/* Feed one chunk of the channel's stream (the ring's on_chunk); segments close at KEY
+ * chunks. Producer thread; thread-safe against the readers below. */
+void vpi_hls_add(VpiHls *h, VpChunk *c);
+/* The media playlist with segment URIs "<uri_prefix><seq>.ts": EXT-X-TARGETDURATION,
+ * EXT-X-MEDIA-SEQUENCE, EXT-X-DISCONTINUITY-SEQUENCE (right as the window slides),
+ * EXT-X-PROGRAM-DATE-TIME per segment (never backwards), EXT-X-DISCONTINUITY only before a
+ * segment that starts with a DISCONT chunk. *text malloc'ed.
+ * @return 0, or AVERROR(EAGAIN) while fewer than 3 segments are complete. */
+int vpi_hls_playlist(VpiHls *h, const char *uri_prefix, char **text);
+/* Segment @p seq as one chunk (a reference); AVERROR(ENOENT) when not (or no longer) held. */
+int vpi_hls_segment(VpiHls *h, int64_t seq, VpChunk **seg);
 
 /* ---- one channel's producer (live_producer.c) --------------------------------------------- */
 
