@@ -1,0 +1,798 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Ingest: one file made ready for a channel. Conform at ingest, copy at playout: a file the
+ * channel cannot stream-copy (another codec, size, frame rate, audio rate or layout, a
+ * container that is not MP4/MOV, a table the MP4 index refuses) is re-encoded once into the
+ * cache in the channel's format; a file more than 1 LU from the channel's loudness target
+ * gets its audio normalised into the cache with the video copied; then the file playout
+ * reads is indexed (keyframes, durations, parameter sets) with the join's MP4 index, the
+ * same reading the producer's copy relies on. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <libavutil/channel_layout.h>
+#include <libavutil/intreadwrite.h>
+#include <libavutil/mathematics.h>
+#include <libavutil/sha.h>
+
+#include "bitstream/bitstream.h"
+#include "join/join_internal.h"
+#include "live.h"
+#include "mp4/mp4.h"
+#include "ops/qc_int.h"
+#include "util/internal.h"
+#include "vidpipe/audio.h"
+#include "vidpipe/check.h"
+#include "vidpipe/probe.h"
+
+/* Part of every cache key: bump it when what a cache file holds changes (encoder settings,
+ * record layout), so that old entries are no longer found. */
+#define CACHE_VERSION "live-ingest-1"
+/* Items further than this from the target are normalised (EBU R128 tolerance for live
+ * programmes is +-1 LU). */
+#define LOUDNESS_TOLERANCE 1.0
+/* At or below this the measurement is the gate's floor: digital silence has no loudness to
+ * bring up, and loudnorm would only amplify noise. */
+#define LOUDNESS_FLOOR -69.0
+/* Conformed files get a keyframe at least this often (seconds): the cut before a break and
+ * the HLS segments can then land within this of where they should. */
+#define CONFORM_GOP 2
+
+/* ---- the channel format as a reference for vidpipe check's rules ------------------------ */
+
+typedef struct FormatRef {
+    VpMediaInfo info;
+    VpStreamInfo st[2];
+} FormatRef;
+
+/* The channel's format as the VpMediaInfo vp_check_compare() and vpi_conform() take: H.264
+ * yuv420p progressive, square pixels, starting on an IDR; AAC-LC. @p with_audio = 0 leaves
+ * the audio out (a file without audio keeps none). */
+static void format_ref(const VpiLiveFormat *f, int with_audio, FormatRef *r)
+{
+    memset(r, 0, sizeof(*r));
+    VpStreamInfo *v = &r->st[0], *a = &r->st[1];
+    v->type = VP_STREAM_VIDEO;
+    snprintf(v->codec, sizeof(v->codec), "h264");
+    v->width = f->width;
+    v->height = f->height;
+    v->sar = (VpRational){ 1, 1 };
+    snprintf(v->pix_fmt, sizeof(v->pix_fmt), "yuv420p");
+    snprintf(v->field_order, sizeof(v->field_order), "progressive");
+    v->r_frame_rate = v->avg_frame_rate = (VpRational){ f->fps_num, f->fps_den };
+    v->starts_with_idr = 1;
+    v->has_bframes = -1;
+    v->open_gop = 0;
+    v->keyint_max = f->fps_den > 0 ? (int)((int64_t)CONFORM_GOP * f->fps_num / f->fps_den) : 50;
+    if (v->keyint_max < 1)
+        v->keyint_max = 1;
+    a->type = VP_STREAM_AUDIO;
+    a->index = 1;
+    snprintf(a->codec, sizeof(a->codec), "aac");
+    snprintf(a->profile, sizeof(a->profile), "LC");
+    a->sample_rate = f->sample_rate;
+    a->channels = f->channels;
+    a->bit_rate = f->channels > 2 ? 64000LL * f->channels : 128000;
+    AVChannelLayout l;
+    av_channel_layout_default(&l, f->channels > 0 ? f->channels : 2);
+    av_channel_layout_describe(&l, a->channel_layout, sizeof(a->channel_layout));
+    av_channel_layout_uninit(&l);
+    r->info.path = (char *)"(channel format)";
+    r->info.streams = r->st;
+    r->info.nb_streams = with_audio ? 2 : 1;
+    r->info.video_index = 0;
+    r->info.audio_index = with_audio ? 1 : -1;
+}
+
+static int is_mp4(const VpMediaInfo *info)
+{
+    return !strncmp(info->format, "mov,mp4", 7);
+}
+
+/* "video.resolution is 640x480, the channel needs 320x240; ..." for vidpipe check's errors. */
+static int format_differences(const VpMediaInfo *info, const VpiLiveFormat *f, char *buf,
+                              size_t size)
+{
+    FormatRef ref;
+    VpCheckResult res;
+    format_ref(f, info->audio_index >= 0, &ref);
+    int ret = vp_check_compare(&ref.info, info, &res);
+    if (ret < 0)
+        return ret;
+    size_t n = 0;
+    buf[0] = 0;
+    for (int i = 0; i < res.nb_diffs && n + 1 < size; i++) {
+        const VpCheckDiff *d = &res.diffs[i];
+        if (d->severity != VP_CHECK_ERROR)
+            continue;
+        int w = snprintf(buf + n, size - n, "%s%s is %s, the channel needs %s", n ? "; " : "",
+                         d->field, d->value, d->ref_value);
+        if (w < 0)
+            break;
+        n += (size_t)w < size - n ? (size_t)w : size - n - 1;
+    }
+    vp_check_result_clear(&res);
+    return ret;
+}
+
+int vpi_live_format_of(const char *path, VpiLiveFormat *fmt, char *why, size_t why_size)
+{
+    VpMediaInfo *info = NULL;
+    int ret;
+
+    memset(fmt, 0, sizeof(*fmt));
+    if ((ret = vp_probe_file(path, NULL, &info)) < 0) {
+        snprintf(why, why_size, "%s: %s", path, vp_strerror(ret));
+        return ret;
+    }
+    if (info->video_index < 0) {
+        ret = VP_ERR_NO_VIDEO;
+        snprintf(why, why_size, "%s: %s", path, vp_strerror(ret));
+        goto end;
+    }
+    const VpStreamInfo *v = &info->streams[info->video_index];
+    VpRational fr = v->r_frame_rate;
+    if (!fr.den || !fr.num || (double)fr.num / fr.den > 240)
+        fr = v->avg_frame_rate;
+    if (v->width <= 0 || v->height <= 0 || !fr.num || !fr.den) {
+        ret = VP_ERR_UNSUPPORTED;
+        snprintf(why, why_size, "%s: video size or frame rate unknown", path);
+        goto end;
+    }
+    fmt->width = v->width;
+    fmt->height = v->height;
+    fmt->fps_num = fr.num;
+    fmt->fps_den = fr.den;
+    /* A first episode without audio: the channel still carries sound (generated silence
+     * for that episode), in the format broadcast uses. */
+    fmt->sample_rate = 48000;
+    fmt->channels = 2;
+    if (info->audio_index >= 0) {
+        const VpStreamInfo *a = &info->streams[info->audio_index];
+        if (a->sample_rate > 0 && a->channels > 0) {
+            fmt->sample_rate = a->sample_rate;
+            fmt->channels = a->channels;
+        }
+    }
+    fmt->set = 1;
+end:
+    vp_media_info_free(&info);
+    return ret;
+}
+
+/* ---- the cache -------------------------------------------------------------------------- */
+
+typedef struct Source {
+    const char *path;          /* as given (messages) */
+    char real[PATH_MAX];       /* resolved */
+    int64_t size;
+    struct timespec mtime;
+} Source;
+
+/* "<cache>/<stem>-<sha1 of key, 32 hex>.<ext>": the stem (the source's name, made safe)
+ * lets a person see what a cache file is; the key decides what it is. */
+static void cache_name(const char *dir, const Source *s, const char *kind, const char *extra,
+                       const char *ext, char *out, size_t size)
+{
+    char key[PATH_MAX + 512], stem[48];
+    uint8_t dig[20];
+    struct AVSHA *sha = av_sha_alloc();
+
+    snprintf(key, sizeof(key), "%s|%s|%s|%" PRId64 "|%lld.%09ld|%s", CACHE_VERSION, kind,
+             s->real, s->size, (long long)s->mtime.tv_sec, s->mtime.tv_nsec, extra);
+    memset(dig, 0, sizeof(dig));
+    if (sha) {
+        av_sha_init(sha, 160);
+        av_sha_update(sha, (const uint8_t *)key, strlen(key));
+        av_sha_final(sha, dig);
+        av_free(sha);
+    } else {
+        /* FNV-1a: still a stable name when the hasher cannot be allocated */
+        uint64_t h = 0xcbf29ce484222325ull;
+        for (const char *p = key; *p; p++)
+            h = (h ^ (uint8_t)*p) * 0x100000001b3ull;
+        AV_WB64(dig, h);
+    }
+    const char *base = strrchr(s->real, '/');
+    base = base ? base + 1 : s->real;
+    size_t n = 0;
+    for (const char *p = base; *p && n + 1 < sizeof(stem) - 8; p++) {
+        if (*p == '.' && !strchr(p + 1, '.'))
+            break; /* the extension */
+        unsigned char c = (unsigned char)*p;
+        stem[n++] = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '-' || c == '_' ? (char)c : '_';
+    }
+    stem[n] = 0;
+    char hex[33];
+    for (int i = 0; i < 16; i++)
+        snprintf(hex + 2 * i, 3, "%02x", dig[i]);
+    snprintf(out, size, "%s/%s-%s.%s", dir, n ? stem : "item", hex, ext);
+}
+
+static int exists(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size > 0;
+}
+
+/* A small text record (a measurement) written atomically. */
+static int record_write(const char *path, const char *text)
+{
+    VpiOutput o;
+    int ret, fd;
+    if ((ret = vpi_output_begin(&o, path)) < 0)
+        return ret;
+    if ((fd = open(o.tmp_path, O_WRONLY | O_TRUNC | O_CLOEXEC)) < 0) {
+        ret = AVERROR(errno);
+        vpi_output_abort(&o);
+        return ret;
+    }
+    size_t len = strlen(text);
+    ssize_t w = write(fd, text, len);
+    ret = w == (ssize_t)len ? 0 : AVERROR(w < 0 ? errno : EIO);
+    if (close(fd) < 0 && !ret)
+        ret = AVERROR(errno);
+    if (ret < 0) {
+        vpi_output_abort(&o);
+        return ret;
+    }
+    return vpi_output_commit(&o);
+}
+
+/* The record's text (at most 64 KiB, NUL-terminated, malloc'ed), or NULL. */
+static char *record_read(const char *path)
+{
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return NULL;
+    char *buf = malloc(65536);
+    size_t n = buf ? fread(buf, 1, 65535, f) : 0;
+    int bad = ferror(f) || !feof(f);
+    fclose(f);
+    if (!buf || bad) {
+        free(buf);
+        return NULL;
+    }
+    buf[n] = 0;
+    return buf;
+}
+
+/* ---- measurements (cached per source) ----------------------------------------------------- */
+
+static void pipeline_opts(const VpiLiveIngestOpts *o, VpPipelineOpts *po)
+{
+    vp_pipeline_default_opts(po);
+    po->logger = o->logger;
+    po->cancel = o->cancel;
+}
+
+/* Integrated loudness (EBU R128, LUFS) of @p path's audio: the QC analyser's measurement,
+ * the one `vidpipe qc` and `vidpipe loudnorm` report. */
+static int measure_loudness(const char *path, const VpiLiveIngestOpts *o, double *lufs)
+{
+    VpPipeline *p = NULL;
+    VpiSink *sink = NULL;
+    VpPipelineOpts po;
+    VpQcSpec spec;
+    int ret;
+
+    *lufs = NAN;
+    pipeline_opts(o, &po);
+    vp_qc_default_spec(&spec);
+    if ((ret = vp_pipeline_open(path, &po, &p)) < 0)
+        return ret;
+    if ((ret = vpi_pipeline_add_sink(p, "loudness", &spec, NULL, &sink)) >= 0 &&
+        (ret = vp_pipeline_run(p)) >= 0) {
+        VpiQcData *d = vpi_sink_qc_data(sink);
+        *lufs = d->loudness;
+        ret = isfinite(d->loudness) || d->loudness < 0 ? 0 : VP_ERR_NO_AUDIO;
+    }
+    vp_pipeline_close(&p);
+    return ret;
+}
+
+static int cached_loudness(const Source *s, const VpiLiveIngestOpts *o, double *lufs)
+{
+    char path[PATH_MAX + 128], text[64];
+    cache_name(o->cache_dir, s, "loudness", "", "loudness", path, sizeof(path));
+    char *rec = record_read(path);
+    if (rec) {
+        char *end;
+        double v = strtod(rec, &end);
+        int ok = end != rec && *end == '\n' && (isfinite(v) || v < 0);
+        free(rec);
+        if (ok) {
+            *lufs = v;
+            return 0;
+        }
+    }
+    int ret = measure_loudness(s->path, o, lufs);
+    if (ret < 0)
+        return ret;
+    snprintf(text, sizeof(text), "%.6f\n", *lufs);
+    /* A record that cannot be written costs the next ingest a pass, nothing more. */
+    if (record_write(path, text) < 0)
+        vpi_log(&o->logger, VP_LOG_WARNING, "%s: cannot write the cache record %s", s->path,
+                path);
+    return 0;
+}
+
+/* Break points of the source, cached as "at length reason" lines (cut_at is the play
+ * file's, filled later). */
+static int cached_breaks(const Source *s, const VpiLiveIngestOpts *o, VpBreakPoint **pts,
+                         int *nb, char *why, size_t wsz)
+{
+    char path[PATH_MAX + 128];
+    cache_name(o->cache_dir, s, "breaks", "", "breaks", path, sizeof(path));
+    char *rec = record_read(path);
+    *pts = NULL;
+    *nb = 0;
+    if (rec) {
+        char *p = rec, *end;
+        long n = strtol(p, &end, 10);
+        int ok = end != p && *end == '\n' && n >= 0 && n <= 100000;
+        VpBreakPoint *v = ok && n ? calloc((size_t)n, sizeof(*v)) : NULL;
+        if (n && !v)
+            ok = 0;
+        p = end + (ok ? 1 : 0);
+        for (long i = 0; ok && i < n; i++) {
+            v[i].at = strtod(p, &end);
+            ok = end != p && *end == ' ';
+            p = end;
+            v[i].length = ok ? strtod(p, &end) : 0;
+            ok = ok && end != p && *end == ' ';
+            p = end + 1;
+            char *nl = ok ? strchr(p, '\n') : NULL;
+            ok = ok && nl && isfinite(v[i].at) && isfinite(v[i].length);
+            if (ok) {
+                *nl = 0;
+                vpi_strlcpy(v[i].reason, p, sizeof(v[i].reason));
+                p = nl + 1;
+            }
+        }
+        free(rec);
+        if (ok) {
+            *pts = v;
+            *nb = (int)n;
+            return 0;
+        }
+        free(v);
+    }
+    int ret = vpi_live_find_breaks(s->path, &o->logger, pts, nb, why, wsz);
+    if (ret < 0)
+        return ret;
+    size_t cap = 32 + (size_t)*nb * (sizeof((*pts)->reason) + 64), len = 0;
+    char *text = malloc(cap);
+    if (!text)
+        return 0;
+    len += (size_t)snprintf(text, cap, "%d\n", *nb);
+    for (int i = 0; i < *nb; i++) {
+        char r[sizeof((*pts)->reason)];
+        vpi_strlcpy(r, (*pts)[i].reason, sizeof(r));
+        for (char *c = r; *c; c++)
+            if (*c == '\n' || *c == '\r')
+                *c = ' ';
+        len += (size_t)snprintf(text + len, cap - len, "%.6f %.6f %s\n", (*pts)[i].at,
+                                (*pts)[i].length, r);
+    }
+    if (record_write(path, text) < 0)
+        vpi_log(&o->logger, VP_LOG_WARNING, "%s: cannot write the cache record %s", s->path,
+                path);
+    free(text);
+    return 0;
+}
+
+/* ---- what playout copies ------------------------------------------------------------------ */
+
+static int64_t pts_of(const VpiMp4Sample *s)
+{
+    return s->dts + s->cts;
+}
+
+static int first_key_is_idr(int fd, const VpiMp4Track *v)
+{
+    const VpiMp4Sample *s = &v->samples[0];
+    uint8_t *data = malloc(s->size ? s->size : 1);
+    VpiH264Frame f;
+    int idr = 0;
+    if (data && pread(fd, data, s->size, s->pos) == (ssize_t)s->size &&
+        vpi_h264_inspect(data, s->size, v->nal_length_size, &f) == 0)
+        idr = f.idr;
+    free(data);
+    return idr;
+}
+
+/* Why playout cannot stream-copy @p f into a channel of format @p fmt, in @p why; 0 when it
+ * can. The join's rules for a segment after another (H.264 in avc1/avc3 starting on an IDR;
+ * AAC-LC in 1024-sample frames whose timescale is the sample rate), and the channel's
+ * size and audio format, which the probe has compared already but the index must agree. */
+static int copy_blocker(int fd, const VpiMp4File *f, const VpiLiveFormat *fmt, char *why,
+                        size_t wsz)
+{
+    const VpiMp4Track *v = &f->video, *a = &f->audio;
+    char t[8];
+    AV_WB32(t, v->fourcc);
+    t[4] = 0;
+    if (!v->avcc || !v->nal_length_size) {
+        snprintf(why, wsz, "video is '%s', not H.264 in MP4 (avc1/avc3)", t);
+        return 1;
+    }
+    if (!v->nb_samples || !v->samples[0].key) {
+        snprintf(why, wsz, "video does not start on a keyframe");
+        return 1;
+    }
+    if (!first_key_is_idr(fd, v)) {
+        snprintf(why, wsz, "video starts on a non-IDR picture (open GOP)");
+        return 1;
+    }
+    if (v->width != fmt->width || v->height != fmt->height) {
+        snprintf(why, wsz, "video is %dx%d, the channel needs %dx%d", v->width, v->height,
+                 fmt->width, fmt->height);
+        return 1;
+    }
+    if (a->kind != VPI_TRACK_AUDIO || !a->nb_samples)
+        return 0;
+    AV_WB32(t, a->fourcc);
+    if (a->fourcc != MKBETAG('m', 'p', '4', 'a') || a->object_type != 2) {
+        snprintf(why, wsz, "audio is '%s' object type %d, the channel needs AAC-LC", t,
+                 a->object_type);
+        return 1;
+    }
+    if ((int64_t)a->timescale != a->sample_rate) {
+        snprintf(why, wsz, "audio timescale %u differs from its sample rate %d", a->timescale,
+                 a->sample_rate);
+        return 1;
+    }
+    if (a->sample_rate != fmt->sample_rate || a->channels != fmt->channels) {
+        snprintf(why, wsz, "audio is %d Hz %d channels, the channel needs %d Hz %d channels",
+                 a->sample_rate, a->channels, fmt->sample_rate, fmt->channels);
+        return 1;
+    }
+    for (int64_t i = 0; i + 1 < a->nb_samples; i++)
+        if (a->samples[i].duration != VPI_AAC_FRAME) {
+            snprintf(why, wsz, "AAC frame %" PRId64 " lasts %u samples, not %d", i,
+                     a->samples[i].duration, VPI_AAC_FRAME);
+            return 1;
+        }
+    return 0;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Fill @p m's timing from the index of its play file: presentation from the first
+ * presented frame, the join's rule for the presented length (to the end of the last frame,
+ * or the sum of the durations when that is longer). */
+static int fill_timing(VpiLiveMedia *m, const VpiMp4File *f)
+{
+    const VpiMp4Track *v = &f->video;
+    const int64_t ts = v->timescale;
+    int64_t p0 = INT64_MAX, pend = INT64_MIN, sum = 0;
+    int nb = 0;
+    if (!ts || v->nb_samples > INT_MAX)
+        return VP_ERR_UNSUPPORTED;
+    for (int64_t i = 0; i < v->nb_samples; i++) {
+        const VpiMp4Sample *s = &v->samples[i];
+        p0 = FFMIN(p0, pts_of(s));
+        pend = FFMAX(pend, pts_of(s) + (int64_t)s->duration);
+        sum += s->duration;
+        nb += s->key;
+    }
+    int64_t span = FFMAX(sum, pend - p0);
+    m->duration = av_rescale(span, VPI_TICKS, ts);
+    m->reorder = av_rescale(pts_of(&v->samples[0]) - v->samples[0].dts, VPI_TICKS, ts);
+    if (!(m->keys = malloc((size_t)(nb ? nb : 1) * sizeof(*m->keys))))
+        return AVERROR(ENOMEM);
+    int k = 0;
+    for (int64_t i = 0; i < v->nb_samples; i++)
+        if (v->samples[i].key)
+            m->keys[k++] = av_rescale(pts_of(&v->samples[i]) - p0, VPI_TICKS, ts);
+    qsort(m->keys, (size_t)k, sizeof(*m->keys), cmp_i64);
+    int w = 0;
+    for (int i = 0; i < k; i++)
+        if (!w || m->keys[i] != m->keys[w - 1])
+            m->keys[w++] = m->keys[i];
+    m->nb_keys = w;
+    m->max_gop = 0;
+    for (int i = 0; i < w; i++) {
+        int64_t next = i + 1 < w ? m->keys[i + 1] : m->duration;
+        m->max_gop = FFMAX(m->max_gop, next - m->keys[i]);
+    }
+    double seconds = (double)m->duration / VPI_TICKS;
+    m->bitrate = seconds > 0 ? f->file_size * 8.0 / seconds : 0;
+    return 0;
+}
+
+/* Index @p path; 1 when it can be copied as it is (*f kept), 0 with the reason when it
+ * cannot, or an error (the index's reason in @p why). */
+static int index_playable(const char *path, const VpiLiveFormat *fmt, VpiMp4File **f,
+                          int *fd, char *why, size_t wsz)
+{
+    int ret;
+    *f = NULL;
+    why[0] = 0;
+    if ((*fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+        ret = AVERROR(errno);
+        snprintf(why, wsz, "%s", vp_strerror(ret));
+        return ret;
+    }
+    if ((ret = vpi_mp4_index(*fd, f, why, wsz)) < 0)
+        return ret;
+    return copy_blocker(*fd, *f, fmt, why, wsz) ? 0 : 1;
+}
+
+/* ---- ingest ------------------------------------------------------------------------------- */
+
+static int fail_line(char *why, size_t wsz, const char *path, int ret, const char *reason)
+{
+    snprintf(why, wsz, "%s: %s", path, reason && *reason ? reason : vp_strerror(ret));
+    return ret;
+}
+
+static void format_key(const VpiLiveFormat *f, char *buf, size_t size)
+{
+    snprintf(buf, size, "%dx%d@%d/%d|%dHz|%dch", f->width, f->height, f->fps_num, f->fps_den,
+             f->sample_rate, f->channels);
+}
+
+int vpi_live_ingest(const char *path, const VpiLiveIngestOpts *o, VpiLiveMedia **out,
+                    char *why, size_t why_size)
+{
+    VpMediaInfo *info = NULL;
+    VpiMp4File *idx = NULL;
+    VpiLiveMedia *m = NULL;
+    Source src = { .path = path };
+    char reason[1024], fkey[128], conform_path[PATH_MAX + 128], norm_path[PATH_MAX + 128];
+    const char *play = path;
+    int fd = -1, ret;
+    struct stat sb;
+
+    *out = NULL;
+    reason[0] = 0;
+    if (!path || !o || !o->format || !o->format->set || !o->cache_dir) {
+        snprintf(why, why_size, "%s: ingest needs a channel format and a cache folder",
+                 path ? path : "(null)");
+        return AVERROR(EINVAL);
+    }
+    const VpiLiveFormat *fmt = o->format;
+    format_key(fmt, fkey, sizeof(fkey));
+
+    /* 1. what the file is */
+    if ((ret = vpi_input_check(path, &sb)) < 0)
+        return fail_line(why, why_size, path, ret, NULL);
+    src.size = sb.st_size;
+    src.mtime = sb.st_mtim;
+    if (!realpath(path, src.real))
+        vpi_strlcpy(src.real, path, sizeof(src.real));
+    /* The index's limits before any demuxer reads an MP4's tables; a structure it does not
+     * take (several sample descriptions, fragments) is conformed, not refused. */
+    ret = vp_check_file(path, reason, sizeof(reason));
+    int index_refused = ret == VP_ERR_UNSUPPORTED;
+    if (ret < 0 && !index_refused)
+        return fail_line(why, why_size, path, ret, reason);
+    char index_reason[512];
+    vpi_strlcpy(index_reason, reason, sizeof(index_reason));
+    reason[0] = 0;
+    VpProbeOpts po;
+    vp_probe_default_opts(&po);
+    po.logger = o->logger;
+    po.cancel = o->cancel;
+    if ((ret = vp_probe_file(path, &po, &info)) < 0)
+        return fail_line(why, why_size, path, ret, NULL);
+    if (info->video_index < 0) {
+        ret = fail_line(why, why_size, path, VP_ERR_NO_VIDEO, NULL);
+        goto end;
+    }
+    const int src_audio = info->audio_index >= 0;
+
+    if (!(m = calloc(1, sizeof(*m))) || !(m->source = strdup(src.real))) {
+        ret = AVERROR(ENOMEM);
+        goto fail;
+    }
+    m->refs = 1;
+    m->loudness = NAN;
+    if ((ret = vpi_mkdir_p(o->cache_dir)) < 0) {
+        snprintf(reason, sizeof(reason), "cannot create the cache folder %s: %s",
+                 o->cache_dir, vp_strerror(ret));
+        goto fail;
+    }
+
+    /* 2. the format: copy as it is, or conform once into the cache */
+    if (!is_mp4(info)) {
+        snprintf(reason, sizeof(reason), "container is %s, not MP4/MOV", info->format);
+    } else if (index_refused) {
+        snprintf(reason, sizeof(reason), "%s", index_reason);
+    } else if ((ret = format_differences(info, fmt, reason, sizeof(reason))) < 0) {
+        goto fail;
+    } else if (!reason[0]) {
+        ret = index_playable(path, fmt, &idx, &fd, reason, sizeof(reason));
+        if (ret < 0) {
+            if (ret == VP_ERR_UNSUPPORTED) {
+                ret = 0; /* conformed below; reason set by the index */
+            } else {
+                goto fail;
+            }
+        } else if (ret == 0) {
+            vpi_mp4_index_free(&idx);
+            close(fd);
+            fd = -1;
+        }
+    }
+    if (reason[0]) {
+        cache_name(o->cache_dir, &src, "conform", fkey, "mp4", conform_path,
+                   sizeof(conform_path));
+        if (!exists(conform_path)) {
+            FormatRef ref;
+            char cwhy[512] = "";
+            vpi_log(&o->logger, VP_LOG_INFO, "%s: conforming into the cache (%s)", path, reason);
+            format_ref(fmt, src_audio, &ref);
+            int64_t t0 = vpi_now_us();
+            if ((ret = vpi_conform(path, &ref.info, conform_path, cwhy, sizeof(cwhy),
+                                   &o->logger, &o->cancel)) < 0) {
+                snprintf(reason, sizeof(reason), "cannot conform it: %s",
+                         cwhy[0] ? cwhy : vp_strerror(ret));
+                goto fail;
+            }
+            vpi_log(&o->logger, VP_LOG_VERBOSE, "%s: conformed in %.1f s into %s", path,
+                    (vpi_now_us() - t0) / 1e6, conform_path);
+        }
+        play = conform_path;
+        m->conformed = 1;
+        reason[0] = 0;
+    }
+
+    /* 3. loudness: measured on the source, matched to the channel's target */
+    if (src_audio) {
+        if ((ret = cached_loudness(&src, o, &m->loudness)) < 0) {
+            snprintf(reason, sizeof(reason), "cannot measure its loudness: %s",
+                     vp_strerror(ret));
+            goto fail;
+        }
+        if (m->loudness > LOUDNESS_FLOOR &&
+            fabs(m->loudness - o->loudness) > LOUDNESS_TOLERANCE) {
+            char extra[256];
+            snprintf(extra, sizeof(extra), "%s|%s|%.2f", m->conformed ? "conformed" : "source",
+                     m->conformed ? fkey : "", o->loudness);
+            cache_name(o->cache_dir, &src, "loudnorm", extra, "mp4", norm_path,
+                       sizeof(norm_path));
+            if (!exists(norm_path)) {
+                vpi_log(&o->logger, VP_LOG_INFO,
+                        "%s: normalising the loudness into the cache (%.1f LUFS, the channel's "
+                        "target is %.1f)", path, m->loudness, o->loudness);
+                VpLoudnormOpts lo;
+                VpPipelineOpts pop;
+                vp_loudnorm_default_opts(&lo);
+                pipeline_opts(o, &pop);
+                lo.pipeline = &pop;
+                lo.i = o->loudness;
+                /* EBU R128's ceiling; a range wide enough that programmes keep their
+                 * dynamics in loudnorm's linear mode (one gain for the whole file) */
+                lo.tp = -1;
+                lo.lra = 20;
+                const VpStreamInfo *a = &info->streams[info->audio_index];
+                lo.audio_bitrate = a->bit_rate >= 64000 && a->bit_rate <= 512000 ? a->bit_rate
+                                                                                 : 128000;
+                if ((ret = vp_loudnorm(play, norm_path, &lo, NULL)) < 0) {
+                    snprintf(reason, sizeof(reason), "cannot normalise its loudness: %s",
+                             vp_strerror(ret));
+                    goto fail;
+                }
+            }
+            play = norm_path;
+            m->normalized = 1;
+        }
+    }
+
+    /* 4. the file playout reads */
+    if (play != path || !idx) {
+        vpi_mp4_index_free(&idx);
+        if (fd >= 0)
+            close(fd);
+        ret = index_playable(play, fmt, &idx, &fd, reason, sizeof(reason));
+        if (ret == 0)
+            ret = VP_ERR_UNSUPPORTED;
+        if (ret < 0) {
+            char msg[sizeof(reason) + sizeof(conform_path) + 64];
+            snprintf(msg, sizeof(msg), "%s%s: %s", play != path ? "its cache file " : "",
+                     play != path ? play : "playout cannot copy it", reason);
+            vpi_strlcpy(reason, msg, sizeof(reason));
+            /* a cache file playout cannot use is of no use to the next ingest either */
+            if (play != path)
+                unlink(play);
+            goto fail;
+        }
+    }
+    if (!(m->play_path = strdup(play))) {
+        ret = AVERROR(ENOMEM);
+        goto fail;
+    }
+    if ((ret = fill_timing(m, idx)) < 0)
+        goto fail;
+    m->has_audio = idx->audio.kind == VPI_TRACK_AUDIO && idx->audio.nb_samples > 0;
+    if (!(m->param_sets = malloc(idx->video.avcc_size))) {
+        ret = AVERROR(ENOMEM);
+        goto fail;
+    }
+    memcpy(m->param_sets, idx->video.avcc, idx->video.avcc_size);
+    m->param_sets_size = (int)idx->video.avcc_size;
+
+    /* 5. break points, when the channel asks for them */
+    if (o->want_breaks) {
+        char bwhy[1024] = "";
+        ret = cached_breaks(&src, o, &m->auto_breaks, &m->nb_auto_breaks, bwhy, sizeof(bwhy));
+        if (ret < 0) {
+            vpi_strlcpy(why, bwhy, why_size);
+            goto end;
+        }
+        for (int i = 0; i < m->nb_auto_breaks; i++) {
+            VpBreakPoint *b = &m->auto_breaks[i];
+            b->cut_at = (double)vpi_live_media_key_before(m, vpi_us_to_ticks(
+                                                                 (int64_t)(b->at * 1e6))) /
+                        VPI_TICKS;
+        }
+    }
+    vpi_log(&o->logger, VP_LOG_VERBOSE,
+            "%s: ready (%s, %.3f s, %d keyframes, longest GOP %.3f s, %.1f LUFS)", path,
+            m->conformed ? (m->normalized ? "conformed, normalised" : "conformed")
+                         : m->normalized ? "normalised" : "as it is",
+            (double)m->duration / VPI_TICKS, m->nb_keys, (double)m->max_gop / VPI_TICKS,
+            m->loudness);
+    *out = m;
+    m = NULL;
+    ret = 0;
+    goto end;
+
+fail:
+    /* a cancel is no fault of the file */
+    fail_line(why, why_size, path, ret, ret == VP_ERR_CANCELLED ? NULL : reason);
+end:
+    vpi_live_media_unref(&m);
+    vpi_mp4_index_free(&idx);
+    if (fd >= 0)
+        close(fd);
+    vp_media_info_free(&info);
+    return ret;
+}
+
+/* ---- the public analyser ------------------------------------------------------------------- */
+
+int vp_channels_analyze(const char *path, const VpLogger *logger, VpBreakPoint **points,
+                        int *nb, VpFailure *fail)
+{
+    char why[sizeof(fail->message)];
+    if (fail) {
+        memset(fail, 0, sizeof(*fail));
+        fail->input = -1;
+    }
+    if (!points || !nb)
+        return AVERROR(EINVAL);
+    *points = NULL;
+    *nb = 0;
+    if (!path) {
+        if (fail) {
+            fail->code = AVERROR(EINVAL);
+            snprintf(fail->message, sizeof(fail->message), "no file given");
+        }
+        return AVERROR(EINVAL);
+    }
+    why[0] = 0;
+    int ret = vpi_live_find_breaks(path, logger, points, nb, why, sizeof(why));
+    if (ret < 0 && fail) {
+        fail->code = ret;
+        fail->input = 0;
+        vpi_strlcpy(fail->path, path, sizeof(fail->path));
+        vpi_strlcpy(fail->message, why, sizeof(fail->message));
+    }
+    return ret;
+}
