@@ -128,6 +128,12 @@ int vpi_live_format_of(const char *path, VpiLiveFormat *fmt, char *why, size_t w
     int ret;
 
     memset(fmt, 0, sizeof(*fmt));
+    char reason[512] = "";
+    /* the index's limits before the probe's demuxer reads an MP4's tables */
+    if ((ret = vp_check_file(path, reason, sizeof(reason))) < 0 && ret != VP_ERR_UNSUPPORTED) {
+        snprintf(why, why_size, "%s: %s", path, reason[0] ? reason : vp_strerror(ret));
+        return ret;
+    }
     if ((ret = vp_probe_file(path, NULL, &info)) < 0) {
         snprintf(why, why_size, "%s: %s", path, vp_strerror(ret));
         return ret;
@@ -632,7 +638,9 @@ int vpi_live_ingest(const char *path, const VpiLiveIngestOpts *o, VpiLiveMedia *
     if (reason[0]) {
         cache_name(o->cache_dir, &src, "conform", fkey, "mp4", conform_path,
                    sizeof(conform_path));
-        if (!exists(conform_path)) {
+        if (exists(conform_path)) {
+            vpi_log(&o->logger, VP_LOG_VERBOSE, "%s: conformed before: %s", path, conform_path);
+        } else {
             FormatRef ref;
             char cwhy[512] = "";
             vpi_log(&o->logger, VP_LOG_INFO, "%s: conforming into the cache (%s)", path, reason);

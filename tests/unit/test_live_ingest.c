@@ -348,6 +348,21 @@ static void test_loud(void)
     check_timing(m, 4.0);
     vpi_live_media_unref(&m);
 
+    /* a quiet file is brought up */
+    make("quiet.mp4", VIDEO("320x240", "25") TONE("48000", "-16dB") H264 AAC);
+    VpiLiveMedia *q = ingest(media("quiet.mp4"), target, 0, 0);
+    if (q) {
+        CHECK_NEAR(q->loudness, target - 10, 0.5);
+        CHECK_EQ(q->normalized, 1);
+        after = qc_loudness(q->play_path);
+        fprintf(stderr, "quiet: %.2f LUFS -> %.2f LUFS (target %.2f)\n", q->loudness, after,
+                target);
+        CHECK_NEAR(after, target, 1.0);
+        probe_format(q->play_path, &f, &has_audio);
+        CHECK_EQ(f.sample_rate, 48000);
+        vpi_live_media_unref(&q);
+    }
+
     /* the second time the normalised file is in the cache */
     log_reset();
     m = ingest(media("loud.mp4"), target, 0, 0);
