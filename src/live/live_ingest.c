@@ -6,6 +6,7 @@
  * gets its audio normalised into the cache with the video copied; then the file playout
  * reads is indexed (keyframes, durations, parameter sets) with the join's MP4 index, the
  * same reading the producer's copy relies on. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -15,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <libavutil/channel_layout.h>
@@ -221,6 +223,31 @@ static void cache_name(const char *dir, const Source *s, const char *kind, const
     for (int i = 0; i < 16; i++)
         snprintf(hex + 2 * i, 3, "%02x", dig[i]);
     snprintf(out, size, "%s/%s-%s.%s", dir, n ? stem : "item", hex, ext);
+}
+
+/* Temporaries of @p final_path left by a process killed while writing it (a conform of a
+ * long episode leaves a file of its size): untouched for an hour, no writer is alive. */
+static void sweep_stale(const char *dir, const char *final_path)
+{
+    const char *base = strrchr(final_path, '/');
+    base = base ? base + 1 : final_path;
+    size_t blen = strlen(base);
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    time_t now = time(NULL);
+    if (!d)
+        return;
+    while ((e = readdir(d))) {
+        struct stat sb;
+        char p[PATH_MAX + 300];
+        if (e->d_name[0] != '.' || strncmp(e->d_name + 1, base, blen) ||
+            !vpi_output_is_temp_name(e->d_name))
+            continue;
+        snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
+        if (lstat(p, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_mtime < now - 3600)
+            unlink(p);
+    }
+    closedir(d);
 }
 
 static int exists(const char *path)
@@ -602,7 +629,7 @@ int vpi_live_ingest(const char *path, const VpiLiveIngestOpts *o, VpiLiveMedia *
     }
     const int src_audio = info->audio_index >= 0;
 
-    if (!(m = calloc(1, sizeof(*m))) || !(m->source = strdup(src.real))) {
+    if (!(m = calloc(1, sizeof(*m))) || !(m->source = strdup(path))) {
         ret = AVERROR(ENOMEM);
         goto fail;
     }
@@ -643,6 +670,7 @@ int vpi_live_ingest(const char *path, const VpiLiveIngestOpts *o, VpiLiveMedia *
         } else {
             FormatRef ref;
             char cwhy[512] = "";
+            sweep_stale(o->cache_dir, conform_path);
             vpi_log(&o->logger, VP_LOG_INFO, "%s: conforming into the cache (%s)", path, reason);
             format_ref(fmt, src_audio, &ref);
             int64_t t0 = vpi_now_us();
@@ -675,6 +703,7 @@ int vpi_live_ingest(const char *path, const VpiLiveIngestOpts *o, VpiLiveMedia *
             cache_name(o->cache_dir, &src, "loudnorm", extra, "mp4", norm_path,
                        sizeof(norm_path));
             if (!exists(norm_path)) {
+                sweep_stale(o->cache_dir, norm_path);
                 vpi_log(&o->logger, VP_LOG_INFO,
                         "%s: normalising the loudness into the cache (%.1f LUFS, the channel's "
                         "target is %.1f)", path, m->loudness, o->loudness);
