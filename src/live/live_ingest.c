@@ -52,6 +52,7 @@
 typedef struct FormatRef {
     VpMediaInfo info;
     VpStreamInfo st[2];
+    char name[32];
 } FormatRef;
 
 /* The channel's format as the VpMediaInfo vp_check_compare() and vpi_conform() take: H.264
@@ -86,7 +87,8 @@ static void format_ref(const VpiLiveFormat *f, int with_audio, FormatRef *r)
     av_channel_layout_default(&l, f->channels > 0 ? f->channels : 2);
     av_channel_layout_describe(&l, a->channel_layout, sizeof(a->channel_layout));
     av_channel_layout_uninit(&l);
-    r->info.path = (char *)"(channel format)";
+    snprintf(r->name, sizeof(r->name), "(channel format)");
+    r->info.path = r->name;
     r->info.streams = r->st;
     r->info.nb_streams = with_audio ? 2 : 1;
     r->info.video_index = 0;
