@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <libavformat/avformat.h>
 #include <libavutil/channel_layout.h>
 #include <libavutil/intreadwrite.h>
 #include <libavutil/mathematics.h>
@@ -567,6 +568,132 @@ static int index_playable(const char *path, const VpiLiveFormat *fmt, VpiMp4File
     return copy_blocker(*fd, *f, fmt, why, wsz) ? 0 : 1;
 }
 
+/* ---- remux: H.264 + AAC in another container ---------------------------------------------- */
+
+/* Copy the video and the first audio of @p in (MKV, MPEG-TS, WebM... whose streams already
+ * match the channel) into an MP4 at @p out_path, written atomically. Every timestamp moves
+ * by the first presented video frame's, so that the video starts at 0 as in the files
+ * vidpipe and ffmpeg write (an MPEG-TS starts at 1.4 s or anywhere); audio that starts
+ * earlier is trimmed by the MP4's edit list, as priming is. The video packets keep their
+ * spacing; the AAC frames are restamped 1024 samples apart from the first one's time, as
+ * they are decoded: a container counting in milliseconds (Matroska) would otherwise give
+ * them durations of 1008 or 1056 samples, which playout's copy refuses. */
+static int remux_mp4(const char *in, const VpMediaInfo *info, const char *out_path,
+                     const VpiLiveIngestOpts *o, char *why, size_t wsz)
+{
+    AVFormatContext *ic = NULL, *oc = NULL;
+    AVPacket *pkt = NULL;
+    VpiOutput out;
+    const AVIOInterruptCB cb = { o->cancel.fn, o->cancel.opaque };
+    int ret, header = 0;
+    int64_t a_next = AV_NOPTS_VALUE;
+
+    memset(&out, 0, sizeof(out));
+    const VpLogger *prev = vpi_log_scope_enter(&o->logger);
+    if (!(ic = avformat_alloc_context())) {
+        ret = AVERROR(ENOMEM);
+        goto end;
+    }
+    ic->interrupt_callback = cb;
+    if ((ret = avformat_open_input(&ic, in, NULL, NULL)) < 0 ||
+        (ret = avformat_find_stream_info(ic, NULL)) < 0)
+        goto end;
+    const int vi = info->streams[info->video_index].index;
+    const int ai = info->audio_index >= 0 ? info->streams[info->audio_index].index : -1;
+    if (vi < 0 || vi >= (int)ic->nb_streams || ai >= (int)ic->nb_streams ||
+        ic->streams[vi]->codecpar->codec_id != AV_CODEC_ID_H264 ||
+        (ai >= 0 && ic->streams[ai]->codecpar->codec_id != AV_CODEC_ID_AAC)) {
+        ret = VP_ERR_UNSUPPORTED;
+        snprintf(why, wsz, "its streams changed since the probe");
+        goto end;
+    }
+    if ((ret = vpi_output_begin(&out, out_path)) < 0 ||
+        (ret = avformat_alloc_output_context2(&oc, NULL, "mp4", out.tmp_path)) < 0)
+        goto end;
+    oc->interrupt_callback = cb;
+    const int in_idx[2] = { vi, ai };
+    for (int i = 0; i < (ai >= 0 ? 2 : 1); i++) {
+        AVStream *ist = ic->streams[in_idx[i]], *ost = avformat_new_stream(oc, NULL);
+        if (!ost) {
+            ret = AVERROR(ENOMEM);
+            goto end;
+        }
+        if ((ret = avcodec_parameters_copy(ost->codecpar, ist->codecpar)) < 0)
+            goto end;
+        ost->codecpar->codec_tag = 0;
+        ost->time_base = i ? (AVRational){ 1, ist->codecpar->sample_rate } : ist->time_base;
+        ost->sample_aspect_ratio = ist->sample_aspect_ratio;
+    }
+    if ((ret = avio_open2(&oc->pb, out.tmp_path, AVIO_FLAG_WRITE, &oc->interrupt_callback,
+                          NULL)) < 0 ||
+        (ret = avformat_write_header(oc, NULL)) < 0)
+        goto end;
+    header = 1;
+    const AVStream *vst = ic->streams[vi];
+    const int64_t v0 = vst->start_time != AV_NOPTS_VALUE ? vst->start_time : 0;
+    if (!(pkt = av_packet_alloc())) {
+        ret = AVERROR(ENOMEM);
+        goto end;
+    }
+    while ((ret = av_read_frame(ic, pkt)) >= 0) {
+        int os = pkt->stream_index == vi ? 0 : pkt->stream_index == ai ? 1 : -1;
+        if (os < 0) {
+            av_packet_unref(pkt);
+            continue;
+        }
+        AVStream *ist = ic->streams[pkt->stream_index], *ost = oc->streams[os];
+        if (os == 1) {
+            AVRational sr = { 1, ist->codecpar->sample_rate };
+            int64_t t = pkt->pts != AV_NOPTS_VALUE ? pkt->pts : pkt->dts;
+            if (a_next == AV_NOPTS_VALUE) {
+                if (t == AV_NOPTS_VALUE) {
+                    av_packet_unref(pkt);
+                    continue;
+                }
+                a_next = av_rescale_q(t, ist->time_base, sr) -
+                         av_rescale_q(v0, vst->time_base, sr);
+            }
+            pkt->pts = pkt->dts = av_rescale_q(a_next, sr, ost->time_base);
+            pkt->duration = av_rescale_q(VPI_AAC_FRAME, sr, ost->time_base);
+            a_next += VPI_AAC_FRAME;
+        } else {
+            if (pkt->pts != AV_NOPTS_VALUE)
+                pkt->pts -= v0;
+            if (pkt->dts != AV_NOPTS_VALUE)
+                pkt->dts -= v0;
+            av_packet_rescale_ts(pkt, ist->time_base, ost->time_base);
+        }
+        pkt->stream_index = os;
+        pkt->pos = -1;
+        if ((ret = av_interleaved_write_frame(oc, pkt)) < 0)
+            goto end;
+    }
+    if (ret != AVERROR_EOF)
+        goto end;
+    if ((ret = av_write_trailer(oc)) < 0)
+        goto end;
+    header = 0;
+    if ((ret = avio_closep(&oc->pb)) < 0)
+        goto end;
+    ret = vpi_output_commit(&out);
+
+end:
+    if (ret < 0 && vpi_cancelled(&o->cancel))
+        ret = VP_ERR_CANCELLED;
+    if (ret < 0 && !why[0])
+        snprintf(why, wsz, "%s", vp_strerror(ret));
+    if (header)
+        av_write_trailer(oc);
+    if (oc)
+        avio_closep(&oc->pb);
+    avformat_free_context(oc);
+    avformat_close_input(&ic);
+    av_packet_free(&pkt);
+    vpi_output_abort(&out);
+    vpi_log_scope_leave(prev);
+    return ret;
+}
+
 /* ---- ingest ------------------------------------------------------------------------------- */
 
 static int fail_line(char *why, size_t wsz, const char *path, int ret, const char *reason)
@@ -589,7 +716,7 @@ int vpi_live_ingest(const char *path, const VpiLiveIngestOpts *o, VpiLiveMedia *
     VpiLiveMedia *m = NULL;
     Source src = { .path = path };
     char reason[1024], fkey[128], conform_path[PATH_MAX + 128], norm_path[PATH_MAX + 128];
-    const char *play = path;
+    const char *play = path, *indexed = NULL; /* the file idx holds */
     int fd = -1, ret;
     struct stat sb;
 
@@ -643,15 +770,49 @@ int vpi_live_ingest(const char *path, const VpiLiveIngestOpts *o, VpiLiveMedia *
         goto fail;
     }
 
-    /* 2. the format: copy as it is, or conform once into the cache */
-    if (!is_mp4(info)) {
-        snprintf(reason, sizeof(reason), "container is %s, not MP4/MOV", info->format);
-    } else if (index_refused) {
-        snprintf(reason, sizeof(reason), "%s", index_reason);
-    } else if ((ret = format_differences(info, fmt, reason, sizeof(reason))) < 0) {
+    /* 2. the format: copy as it is, remux or conform once into the cache */
+    if ((ret = format_differences(info, fmt, reason, sizeof(reason))) < 0)
         goto fail;
+    if (!is_mp4(info) && !reason[0]) {
+        /* the streams are the channel's: only the container is not */
+        char rwhy[512] = "";
+        cache_name(o->cache_dir, &src, "remux", "", "mp4", conform_path, sizeof(conform_path));
+        if (!exists(conform_path)) {
+            sweep_stale(o->cache_dir, conform_path);
+            vpi_log(&o->logger, VP_LOG_INFO, "%s: remuxing into the cache (container is %s, "
+                    "not MP4/MOV)", path, info->format);
+            if ((ret = remux_mp4(path, info, conform_path, o, rwhy, sizeof(rwhy))) < 0) {
+                if (ret == VP_ERR_CANCELLED)
+                    goto fail;
+                snprintf(reason, sizeof(reason), "container is %s, not MP4/MOV, and a remux "
+                         "failed: %s", info->format, rwhy);
+                ret = 0;
+            }
+        }
+        if (!reason[0]) {
+            ret = index_playable(conform_path, fmt, &idx, &fd, rwhy, sizeof(rwhy));
+            if (ret == 1) {
+                play = indexed = conform_path;
+            } else {
+                vpi_mp4_index_free(&idx);
+                if (fd >= 0)
+                    close(fd);
+                fd = -1;
+                unlink(conform_path);
+                snprintf(reason, sizeof(reason), "container is %s, not MP4/MOV, and its "
+                         "remuxed copy cannot be played: %s", info->format, rwhy);
+            }
+        }
+    } else if (!is_mp4(info)) {
+        char diffs[sizeof(reason)];
+        vpi_strlcpy(diffs, reason, sizeof(diffs));
+        snprintf(reason, sizeof(reason), "container is %s, not MP4/MOV; %.900s", info->format,
+                 diffs);
+    } else if (index_refused && !reason[0]) {
+        snprintf(reason, sizeof(reason), "%s", index_reason);
     } else if (!reason[0]) {
         ret = index_playable(path, fmt, &idx, &fd, reason, sizeof(reason));
+        indexed = path;
         if (ret < 0) {
             if (ret == VP_ERR_UNSUPPORTED) {
                 ret = 0; /* conformed below; reason set by the index */
@@ -734,7 +895,7 @@ int vpi_live_ingest(const char *path, const VpiLiveIngestOpts *o, VpiLiveMedia *
     }
 
     /* 4. the file playout reads */
-    if (play != path || !idx) {
+    if (!idx || indexed != play) {
         vpi_mp4_index_free(&idx);
         if (fd >= 0)
             close(fd);

@@ -432,16 +432,61 @@ static void test_video_only(void)
     vpi_live_media_unref(&m);
 }
 
-static void test_mkv(void)
+/* H.264 + AAC in another container is remuxed: the same frames and keyframes, AAC frames
+ * 1024 samples apart; another format in another container is conformed. */
+static void test_containers(void)
 {
-    make("ep.mkv", VIDEO("320x240", "25") TONE("48000", "-6dB") H264 AAC);
+    static const char *const names[] = { "ep.mkv", "ep.ts" };
+    static const char *const formats[] = { "matroska,webm", "mpegts" };
+    for (int i = 0; i < 2; i++) {
+        char line[1024];
+        make(names[i], VIDEO("320x240", "25") TONE("48000", "-6dB") H264 AAC);
+        log_reset();
+        VpiLiveMedia *m = ingest(media(names[i]), target, 0, 0);
+        if (!m)
+            continue;
+        CHECK_EQ(m->conformed, 0);
+        CHECK(in_cache(m->play_path));
+        snprintf(line, sizeof(line), "%s: remuxing into the cache (container is %s, not "
+                 "MP4/MOV)\n", media(names[i]), formats[i]);
+        CHECK_STR(lg.text, line);
+        CHECK_EQ(m->has_audio, 1);
+        CHECK_EQ(m->nb_keys, 4); /* -g 25 kept: copied, not encoded */
+        CHECK_EQ(m->max_gop, VPI_TICKS);
+        check_timing(m, 4.0);
+        VpiLiveFormat f;
+        int has_audio;
+        probe_format(m->play_path, &f, &has_audio);
+        CHECK_EQ(f.sample_rate, 48000);
+        CHECK_EQ(f.fps_num, 25);
+        CHECK_EQ(f.fps_den, 1);
+        CHECK_NEAR(qc_loudness(m->play_path), target, 0.3);
+        /* an MPEG-TS starts at 1.4 s: the copy starts at 0, the audio with the video */
+        VpMediaInfo *info = NULL;
+        CHECK_EQ(vp_probe_file(m->play_path, NULL, &info), 0);
+        if (info && info->video_index >= 0 && info->audio_index >= 0) {
+            double vs = info->streams[info->video_index].start_time;
+            double as = info->streams[info->audio_index].start_time;
+            CHECK_NEAR(vs, 0, 0.001);
+            CHECK_NEAR(as, vs, 0.03);
+        }
+        vp_media_info_free(&info);
+        vpi_live_media_unref(&m);
+        log_reset();
+        m = ingest(media(names[i]), target, 0, 0);
+        CHECK_EQ(log_count("remuxing"), 0);
+        vpi_live_media_unref(&m);
+    }
+
+    make("big.mkv", VIDEO("480x360", "25") TONE("48000", "-6dB") H264 AAC);
     log_reset();
-    VpiLiveMedia *m = ingest(media("ep.mkv"), target, 0, 0);
+    VpiLiveMedia *m = ingest(media("big.mkv"), target, 0, 0);
     if (!m)
         return;
     CHECK_EQ(m->conformed, 1);
     CHECK(in_cache(m->play_path));
-    CHECK_EQ(log_count("container is matroska,webm, not MP4/MOV"), 1);
+    CHECK_EQ(log_count("conforming into the cache (container is matroska,webm, not MP4/MOV; "
+                       "video.resolution is 480x360, the channel needs 320x240)"), 1);
     CHECK_EQ(m->has_audio, 1);
     check_timing(m, 4.0);
     vpi_live_media_unref(&m);
@@ -633,7 +678,7 @@ int main(void)
     test_loud();
     test_codecs();
     test_video_only();
-    test_mkv();
+    test_containers();
     test_broken();
     test_breaks();
 
