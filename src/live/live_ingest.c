@@ -574,13 +574,15 @@ static int index_playable(const char *path, const VpiLiveFormat *fmt, VpiMp4File
  * match the channel) into an MP4 at @p out_path, written atomically. Every timestamp moves
  * by the first presented video frame's, so that the video starts at 0 as in the files
  * vidpipe and ffmpeg write (an MPEG-TS starts at 1.4 s or anywhere); audio that starts
- * earlier is trimmed by the MP4's edit list, as priming is. The video packets keep their
- * spacing; the AAC frames are restamped 1024 samples apart from the first one's time, as
+ * earlier is trimmed by the MP4's edit list, as priming is. Video frames are put on the
+ * channel's frame grid and AAC frames 1024 samples apart from the first one's time, as
  * they are decoded: a container counting in milliseconds (Matroska) would otherwise give
- * them durations of 1008 or 1056 samples, which playout's copy refuses. */
+ * them uneven durations (33 or 34 ms frames at 29.97 fps, AAC frames of 1008 or 1056
+ * samples, which playout's copy refuses). */
 static int remux_mp4(const char *in, const VpMediaInfo *info, const char *out_path,
                      const VpiLiveIngestOpts *o, char *why, size_t wsz)
 {
+    const AVRational frame = { o->format->fps_den, o->format->fps_num };
     AVFormatContext *ic = NULL, *oc = NULL;
     AVPacket *pkt = NULL;
     VpiOutput out;
@@ -621,7 +623,7 @@ static int remux_mp4(const char *in, const VpMediaInfo *info, const char *out_pa
         if ((ret = avcodec_parameters_copy(ost->codecpar, ist->codecpar)) < 0)
             goto end;
         ost->codecpar->codec_tag = 0;
-        ost->time_base = i ? (AVRational){ 1, ist->codecpar->sample_rate } : ist->time_base;
+        ost->time_base = i ? (AVRational){ 1, ist->codecpar->sample_rate } : frame;
         ost->sample_aspect_ratio = ist->sample_aspect_ratio;
     }
     if ((ret = avio_open2(&oc->pb, out.tmp_path, AVIO_FLAG_WRITE, &oc->interrupt_callback,
@@ -657,11 +659,19 @@ static int remux_mp4(const char *in, const VpMediaInfo *info, const char *out_pa
             pkt->duration = av_rescale_q(VPI_AAC_FRAME, sr, ost->time_base);
             a_next += VPI_AAC_FRAME;
         } else {
+            /* on the frame grid: 29.97 fps in milliseconds is 33 or 34 ms a frame; rounding
+             * to the nearest frame is exact for a constant rate (errors <= 0.5 ms against
+             * 33 ms frames) and makes two frames of a variable rate collide, which the
+             * muxer refuses: such a file is conformed instead */
             if (pkt->pts != AV_NOPTS_VALUE)
-                pkt->pts -= v0;
+                pkt->pts = av_rescale_q(av_rescale_q_rnd(pkt->pts - v0, ist->time_base, frame,
+                                                         AV_ROUND_NEAR_INF),
+                                        frame, ost->time_base);
             if (pkt->dts != AV_NOPTS_VALUE)
-                pkt->dts -= v0;
-            av_packet_rescale_ts(pkt, ist->time_base, ost->time_base);
+                pkt->dts = av_rescale_q(av_rescale_q_rnd(pkt->dts - v0, ist->time_base, frame,
+                                                         AV_ROUND_NEAR_INF),
+                                        frame, ost->time_base);
+            pkt->duration = av_rescale_q(1, frame, ost->time_base);
         }
         pkt->stream_index = os;
         pkt->pos = -1;

@@ -478,6 +478,29 @@ static void test_containers(void)
         vpi_live_media_unref(&m);
     }
 
+    /* 29.97 fps in Matroska's milliseconds: back on the frame grid (3003 ticks a frame; the
+     * milliseconds would put the keyframe after 60 frames at 2.002 s = 180180 ticks off by
+     * up to 45 ticks, and make frame durations alternate) */
+    make("ntsc.mkv", "-f lavfi -i testsrc2=size=320x240:rate=30000/1001:d=4 "
+         TONE("48000", "-6dB") "-c:v libx264 -preset veryfast -bf 3 -g 60 -pix_fmt yuv420p "
+         AAC);
+    VpiLiveFormat keep = channel;
+    channel.fps_num = 30000;
+    channel.fps_den = 1001;
+    log_reset();
+    VpiLiveMedia *n = ingest(media("ntsc.mkv"), target, 0, 0);
+    channel = keep;
+    if (n) {
+        CHECK_EQ(n->conformed, 0);
+        CHECK_EQ(log_count("remuxing into the cache"), 1);
+        CHECK_EQ(n->nb_keys, 2);
+        CHECK_EQ(n->keys[1], 180180);
+        CHECK_EQ(n->reorder % 3003, 0);
+        CHECK(n->reorder > 0);
+        CHECK_EQ(n->duration, 120 * 3003);
+        vpi_live_media_unref(&n);
+    }
+
     make("big.mkv", VIDEO("480x360", "25") TONE("48000", "-6dB") H264 AAC);
     log_reset();
     VpiLiveMedia *m = ingest(media("big.mkv"), target, 0, 0);
