@@ -18,7 +18,8 @@ Usage:
   hls_playlist_check.py --self-test                        (the judge's own test)
 Options: --uri-format 'seg/{seq}.ts' (each URI is this with its media sequence number),
   --uri-regex RE, --require-pdt (every segment dated), --pdt-tolerance SECONDS (0.002),
-  --allow-gaps (snapshots may skip segments), --fetch (with --url: GET each new segment,
+  --allow-gaps (snapshots may skip segments), --lenient-dates (accept FFmpeg's "+0000"
+  offsets), --fetch (with --url: GET each new segment,
   check 200 and whole TS packets).
 Exit 0 when clean; otherwise 1 with one line per fault: "NAME: line L: reason".
 
@@ -51,7 +52,7 @@ ONCE_TAGS = {"EXT-X-VERSION", "EXT-X-TARGETDURATION", "EXT-X-MEDIA-SEQUENCE",
 DEC_INT = re.compile(r"^(0|[1-9][0-9]{0,19})$")
 DEC_FLOAT = re.compile(r"^[0-9]+(\.[0-9]+)?$")
 # RFC 3339 / ISO 8601 with a time zone, as 4.3.2.6 requires
-DATE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
+DATE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}(:?\d{2})?)$")
 
 
 class Segment:
@@ -86,6 +87,9 @@ def hls_round(x):
 def parse_date(text):
     if text.endswith("Z"):
         text = text[:-1] + "+00:00"
+    m = re.search(r"([+-]\d{2})(\d{2})?$", text)
+    if m and ":" not in text[m.start():]:
+        text = text[:m.start()] + m.group(1) + ":" + (m.group(2) or "00")
     d = datetime.datetime.fromisoformat(text)
     return d.timestamp()
 
@@ -231,6 +235,11 @@ def parse(name, text, errors, opts):
                 err(no, f"#EXT-X-PROGRAM-DATE-TIME:{value}: not an ISO 8601 date with a "
                         "time zone (4.3.2.6)")
                 continue
+            if not opts.lenient_dates and not re.search(r"(Z|[+-]\d{2}:\d{2})$", value):
+                # FFmpeg writes "+0000": ISO 8601's basic-format offset after an
+                # extended-format time; RFC 3339 (and strict parsers) want "+00:00"
+                err(no, f"#EXT-X-PROGRAM-DATE-TIME:{value}: time zone offset not written "
+                        "as Z or +hh:mm (mixes ISO 8601 basic and extended formats)")
             try:
                 pending[tag] = parse_date(value)
             except ValueError:
@@ -331,13 +340,14 @@ def compare(a, b, errors, opts):
 
 class Options:
     def __init__(self, uri_format=None, uri_regex=None, require_pdt=False, pdt_tolerance=0.002,
-                 allow_gaps=False, live=True):
+                 allow_gaps=False, live=True, lenient_dates=False):
         self.uri_format = uri_format
         self.uri_regex = uri_regex
         self.require_pdt = require_pdt
         self.pdt_tolerance = pdt_tolerance
         self.allow_gaps = allow_gaps
         self.live = live
+        self.lenient_dates = lenient_dates
 
 
 def check_series(snapshots, **kw):
@@ -465,6 +475,9 @@ def self_test():
            require_pdt=True)
     expect("bad date", [("a", _pl(0, 0, [(0, 6, 0, 0)]).replace("Z\n", "\n"))],
            "time zone")
+    ffdate = _pl(0, 0, [(0, 6, 0, 0)]).replace(".000Z", ".000+0000")
+    expect("ffmpeg date offset", [("a", ffdate)], "not written as Z or +hh:mm")
+    expect("ffmpeg date offset, lenient", [("a", ffdate)], None, lenient_dates=True)
     expect("gap", [good[0], good[5]], "never listed")
     expect("gap allowed", [good[0], good[5]], None, allow_gaps=True)
     expect("dsn after tag", [("a", "#EXTM3U\n#EXT-X-TARGETDURATION:6\n#EXT-X-DISCONTINUITY\n"
@@ -514,6 +527,8 @@ def main():
     ap.add_argument("--require-pdt", action="store_true")
     ap.add_argument("--pdt-tolerance", type=float, default=0.002)
     ap.add_argument("--allow-gaps", action="store_true")
+    ap.add_argument("--lenient-dates", action="store_true",
+                    help="accept +hhmm time zone offsets (FFmpeg's)")
     ap.add_argument("--url")
     ap.add_argument("--count", type=int, default=10)
     ap.add_argument("--interval", type=float, default=1.0)
@@ -537,7 +552,7 @@ def main():
                 snaps.append((f, fh.read()))
     errors += check_series(snaps, uri_format=a.uri_format, uri_regex=a.uri_regex,
                            require_pdt=a.require_pdt, pdt_tolerance=a.pdt_tolerance,
-                           allow_gaps=a.allow_gaps)
+                           allow_gaps=a.allow_gaps, lenient_dates=a.lenient_dates)
     for e in errors:
         print(e)
     nseg = len({(s[0], ln) for s in snaps for ln in s[1].split("\n") if ln and ln[0] != "#"})
