@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <libavutil/error.h>
@@ -497,7 +498,12 @@ static void *producer(void *arg)
             feed(s->h, idx++, c ? 0 : VPI_CHUNK_KEY | (gop % 97 == 50 ? VPI_CHUNK_DISCONT : 0),
                  pts + S(0.25) * c);
         pts += S(0.25) * nch;
+        if (gop % 50 == 0)   /* a real producer paces itself: let the readers in */
+            nanosleep(&(struct timespec){.tv_nsec = 1000000}, NULL);
     }
+    /* on a loaded machine the readers may not have run yet: give them up to 10 s */
+    for (int i = 0; i < 10000 && !__atomic_load_n(&s->fetched, __ATOMIC_RELAXED); i++)
+        nanosleep(&(struct timespec){.tv_nsec = 1000000}, NULL);
     __atomic_store_n(&s->done, 1, __ATOMIC_RELEASE);
     return NULL;
 }
