@@ -33,6 +33,7 @@ typedef struct HlsSegment {
     int64_t duration;        /* ticks: the next segment's pts - pts */
     int discont;             /* EXT-X-DISCONTINUITY before it */
     int64_t left_at;         /* channel clock when it left the playlist; -1 while listed */
+    int64_t longest;         /* ticks: the longest playlist that listed it */
     VpChunk *data;
 } HlsSegment;
 
@@ -155,7 +156,8 @@ static int ring_grow(VpiHls *h)
 /* Slide the playlist's start forward as far as RFC 8216 6.2.2 lets it (at least `window`
  * segments and three target durations stay listed), then free what no client may still
  * ask for: a segment that left is served for `keep` more segments, and for at least its
- * duration plus that of the longest playlist that listed it (6.2.2 again). */
+ * duration plus that of the longest playlist that listed it (6.2.2 again), on the channel
+ * clock. */
 static void window_update(VpiHls *h)
 {
     const HlsSegment *last = seg_at(h, h->next_seq - 1);
@@ -171,11 +173,15 @@ static void window_update(VpiHls *h)
         h->listed_dur -= f->duration;
         h->first_listed++;
     }
+    for (int64_t seq = h->first_listed; seq < h->next_seq; seq++) {
+        HlsSegment *s = (HlsSegment *)seg_at(h, seq);
+        if (s->longest < h->listed_dur)
+            s->longest = h->listed_dur;
+    }
     while (h->count) {
         HlsSegment *s = &h->segs[h->head];
-        /* the longest playlist that listed s ended no later than when s left */
         if (s->left_at < 0 || h->first_listed - s->seq <= h->o.keep ||
-            now < s->left_at + s->duration + (s->left_at - s->pts))
+            now < s->left_at + s->duration + s->longest)
             break;
         vp_chunk_unref(&s->data);
         h->head = (h->head + 1) % h->cap;
@@ -197,6 +203,7 @@ static int publish(VpiHls *h, VpChunk *data, int64_t pts, int64_t duration, int 
     s->duration = duration;
     s->discont = discont;
     s->left_at = -1;
+    s->longest = 0;
     s->data = data;
     data->seq = s->seq;
     h->count++;

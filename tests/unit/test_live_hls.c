@@ -184,23 +184,24 @@ static void test_exact(void)
         CHECK_EQ(n, seq == 3 ? 2 : 6);
         vp_chunk_unref(&seg);
     }
-    /* segment 0 left at 26 s, when the playlists that had listed it were up to 26 s long
-     * (0..26): it is served until 26 + 6 + 26 = 58 s */
+    /* segment 0 left at 26 s; the longest playlist that listed it lasted 20 s (0..3): it
+     * is served until 26 + 6 + 20 = 52 s */
     feed(h, idx++, 0, S(45));
-    idx = feed_gops(h, idx, 46, 56, 0);
+    idx = feed_gops(h, idx, 46, 50, 0);
     {
         VpChunk *seg = NULL;
         CHECK_EQ(vpi_hls_segment(h, 0, &seg), 0);
         vp_chunk_unref(&seg);
-        feed(h, idx++, 0, S(57));
-        idx = feed_gops(h, idx, 58, 62, 0);
+        feed(h, idx++, 0, S(51));
+        idx = feed_gops(h, idx, 52, 56, 0);
         CHECK_EQ(vpi_hls_segment(h, 0, &seg), AVERROR(ENOENT));
         CHECK(!seg);
+        /* segment 1: left at 32 s, longest playlist 20 s: until 58 s */
         CHECK_EQ(vpi_hls_segment(h, 1, &seg), 0);
         vp_chunk_unref(&seg);
     }
     /* still open, before the first, and far ahead */
-    CHECK_EQ(vpi_hls_segment(h, 11, &(VpChunk *){NULL}), AVERROR(ENOENT));
+    CHECK_EQ(vpi_hls_segment(h, 10, &(VpChunk *){NULL}), AVERROR(ENOENT));
     CHECK_EQ(vpi_hls_segment(h, -1, &(VpChunk *){NULL}), AVERROR(ENOENT));
     CHECK_EQ(vpi_hls_segment(h, INT64_MAX, &(VpChunk *){NULL}), AVERROR(ENOENT));
     vpi_hls_free(&h);
