@@ -40,7 +40,7 @@ typedef struct HlsSegment {
 struct VpiHls {
     VpiHlsOpts o;
     int target_dur;          /* EXT-X-TARGETDURATION: ceil(o.target) */
-    int64_t limit;           /* longest segment the cut makes (ticks), see hls_new */
+    int64_t limit;           /* longest segment the cut makes (ticks), see vpi_hls_new */
 
     /* ---- published: guarded by lock ---- */
     pthread_mutex_t lock;

@@ -110,8 +110,7 @@ def parse(name, text, errors, opts):
         return pl
     seen = {}
     pending = {}
-    last_pdt = None          # (date, duration) of the previous segment
-    pdt_prev_seg = None
+    last_dated = None        # the last segment with a date (its own or derived)
     dsn = None
     float_extinf = False
     for no, raw in enumerate(lines[1:], start=2):
@@ -141,32 +140,33 @@ def parse(name, text, errors, opts):
             if s.discont:
                 dsn += 1
             s.dsn = dsn
+            prev = pl.segments[-1] if pl.segments else None
             if "EXT-X-PROGRAM-DATE-TIME" in pending:
                 s.pdt = pending["EXT-X-PROGRAM-DATE-TIME"]
                 s.pdt_own = True
-            elif pdt_prev_seg is not None and not s.discont:
+            elif prev is not None and prev.pdt is not None and not s.discont:
                 # 4.3.2.6: later segments' dates follow from the durations
-                s.pdt = pdt_prev_seg.pdt + pdt_prev_seg.duration
+                s.pdt = prev.pdt + prev.duration
                 s.pdt_own = False
             else:
                 s.pdt = None
                 s.pdt_own = False
             if opts.require_pdt and not s.pdt_own:
                 err(no, f"segment {s.msn} has no EXT-X-PROGRAM-DATE-TIME")
-            if s.pdt is not None and pdt_prev_seg is not None:
-                prev = pdt_prev_seg
-                gap = s.pdt - (prev.pdt + prev.duration)
-                if s.pdt < prev.pdt:
+            if s.pdt is not None and last_dated is not None:
+                if s.pdt < last_dated.pdt:
                     err(no, f"EXT-X-PROGRAM-DATE-TIME goes backwards: segment {s.msn} is "
-                            f"{prev.pdt - s.pdt:.3f} s before segment {prev.msn}")
-                elif not s.discont and abs(gap) > opts.pdt_tolerance:
-                    err(no, f"EXT-X-PROGRAM-DATE-TIME of segment {s.msn} is {gap:+.3f} s "
-                            f"from segment {prev.msn}'s date + EXTINF")
-                elif s.discont and gap < -opts.pdt_tolerance:
-                    err(no, f"EXT-X-PROGRAM-DATE-TIME of segment {s.msn} overlaps segment "
-                            f"{prev.msn} by {-gap:.3f} s")
+                            f"{last_dated.pdt - s.pdt:.3f} s before segment {last_dated.msn}")
+                elif last_dated is prev:
+                    gap = s.pdt - (prev.pdt + prev.duration)
+                    if not s.discont and abs(gap) > opts.pdt_tolerance:
+                        err(no, f"EXT-X-PROGRAM-DATE-TIME of segment {s.msn} is {gap:+.3f} s "
+                                f"from segment {prev.msn}'s date + EXTINF")
+                    elif s.discont and gap < -opts.pdt_tolerance:
+                        err(no, f"EXT-X-PROGRAM-DATE-TIME of segment {s.msn} overlaps segment "
+                                f"{prev.msn} by {-gap:.3f} s")
             if s.pdt is not None:
-                pdt_prev_seg = s
+                last_dated = s
             if opts.uri_format is not None:
                 want = opts.uri_format.format(seq=s.msn)
                 if s.uri != want:
@@ -313,8 +313,9 @@ def compare(a, b, errors, opts):
             if x != y:
                 err(f"segment {s.msn}'s {field} changed from {x!r} to {y!r}")
         if old.discont != s.discont:
-            err(f"segment {s.msn}'s EXT-X-DISCONTINUITY tag {'appeared' if s.discont else 'vanished'}"
-                " while it is listed (RFC 8216 6.2.2: tags leave with their segment)")
+            how = "appeared" if s.discont else "vanished"
+            err(f"segment {s.msn}'s EXT-X-DISCONTINUITY tag {how} while it is listed "
+                "(RFC 8216 6.2.2: tags leave with their segment)")
         if old.dsn != s.dsn:
             err(f"segment {s.msn}'s discontinuity sequence number changed from {old.dsn} to "
                 f"{s.dsn}: EXT-X-DISCONTINUITY-SEQUENCE {b.dsn} should count the "
@@ -322,8 +323,6 @@ def compare(a, b, errors, opts):
                 f"tag(s) that left since (RFC 8216 6.2.2)")
         if old.pdt is not None and s.pdt is not None and abs(old.pdt - s.pdt) > 1e-6:
             err(f"segment {s.msn}'s EXT-X-PROGRAM-DATE-TIME changed by {s.pdt - old.pdt:+.3f} s")
-        elif old.pdt is not None and s.pdt is None and s.pdt_own is False and s is b.segments[0]:
-            pass
     # with no overlap, the first new segment continues the old numbering
     if b.msn == a_last + 1 and a.segments and b.segments:
         want = a.segments[-1].dsn + (1 if b.segments[0].discont else 0)
@@ -439,6 +438,12 @@ def self_test():
     # PDT not matching the durations
     expect("pdt drift", [("a", _pl(0, 0, [(0, 6, 0, 0), (1, 6, 0, 6.1), (2, 6, 0, 12.1)]))],
            "from segment 0's date + EXTINF")
+    # dates derived from the durations (4.3.2.6), then one that disagrees with them
+    expect("derived dates", [("a", _pl(0, 0, [(0, 6, 0, 0), (1, 6, 0, None), (2, 6, 0, None)]))],
+           None)
+    expect("derived dates, then off", [("a", _pl(0, 0, [(0, 6, 0, 0), (1, 6, 0, None),
+                                                        (2, 6, 0, 11)]))],
+           "is -1.000 s from segment 1's date + EXTINF")
     # a segment's date rewritten between reloads (dated from the wall clock at each write)
     a = _pl(0, 0, [(0, 6, 0, 0), (1, 6, 0, 6), (2, 6, 0, 12)])
     b = _pl(0, 0, [(0, 6, 0, -1), (1, 6, 0, 5), (2, 6, 0, 11), (3, 6, 0, 17)])
