@@ -408,8 +408,11 @@ static uint32_t rnd(void)
 
 /* A channel-like stream: GOPs of 0.5 to 3 s, 3 to 12 chunks each, parameter
  * changes now and then. Writes a snapshot each time the playlist changes, checks every
- * listed segment's bytes, and runs the validator on the lot. */
-static void test_validator_run(void)
+ * listed segment's bytes, and runs the validator on the lot.
+ * @p hostile: a faulty producer as well: keys whose clock goes back up to 3 s or repeats,
+ * DISCONT flags on chunks that are no key, empty chunks. The window must still write
+ * playlists that pass. */
+static void test_validator_run(int hostile)
 {
     const char *src = getenv("VP_SRCDIR");
     char dir[] = "/tmp/vp-hls-snapXXXXXX", cmd[2048];
@@ -427,8 +430,20 @@ static void test_validator_run(void)
         int nch = 3 + (int)(rnd() % 10), ret;
         int flags = VPI_CHUNK_KEY | (gop && rnd() % 40 == 0 ? VPI_CHUNK_DISCONT : 0);
         char *t;
-        for (int c = 0; c < nch; c++)
-            feed(h, idx++, c ? 0 : flags, pts + len * c / nch);
+        if (hostile && rnd() % 8 == 0)
+            len = rnd() % 2 ? 0 : -(int64_t)(rnd() % (uint32_t)S(3));
+        for (int c = 0; c < nch; c++) {
+            int f = c ? 0 : flags;
+            if (hostile && c && rnd() % 20 == 0)
+                f = VPI_CHUNK_DISCONT;
+            feed(h, idx++, f, pts + (len > 0 ? len * c / nch : 0));
+            if (hostile && rnd() % 10 == 0) {
+                VpChunk *e = vpi_chunk_new(0);
+                e->pts = pts;
+                vpi_hls_add(h, e);
+                vp_chunk_unref(&e);
+            }
+        }
         pts += len;
         t = playlist(h, &ret);
         if (ret < 0) {
@@ -568,7 +583,8 @@ int main(void)
     test_exact();
     test_cutting();
     test_refs();
-    test_validator_run();
+    test_validator_run(0);
+    test_validator_run(1);
     test_threads();
     TEST_END();
 }
