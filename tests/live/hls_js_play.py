@@ -22,6 +22,7 @@ hls.js comes from npm, installed once outside the tree: $VP_NPM_DIR or ~/.cache/
 delete_segments) and requires a start, no `waiting` after it, no error, and about
 seconds x 25 frames presented: the helper checked against a known-good stream."""
 import argparse
+import glob
 import http.server
 import json
 import os
@@ -196,6 +197,77 @@ def self_test(seconds):
     return 1 if faults else 0
 
 
+def window_test(feeder, seconds):
+    """The channels' HLS window (src/live/live_hls.c) over real MPEG-TS, played by hls.js:
+    two items with different parameter sets (320x240 High, 256x144 Baseline, 1 s GOPs)
+    alternate every 4 s through `test_live_hls --feed`; hls.js must play across the
+    discontinuities without a stall, presenting about seconds x 25 frames, and every
+    playlist the window wrote must pass hls_playlist_check.py."""
+    sys.path.insert(0, HERE)
+    import hls_playlist_check
+    fps = 25
+    d = tempfile.mkdtemp(prefix="vp-hlsjs-window-")
+    feeder_proc = None
+    try:
+        files = []
+        for name, src, prof, freq in (("a", "testsrc=size=320x240", "high", 440),
+                                      ("b", "testsrc2=size=256x144", "baseline", 880)):
+            os.makedirs(os.path.join(d, name))
+            subprocess.run(
+                ["ffmpeg", "-nostdin", "-v", "error", "-f", "lavfi", "-i",
+                 "%s:rate=%d" % (src, fps), "-f", "lavfi", "-i",
+                 "sine=frequency=%d:sample_rate=48000" % freq, "-t", "4", "-c:v", "libx264",
+                 "-preset", "ultrafast", "-profile:v", prof, "-g", str(fps), "-keyint_min",
+                 str(fps), "-sc_threshold", "0", "-pix_fmt", "yuv420p", "-c:a", "aac",
+                 "-f", "hls", "-hls_time", "1", "-hls_list_size", "0",
+                 "-hls_segment_filename", os.path.join(d, name, "%d.ts"),
+                 os.path.join(d, name, "index.m3u8")], check=True)
+            segs = sorted(glob.glob(os.path.join(d, name, "*.ts")),
+                          key=lambda p: int(os.path.basename(p)[:-3]))
+            files += ["+" + segs[0]] + segs[1:]
+        out = os.path.join(d, "out")
+        os.makedirs(out)
+        feeder_proc = subprocess.Popen([feeder, "--feed", out, str(seconds + 30)] + files)
+        for _ in range(200):
+            if os.path.exists(os.path.join(out, "live.m3u8")):
+                break
+            time.sleep(0.1)
+        result, code = play("live.m3u8", seconds, serve_dir=out)
+        feeder_proc.kill()
+        feeder_proc.wait()
+        snaps = []
+        for f in sorted(glob.glob(os.path.join(out, "snaps", "*.m3u8"))):
+            with open(f) as fh:
+                snaps.append((os.path.basename(f), fh.read()))
+        faults = hls_playlist_check.check_series(snaps, require_pdt=True,
+                                                 uri_format="seg/{seq}.ts")
+    finally:
+        if feeder_proc and feeder_proc.poll() is None:
+            feeder_proc.kill()
+            feeder_proc.wait()
+        shutil.rmtree(d, ignore_errors=True)
+    result["playlists_checked"] = len(snaps)
+    print(json.dumps(result, indent=1, sort_keys=True))
+    if code:
+        return code
+    want = result["wall_s"] * fps
+    if result["waiting"]:
+        faults.append("%d waiting events after start" % result["waiting"])
+    if not 0.85 * want <= result["frames"] <= 1.05 * want + 2:
+        faults.append("%d frames presented in %.1f s, expected about %.0f"
+                      % (result["frames"], result["wall_s"], want))
+    if len(result["discontinuities"]) < 2:
+        faults.append("hls.js saw discontinuity counters %s: no discontinuity crossed"
+                      % result["discontinuities"])
+    if result["errors"]:
+        faults.append("errors: %s" % result["errors"])
+    if len(snaps) < 5:
+        faults.append("only %d playlists written" % len(snaps))
+    for f in faults:
+        print("hls.js window test:", f, file=sys.stderr)
+    return 1 if faults else 0
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("url", nargs="?")
@@ -204,7 +276,11 @@ def main():
     ap.add_argument("--proxy", action="store_true")
     ap.add_argument("--self-test", action="store_true",
                     help="play a live HLS FFmpeg makes here and check the counts")
+    ap.add_argument("--window-test", metavar="TEST_LIVE_HLS",
+                    help="play the channels' HLS window fed by `TEST_LIVE_HLS --feed`")
     a = ap.parse_args()
+    if a.window_test:
+        return window_test(a.window_test, a.seconds)
     if a.self_test:
         return self_test(a.seconds)
     if not a.url:

@@ -578,8 +578,129 @@ static void test_threads(void)
     vpi_hls_free(&s.h);
 }
 
-int main(void)
+/* ---- --feed: the window over real MPEG-TS, for a player (tests/live/hls_js_play.py) ----
+ *
+ * test_live_hls --feed OUTDIR SECONDS FILE...: each FILE is one 1-second GOP of MPEG-TS
+ * starting with PAT, PMT and an IDR (FFmpeg's HLS segments of a 1 s keyint); a name starting
+ * with '+' starts new parameter sets (a DISCONT key). The files are played in a loop as a
+ * channel would: 8 s as a burst (the producer's preroll), then in real time, cut into 1316-byte
+ * chunks through the window; the live playlist (OUTDIR/live.m3u8, also kept as
+ * OUTDIR/snaps/NNNNNN.m3u8) and the segments (OUTDIR/seg/N.ts) are written as they change. */
+
+static int write_file(const char *dir, const char *name, const void *data, size_t size)
 {
+    char tmp[1024], path[1024];
+    FILE *f;
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    snprintf(tmp, sizeof(tmp), "%s/.tmp-%s", dir, strrchr(name, '/') ? strrchr(name, '/') + 1
+                                                                       : name);
+    f = fopen(tmp, "wb");
+    if (!f || fwrite(data, 1, size, f) != size || fclose(f) || rename(tmp, path)) {
+        fprintf(stderr, "%s: cannot write: %s\n", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static int feed_mode(int argc, char **argv)
+{
+    const char *out;
+    double seconds;
+    int nb, ret = 1;
+    struct { uint8_t *data; size_t size; int discont; } *items;
+    VpiHls *h;
+    VpiHlsOpts o = {.target = 2, .window = 5, .keep = 2};
+    struct timespec t0;
+    char *prev = NULL, path[1024];
+    int64_t written = 0;
+    int snaps = 0;
+
+    if (argc < 3) {
+        fprintf(stderr, "usage: test_live_hls --feed OUTDIR SECONDS FILE...\n");
+        return 2;
+    }
+    out = argv[0];
+    seconds = atof(argv[1]);
+    nb = argc - 2;
+    items = calloc(nb, sizeof(*items));
+    for (int i = 0; i < nb; i++) {
+        const char *name = argv[2 + i];
+        FILE *f;
+        long sz;
+        items[i].discont = name[0] == '+';
+        name += items[i].discont;
+        f = fopen(name, "rb");
+        if (!f || fseek(f, 0, SEEK_END) || (sz = ftell(f)) <= 0 || fseek(f, 0, SEEK_SET) ||
+            !(items[i].data = malloc(sz)) || fread(items[i].data, 1, sz, f) != (size_t)sz) {
+            fprintf(stderr, "%s: cannot read\n", name);
+            return 1;
+        }
+        items[i].size = sz;
+        fclose(f);
+    }
+    snprintf(path, sizeof(path), "%s/seg", out);
+    mkdir(path, 0777);
+    snprintf(path, sizeof(path), "%s/snaps", out);
+    mkdir(path, 0777);
+    clock_gettime(CLOCK_REALTIME, &t0);
+    o.origin_us = (int64_t)t0.tv_sec * 1000000 + t0.tv_nsec / 1000;
+    if (vpi_hls_new(&o, &h) < 0)
+        return 1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (int64_t k = 0;; k++) {
+        const int burst = 8;
+        int i = (int)(k % nb);
+        char *t = NULL;
+        if (k >= burst) {
+            struct timespec due = t0;
+            due.tv_sec += k - burst;
+            clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &due, NULL);
+            if (k - burst >= seconds)
+                break;
+        }
+        for (size_t off = 0; off < items[i].size; off += 1316) {
+            size_t n = items[i].size - off < 1316 ? items[i].size - off : 1316;
+            VpChunk *c = vpi_chunk_new(n);
+            memcpy(c->data, items[i].data + off, n);
+            c->pts = k * VPI_TICKS;
+            c->flags = off ? 0 : VPI_CHUNK_KEY | (items[i].discont ? VPI_CHUNK_DISCONT : 0);
+            vpi_hls_add(h, c);
+            vp_chunk_unref(&c);
+        }
+        for (VpChunk *seg = NULL; vpi_hls_segment(h, written, &seg) == 0; written++) {
+            char name[64];
+            snprintf(name, sizeof(name), "seg/%" PRId64 ".ts", written);
+            int err = write_file(out, name, seg->data, seg->size);
+            vp_chunk_unref(&seg);
+            if (err < 0)
+                goto end;
+        }
+        if (vpi_hls_playlist(h, "seg/", &t) == 0 && (!prev || strcmp(prev, t))) {
+            char name[64];
+            snprintf(name, sizeof(name), "snaps/%06d.m3u8", snaps++);
+            if (write_file(out, name, t, strlen(t)) < 0 ||
+                write_file(out, "live.m3u8", t, strlen(t)) < 0)
+                goto end;
+            free(prev);
+            prev = t;
+        } else {
+            free(t);
+        }
+    }
+    ret = 0;
+end:
+    free(prev);
+    vpi_hls_free(&h);
+    for (int i = 0; i < nb; i++)
+        free(items[i].data);
+    free(items);
+    return ret;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1 && !strcmp(argv[1], "--feed"))
+        return feed_mode(argc - 2, argv + 2);
     test_exact();
     test_cutting();
     test_refs();
