@@ -204,6 +204,7 @@ def window_test(feeder, seconds):
     discontinuities without a stall, presenting about seconds x 25 frames, and every
     playlist the window wrote must pass hls_playlist_check.py."""
     sys.path.insert(0, HERE)
+    sys.dont_write_bytecode = True       # no __pycache__ in the source tree
     import hls_playlist_check
     fps = 25
     d = tempfile.mkdtemp(prefix="vp-hlsjs-window-")
