@@ -272,7 +272,8 @@ typedef struct VpiHlsOpts {
     int window;              /* segments in the playlist (default 6) */
     int keep;                /* segments kept after leaving the playlist, still served
                                 (clients that loaded the previous playlist; default 4) */
-} VpiHlsOpts;
+    VpLogger logger;         /* a GOP longer than target, lost data (once each) */
+} VpiHlsOpts;                /* target, window, keep: 0 means the default (target 6) */
 
 typedef struct VpiHls VpiHls;
 
