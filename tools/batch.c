@@ -63,23 +63,21 @@ static const char *const *item_segments(const BatchJob *job, const VpBatchItem *
     return clip->segments;
 }
 
-static int join_item(void *opaque, void *worker, const VpBatchItem *item, char *why,
-                     size_t why_size)
+/* The join's VpFailure is the item's: its segment index is the input index too, since the
+ * item's inputs are its segments (then the manifest). */
+static int join_item(void *opaque, void *worker, const VpBatchItem *item, VpFailure *fail)
 {
     BatchJob *job = opaque;
     int nb, ret;
     const char *const *segs = item_segments(job, item, &nb);
 
     if (job->manifest.nb_rows && (ret = make_parent_dirs(item->output)) < 0) {
-        snprintf(why, why_size, "%s: cannot create its folder: %s", item->output,
-                 vp_strerror(ret));
+        snprintf(fail->path, sizeof(fail->path), "%s", item->output);
+        snprintf(fail->message, sizeof(fail->message), "%s: cannot create its folder: %s",
+                 item->output, vp_strerror(ret));
         return ret;
     }
-    VpFailure fail;
-    ret = vp_joiner_run(worker, item->output, segs, nb, NULL, &fail);
-    if (ret < 0)
-        snprintf(why, why_size, "%s", fail.message);
-    return ret;
+    return vp_joiner_run(worker, item->output, segs, nb, NULL, fail);
 }
 
 static void *joiner_new(void *opaque)
@@ -102,20 +100,19 @@ static void on_progress(void *opaque, int64_t finished, int64_t failed, int64_t 
     cli_progress_update(&job->progress, finished, total);
 }
 
-static void on_item_done(void *opaque, const VpBatchItem *item, const char *status, int err,
-                         const char *why, double seconds, int64_t bytes)
+static void on_item_done(void *opaque, const VpBatchItem *item, const char *status,
+                         const VpFailure *fail, double seconds, int64_t bytes)
 {
     (void)opaque;
-    (void)err;
     (void)bytes;
-    if (!strcmp(status, "failed")) {
+    if (fail) {
         /* The reason names the file at fault; say which item it spoiled when that is
          * another file (a broken intro). */
         const char *name = item->name ? item->name : item->output;
-        if (why && strstr(why, name))
-            cli_error("%s", why);
+        if (strstr(fail->message, name))
+            cli_error("%s", fail->message);
         else
-            cli_error("%s: %s", name, why ? why : "failed");
+            cli_error("%s: %s", name, fail->message);
     } else if (!strcmp(status, "done")) {
         cli_info("%s: done in %.2f s", item->name ? item->name : item->output, seconds);
     }

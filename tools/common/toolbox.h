@@ -18,7 +18,8 @@ typedef struct TbItem {
     char *extra[3];             /* other outputs (thumbnail, metadata, ...) */
     int fail;                   /* TB_* */
     char status[16];            /* "done", "skipped", "failed" */
-    char why[512];
+    char why[512];              /* one line naming the file at fault and the reason */
+    char fault[512];            /* that file: in, in2, out or an extra output */
     void *result;               /* the command's result for --json */
 } TbItem;
 
