@@ -3,6 +3,8 @@
  * count, size and colours, the error codes and messages, and what is left on disk. */
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
+#include <time.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdint.h>
@@ -588,6 +590,91 @@ static void test_abort(void)
     CHECK_EQ(vp_writer_close(&wr, NULL, NULL, 0), 0);
 }
 
+typedef struct CancelAt {
+    volatile int flag;
+    int64_t after_us;
+} CancelAt;
+
+static int cancel_flag(void *opaque)
+{
+    return __atomic_load_n(&((CancelAt *)opaque)->flag, __ATOMIC_RELAXED);
+}
+
+static void *cancel_later(void *opaque)
+{
+    CancelAt *c = opaque;
+    usleep((useconds_t)c->after_us);
+    __atomic_store_n(&c->flag, 1, __ATOMIC_RELAXED);
+    return NULL;
+}
+
+static int64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* The cancel cuts the final flush short: a deep queue of noise with "veryslow" takes
+ * seconds to flush; set 100 ms into close(), the writer stops within a frame or two,
+ * returns VP_ERR_CANCELLED, has encoded only part of the frames, and leaves no file. */
+static void test_cancel_flush(void)
+{
+    char path[400], why[512];
+    enum { W = 320, H = 240, N = 200 };
+    snprintf(path, sizeof(path), "%s/cancel.mp4", dir);
+    CancelAt c = { 0, 100000 };
+    VpWriterOpts o;
+    base_opts(&o, VP_PIX_YUV420P, W, H);
+    o.preset = "veryslow";
+    o.queue_depth = 256;
+    o.threads = 2;
+    o.cancel = (VpCancel){ cancel_flag, &c };
+    VpWriter *wr = NULL;
+    CHECK_EQ(vp_writer_open(path, &o, &wr, why, sizeof(why)), 0);
+    if (!wr)
+        return;
+    static uint8_t frame[W * H * 3 / 2];
+    uint32_t seed = 12345;
+    for (int i = 0; i < N; i++) {
+        for (size_t k = 0; k < sizeof(frame); k++) {
+            seed = seed * 1664525u + 1013904223u;
+            frame[k] = (uint8_t)(seed >> 24);
+        }
+        CHECK_EQ(vp_writer_write(wr, frame, 0, 0), 0);
+    }
+    pthread_t t;
+    CHECK_EQ(pthread_create(&t, NULL, cancel_later, &c), 0);
+    int64_t t0 = now_us();
+    VpWriterStats st;
+    int ret = vp_writer_close(&wr, &st, why, sizeof(why));
+    double secs = (now_us() - t0) / 1e6;
+    pthread_join(t, NULL);
+    CHECK_EQ(ret, VP_ERR_CANCELLED);
+    CHECK(strstr(why, "cancel.mp4: cancelled") != NULL);
+    CHECK(st.frames < N);
+    CHECK(secs < 2.0);
+    printf("cancel: close returned after %.3f s with %lld of %d frames encoded\n", secs,
+           (long long)st.frames, N);
+    CHECK_EQ(count_files(), 0);
+
+    /* Set before open: nothing is opened. */
+    c.flag = 1;
+    CHECK_EQ(vp_writer_open(path, &o, &wr, why, sizeof(why)), VP_ERR_CANCELLED);
+    CHECK(wr == NULL);
+    CHECK_EQ(count_files(), 0);
+    /* Set while frames are written: write() reports it. */
+    c.flag = 0;
+    CHECK_EQ(vp_writer_open(path, &o, &wr, why, sizeof(why)), 0);
+    c.flag = 1;
+    int err = 0;
+    for (int i = 0; i < 300 && !err; i++)
+        err = vp_writer_write(wr, frame, 0, 0);
+    CHECK_EQ(err, VP_ERR_CANCELLED);
+    CHECK_EQ(vp_writer_close(&wr, NULL, NULL, 0), VP_ERR_CANCELLED);
+    CHECK_EQ(count_files(), 0);
+}
+
 /* Nice value and scheduling policy of each of this process's threads other than the
  * caller, from /proc/self/task. */
 static int worker_prios(pid_t self, int *nices, int *policies, int max)
@@ -815,6 +902,7 @@ int main(void)
     test_opener();
     test_write_failure();
     test_abort();
+    test_cancel_flush();
     test_worker_priority();
     test_audio_hevc();
 
