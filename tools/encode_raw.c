@@ -89,6 +89,9 @@ static int run_encode_raw(int argc, char **argv)
 
     char why[512];
     VpWriter *w = NULL;
+    /* A second Ctrl-C (or SIGTERM) cuts the final flush short: with a slow preset and a
+     * deep queue it can take many seconds, and the user has said to abandon the file. */
+    o.cancel = cli_cancel();
     r = vp_writer_open(out, &o, &w, why, sizeof(why));
     if (r < 0) {
         cli_error("%s", why);
@@ -131,6 +134,8 @@ static int run_encode_raw(int argc, char **argv)
             break;
         }
         if ((r = vp_writer_write(w, buf, 0, 0)) < 0) {
+            if (r == VP_ERR_CANCELLED)
+                break;  /* a signal abandons the recording: said once, below */
             cli_error("%s", vp_writer_error(w));
             ret = CLI_EXIT_ERROR;
             break;
@@ -162,7 +167,10 @@ static int run_encode_raw(int argc, char **argv)
         return ret;
     }
     VpWriterStats st;
-    if (vp_writer_close(&w, &st, why, sizeof(why)) < 0) {
+    if ((r = vp_writer_close(&w, &st, why, sizeof(why))) < 0) {
+        if (r == VP_ERR_CANCELLED)  /* Ctrl-C again while the file was being finished */
+            return cli_signals_end(CLI_EXIT_ERROR, "the recording was abandoned, nothing "
+                                                   "written");
         cli_error("%s", why);
         return CLI_EXIT_ERROR;
     }
@@ -203,7 +211,8 @@ const CliCommand cmd_encode_raw = {
                "then libx264; -v shows which encoder was chosen and why the others were not.\n"
                "Ctrl-C (SIGINT) ends the recording: OUTPUT is finished with the frames read\n"
                "so far and the exit status is 130; a second Ctrl-C, or SIGTERM (143), abandons\n"
-               "it and leaves nothing.\n"
+               "it and leaves nothing, also while the file is being finished (the encoder's\n"
+               "final flush is cut short).\n"
                "Exit status: 0 written, 2 input unreadable or empty, 3 bad options, an OUTPUT\n"
                "that is the input or exists (see vidpipe(1)), 4 the output or the encoder\n"
                "failed (nothing is left at OUTPUT).",

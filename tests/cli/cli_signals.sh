@@ -173,4 +173,35 @@ for sig in INT TERM; do
 recording was abandoned, nothing written" "encode-raw TERM: one line" ;;
     esac
 done
+
+# A second Ctrl-C while the file is being finished abandons it at once: 200 frames of noise
+# queued for "veryslow" on one thread take seconds to flush.
+noise=$(media sig_noise_320x240_200.raw -f lavfi -i testsrc2=s=320x240:r=25 \
+        -vf noise=alls=100:allf=t+u -frames:v 200 -pix_fmt yuv420p -f rawvideo)
+d=$WORK/raw-twice && mkdir "$d"
+rm -f "$WORK/fifo" && mkfifo "$WORK/fifo"
+sigint_ok "$VIDPIPE" encode-raw -s 320x240 --pix-fmt yuv420p -r 25 --preset veryslow \
+    --threads 1 --queue 256 -i "$WORK/fifo" "$d/rec.mp4" >"$WORK/sig.out" 2>"$WORK/sig.err" &
+pid=$!
+exec 3>"$WORK/fifo"
+cat "$noise" >&3        # returns once the command has read all but a pipe's worth
+sleep 0.2
+kill -INT $pid
+sleep 0.5
+kill -0 $pid 2>/dev/null || fail "encode-raw twice: the flush ended within 0.5 s; not a test"
+t0=$(date +%s%N)
+kill -INT $pid
+wait $pid
+rc=$?
+ms=$((($(date +%s%N) - t0) / 1000000))
+exec 3>&-
+echo "encode-raw: second SIGINT 0.5 s into the final flush: exit after $ms ms"
+check
+assert_eq $rc 130 "encode-raw twice: exit status"
+[ $ms -lt 1500 ] || fail "encode-raw twice: the flush went on for $ms ms after the second SIGINT"
+assert_eq "$(ls -A "$d")" "" "encode-raw twice: nothing left"
+assert_eq "$(cat "$WORK/sig.err")" "$(printf '\n%s\n%s' \
+    "vidpipe: encode-raw: finishing what is in progress (Ctrl-C again to abandon it)" \
+    "vidpipe: encode-raw: interrupted by SIGINT; the recording was abandoned, nothing written")" \
+    "encode-raw twice: says so, once"
 finish
