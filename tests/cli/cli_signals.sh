@@ -204,4 +204,73 @@ assert_eq "$(cat "$WORK/sig.err")" "$(printf '\n%s\n%s' \
     "vidpipe: encode-raw: finishing what is in progress (Ctrl-C again to abandon it)" \
     "vidpipe: encode-raw: interrupted by SIGINT; the recording was abandoned, nothing written")" \
     "encode-raw twice: says so, once"
+
+# A producer that never writes: Ctrl-C and SIGTERM end the wait for frames, whether the
+# FIFO was never opened by a writer (the open waits), opened and left silent (the read
+# waits, with the writer's threads running), or standard input.
+handlers_in() {  # PID: until its SIGINT and SIGTERM handlers are in place (3 s at most)
+    i=0
+    while [ $i -lt 300 ] && kill -0 "$1" 2>/dev/null &&
+          [ $(( 0x$(sed -n 's/^SigCgt:\t*//p' /proc/"$1"/status) & 0x4002 )) -ne $((0x4002)) ]
+    do
+        sleep 0.01
+        i=$((i + 1))
+    done
+}
+ends_within_3s() {  # PID NAME: $rc, or a failure (and SIGKILL) if it is still waiting
+    i=0
+    while [ $i -lt 300 ] && kill -0 "$1" 2>/dev/null; do sleep 0.01; i=$((i + 1)); done
+    if kill -0 "$1" 2>/dev/null; then
+        fail "$2: still waiting for frames 3 s after the signal"
+        kill -9 "$1"
+    fi
+    wait "$1"
+    rc=$?
+}
+for how in never-opened:INT never-opened:TERM silent:INT silent:TERM stdin:INT stdin:TERM; do
+    sig=${how#*:} how=${how%:*}
+    d=$WORK/raw-$how-$sig && mkdir "$d"
+    rm -f "$WORK/fifo" && mkfifo "$WORK/fifo"
+    case $how in
+    never-opened)
+        sigint_ok "$VIDPIPE" encode-raw -s 160x120 --pix-fmt yuv420p -i "$WORK/fifo" \
+            "$d/rec.mp4" >"$WORK/sig.out" 2>"$WORK/sig.err" &
+        pid=$! ;;
+    silent)
+        sigint_ok "$VIDPIPE" encode-raw -s 160x120 --pix-fmt yuv420p -i "$WORK/fifo" \
+            "$d/rec.mp4" >"$WORK/sig.out" 2>"$WORK/sig.err" &
+        pid=$!
+        exec 3>"$WORK/fifo" ;;
+    stdin)
+        exec 3<>"$WORK/fifo"    # a writer that never writes, held by this shell
+        sigint_ok "$VIDPIPE" encode-raw -s 160x120 --pix-fmt yuv420p "$d/rec.mp4" \
+            <"$WORK/fifo" >"$WORK/sig.out" 2>"$WORK/sig.err" &
+        pid=$! ;;
+    esac
+    handlers_in $pid
+    # Past open: the writer's temporary file is there (not for a FIFO never opened).
+    i=0
+    while [ $how != never-opened ] && [ -z "$(temps "$d")" ] && [ $i -lt 300 ]; do
+        sleep 0.01
+        i=$((i + 1))
+    done
+    sleep 0.2
+    kill -$sig $pid
+    ends_within_3s $pid "encode-raw $how $sig"
+    exec 3>&-
+    check
+    if [ $sig = INT ]; then
+        assert_eq $rc 130 "encode-raw $how INT: exit status"
+        assert_eq "$(cat "$WORK/sig.err")" "$(printf '\n%s\n%s' \
+            "vidpipe: encode-raw: finishing what is in progress (Ctrl-C again to abandon it)" \
+            "vidpipe: encode-raw: interrupted by SIGINT; no frame was recorded")" \
+            "encode-raw $how INT: says so"
+    else
+        assert_eq $rc 143 "encode-raw $how TERM: exit status"
+        assert_eq "$(cat "$WORK/sig.err")" \
+            "vidpipe: encode-raw: interrupted by SIGTERM; no frame was recorded" \
+            "encode-raw $how TERM: says so"
+    fi
+    assert_eq "$(ls -A "$d")" "" "encode-raw $how $sig: nothing left"
+done
 finish
