@@ -195,10 +195,10 @@ static int open_video_encoder(VpiSink *s, EncodeCtx *c)
         return ret;
     }
     c->venc = c->enc.ctx;
-    if (e.high_depth && c->enc.sw_format != AV_PIX_FMT_YUV420P10)
-        vpi_log(s->src->log, VP_LOG_WARNING, "%s: the source has %d-bit samples; %s encodes "
-                "8 bits only, so the output has 8", s->path, d->comp[0].depth,
-                c->venc->codec->name);
+    char note[512];
+    if (e.high_depth && vpi_encoder_depth_note(s->path, d->comp[0].depth, c->enc.sw_format,
+                                               c->venc->codec->name, note, sizeof(note)))
+        vpi_log(s->src->log, VP_LOG_WARNING, "%s", note);
     vpi_log(s->src->log, *tried ? VP_LOG_INFO : VP_LOG_VERBOSE, "%s: encoder %s%s%s%s", s->path,
             c->venc->codec->name, *tried ? " (not used: " : "", tried, *tried ? ")" : "");
     if (!(c->ost_v = avformat_new_stream(c->oc, NULL)))

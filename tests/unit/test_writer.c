@@ -526,6 +526,58 @@ static void test_opener(void)
         T_FAIL("exact rgb24: reason \"%s\"", why);
 }
 
+/* A source that is to keep its depth (cleanup) and an encoder that cannot: the format each
+ * of this FFmpeg's H.264 encoders is fed for 10-bit input, and the one warning line. The
+ * hardware encoders' descriptors are real (their devices are not needed to read them): none
+ * takes 10-bit yuv420p, so with NVENC, VAAPI or QSV a 10-bit source comes out at 8 bits. */
+static void test_depth_fallback(void)
+{
+    static const struct { const char *name; VpHwEncoder hw; const char *fmt; } enc[] = {
+        { "h264_nvenc", VP_HW_NVENC, "yuv420p" },
+        { "h264_vaapi", VP_HW_VAAPI, "nv12" },
+        { "h264_qsv", VP_HW_QSV, "nv12" },
+        { "libx264", VP_HW_NONE, "yuv420p10le" },
+    };
+    VpiEncoderSettings s;
+    char line[512], want[512];
+    int eight = 0;
+
+    vpi_encoder_default_settings(&s);
+    s.high_depth = 1;
+    for (size_t i = 0; i < sizeof(enc) / sizeof(enc[0]); i++) {
+        const AVCodec *codec = avcodec_find_encoder_by_name(enc[i].name);
+        if (!codec)
+            continue;
+        enum AVPixelFormat sw = vpi_encoder_sw_format(codec, enc[i].hw, &s);
+        CHECK_STR(av_get_pix_fmt_name(sw), enc[i].fmt);
+        int deep = av_pix_fmt_desc_get(sw)->comp[0].depth;
+        line[0] = 0;
+        CHECK_EQ(vpi_encoder_depth_note("out.mp4", 10, sw, enc[i].name, line, sizeof(line)),
+                 deep < 10);
+        if (deep < 10) {
+            snprintf(want, sizeof(want), "out.mp4: the source has 10-bit samples; %s encodes "
+                     "8 bits at most, so the output has 8", enc[i].name);
+            CHECK_STR(line, want);
+            eight++;
+        } else {
+            CHECK_STR(line, "");
+        }
+        /* Without keep-depth the layout the encoder takes best: 8 bits, no note asked. */
+        s.high_depth = 0;
+        CHECK(av_pix_fmt_desc_get(vpi_encoder_sw_format(codec, enc[i].hw, &s))->comp[0].depth
+              == 8);
+        s.high_depth = 1;
+    }
+    CHECK(eight > 0 || !avcodec_find_encoder_by_name("h264_qsv"));
+    /* Deeper than libx264 goes: 12 bits become 10, said the same way. */
+    CHECK_EQ(vpi_encoder_depth_note("out.mp4", 12, AV_PIX_FMT_YUV420P10, "libx264", line,
+                                    sizeof(line)), 1);
+    CHECK_STR(line, "out.mp4: the source has 12-bit samples; libx264 encodes 10 bits at most, "
+                    "so the output has 10");
+    CHECK_EQ(vpi_encoder_depth_note("out.mp4", 8, AV_PIX_FMT_NV12, "h264_qsv", line,
+                                    sizeof(line)), 0);
+}
+
 /* The muxer failing mid-stream (the file size limit stands in for a full disk): the next
  * write() and close() return the error with its message, and nothing is left behind. */
 static void test_write_failure(void)
@@ -900,6 +952,7 @@ int main(void)
     test_nonblock();
     test_auto_fallback();
     test_opener();
+    test_depth_fallback();
     test_write_failure();
     test_abort();
     test_cancel_flush();
