@@ -18,7 +18,10 @@ typedef struct VpProxyOpts {
     int height;                 /**< proxy height; width follows the display aspect (480) */
     VpRational fps;             /**< proxy frame rate (10/1) */
     int crf;                    /**< x264 CRF (28) */
-    const char *x264_preset;    /**< x264 preset ("medium") */
+    const char *x264_preset;    /**< x264 preset ("medium"); mapped for hardware encoders */
+    VpHwEncoder hw;             /**< video encoder family (VP_HW_NONE: libx264, the same
+                                     proxy on every machine); VP_HW_AUTO tries each hardware
+                                     family, then libx264, as VpEncodeOpts.hw does */
     int64_t audio_bitrate;      /**< AAC bits/s (64000) */
     const char *thumb_path;     /**< JPEG thumbnail, or NULL for none */
     double thumb_at;            /**< seconds; < 0 (default): 5 s, or the midpoint if shorter */

@@ -19,6 +19,10 @@ const char *const vpi_x264_presets[] = {
     "veryslow", "placebo", NULL,
 };
 
+const char *const vpi_hw_names[VP_HW_NB + 1] = {
+    "auto", "none", "nvenc", "vaapi", "qsv", "videotoolbox", NULL,
+};
+
 typedef struct Family {
     VpHwEncoder hw;
     const char *family;

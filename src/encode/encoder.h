@@ -83,4 +83,11 @@ int vpi_x264_preset_index(const char *preset);
  * encoding path (mapped onto each hardware family's own). */
 extern const char *const vpi_x264_presets[];
 
+/* The VpHwEncoder names, by value, NULL-terminated ("auto", "none", "nvenc", ...): the hw
+ * rows of the option tables and vp_hw_encoder_name(). */
+extern const char *const vpi_hw_names[];
+
+/* The help of every hw option row. */
+#define VPI_HW_HELP "encoder family (auto tries hardware first, then libx264)"
+
 #endif /* VIDPIPE_ENCODER_H */

@@ -108,9 +108,6 @@ static const enum AVPixelFormat pix_av[VP_PIX_NB] = {
     AV_PIX_FMT_BGR24, AV_PIX_FMT_RGB24, AV_PIX_FMT_BGRA, AV_PIX_FMT_RGBA, AV_PIX_FMT_GRAY8,
     AV_PIX_FMT_YUV420P, AV_PIX_FMT_NV12,
 };
-static const char *const hw_names[VP_HW_NB + 1] = {
-    "auto", "none", "nvenc", "vaapi", "qsv", "videotoolbox", NULL,
-};
 
 /* Index of @p name in @p names[0..n), or -1. */
 static int name_index(const char *const *names, int n, const char *name)
@@ -133,12 +130,12 @@ int vp_pixel_format_from_name(const char *name)
 
 const char *vp_hw_encoder_name(VpHwEncoder hw)
 {
-    return (unsigned)hw < VP_HW_NB ? hw_names[hw] : NULL;
+    return (unsigned)hw < VP_HW_NB ? vpi_hw_names[hw] : NULL;
 }
 
 int vp_hw_encoder_from_name(const char *name)
 {
-    return name_index(hw_names, VP_HW_NB, name);
+    return name_index(vpi_hw_names, VP_HW_NB, name);
 }
 
 void vp_writer_default_opts(VpWriterOpts *o)
@@ -578,8 +575,8 @@ static const VpiOption writer_options[] = {
     O(preset, CSTRING, preset, 0, 0, 0, "x264-style speed preset", .def_str = "medium",
       .names = vpi_x264_presets),
     O(keyint, INT, keyint, 0, 0, 100000, "frames between keyframes (0: the encoder's)"),
-    O(hw, ENUM, hw, VP_HW_AUTO, 0, 0, "encoder family (auto tries hardware first)",
-      .names = hw_names),
+    O(hw, ENUM, hw, VP_HW_AUTO, 0, 0, VPI_HW_HELP,
+      .names = vpi_hw_names),
     O(queue_depth, INT, queue_depth, 8, 2, 256, "frames buffered ahead of the encoder"),
     O(threads, INT, threads, 0, 0, 128, "encoder threads (0: the encoder's choice)"),
     O(encoder_params, CSTRING, encoder_params, 0, 0, 400,

@@ -25,6 +25,7 @@ static const VpiOption proxy_options[] = {
     O(crf, INT, 28, 0, 51, "x264 CRF"),
     O(x264_preset, CSTRING, 0, 0, 0, "x264 preset", .def_str = "medium",
       .names = vpi_x264_presets),
+    O(hw, ENUM, VP_HW_NONE, 0, 0, VPI_HW_HELP, .names = vpi_hw_names),
     O(audio_bitrate, BITRATE, 64000, 8000, 512000, "AAC bits/s: 64000, 64k"),
     O(thumb_at, DOUBLE, -1, -1, 1e9, "thumbnail time, seconds (-1: 5 s, or the midpoint)"),
     O(thumb_width, INT, 320, 16, 4096, "thumbnail width"),
@@ -184,6 +185,7 @@ int vp_proxy_make(const char *in, const char *out, const VpProxyOpts *opts, VpPr
     eo.fps = opts->fps;
     eo.crf = opts->crf;
     eo.x264_preset = opts->x264_preset;
+    eo.hw = opts->hw;
     eo.audio_bitrate = opts->audio_bitrate;
     if ((ret = iproxy = vp_pipeline_add_encode(p, &eo)) < 0)
         goto end;

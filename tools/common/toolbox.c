@@ -173,6 +173,14 @@ int tb_fail(TbItem *item, int category, const char *file, int err)
     return err;
 }
 
+int tb_fail_with(TbItem *item, int category, const VpFailure *f)
+{
+    item->fail = fail_kind(f->code, category);
+    snprintf(item->fault, sizeof(item->fault), "%.511s", f->path);
+    snprintf(item->why, sizeof(item->why), "%.511s", f->message);
+    return f->code;
+}
+
 typedef struct RunCtx {
     const char *cmd;
     TbItem *items;

@@ -82,6 +82,9 @@ int tb_run(const char *cmd, TbBatch *b, TbItem *items, int nb, TbWorkFn work, vo
 /* Fill item->why and item->fail for a library error on @p file (VP_ERR_OUTPUT_IS_INPUT is
  * TB_FAIL_USAGE whatever @p category says). Returns @p err. */
 int tb_fail(TbItem *item, int category, const char *file, int err);
+/* The same from a library call's VpFailure: its file and its message (which may say more
+ * than the error code: "out.mp4: hardware encoder nvenc unavailable: ..."). */
+int tb_fail_with(TbItem *item, int category, const VpFailure *f);
 
 /* Pipeline options with the command's cancel installed: what every work passes on. */
 void tb_pipeline_opts(VpPipelineOpts *po);
