@@ -49,7 +49,9 @@ VP_API void vp_proxy_default_opts(VpProxyOpts *opts);
  * the end; on failure none of them is left. @p res and @p fail may be NULL.
  * @return 0 (even when decode errors were carried past: see res->decode_errors), or a
  *         negative error: the source's (AVERROR(ENOENT), VP_ERR_NOT_MEDIA, VP_ERR_NO_VIDEO,
- *         ...), VP_ERR_BAD_OPTION, or an output's; VP_ERR_OUTPUT_IS_INPUT, before the
+ *         ...), VP_ERR_BAD_OPTION (@p opts checked against the "proxy" option table
+ *         before anything is opened: fail->message "proxy: height: value 8 is out of
+ *         range 16..4320", no path), or an output's; VP_ERR_OUTPUT_IS_INPUT, before the
  *         decode, when an output is @p in. @p fail says which file: an output (input -1,
  *         its path: the proxy, thumbnail or metadata), or the source (input 0).
  * Thread-safe: any number of proxies may be made concurrently.

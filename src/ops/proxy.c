@@ -160,6 +160,17 @@ int vp_proxy_make(const char *in, const char *out, const VpProxyOpts *opts, VpPr
             fail->code = AVERROR(EINVAL);
         return AVERROR(EINVAL);
     }
+    /* Its own table first: the encode and thumbnail sinks check wider ranges (a 1000 fps
+     * encode, an 8-line picture) than a proxy allows. */
+    char why[256];
+    if ((ret = vpi_opt_check(&vpi_proxy_options, opts, why, sizeof(why))) < 0) {
+        vpi_log(opts->pipeline ? &opts->pipeline->logger : NULL, VP_LOG_ERROR, "proxy: %s", why);
+        if (fail) {
+            fail->code = ret;
+            snprintf(fail->message, sizeof(fail->message), "proxy: %s", why);
+        }
+        return ret;
+    }
     /* All three before the decode; the metadata is not a pipeline output. */
     const char *outs[3] = { out, opts->thumb_path, opts->meta_path };
     for (int i = 0; i < 3; i++)
