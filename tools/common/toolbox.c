@@ -14,8 +14,8 @@
 void tb_batch_init(TbBatch *b)
 {
     memset(b, 0, sizeof(*b));
-    b->jobs = 1;
-    b->retries = 2;
+    vp_batch_default_opts(&b->run);
+    b->run.jobs = TB_JOBS;
 }
 
 int tb_is_dir(const char *path)
@@ -299,11 +299,11 @@ int tb_run(const char *cmd, TbBatch *b, TbItem *items, int nb, TbWorkFn work, vo
         bi[i] = (VpBatchItem){ items[i].in, items[i].out, &items[i], inputs[i], 2 };
     }
     vp_batch_default_opts(&o);
-    o.jobs = b->jobs;
+    o.jobs = b->run.jobs;
     o.skip_existing = cli_batch_skip(rc.ow);
     o.settings = cli_settings();
     o.cancel = cli_cancel();
-    o.retries = b->retries;
+    o.retries = b->run.retries;
     o.report_path = b->report;
     o.work = batch_work;
     o.opaque = &rc;
