@@ -23,7 +23,7 @@
 #define WHY_SIZE 1024
 
 typedef struct BatchJob {
-    CliManifest manifest;     /* manifest mode when nb_rows > 0 */
+    VpiManifest manifest;     /* manifest mode when nb_rows > 0 */
     const char **inputs;      /* manifest mode: each row's segments, then the manifest */
     VpJoinOpts join_opts;
     CliProgress progress;
@@ -54,7 +54,7 @@ static int make_parent_dirs(const char *path)
 static const char *const *item_segments(const BatchJob *job, const VpBatchItem *item, int *nb)
 {
     if (job->manifest.nb_rows) {
-        const CliManifestRow *row = item->user;
+        const VpiManifestRow *row = item->user;
         *nb = row->nb_segments;
         return row->segments;
     }
@@ -413,7 +413,7 @@ static int run_batch(int argc, char **argv)
 
     /* The items. */
     if (manifest) {
-        if ((r = cli_manifest_load(manifest, out_dir, &job.manifest, why, sizeof(why))) < 0) {
+        if ((r = vpi_manifest_load(manifest, out_dir, &job.manifest, why, sizeof(why))) < 0) {
             cli_error("%s", why);
             ret = cli_exit_for_error(r);
             goto end;
@@ -427,7 +427,7 @@ static int run_batch(int argc, char **argv)
             goto oom;
         const char **in = job.inputs;
         for (int i = 0; i < nb; i++) {
-            const CliManifestRow *row = &job.manifest.rows[i];
+            const VpiManifestRow *row = &job.manifest.rows[i];
             memcpy(in, row->segments, (size_t)row->nb_segments * sizeof(*in));
             in[row->nb_segments] = manifest;
             items[i] = (VpBatchItem){ row->output, row->output, (void *)row, in,
@@ -538,7 +538,7 @@ end:
     free(items);
     free(job.inputs);
     free_clips(clips, nb);
-    cli_manifest_free(&job.manifest);
+    vpi_manifest_free(&job.manifest);
     free(report_buf);
     free(log_buf);
     for (int i = 0; i < 4; i++)
