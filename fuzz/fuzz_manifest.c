@@ -12,14 +12,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    CliManifest m;
+    VpiManifest m;
     char why[512];
 
     /* The first byte picks the bases, so both resolution paths are reached. */
     int bases = size ? data[0] & 3 : 0;
     const char *seg_base = bases & 1 ? "in dir" : NULL;
     const char *out_base = bases & 2 ? "/out/" : "";
-    int ret = cli_manifest_parse((const char *)data, size, "fuzz.csv", seg_base, out_base, &m,
+    int ret = vpi_manifest_parse((const char *)data, size, "fuzz.csv", seg_base, out_base, &m,
                                  why, sizeof(why));
     if (ret < 0) {
         if (!strchr(why, ':') || strchr(why, '\n') == why)
@@ -29,13 +29,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (m.nb_rows < 1)
         abort();
     for (int i = 0; i < m.nb_rows; i++) {
-        const CliManifestRow *r = &m.rows[i];
+        const VpiManifestRow *r = &m.rows[i];
         if (!r->output || !r->output[0] || r->nb_segments < 1 || r->line < 1)
             abort();
         for (int k = 0; k < r->nb_segments; k++)
             if (!r->segments[k] || !r->segments[k][0])
                 abort();
     }
-    cli_manifest_free(&m);
+    vpi_manifest_free(&m);
     return 0;
 }

@@ -23,7 +23,7 @@
 #define WHY_SIZE 1024
 
 typedef struct BatchJob {
-    CliManifest manifest;     /* manifest mode when nb_rows > 0 */
+    VpiManifest manifest;     /* manifest mode when nb_rows > 0 */
     const char **inputs;      /* manifest mode: each row's segments, then the manifest */
     VpJoinOpts join_opts;
     CliProgress progress;
@@ -54,7 +54,7 @@ static int make_parent_dirs(const char *path)
 static const char *const *item_segments(const BatchJob *job, const VpBatchItem *item, int *nb)
 {
     if (job->manifest.nb_rows) {
-        const CliManifestRow *row = item->user;
+        const VpiManifestRow *row = item->user;
         *nb = row->nb_segments;
         return row->segments;
     }
@@ -63,23 +63,21 @@ static const char *const *item_segments(const BatchJob *job, const VpBatchItem *
     return clip->segments;
 }
 
-static int join_item(void *opaque, void *worker, const VpBatchItem *item, char *why,
-                     size_t why_size)
+/* The join's VpFailure is the item's: its segment index is the input index too, since the
+ * item's inputs are its segments (then the manifest). */
+static int join_item(void *opaque, void *worker, const VpBatchItem *item, VpFailure *fail)
 {
     BatchJob *job = opaque;
     int nb, ret;
     const char *const *segs = item_segments(job, item, &nb);
 
     if (job->manifest.nb_rows && (ret = make_parent_dirs(item->output)) < 0) {
-        snprintf(why, why_size, "%s: cannot create its folder: %s", item->output,
-                 vp_strerror(ret));
+        snprintf(fail->path, sizeof(fail->path), "%s", item->output);
+        snprintf(fail->message, sizeof(fail->message), "%s: cannot create its folder: %s",
+                 item->output, vp_strerror(ret));
         return ret;
     }
-    VpFailure fail;
-    ret = vp_joiner_run(worker, item->output, segs, nb, NULL, &fail);
-    if (ret < 0)
-        snprintf(why, why_size, "%s", fail.message);
-    return ret;
+    return vp_joiner_run(worker, item->output, segs, nb, NULL, fail);
 }
 
 static void *joiner_new(void *opaque)
@@ -102,20 +100,19 @@ static void on_progress(void *opaque, int64_t finished, int64_t failed, int64_t 
     cli_progress_update(&job->progress, finished, total);
 }
 
-static void on_item_done(void *opaque, const VpBatchItem *item, const char *status, int err,
-                         const char *why, double seconds, int64_t bytes)
+static void on_item_done(void *opaque, const VpBatchItem *item, const char *status,
+                         const VpFailure *fail, double seconds, int64_t bytes)
 {
     (void)opaque;
-    (void)err;
     (void)bytes;
-    if (!strcmp(status, "failed")) {
+    if (fail) {
         /* The reason names the file at fault; say which item it spoiled when that is
          * another file (a broken intro). */
         const char *name = item->name ? item->name : item->output;
-        if (why && strstr(why, name))
-            cli_error("%s", why);
+        if (strstr(fail->message, name))
+            cli_error("%s", fail->message);
         else
-            cli_error("%s: %s", name, why ? why : "failed");
+            cli_error("%s: %s", name, fail->message);
     } else if (!strcmp(status, "done")) {
         cli_info("%s: done in %.2f s", item->name ? item->name : item->output, seconds);
     }
@@ -416,7 +413,7 @@ static int run_batch(int argc, char **argv)
 
     /* The items. */
     if (manifest) {
-        if ((r = cli_manifest_load(manifest, out_dir, &job.manifest, why, sizeof(why))) < 0) {
+        if ((r = vpi_manifest_load(manifest, out_dir, &job.manifest, why, sizeof(why))) < 0) {
             cli_error("%s", why);
             ret = cli_exit_for_error(r);
             goto end;
@@ -430,7 +427,7 @@ static int run_batch(int argc, char **argv)
             goto oom;
         const char **in = job.inputs;
         for (int i = 0; i < nb; i++) {
-            const CliManifestRow *row = &job.manifest.rows[i];
+            const VpiManifestRow *row = &job.manifest.rows[i];
             memcpy(in, row->segments, (size_t)row->nb_segments * sizeof(*in));
             in[row->nb_segments] = manifest;
             items[i] = (VpBatchItem){ row->output, row->output, (void *)row, in,
@@ -541,7 +538,7 @@ end:
     free(items);
     free(job.inputs);
     free_clips(clips, nb);
-    cli_manifest_free(&job.manifest);
+    vpi_manifest_free(&job.manifest);
     free(report_buf);
     free(log_buf);
     for (int i = 0; i < 4; i++)

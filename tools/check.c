@@ -30,12 +30,15 @@ static void probe_one(void *ctx, int i)
 
 static int run_check(int argc, char **argv)
 {
-    int json = 0, jobs = 0, nb_pos = 0, quiet_notes = 0;
+    int json = 0, nb_pos = 0, quiet_notes = 0;
+    VpBatchOpts run; /* -j, through the batch table: 0 (default) is one per core */
+    vp_batch_default_opts(&run);
     const char *ref_path = NULL, *list = NULL;
     const CliOpt opts[] = {
         { "ref", 0, CLI_STR, &ref_path, "FILE", "compare with FILE (default: the first file)" },
         { "json", 0, CLI_FLAG, &json, NULL, "machine-readable result" },
-        { "jobs", 'j', CLI_INT, &jobs, "N", "probe N files at a time (default: cores)", 0, 256 },
+        CLI_LIB_AS("jobs", 'j', &run, "N", vp_option_table("batch"), "jobs",
+                   "probe N files at a time (0: one per core)", NULL),
         { "list", 0, CLI_STR, &list, "FILE", "read more paths from FILE, one per line (- stdin)" },
         { "errors-only", 0, CLI_FLAG, &quiet_notes, NULL, "do not print notes" },
         { 0 },
@@ -70,7 +73,7 @@ static int run_check(int argc, char **argv)
         goto oom;
     }
     cli_progress_init(&job.progress, "probed");
-    cli_parallel_for(nb, jobs > 0 ? jobs : cli_default_jobs(), probe_one, &job);
+    cli_parallel_for(nb, run.jobs > 0 ? run.jobs : cli_default_jobs(), probe_one, &job);
     cli_progress_end(&job.progress);
 
     const VpMediaInfo *ref = job.infos[0];

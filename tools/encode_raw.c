@@ -2,11 +2,17 @@
 /* vidpipe encode-raw: raw frames (a pipe or a file) to H.264/HEVC through the frame writer,
  * the replacement for `producer | ffmpeg -f rawvideo -i - ...`. */
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include <libavutil/error.h>
 
 #include "common/cli.h"
 #include "common/commands.h"
@@ -21,6 +27,28 @@ static size_t frame_size(VpPixelFormat fmt, int w, int h)
     case VP_PIX_GRAY: return px;
     default: return px * 3 / 2;
     }
+}
+
+/* One frame of @p size bytes from @p fd into @p buf: 1 when whole, 0 at the end of the input
+ * (*got: the bytes of an incomplete last frame), AVERROR(EINTR) when a signal asked to stop
+ * (the frame it cut short is dropped), or another negative error. read() rather than stdio:
+ * a signal interrupts a blocked read (the handlers have no SA_RESTART) without losing what
+ * was read before it, and the frame lands in @p buf without a copy through stdio's buffer. */
+static int read_frame(int fd, uint8_t *buf, size_t size, size_t *got)
+{
+    *got = 0;
+    while (*got < size) {
+        if (cli_stop_requested())
+            return AVERROR(EINTR);
+        ssize_t n = read(fd, buf + *got, size - *got);
+        if (n > 0)
+            *got += (size_t)n;
+        else if (!n)
+            return 0;
+        else if (errno != EINTR)
+            return AVERROR(errno);
+    }
+    return 1;
 }
 
 static int run_encode_raw(int argc, char **argv)
@@ -75,25 +103,50 @@ static int run_encode_raw(int argc, char **argv)
     if ((r = cli_output_rule(out, ow)))
         return r == 1 ? CLI_EXIT_OK : r;
 
-    FILE *in = stdin;
+    /* A recorder keeps what it recorded: the first SIGINT ends the input and the file is
+     * finished as at its end (as ffmpeg does); a second one, or SIGTERM, abandons it.
+     * Installed before the input is opened: opening a FIFO waits for its writer, and
+     * that wait must end on Ctrl-C like any other. */
+    cli_signals_install("encode-raw", CLI_SIG_FINISH);
+    int in = STDIN_FILENO;
     int64_t total = 0;
     if (strcmp(input, "-")) {
         struct stat st;
-        if (!(in = fopen(input, "rb"))) {
+        while ((in = open(input, O_RDONLY | O_CLOEXEC)) < 0 && errno == EINTR &&
+               !cli_stop_requested())
+            ;
+        if (in < 0 && cli_stop_requested())
+            return cli_signals_end(CLI_EXIT_ERROR, "no frame was recorded");
+        if (in < 0) {
             cli_file_error(input, "%s", strerror(errno));
             return CLI_EXIT_UNREADABLE;
         }
-        if (!fstat(fileno(in), &st) && S_ISREG(st.st_mode) && o.width > 0 && o.height > 0)
+        if (!fstat(in, &st) && S_ISREG(st.st_mode) && o.width > 0 && o.height > 0)
             total = st.st_size / (int64_t)frame_size(o.pix_fmt, o.width, o.height);
     }
 
     char why[512];
     VpWriter *w = NULL;
+    /* A second Ctrl-C (or SIGTERM) cuts the final flush short: with a slow preset and a
+     * deep queue it can take many seconds, and the user has said to abandon the file. */
+    o.cancel = cli_cancel();
+    /* The writer's threads (and the encoder's) inherit a mask that blocks the two signals,
+     * so that they are always delivered to this thread: its blocked read() then returns
+     * EINTR at once. Left to the kernel, a signal may go to any thread that does not block
+     * it, and the read goes on waiting for a producer that may never write again. */
+    sigset_t block, old;
+    sigemptyset(&block);
+    sigaddset(&block, SIGINT);
+    sigaddset(&block, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &block, &old);
     r = vp_writer_open(out, &o, &w, why, sizeof(why));
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (r < 0) {
+        if (in != STDIN_FILENO)
+            close(in);
+        if (r == VP_ERR_CANCELLED)
+            return cli_signals_end(CLI_EXIT_ERROR, "no frame was recorded");
         cli_error("%s", why);
-        if (in != stdin)
-            fclose(in);
         return r == VP_ERR_BAD_OPTION ? CLI_EXIT_USAGE : CLI_EXIT_ERROR;
     }
 
@@ -103,25 +156,14 @@ static int run_encode_raw(int argc, char **argv)
     int ret = CLI_EXIT_OK;
     CliProgress progress;
     cli_progress_init(&progress, "frames");
-    /* A recorder keeps what it recorded: the first SIGINT ends the input and the file is
-     * finished as at its end (as ffmpeg does); a second one, or SIGTERM, abandons it. */
-    cli_signals_install("encode-raw", CLI_SIG_FINISH);
-    while (buf && !cli_stop_requested()) {
-        size_t got = fread(buf, 1, fsize, in);
-        if (got < fsize) {
-            if (cli_stop_requested()) {
-                break;  /* the frame the signal cut short is not one that was fed */
-            } else if (ferror(in) && errno == EINTR) {
-                /* A signal that asks nothing of us: the bytes read so far are lost with
-                 * stdio's buffer state, so start the frame again only if none were. */
-                clearerr(in);
-                if (!got)
-                    continue;
-                cli_warn("%s: a read was interrupted inside frame %lld; stopping there",
-                         input, (long long)frames + 1);
-                break;
-            } else if (ferror(in)) {
-                cli_file_error(input, "%s", strerror(errno));
+    while (buf) {
+        size_t got;
+        r = read_frame(in, buf, fsize, &got);
+        if (r <= 0) {
+            if (r == AVERROR(EINTR)) {
+                /* the frame the signal cut short is not one that was fed */
+            } else if (r < 0) {
+                cli_file_error(input, "%s", vp_strerror(r));
                 ret = CLI_EXIT_UNREADABLE;
             } else if (got) {
                 /* As ffmpeg's rawvideo reader does: the incomplete last frame is dropped. */
@@ -131,6 +173,8 @@ static int run_encode_raw(int argc, char **argv)
             break;
         }
         if ((r = vp_writer_write(w, buf, 0, 0)) < 0) {
+            if (r == VP_ERR_CANCELLED)
+                break;  /* a signal abandons the recording: said once, below */
             cli_error("%s", vp_writer_error(w));
             ret = CLI_EXIT_ERROR;
             break;
@@ -144,8 +188,8 @@ static int run_encode_raw(int argc, char **argv)
         ret = CLI_EXIT_ERROR;
     }
     free(buf);
-    if (in != stdin)
-        fclose(in);
+    if (in != STDIN_FILENO)
+        close(in);
     if (cli_signal_caught() && (!frames || cli_cancel().fn(cli_cancel().opaque))) {
         vp_writer_abort(&w);
         return cli_signals_end(CLI_EXIT_ERROR, frames ? "the recording was abandoned, nothing"
@@ -162,7 +206,10 @@ static int run_encode_raw(int argc, char **argv)
         return ret;
     }
     VpWriterStats st;
-    if (vp_writer_close(&w, &st, why, sizeof(why)) < 0) {
+    if ((r = vp_writer_close(&w, &st, why, sizeof(why))) < 0) {
+        if (r == VP_ERR_CANCELLED)  /* Ctrl-C again while the file was being finished */
+            return cli_signals_end(CLI_EXIT_ERROR, "the recording was abandoned, nothing "
+                                                   "written");
         cli_error("%s", why);
         return CLI_EXIT_ERROR;
     }
@@ -203,7 +250,9 @@ const CliCommand cmd_encode_raw = {
                "then libx264; -v shows which encoder was chosen and why the others were not.\n"
                "Ctrl-C (SIGINT) ends the recording: OUTPUT is finished with the frames read\n"
                "so far and the exit status is 130; a second Ctrl-C, or SIGTERM (143), abandons\n"
-               "it and leaves nothing.\n"
+               "it and leaves nothing, also while the file is being finished (the encoder's\n"
+               "final flush is cut short). Either signal also ends a wait for a FIFO or pipe\n"
+               "that has no data, with nothing written.\n"
                "Exit status: 0 written, 2 input unreadable or empty, 3 bad options, an OUTPUT\n"
                "that is the input or exists (see vidpipe(1)), 4 the output or the encoder\n"
                "failed (nothing is left at OUTPUT).",

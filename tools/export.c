@@ -21,6 +21,7 @@ typedef struct ExportJob {
     const char *dir;
     int single, no_skip;
     CliOverwrite ow;
+    VpEncodeOpts enc;           /* what the command line sets for every preset (--hw) */
 } ExportJob;
 
 typedef struct ExportResult {
@@ -94,11 +95,14 @@ static int export_one(void *opaque, TbItem *item)
             continue;
         VpEncodeOpts eo;
         vp_preset_encode_opts(job->chosen[i], paths[i], &eo);
+        eo.hw = job->enc.hw;
         if ((ret = idx[i] = vp_pipeline_add_encode(p, &eo)) < 0) {
             VpFailure fail;
-        vp_pipeline_failure(p, &fail);
-        const char *bad = fail.input < 0 && fail.path[0] ? fail.path : NULL;
-            tb_fail(item, bad ? TB_FAIL_OUTPUT : TB_FAIL_INPUT, bad ? bad : item->in, ret);
+            vp_pipeline_failure(p, &fail);
+            if (fail.input < 0 && fail.path[0])
+                tb_fail_with(item, TB_FAIL_OUTPUT, &fail);
+            else
+                tb_fail(item, TB_FAIL_INPUT, item->in, ret);
             goto end;
         }
         added++;
@@ -108,8 +112,10 @@ static int export_one(void *opaque, TbItem *item)
     if ((ret = vp_pipeline_run(p)) < 0) {
         VpFailure fail;
         vp_pipeline_failure(p, &fail);
-        const char *bad = fail.input < 0 && fail.path[0] ? fail.path : NULL;
-        tb_fail(item, bad ? TB_FAIL_OUTPUT : TB_FAIL_INPUT, bad ? bad : item->in, ret);
+        if (fail.input < 0 && fail.path[0])
+            tb_fail_with(item, TB_FAIL_OUTPUT, &fail);
+        else
+            tb_fail(item, TB_FAIL_INPUT, item->in, ret);
         goto end;
     }
     res->decode_errors = ret;
@@ -167,12 +173,15 @@ static int run_export(int argc, char **argv)
     int nb = 0;
 
     tb_batch_init(&b);
+    vp_encode_default_opts(&job.enc);
+    const VpOptionTable *et = vp_option_table("encode");
     const CliOpt opts[] = {
         { "preset", 'p', CLI_STR, &names, "A,B,...", "presets to make (see --list-presets)" },
         { "output", 'o', CLI_STR, &job.dir, "DIR", "folder for the exports (IN_PRESET.mp4)" },
         { "presets", 0, CLI_STR, &preset_file, "FILE", "more presets from a JSON file" },
         { "list-presets", 0, CLI_FLAG, &list, NULL, "list the presets and exit" },
         { "decode-all", 0, CLI_FLAG, &job.no_skip, NULL, "decode every frame" },
+        CLI_LIB("hw", 0, &job.enc, "NAME", et, "hw"),
         TB_BATCH_OPTS(b),
         { 0 },
     };

@@ -344,13 +344,16 @@ static void human_file(const VpMediaInfo *mi)
 
 static int run_probe(int argc, char **argv)
 {
-    int json = 0, jobs = 0, nb_pos = 0, no_count = 0;
+    int json = 0, nb_pos = 0, no_count = 0;
+    VpBatchOpts run; /* -j, through the batch table: 0 (default) is one per core */
+    vp_batch_default_opts(&run);
     const char *list = NULL;
     VpProbeOpts po;
     vp_probe_default_opts(&po);
     const CliOpt opts[] = {
         { "json", 0, CLI_FLAG, &json, NULL, "one JSON document with an entry per file" },
-        { "jobs", 'j', CLI_INT, &jobs, "N", "probe N files at a time (default: cores)", 0, 256 },
+        CLI_LIB_AS("jobs", 'j', &run, "N", vp_option_table("batch"), "jobs",
+                   "probe N files at a time (0: one per core)", NULL),
         { "list", 0, CLI_STR, &list, "FILE", "read more paths from FILE, one per line (- stdin)" },
         { "no-count", 0, CLI_FLAG, &no_count, NULL,
           "do not read whole files to count packets when the container has no index" },
@@ -383,7 +386,7 @@ static int run_probe(int argc, char **argv)
         goto oom;
     }
     cli_progress_init(&job.progress, "probed");
-    cli_parallel_for(nb, jobs > 0 ? jobs : cli_default_jobs(), probe_one, &job);
+    cli_parallel_for(nb, run.jobs > 0 ? run.jobs : cli_default_jobs(), probe_one, &job);
     cli_progress_end(&job.progress);
 
     CliJson j;

@@ -42,7 +42,7 @@ static int proxy_one(void *opaque, TbItem *item)
     if (job->single)
         cli_progress_end(&tp.p);
     if (ret < 0 && fail.input < 0 && fail.path[0])
-        return tb_fail(item, TB_FAIL_OUTPUT, fail.path, ret);
+        return tb_fail_with(item, TB_FAIL_OUTPUT, &fail);
     if (ret < 0)
         return tb_fail_io(item, item->in, item->out, ret);
     if (res->decode_errors)
@@ -100,6 +100,7 @@ static int run_proxy(int argc, char **argv)
         CLI_LIB("fps", 0, &job.o, "R", pt, "fps"),
         CLI_LIB("crf", 0, &job.o, "N", pt, "crf"),
         CLI_LIB("preset", 0, &job.o, "P", pt, "x264_preset"),
+        CLI_LIB("hw", 0, &job.o, "NAME", pt, "hw"),
         CLI_LIB("audio-bitrate", 0, &job.o, "BPS", pt, "audio_bitrate"),
         CLI_LIB("thumb-at", 0, &job.o, "S", pt, "thumb_at"),
         CLI_LIB("thumb-width", 0, &job.o, "W", pt, "thumb_width"),

@@ -27,6 +27,7 @@ static int replace_one(void *opaque, TbItem *item)
     item->result = res;
     if (!item->in2) {
         item->fail = TB_FAIL_INPUT;
+        snprintf(item->fault, sizeof(item->fault), "%s", item->in);
         snprintf(item->why, sizeof(item->why), "%s: no audio file of the same name", item->in);
         return AVERROR(ENOENT);
     }

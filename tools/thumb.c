@@ -38,6 +38,7 @@ static int thumb_one(void *opaque, TbItem *item)
     if (dot && !strchr(dot, '/') && strcasecmp(dot, ".jpg") && strcasecmp(dot, ".jpeg") &&
         strcasecmp(dot, ".png") && strcasecmp(dot, ".webp")) {
         item->fail = TB_FAIL_USAGE;
+        snprintf(item->fault, sizeof(item->fault), "%s", item->out);
         snprintf(item->why, sizeof(item->why), "%s: a thumbnail is JPEG (.jpg, .jpeg), PNG "
                  "(.png) or WebP (.webp); the extension names none of them", item->out);
         return VP_ERR_BAD_OPTION;
@@ -56,6 +57,7 @@ static int thumb_one(void *opaque, TbItem *item)
     if (job->o.cols * job->o.rows <= 1 && job->o.at >= 0 && isfinite(dur) && job->o.at > dur) {
         vp_pipeline_close(&p);
         item->fail = TB_FAIL_USAGE;
+        snprintf(item->fault, sizeof(item->fault), "%s", item->in);
         snprintf(item->why, sizeof(item->why), "%s: --at %g s is past the end of the video "
                  "(%.3f s)", item->in, job->o.at, dur);
         return VP_ERR_BAD_OPTION;

@@ -33,15 +33,18 @@ typedef struct VpBatchItem {
 /**
  * Do one item. @p worker is what worker_new() returned for this worker (per-worker caches,
  * e.g. a VpJoiner), NULL without worker_new. Returns 0 on success or a negative error; on
- * error fills @p why with one line naming the file and the reason (left empty, the runner
- * writes "OUTPUT: <vp_strerror(ret)>"). Must write its output atomically (vpi_output_* or
- * an API that does, such as vp_joiner_run), so that a failed or killed attempt leaves no
- * file under the final name. May be called again for the same item after a transient
- * error (see VpBatchOpts.retries). Called concurrently from different worker threads, never
- * concurrently with the same @p worker.
+ * error fills @p fail (the same VpFailure the other entry points report through: which
+ * file, the index of the item's input at fault in VpBatchItem.inputs or -1, and one line
+ * naming the file and the reason). @p fail comes zeroed, with input -1, for every attempt;
+ * left empty on error, the runner fills it with the output: "OUTPUT: <vp_strerror(ret)>".
+ * Its code is always set to the returned error. Must write its output atomically
+ * (vpi_output_* or an API that does, such as vp_joiner_run), so that a failed or killed
+ * attempt leaves no file under the final name. May be called again for the same item after
+ * a transient error (see VpBatchOpts.retries). Called concurrently from different worker
+ * threads, never concurrently with the same @p worker.
  */
 typedef int (*VpBatchWorkFn)(void *opaque, void *worker, const VpBatchItem *item,
-                             char *why, size_t why_size);
+                             VpFailure *fail);
 
 typedef struct VpBatchOpts {
     int jobs;               /**< worker threads, 0..256; 0 = the number of cores. Never
@@ -75,10 +78,10 @@ typedef struct VpBatchOpts {
      *  items so far (done, skipped or failed), @p failed of them, of @p total. */
     void (*progress)(void *opaque, int64_t finished, int64_t failed, int64_t total);
     /** Optional, called (serialized) once per item with its outcome: @p status is "done",
-     *  "skipped" or "failed"; @p err the failed item's error (< 0), else 0; @p why the
-     *  reason (failed, skipped) or NULL. */
-    void (*item_done)(void *opaque, const VpBatchItem *item, const char *status, int err,
-                      const char *why, double seconds, int64_t bytes);
+     *  "skipped" or "failed"; @p fail says which file failed and why (code < 0) for a
+     *  failed item, and is NULL otherwise. It is valid only during the call. */
+    void (*item_done)(void *opaque, const VpBatchItem *item, const char *status,
+                      const VpFailure *fail, double seconds, int64_t bytes);
     VpCancel cancel;        /**< optional: stop taking new items (and retrying) once it says
                                  so; items already started run to their end unless work()
                                  passes it on to the call it makes */
@@ -108,10 +111,12 @@ VP_API void vp_batch_default_opts(VpBatchOpts *opts);
  * line in the report:
  *
  *     {"item":"clip1.mp4","status":"failed","reason":"clip1.mp4: file is truncated ...",
- *      "error":"VP_ERR_TRUNCATED","seconds":0.012,"bytes":0,"attempts":1,
- *      "output":"out/clip1.mp4"}
+ *      "error":"VP_ERR_TRUNCATED","path":"clip1.mp4","input":0,"seconds":0.012,
+ *      "bytes":0,"attempts":1,"output":"out/clip1.mp4"}
  *
- * and as one line in the log. No outcome is kept per item (the report is streamed): memory
+ * ("path" and "input" are the VpFailure's file and input index: null unless failed, and
+ * "input" null for a fault of the output or of no single input), and as one line in the log.
+ * No outcome is kept per item (the report is streamed): memory
  * does not grow with @p nb, apart from an index of at most 32 bytes per item that lives only while
  * repeated outputs are looked for, before the workers start.
  *

@@ -40,9 +40,10 @@ VP_API void vp_cleanup_default_opts(VpCleanupOpts *opts);
  * (VP_ERR_BAD_OPTION otherwise). Stabilization decodes the video twice (analysis, then the
  * encode); the other steps need one pass. The transforms file lives in the temporary folder
  * and is removed. The output keeps the input's bit depth (10-bit: libx264 High 10; a warning
- * in the log where the encoder takes 8 bits only) and its timing (a variable frame rate stays
- * variable: VpEncodeOpts.keep_depth, keep_timing). Returns 0 or a negative error (VP_ERR_OUTPUT_IS_INPUT, before any pass,
- * when @p out is @p in). Thread-safe.
+ * in the log where the encoder takes fewer bits: 8 for the hardware encoders, 10 for libx264
+ * with a 12-bit source) and its timing (a variable frame rate stays variable:
+ * VpEncodeOpts.keep_depth, keep_timing). Returns 0 or a negative error
+ * (VP_ERR_OUTPUT_IS_INPUT, before any pass, when @p out is @p in). Thread-safe.
  */
 VP_API int vp_cleanup(const char *in, const char *out, const VpCleanupOpts *opts);
 

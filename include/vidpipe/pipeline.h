@@ -113,7 +113,8 @@ typedef struct VpEncodeOpts {
                                      as the writer does; x264_preset and crf are mapped */
     int keep_depth;             /**< 1: a source with more than 8 bits per sample is encoded
                                      at 10 bits (yuv420p10le; libx264's High 10 profile) when
-                                     the encoder takes it, else at 8 bits with a warning;
+                                     the encoder takes it, else at 8 bits with a warning
+                                     (a deeper source, 12 bits, at 10 with a warning);
                                      0 (default): 8 bits */
     int keep_timing;            /**< 1: every decoded picture is encoded at its own time, in
                                      the source's time base, so variable frame rate stays

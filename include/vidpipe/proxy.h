@@ -18,7 +18,10 @@ typedef struct VpProxyOpts {
     int height;                 /**< proxy height; width follows the display aspect (480) */
     VpRational fps;             /**< proxy frame rate (10/1) */
     int crf;                    /**< x264 CRF (28) */
-    const char *x264_preset;    /**< x264 preset ("medium") */
+    const char *x264_preset;    /**< x264 preset ("medium"); mapped for hardware encoders */
+    VpHwEncoder hw;             /**< video encoder family (VP_HW_NONE: libx264, the same
+                                     proxy on every machine); VP_HW_AUTO tries each hardware
+                                     family, then libx264, as VpEncodeOpts.hw does */
     int64_t audio_bitrate;      /**< AAC bits/s (64000) */
     const char *thumb_path;     /**< JPEG thumbnail, or NULL for none */
     double thumb_at;            /**< seconds; < 0 (default): 5 s, or the midpoint if shorter */
@@ -46,7 +49,9 @@ VP_API void vp_proxy_default_opts(VpProxyOpts *opts);
  * the end; on failure none of them is left. @p res and @p fail may be NULL.
  * @return 0 (even when decode errors were carried past: see res->decode_errors), or a
  *         negative error: the source's (AVERROR(ENOENT), VP_ERR_NOT_MEDIA, VP_ERR_NO_VIDEO,
- *         ...), VP_ERR_BAD_OPTION, or an output's; VP_ERR_OUTPUT_IS_INPUT, before the
+ *         ...), VP_ERR_BAD_OPTION (@p opts checked against the "proxy" option table
+ *         before anything is opened: fail->message "proxy: height: value 8 is out of
+ *         range 16..4320", no path), or an output's; VP_ERR_OUTPUT_IS_INPUT, before the
  *         decode, when an output is @p in. @p fail says which file: an output (input -1,
  *         its path: the proxy, thumbnail or metadata), or the source (input 0).
  * Thread-safe: any number of proxies may be made concurrently.

@@ -119,7 +119,8 @@ VP_API void vp_qc_default_opts(VpQcOpts *opts);
 /**
  * Run every check on @p path in one decode pass.
  * @param spec NULL for the defaults (validated: VP_ERR_BAD_OPTION names the field)
- * @param opts NULL for the defaults
+ * @param opts NULL for the defaults (validated through the "qc" table: VP_ERR_BAD_OPTION
+ *             with a log line naming the field)
  * @param out on success a new report owned by the caller; NULL on failure
  * @return 0 when the file could be read (whatever the verdicts: see nb_failed), or a
  *         negative error when it could not (AVERROR(ENOENT), VP_ERR_NOT_MEDIA, ...).

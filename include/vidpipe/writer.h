@@ -90,6 +90,15 @@ typedef struct VpWriterOpts {
                                     while encoding uses every core; 0 = equal. */
     VpLogger logger;           /**< where the writer logs (fn = NULL: the process default);
                                     kept until the writer is closed or aborted */
+    /** Optional (fn = NULL: never): once it says stop, the writer fails with
+     *  VP_ERR_CANCELLED within about one frame's encode: it is polled before each frame is
+     *  converted and encoded, between the packets of the final flush, and by the muxer's
+     *  I/O (it is the interrupt_callback of the writer's format context). write() and close()
+     *  then return VP_ERR_CANCELLED and close() leaves no file, so a caller can cut short
+     *  a long flush of a deep queue with a slow preset (a second Ctrl-C). Called from the
+     *  writer's threads and the closing thread, concurrently: it must be thread-safe (read
+     *  an atomic flag). Kept until the writer is closed or aborted. */
+    VpCancel cancel;
 } VpWriterOpts;
 
 /** What a writer did; filled by vp_writer_close(). */
@@ -134,9 +143,9 @@ VP_API int vp_hw_encoder_from_name(const char *name);
  *              vp_writer_close(); on failure set to NULL, nothing is left on disk
  * @param why   on failure, receives one line naming the file and the reason
  *              ("out.mp4: queue_depth: value 1 is out of range 2..256"); may be NULL
- * @return 0, or VP_ERR_BAD_OPTION, AVERROR_ENCODER_NOT_FOUND (the requested hardware
- *         encoder cannot be opened), AVERROR(EACCES)/AVERROR(ENOENT) (path not writable),
- *         AVERROR(ENOMEM), ...
+ * @return 0, or VP_ERR_BAD_OPTION, VP_ERR_CANCELLED (opts->cancel said stop),
+ *         AVERROR_ENCODER_NOT_FOUND (the requested hardware encoder cannot be opened),
+ *         AVERROR(EACCES)/AVERROR(ENOENT) (path not writable), AVERROR(ENOMEM), ...
  *
  * Thread-safe: any thread, concurrently with other writers.
  */
@@ -196,7 +205,8 @@ VP_API const char *vp_writer_encoder(const VpWriter *w);
 /**
  * Finish: flush every queued frame through the encoder, write the index, move it to the
  * front, fsync, and rename the file into place. On failure (including an earlier failure
- * that write() already reported) the temporary file is removed and nothing is left.
+ * that write() already reported, and opts.cancel saying stop before the file is in place:
+ * VP_ERR_CANCELLED) the temporary file is removed and nothing is left.
  * Always frees the writer and sets *w to NULL; accepts NULL and *w == NULL (returns 0).
  *
  * @param stats  filled with what was written (also on failure, as far as it got); may be NULL

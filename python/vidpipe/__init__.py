@@ -87,6 +87,11 @@ class _Logger(ctypes.Structure):
     _fields_ = [("fn", ctypes.c_void_p), ("opaque", ctypes.c_void_p), ("level", ctypes.c_int)]
 
 
+class _Cancel(ctypes.Structure):
+    # Mirrors VpCancel in include/vidpipe/common.h.
+    _fields_ = [("fn", ctypes.c_void_p), ("opaque", ctypes.c_void_p)]
+
+
 class _Opts(ctypes.Structure):
     # Mirrors VpWriterOpts in include/vidpipe/writer.h, field for field.
     _fields_ = [
@@ -108,6 +113,7 @@ class _Opts(ctypes.Structure):
         ("audio_bitrate", ctypes.c_int64),
         ("worker_nice", ctypes.c_int),
         ("logger", _Logger),
+        ("cancel", _Cancel),
     ]
 
 

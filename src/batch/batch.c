@@ -6,6 +6,7 @@
 #include <limits.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -391,14 +392,17 @@ static const Repeat *find_repeat(const Batch *b, size_t i)
  * JSON (U+FFFD) and the exact name beside it ("item_bytes"). Seconds to the millisecond, as
  * the report has always given them. */
 static void report_line(const VpLogger *lg, FILE *f, const char *name, const char *status,
-                        const char *why, int err, double seconds, int64_t bytes, int attempts,
-                        const char *output)
+                        const char *why, const VpFailure *fail, double seconds, int64_t bytes,
+                        int attempts, const char *output)
 {
     json_t *o = json_object();
     if (!o || vpi_json_set_text(o, "item", name) < 0 ||
         json_object_set_new(o, "status", json_string(status)) < 0 ||
-        vpi_json_set_text(o, "reason", why) < 0 ||
-        vpi_json_set_text(o, "error", err < 0 ? vp_err_name(err) : NULL) < 0 ||
+        vpi_json_set_text(o, "reason", fail ? fail->message : why) < 0 ||
+        vpi_json_set_text(o, "error", fail ? vp_err_name(fail->code) : NULL) < 0 ||
+        vpi_json_set_text(o, "path", fail && fail->path[0] ? fail->path : NULL) < 0 ||
+        json_object_set_new(o, "input", fail && fail->input >= 0 ? json_integer(fail->input)
+                                                                  : json_null()) < 0 ||
         json_object_set_new(o, "seconds", json_real(round(seconds * 1000) / 1000)) < 0 ||
         json_object_set_new(o, "bytes", json_integer(bytes)) < 0 ||
         json_object_set_new(o, "attempts", json_integer(attempts)) < 0 ||
@@ -444,9 +448,11 @@ static void format_bytes(char *buf, size_t size, int64_t bytes)
         snprintf(buf, size, "%lld B", (long long)bytes);
 }
 
-/* One item's outcome, to the counters, the report, the log and the callbacks. */
-static void finish_item(Batch *b, size_t i, const char *name, const char *status, int err,
-                        const char *why, double seconds, int64_t bytes, int attempts)
+/* One item's outcome, to the counters, the report, the log and the callbacks: @p fail for a
+ * failed item, @p why (the reason of a skip) otherwise. */
+static void finish_item(Batch *b, size_t i, const char *name, const char *status,
+                        const VpFailure *fail, const char *why, double seconds, int64_t bytes,
+                        int attempts)
 {
     const VpBatchItem *it = &b->items[i];
     const VpBatchOpts *o = b->o;
@@ -463,8 +469,8 @@ static void finish_item(Batch *b, size_t i, const char *name, const char *status
         b->failed++;
     }
     if (b->report) {
-        report_line(&b->o->logger, b->report, name, status, why, err, seconds, bytes, attempts,
-                    it->output);
+        report_line(&b->o->logger, b->report, name, status, why, fail, seconds, bytes,
+                    attempts, it->output);
         fflush(b->report);
     }
     format_bytes(size, sizeof(size), bytes);
@@ -476,15 +482,37 @@ static void finish_item(Batch *b, size_t i, const char *name, const char *status
         log_line(b, "%s: skipped (%s)", name, why);
     else
         log_line(b, "%s: FAILED after %d attempt%s: %s", name, attempts,
-                 attempts == 1 ? "" : "s", why);
+                 attempts == 1 ? "" : "s", fail->message);
     if (o->item_done)
-        o->item_done(o->opaque, it, status, err < 0 ? err : 0, why, seconds, bytes);
+        o->item_done(o->opaque, it, status, fail, seconds, bytes);
     if (o->progress)
         o->progress(o->opaque, b->finished, b->failed, (int64_t)b->nb);
     pthread_mutex_unlock(&b->lock);
 }
 
 /* ---- workers ------------------------------------------------------------------------- */
+
+static void failure_reset(VpFailure *f)
+{
+    memset(f, 0, sizeof(*f));
+    f->input = -1;
+}
+
+/* A failure of the item's output (or, without one, of the item itself). */
+static void output_failure(VpFailure *f, const char *path, int err, const char *fmt, ...)
+    VPI_PRINTF(4, 5);
+static void output_failure(VpFailure *f, const char *path, int err, const char *fmt, ...)
+{
+    char reason[sizeof(f->message)];
+    va_list ap;
+    failure_reset(f);
+    f->code = err;
+    vpi_strlcpy(f->path, path, sizeof(f->path));
+    va_start(ap, fmt);
+    vsnprintf(reason, sizeof(reason), fmt, ap);
+    va_end(ap);
+    snprintf(f->message, sizeof(f->message), "%.600s: %.400s", path, reason);
+}
 
 static int cancelled(const Batch *b)
 {
@@ -507,6 +535,7 @@ static void run_item(Batch *b, void *state, size_t i)
     const VpBatchItem *it = &b->items[i];
     const VpBatchOpts *o = b->o;
     char why[WHY_SIZE] = "", fallback[32];
+    VpFailure fail;
     const char *name = it->name;
     int64_t t0 = vpi_now_us(), bytes = 0;
     int attempts = 0, ret = 0, made_from_ok = 0;
@@ -523,36 +552,36 @@ static void run_item(Batch *b, void *state, size_t i)
     const Repeat *rep = find_repeat(b, i);
     if (rep) {
         const VpBatchItem *first = &b->items[rep->first];
-        snprintf(why, sizeof(why), "%s: same output as item %s", it->output,
-                 first->name ? first->name : base_name(first->output));
-        finish_item(b, i, name, "failed", AVERROR(EEXIST), why, 0, 0, 0);
+        output_failure(&fail, it->output, AVERROR(EEXIST), "same output as item %s",
+                       first->name ? first->name : base_name(first->output));
+        finish_item(b, i, name, "failed", &fail, NULL, 0, 0, 0);
         return;
     }
     if (it->output) {
         if (!*it->output || !*base_name(it->output)) {
-            snprintf(why, sizeof(why), "%s: output is not a file name", it->output);
-            finish_item(b, i, name, "failed", AVERROR(EINVAL), why, 0, 0, 0);
+            output_failure(&fail, it->output, AVERROR(EINVAL), "output is not a file name");
+            finish_item(b, i, name, "failed", &fail, NULL, 0, 0, 0);
             return;
         }
         /* Before the skip: an output that exists because it is an input is not done. */
         if ((ret = vp_output_check_not_input(it->output, it->inputs, it->nb_inputs)) < 0) {
-            snprintf(why, sizeof(why), "%s: %s", it->output, vp_strerror(ret));
-            finish_item(b, i, name, "failed", ret, why, 0, 0, 0);
+            output_failure(&fail, it->output, ret, "%s", vp_strerror(ret));
+            finish_item(b, i, name, "failed", &fail, NULL, 0, 0, 0);
             return;
         }
         /* What makes the output now, taken before the work reads the inputs. */
         made_from_ok = vpi_made_from(it->inputs, it->nb_inputs, o->settings, stamp) == 0;
         if (stat(it->output, &sb) == 0) {
             if (S_ISDIR(sb.st_mode)) {
-                snprintf(why, sizeof(why), "%s: output is a directory", it->output);
-                finish_item(b, i, name, "failed", VP_ERR_IS_DIRECTORY, why, 0, 0, 0);
+                output_failure(&fail, it->output, VP_ERR_IS_DIRECTORY, "output is a directory");
+                finish_item(b, i, name, "failed", &fail, NULL, 0, 0, 0);
                 return;
             }
             if (o->skip_existing == 2 ||
                 (o->skip_existing == 1 && made_from_ok &&
                  vpi_made_from_matches(it->output, stamp))) {
                 snprintf(why, sizeof(why), "output exists: %s", it->output);
-                finish_item(b, i, name, "skipped", 0, why, (vpi_now_us() - t0) / 1e6,
+                finish_item(b, i, name, "skipped", NULL, why, (vpi_now_us() - t0) / 1e6,
                             (int64_t)sb.st_size, 0);
                 return;
             }
@@ -568,9 +597,9 @@ static void run_item(Batch *b, void *state, size_t i)
     }
 
     for (;;) {
-        why[0] = 0;
+        failure_reset(&fail);
         attempts++;
-        ret = o->work(o->opaque, state, it, why, sizeof(why));
+        ret = o->work(o->opaque, state, it, &fail);
         if (ret >= 0 || !is_transient(ret) || attempts > o->retries || cancelled(b))
             break;
         int64_t ms = (int64_t)o->retry_backoff_ms << (attempts - 1 < 20 ? attempts - 1 : 20);
@@ -579,7 +608,7 @@ static void run_item(Batch *b, void *state, size_t i)
         pthread_mutex_lock(&b->lock);
         b->retries++;
         log_line(b, "%s: attempt %d failed (%s), retrying in %lld ms", name, attempts,
-                 why[0] ? why : vp_strerror(ret), (long long)ms);
+                 fail.message[0] ? fail.message : vp_strerror(ret), (long long)ms);
         pthread_mutex_unlock(&b->lock);
         backoff(b, ms);
     }
@@ -588,8 +617,7 @@ static void run_item(Batch *b, void *state, size_t i)
             bytes = (int64_t)sb.st_size;
         } else {
             ret = AVERROR(ENOENT);
-            snprintf(why, sizeof(why), "%s: was not written (the work reported success)",
-                     it->output);
+            output_failure(&fail, it->output, ret, "was not written (the work reported success)");
         }
     }
     if (ret >= 0 && it->output && made_from_ok &&
@@ -599,10 +627,14 @@ static void run_item(Batch *b, void *state, size_t i)
                 it->output, vp_strerror(ret));
         ret = 0;
     }
-    if (ret < 0 && !why[0])
-        snprintf(why, sizeof(why), "%s: %s", it->output ? it->output : name,
-                 vp_strerror(ret));
-    finish_item(b, i, name, ret < 0 ? "failed" : "done", ret, ret < 0 ? why : NULL,
+    if (ret < 0) {
+        fail.code = ret;
+        if (!fail.message[0])
+            output_failure(&fail, it->output ? it->output : name, ret, "%s", vp_strerror(ret));
+        else if (!fail.path[0] && it->output)
+            vpi_strlcpy(fail.path, it->output, sizeof(fail.path));
+    }
+    finish_item(b, i, name, ret < 0 ? "failed" : "done", ret < 0 ? &fail : NULL, NULL,
                 (vpi_now_us() - t0) / 1e6, bytes, attempts);
 }
 

@@ -19,7 +19,7 @@
 #define MAX_FILE ((size_t)1 << 30)
 
 /* Segment paths are stored once: the intro of 10,000 rows is one string. */
-struct CliManifestStrings {
+struct VpiManifestStrings {
     char **slots;
     size_t nb_slots, nb;
 };
@@ -36,7 +36,7 @@ typedef struct Parser {
     int nb_fields, cap_fields;
 } Parser;
 
-static void strings_free(CliManifestStrings *s)
+static void strings_free(VpiManifestStrings *s)
 {
     if (!s)
         return;
@@ -54,7 +54,7 @@ static uint64_t hash(const char *s)
     return h;
 }
 
-static int strings_grow(CliManifestStrings *s)
+static int strings_grow(VpiManifestStrings *s)
 {
     size_t n = s->nb_slots ? s->nb_slots * 2 : 64;
     char **slots = calloc(n, sizeof(*slots));
@@ -75,7 +75,7 @@ static int strings_grow(CliManifestStrings *s)
 }
 
 /* The stored copy of @p str (added if new), or NULL when out of memory. */
-static const char *strings_intern(CliManifestStrings *s, const char *str)
+static const char *strings_intern(VpiManifestStrings *s, const char *str)
 {
     if ((s->nb + 1) * 2 > s->nb_slots && strings_grow(s) < 0)
         return NULL;
@@ -235,12 +235,12 @@ static int resolve(Parser *ps, int line, const char *base, const char *path, cha
     return 0;
 }
 
-static int add_row(Parser *ps, CliManifest *m, int *cap, int line, const char *seg_base,
+static int add_row(Parser *ps, VpiManifest *m, int *cap, int line, const char *seg_base,
                    const char *out_base)
 {
     char path[MAX_FIELD + 1];
     const char **segs = NULL;
-    CliManifestRow *row;
+    VpiManifestRow *row;
     int nb_segs = 0, ret;
 
     if (!ps->fields[0][0])
@@ -254,7 +254,7 @@ static int add_row(Parser *ps, CliManifest *m, int *cap, int line, const char *s
         return fail(ps, line, AVERROR_INVALIDDATA, "more than %d rows", MAX_ROWS);
     if (m->nb_rows == *cap) {
         int c = *cap ? *cap * 2 : 64;
-        CliManifestRow *r = realloc(m->rows, (size_t)c * sizeof(*r));
+        VpiManifestRow *r = realloc(m->rows, (size_t)c * sizeof(*r));
         if (!r)
             return AVERROR(ENOMEM);
         m->rows = r;
@@ -291,7 +291,7 @@ fail:
     return ret;
 }
 
-void cli_manifest_free(CliManifest *m)
+void vpi_manifest_free(VpiManifest *m)
 {
     for (int i = 0; i < m->nb_rows; i++) {
         free((char *)m->rows[i].output);
@@ -302,8 +302,8 @@ void cli_manifest_free(CliManifest *m)
     memset(m, 0, sizeof(*m));
 }
 
-int cli_manifest_parse(const char *data, size_t size, const char *name, const char *seg_base,
-                       const char *out_base, CliManifest *m, char *why, size_t why_size)
+int vpi_manifest_parse(const char *data, size_t size, const char *name, const char *seg_base,
+                       const char *out_base, VpiManifest *m, char *why, size_t why_size)
 {
     char field[MAX_FIELD + 1];
     Parser ps = {
@@ -345,14 +345,14 @@ int cli_manifest_parse(const char *data, size_t size, const char *name, const ch
     if (ret == AVERROR(ENOMEM) && why_size)
         snprintf(why, why_size, "%s: out of memory", name);
     if (ret < 0) {
-        cli_manifest_free(m);
+        vpi_manifest_free(m);
         return ret;
     }
     m->nb_unique_segments = (int)m->strings->nb;
     return 0;
 }
 
-int cli_manifest_load(const char *path, const char *out_dir, CliManifest *m, char *why,
+int vpi_manifest_load(const char *path, const char *out_dir, VpiManifest *m, char *why,
                       size_t why_size)
 {
     FILE *f;
@@ -389,7 +389,7 @@ int cli_manifest_load(const char *path, const char *out_dir, CliManifest *m, cha
         ret = AVERROR(ENOMEM);
         goto end;
     }
-    ret = cli_manifest_parse(data, n, path, dir, out_dir && *out_dir ? out_dir : dir, m, why,
+    ret = vpi_manifest_parse(data, n, path, dir, out_dir && *out_dir ? out_dir : dir, m, why,
                              why_size);
 end:
     if (f)

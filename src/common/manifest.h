@@ -6,22 +6,22 @@
 #include <stddef.h>
 
 /* One output and the segments joined into it, in order; paths resolved (see below). */
-typedef struct CliManifestRow {
+typedef struct VpiManifestRow {
     const char *output;
     const char *const *segments;
     int nb_segments;
     int line;               /* line of the file where the row starts (1-based) */
-} CliManifestRow;
+} VpiManifestRow;
 
-typedef struct CliManifestStrings CliManifestStrings;
+typedef struct VpiManifestStrings VpiManifestStrings;
 
-typedef struct CliManifest {
-    CliManifestRow *rows;
+typedef struct VpiManifest {
+    VpiManifestRow *rows;
     int nb_rows;
     int has_header;         /* the first row was a header and was skipped */
     int nb_unique_segments; /* distinct segment paths (shared ones are stored once) */
-    CliManifestStrings *strings;
-} CliManifest;
+    VpiManifestStrings *strings;
+} VpiManifest;
 
 /*
  * Parse a manifest held in memory. The format:
@@ -36,18 +36,18 @@ typedef struct CliManifest {
  *  - Relative segment paths are resolved against @p seg_base, relative outputs against
  *    @p out_base (NULL or "" for either: left as they are).
  * @p name is the manifest's name for messages. Returns 0 with *m filled (free it with
- * cli_manifest_free()), or a negative error with one line in @p why ("FILE:LINE: reason")
+ * vpi_manifest_free()), or a negative error with one line in @p why ("FILE:LINE: reason")
  * and *m empty. The input is untrusted: any bytes give either rows or an error.
  */
-int cli_manifest_parse(const char *data, size_t size, const char *name, const char *seg_base,
-                       const char *out_base, CliManifest *m, char *why, size_t why_size);
+int vpi_manifest_parse(const char *data, size_t size, const char *name, const char *seg_base,
+                       const char *out_base, VpiManifest *m, char *why, size_t why_size);
 
 /* Read @p path (at most 1 GiB) and parse it; relative segment paths resolve against the
  * manifest's folder, relative outputs against @p out_dir or else the manifest's folder. */
-int cli_manifest_load(const char *path, const char *out_dir, CliManifest *m, char *why,
+int vpi_manifest_load(const char *path, const char *out_dir, VpiManifest *m, char *why,
                       size_t why_size);
 
 /* Free everything *m holds and zero it. Safe on a zeroed manifest. */
-void cli_manifest_free(CliManifest *m);
+void vpi_manifest_free(VpiManifest *m);
 
 #endif /* VIDPIPE_TOOLS_MANIFEST_H */

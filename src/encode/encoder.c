@@ -19,6 +19,10 @@ const char *const vpi_x264_presets[] = {
     "veryslow", "placebo", NULL,
 };
 
+const char *const vpi_hw_names[VP_HW_NB + 1] = {
+    "auto", "none", "nvenc", "vaapi", "qsv", "videotoolbox", NULL,
+};
+
 typedef struct Family {
     VpHwEncoder hw;
     const char *family;
@@ -175,6 +179,37 @@ static int supports(const AVCodec *codec, enum AVPixelFormat fmt)
     return 0;
 }
 
+enum AVPixelFormat vpi_encoder_sw_format(const AVCodec *codec, VpHwEncoder hw,
+                                         const VpiEncoderSettings *s)
+{
+    if (hw == VP_HW_VAAPI)
+        return AV_PIX_FMT_NV12;     /* the surfaces the frames context is made of */
+    if (s->high_depth && supports(codec, AV_PIX_FMT_YUV420P10))
+        return AV_PIX_FMT_YUV420P10; /* libx264: the High 10 profile (Debian's has both depths) */
+    if ((s->input_format == AV_PIX_FMT_YUV420P || s->input_format == AV_PIX_FMT_NV12) &&
+        supports(codec, s->input_format))
+        return s->input_format;
+    /* x264 and the hardware encoders keep 4:2:0 as NV12 inside: handing them NV12 saves
+     * them interleaving the chroma planes of every frame. */
+    if (supports(codec, AV_PIX_FMT_NV12))
+        return AV_PIX_FMT_NV12;
+    if (supports(codec, AV_PIX_FMT_YUV420P))
+        return AV_PIX_FMT_YUV420P;
+    return AV_PIX_FMT_NONE;
+}
+
+int vpi_encoder_depth_note(const char *path, int source_depth, enum AVPixelFormat sw,
+                           const char *encoder, char *line, size_t size)
+{
+    const AVPixFmtDescriptor *d = av_pix_fmt_desc_get(sw);
+    int depth = d ? d->comp[0].depth : 8;
+    if (source_depth <= depth)
+        return 0;
+    snprintf(line, size, "%s: the source has %d-bit samples; %s encodes %d bits at most, so "
+             "the output has %d", path, source_depth, encoder, depth, depth);
+    return 1;
+}
+
 static int try_family(const Family *f, const VpiEncoderSettings *s, VpiEncoder *out,
                       char *why, size_t why_size)
 {
@@ -234,21 +269,7 @@ static int try_family(const Family *f, const VpiEncoderSettings *s, VpiEncoder *
             goto fail;
         }
         sw = s->input_format;
-    } else if (f->hw == VP_HW_VAAPI) {
-        sw = AV_PIX_FMT_NV12;
-    } else if (s->high_depth && supports(codec, AV_PIX_FMT_YUV420P10)) {
-        /* libx264 then writes the High 10 profile (Debian's build has both depths). */
-        sw = AV_PIX_FMT_YUV420P10;
-    } else if ((s->input_format == AV_PIX_FMT_YUV420P || s->input_format == AV_PIX_FMT_NV12) &&
-               supports(codec, s->input_format)) {
-        sw = s->input_format;
-    } else if (supports(codec, AV_PIX_FMT_NV12)) {
-        /* x264 and the hardware encoders keep 4:2:0 as NV12 inside: handing them NV12
-         * saves them interleaving the chroma planes of every frame. */
-        sw = AV_PIX_FMT_NV12;
-    } else if (supports(codec, AV_PIX_FMT_YUV420P)) {
-        sw = AV_PIX_FMT_YUV420P;
-    } else {
+    } else if ((sw = vpi_encoder_sw_format(codec, f->hw, s)) == AV_PIX_FMT_NONE) {
         snprintf(why, why_size, "%s takes neither nv12 nor yuv420p", name);
         ret = AVERROR_ENCODER_NOT_FOUND;
         goto fail;

@@ -46,6 +46,19 @@ typedef struct VpiEncoder {
     AVFrame *hwframe;                  /* upload target, when upload */
 } VpiEncoder;
 
+/* The frames in system memory that encoder @p codec of family @p hw is fed for @p s
+ * (exact_format aside): 10-bit 4:2:0 when s->high_depth and the encoder takes it, else the
+ * caller's 4:2:0 layout, else NV12 or yuv420p; AV_PIX_FMT_NONE when it takes neither. */
+enum AVPixelFormat vpi_encoder_sw_format(const AVCodec *codec, VpHwEncoder hw,
+                                         const VpiEncoderSettings *s);
+
+/* The warning for a source of @p source_depth bits per sample that was to keep its depth
+ * and is encoded from @p sw frames by @p encoder: 1 with one line in @p line ("PATH: the
+ * source has 10-bit samples; h264_qsv encodes 8 bits at most, so the output has 8") when
+ * @p sw has fewer bits, else 0. */
+int vpi_encoder_depth_note(const char *path, int source_depth, enum AVPixelFormat sw,
+                           const char *encoder, char *line, size_t size);
+
 /* H.264, software, preset "medium", CRF 23, 1:1, nothing tagged. */
 void vpi_encoder_default_settings(VpiEncoderSettings *s);
 
@@ -69,5 +82,12 @@ int vpi_x264_preset_index(const char *preset);
 /* The x264 preset names, in speed order, NULL-terminated: the one preset vocabulary of every
  * encoding path (mapped onto each hardware family's own). */
 extern const char *const vpi_x264_presets[];
+
+/* The VpHwEncoder names, by value, NULL-terminated ("auto", "none", "nvenc", ...): the hw
+ * rows of the option tables and vp_hw_encoder_name(). */
+extern const char *const vpi_hw_names[];
+
+/* The help of every hw option row. */
+#define VPI_HW_HELP "encoder family (auto tries hardware first, then libx264)"
 
 #endif /* VIDPIPE_ENCODER_H */

@@ -108,9 +108,6 @@ static const enum AVPixelFormat pix_av[VP_PIX_NB] = {
     AV_PIX_FMT_BGR24, AV_PIX_FMT_RGB24, AV_PIX_FMT_BGRA, AV_PIX_FMT_RGBA, AV_PIX_FMT_GRAY8,
     AV_PIX_FMT_YUV420P, AV_PIX_FMT_NV12,
 };
-static const char *const hw_names[VP_HW_NB + 1] = {
-    "auto", "none", "nvenc", "vaapi", "qsv", "videotoolbox", NULL,
-};
 
 /* Index of @p name in @p names[0..n), or -1. */
 static int name_index(const char *const *names, int n, const char *name)
@@ -133,12 +130,12 @@ int vp_pixel_format_from_name(const char *name)
 
 const char *vp_hw_encoder_name(VpHwEncoder hw)
 {
-    return (unsigned)hw < VP_HW_NB ? hw_names[hw] : NULL;
+    return (unsigned)hw < VP_HW_NB ? vpi_hw_names[hw] : NULL;
 }
 
 int vp_hw_encoder_from_name(const char *name)
 {
-    return name_index(hw_names, VP_HW_NB, name);
+    return name_index(vpi_hw_names, VP_HW_NB, name);
 }
 
 void vp_writer_default_opts(VpWriterOpts *o)
@@ -287,22 +284,38 @@ static void spare_put(VpWriter *w, AVFrame *f)
 
 /* ---- the stages ---------------------------------------------------------------------- */
 
+static int check_cancel(VpWriter *w);
+
 static int mux_packet(VpWriter *w, AVPacket *pkt)
 {
     pthread_mutex_lock(&w->mux_lock);
     int ret = av_interleaved_write_frame(w->oc, pkt);
     pthread_mutex_unlock(&w->mux_lock);
-    if (ret < 0)
-        return set_error(w, ret, "writing failed: %s", av_err2str(ret));
+    if (ret < 0) {
+        int c = check_cancel(w); /* AVERROR_EXIT from the cancel: say cancelled */
+        return c < 0 ? c : set_error(w, ret, "writing failed: %s", av_err2str(ret));
+    }
     return 0;
 }
 
-/* Send one frame (NULL: flush) and mux every packet that comes out. */
+/* opts.cancel, as the writer's error: the stages stop and close() removes the file. */
+static int check_cancel(VpWriter *w)
+{
+    if (!vpi_cancelled(&w->opts.cancel))
+        return 0;
+    return set_error(w, VP_ERR_CANCELLED, "cancelled");
+}
+
+/* Send one frame (NULL: flush) and mux every packet that comes out. The cancel is polled
+ * between packets: a flush drains the encoder's whole lookahead and frame threads (with
+ * "veryslow", 60 frames and more), and each receive call encodes one of them. */
 static int encode_video(VpWriter *w, AVFrame *f)
 {
     AVCodecContext *c = w->enc.ctx;
     int ret;
 
+    if ((ret = check_cancel(w)) < 0)
+        return ret;
     ret = vpi_encoder_send(&w->enc, f);
     if (ret < 0)
         return set_error(w, ret, "encoder %s failed: %s", c->codec->name, av_err2str(ret));
@@ -319,6 +332,8 @@ static int encode_video(VpWriter *w, AVFrame *f)
         if (ret < 0)
             return ret;
         w->frames_out++;
+        if ((ret = check_cancel(w)) < 0)
+            return ret;
     }
 }
 
@@ -362,6 +377,11 @@ static void *converter_main(void *arg)
         AVFrame *in = queue_pop(&w->to_convert);
         AVFrame *out = spare_get(w);
         pthread_mutex_unlock(&w->lock);
+        if (check_cancel(w) < 0) {
+            av_frame_free(&out);
+            av_frame_free(&in);
+            break;
+        }
 
         AVBufferRef *buf = av_buffer_pool_get(w->conv_pool);
         if (!out || !buf) {
@@ -555,8 +575,8 @@ static const VpiOption writer_options[] = {
     O(preset, CSTRING, preset, 0, 0, 0, "x264-style speed preset", .def_str = "medium",
       .names = vpi_x264_presets),
     O(keyint, INT, keyint, 0, 0, 100000, "frames between keyframes (0: the encoder's)"),
-    O(hw, ENUM, hw, VP_HW_AUTO, 0, 0, "encoder family (auto tries hardware first)",
-      .names = hw_names),
+    O(hw, ENUM, hw, VP_HW_AUTO, 0, 0, VPI_HW_HELP,
+      .names = vpi_hw_names),
     O(queue_depth, INT, queue_depth, 8, 2, 256, "frames buffered ahead of the encoder"),
     O(threads, INT, threads, 0, 0, 128, "encoder threads (0: the encoder's choice)"),
     O(encoder_params, CSTRING, encoder_params, 0, 0, 400,
@@ -821,6 +841,7 @@ int vp_writer_open(const char *path, const VpWriterOpts *opts, VpWriter **out, c
     if ((ret = avformat_alloc_output_context2(&w->oc, ofmt, NULL, w->out.tmp_path)) < 0)
         goto fail;
     w->oc->opaque = &w->opts.logger;
+    w->oc->interrupt_callback = (AVIOInterruptCB){ opts->cancel.fn, opts->cancel.opaque };
     if (!(w->vst = avformat_new_stream(w->oc, NULL))) {
         ret = AVERROR(ENOMEM);
         goto fail;
@@ -840,7 +861,8 @@ int vp_writer_open(const char *path, const VpWriterOpts *opts, VpWriter **out, c
             goto fail_reason;
         goto fail;
     }
-    if ((ret = avio_open(&w->oc->pb, w->out.tmp_path, AVIO_FLAG_WRITE)) < 0) {
+    if ((ret = avio_open2(&w->oc->pb, w->out.tmp_path, AVIO_FLAG_WRITE,
+                          &w->oc->interrupt_callback, NULL)) < 0) {
         snprintf(reason, sizeof(reason), "cannot write the output: %s", av_err2str(ret));
         goto fail_reason;
     }
@@ -861,6 +883,10 @@ int vp_writer_open(const char *path, const VpWriterOpts *opts, VpWriter **out, c
 fail:
     snprintf(reason, sizeof(reason), "%s", av_err2str(ret));
 fail_reason:
+    if (vpi_cancelled(&opts->cancel)) { /* the muxer's AVERROR_EXIT, say */
+        ret = VP_ERR_CANCELLED;
+        snprintf(reason, sizeof(reason), "cancelled");
+    }
     why_fail(opts ? &opts->logger : NULL, why, why_size, ret, "%s: %s", path, reason);
     writer_free(w);
     return ret;
@@ -1109,15 +1135,18 @@ int vp_writer_close(VpWriter **pw, VpWriterStats *stats, char *why, size_t why_s
         if ((!w->afill || flush_audio_frame(w) >= 0))
             encode_audio(w, NULL);
     }
+    check_cancel(w);
     if (!w->err) {
         /* The trailer writes the index and, for MP4, moves it in front of the media. */
-        if ((ret = av_write_trailer(w->oc)) < 0)
+        if ((ret = av_write_trailer(w->oc)) < 0 && check_cancel(w) == 0)
             set_error(w, ret, "finishing the file failed: %s", av_err2str(ret));
     }
     if (w->oc->pb) {
-        if ((ret = avio_closep(&w->oc->pb)) < 0)
+        if ((ret = avio_closep(&w->oc->pb)) < 0 && check_cancel(w) == 0)
             set_error(w, ret, "writing failed: %s", av_err2str(ret));
     }
+    /* The muxer's I/O gives up with AVERROR_EXIT when the cancel interrupts it. */
+    check_cancel(w);
     if (!w->err && (ret = vpi_output_commit(&w->out)) < 0)
         set_error(w, ret, "cannot move the finished file into place: %s", av_err2str(ret));
 

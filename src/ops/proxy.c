@@ -25,6 +25,7 @@ static const VpiOption proxy_options[] = {
     O(crf, INT, 28, 0, 51, "x264 CRF"),
     O(x264_preset, CSTRING, 0, 0, 0, "x264 preset", .def_str = "medium",
       .names = vpi_x264_presets),
+    O(hw, ENUM, VP_HW_NONE, 0, 0, VPI_HW_HELP, .names = vpi_hw_names),
     O(audio_bitrate, BITRATE, 64000, 8000, 512000, "AAC bits/s: 64000, 64k"),
     O(thumb_at, DOUBLE, -1, -1, 1e9, "thumbnail time, seconds (-1: 5 s, or the midpoint)"),
     O(thumb_width, INT, 320, 16, 4096, "thumbnail width"),
@@ -159,6 +160,17 @@ int vp_proxy_make(const char *in, const char *out, const VpProxyOpts *opts, VpPr
             fail->code = AVERROR(EINVAL);
         return AVERROR(EINVAL);
     }
+    /* Its own table first: the encode and thumbnail sinks check wider ranges (a 1000 fps
+     * encode, an 8-line picture) than a proxy allows. */
+    char why[256];
+    if ((ret = vpi_opt_check(&vpi_proxy_options, opts, why, sizeof(why))) < 0) {
+        vpi_log(opts->pipeline ? &opts->pipeline->logger : NULL, VP_LOG_ERROR, "proxy: %s", why);
+        if (fail) {
+            fail->code = ret;
+            snprintf(fail->message, sizeof(fail->message), "proxy: %s", why);
+        }
+        return ret;
+    }
     /* All three before the decode; the metadata is not a pipeline output. */
     const char *outs[3] = { out, opts->thumb_path, opts->meta_path };
     for (int i = 0; i < 3; i++)
@@ -184,6 +196,7 @@ int vp_proxy_make(const char *in, const char *out, const VpProxyOpts *opts, VpPr
     eo.fps = opts->fps;
     eo.crf = opts->crf;
     eo.x264_preset = opts->x264_preset;
+    eo.hw = opts->hw;
     eo.audio_bitrate = opts->audio_bitrate;
     if ((ret = iproxy = vp_pipeline_add_encode(p, &eo)) < 0)
         goto end;

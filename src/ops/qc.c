@@ -329,9 +329,21 @@ static void judge(VpQcReport *r, const VpQcSpec *sp)
     }
 }
 
+#define O(...) VPI_OPT_ROW(VpQcOpts, __VA_ARGS__)
+
+/* pipeline is the caller's wiring, not a setting: no row. */
+static const VpiOption qc_options[] = {
+    O(sheet, BOOL, 0, 0, 1, "carry a contact sheet (JPEG) of the file, from the same pass"),
+    { NULL },
+};
+#undef O
+
+const VpiOptTable vpi_qc_options = { "qc", qc_options, NULL };
+
 void vp_qc_default_opts(VpQcOpts *o)
 {
     memset(o, 0, sizeof(*o));
+    vpi_opt_defaults(&vpi_qc_options, o);
     o->pipeline = NULL;
 }
 
@@ -394,6 +406,9 @@ int vp_qc_run(const char *path, const VpQcSpec *spec, const VpQcOpts *opts, VpQc
         vpi_log(opts->pipeline ? &opts->pipeline->logger : NULL, VP_LOG_ERROR, "%s", why);
         return ret;
     }
+    if ((ret = vpi_opt_check_log(&vpi_qc_options, opts,
+                                 opts->pipeline ? &opts->pipeline->logger : NULL, "qc")) < 0)
+        return ret;
     if ((ret = vp_pipeline_open(path, opts->pipeline, &p)) < 0)
         return ret;
     if ((ret = vpi_pipeline_add_sink(p, "qc", spec, NULL, &sink)) < 0)

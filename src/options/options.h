@@ -93,6 +93,7 @@ int vpi_opt_check_log(const VpiOptTable *t, const void *obj, const VpLogger *lg,
 extern const VpiOptTable vpi_writer_options;
 extern const VpiOptTable vpi_proxy_options;
 extern const VpiOptTable vpi_qc_spec_options;
+extern const VpiOptTable vpi_qc_options;
 extern const VpiOptTable vpi_loudnorm_options;
 extern const VpiOptTable vpi_cleanup_options;
 extern const VpiOptTable vpi_join_options;

@@ -63,6 +63,7 @@ struct VpPipeline {
     int v_eof, a_eof;
     int64_t v_pos_us, a_pos_us;
     char *failed_output;        /* the output that could not be written, if any */
+    char failed_reason[400];    /* its sink's reason (VpiSink.reason), or "" */
     int last_err;               /* the last failed add or run (vp_pipeline_failure) */
 };
 
@@ -395,8 +396,10 @@ static int pipeline_add_sink(VpPipeline *p, const char *name, const void *opts, 
         *out = s;
     return p->nb_sinks++;
 fail:
-    if (s->out_failed && !p->failed_output)
+    if (s->out_failed && !p->failed_output) {
         p->failed_output = s->path ? strdup(s->path) : NULL;
+        vpi_strlcpy(p->failed_reason, s->reason, sizeof(p->failed_reason));
+    }
     sink_free(s);
     return ret;
 }
@@ -924,8 +927,10 @@ end:
     for (int i = 0; i < p->nb_sinks; i++)
         thread_stop(p->sinks[i]);
     for (int i = 0; i < p->nb_sinks && ret < 0; i++)
-        if (p->sinks[i]->out_failed && !p->failed_output && p->sinks[i]->path)
+        if (p->sinks[i]->out_failed && !p->failed_output && p->sinks[i]->path) {
             p->failed_output = strdup(p->sinks[i]->path);
+            vpi_strlcpy(p->failed_reason, p->sinks[i]->reason, sizeof(p->failed_reason));
+        }
     if (ret < 0)
         for (int i = 0; i < p->nb_sinks; i++)
             if (p->sinks[i]->out_open) {
@@ -991,8 +996,9 @@ void vp_pipeline_failure(const VpPipeline *p, VpFailure *fail)
         fail->input = 0;
     }
     vpi_strlcpy(fail->path, path, sizeof(fail->path));
-    snprintf(fail->message, sizeof(fail->message), "%s: %s", path ? path : "pipeline",
-             vp_strerror(p->last_err));
+    snprintf(fail->message, sizeof(fail->message), "%.600s: %s", path ? path : "pipeline",
+             p->failed_output && p->failed_reason[0] ? p->failed_reason
+                                                     : vp_strerror(p->last_err));
 }
 
 void vp_pipeline_stats(const VpPipeline *p, VpPipelineStats *stats)

@@ -64,6 +64,8 @@ struct VpiSink {
     VpiOutput out;                      /* the output being written (vpi_sink_output_begin) */
     int out_open;                       /* the engine renames it into place after finish */
     int out_failed;                     /* the output could not be created or written */
+    char reason[400];                   /* with out_failed: why, when the sink knows better
+                                           than the error code (no file name); else "" */
     struct VpiSinkThread *thr;          /* threaded classes, while the pass runs */
 };
 

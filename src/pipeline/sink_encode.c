@@ -72,6 +72,8 @@ static const VpiOption encode_options[] = {
     O(audio_bitrate, BITRATE, 128000, 8000, 512000, "AAC bits/s"),
     O(faststart, BOOL, 1, 0, 1, "moov before mdat (MP4/MOV)"),
     O(end_time, DOUBLE, 0, 0, 1e9, "seconds: nothing from this time on is written (0: none)"),
+    /* Software unless asked: the same output on every machine. */
+    O(hw, ENUM, VP_HW_NONE, 0, 0, VPI_HW_HELP, .names = vpi_hw_names),
     { NULL },
 };
 #undef O
@@ -91,10 +93,6 @@ static int check_encode(const void *obj, char *err, size_t err_size)
         snprintf(err, err_size, "width: value %d is out of range 2..8192", o->width);
         return VP_ERR_BAD_OPTION;
     }
-    if (o->hw < 0 || o->hw >= VP_HW_NB) {
-        snprintf(err, err_size, "hw: value %d is not a VpHwEncoder value", (int)o->hw);
-        return VP_ERR_BAD_OPTION;
-    }
     return 0;
 }
 
@@ -104,7 +102,6 @@ void vp_encode_default_opts(VpEncodeOpts *o)
 {
     memset(o, 0, sizeof(*o));
     vpi_opt_defaults(&vpi_encode_options, o);
-    o->hw = VP_HW_NONE; /* software unless asked: the same output on every machine */
 }
 
 static int validate(const VpEncodeOpts *o, const VpLogger *lg)
@@ -187,18 +184,22 @@ static int open_video_encoder(VpiSink *s, EncodeCtx *c)
         e.encoder_params = c->x.encoder_params;
     }
     if ((ret = vpi_encoder_open(&e, &c->enc, tried, sizeof(tried), why, sizeof(why))) < 0) {
+        /* The output's settings are at fault, not the source: the reason goes with the
+         * failure (vp_pipeline_failure), the log only traces it. */
+        s->out_failed = 1;
         if (c->o.hw != VP_HW_AUTO && c->o.hw != VP_HW_NONE)
-            vpi_log(s->src->log, VP_LOG_ERROR, "%s: hardware encoder %s unavailable: %s", s->path,
-                    vp_hw_encoder_name(c->o.hw), why);
+            snprintf(s->reason, sizeof(s->reason), "hardware encoder %s unavailable: %s",
+                     vp_hw_encoder_name(c->o.hw), why);
         else
-            vpi_log(s->src->log, VP_LOG_ERROR, "%s: cannot open the video encoder: %s", s->path, why);
+            snprintf(s->reason, sizeof(s->reason), "cannot open the video encoder: %s", why);
+        vpi_log(s->src->log, VP_LOG_VERBOSE, "%s: %s", s->path, s->reason);
         return ret;
     }
     c->venc = c->enc.ctx;
-    if (e.high_depth && c->enc.sw_format != AV_PIX_FMT_YUV420P10)
-        vpi_log(s->src->log, VP_LOG_WARNING, "%s: the source has %d-bit samples; %s encodes "
-                "8 bits only, so the output has 8", s->path, d->comp[0].depth,
-                c->venc->codec->name);
+    char note[512];
+    if (e.high_depth && vpi_encoder_depth_note(s->path, d->comp[0].depth, c->enc.sw_format,
+                                               c->venc->codec->name, note, sizeof(note)))
+        vpi_log(s->src->log, VP_LOG_WARNING, "%s", note);
     vpi_log(s->src->log, *tried ? VP_LOG_INFO : VP_LOG_VERBOSE, "%s: encoder %s%s%s%s", s->path,
             c->venc->codec->name, *tried ? " (not used: " : "", tried, *tried ? ")" : "");
     if (!(c->ost_v = avformat_new_stream(c->oc, NULL)))

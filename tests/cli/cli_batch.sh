@@ -131,17 +131,20 @@ no_temps "$WORK/bout" "bad clips"
 python3 - "$WORK/bout/vidpipe-report.jsonl" >"$WORK/rep.txt" 2>&1 <<'PY'
 import json, sys
 for r in sorted((json.loads(l) for l in open(sys.argv[1])), key=lambda r: r["item"]):
-    print(r["item"], r["status"], bool(r["reason"]) and r["item"] in r["reason"], r["bytes"] > 0)
+    # The file at fault and its place among the item's inputs (intro 0, clip 1, outro 2).
+    path = r["path"] and r["path"].rsplit("/", 1)[-1]
+    print(r["item"], r["status"], bool(r["reason"]) and r["item"] in r["reason"], r["bytes"] > 0,
+          path, r["input"])
 PY
 assert_eq "$(cat "$WORK/rep.txt")" "$(cat <<'EOF'
-a1.mp4 done False True
-a2-truncated.mp4 failed True False
-a2b-cut.mp4 failed True False
-a3-text.mp4 failed True False
-a4-wide.mp4 failed True False
-a5.mp4 done False True
+a1.mp4 done False True None None
+a2-truncated.mp4 failed True False a2-truncated.mp4 1
+a2b-cut.mp4 failed True False a2b-cut.mp4 1
+a3-text.mp4 failed True False a3-text.mp4 1
+a4-wide.mp4 failed True False a4-wide.mp4 1
+a5.mp4 done False True None None
 EOF
-)" "bad clips: report (item, status, reason names the clip, bytes)"
+)" "bad clips: report (item, status, reason names the clip, bytes, file at fault, input)"
 assert_contains "$(grep a4-wide "$WORK/bout/vidpipe-batch.log")" "FAILED after 1 attempt" \
     "bad clips: log"
 # Fixing the bad clip and rerunning does just that one.

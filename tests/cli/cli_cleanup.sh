@@ -65,6 +65,14 @@ run "$VIDPIPE" cleanup "$deep" -o "$WORK/deep.mp4" --eq 0.05,1,1
 assert_eq "$RC|$ERR" "0|" "10-bit: exit, nothing on stderr"
 assert_eq "$(ffprobe -v error -select_streams v -show_entries stream=pix_fmt,profile -of csv=p=0 \
     "$WORK/deep.mp4")" "High 10,yuv420p10le" "10-bit input gives 10-bit output"
+# Deeper than the encoder goes: 12 bits become 10, and one warning line says why.
+deep12=$(media tb_12bit.mkv -f lavfi -i testsrc2=s=320x240:r=30:d=1 -c:v ffv1 \
+        -pix_fmt yuv420p12le)
+run "$VIDPIPE" cleanup "$deep12" -o "$WORK/deep12.mp4" --eq 0.05,1,1
+assert_eq "$RC|$ERR" "0|vidpipe: warning: $WORK/deep12.mp4: the source has 12-bit samples; libx264 \
+encodes 10 bits at most, so the output has 10" "12-bit: exit, the one warning line"
+assert_eq "$(ffprobe -v error -select_streams v -show_entries stream=pix_fmt,profile -of csv=p=0 \
+    "$WORK/deep12.mp4")" "High 10,yuv420p10le" "12-bit input gives 10-bit output"
 vfr=$(media tb_vfr.mp4 -f lavfi -i testsrc2=s=320x240:r=30:d=3 \
       -vf "setpts='if(lt(N,30),N/30,if(lt(N,60),1+(N-30)/15,3+(N-60)/30))/TB'" -fps_mode vfr \
       -c:v libx264 -preset fast -pix_fmt yuv420p)

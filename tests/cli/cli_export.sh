@@ -88,4 +88,21 @@ assert_eq "$RC" 3 "bad preset file exit"
 assert_eq "$ERR" "vidpipe: $WORK/bad.json: preset \"z\": crf: value 70 is out of range 0..51" \
     "bad preset file message"
 
+# ---- --hw: every preset's encoder family, from the encode options table ----
+mkdir -p "$WORK/hw"
+run "$VIDPIPE" -v export "$src" --presets "$WORK/presets.json" -p wide -o "$WORK/hw" --hw auto
+assert_eq "$RC" 0 "--hw auto: exit code"
+assert_contains "$ERR" "_wide.mp4: encoder libx264 (not used: h264_nvenc: " "--hw auto: says why"
+if [ ! -e /dev/dri ]; then
+    run "$VIDPIPE" export "$src" --presets "$WORK/presets.json" -p wide,tall -o "$WORK/hwv" \
+        --hw vaapi
+    assert_eq "$RC" 4 "--hw vaapi: exit code (the output's fault)"
+    assert_eq "$ERR" "vidpipe: $WORK/hwv/$(basename "${src%.*}")_wide.mp4: hardware encoder vaapi \
+unavailable: no VAAPI device (no GPU render node in /dev/dri)" "--hw vaapi: one line"
+    assert_eq "$(ls -A "$WORK/hwv")" "" "--hw vaapi: nothing left"
+fi
+run "$VIDPIPE" export "$src" -p twitter -o "$WORK/hw" --hw warp
+assert_eq "$RC" 3 "--hw warp: exit code"
+assert_contains "$ERR" "export: --hw: 'warp' is not one of auto, none," "--hw warp: message"
+
 finish

@@ -69,4 +69,26 @@ run "$VIDPIPE" cleanup --help
 # The table's values, given as an example: --eq has no default (without it, no eq).
 assert_contains "$OUT" "saturation: no default, e.g. 0.05,1.1,1.1" "cleanup --help: eq example"
 
+# -j and --retries of every command come from the batch runner's table: one range, in the
+# tables' form; the default is the table's, or the command's own (one input at a time for
+# the toolbox, whose inputs are each decoded on every core).
+range_of() {  # CMD OPTION: "(RANGE, default X)" of its --help line
+    "$VIDPIPE" $1 --help | sed -n "s/^ *\(-., \)\{0,1\}--$2 [A-Z]* .*(\([^()]*, default [^()]*\))\$/\2/p"
+}
+assert_eq "$(range_of batch jobs)" "0..256, default 0" "batch -j: the table's"
+assert_eq "$(range_of batch retries)" "0..100, default 2" "batch --retries: the table's"
+for cmd in probe check; do
+    assert_eq "$(range_of $cmd jobs)" "0..256, default 0" "$cmd -j: the batch table's"
+done
+for cmd in proxy thumb export qc loudnorm replace-audio cleanup; do
+    assert_eq "$(range_of $cmd jobs)" "0..256, default 1" "$cmd -j: the batch table's range"
+    assert_eq "$(range_of $cmd retries)" "0..100, default 2" "$cmd --retries: the table's"
+done
+run "$VIDPIPE" qc --retries 101 "$src"
+assert_eq "$RC|$ERR" "3|vidpipe: qc: --retries: value 101 is out of range 0..100" \
+    "qc --retries 101: the table's message"
+run "$VIDPIPE" check -j -1 "$src"
+assert_eq "$RC|$ERR" "3|vidpipe: check: --jobs: value -1 is out of range 0..256" \
+    "check -j -1: the table's message"
+
 finish

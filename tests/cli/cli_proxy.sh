@@ -250,4 +250,24 @@ run "$VIDPIPE" proxy "$src" -o "$WORK/nodir/p.mp4" --height 120
 assert_eq "$RC" 4 "unwritable output exit"
 assert_contains "$ERR" "$WORK/nodir/p.mp4" "unwritable output named"
 
+# ---- --hw: the encoder family, from the options table ----
+# none (the default) is libx264; auto falls back to it, saying why with -v; a family that is
+# not there fails naming the output, in one line, and leaves nothing.
+run "$VIDPIPE" -v proxy "$src" -o "$WORK/hw_auto.mp4" --height 120 --hw auto
+assert_eq "$RC" 0 "--hw auto: exit code"
+assert_contains "$ERR" "hw_auto.mp4: encoder libx264 (not used: h264_nvenc: " "--hw auto: says why"
+assert_eq "$(ffprobe -v error -select_streams v -show_entries stream=codec_name,height \
+    -of csv=p=0 "$WORK/hw_auto.mp4")" "h264,120" "--hw auto: the proxy"
+if [ ! -e /dev/nvidia0 ]; then
+    run "$VIDPIPE" proxy "$src" -o "$WORK/hw_nv.mp4" --thumb "$WORK/hw_nv.jpg" --hw nvenc
+    assert_eq "$RC" 4 "--hw nvenc: exit code (the output's fault)"
+    assert_eq "$ERR" "vidpipe: $WORK/hw_nv.mp4: hardware encoder nvenc unavailable: no NVIDIA \
+driver (libcuda.so.1 cannot be loaded)" "--hw nvenc: one line naming the output"
+    assert_eq "$(ls -A "$WORK" | grep -c hw_nv)" 0 "--hw nvenc: nothing left"
+fi
+run "$VIDPIPE" proxy "$src" -o "$WORK/hw_bad.mp4" --hw warp
+assert_eq "$RC|$ERR" "3|vidpipe: proxy: --hw: 'warp' is not one of auto, none, nvenc, vaapi, qsv, \
+videotoolbox" "--hw warp: the table's message"
+assert_contains "$("$VIDPIPE" proxy --help)" "--hw NAME" "--hw in --help"
+
 finish

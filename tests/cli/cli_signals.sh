@@ -173,4 +173,104 @@ for sig in INT TERM; do
 recording was abandoned, nothing written" "encode-raw TERM: one line" ;;
     esac
 done
+
+# A second Ctrl-C while the file is being finished abandons it at once: 200 frames of noise
+# queued for "veryslow" on one thread take seconds to flush.
+noise=$(media sig_noise_320x240_200.raw -f lavfi -i testsrc2=s=320x240:r=25 \
+        -vf noise=alls=100:allf=t+u -frames:v 200 -pix_fmt yuv420p -f rawvideo)
+d=$WORK/raw-twice && mkdir "$d"
+rm -f "$WORK/fifo" && mkfifo "$WORK/fifo"
+sigint_ok "$VIDPIPE" encode-raw -s 320x240 --pix-fmt yuv420p -r 25 --preset veryslow \
+    --threads 1 --queue 256 -i "$WORK/fifo" "$d/rec.mp4" >"$WORK/sig.out" 2>"$WORK/sig.err" &
+pid=$!
+exec 3>"$WORK/fifo"
+cat "$noise" >&3        # returns once the command has read all but a pipe's worth
+sleep 0.2
+kill -INT $pid
+sleep 0.5
+kill -0 $pid 2>/dev/null || fail "encode-raw twice: the flush ended within 0.5 s; not a test"
+t0=$(date +%s%N)
+kill -INT $pid
+wait $pid
+rc=$?
+ms=$((($(date +%s%N) - t0) / 1000000))
+exec 3>&-
+echo "encode-raw: second SIGINT 0.5 s into the final flush: exit after $ms ms"
+check
+assert_eq $rc 130 "encode-raw twice: exit status"
+[ $ms -lt 1500 ] || fail "encode-raw twice: the flush went on for $ms ms after the second SIGINT"
+assert_eq "$(ls -A "$d")" "" "encode-raw twice: nothing left"
+assert_eq "$(cat "$WORK/sig.err")" "$(printf '\n%s\n%s' \
+    "vidpipe: encode-raw: finishing what is in progress (Ctrl-C again to abandon it)" \
+    "vidpipe: encode-raw: interrupted by SIGINT; the recording was abandoned, nothing written")" \
+    "encode-raw twice: says so, once"
+
+# A producer that never writes: Ctrl-C and SIGTERM end the wait for frames, whether the
+# FIFO was never opened by a writer (the open waits), opened and left silent (the read
+# waits, with the writer's threads running), or standard input.
+handlers_in() {  # PID: until its SIGINT and SIGTERM handlers are in place (3 s at most)
+    i=0
+    while [ $i -lt 300 ] && kill -0 "$1" 2>/dev/null &&
+          [ $(( 0x$(sed -n 's/^SigCgt:\t*//p' /proc/"$1"/status) & 0x4002 )) -ne $((0x4002)) ]
+    do
+        sleep 0.01
+        i=$((i + 1))
+    done
+}
+ends_within_3s() {  # PID NAME: $rc, or a failure (and SIGKILL) if it is still waiting
+    i=0
+    while [ $i -lt 300 ] && kill -0 "$1" 2>/dev/null; do sleep 0.01; i=$((i + 1)); done
+    if kill -0 "$1" 2>/dev/null; then
+        fail "$2: still waiting for frames 3 s after the signal"
+        kill -9 "$1"
+    fi
+    wait "$1"
+    rc=$?
+}
+for how in never-opened:INT never-opened:TERM silent:INT silent:TERM stdin:INT stdin:TERM; do
+    sig=${how#*:} how=${how%:*}
+    d=$WORK/raw-$how-$sig && mkdir "$d"
+    rm -f "$WORK/fifo" && mkfifo "$WORK/fifo"
+    case $how in
+    never-opened)
+        sigint_ok "$VIDPIPE" encode-raw -s 160x120 --pix-fmt yuv420p -i "$WORK/fifo" \
+            "$d/rec.mp4" >"$WORK/sig.out" 2>"$WORK/sig.err" &
+        pid=$! ;;
+    silent)
+        sigint_ok "$VIDPIPE" encode-raw -s 160x120 --pix-fmt yuv420p -i "$WORK/fifo" \
+            "$d/rec.mp4" >"$WORK/sig.out" 2>"$WORK/sig.err" &
+        pid=$!
+        exec 3>"$WORK/fifo" ;;
+    stdin)
+        exec 3<>"$WORK/fifo"    # a writer that never writes, held by this shell
+        sigint_ok "$VIDPIPE" encode-raw -s 160x120 --pix-fmt yuv420p "$d/rec.mp4" \
+            <"$WORK/fifo" >"$WORK/sig.out" 2>"$WORK/sig.err" &
+        pid=$! ;;
+    esac
+    handlers_in $pid
+    # Past open: the writer's temporary file is there (not for a FIFO never opened).
+    i=0
+    while [ $how != never-opened ] && [ -z "$(temps "$d")" ] && [ $i -lt 300 ]; do
+        sleep 0.01
+        i=$((i + 1))
+    done
+    sleep 0.2
+    kill -$sig $pid
+    ends_within_3s $pid "encode-raw $how $sig"
+    exec 3>&-
+    check
+    if [ $sig = INT ]; then
+        assert_eq $rc 130 "encode-raw $how INT: exit status"
+        assert_eq "$(cat "$WORK/sig.err")" "$(printf '\n%s\n%s' \
+            "vidpipe: encode-raw: finishing what is in progress (Ctrl-C again to abandon it)" \
+            "vidpipe: encode-raw: interrupted by SIGINT; no frame was recorded")" \
+            "encode-raw $how INT: says so"
+    else
+        assert_eq $rc 143 "encode-raw $how TERM: exit status"
+        assert_eq "$(cat "$WORK/sig.err")" \
+            "vidpipe: encode-raw: interrupted by SIGTERM; no frame was recorded" \
+            "encode-raw $how TERM: says so"
+    fi
+    assert_eq "$(ls -A "$d")" "" "encode-raw $how $sig: nothing left"
+done
 finish

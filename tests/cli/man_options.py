@@ -10,8 +10,8 @@ import sys
 
 VIDPIPE = os.environ["VIDPIPE"]
 SRC = os.environ["VP_SRCDIR"]
-COMMANDS = ["encode-raw", "proxy", "loudnorm", "cleanup", "replace-audio", "thumb", "probe",
-            "batch"]
+COMMANDS = ["encode-raw", "proxy", "export", "loudnorm", "cleanup", "replace-audio", "thumb",
+            "probe", "check", "qc", "batch"]
 failures = checks = 0
 
 

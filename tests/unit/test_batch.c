@@ -63,14 +63,19 @@ static int write_atomic(const char *path, const char *text)
     return 0;
 }
 
-static int work(void *opaque, void *worker, const VpBatchItem *item, char *why, size_t size)
+static int work(void *opaque, void *worker, const VpBatchItem *item, VpFailure *fail)
 {
     Job *job = item->user;
     (void)opaque;
     job->calls++;
     job->worker = worker;
+    /* Every attempt starts from an empty failure. */
+    CHECK(fail->code == 0 && fail->input == -1 && !fail->path[0] && !fail->message[0]);
     if (job->fail_with) {
-        snprintf(why, size, "%s: broken on purpose", item->name);
+        /* The fault of an input: the second one, say a shared intro. */
+        fail->input = 1;
+        snprintf(fail->path, sizeof(fail->path), "%s.in", item->name);
+        snprintf(fail->message, sizeof(fail->message), "%s: broken on purpose", item->name);
         return job->fail_with;
     }
     if (job->calls <= job->transient_fails)
@@ -118,15 +123,21 @@ static int flag_set(void *opaque)
     return __atomic_load_n((volatile int *)opaque, __ATOMIC_RELAXED);
 }
 
-static void item_done(void *opaque, const VpBatchItem *item, const char *status, int err,
-                      const char *why, double seconds, int64_t bytes)
+static void item_done(void *opaque, const VpBatchItem *item, const char *status,
+                      const VpFailure *fail, double seconds, int64_t bytes)
 {
     Ctx *c = opaque;
     c->item_done_calls++;
     CHECK(item != NULL && status != NULL && seconds >= 0 && bytes >= 0);
-    CHECK((err < 0) == !strcmp(status, "failed"));
-    if (!strcmp(status, "failed"))
-        CHECK(why && *why);
+    CHECK((fail != NULL) == !strcmp(status, "failed"));
+    if (fail) {
+        CHECK(fail->code < 0 && fail->path[0] && fail->message[0]);
+        /* Which file: the input the work named, else the output. */
+        if (fail->input >= 0)
+            CHECK(strstr(fail->path, ".in") != NULL);
+        else if (item->output)
+            CHECK_STR(fail->path, item->output);
+    }
 }
 
 typedef struct Set {
@@ -273,7 +284,7 @@ static void test_done_then_skipped(void)
     CHECK_EQ(count_lines(rep, NULL), 20);
     CHECK_EQ(count_lines(rep, "\"status\":\"done\""), 20);
     CHECK(strstr(rep, "{\"item\":\"item007\",\"status\":\"done\",\"reason\":null,"
-                      "\"error\":null,\"seconds\":") != NULL);
+                      "\"error\":null,\"path\":null,\"input\":null,\"seconds\":") != NULL);
     CHECK(strstr(rep, "\"bytes\":7,\"attempts\":1,\"output\":\"") != NULL);
     free(rep);
 
@@ -342,7 +353,14 @@ static void test_failures_and_retries(void)
     CHECK_EQ(count_lines(rep, "\"status\":\"failed\""), 4);
     CHECK_EQ(count_lines(rep, "{\"item\":\"item003\",\"status\":\"failed\",\"reason\":"
                               "\"item003: broken on purpose\",\"error\":"
-                              "\"VP_ERR_NOT_JOINABLE\""), 1);
+                              "\"VP_ERR_NOT_JOINABLE\",\"path\":\"item003.in\",\"input\":1,"), 1);
+    /* A failure the work did not describe is the output's. */
+    char line[1024];
+    snprintf(line, sizeof(line), "\"error\":\"EIO\",\"path\":\"%s\",\"input\":null,",
+             s.outputs[6]);
+    CHECK_EQ(count_lines(rep, line), 1);
+    CHECK_EQ(count_lines(rep, "\"status\":\"done\",\"reason\":null,\"error\":null,"
+                              "\"path\":null,\"input\":null,"), 8);
     CHECK_EQ(count_lines(rep, "\"item\":\"item005\",\"status\":\"done\""), 1);
     CHECK_EQ(count_lines(rep, "\"attempts\":3,"), 2);
     CHECK_EQ(count_lines(rep, "\"error\":\"EIO\""), 1);

@@ -7,15 +7,15 @@
 #include "common/manifest.h"
 #include "test.h"
 
-static int parse(const char *text, const char *seg_base, const char *out_base, CliManifest *m,
+static int parse(const char *text, const char *seg_base, const char *out_base, VpiManifest *m,
                  char *why)
 {
-    return cli_manifest_parse(text, strlen(text), "m.csv", seg_base, out_base, m, why, 256);
+    return vpi_manifest_parse(text, strlen(text), "m.csv", seg_base, out_base, m, why, 256);
 }
 
 static void test_rows(void)
 {
-    CliManifest m;
+    VpiManifest m;
     char why[256];
     const char *text =
         "\xef\xbb\xbf" "Output,Intro,Clip,Outro\r\n"
@@ -49,18 +49,18 @@ static void test_rows(void)
     /* Shared segments are stored once. */
     CHECK(m.rows[2].segments[1] == m.rows[0].segments[0]);
     CHECK_EQ(m.nb_unique_segments, 8);
-    cli_manifest_free(&m);
+    vpi_manifest_free(&m);
 
     /* No header, no bases: paths stay as written. */
     CHECK_EQ(parse("x.mp4,y.mp4\n", NULL, "", &m, why), 0);
     CHECK_EQ(m.has_header, 0);
     CHECK_STR(m.rows[0].output, "x.mp4");
     CHECK_STR(m.rows[0].segments[0], "y.mp4");
-    cli_manifest_free(&m);
+    vpi_manifest_free(&m);
     CHECK_EQ(parse("x.mp4,y.mp4\n", "/", "/o/", &m, why), 0);
     CHECK_STR(m.rows[0].output, "/o/x.mp4");
     CHECK_STR(m.rows[0].segments[0], "/y.mp4");
-    cli_manifest_free(&m);
+    vpi_manifest_free(&m);
 }
 
 static void test_errors(void)
@@ -76,7 +76,7 @@ static void test_errors(void)
         { "", "m.csv:1: no rows" },
         { "\n\n,,\n", "m.csv:4: no rows" },
     };
-    CliManifest m;
+    VpiManifest m;
     char why[256];
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         CHECK(parse(cases[i].text, NULL, NULL, &m, why) < 0);
@@ -86,7 +86,7 @@ static void test_errors(void)
         CHECK(m.rows == NULL);
     }
     const char nul[] = "a.mp4,b\0.mp4\n";
-    CHECK(cli_manifest_parse(nul, sizeof(nul) - 1, "m.csv", NULL, NULL, &m, why, 256) < 0);
+    CHECK(vpi_manifest_parse(nul, sizeof(nul) - 1, "m.csv", NULL, NULL, &m, why, 256) < 0);
     CHECK_STR(why, "m.csv:1: contains a NUL byte (not a text file)");
 
     char big[6000];

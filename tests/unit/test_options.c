@@ -4,6 +4,8 @@
  * library's own tables (writer, proxy, QC spec) through the public API. */
 #include <stddef.h>
 #include <stdint.h>
+#include <errno.h>
+#include <string.h>
 
 #include <libavutil/error.h>
 
@@ -392,6 +394,48 @@ static void test_public(void)
     CHECK_STR(err, "fps: value 30/0 is out of range 0.001..1000 frames/s (or 0)");
 }
 
+/* The entry points check their own options through their tables before touching a file:
+ * a proxy's range is narrower than the encode sink's it feeds, and VpQcOpts has its table. */
+static void test_entry_points(void)
+{
+    char err[256];
+    VpProxyOpts p;
+    VpFailure fail;
+    vp_proxy_default_opts(&p);
+    p.height = 8;               /* the encode sink would take it; a proxy is 16..4320 */
+    CHECK_EQ(vp_proxy_make("/nonexistent/in.mp4", "/nonexistent/out.mp4", &p, NULL, &fail),
+             VP_ERR_BAD_OPTION);
+    CHECK_EQ(fail.code, VP_ERR_BAD_OPTION);
+    CHECK_EQ(fail.input, -1);
+    CHECK_STR(fail.path, "");
+    CHECK_STR(fail.message, "proxy: height: value 8 is out of range 16..4320");
+    vp_proxy_default_opts(&p);
+    p.fps = (VpRational){ 500, 1 };
+    CHECK_EQ(vp_proxy_make("/nonexistent/in.mp4", "/nonexistent/out.mp4", &p, NULL, &fail),
+             VP_ERR_BAD_OPTION);
+    CHECK(strstr(fail.message, "proxy: fps: ") != NULL);
+    vp_proxy_default_opts(&p);
+    CHECK_EQ(p.hw, VP_HW_NONE);
+    CHECK_EQ(vp_proxy_make("/nonexistent/in.mp4", "/nonexistent/out.mp4", &p, NULL, &fail),
+             AVERROR(ENOENT));
+
+    const VpOptionTable *t = vp_option_table("qc");
+    CHECK(t != NULL);
+    VpQcOpts q;
+    vp_qc_default_opts(&q);
+    CHECK_EQ(q.sheet, 0);
+    CHECK(q.pipeline == NULL);
+    CHECK_EQ(vp_option_check(t, &q, err, sizeof(err)), 0);
+    CHECK_EQ(vp_option_set(t, &q, "sheet", "true", err, sizeof(err)), 0);
+    CHECK_EQ(q.sheet, 1);
+    q.sheet = 2;
+    CHECK_EQ(vp_option_check(t, &q, err, sizeof(err)), VP_ERR_BAD_OPTION);
+    CHECK_STR(err, "sheet: value 2 is out of range 0..1");
+    VpQcReport *r = NULL;
+    CHECK_EQ(vp_qc_run("/nonexistent/in.mp4", NULL, &q, &r), VP_ERR_BAD_OPTION);
+    CHECK(r == NULL);
+}
+
 int main(void)
 {
     test_defaults();
@@ -399,5 +443,7 @@ int main(void)
     test_rates_and_sizes();
     test_values_and_check();
     test_public();
+    vp_set_log_callback(NULL, NULL, VP_LOG_INFO);   /* the refusals' log lines */
+    test_entry_points();
     TEST_END();
 }

@@ -3,6 +3,8 @@
  * count, size and colours, the error codes and messages, and what is left on disk. */
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
+#include <time.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdint.h>
@@ -524,6 +526,58 @@ static void test_opener(void)
         T_FAIL("exact rgb24: reason \"%s\"", why);
 }
 
+/* A source that is to keep its depth (cleanup) and an encoder that cannot: the format each
+ * of this FFmpeg's H.264 encoders is fed for 10-bit input, and the one warning line. The
+ * hardware encoders' descriptors are real (their devices are not needed to read them): none
+ * takes 10-bit yuv420p, so with NVENC, VAAPI or QSV a 10-bit source comes out at 8 bits. */
+static void test_depth_fallback(void)
+{
+    static const struct { const char *name; VpHwEncoder hw; const char *fmt; } enc[] = {
+        { "h264_nvenc", VP_HW_NVENC, "yuv420p" },
+        { "h264_vaapi", VP_HW_VAAPI, "nv12" },
+        { "h264_qsv", VP_HW_QSV, "nv12" },
+        { "libx264", VP_HW_NONE, "yuv420p10le" },
+    };
+    VpiEncoderSettings s;
+    char line[512], want[512];
+    int eight = 0;
+
+    vpi_encoder_default_settings(&s);
+    s.high_depth = 1;
+    for (size_t i = 0; i < sizeof(enc) / sizeof(enc[0]); i++) {
+        const AVCodec *codec = avcodec_find_encoder_by_name(enc[i].name);
+        if (!codec)
+            continue;
+        enum AVPixelFormat sw = vpi_encoder_sw_format(codec, enc[i].hw, &s);
+        CHECK_STR(av_get_pix_fmt_name(sw), enc[i].fmt);
+        int deep = av_pix_fmt_desc_get(sw)->comp[0].depth;
+        line[0] = 0;
+        CHECK_EQ(vpi_encoder_depth_note("out.mp4", 10, sw, enc[i].name, line, sizeof(line)),
+                 deep < 10);
+        if (deep < 10) {
+            snprintf(want, sizeof(want), "out.mp4: the source has 10-bit samples; %s encodes "
+                     "8 bits at most, so the output has 8", enc[i].name);
+            CHECK_STR(line, want);
+            eight++;
+        } else {
+            CHECK_STR(line, "");
+        }
+        /* Without keep-depth the layout the encoder takes best: 8 bits, no note asked. */
+        s.high_depth = 0;
+        CHECK(av_pix_fmt_desc_get(vpi_encoder_sw_format(codec, enc[i].hw, &s))->comp[0].depth
+              == 8);
+        s.high_depth = 1;
+    }
+    CHECK(eight > 0 || !avcodec_find_encoder_by_name("h264_qsv"));
+    /* Deeper than libx264 goes: 12 bits become 10, said the same way. */
+    CHECK_EQ(vpi_encoder_depth_note("out.mp4", 12, AV_PIX_FMT_YUV420P10, "libx264", line,
+                                    sizeof(line)), 1);
+    CHECK_STR(line, "out.mp4: the source has 12-bit samples; libx264 encodes 10 bits at most, "
+                    "so the output has 10");
+    CHECK_EQ(vpi_encoder_depth_note("out.mp4", 8, AV_PIX_FMT_NV12, "h264_qsv", line,
+                                    sizeof(line)), 0);
+}
+
 /* The muxer failing mid-stream (the file size limit stands in for a full disk): the next
  * write() and close() return the error with its message, and nothing is left behind. */
 static void test_write_failure(void)
@@ -586,6 +640,91 @@ static void test_abort(void)
     CHECK(wr == NULL);
     CHECK_EQ(count_files(), 0);
     CHECK_EQ(vp_writer_close(&wr, NULL, NULL, 0), 0);
+}
+
+typedef struct CancelAt {
+    volatile int flag;
+    int64_t after_us;
+} CancelAt;
+
+static int cancel_flag(void *opaque)
+{
+    return __atomic_load_n(&((CancelAt *)opaque)->flag, __ATOMIC_RELAXED);
+}
+
+static void *cancel_later(void *opaque)
+{
+    CancelAt *c = opaque;
+    usleep((useconds_t)c->after_us);
+    __atomic_store_n(&c->flag, 1, __ATOMIC_RELAXED);
+    return NULL;
+}
+
+static int64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* The cancel cuts the final flush short: a deep queue of noise with "veryslow" takes
+ * seconds to flush; set 100 ms into close(), the writer stops within a frame or two,
+ * returns VP_ERR_CANCELLED, has encoded only part of the frames, and leaves no file. */
+static void test_cancel_flush(void)
+{
+    char path[400], why[512];
+    enum { W = 320, H = 240, N = 200 };
+    snprintf(path, sizeof(path), "%s/cancel.mp4", dir);
+    CancelAt c = { 0, 100000 };
+    VpWriterOpts o;
+    base_opts(&o, VP_PIX_YUV420P, W, H);
+    o.preset = "veryslow";
+    o.queue_depth = 256;
+    o.threads = 2;
+    o.cancel = (VpCancel){ cancel_flag, &c };
+    VpWriter *wr = NULL;
+    CHECK_EQ(vp_writer_open(path, &o, &wr, why, sizeof(why)), 0);
+    if (!wr)
+        return;
+    static uint8_t frame[W * H * 3 / 2];
+    uint32_t seed = 12345;
+    for (int i = 0; i < N; i++) {
+        for (size_t k = 0; k < sizeof(frame); k++) {
+            seed = seed * 1664525u + 1013904223u;
+            frame[k] = (uint8_t)(seed >> 24);
+        }
+        CHECK_EQ(vp_writer_write(wr, frame, 0, 0), 0);
+    }
+    pthread_t t;
+    CHECK_EQ(pthread_create(&t, NULL, cancel_later, &c), 0);
+    int64_t t0 = now_us();
+    VpWriterStats st;
+    int ret = vp_writer_close(&wr, &st, why, sizeof(why));
+    double secs = (now_us() - t0) / 1e6;
+    pthread_join(t, NULL);
+    CHECK_EQ(ret, VP_ERR_CANCELLED);
+    CHECK(strstr(why, "cancel.mp4: cancelled") != NULL);
+    CHECK(st.frames < N);
+    CHECK(secs < 2.0);
+    printf("cancel: close returned after %.3f s with %lld of %d frames encoded\n", secs,
+           (long long)st.frames, N);
+    CHECK_EQ(count_files(), 0);
+
+    /* Set before open: nothing is opened. */
+    c.flag = 1;
+    CHECK_EQ(vp_writer_open(path, &o, &wr, why, sizeof(why)), VP_ERR_CANCELLED);
+    CHECK(wr == NULL);
+    CHECK_EQ(count_files(), 0);
+    /* Set while frames are written: write() reports it. */
+    c.flag = 0;
+    CHECK_EQ(vp_writer_open(path, &o, &wr, why, sizeof(why)), 0);
+    c.flag = 1;
+    int err = 0;
+    for (int i = 0; i < 300 && !err; i++)
+        err = vp_writer_write(wr, frame, 0, 0);
+    CHECK_EQ(err, VP_ERR_CANCELLED);
+    CHECK_EQ(vp_writer_close(&wr, NULL, NULL, 0), VP_ERR_CANCELLED);
+    CHECK_EQ(count_files(), 0);
 }
 
 /* Nice value and scheduling policy of each of this process's threads other than the
@@ -813,8 +952,10 @@ int main(void)
     test_nonblock();
     test_auto_fallback();
     test_opener();
+    test_depth_fallback();
     test_write_failure();
     test_abort();
+    test_cancel_flush();
     test_worker_priority();
     test_audio_hevc();
 

@@ -113,7 +113,8 @@ static void print_lib_help(FILE *f, const char *left, const CliOpt *o)
     fprintf(f, "  %-26s %s (", left, o->help ? o->help : info.help);
     if (info.range[0])
         fprintf(f, "%s, ", info.range);
-    fprintf(f, "default %s)\n", info.def[0] ? info.def : "none");
+    const char *def = o->def ? o->def : info.def;
+    fprintf(f, "default %s)\n", def[0] ? def : "none");
 }
 
 void cli_print_help(const CliCommand *cmd, const CliOpt *opts, FILE *f)

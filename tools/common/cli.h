@@ -42,11 +42,18 @@ typedef struct CliOpt {
     double min, max;        /* range for numbers; min == max means unchecked */
     const VpOptionTable *table; /* CLI_OPTION: vp_option_table("writer") ... */
     const char *key;        /* CLI_OPTION: the option's name in the table */
+    const char *def;        /* CLI_OPTION: the command's own default, for --help, when it is
+                               not the table's (the command sets *dst to it); NULL: the
+                               table's */
 } CliOpt;
 
 /* A CLI option that is option KEY of the library struct *DST (help NULL: the table's). */
 #define CLI_LIB(name, short_name, dst, arg, table, key) \
-    { name, short_name, CLI_OPTION, dst, arg, NULL, 0, 0, table, key }
+    { name, short_name, CLI_OPTION, dst, arg, NULL, 0, 0, table, key, NULL }
+/* The same with the command's own help and default (DEF, a string): the range, the type and
+ * the messages stay the table's. */
+#define CLI_LIB_AS(name, short_name, dst, arg, table, key, help, def) \
+    { name, short_name, CLI_OPTION, dst, arg, help, 0, 0, table, key, def }
 
 typedef struct CliCommand {
     const char *name;

@@ -14,8 +14,8 @@
 void tb_batch_init(TbBatch *b)
 {
     memset(b, 0, sizeof(*b));
-    b->jobs = 1;
-    b->retries = 2;
+    vp_batch_default_opts(&b->run);
+    b->run.jobs = TB_JOBS;
 }
 
 int tb_is_dir(const char *path)
@@ -168,8 +168,17 @@ static int fail_kind(int err, int category)
 int tb_fail(TbItem *item, int category, const char *file, int err)
 {
     item->fail = fail_kind(err, category);
+    snprintf(item->fault, sizeof(item->fault), "%s", file);
     snprintf(item->why, sizeof(item->why), "%s: %s", file, vp_strerror(err));
     return err;
+}
+
+int tb_fail_with(TbItem *item, int category, const VpFailure *f)
+{
+    item->fail = fail_kind(f->code, category);
+    snprintf(item->fault, sizeof(item->fault), "%.511s", f->path);
+    snprintf(item->why, sizeof(item->why), "%.511s", f->message);
+    return f->code;
 }
 
 typedef struct RunCtx {
@@ -182,33 +191,40 @@ typedef struct RunCtx {
     CliOverwrite ow;
 } RunCtx;
 
-static int batch_work(void *opaque, void *worker, const VpBatchItem *bi, char *why,
-                      size_t why_size)
+/* The item's failure as the runner reports it: which file (and which of the item's inputs
+ * it is) and why. Left empty, the runner names the output. */
+static int batch_work(void *opaque, void *worker, const VpBatchItem *bi, VpFailure *fail)
 {
     RunCtx *rc = opaque;
     TbItem *item = bi->user;
     (void)worker;
     item->fail = TB_OK;
-    item->why[0] = 0;
+    item->why[0] = item->fault[0] = 0;
     int ret = rc->work(rc->opaque, item);
-    if (ret < 0)
-        snprintf(why, why_size, "%s", item->why[0] ? item->why : vp_strerror(ret));
+    if (ret < 0 && item->why[0]) {
+        snprintf(fail->path, sizeof(fail->path), "%s", item->fault[0] ? item->fault : item->out);
+        fail->input = !strcmp(fail->path, item->in) ? 0
+                    : item->in2 && !strcmp(fail->path, item->in2) ? 1 : -1;
+        snprintf(fail->message, sizeof(fail->message), "%s", item->why);
+    }
     return ret;
 }
 
-static void batch_item_done(void *opaque, const VpBatchItem *bi, const char *status, int err,
-                            const char *why, double seconds, int64_t bytes)
+static void batch_item_done(void *opaque, const VpBatchItem *bi, const char *status,
+                            const VpFailure *fail, double seconds, int64_t bytes)
 {
     RunCtx *rc = opaque;
     TbItem *item = bi->user;
     (void)seconds;
     (void)bytes;
     snprintf(item->status, sizeof(item->status), "%s", status);
-    if (!strcmp(status, "failed")) {
-        if (!item->why[0] && why)
-            snprintf(item->why, sizeof(item->why), "%s", why);
+    if (fail) {
+        if (!item->why[0]) {
+            snprintf(item->why, sizeof(item->why), "%.511s", fail->message);
+            snprintf(item->fault, sizeof(item->fault), "%.511s", fail->path);
+        }
         if (!item->fail)
-            item->fail = fail_kind(err, TB_FAIL_OUTPUT);
+            item->fail = fail_kind(fail->code, TB_FAIL_OUTPUT);
         /* Items a signal stopped (VP_ERR_CANCELLED, or FFmpeg's AVERROR_EXIT from a call
          * it interrupted) are said once for the run, by cli_signals_end(). */
         VpCancel c = cli_cancel();
@@ -283,11 +299,11 @@ int tb_run(const char *cmd, TbBatch *b, TbItem *items, int nb, TbWorkFn work, vo
         bi[i] = (VpBatchItem){ items[i].in, items[i].out, &items[i], inputs[i], 2 };
     }
     vp_batch_default_opts(&o);
-    o.jobs = b->jobs;
+    o.jobs = b->run.jobs;
     o.skip_existing = cli_batch_skip(rc.ow);
     o.settings = cli_settings();
     o.cancel = cli_cancel();
-    o.retries = b->retries;
+    o.retries = b->run.retries;
     o.report_path = b->report;
     o.work = batch_work;
     o.opaque = &rc;

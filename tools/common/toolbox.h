@@ -18,16 +18,21 @@ typedef struct TbItem {
     char *extra[3];             /* other outputs (thumbnail, metadata, ...) */
     int fail;                   /* TB_* */
     char status[16];            /* "done", "skipped", "failed" */
-    char why[512];
+    char why[512];              /* one line naming the file at fault and the reason */
+    char fault[512];            /* that file: in, in2, out or an extra output */
     void *result;               /* the command's result for --json */
 } TbItem;
 
 /* Options every toolbox command takes; TB_BATCH_OPTS() lists them in a CliOpt table. */
+/* One input at a time unless -j: each input is already decoded (and encoded) on every core. */
+#define TB_JOBS 1
+#define TB_STR_(x) #x
+#define TB_STR(x) TB_STR_(x)
+
 typedef struct TbBatch {
-    int jobs;
+    VpBatchOpts run;            /* jobs and retries, set through the batch option table */
     int overwrite;              /* -y */
     int no_overwrite;           /* -n */
-    int retries;
     const char *report;
     int json;
     int single;                 /* one input file to one output: the overwrite rule refuses
@@ -36,11 +41,11 @@ typedef struct TbBatch {
 } TbBatch;
 
 #define TB_BATCH_OPTS(b)                                                                      \
-    { "jobs", 'j', CLI_INT, &(b).jobs, "N", "work on N inputs at a time (default 1; 0: cores)",\
-      0, 256 },                                                                               \
+    CLI_LIB_AS("jobs", 'j', &(b).run, "N", vp_option_table("batch"), "jobs",                \
+               "work on N inputs at a time (0: one per core)", TB_STR(TB_JOBS)),            \
     CLI_OVERWRITE_OPTS((b).overwrite, (b).no_overwrite),                                     \
-    { "retries", 0, CLI_INT, &(b).retries, "N",                                              \
-      "retry an item N times after a transient I/O error (default 2)", 0, 100 },             \
+    CLI_LIB_AS("retries", 0, &(b).run, "N", vp_option_table("batch"), "retries",            \
+               "retry an item N times after a transient I/O error", NULL),                  \
     { "report", 0, CLI_STR, &(b).report, "FILE", "write a JSON line per item to FILE" },     \
     { "json", 0, CLI_FLAG, &(b).json, NULL, "machine-readable result on stdout" }
 
@@ -81,6 +86,9 @@ int tb_run(const char *cmd, TbBatch *b, TbItem *items, int nb, TbWorkFn work, vo
 /* Fill item->why and item->fail for a library error on @p file (VP_ERR_OUTPUT_IS_INPUT is
  * TB_FAIL_USAGE whatever @p category says). Returns @p err. */
 int tb_fail(TbItem *item, int category, const char *file, int err);
+/* The same from a library call's VpFailure: its file and its message (which may say more
+ * than the error code: "out.mp4: hardware encoder nvenc unavailable: ..."). */
+int tb_fail_with(TbItem *item, int category, const VpFailure *f);
 
 /* Pipeline options with the command's cancel installed: what every work passes on. */
 void tb_pipeline_opts(VpPipelineOpts *po);
