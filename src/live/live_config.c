@@ -62,6 +62,15 @@ typedef struct Parse {
     size_t why_size;
 } Parse;
 
+/* Messages quote the file (jansson's "near '...'", a bad "fps" value): a newline or other
+ * control byte in them must not split the one line. */
+static void one_line(char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f)
+            *s = '?';
+}
+
 /* One line: "PATH: KEY: reason". Returns VP_ERR_BAD_CONFIG. */
 static int VPI_PRINTF(3, 4) bad(Parse *p, const char *key, const char *fmt, ...)
 {
@@ -70,8 +79,10 @@ static int VPI_PRINTF(3, 4) bad(Parse *p, const char *key, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    if (p->why && p->why_size)
+    if (p->why && p->why_size) {
         snprintf(p->why, p->why_size, "%s: %s%s%s", p->path, key, *key ? ": " : "", msg);
+        one_line(p->why);
+    }
     return VP_ERR_BAD_CONFIG;
 }
 
@@ -144,9 +155,7 @@ static int table_key(Parse *p, const char *where, const VpiOptTable *t, void *ds
         return 0;
     VpiValue v = value_of(j);
     if (vpi_opt_set_value(t, dst, key, &v, msg, sizeof(msg)) < 0) {
-        if (p->why && p->why_size)
-            snprintf(p->why, p->why_size, "%s: %s.%s", p->path, where, msg);
-        return VP_ERR_BAD_CONFIG;
+        return bad(p, "", "%s.%s", where, msg);
     }
     return 0;
 }

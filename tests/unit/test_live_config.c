@@ -286,6 +286,11 @@ static void test_errors(void)
     REFUSED(CH("\"format\": {\"width\": 320, \"height\": 240, \"fps\": \"fast\", "
                "\"sample_rate\": 48000, \"channels\": 2}, "),
             "channels[0].format.fps: 'fast' is not a frame rate (30, 29.97, 30000/1001, ntsc)");
+    REFUSED(CH("\"format\": {\"width\": 320, \"height\": 240, \"fps\": \"x\\ty\", "
+               "\"sample_rate\": 48000, \"channels\": 2}, "),
+            "channels[0].format.fps: 'x?y' is not a frame rate (30, 29.97, 30000/1001, ntsc)");
+    /* jansson quotes the token it stopped at, newline included: still one line */
+    REFUSED("{\"a\\\n\": 1}", "line 2, column 0: invalid escape near '\"a\\?'");
     REFUSED(CH("\"format\": {\"width\": 320, \"height\": 240, \"fps\": 25, "
                "\"sample_rate\": 48000, \"channels\": 2, \"codec\": \"h264\"}, "),
             "channels[0].format.codec: unknown key (known: width, height, fps, sample_rate, "
