@@ -5,7 +5,7 @@
  * thread without locks.
  *
  * Finding what plays at a tick months after the anchor must not walk every slot since: a
- * channel of two 30 s items with three ads and one break each plays about 1.6 million slots
+ * channel of two 30 s items with three ads and one break each plays about 3 million slots
  * a year. The slots repeat exactly after a "super-period" (the passes after which the ad
  * rotation is back where it started as well as the episodes), and inside one a pass and an
  * episode have lengths that prefix sums of the ads give in O(1), so at() skips super-periods

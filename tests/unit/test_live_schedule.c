@@ -324,7 +324,7 @@ static void test_far(void)
 
 static void test_speed(void)
 {
-    /* 2 items of 30 s with one break each, 3 ads: about 1.9 million slots a year */
+    /* 2 items of 30 s with one break each, 3 ads: about 3 million slots a year */
     VpiLiveMedia *e0 = media(30, 1), *e1 = media(30, 1), *ad[3];
     double brk[] = { 15 };
     VpiSchedEpisode eps[] = { { e0, "e0", "e0", brk, 1 }, { e1, "e1", "e1", brk, 1 } };
