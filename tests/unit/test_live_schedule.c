@@ -322,6 +322,44 @@ static void test_far(void)
     fixture_free(&f);
 }
 
+/* Random channels: episodes with random GOPs and break points (some dropped), 0 to 5 ads,
+ * 0 to 4 per break, anchors anywhere. */
+static void test_random(void)
+{
+    srand(7);
+    for (int round = 0; round < 40; round++) {
+        VpiLiveMedia *m[9];
+        VpiSchedEpisode eps[4];
+        VpiSchedAd ads[5];
+        double brk[4][6];
+        int nb_eps = 1 + rand() % 4, nb_ads = rand() % 6, apb = rand() % 5, nm = 0;
+        for (int i = 0; i < nb_eps; i++) {
+            double dur = 1 + rand() % 120 + (rand() % 1000) / 1000.0;
+            m[nm] = media(dur, 0.2 + (rand() % 50) / 10.0);
+            int nb = rand() % 7;
+            double at = 0;
+            for (int k = 0; k < nb; k++)
+                brk[i][k] = at += (rand() % 4000) / 100.0 + 0.01;
+            eps[i] = (VpiSchedEpisode){ m[nm++], "e", "e", brk[i], nb };
+        }
+        for (int i = 0; i < nb_ads; i++) {
+            m[nm] = media(0.5 + (rand() % 300) / 10.0, 0.5);
+            ads[i] = (VpiSchedAd){ m[nm++], "a", "a" };
+        }
+        VpiSchedAnchor an = { rand() % 1000000, rand() % 5, rand() % 8, rand() % 2,
+                              rand() % 100 };
+        VpiSchedule *s;
+        char what[64];
+        snprintf(what, sizeof(what), "random channel %d", round);
+        CHECK_EQ(vpi_schedule_new(eps, nb_eps, ads, nb_ads, apb, &an, &s), 0);
+        if (s)
+            compare_walk(what, s, an.tick, 20000, round);
+        vpi_schedule_free(&s);
+        for (int i = 0; i < nm; i++)
+            vpi_live_media_unref(&m[i]);
+    }
+}
+
 static void test_speed(void)
 {
     /* 2 items of 30 s with one break each, 3 ads: about 3 million slots a year */
@@ -513,6 +551,7 @@ int main(void)
     test_cuts();
     test_no_breaks();
     test_far();
+    test_random();
     test_speed();
     test_rebase_same();
     test_rebase_new_ads();
