@@ -85,11 +85,11 @@ static void test_full(void)
 {
     VpiLiveConfig cfg;
     char why[512];
-    int ret;
     const char *text =
         "{\"channels\": [{\n"
         "  \"number\": 1, \"name\": \"Retro One\", \"start\": \"2026-01-01T00:00:00Z\",\n"
-        "  \"items\": [{\"file\": \"ep1.mp4\", \"title\": \"Episode 1\", \"breaks\": [300, 600.5]},\n"
+        "  \"items\": [{\"file\": \"ep1.mp4\", \"title\": \"Episode 1\",\n"
+        "             \"breaks\": [300, 600.5]},\n"
         "            {\"file\": \"ep2.mp4\", \"title\": \"Episode 2\", \"breaks\": \"auto\"}],\n"
         "  \"ads\": [\"ads/a1.mp4\", \"/x/a2.mp4\"], \"ads_per_break\": 3,\n"
         "  \"loudness\": -16.5, \"on_demand\": false, \"stop_after\": 0.5,\n"
@@ -102,7 +102,8 @@ static void test_full(void)
         " {\"number\": 5, \"name\": \"Three\", \"start\": \"2028-02-29T23:59:59.9999999-00:30\",\n"
         "  \"items\": [{\"file\": \"y.mp4\"}], \"format\": {\"width\": 320, \"height\": 240,\n"
         "  \"fps\": 29.97, \"sample_rate\": 48000, \"channels\": 6}}]}";
-    ret = vpi_live_config_parse("/srv/tv/ch.json", text, strlen(text), &cfg, why, sizeof(why));
+    int ret = vpi_live_config_parse("/srv/tv/ch.json", text, strlen(text), &cfg, why,
+                                    sizeof(why));
     CHECK_EQ(ret, 0);
     if (ret < 0) {
         fprintf(stderr, "%s\n", why);
