@@ -1,0 +1,685 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* A channel's producer (src/live/live_producer.c, live_audio.c) judged by what a client
+ * receives: tiny MP4s made here (two x264 settings, so SPS/PPS differ; one without audio;
+ * one truncated), played by a source that cycles them with cuts at keys, captured through
+ * a viewer into a .ts file and checked with FFmpeg's decoder, ffprobe's packets and a TS
+ * walk of our own (continuity counters, PCR and PAT spacing, KEY chunks that start with
+ * PAT, PMT and an IDR with SPS/PPS). A/V sync is measured from the content: every file's
+ * audio beeps at each whole second of its media, where its keyframes are, so the beep's
+ * onset in the decoded output must sit at that keyframe's pts. Then a short real-time run
+ * checks the pacing. */
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <fcntl.h>
+
+#include <libavutil/error.h>
+#include <libavutil/mathematics.h>
+
+#include "common/helpers.h"
+#include "live/live.h"
+#include "mp4/mp4.h"
+#include "test.h"
+
+#define SEC VPI_TICKS
+
+static char dir[256];
+
+/* ---- media and their VpiLiveMedia (what ingest would make) ------------------------------ */
+
+static VpiLiveMedia *make_media(const char *path, const char *play_path)
+{
+    int fd = open(path, O_RDONLY);
+    VpiMp4File *f = NULL;
+    char why[256];
+    if (fd < 0 || vpi_mp4_index(fd, &f, why, sizeof(why)) < 0) {
+        T_FAIL("%s: cannot index", path);
+        exit(1);
+    }
+    close(fd);
+    const VpiMp4Track *v = &f->video;
+    VpiLiveMedia *m = calloc(1, sizeof(*m));
+    m->refs = 1;
+    m->source = strdup(path);
+    m->play_path = strdup(play_path);
+    m->duration = av_rescale(v->pts_end - v->pts_min, SEC, v->timescale);
+    m->keys = calloc((size_t)v->nb_samples, sizeof(*m->keys));
+    int64_t prev = 0;
+    for (int64_t i = 0; i < v->nb_samples; i++)
+        if (v->samples[i].key) {
+            int64_t t = av_rescale(v->samples[i].dts + v->samples[i].cts - v->pts_min, SEC,
+                                   v->timescale);
+            m->keys[m->nb_keys++] = t;
+            if (t - prev > m->max_gop)
+                m->max_gop = t - prev;
+            prev = t;
+        }
+    m->reorder = av_rescale(v->samples[0].cts, SEC, v->timescale);
+    m->has_audio = f->audio.kind == VPI_TRACK_AUDIO;
+    m->loudness = NAN;
+    m->param_sets = malloc(v->avcc_size);
+    memcpy(m->param_sets, v->avcc, v->avcc_size);
+    m->param_sets_size = (int)v->avcc_size;
+    vpi_mp4_index_free(&f);
+    return m;
+}
+
+/* ---- the source: pieces cycled forever from channel tick 0 ------------------------------ */
+
+typedef struct Piece {
+    VpiLiveMedia *m;
+    int64_t from, to;
+} Piece;
+
+typedef struct Source {
+    Piece p[8];
+    int nb;
+    int64_t period;
+    int failed;
+    pthread_mutex_t lock;
+} Source;
+
+static int64_t piece_len(const Piece *p)
+{
+    return p->to - p->from;
+}
+
+/* The piece at @p tick: its index and start. */
+static void piece_at(const Source *s, int64_t tick, int *k, int64_t *start)
+{
+    int64_t c = tick >= 0 ? tick / s->period : (tick - s->period + 1) / s->period;
+    int64_t t = c * s->period;
+    int i = 0;
+    while (t + piece_len(&s->p[i]) <= tick) {
+        t += piece_len(&s->p[i]);
+        i++;
+    }
+    *k = i;
+    *start = t;
+}
+
+static void fill(Source *s, int k, int64_t start, VpiPlayItem *item)
+{
+    item->media = vpi_live_media_ref(s->p[k].m);
+    item->from = s->p[k].from;
+    item->to = s->p[k].to;
+    item->start = start;
+}
+
+static int src_first(void *opaque, int64_t tick, VpiPlayItem *item)
+{
+    Source *s = opaque;
+    int k;
+    int64_t start;
+    piece_at(s, tick, &k, &start);
+    fill(s, k, start, item);
+    return 0;
+}
+
+static int src_next(void *opaque, int64_t prev_start, VpiPlayItem *item)
+{
+    Source *s = opaque;
+    int k;
+    int64_t start;
+    piece_at(s, prev_start, &k, &start);
+    start += piece_len(&s->p[k]);
+    fill(s, (k + 1) % s->nb, start, item);
+    return 0;
+}
+
+static void src_failed(void *opaque, VpiLiveMedia *m, const char *why)
+{
+    Source *s = opaque;
+    pthread_mutex_lock(&s->lock);
+    s->failed++;
+    pthread_mutex_unlock(&s->lock);
+    fprintf(stderr, "source told: %s failed: %s\n", m->source, why);
+}
+
+static void log_line(void *opaque, int level, const char *msg)
+{
+    (void)opaque;
+    (void)level;
+    fprintf(stderr, "log: %s\n", msg);
+}
+
+/* ---- capture ---------------------------------------------------------------------------- */
+
+typedef struct Cap {
+    uint8_t *data;
+    size_t len, cap;
+    int64_t *starts;          /* byte offset of each chunk */
+    int *flags;
+    int64_t *pts;
+    int64_t *recv_tick;       /* wall tick when read */
+    int nb, nb_cap;
+} Cap;
+
+static void cap_add(Cap *c, const VpChunk *ch, int64_t tick)
+{
+    if (c->len + ch->size > c->cap) {
+        c->cap = (c->len + ch->size) * 2;
+        c->data = realloc(c->data, c->cap);
+    }
+    if (c->nb == c->nb_cap) {
+        c->nb_cap = c->nb_cap ? c->nb_cap * 2 : 256;
+        c->starts = realloc(c->starts, (size_t)c->nb_cap * sizeof(*c->starts));
+        c->flags = realloc(c->flags, (size_t)c->nb_cap * sizeof(*c->flags));
+        c->pts = realloc(c->pts, (size_t)c->nb_cap * sizeof(*c->pts));
+        c->recv_tick = realloc(c->recv_tick, (size_t)c->nb_cap * sizeof(*c->recv_tick));
+    }
+    c->starts[c->nb] = (int64_t)c->len;
+    c->flags[c->nb] = ch->flags;
+    c->pts[c->nb] = ch->pts;
+    c->recv_tick[c->nb] = tick;
+    c->nb++;
+    memcpy(c->data + c->len, ch->data, ch->size);
+    c->len += ch->size;
+}
+
+static void cap_free(Cap *c)
+{
+    free(c->data);
+    free(c->starts);
+    free(c->flags);
+    free(c->pts);
+    free(c->recv_tick);
+}
+
+static int64_t wall_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Run a producer over @p s and capture until the newest chunk is @p content seconds past
+ * the first one (or @p wall_limit seconds pass). */
+static void run_capture(Source *s, int64_t origin_us, double preroll, double content,
+                        double wall_limit, int64_t reorder, Cap *cap)
+{
+    static const VpiLiveFormat fmt = { 1, 320, 240, 25, 1, 48000, 2 };
+    VpiLiveOutOpts oo = { .ring_seconds = 30, .burst_behind = 2 };
+    VpiLiveOut *out = NULL;
+    VpViewer *v = NULL;
+    VpiProducer *p = NULL;
+    CHECK_EQ(vpi_liveout_new(&oo, &out), 0);
+    CHECK_EQ(vpi_liveout_viewer_open(out, NULL, NULL, &v), 0);
+    VpiProducerOpts po = {
+        .format = &fmt, .origin_us = origin_us, .preroll = preroll, .lead = 0.3,
+        .reorder = reorder, .out = out,
+        .source = { src_first, src_next, src_failed, s },
+        .logger = { log_line, NULL, VP_LOG_INFO },
+    };
+    CHECK_EQ(vpi_producer_start(&po, &p), 0);
+    int64_t t0 = vpi_now_us();
+    int done = 0;
+    while (!done && vpi_now_us() - t0 < (int64_t)(wall_limit * 1e6)) {
+        VpChunk *c = NULL;
+        int ret;
+        while ((ret = vpi_liveout_viewer_next(v, &c)) == 1) {
+            cap_add(cap, c, vpi_us_to_ticks(wall_us() - origin_us));
+            vp_chunk_unref(&c);
+            if (cap->pts[cap->nb - 1] - cap->pts[0] >= (int64_t)(content * SEC))
+                done = 1;
+        }
+        CHECK(ret >= 0);
+        if (ret < 0)
+            break;
+        usleep(5000);
+    }
+    int64_t ts = vpi_now_us();
+    vpi_producer_stop(&p);
+    double stop_s = (vpi_now_us() - ts) / 1e6;
+    CHECK(stop_s < 1.0);
+    VpChunk *c = NULL;
+    int ret;
+    while ((ret = vpi_liveout_viewer_next(v, &c)) == 1) {
+        cap_add(cap, c, vpi_us_to_ticks(wall_us() - origin_us));
+        vp_chunk_unref(&c);
+    }
+    CHECK_EQ(ret, AVERROR_EOF);
+    CHECK(vpi_liveout_bytes(out) > 0);
+    vpi_liveout_viewer_close(&v);
+    vpi_liveout_unref(&out);
+}
+
+/* ---- the TS walk ------------------------------------------------------------------------ */
+
+static int pid_of(const uint8_t *p)
+{
+    return ((p[1] & 0x1f) << 8) | p[2];
+}
+
+/* Payload of a TS packet (NULL when none). */
+static const uint8_t *payload(const uint8_t *p, int *len)
+{
+    int afc = (p[3] >> 4) & 3, off = 4;
+    if (afc == 2 || afc == 0)
+        return NULL;
+    if (afc == 3)
+        off += 1 + p[4];
+    if (off >= 188)
+        return NULL;
+    *len = 188 - off;
+    return p + off;
+}
+
+static int has_pcr(const uint8_t *p, int64_t *pcr)
+{
+    int afc = (p[3] >> 4) & 3;
+    if (!(afc & 2) || p[4] < 7 || !(p[5] & 0x10))
+        return 0;
+    const uint8_t *q = p + 6;
+    int64_t base = ((int64_t)q[0] << 25) | (q[1] << 17) | (q[2] << 9) | (q[3] << 1) | (q[4] >> 7);
+    int ext = ((q[4] & 1) << 8) | q[5];
+    *pcr = base * 300 + ext;
+    return 1;
+}
+
+static void check_ts(const Cap *c)
+{
+    CHECK_EQ(c->len % 188, 0);
+    int cc[8192];
+    int64_t last_pcr = -1, last_pat = -1, max_pcr_gap = 0, max_pat_gap = 0;
+    int cc_errors = 0, nb_pcr = 0, nb_pat = 0;
+    memset(cc, -1, sizeof(cc));
+    for (size_t off = 0; off + 188 <= c->len; off += 188) {
+        const uint8_t *p = c->data + off;
+        if (p[0] != 0x47) {
+            T_FAIL("no sync byte at %zu", off);
+            return;
+        }
+        int pid = pid_of(p), afc = (p[3] >> 4) & 3, k = p[3] & 15;
+        if (pid != 0x1fff && (afc & 1)) {
+            if (cc[pid] >= 0 && k != ((cc[pid] + 1) & 15))
+                cc_errors++;
+            cc[pid] = k;
+        }
+        int64_t pcr;
+        if (has_pcr(p, &pcr)) {
+            if (last_pcr >= 0) {
+                if (pcr <= last_pcr)
+                    T_FAIL("PCR goes back at byte %zu", off);
+                max_pcr_gap = FFMAX(max_pcr_gap, pcr - last_pcr);
+            }
+            last_pcr = pcr;
+            nb_pcr++;
+        }
+        if (pid == 0 && last_pcr >= 0) {
+            if (last_pat >= 0)
+                max_pat_gap = FFMAX(max_pat_gap, last_pcr - last_pat);
+            last_pat = last_pcr;
+            nb_pat++;
+        }
+    }
+    fprintf(stderr, "TS: %zu packets, %d PCR (largest gap %.1f ms), %d PAT (largest gap %.1f "
+            "ms by PCR), %d CC errors\n", c->len / 188, nb_pcr, max_pcr_gap / 27000.0, nb_pat,
+            max_pat_gap / 27000.0, cc_errors);
+    CHECK_EQ(cc_errors, 0);
+    CHECK(nb_pcr > 100);
+    CHECK_INT(max_pcr_gap, <=, 40 * 27000);
+    CHECK_INT(max_pat_gap, <=, 100 * 27000);
+
+    /* every KEY chunk: PAT, PMT, then the video PES of an IDR with SPS and PPS */
+    int nb_key = 0;
+    for (int i = 0; i < c->nb; i++) {
+        if (!(c->flags[i] & VPI_CHUNK_KEY))
+            continue;
+        nb_key++;
+        const uint8_t *p = c->data + c->starts[i];
+        size_t end = (size_t)(i + 1 < c->nb ? c->starts[i + 1] : (int64_t)c->len);
+        if (pid_of(p) != 0 || pid_of(p + 188) != 0x1000) {
+            T_FAIL("KEY chunk %d starts with PIDs 0x%x, 0x%x", i, pid_of(p), pid_of(p + 188));
+            continue;
+        }
+        /* the first video PES: gather its payload up to 4 packets */
+        uint8_t pes[8 * 188];
+        int n = 0, started = 0, pkts = 0;
+        for (size_t off = (size_t)c->starts[i] + 376; off < end && pkts < 8; off += 188) {
+            const uint8_t *q = c->data + off;
+            int len;
+            const uint8_t *pl;
+            if (pid_of(q) != 0x100 || !(pl = payload(q, &len)))
+                continue;
+            if (q[1] & 0x40)
+                started = 1;
+            if (!started)
+                continue;
+            memcpy(pes + n, pl, (size_t)len);
+            n += len;
+            pkts++;
+        }
+        int types = 0;
+        for (int j = 9; j + 4 < n; j++)
+            if (pes[j] == 0 && pes[j + 1] == 0 && pes[j + 2] == 1)
+                types |= 1 << (pes[j + 3] & 0x1f);
+        if ((types & (1 << 7 | 1 << 8 | 1 << 5)) != (1 << 7 | 1 << 8 | 1 << 5))
+            T_FAIL("KEY chunk %d: its video PES has NAL types 0x%x (no SPS+PPS+IDR)", i, types);
+    }
+    CHECK(nb_key >= 8);
+}
+
+/* ---- ffmpeg and ffprobe ----------------------------------------------------------------- */
+
+typedef struct Pkt {
+    int stream;
+    int64_t pts, dts;
+    int key;
+} Pkt;
+
+static int probe_packets(const char *path, Pkt **out)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof(cmd), "ffprobe -v error -show_entries packet=stream_index,pts,dts,"
+             "flags -of csv=p=0 '%s'", path);
+    FILE *f = popen(cmd, "r");
+    int nb = 0, cap = 0;
+    char line[256];
+    *out = NULL;
+    while (f && fgets(line, sizeof(line), f)) {
+        Pkt k = { 0 };
+        long long pts, dts;
+        char flags[16] = "";
+        if (sscanf(line, "%d,%lld,%lld,%15s", &k.stream, &pts, &dts, flags) < 3)
+            continue;
+        k.pts = pts;
+        k.dts = dts;
+        k.key = flags[0] == 'K';
+        if (nb == cap) {
+            cap = cap ? cap * 2 : 1024;
+            *out = realloc(*out, (size_t)cap * sizeof(**out));
+        }
+        (*out)[nb++] = k;
+    }
+    if (f)
+        pclose(f);
+    return nb;
+}
+
+/* The output's audio decoded (mono, 48 kHz) and the pts of its first sample. */
+static float *decode_audio(const char *path, int64_t first_pts, size_t *nb)
+{
+    char cmd[1024];
+    (void)first_pts;
+    snprintf(cmd, sizeof(cmd), "ffmpeg -v error -i '%s' -map 0:a -ac 1 -f f32le -", path);
+    FILE *f = popen(cmd, "r");
+    size_t cap = 1 << 20, n = 0;
+    float *s = malloc(cap * sizeof(*s));
+    size_t r;
+    while (f && (r = fread(s + n, sizeof(float), cap - n, f)) > 0) {
+        n += r;
+        if (n == cap)
+            s = realloc(s, (cap *= 2) * sizeof(*s));
+    }
+    if (f)
+        pclose(f);
+    *nb = n;
+    return s;
+}
+
+/* The onset of the 4 kHz beep nearest output sample @p at (within 60 ms), in samples, or
+ * -1: 1 ms blocks of the first difference (which favours 4 kHz over the 0.5-1 kHz carrier
+ * by 4-8x: the carrier's blocks measure ~0.0003, the beep's ~0.008), the first block above
+ * a quarter of the loudest, then the first sample in it whose difference passes that. */
+static int64_t beep_onset(const float *s, size_t nb, int64_t at)
+{
+    int64_t lo = at - 48 * 60, hi = at + 48 * 60;
+    if (lo < 1 || hi >= (int64_t)nb)
+        return -1;
+    double peak = 0;
+    double e[120];
+    for (int b = 0; b < 120; b++) {
+        double sum = 0;
+        for (int i = 0; i < 48; i++) {
+            int64_t n = lo + b * 48 + i;
+            double d = s[n] - s[n - 1];
+            sum += d * d;
+        }
+        e[b] = sum / 48;
+        peak = FFMAX(peak, e[b]);
+    }
+    if (peak < 0.002)
+        return -1;
+    for (int b = 0; b < 120; b++)
+        if (e[b] > peak / 4) {
+            for (int i = -48; i < 48; i++) {
+                int64_t n = lo + b * 48 + i;
+                double d = s[n] - s[n - 1];
+                if (d * d > peak / 4)
+                    return n;
+            }
+            return lo + b * 48;
+        }
+    return -1;
+}
+
+/* ---- the tests -------------------------------------------------------------------------- */
+
+static void test_stream(Source *s, const char *ts_path, int64_t reorder)
+{
+    Cap cap = { 0 };
+    /* channel clock at 20 s now; 10 s of preroll: ~10 s of stream come as a burst */
+    int64_t origin = wall_us() - 20 * 1000000LL;
+    run_capture(s, origin, 10, 10, 20, reorder, &cap);
+    fprintf(stderr, "captured %d chunks, %zu bytes, %.2f s of stream\n", cap.nb, cap.len,
+            cap.nb ? (cap.pts[cap.nb - 1] - cap.pts[0]) / (double)SEC : 0);
+    for (int i = 0; i < cap.nb && getenv("VP_DEBUG"); i++)
+        fprintf(stderr, "chunk %d: pts %.4f flags %d size %lld\n", i, cap.pts[i] / (double)SEC,
+                cap.flags[i], (long long)((i + 1 < cap.nb ? cap.starts[i + 1] : (int64_t)cap.len)
+                                          - cap.starts[i]));
+    CHECK(cap.nb > 200);
+    CHECK(cap.nb > 0 && (cap.flags[0] & VPI_CHUNK_KEY));
+    FILE *f = fopen(ts_path, "wb");
+    fwrite(cap.data, 1, cap.len, f);
+    fclose(f);
+
+    check_ts(&cap);
+
+    /* chunk pts follow the schedule: DISCONT exactly where the parameter sets change */
+    int discont = 0, expect_discont = 0;
+    const VpiLiveMedia *prev_key_media = NULL;
+    for (int i = 0; i < cap.nb; i++) {
+        if (!(cap.flags[i] & VPI_CHUNK_KEY))
+            continue;
+        int k;
+        int64_t start;
+        piece_at(s, cap.pts[i] + 1000, &k, &start);   /* shifts are < 11 ms */
+        const VpiLiveMedia *m = s->p[k].m;
+        if (!strstr(m->play_path, "broken")) {
+            if (prev_key_media && (prev_key_media->param_sets_size != m->param_sets_size ||
+                                   memcmp(prev_key_media->param_sets, m->param_sets,
+                                          (size_t)m->param_sets_size)))
+                expect_discont++;
+            prev_key_media = m;
+        }
+        discont += !!(cap.flags[i] & VPI_CHUNK_DISCONT);
+    }
+    CHECK(expect_discont >= 2);
+    CHECK_EQ(discont, expect_discont);
+
+    /* FFmpeg decodes it without a word */
+    char cmd[1024];
+    snprintf(cmd, sizeof(cmd), "ffmpeg -nostdin -v warning -i '%s' -f null - 2>&1", ts_path);
+    FILE *pf = popen(cmd, "r");
+    char line[512];
+    int warnings = 0;
+    while (pf && fgets(line, sizeof(line), pf)) {
+        fprintf(stderr, "ffmpeg: %s", line);
+        warnings++;
+    }
+    if (pf)
+        pclose(pf);
+    CHECK_EQ(warnings, 0);
+
+    /* ffprobe: DTS strictly increasing per stream, pts >= dts */
+    Pkt *pk = NULL;
+    int nb = probe_packets(ts_path, &pk);
+    CHECK(nb > 500);
+    int64_t last[2] = { INT64_MIN, INT64_MIN }, first_apts = -1;
+    int back = 0, nb_a = 0, nb_v = 0;
+    for (int i = 0; i < nb; i++) {
+        int st = pk[i].stream & 1;
+        if (pk[i].dts <= last[st] || pk[i].pts < pk[i].dts)
+            back++;
+        last[st] = pk[i].dts;
+        if (st == 1 && first_apts < 0)
+            first_apts = pk[i].pts;
+        nb_a += st == 1;
+        nb_v += st == 0;
+    }
+    CHECK_EQ(back, 0);
+    CHECK(nb_v > 240);
+    CHECK(nb_a > 400);
+
+    /* the TS timestamps are the channel clock plus a constant: find it from the first
+     * keyframe, which starts the first KEY chunk */
+    int64_t ts_off = 0;
+    for (int i = 0; i < nb; i++)
+        if (pk[i].stream == 0 && pk[i].key) {
+            ts_off = pk[i].pts - cap.pts[0];
+            break;
+        }
+
+    /* A/V: at each keyframe of a piece with audio, the beep starts at its pts */
+    size_t ns = 0;
+    float *pcm = decode_audio(ts_path, first_apts, &ns);
+    CHECK(ns > 48000 * 9);
+    int measured = 0, expected = 0;
+    double worst = 0;
+    for (int i = 0; i < nb; i++) {
+        if (pk[i].stream != 0 || !pk[i].key)
+            continue;
+        int k;
+        int64_t start;
+        piece_at(s, pk[i].pts - ts_off + 1000, &k, &start);
+        if (!s->p[k].m->has_audio || strstr(s->p[k].m->play_path, "broken"))
+            continue;
+        int64_t at = av_rescale(pk[i].pts - first_apts, 48000, SEC);
+        if (at < 48 * 100 || at + 48 * 100 >= (int64_t)ns)
+            continue;
+        expected++;
+        int64_t on = beep_onset(pcm, ns, at);
+        if (on < 0) {
+            T_FAIL("piece %d:", k);
+            T_FAIL("no beep near the keyframe at %.3f s", pk[i].pts / (double)SEC);
+            continue;
+        }
+        double ms = (on - at) / 48.0;
+        if (getenv("VP_DEBUG"))
+            fprintf(stderr, "key at %.4f (piece %d): beep %+.2f ms\n",
+                    (pk[i].pts - ts_off) / (double)SEC, k, ms);
+        worst = FFMAX(worst, fabs(ms));
+        measured++;
+    }
+    fprintf(stderr, "A/V: %d keyframes of pieces with audio, beep onset within %.2f ms of "
+            "each\n", measured, worst);
+    CHECK(expected >= 5);
+    CHECK_EQ(measured, expected);
+    CHECK_INT((int)(worst * 100), <=, 500);
+
+    free(pcm);
+    free(pk);
+    cap_free(&cap);
+}
+
+static void test_pacing(Source *s, int64_t reorder)
+{
+    Cap cap = { 0 };
+    int64_t origin = wall_us() - 5 * 1000000LL;
+    int64_t t0 = vpi_now_us();
+    run_capture(s, origin, 0, 1000, 3.0, reorder, &cap);
+    double wall = (vpi_now_us() - t0) / 1e6;
+    CHECK(cap.nb > 50);
+    /* after the first half second, every chunk arrives within 100 ms of its time plus the
+     * lead (pts of a B-frame stream run up to the reorder delay ahead of decode time) */
+    double worst_early = 0, worst_late = 0;
+    for (int i = 0; i < cap.nb; i++) {
+        if (cap.recv_tick[i] - cap.recv_tick[0] < SEC / 2)
+            continue;
+        double ahead = (cap.pts[i] - cap.recv_tick[i]) / (double)SEC;
+        worst_early = FFMAX(worst_early, ahead - 0.3 - reorder / (double)SEC);
+        worst_late = FFMAX(worst_late, 0.3 - ahead);
+    }
+    double content = (cap.pts[cap.nb - 1] - cap.pts[0]) / (double)SEC;
+    fprintf(stderr, "pacing: %.2f s of stream in %.2f s; chunks at most %.0f ms early, %.0f ms "
+            "late against the 0.3 s lead\n", content, wall, worst_early * 1000,
+            worst_late * 1000);
+    CHECK(worst_early <= 0.1);
+    CHECK(worst_late <= 0.1);
+    CHECK(content >= wall - 0.3 && content <= wall + 0.5);
+    cap_free(&cap);
+}
+
+int main(void)
+{
+    const char *tmp = getenv("TMPDIR");
+    snprintf(dir, sizeof(dir), "%s/vp_live_producer_XXXXXX", tmp ? tmp : "/tmp");
+    if (!mkdtemp(dir))
+        TEST_SKIP("mkdtemp");
+    char cmd[4096], a[300], b[300], c[300], d[300], out[300];
+    snprintf(a, sizeof(a), "%s/a.mp4", dir);
+    snprintf(b, sizeof(b), "%s/b.mp4", dir);
+    snprintf(c, sizeof(c), "%s/c.mp4", dir);
+    snprintf(d, sizeof(d), "%s/broken.mp4", dir);
+    snprintf(out, sizeof(out), "%s/out.ts", dir);
+    /* a: x264 with B-frames; b: baseline (other SPS/PPS, no B-frames), another carrier;
+     * c: no audio. Beeps (4 kHz) at every whole second, keyframes every second. */
+    snprintf(cmd, sizeof(cmd),
+             "cd '%s' && "
+             "ffmpeg -v error -f lavfi -i testsrc=s=320x240:r=25:d=4 -f lavfi "
+             "-i sine=f=1000:beep_factor=4:r=48000:d=4 -ac 2 -c:v libx264 -g 25 "
+             "-keyint_min 25 -sc_threshold 0 -pix_fmt yuv420p -c:a aac -b:a 128k a.mp4 && "
+             "ffmpeg -v error -f lavfi -i testsrc2=s=320x240:r=25:d=3 -f lavfi "
+             "-i sine=f=500:beep_factor=8:r=48000:d=3 -ac 2 -c:v libx264 -profile:v baseline "
+             "-g 25 -keyint_min 25 -sc_threshold 0 -pix_fmt yuv420p -c:a aac -b:a 96k b.mp4 && "
+             "ffmpeg -v error -f lavfi -i smptebars=s=320x240:r=25:d=2 -c:v libx264 -g 25 "
+             "-keyint_min 25 -sc_threshold 0 -pix_fmt yuv420p c.mp4 && "
+             "head -c 30000 a.mp4 > broken.mp4", dir);
+    if (t_sh(cmd) != 0)
+        TEST_SKIP("ffmpeg with libx264 and aac could not make the test media");
+
+    VpiLiveMedia *ma = make_media(a, a), *mb = make_media(b, b), *mc = make_media(c, c);
+    VpiLiveMedia *md = make_media(a, d);   /* ingest saw it fine; playout cannot read it */
+    free(md->source);
+    md->source = strdup(d);
+    CHECK(ma->reorder > 0);
+    CHECK_EQ(mb->reorder, 0);
+    CHECK(!mc->has_audio);
+    CHECK(ma->param_sets_size != mb->param_sets_size ||
+          memcmp(ma->param_sets, mb->param_sets, (size_t)ma->param_sets_size));
+
+    Source s = { .nb = 6 };
+    pthread_mutex_init(&s.lock, NULL);
+    /* a's first half (cut at the key at 2 s), b, a's second half, c, the broken file, b */
+    s.p[0] = (Piece){ ma, 0, 2 * SEC };
+    s.p[1] = (Piece){ mb, 0, mb->duration };
+    s.p[2] = (Piece){ ma, 2 * SEC, ma->duration };
+    s.p[3] = (Piece){ mc, 0, mc->duration };
+    s.p[4] = (Piece){ md, 0, SEC };
+    s.p[5] = (Piece){ mb, SEC, mb->duration };
+    for (int i = 0; i < s.nb; i++)
+        s.period += piece_len(&s.p[i]);
+    int64_t reorder = FFMAX(ma->reorder, mb->reorder);
+
+    test_stream(&s, out, reorder);
+    CHECK(s.failed >= 1);
+    test_pacing(&s, reorder);
+
+    vpi_live_media_unref(&ma);
+    vpi_live_media_unref(&mb);
+    vpi_live_media_unref(&mc);
+    vpi_live_media_unref(&md);
+    pthread_mutex_destroy(&s.lock);
+    if (!getenv("VP_KEEP"))
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir), t_sh(cmd);
+    else
+        fprintf(stderr, "kept %s\n", dir);
+    TEST_END();
+}
