@@ -149,7 +149,7 @@ static int64_t round_frame(int64_t x)
     return floor_div(x + F / 2, F) * F;
 }
 
-void vpi_live_audio_place(const VpiLiveAudio *a, VpiLivePiece *pc, const VpiLivePiece *prev)
+void vpi_live_audio_place(const VpiLiveAudio *a, VpiLivePiece *pc, VpiLivePiece *prev)
 {
     const VpiMp4Track *t = &pc->mp4->audio, *v = &pc->mp4->video;
     int sr = a->sr;
@@ -184,31 +184,57 @@ void vpi_live_audio_place(const VpiLiveAudio *a, VpiLivePiece *pc, const VpiLive
         if (pc->real_end <= pc->real_start)
             pc->has_audio = pc->copy = 0;
     }
+    /* Where the video goes. A client's decoder puts frames on its own 1/fps grid: a frame
+     * made shorter than its neighbours can land on the slot of the one before it (FFmpeg:
+     * "non monotonically increasing dts"), so the previous piece's last frame is never
+     * shortened: of the grid positions within one AAC frame of the nominal place, the
+     * first at or after the previous piece's shift; when all are before it, the previous
+     * piece leaves out its last frame (last in decode order, so nothing refers to it),
+     * which gives one frame of room, and the position nearest the nominal one is taken.
+     * Either way the shift stays within one AAC frame of the nominal place, whatever
+     * came before: nothing accumulates. */
+    int contiguous = prev && prev->start + (prev->item.to - prev->from) == pc->start;
+    int64_t prev_e = contiguous ? prev->eps_t : INT64_MIN;
     if (pc->copy) {
-        /* the nearest grid position for the piece's frames, unless moving the video there
-         * would halve or double the previous piece's last frame */
         int64_t bstar = Jstar + pc->a0, base = round_frame(bstar);
-        const int64_t cand[3] = { base, base + F, base - F };
-        int64_t best = INT64_MAX;
-        for (int c = 0; c < 3; c++) {
-            int64_t ec = cand[c] - bstar;
-            if (prev && prev->start + (prev->item.to - prev->from) == pc->start) {
-                int64_t last = prev->last_dur;
-                int64_t dur = last + av_rescale(ec, VPI_TICKS, sr) - prev->eps_t;
-                if (dur * 2 < last || dur > last * 2)
-                    continue;
+        int64_t best = INT64_MAX, nearest = INT64_MAX, latest = INT64_MIN;
+        for (int c = -2; c <= 2; c++) {
+            int64_t ec = base + c * F - bstar;
+            if (llabs(ec) > F)
+                continue;
+            int64_t et = av_rescale(ec, VPI_TICKS, sr);
+            if (!contiguous) {
+                if (best == INT64_MAX || llabs(ec) < llabs(best))
+                    best = ec;
+                continue;
             }
-            if (best == INT64_MAX || llabs(ec) < llabs(best))
+            if (et >= prev_e && (best == INT64_MAX || ec < best))
                 best = ec;
+            if (et >= prev_e - prev->last_dur &&
+                (nearest == INT64_MAX || llabs(ec) < llabs(nearest)))
+                nearest = ec;
+            latest = FFMAX(latest, ec);
         }
-        if (best == INT64_MAX)
-            pc->copy = 0;
-        else
+        if (best != INT64_MAX) {
             e = best;
+        } else if (nearest != INT64_MAX && prev->v_next < prev->v_end - 1 &&
+                   prev->v_end - prev->v_first > 1 && !prev->drop_last) {
+            const VpiMp4Track *pv = &prev->mp4->video;
+            const VpiMp4Sample *ls = &pv->samples[prev->v_end - 1];
+            prev->drop_last = 1;
+            prev->drop_t = av_rescale(ls->dts + ls->cts - prev->pts_min, VPI_TICKS,
+                                      pv->timescale);
+            prev->drop_dur = prev->last_dur;
+            e = nearest;
+        } else {
+            e = latest;     /* the least shortening left */
+        }
+    } else if (contiguous) {
+        e = av_rescale(prev_e, sr, VPI_TICKS);
     }
     pc->J = Jstar + e;
     pc->N = Nstar + e;
-    pc->eps_t = av_rescale(e, VPI_TICKS, sr);
+    pc->eps_t = !pc->copy && contiguous ? prev_e : av_rescale(e, VPI_TICKS, sr);
 }
 
 void vpi_live_audio_start(VpiLiveAudio *a, VpiLivePiece *first)

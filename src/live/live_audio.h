@@ -32,6 +32,10 @@ typedef struct VpiLivePiece {
     int64_t d_first;         /* decode time of the first sample, ticks from tick 0 */
     int64_t v_first, v_end, v_next;   /* samples in decode order */
     int64_t last_dur;        /* ticks the last presented frame lasts */
+    int drop_last;           /* leave out the last sample in decode order (nothing refers
+                                to it) and present what followed it one frame earlier:
+                                room for the next piece without shortening a frame */
+    int64_t drop_t, drop_dur;
     uint8_t *ps;             /* SPS/PPS in Annex B */
     size_t ps_size;
 
@@ -66,7 +70,7 @@ int vpi_live_audio_new(const VpiLiveAudioOpts *o, VpiLiveAudio **out, uint8_t as
                        int *asc_size, char *why, size_t why_size);
 void vpi_live_audio_free(VpiLiveAudio **a);
 /* Fill @p pc's audio fields and its video shift, placed after @p prev (NULL: the first). */
-void vpi_live_audio_place(const VpiLiveAudio *a, VpiLivePiece *pc, const VpiLivePiece *prev);
+void vpi_live_audio_place(const VpiLiveAudio *a, VpiLivePiece *pc, VpiLivePiece *prev);
 /* Start at the frame holding @p first's first sample. */
 void vpi_live_audio_start(VpiLiveAudio *a, VpiLivePiece *first);
 /* Channel tick of the next frame. */
@@ -77,7 +81,7 @@ int vpi_live_audio_next(VpiLiveAudio *a, AVPacket *pkt);
 int64_t vpi_live_audio_oldest_needed(const VpiLiveAudio *a);
 
 /* live_producer.c */
-int vpi_live_piece_open(VpiPlayItem *item, const VpiLivePiece *prev, const VpiLiveAudio *a,
+int vpi_live_piece_open(VpiPlayItem *item, VpiLivePiece *prev, const VpiLiveAudio *a,
                         int64_t reorder, VpiLivePiece **out, char *why, size_t why_size);
 void vpi_live_piece_close(VpiLivePiece **pc);
 int64_t vpi_live_piece_next_dts(const VpiLivePiece *pc);

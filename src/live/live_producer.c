@@ -402,7 +402,7 @@ bad:
     return AVERROR_INVALIDDATA;
 }
 
-int vpi_live_piece_open(VpiPlayItem *item, const VpiLivePiece *prev, const VpiLiveAudio *a,
+int vpi_live_piece_open(VpiPlayItem *item, VpiLivePiece *prev, const VpiLiveAudio *a,
                         int64_t reorder, VpiLivePiece **out, char *why, size_t why_size)
 {
     VpiLivePiece *pc = calloc(1, sizeof(*pc));
@@ -576,7 +576,10 @@ int vpi_live_piece_video(VpiLivePiece *pc, uint8_t **buf, size_t *cap, size_t *s
         goto corrupt;
     *size = len;
     *key = s->key;
-    *pts = pc->start + pc->eps_t + (sample_pts(pc, pc->v_next) - pc->from);
+    int64_t t = sample_pts(pc, pc->v_next);
+    *pts = pc->start + pc->eps_t + (t - pc->from);
+    if (pc->drop_last && t > pc->drop_t)
+        *pts -= pc->drop_dur;
     *dts = vpi_live_piece_next_dts(pc);
     if (*dts > *pts)
         *dts = *pts;
@@ -642,7 +645,7 @@ static int load_next(VpiProducer *p)
         }
         p->have_prev = 1;
 
-        const VpiLivePiece *prev = p->nb_pc ? p->pc[p->nb_pc - 1] : NULL;
+        VpiLivePiece *prev = p->nb_pc ? p->pc[p->nb_pc - 1] : NULL;
         VpiLivePiece *pc = NULL;
         char why[256] = "";
         ret = vpi_live_piece_open(&item, prev, p->audio, p->reorder, &pc, why, sizeof(why));
@@ -695,7 +698,16 @@ static int video_next(VpiProducer *p, VpiLivePiece **out)
             if (ret < 0)
                 return ret;
         }
+        /* the next piece is placed before this one's last frames go out: its place may
+         * ask this one to leave its last frame out (vpi_live_audio_place) */
+        if (p->vk == p->nb_pc - 1) {
+            int ret = load_next(p);
+            if (ret < 0)
+                return ret;
+        }
         VpiLivePiece *pc = p->pc[p->vk];
+        if (pc->drop_last && pc->v_next == pc->v_end - 1)
+            pc->v_next++;
         if (!pc->broken && pc->v_next < pc->v_end) {
             *out = pc;
             return 0;
