@@ -297,8 +297,9 @@ static int open_muxer(VpiProducer *p, const uint8_t *asc, int asc_size)
      * before the next audio frame, so up to 21 ms later: 80 + 21 < 100 ms); PCR every
      * pcr_period on the video PID, inserted as PCR-only packets before other PES (its VBR
      * default is the largest multiple of the frame time below 100 ms: 80 ms at 25 fps).
-     * pes_payload_size 0: each AAC frame is its own PES at once, never held back to be
-     * merged with the next (that would move audio bytes into a later chunk). */
+     * pes_payload_size 0 (which it rounds up to 170 bytes) and a flush after each audio
+     * packet: each AAC frame is its own PES at once, never held back to be merged with the
+     * next (that would move audio bytes into a later chunk, and leave PCR gaps). */
     AVDictionary *d = NULL;
     av_dict_set(&d, "pat_period", "0.06", 0);
     av_dict_set(&d, "sdt_period", "0.5", 0);
@@ -803,6 +804,10 @@ static int write_audio(VpiProducer *p)
     pkt->dts += TS_OFFSET;
     ret = av_write_frame(p->oc, pkt);
     av_packet_unref(pkt);
+    /* the muxer rounds pes_payload_size up to 170 bytes and holds smaller AAC frames
+     * (silence is 13 bytes) to merge them: flush so each frame is its own PES now */
+    if (ret >= 0)
+        ret = av_write_frame(p->oc, NULL);
     if (ret < 0)
         return p->write_error ? p->write_error : ret;
     avio_flush(p->oc->pb);
