@@ -743,20 +743,20 @@ static int write_video(VpiProducer *p, VpiLivePiece *pc)
     int flags = 0;
     if (key) {
         flags = VPI_CHUNK_KEY;
-        const VpiLiveMedia *m = pc->item.media;
-        if (p->have_key && (m->param_sets_size != p->last_key_ps_size ||
-                            (m->param_sets_size &&
-                             memcmp(m->param_sets, p->last_key_ps, (size_t)m->param_sets_size))))
+        /* the parameter sets the file really carries (what media->param_sets records) */
+        const uint8_t *ps = pc->mp4->video.avcc;
+        int ps_size = (int)pc->mp4->video.avcc_size;
+        if (p->have_key && (ps_size != p->last_key_ps_size ||
+                            memcmp(ps, p->last_key_ps, (size_t)ps_size)))
             flags |= VPI_CHUNK_DISCONT;
         if (!p->have_key || (flags & VPI_CHUNK_DISCONT)) {
-            uint8_t *c = m->param_sets_size ? malloc((size_t)m->param_sets_size) : NULL;
-            if (m->param_sets_size && !c)
+            uint8_t *c = malloc((size_t)ps_size + 1);
+            if (!c)
                 return AVERROR(ENOMEM);
-            if (c)
-                memcpy(c, m->param_sets, (size_t)m->param_sets_size);
+            memcpy(c, ps, (size_t)ps_size);
             free(p->last_key_ps);
             p->last_key_ps = c;
-            p->last_key_ps_size = m->param_sets_size;
+            p->last_key_ps_size = ps_size;
         }
         p->have_key = 1;
         /* PAT and PMT ahead of the IDR (the muxer clears the flag once done) */
