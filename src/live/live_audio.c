@@ -160,6 +160,11 @@ void vpi_live_audio_place(const VpiLiveAudio *a, VpiLivePiece *pc, VpiLivePiece 
      * such audio is decoded and re-encoded whole */
     pc->copy = pc->has_audio && t->asc[0] == a->asc[0] &&
                (t->asc[1] & 0xf8) == (a->asc[1] & 0xf8);
+    if (t->kind == VPI_TRACK_AUDIO && !pc->has_audio)
+        vpi_log(&a->o.logger, VP_LOG_WARNING, "%s: audio is %d Hz, %d channels, %u/s frames "
+                "of up to %u samples, not the channel's %d Hz, %d channels in frames of 1024: "
+                "played silent", pc->item.media->source, t->sample_rate, t->channels,
+                t->timescale, t->max_duration, sr, a->ch);
 
     int64_t Nstar = av_rescale(pc->start, sr, VPI_TICKS);
     int64_t f = av_rescale(pc->from, sr, VPI_TICKS);

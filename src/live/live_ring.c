@@ -51,7 +51,8 @@ struct VpiLiveOut {
     int64_t bytes;
     int64_t idle_since;
 
-    Notify *snap;            /* the producer's copy of the viewers' callbacks */
+    pthread_mutex_t notify_lock;    /* one notify pass at a time: it owns snap */
+    Notify *snap;            /* the pass's copy of the viewers' callbacks */
     int snap_cap;
 };
 
@@ -78,6 +79,7 @@ int vpi_liveout_new(const VpiLiveOutOpts *opts, VpiLiveOut **out)
         return AVERROR(ENOMEM);
     }
     pthread_mutex_init(&o->lock, NULL);
+    pthread_mutex_init(&o->notify_lock, NULL);
     pthread_cond_init(&o->cond, NULL);
     *out = o;
     return 0;
@@ -105,6 +107,7 @@ void vpi_liveout_unref(VpiLiveOut **po)
     free(o->q);
     free(o->snap);
     pthread_cond_destroy(&o->cond);
+    pthread_mutex_destroy(&o->notify_lock);
     pthread_mutex_destroy(&o->lock);
     free(o);
 }
@@ -160,13 +163,15 @@ static int grow(VpiLiveOut *o)
  * viewer_close waits for a running pass, so no callback runs after its viewer closed. */
 static int notify_all(VpiLiveOut *o)
 {
-    int nb = 0;
+    int nb = 0, ret = 0;
+    pthread_mutex_lock(&o->notify_lock);
     pthread_mutex_lock(&o->lock);
     if (o->nb_viewers > o->snap_cap) {
         Notify *s = realloc(o->snap, (size_t)o->nb_viewers * 2 * sizeof(*s));
         if (!s) {
             pthread_mutex_unlock(&o->lock);
-            return AVERROR(ENOMEM);
+            ret = AVERROR(ENOMEM);
+            goto end;
         }
         o->snap = s;
         o->snap_cap = o->nb_viewers * 2;
@@ -178,14 +183,16 @@ static int notify_all(VpiLiveOut *o)
         o->notifying++;
     pthread_mutex_unlock(&o->lock);
     if (!nb)
-        return 0;
+        goto end;
     for (int i = 0; i < nb; i++)
         o->snap[i].fn(o->snap[i].opaque);
     pthread_mutex_lock(&o->lock);
     o->notifying--;
     pthread_cond_broadcast(&o->cond);
     pthread_mutex_unlock(&o->lock);
-    return 0;
+end:
+    pthread_mutex_unlock(&o->notify_lock);
+    return ret;
 }
 
 int vpi_liveout_push(VpiLiveOut *o, const uint8_t *data, size_t size, int flags, int64_t pts)
