@@ -30,6 +30,7 @@
 #define SEC VPI_TICKS
 
 static char dir[256];
+static int rate = 48000;       /* the channel's (and the files') audio rate */
 
 /* ---- media and their VpiLiveMedia (what ingest would make) ------------------------------ */
 
@@ -204,7 +205,7 @@ static int64_t wall_us(void)
 static void run_capture(Source *s, int64_t origin_us, double preroll, double content,
                         double wall_limit, int64_t reorder, Cap *cap)
 {
-    static const VpiLiveFormat fmt = { 1, 320, 240, 25, 1, 48000, 2 };
+    const VpiLiveFormat fmt = { 1, 320, 240, 25, 1, rate, 2 };
     VpiLiveOutOpts oo = { .ring_seconds = 30, .burst_behind = 2 };
     VpiLiveOut *out = NULL;
     VpViewer *v = NULL;
@@ -404,7 +405,7 @@ static int probe_packets(const char *path, Pkt **out)
     return nb;
 }
 
-/* The output's audio decoded (mono, 48 kHz); its first sample is the first packet's pts. */
+/* The output's audio decoded (mono); its first sample is the first packet's pts. */
 static float *decode_audio(const char *path, size_t *nb)
 {
     char cmd[1024];
@@ -424,7 +425,7 @@ static float *decode_audio(const char *path, size_t *nb)
     return s;
 }
 
-/* Where the 4 kHz beep (1920 samples long) that ends nearest after output sample @p at
+/* Where the 4 kHz beep (1/25 s long) that ends nearest after output sample @p at
  * started, in samples, or -1. Its end is measured, not its onset: a piece cut at a beep
  * plays its own beep's first milliseconds up to where the next piece starts, so the burst
  * heard there begins in the piece before and ends 40 ms into the next. Measured on the
@@ -433,24 +434,25 @@ static float *decode_audio(const char *path, size_t *nb)
  * 100 ms past @p whose difference passes a quarter of the loudest block. */
 static int64_t beep_onset(const float *s, size_t nb, int64_t at)
 {
-    int64_t lo = at - 48 * 20, hi = at + 48 * 100;
+    int ms = rate / 1000;
+    int64_t lo = at - ms * 20, hi = at + ms * 100;
     if (lo < 1 || hi >= (int64_t)nb)
         return -1;
     double peak = 0;
-    for (int64_t b = lo; b + 48 <= hi; b += 48) {
+    for (int64_t b = lo; b + ms <= hi; b += ms) {
         double sum = 0;
-        for (int i = 0; i < 48; i++) {
+        for (int i = 0; i < ms; i++) {
             double d = s[b + i] - s[b + i - 1];
             sum += d * d;
         }
-        peak = FFMAX(peak, sum / 48);
+        peak = FFMAX(peak, sum / ms);
     }
     if (peak < 0.002)
         return -1;
     for (int64_t n = hi - 1; n > lo; n--) {
         double d = s[n] - s[n - 1];
         if (d * d > peak / 4)
-            return n + 1 - 1920;
+            return n + 1 - rate / 25;
     }
     return -1;
 }
@@ -545,7 +547,7 @@ static void test_stream(Source *s, const char *ts_path, int64_t reorder)
     /* A/V: at each keyframe of a piece with audio, the beep starts at its pts */
     size_t ns = 0;
     float *pcm = decode_audio(ts_path, &ns);
-    CHECK(ns > 48000 * 9);
+    CHECK(ns > (size_t)rate * 9);
     int measured = 0, expected = 0;
     double worst = 0;
     for (int i = 0; i < nb; i++) {
@@ -556,8 +558,8 @@ static void test_stream(Source *s, const char *ts_path, int64_t reorder)
         piece_at(s, pk[i].pts - ts_off + 1000, &k, &start);
         if (!s->p[k].m->has_audio || strstr(s->p[k].m->play_path, "broken"))
             continue;
-        int64_t at = av_rescale(pk[i].pts - first_apts, 48000, SEC);
-        if (at < 48 * 100 || at + 48 * 100 >= (int64_t)ns)
+        int64_t at = av_rescale(pk[i].pts - first_apts, rate, SEC);
+        if (at < rate / 10 || at + rate / 10 >= (int64_t)ns)
             continue;
         expected++;
         int64_t on = beep_onset(pcm, ns, at);
@@ -566,7 +568,7 @@ static void test_stream(Source *s, const char *ts_path, int64_t reorder)
             T_FAIL("no beep near the keyframe at %.3f s", pk[i].pts / (double)SEC);
             continue;
         }
-        double ms = (on - at) / 48.0;
+        double ms = (on - at) * 1000.0 / rate;
         if (getenv("VP_DEBUG"))
             fprintf(stderr, "key at %.4f (piece %d): beep %+.2f ms\n",
                     (pk[i].pts - ts_off) / (double)SEC, k, ms);
@@ -594,15 +596,16 @@ static void test_stream(Source *s, const char *ts_path, int64_t reorder)
         if (!m->has_audio || !mp->has_audio || strstr(m->play_path, "broken") ||
             strstr(mp->play_path, "broken"))
             continue;
-        int64_t at = av_rescale(pk[i].pts - first_apts, 48000, SEC);
-        if (at < 48 * 100 || at + 48 * 100 >= (int64_t)ns)
+        int64_t at = av_rescale(pk[i].pts - first_apts, rate, SEC);
+        if (at < rate / 10 || at + rate / 10 >= (int64_t)ns)
             continue;
         seams++;
-        for (int64_t w = at - 48 * 40; w < at + 48 * 40; w += 240) {
+        int win = rate / 200;
+        for (int64_t w = at - rate / 25; w < at + rate / 25; w += win) {
             double sum = 0;
-            for (int j = 0; j < 240; j++)
+            for (int j = 0; j < win; j++)
                 sum += (double)pcm[w + j] * pcm[w + j];
-            double db = 10 * log10(sum / 240 / (0.088 * 0.088));
+            double db = 10 * log10(sum / win / (0.088 * 0.088));
             deepest = FFMIN(deepest, db);
         }
     }
@@ -673,15 +676,17 @@ int main(void)
     snprintf(d, sizeof(d), "%s/broken.mp4", dir);
     snprintf(out, sizeof(out), "%s/out.ts", dir);
     /* a: x264 with B-frames; b: baseline (other SPS/PPS, no B-frames), another carrier;
-     * c: no audio. Beeps (4 kHz) at every whole second, keyframes every second. */
+     * c: no audio. Beeps (4 kHz) at every whole second, keyframes every second. a44, b44:
+     * a and b at 44.1 kHz (a channel whose AAC frames last a non-whole number of ticks). */
     snprintf(cmd, sizeof(cmd),
-             "cd '%s' && "
+             "cd '%s' && for r in 48000 44100; do "
              "ffmpeg -v error -f lavfi -i testsrc=s=320x240:r=25:d=4 -f lavfi "
-             "-i sine=f=1000:beep_factor=4:r=48000:d=4 -ac 2 -c:v libx264 -g 25 "
-             "-keyint_min 25 -sc_threshold 0 -pix_fmt yuv420p -c:a aac -b:a 128k a.mp4 && "
+             "-i sine=f=1000:beep_factor=4:r=$r:d=4 -ac 2 -c:v libx264 -g 25 "
+             "-keyint_min 25 -sc_threshold 0 -pix_fmt yuv420p -c:a aac -b:a 128k a$r.mp4 && "
              "ffmpeg -v error -f lavfi -i testsrc2=s=320x240:r=25:d=3 -f lavfi "
-             "-i sine=f=500:beep_factor=8:r=48000:d=3 -ac 2 -c:v libx264 -profile:v baseline "
-             "-g 25 -keyint_min 25 -sc_threshold 0 -pix_fmt yuv420p -c:a aac -b:a 96k b.mp4 && "
+             "-i sine=f=500:beep_factor=8:r=$r:d=3 -ac 2 -c:v libx264 -profile:v baseline "
+             "-g 25 -keyint_min 25 -sc_threshold 0 -pix_fmt yuv420p -c:a aac -b:a 96k b$r.mp4 "
+             "|| exit 1; done && mv a48000.mp4 a.mp4 && mv b48000.mp4 b.mp4 && "
              "ffmpeg -v error -f lavfi -i smptebars=s=320x240:r=25:d=2 -c:v libx264 -g 25 "
              "-keyint_min 25 -sc_threshold 0 -pix_fmt yuv420p c.mp4 && "
              "head -c 30000 a.mp4 > broken.mp4", dir);
@@ -734,6 +739,24 @@ int main(void)
     test_stream(&s, out, reorder);
     CHECK_EQ(s.failed, 2);
     test_pacing(&s, reorder);
+
+    /* the same cycle on a 44.1 kHz channel */
+    char a44[300], b44[300];
+    snprintf(a44, sizeof(a44), "%s/a44100.mp4", dir);
+    snprintf(b44, sizeof(b44), "%s/b44100.mp4", dir);
+    VpiLiveMedia *ma44 = make_media(a44, a44), *mb44 = make_media(b44, b44);
+    Source s44 = s;
+    s44.failed = 0;
+    pthread_mutex_init(&s44.lock, NULL);
+    s44.p[0].m = s44.p[3].m = ma44;
+    s44.p[2].m = s44.p[5].m = mb44;
+    rate = 44100;
+    fprintf(stderr, "-- 44.1 kHz --\n");
+    test_stream(&s44, out, reorder);
+    CHECK_EQ(s44.failed, 2);
+    vpi_live_media_unref(&ma44);
+    vpi_live_media_unref(&mb44);
+    pthread_mutex_destroy(&s44.lock);
 
     vpi_live_media_unref(&ma);
     vpi_live_media_unref(&mb);
