@@ -34,7 +34,9 @@
 #define PMT_PID 0x1000
 #define TS 188
 #define MAX_DELAY_TICKS 45000   /* the muxer's max_delay (0.5 s): PCR = DTS - this */
-#define PCR_PERIOD 1800         /* 20 ms */
+/* An audio PES that starts this long after the last PCR gets one first: the gap is then
+ * at most this plus one AAC frame (15 + 23.2 ms at 44.1 kHz) whatever the video does */
+#define PCR_PERIOD 1350         /* 15 ms */
 /* Channel ticks go out as TS timestamps plus this: a producer that starts its preroll
  * before the channel's origin (a server that just started) or within the muxer's delay
  * of it must not write negative times. */
@@ -161,7 +163,7 @@ static int64_t pes_pts(const uint8_t *pkt)
 /* FFmpeg 5.1's muxer without a mux rate puts a PCR only into the PES packets of the PCR
  * stream (the video): one per frame, so 40 ms apart at 25 fps, and up to 61 ms across a
  * boundary whose video moved for the audio grid. So before each audio PES that starts
- * 20 ms or more after the last PCR, an adaptation-only packet on the video PID carries
+ * 15 ms or more after the last PCR, an adaptation-only packet on the video PID carries
  * one, with the muxer's own model (PCR = that PES's DTS - max_delay): packets go out in
  * DTS order, so it stays monotonic, and a packet without payload leaves the PID's
  * continuity counter alone (ISO/IEC 13818-1 2.4.3.3). */

@@ -76,7 +76,15 @@ static VpiLiveMedia *make_media(const char *path, const char *play_path)
 typedef struct Piece {
     VpiLiveMedia *m;
     int64_t from, to;
+    int64_t audio_end;        /* media ticks where its audio ends, if before its video's */
 } Piece;
+
+/* Whether media position @p pos of piece @p p has the file's audio. */
+static int piece_audible(const Piece *p, int64_t pos)
+{
+    return p->m->has_audio && !strstr(p->m->play_path, "broken") &&
+           (!p->audio_end || pos < p->audio_end);
+}
 
 typedef struct Source {
     Piece p[8];
@@ -462,9 +470,9 @@ static int64_t beep_onset(const float *s, size_t nb, int64_t at)
 static void test_stream(Source *s, const char *ts_path, int64_t reorder)
 {
     Cap cap = { 0 };
-    /* channel clock at 20 s now; 10 s of preroll: ~10 s of stream come as a burst */
-    int64_t origin = wall_us() - 20 * 1000000LL;
-    run_capture(s, origin, 10, 10, 20, reorder, &cap);
+    /* channel clock at 22 s now; 12 s of preroll: the 11.5 s captured come as a burst */
+    int64_t origin = wall_us() - 22 * 1000000LL;
+    run_capture(s, origin, 12, 11.5, 20, reorder, &cap);
     fprintf(stderr, "captured %d chunks, %zu bytes, %.2f s of stream\n", cap.nb, cap.len,
             cap.nb ? (cap.pts[cap.nb - 1] - cap.pts[0]) / (double)SEC : 0);
     for (int i = 0; i < cap.nb && getenv("VP_DEBUG"); i++)
@@ -556,7 +564,8 @@ static void test_stream(Source *s, const char *ts_path, int64_t reorder)
         int k;
         int64_t start;
         piece_at(s, pk[i].pts - ts_off + 1000, &k, &start);
-        if (!s->p[k].m->has_audio || strstr(s->p[k].m->play_path, "broken"))
+        int64_t pos = s->p[k].from + (pk[i].pts - ts_off - start);
+        if (!piece_audible(&s->p[k], pos + SEC / 10))
             continue;
         int64_t at = av_rescale(pk[i].pts - first_apts, rate, SEC);
         if (at < rate / 10 || at + rate / 10 >= (int64_t)ns)
@@ -592,9 +601,8 @@ static void test_stream(Source *s, const char *ts_path, int64_t reorder)
         if (llabs(t - start) > 2000)
             continue;                   /* not a piece's first key */
         piece_at(s, start - 1, &kp, &sp);
-        const VpiLiveMedia *m = s->p[k].m, *mp = s->p[kp].m;
-        if (!m->has_audio || !mp->has_audio || strstr(m->play_path, "broken") ||
-            strstr(mp->play_path, "broken"))
+        if (!piece_audible(&s->p[k], s->p[k].from) ||
+            !piece_audible(&s->p[kp], s->p[kp].to - SEC / 10))
             continue;
         int64_t at = av_rescale(pk[i].pts - first_apts, rate, SEC);
         if (at < rate / 10 || at + rate / 10 >= (int64_t)ns)
@@ -611,6 +619,36 @@ static void test_stream(Source *s, const char *ts_path, int64_t reorder)
     }
     fprintf(stderr, "seams: %d boundaries between pieces with audio, deepest 5 ms level %.1f dB\n",
             seams, deepest);
+
+    /* a file whose audio ends before its video: silence from there to its end */
+    int silent_checked = 0;
+    for (int k = 0; k < s->nb; k++) {
+        const Piece *pp = &s->p[k];
+        if (!pp->audio_end)
+            continue;
+        int64_t t0 = cap.pts[0] - cap.pts[0] % s->period, st = t0;
+        for (int j = 0; j < k; j++)
+            st += piece_len(&s->p[j]);
+        for (; st < cap.pts[cap.nb - 1]; st += s->period) {
+            /* from 50 ms after its audio ends to 50 ms before the piece ends */
+            int64_t a = st + (pp->audio_end - pp->from) + SEC / 20, b = st + piece_len(pp) - SEC / 20;
+            if (a < cap.pts[0] || b <= a)
+                continue;
+            int64_t n0 = av_rescale(a + ts_off - first_apts, rate, SEC);
+            int64_t n1 = av_rescale(b + ts_off - first_apts, rate, SEC);
+            if (n0 < 0 || n1 > (int64_t)ns)
+                continue;
+            double sum = 0;
+            for (int64_t n = n0; n < n1; n++)
+                sum += (double)pcm[n] * pcm[n];
+            double db = 10 * log10(sum / (double)(n1 - n0) + 1e-20);
+            fprintf(stderr, "after %s's audio (%.2f s): %.1f dB full scale\n", pp->m->source,
+                    (b - a) / (double)SEC, db);
+            CHECK(db < -60);
+            silent_checked++;
+        }
+    }
+    CHECK(silent_checked >= (s->p[5].audio_end ? 1 : 0));
     CHECK(seams >= 2);
     CHECK(deepest > -3);
     CHECK(expected >= 5);
@@ -689,7 +727,10 @@ int main(void)
              "|| exit 1; done && mv a48000.mp4 a.mp4 && mv b48000.mp4 b.mp4 && "
              "ffmpeg -v error -f lavfi -i smptebars=s=320x240:r=25:d=2 -c:v libx264 -g 25 "
              "-keyint_min 25 -sc_threshold 0 -pix_fmt yuv420p c.mp4 && "
-             "head -c 30000 a.mp4 > broken.mp4", dir);
+             "head -c 30000 a.mp4 > broken.mp4 && "
+             "ffmpeg -v error -f lavfi -i testsrc=s=320x240:r=25:d=3 -f lavfi "
+             "-i sine=f=1000:beep_factor=4:r=48000:d=2 -ac 2 -c:v libx264 -g 25 "
+             "-keyint_min 25 -sc_threshold 0 -pix_fmt yuv420p -c:a aac -b:a 128k f.mp4", dir);
     if (t_sh(cmd) != 0)
         TEST_SKIP("ffmpeg with libx264 and aac could not make the test media");
 
@@ -722,15 +763,18 @@ int main(void)
 
     Source s = { .nb = 6 };
     pthread_mutex_init(&s.lock, NULL);
-    /* a's first half (cut at the key at 2 s), the file that breaks at 1.2 s, b, a's second
-     * half, the unreadable file, b from its key at 1 s: a 12 s cycle; the stream test
-     * plays 10 s from 10 s (b's part, a, the break, b, a's second half) */
-    s.p[0] = (Piece){ ma, 0, 2 * SEC };
-    s.p[1] = (Piece){ me, 0, me->duration };
-    s.p[2] = (Piece){ mb, 0, mb->duration };
-    s.p[3] = (Piece){ ma, 2 * SEC, ma->duration };
-    s.p[4] = (Piece){ md, 0, SEC };
-    s.p[5] = (Piece){ mb, SEC, mb->duration };
+    /* a's first half (cut at the key at 2 s), b, a's second half, the file that breaks at
+     * 1.2 s, the unreadable file, f (audio 1 s shorter than its video): a 13 s cycle; the
+     * stream test plays 11.5 s from 10 s (f, a, b, a's second half, the break) */
+    s.p[0] = (Piece){ ma, 0, 2 * SEC, 0 };
+    s.p[1] = (Piece){ mb, 0, mb->duration, 0 };
+    s.p[2] = (Piece){ ma, 2 * SEC, ma->duration, 0 };
+    s.p[3] = (Piece){ me, 0, me->duration, 0 };
+    s.p[4] = (Piece){ md, 0, SEC, 0 };
+    char fpath[300];
+    snprintf(fpath, sizeof(fpath), "%s/f.mp4", dir);
+    VpiLiveMedia *mf = make_media(fpath, fpath);     /* 3 s of video, 2 s of audio */
+    s.p[5] = (Piece){ mf, 0, mf->duration, 2 * SEC };
     (void)mc;
     for (int i = 0; i < s.nb; i++)
         s.period += piece_len(&s.p[i]);
@@ -748,8 +792,12 @@ int main(void)
     Source s44 = s;
     s44.failed = 0;
     pthread_mutex_init(&s44.lock, NULL);
-    s44.p[0].m = s44.p[3].m = ma44;
-    s44.p[2].m = s44.p[5].m = mb44;
+    s44.p[0].m = s44.p[2].m = ma44;
+    s44.p[1].m = mb44;
+    s44.p[5] = (Piece){ mb44, SEC, mb44->duration, 0 };
+    s44.period = 0;
+    for (int i = 0; i < s44.nb; i++)
+        s44.period += piece_len(&s44.p[i]);
     rate = 44100;
     fprintf(stderr, "-- 44.1 kHz --\n");
     test_stream(&s44, out, reorder);
@@ -763,6 +811,7 @@ int main(void)
     vpi_live_media_unref(&mc);
     vpi_live_media_unref(&md);
     vpi_live_media_unref(&me);
+    vpi_live_media_unref(&mf);
     pthread_mutex_destroy(&s.lock);
     if (!getenv("VP_KEEP"))
         snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir), t_sh(cmd);
