@@ -19,6 +19,10 @@
 /* A socket that accepts nothing for this long is closed (the ring drops it long before
  * when the channel is producing). */
 #define CHS_WRITE_TIMEOUT 60
+/* A viewer whose socket takes nothing while a full watermark waits for it is dropped after
+ * as long as the ring holds (channels.h: at least 10 s). Without this a stalled client
+ * would never be told it fell out of the ring: it only learns that when it reads. */
+#define CHS_STALL_US 10000000
 
 enum { VIEWER_ACTIVE, VIEWER_FLUSHING };
 
@@ -35,6 +39,7 @@ struct ChsViewer {
     char client[80];
     int64_t bytes;
     int64_t opened_us;
+    int64_t full_since;                /* vpi_now_us() since when the watermark is reached */
 };
 
 static void link_viewer(ChServer *s, ChsViewer *vw)
@@ -135,6 +140,15 @@ static void pump(ChsViewer *vw)
         end_viewer(vw, END_DROPPED, why);
         return;
     }
+    if (pending >= CHS_WATERMARK) {
+        int64_t now = vpi_now_us();
+        if (!vw->full_since)
+            vw->full_since = now;
+        else if (now - vw->full_since > CHS_STALL_US)
+            end_viewer(vw, END_DROPPED, "too slow (the socket took nothing for 10 s)");
+        return;
+    }
+    vw->full_since = 0;
     size_t queued = 0;
     int r = 0;
     while (pending + queued < CHS_WATERMARK) {
