@@ -41,8 +41,8 @@ void chs_iptv_m3u(ChServer *s, struct evhttp_request *req, const int64_t *args)
         return;
     }
     chs_base_url(s, req, base, sizeof(base));
-    evbuffer_add_printf(b, "#EXTM3U url-tvg=\"%s/iptv/xmltv.xml\" x-tvg-url=\"%s/iptv/xmltv.xml\"\n",
-                        base, base);
+    evbuffer_add_printf(b, "#EXTM3U url-tvg=\"%s/iptv/xmltv.xml\" "
+                           "x-tvg-url=\"%s/iptv/xmltv.xml\"\n", base, base);
     for (int i = 0, n = vp_channels_count(s->ch); i < n; i++) {
         VpChannelInfo ci;
         if (vp_channels_info(s->ch, i, &ci) < 0)

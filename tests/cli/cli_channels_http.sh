@@ -33,7 +33,8 @@ for bad in foo 127.0.0.1 127.0.0.1:70000 127.0.0.1:x '[::1]8409'; do
         "--listen $bad"
 done
 run "$VIDPIPE" channels "$WORK/ch.json" --analyze "$WORK/ep.mp4"
-assert_eq "$RC|$ERR" "3|vidpipe: channels: --analyze takes no config (see 'vidpipe channels --help')" \
+assert_eq "$RC|$ERR" \
+    "3|vidpipe: channels: --analyze takes no config (see 'vidpipe channels --help')" \
     "--analyze with a config"
 run "$VIDPIPE" channels --analyze "$WORK/missing.mp4"
 assert_eq "$RC" 2 "--analyze missing file: exit code"
@@ -86,6 +87,12 @@ serve() {
     [ -n "$url" ] || fail "server did not start: $(cat "$1.err")"
 }
 
+# wait_for TEXT FILE: until FILE holds TEXT, at most 5 s.
+wait_for() {
+    i=0
+    while ! grep -q "$1" "$2" && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+}
+
 # get PATH [CURL_ARGS...]: sets CODE, BODY and HDRS (the headers, in lower case).
 get() {
     path=$1
@@ -129,7 +136,8 @@ assert_eq "$(echo "$BODY" | jq -r '"\(.number) \(.name) \(has("now")) \(has("nex
     "1 Retro One true true" "one channel"
 for h in 0 -1 169 abc 1e9; do
     get "/api/channels/1/schedule?hours=$h"
-    assert_eq "$CODE|$BODY" "400|{\"error\": \"hours: '$h' is not a number of hours in (0, 168]\"}" \
+    assert_eq "$CODE|$BODY" \
+        "400|{\"error\": \"hours: '$h' is not a number of hours in (0, 168]\"}" \
         "schedule hours=$h"
 done
 get "/api/channels/1/schedule?hours=2"
@@ -167,16 +175,19 @@ for p in tv.findall("programme"):
 ' || fail "XMLTV: not a valid guide: $BODY"
 
 get /discover.json
-assert_eq "$(echo "$BODY" | jq -r '"\(.ModelNumber) \(.BaseURL) \(.LineupURL) \(.TunerCount > 0)"')" \
+assert_eq "$(echo "$BODY" |
+             jq -r '"\(.ModelNumber) \(.BaseURL) \(.LineupURL) \(.TunerCount > 0)"')" \
     "HDTC-2US $url $url/lineup.json true" "discover.json"
 check
 echo "$BODY" | jq -e '.DeviceID | test("^[0-9A-F]{8}$")' >/dev/null || fail "DeviceID: $BODY"
 id1=$(echo "$BODY" | jq -r .DeviceID)
 get /lineup.json
-assert_eq "$BODY" "[{\"GuideNumber\": \"1\", \"GuideName\": \"Retro One\", \"URL\": \"$url/iptv/channel/1.ts\"}]" \
+ts="$url/iptv/channel/1.ts"
+assert_eq "$BODY" "[{\"GuideNumber\": \"1\", \"GuideName\": \"Retro One\", \"URL\": \"$ts\"}]" \
     "lineup.json"
 get /lineup_status.json
-assert_eq "$BODY" '{"ScanInProgress": 0, "ScanPossible": 1, "Source": "Cable", "SourceList": ["Cable"]}' \
+assert_eq "$BODY" \
+    '{"ScanInProgress": 0, "ScanPossible": 1, "Source": "Cable", "SourceList": ["Cable"]}' \
     "lineup_status.json"
 get /metrics
 assert_eq "$CODE" 200 "metrics"
@@ -186,8 +197,7 @@ assert_contains "$BODY" '# TYPE vidpipe_channel_viewers_dropped_total counter' "
 # SIGHUP: a bad config is reported and the running one kept; a good one is taken.
 echo '{"channels": [{"number": 0}]}' >"$WORK/ch.json"
 kill -HUP $srv
-i=0
-while ! grep -q 'config not reloaded' "$WORK/s1.err" && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+wait_for 'config not reloaded' "$WORK/s1.err"
 assert_contains "$(cat "$WORK/s1.err")" \
     "vidpipe: config not reloaded, the running one is kept: $WORK/ch.json: channels[0]" \
     "SIGHUP, bad config: one line"
@@ -195,8 +205,7 @@ get /api/channels/1
 assert_eq "$CODE" 200 "SIGHUP, bad config: still serving channel 1"
 echo "$good" | sed 's/Retro One/Retro Two/' >"$WORK/ch.json"
 kill -HUP $srv
-i=0
-while ! grep -q 'config reloaded' "$WORK/s1.err" && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+wait_for 'config reloaded' "$WORK/s1.err"
 assert_contains "$(cat "$WORK/s1.err")" "vidpipe: config reloaded" "SIGHUP, good config"
 get /api/channels/1
 assert_eq "$(echo "$BODY" | jq -r .name)" "Retro Two" "SIGHUP, good config: taken"
