@@ -26,6 +26,9 @@
  * output buffer: the rest of the backlog stays in the ring (shared by every viewer), where
  * a viewer that cannot keep up falls out (VP_ERR_BEHIND) instead of growing our memory. */
 #define CHS_WATERMARK (1 << 20)
+/* Seconds after which idle keep-alive connections and clients that stall mid-request are
+ * closed. */
+#define CHS_IDLE_TIMEOUT 60
 
 /* Counters kept by the server per channel number (the library counts the rest). */
 typedef struct ChsStats {

@@ -29,8 +29,6 @@
 #define CHS_STOP_WAIT_US 3000000
 /* Request bodies (the ad list) are small; anything larger is refused by libevent (413). */
 #define CHS_MAX_BODY (1 << 20)
-/* Idle keep-alive connections and clients that stall mid-request are closed after this. */
-#define CHS_IDLE_TIMEOUT 60
 
 enum { M_GET = 1, M_PUT = 2, M_POST = 4 };
 

@@ -87,8 +87,11 @@ static void on_complete(struct evhttp_request *req, void *arg)
 {
     ChsViewer *vw = arg;
     struct evhttp_connection *c = evhttp_request_get_connection(req);
-    if (c)
+    if (c) {
+        /* the connection may serve more requests: as any other, with a read timeout */
         evhttp_connection_set_closecb(c, NULL, NULL);
+        evhttp_connection_set_timeout(c, CHS_IDLE_TIMEOUT);
+    }
     free_viewer(vw);
 }
 
