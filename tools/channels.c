@@ -30,9 +30,12 @@ static void lib_log(void *opaque, int level, const char *msg)
 
 static void on_event(void *opaque, const char *line, json_t *ev)
 {
+    const char *name = ev ? json_string_value(json_object_get(ev, "event")) : NULL;
     (void)opaque;
-    if (cli_verbosity >= 0 || (ev && !strcmp(json_string_value(json_object_get(ev, "event")),
-                                             "listening")))
+    /* every request is an event too, for -v only */
+    if (name && !strcmp(name, "request") && cli_verbosity < 1)
+        return;
+    if (cli_verbosity >= 0 || (name && !strcmp(name, "listening")))
         fprintf(stderr, "%s: %s\n", cli_prog, line);
     if (json_events && ev) {
         char *text = json_dumps(ev, JSON_COMPACT | JSON_ENSURE_ASCII);

@@ -116,6 +116,7 @@ void chs_hls_stop_all(ChServer *s);
 void chs_iptv_m3u(ChServer *s, struct evhttp_request *req, const int64_t *args);
 void chs_iptv_xmltv(ChServer *s, struct evhttp_request *req, const int64_t *args);
 void chs_hdhr_discover(ChServer *s, struct evhttp_request *req, const int64_t *args);
+void chs_hdhr_device(ChServer *s, struct evhttp_request *req, const int64_t *args);
 void chs_hdhr_lineup(ChServer *s, struct evhttp_request *req, const int64_t *args);
 void chs_hdhr_status(ChServer *s, struct evhttp_request *req, const int64_t *args);
 void chs_hdhr_scan(ChServer *s, struct evhttp_request *req, const int64_t *args);

@@ -177,6 +177,31 @@ void chs_hdhr_discover(ChServer *s, struct evhttp_request *req, const int64_t *a
         "TunerCount", n > 4 ? n : 4));
 }
 
+/* The UPnP device description some clients read after discover.json. */
+void chs_hdhr_device(ChServer *s, struct evhttp_request *req, const int64_t *args)
+{
+    char base[300];
+    struct evbuffer *b = evbuffer_new();
+    (void)args;
+    if (!b) {
+        chs_reply_error(req, 500, "out of memory");
+        return;
+    }
+    chs_base_url(s, req, base, sizeof(base));
+    evbuffer_add_printf(b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+        "<root xmlns=\"urn:schemas-upnp-org:device-1-0\">\n"
+        "  <specVersion><major>1</major><minor>0</minor></specVersion>\n  <URLBase>");
+    xml_text(b, base);
+    evbuffer_add_printf(b, "</URLBase>\n  <device>\n"
+        "    <deviceType>urn:schemas-upnp-org:device:MediaServer:1</deviceType>\n"
+        "    <friendlyName>vidpipe channels</friendlyName>\n"
+        "    <manufacturer>vidpipe</manufacturer>\n"
+        "    <modelName>HDTC-2US</modelName>\n    <modelNumber>HDTC-2US</modelNumber>\n"
+        "    <serialNumber>%s</serialNumber>\n    <UDN>uuid:%s</UDN>\n"
+        "  </device>\n</root>\n", s->device_id, s->device_id);
+    send_buffer(req, "application/xml; charset=utf-8", b);
+}
+
 void chs_hdhr_lineup(ChServer *s, struct evhttp_request *req, const int64_t *args)
 {
     char base[300], url[360], num[16];

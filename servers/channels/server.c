@@ -45,6 +45,7 @@ static const ChsRoute routes[] = {
     { "/iptv/channel/#.m3u8",     M_GET,  chs_hls_playlist },
     { "/iptv/channel/#/#.ts",     M_GET,  chs_hls_segment },
     { "/discover.json",           M_GET,  chs_hdhr_discover },
+    { "/device.xml",              M_GET,  chs_hdhr_device },
     { "/lineup.json",             M_GET,  chs_hdhr_lineup },
     { "/lineup_status.json",      M_GET,  chs_hdhr_status },
     { "/lineup.post",             M_POST, chs_hdhr_scan },
@@ -91,6 +92,37 @@ static int method_bit(enum evhttp_cmd_type m)
     }
 }
 
+static const char *allow_of(int methods)
+{
+    return methods == M_GET ? "GET, HEAD" : methods == M_PUT ? "PUT" : "POST";
+}
+
+static const char *method_name(enum evhttp_cmd_type m)
+{
+    switch (m) {
+    case EVHTTP_REQ_GET: return "GET";
+    case EVHTTP_REQ_HEAD: return "HEAD";
+    case EVHTTP_REQ_PUT: return "PUT";
+    case EVHTTP_REQ_POST: return "POST";
+    case EVHTTP_REQ_DELETE: return "DELETE";
+    case EVHTTP_REQ_OPTIONS: return "OPTIONS";
+    case EVHTTP_REQ_PATCH: return "PATCH";
+    default: return "?";
+    }
+}
+
+/* A browser's CORS preflight before a PUT from another origin (a web control panel). */
+static void preflight(struct evhttp_request *req, int methods)
+{
+    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+    evhttp_add_header(h, "Access-Control-Allow-Origin", "*");
+    evhttp_add_header(h, "Access-Control-Allow-Methods", allow_of(methods));
+    evhttp_add_header(h, "Access-Control-Allow-Headers", "Content-Type");
+    evhttp_add_header(h, "Access-Control-Max-Age", "86400");
+    evhttp_add_header(h, "Allow", allow_of(methods));
+    evhttp_send_reply(req, 204, "No Content", NULL);
+}
+
 static void on_request(struct evhttp_request *req, void *arg)
 {
     ChServer *s = arg;
@@ -102,6 +134,14 @@ static void on_request(struct evhttp_request *req, void *arg)
         chs_reply_error(req, 400, "bad request");
         return;
     }
+    if (s->o.on_event) {
+        char peer[80];
+        chs_peer(req, peer, sizeof(peer));
+        chs_event(s, "request", json_pack("{ss ss ss}", "method",
+                                          method_name(evhttp_request_get_command(req)),
+                                          "path", path, "client", peer),
+                  "%s %s from %s", method_name(evhttp_request_get_command(req)), path, peer);
+    }
     if (s->stopping) {
         evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
         chs_reply_error(req, 503, "the server is stopping");
@@ -111,10 +151,13 @@ static void on_request(struct evhttp_request *req, void *arg)
         const ChsRoute *r = &routes[i];
         if (!route_match(r->path, path, args))
             continue;
+        if (evhttp_request_get_command(req) == EVHTTP_REQ_OPTIONS) {
+            preflight(req, r->methods);
+            return;
+        }
         if (!(method_bit(evhttp_request_get_command(req)) & r->methods)) {
             evhttp_add_header(evhttp_request_get_output_headers(req), "Allow",
-                              r->methods == M_GET ? "GET, HEAD"
-                              : r->methods == M_PUT ? "PUT" : "POST");
+                              allow_of(r->methods));
             chs_reply_error(req, 405, "%s: method not allowed", path);
             return;
         }
@@ -155,6 +198,7 @@ static const char *reason_of(int code)
     case 200: return "OK";
     case 400: return "Bad Request";
     case 404: return "Not Found";
+    case 204: return "No Content";
     case 405: return "Method Not Allowed";
     case 500: return "Internal Server Error";
     case 503: return "Service Unavailable";

@@ -70,21 +70,24 @@ good='{"channels": [{"number": 1, "name": "Retro One",
   "items": [{"file": "ep1.mp4", "title": "Episode 1"}], "ads": ["a1.mp4"]}]}'
 echo "$good" >"$WORK/ch.json"
 
-# serve LOG: starts the server on a free port (pid in $srv, base URL in $url), stdout to
+# serve LOG [GLOBAL_OPTS]: starts the server on a free port (pid in $srv, base URL in $url), stdout to
 # LOG.out and stderr to LOG.err; fails the test if it does not say it listens within 10 s.
 serve() {
-    sigint_ok "$VIDPIPE" channels "$WORK/ch.json" --listen 127.0.0.1:0 --json \
-        >"$1.out" 2>"$1.err" &
+    log=$1
+    shift
+    sigint_ok "$VIDPIPE" "$@" channels "$WORK/ch.json" --listen 127.0.0.1:0 --json \
+        >"$log.out" 2>"$log.err" &
     srv=$!
     i=0
-    while ! grep -q 'listening on http://' "$1.err" && [ $i -lt 100 ] && kill -0 $srv 2>/dev/null
+    while ! grep -q 'listening on http://' "$log.err" && [ $i -lt 100 ] &&
+          kill -0 $srv 2>/dev/null
     do
         sleep 0.1
         i=$((i + 1))
     done
-    url=$(sed -n 's/^vidpipe: listening on //p' "$1.err" | head -n 1)
+    url=$(sed -n 's/^vidpipe: listening on //p' "$log.err" | head -n 1)
     check
-    [ -n "$url" ] || fail "server did not start: $(cat "$1.err")"
+    [ -n "$url" ] || fail "server did not start: $(cat "$log.err")"
 }
 
 # wait_for TEXT FILE: until FILE holds TEXT, at most 5 s.
@@ -116,6 +119,9 @@ assert_contains "$HDRS" "allow: get, head" "wrong method: Allow"
 get /api/channels/1/ads
 assert_eq "$CODE" 405 "GET of the ads: 405"
 assert_contains "$HDRS" "allow: put" "GET of the ads: Allow"
+get /api/channels/1/ads -X OPTIONS
+assert_eq "$CODE" 204 "CORS preflight"
+assert_contains "$HDRS" "access-control-allow-methods: put" "CORS preflight: methods"
 get /api/channels/77
 assert_eq "$CODE|$BODY" '404|{"error": "no channel 77"}' "unknown channel (API)"
 get /iptv/channel/77.ts
@@ -181,6 +187,15 @@ assert_eq "$(echo "$BODY" |
 check
 echo "$BODY" | jq -e '.DeviceID | test("^[0-9A-F]{8}$")' >/dev/null || fail "DeviceID: $BODY"
 id1=$(echo "$BODY" | jq -r .DeviceID)
+get /device.xml
+check
+echo "$BODY" | python3 -c '
+import sys, xml.etree.ElementTree as ET
+ns = {"u": "urn:schemas-upnp-org:device-1-0"}
+root = ET.fromstring(sys.stdin.read())
+print(root.find("u:URLBase", ns).text, root.find("u:device/u:serialNumber", ns).text)
+' >"$WORK/dev" || fail "device.xml: not XML: $BODY"
+assert_eq "$(cat "$WORK/dev")" "$url $id1" "device.xml: base and serial"
 get /lineup.json
 ts="$url/iptv/channel/1.ts"
 assert_eq "$BODY" "[{\"GuideNumber\": \"1\", \"GuideName\": \"Retro One\", \"URL\": \"$ts\"}]" \
@@ -225,10 +240,12 @@ assert_eq "$(head -n 1 "$WORK/s1.out")" "{\"url\":\"$url\",\"event\":\"listening
 assert_eq "$(jq -r .event "$WORK/s1.out" | tr '\n' ' ')" \
     "listening reload_failed reloaded stopping " "--json: the events"
 
-# SIGINT stops the same way; the same config keeps its HDHomeRun device ID.
-serve "$WORK/s2"
+# SIGINT stops the same way; the same config keeps its HDHomeRun device ID; -v logs every
+# request.
+serve "$WORK/s2" -v
 get /discover.json
 assert_eq "$(echo "$BODY" | jq -r .DeviceID)" "$id1" "DeviceID stable across runs"
+assert_contains "$(cat "$WORK/s2.err")" "vidpipe: GET /discover.json from 127.0.0.1:" "-v: requests"
 kill -INT $srv
 wait $srv
 assert_eq "$?" 0 "SIGINT: exit code"
