@@ -76,6 +76,15 @@ bad:
     return -1;
 }
 
+/* One line naming @p path and why: the library's (which names the file) or ours. */
+static void report_failure(const char *path, const VpFailure *fail, int err)
+{
+    if (*fail->message && strstr(fail->message, path))
+        cli_error("%s", fail->message);
+    else
+        cli_file_error(path, "%s", *fail->message ? fail->message : vp_strerror(err));
+}
+
 /* "1:23:45.678" */
 static void clock_text(double secs, char *buf, size_t size)
 {
@@ -94,10 +103,7 @@ static int run_analyze(const char *path, int json)
     VpLogger lg = { lib_log, NULL, cli_verbosity > 0 ? VP_LOG_VERBOSE : VP_LOG_WARNING };
     int r = vp_channels_analyze(path, &lg, &pts, &nb, &fail);
     if (r < 0) {
-        if (*fail.message)
-            cli_error("%s", fail.message);
-        else
-            cli_file_error(path, "%s", vp_strerror(r));
+        report_failure(path, &fail, r);
         free(pts);
         return cli_exit_for_error(r);
     }
@@ -196,10 +202,7 @@ static int run_channels(int argc, char **argv)
     VpChannels *ch = NULL;
     VpFailure fail = { 0 };
     if ((r = vp_channels_open(config, &co, &ch, &fail)) < 0) {
-        if (*fail.message)
-            cli_error("%s", fail.message);
-        else
-            cli_file_error(config, "%s", vp_strerror(r));
+        report_failure(config, &fail, r);
         return cli_exit_for_error(r);
     }
     raise_fd_limit();
