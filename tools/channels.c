@@ -79,7 +79,8 @@ bad:
 /* One line naming @p path and why: the library's (which names the file) or ours. */
 static void report_failure(const char *path, const VpFailure *fail, int err)
 {
-    if (*fail->message && strstr(fail->message, path))
+    const char *name = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+    if (*fail->message && strstr(fail->message, *name ? name : path))
         cli_error("%s", fail->message);
     else
         cli_file_error(path, "%s", *fail->message ? fail->message : vp_strerror(err));
