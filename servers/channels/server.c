@@ -135,12 +135,22 @@ static void on_request(struct evhttp_request *req, void *arg)
         return;
     }
     if (s->o.on_event) {
-        char peer[80];
+        /* the path as a log line may show: no control characters (a terminal's escapes) */
+        char peer[80], shown[512];
+        size_t n = 0;
+        for (const char *p = path; *p && n < sizeof(shown) - 1; p++)
+            shown[n++] = (unsigned char)*p < 0x20 || *p == 0x7f ? '?' : *p;
+        shown[n] = 0;
         chs_peer(req, peer, sizeof(peer));
-        chs_event(s, "request", json_pack("{ss ss ss}", "method",
-                                          method_name(evhttp_request_get_command(req)),
-                                          "path", path, "client", peer),
-                  "%s %s from %s", method_name(evhttp_request_get_command(req)), path, peer);
+        json_t *ev = json_object();
+        if (ev) {
+            json_object_set_new(ev, "method",
+                                json_string(method_name(evhttp_request_get_command(req))));
+            vpi_json_set_text(ev, "path", shown);
+            json_object_set_new(ev, "client", json_string(peer));
+        }
+        chs_event(s, "request", ev, "%s %s from %s",
+                  method_name(evhttp_request_get_command(req)), shown, peer);
     }
     if (s->stopping) {
         evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
