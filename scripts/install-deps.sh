@@ -6,9 +6,11 @@ set -eu
 
 PKGS="build-essential meson ninja-build pkg-config
 libavformat-dev libavcodec-dev libavfilter-dev libavutil-dev libswscale-dev libswresample-dev
-ffmpeg python3 python3-numpy jq chromium"
+ffmpeg python3 python3-numpy jq chromium curl"
 # libjansson: JSON read from user files and written by every --json output
 PKGS="$PKGS libjansson-dev"
+# libevent (evhttp): the HTTP server of vidpipe channels
+PKGS="$PKGS libevent-dev"
 # /usr/bin/time: peak memory of vidpipe batch in tests/cli/cli_batch_resume.sh
 PKGS="$PKGS time"
 # Peers the benchmarks compare with; optional for building and testing.

@@ -171,7 +171,9 @@ VP_API int vp_viewer_open(VpChannels *c, int number, VpViewerNotify notify, void
  */
 VP_API int vp_viewer_next(VpViewer *v, VpChunk **chunk);
 
-/** Close a viewer (the producer stops a configured time after its last viewer). */
+/** Close a viewer (the producer stops a configured time after its last viewer). Once it
+ *  returns, the viewer's notify is not running and is not called again (the caller may free
+ *  what its opaque points to). */
 VP_API void vp_viewer_close(VpViewer **v);
 
 VP_API const uint8_t *vp_chunk_data(const VpChunk *ch, size_t *size);

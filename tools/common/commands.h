@@ -17,5 +17,6 @@ extern const CliCommand cmd_thumb;
 extern const CliCommand cmd_loudnorm;
 extern const CliCommand cmd_replace_audio;
 extern const CliCommand cmd_cleanup;
+extern const CliCommand cmd_channels;
 
 #endif
