@@ -1,0 +1,84 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# The judges of a channel's MPEG-TS, shared by tests/live/judges_selftest.sh (which shows each
+# one fails on a broken stream) and tests/live/channels_e2e.sh (sourced after
+# tests/cli/lib.sh). Each sets JUDGE_OUT to what it saw and returns non-zero on a fault.
+
+LIVE_DIR="$VP_SRCDIR/tests/live"
+# numpy is Debian's (python3-numpy); a python3 earlier on PATH may not have it
+PY3=/usr/bin/python3
+[ -x "$PY3" ] || PY3=python3
+
+# judge_ts_check FILE [ts_check.py options]: TR 101 290 style check (tests/live/ts_check.py)
+judge_ts_check() {
+    JUDGE_OUT=$(python3 "$LIVE_DIR/ts_check.py" "$@")
+}
+
+# judge_tsreport FILE: Debian tstools' `tsreport -b` reports no CC error, no DTS going back,
+# no PCR going back and no gap between PCRs over 0.1 s. tsreport always exits 0: its
+# faults are the lines starting with "###" or "!!!".
+judge_tsreport() {
+    JUDGE_OUT=$(tsreport -b "$1" 2>&1)
+    faults=$(echo "$JUDGE_OUT" | grep -E '^ *(###|!!!)')
+    gaps=$(echo "$JUDGE_OUT" | sed -n 's/.*Bad (>.1s) gaps: \([0-9]*\).*/\1/p')
+    if [ -n "$faults" ] || [ "${gaps:-x}" != 0 ]; then
+        JUDGE_OUT="$faults
+bad PCR gaps: ${gaps:-no PCR summary}"
+        return 1
+    fi
+    JUDGE_OUT=$(echo "$JUDGE_OUT" | grep -E 'PCRs found|DTS-last DTS|CC: first')
+}
+
+# judge_ffmpeg FILE: FFmpeg decodes every frame without a warning.
+judge_ffmpeg() {
+    JUDGE_OUT=$(ffmpeg -nostdin -v warning -i "$1" -f null - 2>&1)
+    [ -z "$JUDGE_OUT" ]
+}
+
+# VLC refuses to run as root: as root, run it as nobody with a home of its own.
+VLC_BAD='discontinuity|late picture|picture is too late|is called too late|Could not convert timestamp|Timestamp conversion failed|decoder error|decode_slice_header error|buffer deadlock|PCR.*(reset|jump)'
+vlc_as_user() { # LOG TIMEOUT ARGS...
+    log=$1 limit=$2
+    shift 2
+    vhome="$WORK/vlc-home"
+    mkdir -p "$vhome"
+    if [ "$(id -u)" = 0 ]; then
+        chown 65534 "$vhome"
+        HOME=$vhome timeout "$limit" setpriv --reuid=65534 --regid=65534 --clear-groups \
+            cvlc -vv --no-video-title-show --vout=dummy --aout=dummy --intf=dummy \
+            --no-interact "$@" > "$log" 2>&1
+    else
+        HOME=$vhome timeout "$limit" cvlc -vv --no-video-title-show --vout=dummy --aout=dummy \
+            --intf=dummy --no-interact "$@" > "$log" 2>&1
+    fi
+}
+
+# judge_vlc_log LOG: VLC played (it decoded video) without discontinuity or lateness messages.
+judge_vlc_log() {
+    JUDGE_OUT=$(grep -E -i "$VLC_BAD" "$1" | sed 's/^\[[0-9a-f]*\] //' | sort | uniq -c | head -20)
+    if ! grep -q 'avcodec decoder debug: codec (h264) started' "$1"; then
+        JUDGE_OUT="VLC decoded no video ($(grep -c . "$1") log lines)
+$JUDGE_OUT"
+        return 1
+    fi
+    [ -z "$JUDGE_OUT" ]
+}
+
+# judge_vlc_file FILE: VLC plays FILE to its end (real time) cleanly.
+judge_vlc_file() {
+    vdir="$WORK/vlc-files"
+    mkdir -p "$vdir"
+    chmod 755 "$WORK" "$vdir"
+    cp "$1" "$vdir/"
+    f="$vdir/$(basename "$1")"
+    chmod 644 "$f"
+    vlc_as_user "$f.vlc.log" 90 --play-and-exit "$f"
+    judge_vlc_log "$f.vlc.log"
+}
+
+# ts_report_value JSON KEY: a top-level number of ts_check.py's report
+ts_report_value() {
+    echo "$1" | python3 -c 'import json, sys; print(json.load(sys.stdin).get(sys.argv[1]))' "$2"
+}
+ts_violations() {
+    echo "$1" | python3 -c 'import json, sys; r = json.load(sys.stdin); print(" ".join(sorted(r["violations"])) or "none")'
+}
