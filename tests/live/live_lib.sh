@@ -82,3 +82,76 @@ ts_report_value() {
 ts_violations() {
     echo "$1" | python3 -c 'import json, sys; r = json.load(sys.stdin); print(" ".join(sorted(r["violations"])) or "none")'
 }
+
+# hlsjs_install: hls.js from npm into ~/.cache/vidpipe-npm (outside the tree), once
+HLSJS_DIR=${HLSJS_DIR:-$HOME/.cache/vidpipe-npm}
+hlsjs_install() {
+    [ -s "$HLSJS_DIR/node_modules/hls.js/dist/hls.min.js" ] && return 0
+    command -v npm >/dev/null 2>&1 || return 1
+    mkdir -p "$HLSJS_DIR"
+    (
+        flock 9
+        [ -s "$HLSJS_DIR/node_modules/hls.js/dist/hls.min.js" ] ||
+            timeout 300 npm install --prefix "$HLSJS_DIR" --no-audit --no-fund --silent hls.js@1 \
+                >/dev/null 2>&1
+    ) 9>"$HLSJS_DIR/.lock"
+    [ -s "$HLSJS_DIR/node_modules/hls.js/dist/hls.min.js" ]
+}
+
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# media_copy: tests/live/make_media.sh's media copied into $WORK/media (M), the config's
+# schedules starting now (a test rewrites it; the server caches into $WORK)
+media_copy() {
+    sh "$LIVE_DIR/make_media.sh" "$VP_MEDIA/live" || return 1
+    M="$WORK/media"
+    mkdir -p "$M"
+    cp "$VP_MEDIA/live"/*.mp4 "$VP_MEDIA/live"/*.json "$M/"
+    python3 - "$M/channels.json" <<'PY'
+import datetime, json, sys
+c = json.load(open(sys.argv[1]))
+now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+for ch in c["channels"]:
+    ch["start"] = now
+json.dump(c, open(sys.argv[1], "w"), indent=1)
+PY
+}
+
+# server_start CONFIG: `vidpipe channels CONFIG` on a free loopback port, cache in
+# $WORK/cache, stderr in $WORK/server.log; sets SERVER (pid) and BASE (http://HOST:PORT).
+# Returns 1 when it does not say "listening on http://HOST:PORT" within 20 s.
+server_start() {
+    port=$(free_port)
+    BASE="http://127.0.0.1:$port"
+    "$VIDPIPE" channels "$1" --listen "127.0.0.1:$port" --cache "$WORK/cache" \
+        2> "$WORK/server.log" &
+    SERVER=$!
+    for i in $(seq 200); do
+        grep -q "listening on $BASE" "$WORK/server.log" && return 0
+        kill -0 "$SERVER" 2>/dev/null || break
+        sleep 0.1
+    done
+    cat "$WORK/server.log"
+    kill "$SERVER" 2>/dev/null
+    return 1
+}
+
+# server_stop: SIGTERM; returns the server's exit code (124 when still running after 10 s,
+# then it is killed)
+server_stop() {
+    kill -TERM "$SERVER"
+    for i in $(seq 100); do kill -0 "$SERVER" 2>/dev/null || break; sleep 0.1; done
+    if kill -0 "$SERVER" 2>/dev/null; then
+        kill -KILL "$SERVER"
+        wait "$SERVER"
+        return 124
+    fi
+    wait "$SERVER"
+}
+
+# get PATH: body in $WORK/body, HTTP status in STATUS
+get() {
+    STATUS=$(curl -s -o "$WORK/body" -w '%{http_code}' --max-time 20 "$BASE$1")
+}
