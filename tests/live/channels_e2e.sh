@@ -288,6 +288,9 @@ echo "---"
 check
 judge_ts_check "$WORK/cap.ts" || fail "ts_check: $(ts_violations "$JUDGE_OUT"): $(echo "$JUDGE_OUT" | grep -A2 '"kind"' | head -12)"
 echo "ts_check: $(ts_violations "$JUDGE_OUT"); PCR max $(ts_report_value "$JUDGE_OUT" pcr_max_interval_ms) ms, PAT max $(ts_report_value "$JUDGE_OUT" pat_max_interval_ms) ms, PMT max $(ts_report_value "$JUDGE_OUT" pmt_max_interval_ms) ms, $(ts_report_value "$JUDGE_OUT" duration_s) s"
+first=$(echo "$JUDGE_OUT" | python3 -c 'import json, sys
+print([v.get("first_pes_idr") for v in json.load(sys.stdin)["pids"].values() if v["kind"] == "h264"])')
+assert_eq "$first" "[True]" "the capture (a new viewer's burst) starts on an IDR"
 ends=$(echo "$JUDGE_OUT" | python3 -c 'import json, sys
 p = json.load(sys.stdin)["pids"]
 v = [e for e in p.values() if e["kind"] == "h264"]

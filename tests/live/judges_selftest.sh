@@ -7,8 +7,8 @@
 #             normalised loud ad, episode resumed) as one continuous encode, keyframes at the
 #             boundaries, PCR every 20 ms and PAT/PMT every 50 ms
 #   default   FFmpeg's mpegts muxer at its defaults (VBR): PCRs 80 ms, PAT/PMT ~150 ms apart
-#   drop/disc/sync/crc/back/apause/late/pmt  one fault each (tests/live/ts_mangle.py), the
-#             timestamps going back by `cat good good` with the counters made continuous
+#   drop/disc/sync/crc/back/apause/late/pmt/hidesps  one fault each (tests/live/ts_mangle.py),
+#             the timestamps going back by `cat good good` with the counters made continuous
 #   loud/concat/offset  the loud ad not normalised, FFmpeg's concat demuxer (priming at
 #             every boundary), audio 12 ms late
 # Skipped (77) only when a judge's program is not installed.
@@ -96,6 +96,8 @@ $MG cat.ts back.ts renumber-cc
 $MG good.ts apause.ts drop-pes 257 3 4.5
 cat good.ts other_pids.ts > pmtcat.ts
 $MG pmtcat.ts pmt.ts renumber-cc
+$MG good.ts hidesps.ts hide-sps 256
+tail -c +$((188 * 1000 + 1)) good.ts > midgop.ts
 $MG short.ts short_drop.ts drop-packet 256
 cat short.ts short.ts > short_cat.ts
 $MG short_cat.ts short_back.ts renumber-cc
@@ -122,7 +124,8 @@ expect_judge pass good judge_ts_check good.ts
 echo "  good: PCR max $(ts_report_value "$JUDGE_OUT" pcr_max_interval_ms) ms, PAT max $(ts_report_value "$JUDGE_OUT" pat_max_interval_ms) ms"
 for case in default:pcr_interval default:pat_interval default:pmt_interval drop:cc_error \
     disc:discontinuity_indicator sync:sync_byte_error crc:crc_error back:dts_not_increasing \
-    back:pcr_not_increasing apause:pts_error late:pes_late pmt:pmt_changed; do
+    back:pcr_not_increasing apause:pts_error late:pes_late pmt:pmt_changed \
+    hidesps:idr_without_sps_pps; do
     name=${case%%:*} kind=${case#*:}
     expect_judge fail "$name" judge_ts_check "$name.ts"
     assert_contains "$(ts_violations "$JUDGE_OUT")" "$kind" "ts_check on $name finds $kind"
@@ -130,6 +133,14 @@ done
 # the back stream has continuous counters: only the timestamps are wrong
 judge_ts_check back.ts
 assert_not_contains "$(ts_violations "$JUDGE_OUT")" cc_error "ts_check on back: counters made continuous"
+# whether a capture starts on an IDR (a viewer's first picture at once)
+first_idr() {
+    judge_ts_check "$1"
+    echo "$JUDGE_OUT" | python3 -c 'import json, sys
+print([v.get("first_pes_idr") for v in json.load(sys.stdin)["pids"].values() if v["kind"] == "h264"])'
+}
+assert_eq "$(first_idr good.ts)" "[True]" "ts_check: good.ts starts on an IDR"
+assert_eq "$(first_idr midgop.ts)" "[False]" "ts_check: a capture cut mid-GOP does not"
 # where audio and video end (the e2e test compares them)
 judge_ts_check good.ts
 ends=$(echo "$JUDGE_OUT" | python3 -c 'import json, sys

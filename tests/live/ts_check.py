@@ -18,8 +18,10 @@ priorities, written for the channel tests (what every viewer of a channel must s
   2.1      transport_error_indicator
   2.3      PCR of the PCR PID at most --max-pcr-ms apart and increasing (27 MHz, with wrap)
   2.5      PTS of each PID at most --max-pts-ms apart
-  and      DTS (PTS without DTS) increasing per PID (33-bit wrap), and no PES arriving after
-           its DTS by the PCR (a decoder would underflow)
+  and      DTS (PTS without DTS) increasing per PID (33-bit wrap), no PES arriving after
+           its DTS by the PCR (a decoder would underflow), and every H.264 IDR with SPS and
+           PPS in its PES (a player may start there); per video PID: IDR count and whether
+           the first whole PES is an IDR (a viewer's first picture comes at once)
 
 Prints one JSON object (per PID: packets, PES count, first/last PTS and the last PES's
 PTS in seconds on one unwrapped timeline, so a test can compare where audio and video end)
@@ -234,8 +236,38 @@ class Checker:
         elif p in self.pmt_pids:
             if pusi:
                 self.on_pmt(p, payload, idx)
-        elif pusi and p in self.es:
-            self.on_pes(p, st, payload, idx)
+        elif p in self.es:
+            if self.es[p] == 0x1B:
+                self.h264_payload(p, st, payload, pusi, idx)
+            if pusi:
+                self.on_pes(p, st, payload, idx)
+
+    def h264_payload(self, p, st, payload, pusi, idx):
+        """collects each H.264 PES; at its end, checks an IDR carries SPS and PPS"""
+        if pusi:
+            self.h264_access_unit(p, st)
+            st["au"], st["au_idx"] = bytearray(payload), idx
+        elif "au" in st:
+            st["au"] += payload
+
+    def h264_access_unit(self, p, st):
+        au = st.pop("au", None)
+        if au is None or len(au) < 9 or au[:3] != b"\x00\x00\x01":
+            return
+        es = bytes(au[9 + au[8]:])
+        types = set()
+        i = es.find(b"\x00\x00\x01")
+        while i != -1 and i + 3 < len(es):
+            types.add(es[i + 3] & 0x1F)
+            i = es.find(b"\x00\x00\x01", i + 3)
+        st["aus"] = st.get("aus", 0) + 1
+        if 5 in types:
+            st["idrs"] = st.get("idrs", 0) + 1
+            if not {7, 8} <= types:
+                self.violation("idr_without_sps_pps", st["au_idx"],
+                               "PID %d: IDR without SPS/PPS in its PES" % p)
+        if st["aus"] == 1:
+            st["first_au_idr"] = 5 in types
 
     def on_pcr(self, p, pcr, idx):
         lst = self.pcrs.setdefault(p, [])
@@ -262,6 +294,9 @@ class Checker:
         return t0 + (t1 - t0) * (idx - i0) / (i1 - i0)
 
     def finish(self):
+        for p, st in self.pids.items():
+            if self.es.get(p) == 0x1B:
+                self.h264_access_unit(p, st)
         if self.pat is None:
             self.violation("pat_error", None, "no PAT")
         if not self.pmt:
@@ -312,6 +347,9 @@ class Checker:
                  0x04: "mp2", 0x81: "ac3", 0x06: "private"}.get(self.es.get(p), "other") \
                 if p in self.es else "null" if p == 0x1FFF else "unlisted"
             e = {"kind": kind, "packets": st["packets"], "pes": st["pes"]}
+            if "aus" in st:
+                e["idrs"] = st.get("idrs", 0)
+                e["first_pes_idr"] = st.get("first_au_idr", False)
             if st["pts_first"] is not None:
                 e["first_pts"] = st["pts_first"]
                 e["last_pts"] = st["pts_last"]

@@ -8,6 +8,9 @@ tests/live/judges_selftest.sh can show each judge fails on it.
                        500th on that has an adaptation field (CC kept)
   sync                 overwrite the sync byte of packet 700
   pat-crc              flip a bit in the 3rd PAT's section (its CRC no longer matches)
+  hide-sps PID         in every IDR's first packet of PID but the first IDR's, turn the
+                       SPS and PPS NAL headers into filler data (type 12): same bytes, but
+                       a player that starts at a later IDR has no parameter sets
   renumber-cc          rewrite every PID's continuity counters to run without a jump (for
                        `cat a.ts b.ts`: then only the timestamps go back)
   drop-pes PID T0 T1   remove PID's PES packets whose PTS is T0..T1 seconds after its first,
@@ -72,6 +75,26 @@ def main():
     elif op == "pat-crc":
         p = pkts[nth_of_pid(pkts, 0, 2)]
         p[4 + 1 + p[4] + 9] ^= 0x01
+    elif op == "hide-sps":
+        pid, first = int(args[0]), True
+        for p in pkts:
+            if pid_of(p) != pid or not p[1] & 0x40:
+                continue
+            pos = 5 + p[4] if p[3] & 0x20 else 4
+            es = pos + 9 + p[pos + 8]
+            nals = []
+            i = p.find(b"\x00\x00\x01", es)
+            while i != -1 and i + 3 < TS:
+                nals.append(i + 3)
+                i = p.find(b"\x00\x00\x01", i + 3)
+            if not any(p[k] & 0x1F == 5 for k in nals) and not any(p[k] & 0x1F == 7 for k in nals):
+                continue
+            if first:
+                first = False
+                continue
+            for k in nals:
+                if p[k] & 0x1F in (7, 8):
+                    p[k] = (p[k] & 0xE0) | 12
     elif op == "renumber-cc":
         renumber(pkts)
     elif op == "drop-pes":
