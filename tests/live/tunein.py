@@ -10,12 +10,12 @@ access unit (its PES ends where the next video PES starts) have been received. P
 JSON line: every run's time in ms and their median; exits 1 when a run gets no picture."""
 import json
 import shlex
-import socket
 import statistics
 import subprocess
 import sys
 import time
-import urllib.parse
+
+import httpstream
 
 
 class TuneIn:
@@ -85,27 +85,18 @@ class TuneIn:
 
 
 def run_url(url, timeout):
-    u = urllib.parse.urlsplit(url)
     t0 = time.monotonic()
-    s = socket.create_connection((u.hostname, u.port or 80), timeout=timeout)
-    path = u.path + ("?" + u.query if u.query else "")
-    s.sendall(("GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n" % (path, u.netloc)).encode())
+    s, body = httpstream.connect(url, timeout)
     t = TuneIn()
-    head = b""
     try:
         while time.monotonic() - t0 < timeout:
             d = s.recv(65536)
             if not d:
                 break
-            if head is not None:
-                head += d
-                k = head.find(b"\r\n\r\n")
-                if k < 0:
-                    continue
-                status = head.split(b"\r\n", 1)[0]
-                if b" 200" not in status:
-                    raise SystemExit("tunein: %s: %s" % (url, status.decode(errors="replace")))
-                d, head = head[k + 4:], None
+            try:
+                d = body.feed(d)
+            except httpstream.HttpError as e:
+                raise SystemExit("tunein: %s" % e)
             if t.feed(d):
                 return time.monotonic() - t0
     finally:
