@@ -122,10 +122,10 @@ get /iptv/xmltv.xml
 assert_eq "$STATUS" 200 "GET /iptv/xmltv.xml"
 cp "$WORK/body" "$WORK/xmltv.xml"
 check
-guide=$(python3 - "$WORK/channels.m3u" "$WORK/xmltv.xml" "$BASE" <<'PY'
-import datetime, re, sys
+guide=$(python3 - "$WORK/channels.m3u" "$WORK/xmltv.xml" "$BASE" "$WORK/sched1.json" <<'PY'
+import datetime, json, re, sys
 import xml.etree.ElementTree as ET
-m3u, xmltv, base = sys.argv[1:4]
+m3u, xmltv, base, sched = sys.argv[1:5]
 bad = []
 lines = [l.strip() for l in open(m3u, encoding="utf-8") if l.strip()]
 if not lines or not lines[0].startswith("#EXTM3U"):
@@ -176,6 +176,25 @@ for cid in sorted(ids):
         bad.append("XMLTV %s: covers %.0f s .. %.0f s from now, not the next 24 h" %
                    (cid, progs[0][0] - now, progs[-1][1] - now))
     summary.append("%s: %d programmes, %.1f h" % (cid, len(progs), (progs[-1][1] - progs[0][0]) / 3600))
+    if chans[cid][0] != "1":
+        continue
+    # channel 1's guide against its schedule API: every programme starts where a schedule
+    # item starts (XMLTV has whole seconds), and the ad breaks are programmes of their own
+    items = json.load(open(sched))["items"]
+    iso = lambda x: datetime.datetime.fromisoformat(x.replace("Z", "+00:00")).timestamp()
+    starts = [(iso(i["start"]), i["kind"]) for i in items]
+    lo, hi = starts[0][0], iso(items[-1]["stop"])
+    inside = [p for p in progs if lo <= p[0] < hi - 1]
+    odd = [p for p in inside if min(abs(p[0] - a) for a, _ in starts) > 1.0]
+    if odd:
+        bad.append("XMLTV %s: %d programmes start where no schedule item starts (first %r)" %
+                   (cid, len(odd), odd[0][2]))
+    ad_starts = [a for a, k in starts if k == "ad"]
+    breaks = [p for p in inside if any(abs(p[0] - a) <= 1.0 for a in ad_starts)]
+    if ad_starts and not breaks:
+        bad.append("XMLTV %s: no programme for an ad break" % cid)
+    summary.append("ch1 against the schedule: %d programmes in %.0f s, %d of them ad breaks" %
+                   (len(inside), hi - lo, len(breaks)))
 print("; ".join(summary))
 for b in bad[:10]:
     print("BAD: " + b)
