@@ -302,6 +302,14 @@ def main():
         else:
             s_txt = "%.1f" % s
         v_txt = "%.1f" % v if v is not None else "not built"
+        if vid.get(n):
+            # every viewer must have got the stream at the 1-viewer rate (10 % slack)
+            rate1 = med([r["bytes_median"] for r in vid[min(vid)]])
+            slow = med([r["bytes_min"] for r in vid[n]])
+            lost = med([r["ended_early"] + r["failed_connects"] for r in vid[n]])
+            if slow < 0.9 * rate1 or lost:
+                v_txt += " (viewers starved: slowest got %.0f%% of one viewer's bytes, %d lost)" % (
+                    100.0 * slow / rate1 if rate1 else 0, lost)
         ratio = "%.0fx" % (s / v) if s is not None and v else "-"
         print("| %d | %s | %s | %s |" % (n, s_txt, v_txt, ratio))
     s1 = cell(seed.get(1), "cpu")
