@@ -14,6 +14,9 @@ PKGS="$PKGS libevent-dev"
 # /usr/bin/time: peak memory of vidpipe batch in tests/cli/cli_batch_resume.sh
 PKGS="$PKGS time"
 # Peers the benchmarks compare with; optional for building and testing.
+# tstools (tsreport) and VLC judge the channel streams in tests/live/; nodejs and npm fetch
+# hls.js for the HLS test (into ~/.cache/vidpipe-npm)
+PKGS="$PKGS tstools vlc-bin vlc-plugin-base nodejs npm"
 BENCH_PKGS="mkvtoolnix hyperfine python3-opencv bc"
 
 want="$PKGS"
