@@ -121,15 +121,16 @@ void chs_api_channel(ChServer *s, struct evhttp_request *req, const int64_t *arg
     if (next.kind < 0) {
         json_object_set_new(o, "next_break", json_null());
     } else {
-        /* "at" and "cut_at" as VpBreakPoint has them: seconds into the episode's file (the
-         * configured point, and the keyframe playout cuts at); "starts_at": when */
+        /* "at": when the break starts (a time, as every time here); "cut_at": where in
+         * the episode's file playout cuts (the keyframe at or before "break_point", the
+         * configured point), in seconds as every position here */
         json_t *jb = json_object();
         vpi_json_set_text(jb, "title", next.title);
         vpi_json_set_text(jb, "file", next.file);
-        json_object_set_new(jb, "at", next.break_at >= 0 ? json_real(next.break_at)
-                                                        : json_real(next.to));
+        json_object_set_new(jb, "at", time_value(next.stop_us));
         json_object_set_new(jb, "cut_at", json_real(next.to));
-        json_object_set_new(jb, "starts_at", time_value(next.stop_us));
+        json_object_set_new(jb, "break_point", next.break_at >= 0 ? json_real(next.break_at)
+                                                                  : json_real(next.to));
         json_object_set_new(o, "next_break", jb);
     }
     chs_reply_json(req, 200, o);

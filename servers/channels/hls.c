@@ -20,6 +20,7 @@
 
 struct ChsWait {
     ChServer *s;
+    ChsTry attempt;          /* answers the request: 1 when it did */
     ChsWait *prev, *next;
     struct evhttp_request *req;
     struct event *timer;
@@ -81,18 +82,15 @@ static void on_retry(evutil_socket_t fd, short what, void *arg)
     ChsWait *w = arg;
     (void)fd;
     (void)what;
-    if (try_playlist(w->s, w->req, w->channel, vpi_now_us() >= w->deadline))
+    if (w->attempt(w->s, w->req, w->channel, vpi_now_us() >= w->deadline))
         free_wait(w);
 }
 
-void chs_hls_playlist(ChServer *s, struct evhttp_request *req, const int64_t *args)
+/* Answer @p req by @p attempt now, or keep trying every 100 ms for up to 10 s (the last try
+ * answers whatever happens). */
+void chs_wait_for(ChServer *s, struct evhttp_request *req, int channel, ChsTry attempt)
 {
-    int channel = chs_channel_arg(args[0]);
-    if (channel < 0) {
-        chs_reply_error(req, 404, "no channel %lld", (long long)args[0]);
-        return;
-    }
-    if (try_playlist(s, req, channel, 0))
+    if (attempt(s, req, channel, 0))
         return;
     ChsWait *w = calloc(1, sizeof(*w));
     struct timeval tv = { 0, CHS_HLS_RETRY_US };
@@ -101,10 +99,11 @@ void chs_hls_playlist(ChServer *s, struct evhttp_request *req, const int64_t *ar
         if (w && w->timer)
             event_free(w->timer);
         free(w);
-        reply_not_ready(req, channel);
+        attempt(s, req, channel, 1);
         return;
     }
     w->s = s;
+    w->attempt = attempt;
     w->req = req;
     w->channel = channel;
     w->deadline = vpi_now_us() + CHS_HLS_WAIT_US;
@@ -118,6 +117,16 @@ void chs_hls_playlist(ChServer *s, struct evhttp_request *req, const int64_t *ar
     struct evhttp_connection *c = evhttp_request_get_connection(req);
     if (c)
         bufferevent_disable(evhttp_connection_get_bufferevent(c), EV_READ);
+}
+
+void chs_hls_playlist(ChServer *s, struct evhttp_request *req, const int64_t *args)
+{
+    int channel = chs_channel_arg(args[0]);
+    if (channel < 0) {
+        chs_reply_error(req, 404, "no channel %lld", (long long)args[0]);
+        return;
+    }
+    chs_wait_for(s, req, channel, try_playlist);
 }
 
 void chs_hls_stop_all(ChServer *s)

@@ -25,7 +25,12 @@
 /* A viewer pulls chunks from its ring only while less than this waits in its socket's
  * output buffer: the rest of the backlog stays in the ring (shared by every viewer), where
  * a viewer that cannot keep up falls out (VP_ERR_BEHIND) instead of growing our memory. */
-#define CHS_WATERMARK (1 << 20)
+#define CHS_WATERMARK (256 << 10)
+/* A viewer socket's kernel send buffer (Linux doubles it): without a cap the kernel takes
+ * up to tcp_wmem's maximum (4 MiB, about 100 s of a 300 kb/s channel) before a client that
+ * reads nothing blocks our writes, so it would hold that much memory and fall behind the
+ * ring only after minutes. 128 KiB is 0.5 s at 2 Mb/s, enough for a reader on a LAN. */
+#define CHS_SNDBUF (128 << 10)
 /* Seconds after which idle keep-alive connections and clients that stall mid-request are
  * closed. */
 #define CHS_IDLE_TIMEOUT 60
@@ -40,9 +45,13 @@ typedef struct ChsStats {
 
 typedef struct ChsViewer ChsViewer;
 typedef struct ChsWait ChsWait;
+typedef struct ChServer ChServer;
+/* One attempt at answering a request for @p channel: 1 when it was answered (or failed for
+ * good), 0 to try again; @p last: answer whatever happens (hls.c, chs_wait_for). */
+typedef int (*ChsTry)(ChServer *s, struct evhttp_request *req, int channel, int last);
 typedef struct ChsAdsJob ChsAdsJob;
 
-typedef struct ChServer {
+struct ChServer {
     ChsOpts o;
     VpChannels *ch;
     struct event_base *base;
@@ -59,7 +68,7 @@ typedef struct ChServer {
     ChsAdsJob *jobs;         /* ad-list updates in progress (api.c) */
     ChsStats *stats;
     int nb_stats, cap_stats;
-} ChServer;
+};
 
 /* A route's handler; @p args are the numbers its path holds ("/api/channels/#/ads"). */
 typedef void (*ChsHandler)(ChServer *s, struct evhttp_request *req, const int64_t *args);
@@ -97,6 +106,9 @@ void chs_stop_progress(ChServer *s);
 /* ---- stream.c ---------------------------------------------------------------------------- */
 
 void chs_stream_open(ChServer *s, struct evhttp_request *req, const int64_t *args);
+/* Requests for a channel that is not on air yet (ingest running, first segments not made)
+ * wait for it rather than fail: retried every 100 ms for up to 10 s. */
+void chs_wait_for(ChServer *s, struct evhttp_request *req, int channel, ChsTry attempt);
 /* Stop: end every stream (the last chunk is sent, then the terminating empty chunk). */
 void chs_stream_stop_all(ChServer *s);
 /* Streams still being finished (or open). */

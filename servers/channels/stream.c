@@ -6,6 +6,7 @@
  * (evbuffer_add_reference), releasing each chunk once it is written. A viewer costs a
  * socket, an event and the references it holds: no thread and no copy. */
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <string.h>
 
 #include <event2/buffer.h>
@@ -121,6 +122,12 @@ static void end_viewer(ChsViewer *vw, int how, const char *why)
         free_viewer(vw);
         return;
     }
+    if (how == END_DROPPED) {
+        /* A viewer too slow for the ring would take as long to drain its last bytes:
+         * close at once (the write then fails and libevent closes the connection, which
+         * frees the viewer through on_close). */
+        shutdown(bufferevent_getfd(evhttp_connection_get_bufferevent(vw->evcon)), SHUT_RDWR);
+    }
     vw->state = VIEWER_FLUSHING;
     evhttp_request_set_on_complete_cb(vw->req, on_complete, vw);
     /* may complete (and free vw) at once for an HTTP/1.0 client with nothing pending */
@@ -212,21 +219,28 @@ static void on_close(struct evhttp_connection *c, void *arg)
         free_viewer(vw);    /* libevent frees the finished request with the connection */
 }
 
+static int try_stream(ChServer *s, struct evhttp_request *req, int number, int last);
+
 void chs_stream_open(ChServer *s, struct evhttp_request *req, const int64_t *args)
 {
     int number = chs_channel_arg(args[0]);
-    ChsViewer *vw = NULL;
-    int r;
-
+    if (number < 0 || vp_channels_find(s->ch, number) < 0) {
+        chs_reply_error(req, 404, "no channel %lld", (long long)args[0]);
+        return;
+    }
     if (evhttp_request_get_command(req) == EVHTTP_REQ_HEAD) {
-        if (number < 0 || vp_channels_find(s->ch, number) < 0) {
-            chs_reply_error(req, 404, "no channel %lld", (long long)args[0]);
-            return;
-        }
         chs_media_headers(req, "video/mp2t");
         evhttp_send_reply(req, 200, "OK", NULL);
         return;
     }
+    chs_wait_for(s, req, number, try_stream);
+}
+
+/* One attempt at starting a viewer (chs_wait_for): a channel still ingesting is waited for. */
+static int try_stream(ChServer *s, struct evhttp_request *req, int number, int last)
+{
+    ChsViewer *vw = NULL;
+    int r;
     if (!(vw = calloc(1, sizeof(*vw))) ||
         !(vw->wake = event_new(s->base, -1, 0, on_wake, vw)) || !(vw->out = evbuffer_new())) {
         r = AVERROR(ENOMEM);
@@ -237,7 +251,13 @@ void chs_stream_open(ChServer *s, struct evhttp_request *req, const int64_t *arg
     vw->channel = number;
     vw->opened_us = vpi_now_us();
     chs_peer(req, vw->client, sizeof(vw->client));
-    r = number < 0 ? AVERROR(ENOENT) : vp_viewer_open(s->ch, number, on_notify, vw, &vw->v);
+    r = vp_viewer_open(s->ch, number, on_notify, vw, &vw->v);
+    if (r == AVERROR(EAGAIN) && !last) {
+        event_free(vw->wake);
+        evbuffer_free(vw->out);
+        free(vw);
+        return 0;
+    }
     if (r < 0)
         goto fail;
 
@@ -249,7 +269,10 @@ void chs_stream_open(ChServer *s, struct evhttp_request *req, const int64_t *arg
     /* The request is read: the connection only watches for the client closing, so no read
      * timeout; a client that stops reading is caught by the write timeout. */
     struct timeval wt = { CHS_WRITE_TIMEOUT, 0 };
-    bufferevent_set_timeouts(evhttp_connection_get_bufferevent(vw->evcon), NULL, &wt);
+    struct bufferevent *bev = evhttp_connection_get_bufferevent(vw->evcon);
+    bufferevent_set_timeouts(bev, NULL, &wt);
+    int sndbuf = CHS_SNDBUF;
+    setsockopt(bufferevent_getfd(bev), SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
     link_viewer(s, vw);
     ChsStats *st = chs_stats(s, number);
     if (st)
@@ -258,7 +281,7 @@ void chs_stream_open(ChServer *s, struct evhttp_request *req, const int64_t *arg
                                                vw->client),
               "channel %d: viewer %s connected", number, vw->client);
     pump(vw);
-    return;
+    return 1;
 
 fail:
     if (vw) {
@@ -269,13 +292,14 @@ fail:
         free(vw);
     }
     if (r == AVERROR(ENOENT)) {
-        chs_reply_error(req, 404, "no channel %lld", (long long)args[0]);
+        chs_reply_error(req, 404, "no channel %d", number);
     } else if (r == AVERROR(EAGAIN)) {
         evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", "1");
         chs_reply_error(req, 503, "channel %d is not on air yet", number);
     } else {
         chs_reply_error(req, 500, "channel %d: %s", number, vp_strerror(r));
     }
+    return 1;
 }
 
 void chs_stream_stop_all(ChServer *s)

@@ -146,7 +146,12 @@ def main():
         return float(np.max(c / np.maximum(norm, 1e-12)))
 
     # The mapping wall -> PTS: P_k = start_k - w0. Try every keyframe as every item's start.
+    # The schedule answers reach far past the capture (an hour): only items that can lie in
+    # it (the first answer was taken as the capture started) are tried, else the search
+    # grows with the square of the schedule.
     origin = items[0].start
+    span = v_last - v_first
+    items = [it for it in items if it.start <= origin + span + 30]
     best = (-1e9, None, 0)
     tried = set()
     for k, it in enumerate(items):
@@ -181,9 +186,22 @@ def main():
         print("seams: the capture's audio does not match the schedule (best correlation %.2f)"
               % best[2])
         return 1
+    # Each item starts at the keyframe nearest its scheduled time: the producer moves an
+    # item's video by up to half an AAC frame (10.7 ms at 48 kHz) so its audio lands on the
+    # stream's 1024-sample grid (docs/channels.md), and audio is measured against the
+    # pictures, not against the guide.
     for it in items:
         it.P = it.start - origin - w0
-        it.Q = it.stop - origin - w0
+        if len(keys):
+            k = keys[np.argmin(np.abs(keys - it.P))]
+            if abs(k - it.P) <= 0.025:
+                it.P = float(k)
+    for i, it in enumerate(items):
+        nxt = items[i + 1] if i + 1 < len(items) else None
+        if nxt is not None and abs(nxt.start - it.stop) < 1e-3:
+            it.Q = nxt.P
+        else:
+            it.Q = it.stop - origin - w0
 
     def fit(it, t0, t1):
         """lag (samples) and gain at the best lag of item it over [t0, t1)"""
