@@ -20,5 +20,6 @@
 #include "audio.h"
 #include "cleanup.h"
 #include "options.h"
+#include "channels.h"
 
 #endif /* VIDPIPE_VIDPIPE_H */
