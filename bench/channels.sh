@@ -10,7 +10,9 @@
 # after WARMUP s) at 1, 10, 100 and 500 viewers of one channel (the seed stops at the first
 # step where its slowest transcode falls below 0.95x real time: more only thrash), viewers
 # per core, CPU and RSS for CHANNELS channels with one viewer each, and tune-in time
-# (tests/live/tunein.py: connect or start to PAT + PMT + one whole IDR) for both. Medians of
+# (tests/live/tunein.py: connect or start to PAT + PMT + one whole IDR) for both (vidpipe:
+# with the channel's producer running, and for the first viewer of an idle on-demand
+# channel, whose producer starts then). Medians of
 # RUNS runs; the load average is printed (the machine is shared). Viewers of vidpipe are one
 # selector-based client process (bench/channels_viewers.py), which also checks each viewer
 # got the stream at full rate; the seed's viewers cost it a transcode each whatever reads it.

@@ -167,18 +167,22 @@ class Server:
             raise SystemExit("bench: vidpipe channels not listening after 120 s")
 
     def on_air(self, n, timeout=300):
-        """wait until every channel 1..n answers its API (ingest done)"""
+        """wait until every channel 1..n is on air (ingest done): its API says what plays
+        "now" (null while the channel is still ingesting)"""
         import urllib.request
         end = time.monotonic() + timeout
         for ch in range(1, n + 1):
             while True:
                 try:
-                    urllib.request.urlopen("%s/api/channels/%d" % (self.base, ch), timeout=5).read()
-                    break
-                except Exception:
-                    if time.monotonic() > end:
-                        raise SystemExit("bench: channel %d not on air after %d s" % (ch, timeout))
-                    time.sleep(0.5)
+                    with urllib.request.urlopen("%s/api/channels/%d" % (self.base, ch),
+                                                timeout=5) as r:
+                        if json.load(r).get("now"):
+                            break
+                except (OSError, ValueError):
+                    pass
+                if time.monotonic() > end:
+                    raise SystemExit("bench: channel %d not on air after %d s" % (ch, timeout))
+                time.sleep(0.5)
 
     def stop(self):
         self.proc.send_signal(signal.SIGTERM)
@@ -251,6 +255,11 @@ def main():
             srv = Server(vidpipe, cfg1, work)
             try:
                 srv.on_air(1)
+                # the first viewer of an idle on-demand channel: its producer starts now
+                t = tunein([srv.base + "/iptv/channel/1.ts", "--runs", "1"])
+                print("vidpipe tune-in, producer idle: %s ms" % t, flush=True)
+                res.setdefault("vid_cold", []).append(t)
+                time.sleep(1)
                 for n in VIEWERS:
                     r = vidpipe_step(srv, [srv.base + "/iptv/channel/1.ts"] * n)
                     vid.setdefault(n, []).append(r)
@@ -271,8 +280,11 @@ def main():
                 r = vidpipe_step(srv, ["%s/iptv/channel/%d.ts" % (srv.base, c)
                                        for c in range(1, CHANNELS + 1)])
                 vid50.append(r)
-                print("vidpipe %d channels x 1 viewer: CPU %6.1f %%, RSS %7.1f MB, ended early %d" %
-                      (CHANNELS, r["cpu"], r["rss_mb"], r["ended_early"]), flush=True)
+                print("vidpipe %d channels x 1 viewer: CPU %6.1f %%, RSS %7.1f MB, per viewer "
+                      "%.0f..%.0f kB/s, ended early %d, failed %d" %
+                      (CHANNELS, r["cpu"], r["rss_mb"], r["bytes_min"] / 1024 / r["seconds"],
+                       r["bytes_median"] / 1024 / r["seconds"], r["ended_early"],
+                       r["failed_connects"]), flush=True)
             finally:
                 srv.stop()
         vid_tune = med(res.get("vid_tunes", []))
@@ -322,17 +334,28 @@ def main():
           ("%.1f" % seed_vpc if seed_vpc else "-", seed_max_rt, CORES,
            "%.0f" % vid_vpc if vid_vpc else "not built", vmax))
     if vid50:
-        print("%d channels x 1 viewer: vidpipe CPU %.1f %%, RSS %.1f MB; seed: %d transcodes "
+        # every channel's viewer must have got its stream at the 1-viewer rate (10 % slack)
+        starved = ""
+        rate1 = med([r["bytes_median"] for r in vid[min(vid)]]) if vid else None
+        slow = med([r["bytes_min"] for r in vid50])
+        lost = med([r["ended_early"] + r["failed_connects"] for r in vid50])
+        if rate1 and (slow < 0.9 * rate1 or lost):
+            starved = " (viewers starved: slowest got %.0f%% of one viewer's bytes, %d lost)" % (
+                100.0 * slow / rate1, lost)
+        print("%d channels x 1 viewer: vidpipe CPU %.1f %%, RSS %.1f MB%s; seed: %d transcodes "
               "(real time up to %d here)" % (CHANNELS, med([r["cpu"] for r in vid50]),
-                                             med([r["rss_mb"] for r in vid50]), CHANNELS,
-                                             seed_max_rt))
+                                             med([r["rss_mb"] for r in vid50]), starved,
+                                             CHANNELS, seed_max_rt))
     else:
         s_rss = cell(seed.get(1), "rss_mb")
         print("%d channels x 1 viewer: vidpipe not built; seed RSS %.1f MB per transcode" %
               (CHANNELS, s_rss or 0))
-    print("tune-in (connect to PAT + PMT + a whole IDR, median): seed %s, vidpipe %s%s" %
+    vid_cold = med(res.get("vid_cold", []))
+    print("tune-in (connect to PAT + PMT + a whole IDR, median): seed %s, vidpipe %s%s; "
+          "vidpipe when the channel's producer is idle (on demand, first viewer) %s" %
           ("%.0f ms" % seed_tune if seed_tune else "-", "%.0f ms" % vid_tune if vid_tune else "not built",
-           " (%.0fx)" % (seed_tune / vid_tune) if seed_tune and vid_tune else ""))
+           " (%.0fx)" % (seed_tune / vid_tune) if seed_tune and vid_tune else "",
+           "%.0f ms" % vid_cold if vid_cold else "-"))
 
 
 if __name__ == "__main__":

@@ -1,26 +1,33 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: LGPL-2.1-or-later
-"""hls_js_play.py URL [--seconds N] [--work DIR] [--proxy]: plays a live HLS URL with hls.js
-in headless Chromium for N seconds after playback starts and prints one JSON object:
+"""hls_js_play.py URL [--seconds N] [--fps F] [--work DIR] [--hlsjs DIR] [--proxy]: plays a
+live HLS URL with hls.js in headless Chromium for N seconds after playback starts, judges
+what a viewer saw and prints one JSON object:
 
   {"started", "startup_s", "frames" (presented, by requestVideoFrameCallback's counter),
    "wall_s", "media_advance_s", "waiting" (events after start), "waiting_at", "errors"
    (hls.js and <video> errors, "fatal ..." first), "fatal", "dropped", "fragments",
    "discontinuities" (hls.js's cc values seen), "playlist_reloads", "live_latency_s",
-   "hls_version", "src", "seconds"}
+   "longest_frame_gap_ms", "start_date", "end_date" (the EXT-X-PROGRAM-DATE-TIME of the
+   first and last position played, so a caller can count the schedule boundaries played),
+   "events", "hls_version", "src", "seconds", "expected_frames", "violations", "ok"}
+
+The verdict: playback started, no fatal error, no `waiting` after the start, the media time
+played within 10 % of the wall time, and the frames presented within -10 %/+5 % of wall
+time x F (default 25). Exit 0 when clean, 1 with the reasons in "violations", 77 when
+Chromium or hls.js is not available (meson's "skipped").
 
 The page (tests/live/hls_player.html) and hls.min.js are served from a local origin, so the
 stream is fetched cross-origin as a web player on another site would (the server must send
 Access-Control-Allow-Origin); --proxy fetches it through the local origin instead, for
 servers without CORS (python3 -m http.server).
 
-hls.js comes from npm, installed once outside the tree: $VP_NPM_DIR or ~/.cache/vidpipe-npm
-(`npm install --prefix DIR hls.js`). Exit 0 when playback started without a fatal error,
-1 otherwise, 77 when Chromium or hls.js is not available (meson's "skipped").
+hls.js comes from npm, installed once outside the tree: --hlsjs DIR, else $VP_NPM_DIR, else
+~/.cache/vidpipe-npm (`npm install --prefix DIR hls.js@1`).
 
 --self-test: plays a live HLS that FFmpeg makes here (ffmpeg -re testsrc, -f hls with
-delete_segments) and requires a start, no `waiting` after it, no error, and about
-seconds x 25 frames presented: the helper checked against a known-good stream."""
+delete_segments) and requires the verdict above: the helper checked against a known-good
+stream. --window-test TEST_LIVE_HLS: the channels' HLS window fed real MPEG-TS (below)."""
 import argparse
 import glob
 import http.server
@@ -39,28 +46,28 @@ import urllib.request
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def find_hls_js():
-    d = os.environ.get("VP_NPM_DIR") or os.path.expanduser("~/.cache/vidpipe-npm")
+def find_hls_js(d=None):
+    d = d or os.environ.get("VP_NPM_DIR") or os.path.expanduser("~/.cache/vidpipe-npm")
     js = os.path.join(d, "node_modules", "hls.js", "dist", "hls.min.js")
     if not os.path.exists(js):
         if not shutil.which("npm"):
             return None, "npm is not installed"
         os.makedirs(d, exist_ok=True)
         p = subprocess.run(["npm", "install", "--prefix", d, "--no-audit", "--no-fund",
-                            "hls.js"], capture_output=True, text=True, timeout=120)
+                            "hls.js@1"], capture_output=True, text=True, timeout=120)
         if p.returncode or not os.path.exists(js):
             return None, "npm install hls.js failed: " + (p.stderr.strip().splitlines()
                                                           or ["?"])[-1]
     return js, None
 
 
-def play(url, seconds, work=None, proxy=False, serve_dir=None):
+def play(url, seconds, work=None, proxy=False, serve_dir=None, hlsjs=None):
     """Play @url (or, with serve_dir, "/live/<url>" served from that folder on the page's
     own origin) for @seconds; returns (result dict, exit code)."""
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if not chromium:
         return {"skipped": "chromium is not installed"}, 77
-    hls_js, why = find_hls_js()
+    hls_js, why = find_hls_js(hlsjs)
     if not hls_js:
         return {"skipped": why}, 77
 
@@ -134,7 +141,8 @@ def play(url, seconds, work=None, proxy=False, serve_dir=None):
     browser = subprocess.Popen(
         [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
          "--no-first-run", "--disable-background-networking", "--disable-component-update",
-         "--disable-sync", "--mute-audio", "--user-data-dir=" + os.path.join(work, "profile"),
+         "--disable-sync", "--mute-audio", "--disable-background-timer-throttling",
+         "--disable-renderer-backgrounding", "--user-data-dir=" + os.path.join(work, "profile"),
          "--autoplay-policy=no-user-gesture-required", "--remote-debugging-port=0", page],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     finished = done.wait(seconds + 60)
@@ -148,6 +156,42 @@ def play(url, seconds, work=None, proxy=False, serve_dir=None):
                   "errors": ["no report from the page within %.0f s" % (seconds + 60)]}
     result["src"] = url
     return result, 0 if result.get("started") and not result.get("fatal") else 1
+
+
+def judge(result, fps):
+    """The faults a viewer would have seen in @result (see the module's doc)."""
+    faults = []
+    if not result.get("started"):
+        faults.append("never started playing: %s" % (result.get("errors") or "no reason"))
+        return faults
+    if result.get("fatal"):
+        faults.append("fatal error: %s" % result.get("errors"))
+    if result.get("waiting"):
+        faults.append("%d `waiting` after the start (a stall) at media time %s"
+                      % (result["waiting"], result.get("waiting_at")))
+    wall, played = result.get("wall_s", 0), result.get("media_advance_s", 0)
+    if wall and abs(played - wall) > 0.1 * wall:
+        faults.append("played %.2f s of media in %.2f s" % (played, wall))
+    want = wall * fps
+    result["expected_frames"] = round(want)
+    if not 0.9 * want <= result.get("frames", 0) <= 1.05 * want + 2:
+        faults.append("%d frames presented in %.1f s, want about %.0f (%g fps)"
+                      % (result.get("frames", 0), wall, want, fps))
+    return faults
+
+
+def verdict(result, code, fps, faults=(), what="hls.js"):
+    """Adds the judgement to @result, prints it as JSON; the exit code."""
+    if code == 77:
+        print(json.dumps(result, indent=1, sort_keys=True))
+        return 77
+    faults = judge(result, fps) + list(faults)
+    result["violations"] = faults
+    result["ok"] = not faults
+    print(json.dumps(result, indent=1, sort_keys=True))
+    for f in faults:
+        print("%s: %s" % (what, f), file=sys.stderr)
+    return 1 if faults else 0
 
 
 def self_test(seconds):
@@ -180,21 +224,8 @@ def self_test(seconds):
         ff.kill()
         ff.wait()
         shutil.rmtree(d, ignore_errors=True)
-    print(json.dumps(result, indent=1, sort_keys=True))
-    if code:
-        return code
-    want = result["wall_s"] * fps
-    faults = []
-    if result["waiting"]:
-        faults.append("%d waiting events after start" % result["waiting"])
-    if not 0.85 * want <= result["frames"] <= 1.05 * want + 2:
-        faults.append("%d frames presented in %.1f s, expected about %.0f"
-                      % (result["frames"], result["wall_s"], want))
-    if result["errors"]:
-        faults.append("errors: %s" % result["errors"])
-    for f in faults:
-        print("hls.js self-test:", f, file=sys.stderr)
-    return 1 if faults else 0
+    faults = ["errors: %s" % result["errors"]] if result.get("errors") else []
+    return verdict(result, code, fps, faults, "hls.js self-test")
 
 
 def window_test(feeder, seconds):
@@ -248,47 +279,40 @@ def window_test(feeder, seconds):
             feeder_proc.wait()
         shutil.rmtree(d, ignore_errors=True)
     result["playlists_checked"] = len(snaps)
-    print(json.dumps(result, indent=1, sort_keys=True))
-    if code:
-        return code
-    want = result["wall_s"] * fps
-    if result["waiting"]:
-        faults.append("%d waiting events after start" % result["waiting"])
-    if not 0.85 * want <= result["frames"] <= 1.05 * want + 2:
-        faults.append("%d frames presented in %.1f s, expected about %.0f"
-                      % (result["frames"], result["wall_s"], want))
-    if len(result["discontinuities"]) < 2:
+    if len(result.get("discontinuities", [])) < 2:
         faults.append("hls.js saw discontinuity counters %s: no discontinuity crossed"
-                      % result["discontinuities"])
-    if result["errors"]:
+                      % result.get("discontinuities"))
+    if result.get("errors"):
         faults.append("errors: %s" % result["errors"])
     if len(snaps) < 5:
         faults.append("only %d playlists written" % len(snaps))
-    for f in faults:
-        print("hls.js window test:", f, file=sys.stderr)
-    return 1 if faults else 0
+    return verdict(result, code, fps, faults, "hls.js window test")
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("url", nargs="?")
     ap.add_argument("--seconds", type=float, default=20)
+    ap.add_argument("--fps", type=float, default=25, help="the stream's frame rate (25)")
     ap.add_argument("--work", help="folder for the browser profile (default: a temporary one)")
+    ap.add_argument("--hlsjs", help="npm prefix holding hls.js (default: $VP_NPM_DIR or "
+                    "~/.cache/vidpipe-npm)")
     ap.add_argument("--proxy", action="store_true")
     ap.add_argument("--self-test", action="store_true",
                     help="play a live HLS FFmpeg makes here and check the counts")
     ap.add_argument("--window-test", metavar="TEST_LIVE_HLS",
                     help="play the channels' HLS window fed by `TEST_LIVE_HLS --feed`")
     a = ap.parse_args()
+    if a.hlsjs:
+        os.environ["VP_NPM_DIR"] = a.hlsjs
     if a.window_test:
         return window_test(a.window_test, a.seconds)
     if a.self_test:
         return self_test(a.seconds)
     if not a.url:
         ap.error("a URL is needed")
-    result, code = play(a.url, a.seconds, a.work, a.proxy)
-    print(json.dumps(result, indent=1, sort_keys=True))
-    return code
+    result, code = play(a.url, a.seconds, a.work, a.proxy, hlsjs=a.hlsjs)
+    return verdict(result, code, a.fps)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@
 
 Serves the segments of an HLS playlist made by FFmpeg (DIR/index.m3u8, VOD) as a live
 stream on a free loopback port, for tests/live/hlsjs_selftest.sh to show that
-hlsjs_watch.py passes a live stream that keeps up and fails one that does not: at wall time e
+hls_js_play.py passes a live stream that keeps up and fails one that does not: at wall time e
 after the start, the segments that end by e + 3 s are published, the playlist at
 /live.m3u8 lists the last 6 of them (EXT-X-MEDIA-SEQUENCE, EXT-X-PROGRAM-DATE-TIME),
 with Access-Control-Allow-Origin: *. --stall-at S --stall-for T: no new segment from S s for

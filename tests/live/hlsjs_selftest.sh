@@ -1,6 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# The HLS judge (tests/live/hlsjs_watch.py: hls.js in headless Chromium) passes a live stream
+# The HLS judge (tests/live/hls_js_play.py: hls.js in headless Chromium) passes a live stream
 # that keeps up and fails one that stalls and one with half the frames. The live streams
 # are FFmpeg-made segments published over time by tests/live/hls_live_sim.py.
 # Skipped (77) when chromium or hls.js (npm, in ~/.cache/vidpipe-npm) is missing.
@@ -30,14 +30,14 @@ watch() {
     python3 "$LIVE_DIR/hls_live_sim.py" "$dir" "$@" > "$WORK/$name.url" &
     sim=$!
     for i in $(seq 50); do [ -s "$WORK/$name.url" ] && break; sleep 0.1; done
-    rep=$(python3 "$LIVE_DIR/hlsjs_watch.py" "$(cat "$WORK/$name.url")" 10 --work "$WORK" \
-        --hlsjs "$HLSJS_DIR")
+    rep=$(python3 "$LIVE_DIR/hls_js_play.py" "$(cat "$WORK/$name.url")" --seconds 10 \
+        --work "$WORK/$name" --hlsjs "$HLSJS_DIR" 2>/dev/null)
     rc=$?
     kill "$sim"
     wait "$sim" 2>/dev/null
     summary=$(echo "$rep" | python3 -c 'import json, sys; r = json.load(sys.stdin)
-print("%s frames presented of %s, waiting after start %s, violations %s" % (r.get("presented_frames"),
-      r.get("expected_frames"), r.get("waiting_after_start"), r.get("violations") or r.get("error")))')
+print("%s frames presented of %s, waiting after start %s, violations %s" % (r.get("frames"),
+      r.get("expected_frames"), r.get("waiting"), r.get("violations") or r.get("errors")))')
     echo "hls.js on $name: $summary"
     check
     if [ "$want" = pass ] && [ "$rc" -ne 0 ]; then fail "hls.js on $name should pass: $rep"; fi
