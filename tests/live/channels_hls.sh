@@ -20,11 +20,15 @@ if ! server_start "$M/channels.json"; then
     finish
     exit 1
 fi
+# the channel exists (200) from the start; "ready" says it is on air: until then its
+# schedule is empty
+ready=
 for i in $(seq 100); do
     get /api/channels/1
-    [ "$STATUS" = 200 ] && break
+    [ "$STATUS" = 200 ] && grep -q '"ready": *true' "$WORK/body" && { ready=1; break; }
     sleep 0.1
 done
+assert_eq "$ready" 1 "channel 1 on air within 10 s"
 get "/api/channels/1/schedule?hours=1"
 cp "$WORK/body" "$WORK/sched1.json"
 
