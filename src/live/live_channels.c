@@ -289,21 +289,25 @@ static int all_settled(const Channel *ch)
     return 1;
 }
 
-/* Rebuild a dirty channel's schedule (lock held). Before anything was handed to a producer
- * the schedule simply starts again at the origin; after, a new epoch continues the last
- * one after the slot handed out last (or its break). */
+/* Rebuild a dirty channel's schedule (lock held). The first schedule starts at the origin;
+ * after, a new epoch continues the last one after the slot handed out last (or its break),
+ * or after the slot playing now when no producer runs: the guide already published does
+ * not change. */
 static void reschedule(VpChannels *c, Channel *ch)
 {
     if (!ch->dirty)
         return;
-    /* The first schedule waits until every item was tried, so the guide does not change
-     * under a viewer's eyes while short items finish ingesting. */
-    if (!ch->nb_epochs && !all_settled(ch))
+    /* A schedule waits until every item was tried, so the guide does not change under a
+     * viewer's eyes while short items finish ingesting: the first one, and one after a
+     * reload too (else every file that finishes makes an epoch of its own, and a guide
+     * read meanwhile, or a break handed out when the anchor comes first, has only the
+     * items that happened to be ready). The old epochs play on until then. */
+    if (!all_settled(ch))
         return;
     ch->dirty = 0;
     VpiSchedAnchor a = {0};
     VpiSchedule *s = NULL;
-    if (ch->last_given == INT64_MIN || !ch->nb_epochs) {
+    if (!ch->nb_epochs) {
         if (build_schedule(ch, &a, &s) < 0) {
             if (!ch->nb_epochs)
                 vpi_log(&c->opts.logger, VP_LOG_WARNING,

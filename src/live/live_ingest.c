@@ -37,7 +37,7 @@
 
 /* Part of every cache key: bump it when what a cache file holds changes (encoder settings,
  * record layout), so that old entries are no longer found. */
-#define CACHE_VERSION "live-ingest-1"
+#define CACHE_VERSION "live-ingest-2"
 /* Items further than this from the target are normalised (EBU R128 tolerance for live
  * programmes is +-1 LU). */
 #define LOUDNESS_TOLERANCE 1.0

@@ -60,6 +60,8 @@ struct VpPipeline {
     AVFormatContext *afmt;      /* the audio's own file (VpPipelineOpts.audio_path), or NULL */
     char *audio_path;           /* its path, kept to refuse it as an output; or NULL */
     int64_t aorigin_us;         /* the time the audio starts from */
+    int64_t aend_ts;            /* where the container says the audio ends (its time base),
+                                   INT64_MAX when it does not say */
     int v_eof, a_eof;
     int64_t v_pos_us, a_pos_us;
     char *failed_output;        /* the output that could not be written, if any */
@@ -307,8 +309,17 @@ static int pipeline_open(const char *path, const VpPipelineOpts *opts, VpPipelin
             p->can_skip = p->src.frame_dur_us > 0 && r.num > 0 && av_cmp_q(r, fr) == 0;
         }
     }
+    p->aend_ts = INT64_MAX;
     if (p->aidx >= 0) {
-        p->src.ast = (p->afmt ? p->afmt : p->fmt)->streams[p->aidx];
+        AVFormatContext *afmt = p->afmt ? p->afmt : p->fmt;
+        p->src.ast = afmt->streams[p->aidx];
+        /* An MP4's edit list says where the audio ends; the decoder gives the last frame
+         * whole, with the encoder's padding after that end (FFmpeg trims only the start) */
+        if (strstr(afmt->iformat->name, "mp4") && p->src.ast->duration != AV_NOPTS_VALUE &&
+            p->src.ast->duration > 0)
+            p->aend_ts = (p->src.ast->start_time == AV_NOPTS_VALUE ? 0
+                                                                   : p->src.ast->start_time) +
+                         p->src.ast->duration;
         if ((ret = open_decoder(p, p->src.ast, &p->src.adec, 1)) < 0) {
             /* An audio track vidpipe cannot decode: carry on with the video. */
             vpi_log(&p->opts.logger, VP_LOG_WARNING,
@@ -638,9 +649,19 @@ static int deliver_audio(VpPipeline *p, AVFrame *f)
     int64_t ts = f->best_effort_timestamp;
     if (ts == AV_NOPTS_VALUE)
         ts = f->pts;
-    if (ts != AV_NOPTS_VALUE)
-        f->pts = av_rescale_q(ts, p->src.ast->time_base, (AVRational){ 1, sr }) -
-                 av_rescale_q(p->aorigin_us, AV_TIME_BASE_Q, (AVRational){ 1, sr });
+    if (ts != AV_NOPTS_VALUE) {
+        int64_t origin = av_rescale_q(p->aorigin_us, AV_TIME_BASE_Q, (AVRational){ 1, sr });
+        f->pts = av_rescale_q(ts, p->src.ast->time_base, (AVRational){ 1, sr }) - origin;
+        if (p->aend_ts != INT64_MAX) {
+            /* the padding after the container's end is not audio */
+            int64_t end = av_rescale_q(p->aend_ts, p->src.ast->time_base,
+                                       (AVRational){ 1, sr }) - origin;
+            if (f->pts >= end)
+                return 0;
+            if (f->pts + f->nb_samples > end)
+                f->nb_samples = (int)(end - f->pts);
+        }
+    }
     for (int i = 0; i < p->nb_sinks; i++) {
         VpiSink *s = p->sinks[i];
         int ret;

@@ -47,13 +47,16 @@ fi
 server=$SERVER
 echo "server ready after $(awk "BEGIN { printf \"%.2f\", $(date +%s.%N) - $t0 }") s"
 
-# the channel goes on air once ingest is done (within 10 s with short items)
+# the channel goes on air once ingest is done (within 10 s with short items). The channel
+# exists (200) from the start; "ready" says it is on air: until then its schedule is empty
+ready=
 for i in $(seq 100); do
     get /api/channels/1
-    [ "$STATUS" = 200 ] && break
+    [ "$STATUS" = 200 ] && grep -q '"ready": *true' "$WORK/body" && { ready=1; break; }
     sleep 0.1
 done
-assert_eq "$STATUS" 200 "channel 1 on air within 10 s"
+assert_eq "$STATUS" 200 "GET /api/channels/1"
+assert_eq "$ready" 1 "channel 1 on air within 10 s"
 
 # ---- viewers: the capture, VLC, a slow viewer ----------------------------------------------
 curl -s -N --max-time "$CAPTURE_S" -o "$WORK/cap.ts" "$BASE/iptv/channel/1.ts" &
@@ -181,6 +184,9 @@ for cid in sorted(ids):
     # channel 1's guide against its schedule API: every programme starts where a schedule
     # item starts (XMLTV has whole seconds), and the ad breaks are programmes of their own
     items = json.load(open(sched))["items"]
+    if not items:
+        bad.append("the schedule API has no items for channel 1 (on air, %s)" % sched)
+        continue
     iso = lambda x: datetime.datetime.fromisoformat(x.replace("Z", "+00:00")).timestamp()
     starts = [(iso(i["start"]), i["kind"]) for i in items]
     lo, hi = starts[0][0], iso(items[-1]["stop"])
@@ -278,6 +284,9 @@ c["channels"].append({"number": 3, "name": "Live Test Three", "items": [{"file":
 json.dump(c, open(sys.argv[1] + ".new", "w"), indent=1)
 PY
 mv "$M/channels.json.new" "$M/channels.json"
+# the reload puts channel 1's configured ads back (the PUT's are not in the file): its
+# schedule changes once every ad was tried; the schedule is taken after that
+changes=$(grep -c "channel 1: schedule changes" "$WORK/server.log")
 kill -HUP "$server"
 for i in $(seq 50); do
     get /api/channels/3
@@ -287,6 +296,12 @@ done
 assert_eq "$STATUS" 200 "after SIGHUP: channel 3 appears"
 get /api/channels/2
 assert_contains "$(cat "$WORK/body")" "Live Test Two Renamed" "after SIGHUP: channel 2 renamed"
+for i in $(seq 100); do
+    [ "$(grep -c "channel 1: schedule changes" "$WORK/server.log")" -gt "$changes" ] && break
+    sleep 0.1
+done
+assert_eq "$(grep -c "channel 1: schedule changes" "$WORK/server.log")" $((changes + 1)) \
+    "after SIGHUP: channel 1's schedule changes once"
 schedule
 
 # ---- end of the capture; SIGTERM --------------------------------------------------------

@@ -188,6 +188,26 @@ static void check_timing(const VpiLiveMedia *m, double seconds)
     CHECK(m->bitrate > 10000);
 }
 
+/* The audio of a file the ingest wrote (re-encoded: normalised or conformed) ends where its
+ * video does, as its edit list says: the encoder's padding after the last real sample is
+ * not audio (a copy that says it is plays silence before the next item, a level dip). */
+static void check_audio_end(const char *path)
+{
+    VpMediaInfo *info = NULL;
+    if (vp_probe_file(path, NULL, &info) < 0) {
+        CHECK(!"probe");
+        return;
+    }
+    CHECK(info->video_index >= 0 && info->audio_index >= 0);
+    if (info->video_index >= 0 && info->audio_index >= 0) {
+        double v = info->streams[info->video_index].duration;
+        double a = info->streams[info->audio_index].duration;
+        fprintf(stderr, "%s: video %.4f s, audio %.4f s\n", path, v, a);
+        CHECK_NEAR(a, v, 0.0015);   /* the movie time scale is 1 ms */
+    }
+    vp_media_info_free(&info);
+}
+
 /* ---- the cases ---------------------------------------------------------------------------- */
 
 static double target;   /* the matching file's loudness: the channel's target */
@@ -312,6 +332,7 @@ static void test_conform_sample_rate(void)
     CHECK_EQ(f.width, 320);
     CHECK_EQ(m->has_audio, 1);
     check_timing(m, 4.0);
+    check_audio_end(m->play_path);
     vpi_live_media_unref(&m);
 }
 
@@ -344,6 +365,7 @@ static void test_loud(void)
         vpi_live_media_unref(&src);
     }
     check_timing(m, 4.0);
+    check_audio_end(m->play_path);
     vpi_live_media_unref(&m);
 
     /* a quiet file is brought up */
