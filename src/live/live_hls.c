@@ -2,7 +2,7 @@
 /* The live HLS window: the channel's MPEG-TS chunks cut into segments at keyframes, the last
  * few kept in memory, and the media playlist written by hand (FFmpeg 5.1's HLS muxer writes
  * no EXT-X-DISCONTINUITY-SEQUENCE and dates segments from the wall clock, so it cannot keep
- * either right across an endless stream). Design: docs/channels-hls.md.
+ * either right across an endless stream). Design: docs/channels.md, "The live HLS window".
  *
  * Two halves: the producer thread owns the open segment (chunk references from the ring, no
  * copy, no lock); a segment is copied into one chunk when it closes and published under the
