@@ -14,9 +14,12 @@ PKGS="$PKGS libevent-dev"
 # /usr/bin/time: peak memory of vidpipe batch in tests/cli/cli_batch_resume.sh
 PKGS="$PKGS time"
 # Peers the benchmarks compare with; optional for building and testing.
-# tstools (tsreport) and VLC judge the channel streams in tests/live/; nodejs and npm fetch
-# hls.js for the HLS test (into ~/.cache/vidpipe-npm)
-PKGS="$PKGS tstools vlc-bin vlc-plugin-base nodejs npm"
+# tstools (tsreport) and VLC judge the channel streams in tests/live/
+PKGS="$PKGS tstools vlc-bin vlc-plugin-base"
+# npm fetches hls.js for the HLS tests (into ~/.cache/vidpipe-npm). A machine that has a
+# Node.js of its own (NodeSource's nodejs package, or one outside dpkg) keeps it: Debian's
+# npm would conflict with it.
+command -v npm >/dev/null 2>&1 || PKGS="$PKGS nodejs npm"
 BENCH_PKGS="mkvtoolnix hyperfine python3-opencv bc"
 
 want="$PKGS"
