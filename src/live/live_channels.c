@@ -1186,23 +1186,33 @@ static int break_follows(const Channel *ch, const VpiSlot *s)
     return n.kind == VP_PROG_AD;
 }
 
+/* The slot of channel @p number at wall time @p t_us (lock held): 0, AVERROR(ENOENT) (no
+ * such channel) or AVERROR(EAGAIN) (not on air yet). */
+static int slot_at_wall(VpChannels *c, int number, int64_t t_us, Channel **pch, VpiSlot *s,
+                        int64_t *ptick)
+{
+    Channel *ch = find_locked(c, number);
+    if (!ch)
+        return AVERROR(ENOENT);
+    if (!ch->nb_epochs)
+        return AVERROR(EAGAIN);
+    int64_t tick = vpi_us_to_ticks(t_us - ch->origin_us);
+    if (tick < 0)
+        tick = 0;
+    *pch = ch;
+    *ptick = tick;
+    return slot_at(ch, tick, s);
+}
+
 int vp_channel_now(VpChannels *c, int number, int64_t t_us, VpProgramme *now,
                    VpProgramme *next_break)
 {
-    int ret;
-    pthread_mutex_lock(&c->lock);
-    Channel *ch = find_locked(c, number);
-    if (!ch) {
-        ret = AVERROR(ENOENT);
-        goto end;
-    }
-    if (!ch->nb_epochs) {
-        ret = AVERROR(EAGAIN);
-        goto end;
-    }
+    Channel *ch;
     VpiSlot s;
-    int64_t tick = vpi_us_to_ticks(t_us - ch->origin_us);
-    if ((ret = slot_at(ch, tick < 0 ? 0 : tick, &s)) < 0)
+    int64_t tick;
+    pthread_mutex_lock(&c->lock);
+    int ret = slot_at_wall(c, number, t_us, &ch, &s, &tick);
+    if (ret < 0)
         goto end;
     programme_of(ch, &s, now);
     if (next_break) {
@@ -1234,19 +1244,11 @@ int vp_channel_schedule(VpChannels *c, int number, int64_t from_us, int64_t to_u
     VpProgramme *arr = NULL;
     *items = NULL;
     *nb = 0;
-    pthread_mutex_lock(&c->lock);
-    Channel *ch = find_locked(c, number);
-    if (!ch) {
-        ret = AVERROR(ENOENT);
-        goto end;
-    }
-    if (!ch->nb_epochs) {
-        ret = AVERROR(EAGAIN);
-        goto end;
-    }
-    int64_t tick = vpi_us_to_ticks(from_us - ch->origin_us);
+    Channel *ch;
     VpiSlot s;
-    if ((ret = slot_at(ch, tick < 0 ? 0 : tick, &s)) < 0)
+    int64_t tick;
+    pthread_mutex_lock(&c->lock);
+    if ((ret = slot_at_wall(c, number, from_us, &ch, &s, &tick)) < 0)
         goto end;
     while (n < 100000) {
         VpProgramme p;
