@@ -450,22 +450,6 @@ static int copy_blocker(const Segment *ref, const Segment *s, char *why, size_t 
     return 0;
 }
 
-/* "clip.mp4: video.resolution is 1280x720, the join needs 720x1260" for every error. */
-static void check_reasons(const VpCheckResult *res, char *buf, size_t size)
-{
-    size_t n = 0;
-    buf[0] = 0;
-    for (int i = 0; i < res->nb_diffs && n + 1 < size; i++) {
-        const VpCheckDiff *d = &res->diffs[i];
-        if (d->severity != VP_CHECK_ERROR)
-            continue;
-        int w = snprintf(buf + n, size - n, "%s%s is %s, the join needs %s", n ? "; " : "",
-                         d->field, d->value, d->ref_value);
-        if (w < 0)
-            break;
-        n += (size_t)w < size - n ? (size_t)w : size - n - 1;
-    }
-}
 
 /* ---- the video timeline ------------------------------------------------------------- */
 
@@ -679,7 +663,7 @@ static int load_parts(Run *r, const char *const *paths)
         /* in check's words when check's rule is what fails (as for the segments after it) */
         VpCheckResult res = { 0 };
         if (segment_probe(&r->j->opts, ref) >= 0 && vp_check_requirements(ref->info, &res) > 0)
-            check_reasons(&res, why, sizeof(why));
+            vpi_check_reasons(&res, "the join", why, sizeof(why));
         vp_check_result_clear(&res);
         set_why(r, paths[0], "%s (the first segment sets the output's format; --conform "
                 "re-encodes only the others)", why);
@@ -704,7 +688,7 @@ static int load_parts(Run *r, const char *const *paths)
         }
         int blocked = 0;
         if (res.nb_errors) {
-            check_reasons(&res, why, sizeof(why));
+            vpi_check_reasons(&res, "the join", why, sizeof(why));
             blocked = 1;
         } else if (copy_blocker(ref, s, why, sizeof(why))) {
             blocked = 1;

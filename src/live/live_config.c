@@ -16,6 +16,7 @@
 
 #include "live.h"
 #include "options/options.h"
+#include "options/options_json.h"
 #include "util/json.h"
 
 #define O(...) VPI_OPT_ROW(VpiChannelCfg, __VA_ARGS__)
@@ -125,25 +126,6 @@ static int check_keys(Parse *p, const char *where, const json_t *obj, const char
     return 0;
 }
 
-static VpiValue value_of(const json_t *j)
-{
-    VpiValue v = { VPI_VALUE_OTHER };
-    if (json_is_boolean(j)) {
-        v.type = VPI_VALUE_BOOL;
-        v.i = json_is_true(j);
-    } else if (json_is_string(j)) {
-        v.type = VPI_VALUE_STRING;
-        v.s = json_string_value(j);
-    } else if (json_is_integer(j)) {
-        v.type = VPI_VALUE_INT;
-        v.i = (int64_t)json_integer_value(j);
-    } else if (json_is_real(j)) {
-        v.type = VPI_VALUE_REAL;
-        v.d = json_real_value(j);
-    }
-    return v;
-}
-
 /* Key @p key of @p obj through @p t (when present). The table's message starts with the
  * key's name, so the prefix makes it "channels[0].ads_per_break: value 25 is out of ...". */
 static int table_key(Parse *p, const char *where, const VpiOptTable *t, void *dst,
@@ -153,7 +135,7 @@ static int table_key(Parse *p, const char *where, const VpiOptTable *t, void *ds
     char msg[256];
     if (!j)
         return 0;
-    VpiValue v = value_of(j);
+    VpiValue v = vpi_value_of_json(j);
     if (vpi_opt_set_value(t, dst, key, &v, msg, sizeof(msg)) < 0) {
         return bad(p, "", "%s.%s", where, msg);
     }

@@ -111,18 +111,7 @@ static int format_differences(const VpMediaInfo *info, const VpiLiveFormat *f, c
     int ret = vp_check_compare(&ref.info, info, &res);
     if (ret < 0)
         return ret;
-    size_t n = 0;
-    buf[0] = 0;
-    for (int i = 0; i < res.nb_diffs && n + 1 < size; i++) {
-        const VpCheckDiff *d = &res.diffs[i];
-        if (d->severity != VP_CHECK_ERROR)
-            continue;
-        int w = snprintf(buf + n, size - n, "%s%s is %s, the channel needs %s", n ? "; " : "",
-                         d->field, d->value, d->ref_value);
-        if (w < 0)
-            break;
-        n += (size_t)w < size - n ? (size_t)w : size - n - 1;
-    }
+    vpi_check_reasons(&res, "the channel", buf, size);
     vp_check_result_clear(&res);
     return ret;
 }

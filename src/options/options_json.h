@@ -12,4 +12,9 @@
 int vpi_opt_apply_json(const VpiOptTable *t, void *obj, const json_t *root, const char *what,
                        char *err, size_t err_size);
 
+/* A JSON value as the option tables take it (a string, a boolean, an integer, a real;
+ * anything else is VPI_VALUE_OTHER, refused by every option). The string is borrowed from
+ * @p j. A real with no fraction that fits is an integer ("5e6"). */
+VpiValue vpi_value_of_json(const json_t *j);
+
 #endif /* VIDPIPE_OPTIONS_OPTIONS_JSON_H */

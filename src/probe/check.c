@@ -331,3 +331,21 @@ void vp_check_result_clear(VpCheckResult *res)
     free(res->diffs);
     memset(res, 0, sizeof(*res));
 }
+
+void vpi_check_reasons(const VpCheckResult *res, const char *who, char *buf, size_t size)
+{
+    size_t n = 0;
+    if (!size)
+        return;
+    buf[0] = 0;
+    for (int i = 0; i < res->nb_diffs && n + 1 < size; i++) {
+        const VpCheckDiff *d = &res->diffs[i];
+        if (d->severity != VP_CHECK_ERROR)
+            continue;
+        int w = snprintf(buf + n, size - n, "%s%s is %s, %s needs %s", n ? "; " : "",
+                         d->field, d->value, who, d->ref_value);
+        if (w < 0)
+            break;
+        n += (size_t)w < size - n ? (size_t)w : size - n - 1;
+    }
+}

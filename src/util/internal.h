@@ -52,6 +52,12 @@ struct stat;
  * VP_ERR_EMPTY_FILE. Fills *sb. */
 int vpi_input_check(const char *path, struct stat *sb);
 
+/* vidpipe check's errors in @p res as one line for a person: "video.resolution is
+ * 1280x720, WHO needs 720x1260; ..." (@p who: "the join", "the channel"). probe/check.c */
+struct VpCheckResult;
+void vpi_check_reasons(const struct VpCheckResult *res, const char *who, char *buf,
+                       size_t size);
+
 /* The one reason every command gives when avformat_open_input() refuses a file: @p err
  * itself, except AVERROR_INVALIDDATA, which becomes VP_ERR_NO_MOOV when the file starts as
  * an MP4/MOV does (a recording cut short before its moov was written) and VP_ERR_NOT_MEDIA
