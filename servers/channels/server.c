@@ -23,6 +23,7 @@
 
 #include "helpers.h"
 #include "internal.h"
+#include "route.h"
 #include "json_text.h"
 
 /* How long a stop waits for streams to flush their last bytes to slow clients. */
@@ -55,31 +56,6 @@ static const ChsRoute routes[] = {
     { "/api/channels/#/ads",      M_PUT,  chs_api_put_ads },
     { "/metrics",                 M_GET,  chs_metrics },
 };
-
-/* 1 if @p path matches @p pattern, with the numbers in args[] (at most 2, 18 digits each,
- * so no overflow). */
-static int route_match(const char *pattern, const char *path, int64_t *args)
-{
-    int n = 0;
-    while (*pattern) {
-        if (*pattern == '#') {
-            int digits = 0;
-            int64_t v = 0;
-            while (*path >= '0' && *path <= '9') {
-                if (++digits > 18)
-                    return 0;
-                v = v * 10 + (*path++ - '0');
-            }
-            if (!digits || n >= 2)
-                return 0;
-            args[n++] = v;
-            pattern++;
-        } else if (*pattern++ != *path++) {
-            return 0;
-        }
-    }
-    return !*path;
-}
 
 static int method_bit(enum evhttp_cmd_type m)
 {
@@ -159,7 +135,7 @@ static void on_request(struct evhttp_request *req, void *arg)
     }
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
         const ChsRoute *r = &routes[i];
-        if (!route_match(r->path, path, args))
+        if (!chs_route_match(r->path, path, args))
             continue;
         if (evhttp_request_get_command(req) == EVHTTP_REQ_OPTIONS) {
             preflight(req, r->methods);
