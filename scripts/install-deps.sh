@@ -11,6 +11,8 @@ ffmpeg python3 python3-numpy jq chromium curl"
 PKGS="$PKGS libjansson-dev"
 # libevent (evhttp): the HTTP server of vidpipe channels
 PKGS="$PKGS libevent-dev"
+# libsqlite3: the job store of vidpipe serve (src/service/store_sqlite.c)
+PKGS="$PKGS libsqlite3-dev"
 # /usr/bin/time: peak memory of vidpipe batch in tests/cli/cli_batch_resume.sh
 PKGS="$PKGS time"
 # Peers the benchmarks compare with; optional for building and testing.

@@ -1,0 +1,276 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The store's registry and the calls every back end shares (spec parsing, the schema check at
+ * open, the list cursor). */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libavutil/mem.h>
+
+#include "service/store.h"
+
+/* Registered as the pipeline's sink classes are; the first is the default for a bare path. */
+static const VpiStoreClass *const store_classes[] = {
+    &vpi_store_sqlite,
+    NULL
+};
+
+static const char *const status_names[VPI_JOB_NB_STATUS] = {
+    "pending", "running", "completed", "failed", "cancelled"
+};
+
+const char *vpi_job_status_name(int status)
+{
+    return status >= 0 && status < VPI_JOB_NB_STATUS ? status_names[status] : NULL;
+}
+
+int vpi_job_status_of_name(const char *name)
+{
+    for (int i = 0; name && i < VPI_JOB_NB_STATUS; i++)
+        if (!strcmp(status_names[i], name))
+            return i;
+    return -1;
+}
+
+void vpi_job_clear(VpiJob *j)
+{
+    free(j->worker);
+    free(j->error);
+    free(j->result);
+    memset(j, 0, sizeof(*j));
+}
+
+void vpi_video_clear(VpiVideo *v)
+{
+    free(v->filename);
+    memset(v, 0, sizeof(*v));
+}
+
+void vpi_videos_free(VpiVideo **v, int n)
+{
+    if (!*v)
+        return;
+    for (int i = 0; i < n; i++)
+        vpi_video_clear(&(*v)[i]);
+    free(*v);
+    *v = NULL;
+}
+
+void vpi_store_default_opts(VpiStoreOpts *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->busy_timeout_ms = 5000;
+    o->max_attempts = 3;
+    o->time_limit_ms = 3600 * 1000;
+    o->backoff_ms = 2000;
+    o->backoff_max_ms = 300 * 1000;
+}
+
+int vpi_store_open(const char *spec, const VpiStoreOpts *opts, VpiStore **out, char *reason,
+                   size_t reason_size)
+{
+    const VpiStoreClass *cls = store_classes[0];
+    const char *target = spec;
+    VpiStore *s = NULL;
+    int ret, ver;
+
+    *out = NULL;
+    snprintf(reason, reason_size, "%s: ", spec);
+    for (int i = 0; store_classes[i]; i++) {
+        size_t len = strlen(store_classes[i]->name);
+        if (!strncmp(spec, store_classes[i]->name, len) && spec[len] == ':') {
+            cls = store_classes[i];
+            target = spec + len + 1;
+        }
+    }
+    if (!*target || opts->max_attempts < 1 || opts->max_attempts > 100 ||
+        opts->time_limit_ms <= 0 || opts->backoff_ms < 0 ||
+        opts->backoff_max_ms < opts->backoff_ms || opts->busy_timeout_ms < 0) {
+        snprintf(reason, reason_size, "%s: %s", spec,
+                 !*target ? "no database named" : "invalid store options");
+        return AVERROR(EINVAL);
+    }
+    if (!(s = calloc(1, sizeof(*s))) || !(s->priv = calloc(1, cls->priv_size))) {
+        free(s);
+        snprintf(reason, reason_size, "%s: out of memory", spec);
+        return AVERROR(ENOMEM);
+    }
+    s->cls = cls;
+    s->opts = *opts;
+    if ((ret = cls->open(s, target, reason, reason_size)) < 0) {
+        free(s->priv);
+        free(s);
+        return ret;
+    }
+    if (opts->migrate && (ret = cls->migrate(s, reason, reason_size)) < 0)
+        goto fail;
+    if ((ver = cls->schema_version(s)) < 0) {
+        ret = ver;
+        snprintf(reason, reason_size, "%s: cannot read the schema version (%s)", spec,
+                 av_err2str(ret));
+        goto fail;
+    }
+    if (ver != VPI_STORE_SCHEMA) {
+        ret = AVERROR(EPROTO);
+        if (ver > VPI_STORE_SCHEMA)
+            snprintf(reason, reason_size, "%s: schema version %d is newer than this vidpipe's "
+                     "%d (written by a later vidpipe; refusing to touch it)", spec, ver,
+                     VPI_STORE_SCHEMA);
+        else if (!ver)
+            snprintf(reason, reason_size, "%s: no job store schema (not migrated)", spec);
+        else
+            snprintf(reason, reason_size, "%s: schema version %d is older than this vidpipe's "
+                     "%d (not migrated)", spec, ver, VPI_STORE_SCHEMA);
+        goto fail;
+    }
+    *out = s;
+    return 0;
+fail:
+    cls->close(s);
+    free(s->priv);
+    free(s);
+    return ret;
+}
+
+void vpi_store_close(VpiStore **ps)
+{
+    VpiStore *s = *ps;
+    if (!s)
+        return;
+    s->cls->close(s);
+    free(s->priv);
+    free(s);
+    *ps = NULL;
+}
+
+int vpi_store_schema_version(VpiStore *s)
+{
+    return s->cls->schema_version(s);
+}
+
+int vpi_store_add_video(VpiStore *s, const char *filename, int64_t size, int64_t now_ms,
+                        int64_t *video_id, int64_t *job_id)
+{
+    return s->cls->add_video(s, filename, size, now_ms, video_id, job_id);
+}
+
+int vpi_store_enqueue(VpiStore *s, int64_t video_id, int64_t now_ms, int64_t *job_id)
+{
+    return s->cls->enqueue(s, video_id, now_ms, job_id);
+}
+
+int vpi_store_claim(VpiStore *s, const char *worker, int64_t now_ms, int64_t lease_ms,
+                    VpiJob *job)
+{
+    if (lease_ms <= 0)
+        return AVERROR(EINVAL);
+    return s->cls->claim(s, worker, now_ms, lease_ms, job);
+}
+
+int vpi_store_heartbeat(VpiStore *s, int64_t job_id, int64_t lease_id, int progress,
+                        int64_t now_ms, int64_t lease_ms)
+{
+    if (progress < 0 || progress > 100 || lease_ms <= 0)
+        return AVERROR(EINVAL);
+    return s->cls->heartbeat(s, job_id, lease_id, progress, now_ms, lease_ms);
+}
+
+int vpi_store_complete(VpiStore *s, int64_t job_id, int64_t lease_id, const char *result,
+                       int64_t now_ms)
+{
+    return s->cls->complete(s, job_id, lease_id, result, now_ms);
+}
+
+int vpi_store_fail(VpiStore *s, int64_t job_id, int64_t lease_id, const char *error,
+                   int retryable, int64_t now_ms)
+{
+    return s->cls->fail(s, job_id, lease_id, error, retryable, now_ms);
+}
+
+int vpi_store_reap(VpiStore *s, int64_t now_ms, int *requeued, int *failed)
+{
+    int r = 0, f = 0, ret = s->cls->reap(s, now_ms, &r, &f);
+    if (requeued)
+        *requeued = r;
+    if (failed)
+        *failed = f;
+    return ret;
+}
+
+int vpi_store_cancel(VpiStore *s, int64_t job_id, int64_t now_ms)
+{
+    return s->cls->cancel(s, job_id, now_ms);
+}
+
+int vpi_store_get_job(VpiStore *s, int64_t job_id, VpiJob *job)
+{
+    return s->cls->get_job(s, job_id, job);
+}
+
+int vpi_store_get_video(VpiStore *s, int64_t video_id, VpiVideo *video)
+{
+    return s->cls->get_video(s, video_id, video);
+}
+
+/* The cursor is "CREATED.ID" in lower-case hex: opaque to clients, checked strictly here. */
+static int parse_cursor(const char *c, int64_t *created, int64_t *id)
+{
+    char *end;
+    unsigned long long a, b;
+    if (!c || !*c) {
+        *created = INT64_MIN;
+        *id = INT64_MIN;
+        return 0;
+    }
+    if (strlen(c) > 33 || !strchr("0123456789abcdef", *c) || !*c)
+        return AVERROR(EINVAL);
+    a = strtoull(c, &end, 16);
+    if (*end != '.' || !strchr("0123456789abcdef", end[1]) || !end[1])
+        return AVERROR(EINVAL);
+    b = strtoull(end + 1, &end, 16);
+    if (*end || a > INT64_MAX || b > INT64_MAX)
+        return AVERROR(EINVAL);
+    *created = (int64_t)a;
+    *id = (int64_t)b;
+    return 0;
+}
+
+int vpi_store_list_videos(VpiStore *s, int status, int limit, const char *cursor,
+                          VpiVideo **out, int *n, char *next_cursor, size_t next_size)
+{
+    int64_t created, id;
+    VpiVideo *v;
+    int ret;
+
+    *out = NULL;
+    *n = 0;
+    if (next_size)
+        *next_cursor = 0;
+    if (limit < 1 || limit > 1000 || status < -1 || status >= VPI_JOB_NB_STATUS ||
+        next_size < 34)
+        return AVERROR(EINVAL);
+    if ((ret = parse_cursor(cursor, &created, &id)) < 0)
+        return ret;
+    /* One more than asked tells whether a next page exists without a second query. */
+    if (!(v = calloc(limit + 1, sizeof(*v))))
+        return AVERROR(ENOMEM);
+    if ((ret = s->cls->list_videos(s, status, limit + 1, created, id, v, n)) < 0) {
+        vpi_videos_free(&v, *n);
+        *n = 0;
+        return ret;
+    }
+    if (*n > limit) {
+        vpi_video_clear(&v[limit]);
+        *n = limit;
+        snprintf(next_cursor, next_size, "%" PRIx64 ".%" PRIx64,
+                 (uint64_t)v[limit - 1].created_ms, (uint64_t)v[limit - 1].id);
+    }
+    *out = v;
+    return 0;
+}
+
+int vpi_store_delete_video(VpiStore *s, int64_t video_id)
+{
+    return s->cls->delete_video(s, video_id);
+}

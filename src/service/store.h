@@ -1,0 +1,169 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The job service's store (docs/serve.md, "Store"): videos and their jobs behind one small
+ * interface, so that SQLite (store_sqlite.c, the embedded default) and PostgreSQL (next) are
+ * back ends of the same calls. Never installed.
+ *
+ * Times are milliseconds since the Unix epoch, passed in by the caller (`now_ms`), so the
+ * service uses the wall clock and the tests can step time without sleeping. */
+#ifndef VIDPIPE_SERVICE_STORE_H
+#define VIDPIPE_SERVICE_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libavutil/error.h>
+
+/* The schema this build reads and writes (schema_version table). */
+#define VPI_STORE_SCHEMA 1
+
+/* Returned by heartbeat/complete/fail when the caller no longer holds the job's lease (it
+ * expired and the job was re-queued, re-claimed, cancelled, failed by the watchdog or
+ * deleted): the worker must stop and drop its result. */
+#define VPI_STORE_LOST_LEASE AVERROR(ESTALE)
+
+typedef enum VpiJobStatus {
+    VPI_JOB_PENDING = 0,
+    VPI_JOB_RUNNING,
+    VPI_JOB_COMPLETED,
+    VPI_JOB_FAILED,
+    VPI_JOB_CANCELLED,
+    VPI_JOB_NB_STATUS
+} VpiJobStatus;
+
+/* "pending", "running", ...; NULL for an out-of-range value. */
+const char *vpi_job_status_name(int status);
+/* The status of @p name, or -1. */
+int vpi_job_status_of_name(const char *name);
+
+typedef struct VpiJob {
+    int64_t id, video_id;
+    int status;                 /* VpiJobStatus */
+    int attempts, max_attempts;
+    char *worker;               /* the last claimer, or NULL */
+    int64_t lease_id;           /* fencing token of the current (or last) claim */
+    int64_t lease_until_ms;     /* 0 when not running */
+    int progress;               /* 0-100 */
+    char *error;                /* the last failure's reason, or NULL */
+    char *result;               /* JSON text given to complete, or NULL */
+    int64_t created_ms, started_ms, finished_ms;   /* 0: not yet */
+    int64_t not_before_ms;      /* pending: not claimed before this (retry backoff) */
+    int64_t time_limit_ms;      /* an attempt running longer is failed by reap */
+} VpiJob;
+
+typedef struct VpiVideo {
+    int64_t id;
+    char *filename;
+    int64_t size;
+    int64_t created_ms;
+    int64_t job_id;             /* its latest job */
+    int job_status;             /* that job's VpiJobStatus */
+} VpiVideo;
+
+/* Free the strings of a filled struct and zero it; safe on a zeroed one. */
+void vpi_job_clear(VpiJob *j);
+void vpi_video_clear(VpiVideo *v);
+
+typedef struct VpiStoreOpts {
+    int migrate;                /* create or upgrade the schema at open (else refuse) */
+    int busy_timeout_ms;        /* wait for another process's write lock (5000) */
+    int max_attempts;           /* of new jobs (3) */
+    int64_t time_limit_ms;      /* of new jobs (1 h) */
+    int64_t backoff_ms;         /* first retry delay, doubled per attempt (2000) */
+    int64_t backoff_max_ms;     /* cap (300000) */
+} VpiStoreOpts;
+
+void vpi_store_default_opts(VpiStoreOpts *o);
+
+typedef struct VpiStore VpiStore;
+
+/* A back end. Every hook but open/close runs one transaction and returns 0 (or the count
+ * documented at its wrapper below) or a negative error: AVERROR(ENOENT) for an unknown id,
+ * VPI_STORE_LOST_LEASE, AVERROR(EBUSY) when the lock wait timed out, AVERROR(EIO) else.
+ * Hooks may be called from several threads at once on one VpiStore. */
+typedef struct VpiStoreClass {
+    const char *name;           /* the spec prefix: "sqlite" matches "sqlite:PATH" */
+    size_t priv_size;
+    /* Open @p target (the spec after "name:"); on failure write one line to @p reason. */
+    int (*open)(VpiStore *s, const char *target, char *reason, size_t reason_size);
+    void (*close)(VpiStore *s);
+    int (*migrate)(VpiStore *s, char *reason, size_t reason_size);
+    /* The stored schema version, 0 for an empty database. */
+    int (*schema_version)(VpiStore *s);
+    int (*add_video)(VpiStore *s, const char *filename, int64_t size, int64_t now_ms,
+                     int64_t *video_id, int64_t *job_id);
+    int (*enqueue)(VpiStore *s, int64_t video_id, int64_t now_ms, int64_t *job_id);
+    int (*claim)(VpiStore *s, const char *worker, int64_t now_ms, int64_t lease_ms,
+                 VpiJob *job);
+    int (*heartbeat)(VpiStore *s, int64_t job_id, int64_t lease_id, int progress,
+                     int64_t now_ms, int64_t lease_ms);
+    int (*complete)(VpiStore *s, int64_t job_id, int64_t lease_id, const char *result,
+                    int64_t now_ms);
+    int (*fail)(VpiStore *s, int64_t job_id, int64_t lease_id, const char *error,
+                int retryable, int64_t now_ms);
+    int (*reap)(VpiStore *s, int64_t now_ms, int *requeued, int *failed);
+    int (*cancel)(VpiStore *s, int64_t job_id, int64_t now_ms);
+    int (*get_job)(VpiStore *s, int64_t job_id, VpiJob *job);
+    int (*get_video)(VpiStore *s, int64_t video_id, VpiVideo *video);
+    int (*list_videos)(VpiStore *s, int status, int limit, int64_t after_created,
+                       int64_t after_id, VpiVideo *out, int *n);
+    int (*delete_video)(VpiStore *s, int64_t video_id);
+} VpiStoreClass;
+
+struct VpiStore {
+    const VpiStoreClass *cls;
+    VpiStoreOpts opts;
+    void *priv;
+};
+
+extern const VpiStoreClass vpi_store_sqlite;
+
+/* Open the store named by @p spec ("sqlite:PATH", or a bare PATH for SQLite). Refuses a
+ * database whose schema is newer than VPI_STORE_SCHEMA, or older/empty unless opts->migrate.
+ * @return 0 with *out set (free with vpi_store_close), or a negative error with one line in
+ *         @p reason naming the database and why (AVERROR(EPROTO) for a schema refusal). */
+int vpi_store_open(const char *spec, const VpiStoreOpts *opts, VpiStore **out, char *reason,
+                   size_t reason_size);
+void vpi_store_close(VpiStore **s);
+int vpi_store_schema_version(VpiStore *s);
+
+/* Create a video and its first (pending) job in one transaction. */
+int vpi_store_add_video(VpiStore *s, const char *filename, int64_t size, int64_t now_ms,
+                        int64_t *video_id, int64_t *job_id);
+/* Queue a new job for @p video_id (reprocess). One active job per video: if a pending or
+ * running job exists, @return 1 with its id in *job_id and change nothing; 0 when queued. */
+int vpi_store_enqueue(VpiStore *s, int64_t video_id, int64_t now_ms, int64_t *job_id);
+/* Claim the oldest pending job whose backoff has passed: running, attempts + 1, a lease until
+ * now + @p lease_ms and a new fencing token (job->lease_id) that every later call names.
+ * @return 1 with *job filled (vpi_job_clear it), 0 when no job is eligible. */
+int vpi_store_claim(VpiStore *s, const char *worker, int64_t now_ms, int64_t lease_ms,
+                    VpiJob *job);
+/* Extend the lease to now + @p lease_ms and store progress; VPI_STORE_LOST_LEASE unless the
+ * job is running under @p lease_id. */
+int vpi_store_heartbeat(VpiStore *s, int64_t job_id, int64_t lease_id, int progress,
+                        int64_t now_ms, int64_t lease_ms);
+/* Completed with @p result (JSON text); VPI_STORE_LOST_LEASE as heartbeat. */
+int vpi_store_complete(VpiStore *s, int64_t job_id, int64_t lease_id, const char *result,
+                       int64_t now_ms);
+/* Record @p error. Retryable with attempts left: pending again, not before now + backoff
+ * (backoff_ms * 2^(attempts-1), capped); @return 1. Else failed; @return 0. */
+int vpi_store_fail(VpiStore *s, int64_t job_id, int64_t lease_id, const char *error,
+                   int retryable, int64_t now_ms);
+/* The watchdog: running jobs past their time limit are failed; running jobs whose lease
+ * expired go back to pending (failed when their attempts are used up). */
+int vpi_store_reap(VpiStore *s, int64_t now_ms, int *requeued, int *failed);
+/* Pending or running → cancelled (@return 0); a finished job is left as it is (@return 1). */
+int vpi_store_cancel(VpiStore *s, int64_t job_id, int64_t now_ms);
+int vpi_store_get_job(VpiStore *s, int64_t job_id, VpiJob *job);
+int vpi_store_get_video(VpiStore *s, int64_t video_id, VpiVideo *video);
+/* Up to @p limit (1-1000) videos in (created, id) order after @p cursor (NULL or "" from the
+ * start), those whose latest job has @p status (-1: any). *out is an array of *n videos (free
+ * with vpi_videos_free); @p next_cursor gets the cursor of the next page, "" at the end.
+ * AVERROR(EINVAL) for a cursor this store did not make. Rows added while paging come after
+ * the rows that were there (created = now), so no row is repeated or lost. */
+int vpi_store_list_videos(VpiStore *s, int status, int limit, const char *cursor,
+                          VpiVideo **out, int *n, char *next_cursor, size_t next_size);
+void vpi_videos_free(VpiVideo **v, int n);
+/* Delete a video and all its jobs (a worker holding one then gets VPI_STORE_LOST_LEASE). */
+int vpi_store_delete_video(VpiStore *s, int64_t video_id);
+
+#endif
