@@ -386,6 +386,8 @@ static void test_cancel_delete(void)
     CHECK_EQ(vpi_store_claim(s, "w", T0 + 7, 60000, &j), 1);
     CHECK_EQ(j.id, j3);
     CHECK_EQ(vpi_store_delete_video(s, v1), 0);
+    CHECK_EQ(vpi_store_complete(s, j3, j.lease_id, "{}", T0 + 8), VPI_STORE_LOST_LEASE);
+    vpi_job_clear(&j);
     CHECK_EQ(vpi_store_get_video(s, v1, &v), AVERROR(ENOENT));
     CHECK_EQ(vpi_store_get_job(s, j1, &j), AVERROR(ENOENT));
     CHECK_EQ(vpi_store_get_job(s, j3, &j), AVERROR(ENOENT));
