@@ -76,7 +76,6 @@ int vpi_store_open(const char *spec, const VpiStoreOpts *opts, VpiStore **out, c
     int ret, ver;
 
     *out = NULL;
-    snprintf(reason, reason_size, "%s: ", spec);
     for (int i = 0; store_classes[i]; i++) {
         size_t len = strlen(store_classes[i]->name);
         if (!strncmp(spec, store_classes[i]->name, len) && spec[len] == ':') {
@@ -84,9 +83,11 @@ int vpi_store_open(const char *spec, const VpiStoreOpts *opts, VpiStore **out, c
             target = spec + len + 1;
         }
     }
+    /* The bounds keep every sum of a time and a duration far from overflowing. */
     if (!*target || opts->max_attempts < 1 || opts->max_attempts > 100 ||
-        opts->time_limit_ms <= 0 || opts->backoff_ms < 0 ||
-        opts->backoff_max_ms < opts->backoff_ms || opts->busy_timeout_ms < 0) {
+        opts->time_limit_ms <= 0 || opts->time_limit_ms > VPI_STORE_MAX_DURATION_MS ||
+        opts->backoff_ms < 0 || opts->backoff_max_ms < opts->backoff_ms ||
+        opts->backoff_max_ms > VPI_STORE_MAX_DURATION_MS || opts->busy_timeout_ms < 0) {
         snprintf(reason, reason_size, "%s: %s", spec,
                  !*target ? "no database named" : "invalid store options");
         return AVERROR(EINVAL);
@@ -163,7 +164,7 @@ int vpi_store_enqueue(VpiStore *s, int64_t video_id, int64_t now_ms, int64_t *jo
 int vpi_store_claim(VpiStore *s, const char *worker, int64_t now_ms, int64_t lease_ms,
                     VpiJob *job)
 {
-    if (lease_ms <= 0)
+    if (lease_ms <= 0 || lease_ms > VPI_STORE_MAX_DURATION_MS)
         return AVERROR(EINVAL);
     return s->cls->claim(s, worker, now_ms, lease_ms, job);
 }
@@ -171,7 +172,7 @@ int vpi_store_claim(VpiStore *s, const char *worker, int64_t now_ms, int64_t lea
 int vpi_store_heartbeat(VpiStore *s, int64_t job_id, int64_t lease_id, int progress,
                         int64_t now_ms, int64_t lease_ms)
 {
-    if (progress < 0 || progress > 100 || lease_ms <= 0)
+    if (progress < 0 || progress > 100 || lease_ms <= 0 || lease_ms > VPI_STORE_MAX_DURATION_MS)
         return AVERROR(EINVAL);
     return s->cls->heartbeat(s, job_id, lease_id, progress, now_ms, lease_ms);
 }
@@ -213,23 +214,27 @@ int vpi_store_get_video(VpiStore *s, int64_t video_id, VpiVideo *video)
     return s->cls->get_video(s, video_id, video);
 }
 
-/* The cursor is "CREATED.ID" in lower-case hex: opaque to clients, checked strictly here. */
+/* The cursor is "CREATED.ID" in lower-case hex: opaque to clients, checked strictly here
+ * (no sign, space, "0x" or upper case, each part 1-16 digits). */
 static int parse_cursor(const char *c, int64_t *created, int64_t *id)
 {
-    char *end;
+    static const char hex[] = "0123456789abcdef";
+    size_t a_len, b_len;
     unsigned long long a, b;
     if (!c || !*c) {
         *created = INT64_MIN;
         *id = INT64_MIN;
         return 0;
     }
-    if (strlen(c) > 33 || !strchr("0123456789abcdef", *c) || !*c)
+    a_len = strspn(c, hex);
+    if (a_len < 1 || a_len > 16 || c[a_len] != '.')
         return AVERROR(EINVAL);
-    a = strtoull(c, &end, 16);
-    if (*end != '.' || !strchr("0123456789abcdef", end[1]) || !end[1])
+    b_len = strspn(c + a_len + 1, hex);
+    if (b_len < 1 || b_len > 16 || c[a_len + 1 + b_len])
         return AVERROR(EINVAL);
-    b = strtoull(end + 1, &end, 16);
-    if (*end || a > INT64_MAX || b > INT64_MAX)
+    a = strtoull(c, NULL, 16);
+    b = strtoull(c + a_len + 1, NULL, 16);
+    if (a > INT64_MAX || b > INT64_MAX)
         return AVERROR(EINVAL);
     *created = (int64_t)a;
     *id = (int64_t)b;

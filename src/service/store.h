@@ -16,6 +16,9 @@
 /* The schema this build reads and writes (schema_version table). */
 #define VPI_STORE_SCHEMA 1
 
+/* The longest lease, time limit or backoff accepted (30 days). */
+#define VPI_STORE_MAX_DURATION_MS (INT64_C(30) * 24 * 3600 * 1000)
+
 /* Returned by heartbeat/complete/fail when the caller no longer holds the job's lease (it
  * expired and the job was re-queued, re-claimed, cancelled, failed by the watchdog or
  * deleted): the worker must stop and drop its result. */

@@ -355,7 +355,7 @@ static int sq_open(VpiStore *s, const char *target, char *reason, size_t reason_
         ret = err_of(rc);
         goto fail;
     }
-    if (strcmp((const char *)sqlite3_column_text(st, 0), "wal")) {
+    if (!sqlite3_column_text(st, 0) || strcmp((const char *)sqlite3_column_text(st, 0), "wal")) {
         snprintf(reason, reason_size, "%s: cannot use WAL mode (journal mode stays %s)",
                  target, sqlite3_column_text(st, 0));
         goto fail;
@@ -598,12 +598,12 @@ static int sq_cancel(VpiStore *s, int64_t job_id, int64_t now)
         return end(p, ret);
     sqlite3_bind_int64(st, 1, job_id);
     sqlite3_bind_int64(st, 2, now);
-    if ((ret = run(p, st)) == 0) {
-        ret = 0;
-        ret = query_id(p, Q_JOB_EXISTS, job_id, &ret) ? 1 : ret < 0 ? ret : AVERROR(ENOENT);
-    } else if (ret > 0) {
-        ret = 0;
-    }
+    if ((ret = run(p, st)) > 0)
+        return end(p, 0);
+    if (ret == 0 && !query_id(p, Q_JOB_EXISTS, job_id, &ret) && ret >= 0)
+        ret = AVERROR(ENOENT);
+    else if (ret >= 0)
+        ret = 1;
     return end(p, ret);
 }
 

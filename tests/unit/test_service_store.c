@@ -116,6 +116,10 @@ static void test_schema(void)
     vpi_store_default_opts(&o);
     o.max_attempts = 0;
     CHECK_EQ(vpi_store_open(path, &o, &s, reason, sizeof(reason)), AVERROR(EINVAL));
+    vpi_store_default_opts(&o);
+    o.backoff_max_ms = VPI_STORE_MAX_DURATION_MS + 1;
+    CHECK_EQ(vpi_store_open(path, &o, &s, reason, sizeof(reason)), AVERROR(EINVAL));
+    CHECK(strstr(reason, "invalid store options") != NULL);
 }
 
 static void test_one_active(void)
@@ -464,7 +468,8 @@ static void test_pagination(void)
     vpi_videos_free(&v, n);
 
     static const char *const bad[] = { "zz", "1.", "1.2x", ".5", "1.-2", "-1.2", "1 .2",
-                                       "ffffffffffffffff.1", "1", "1.2.3" };
+                                       "ffffffffffffffff.1", "1", "1.2.3", "0x1.2", "1.aB",
+                                       "A.1", "11111111111111111.1", "1.2 " };
     for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++)
         if (vpi_store_list_videos(s, -1, 5, bad[i], &v, &n, next, sizeof(next))
             != AVERROR(EINVAL))
