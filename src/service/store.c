@@ -216,7 +216,7 @@ int vpi_store_get_video(VpiStore *s, int64_t video_id, VpiVideo *video)
 
 /* The cursor is "CREATED.ID" in lower-case hex: opaque to clients, checked strictly here
  * (no sign, space, "0x" or upper case, each part 1-16 digits). */
-static int parse_cursor(const char *c, int64_t *created, int64_t *id)
+int vpi_store_cursor_parse(const char *c, int64_t *created, int64_t *id)
 {
     static const char hex[] = "0123456789abcdef";
     size_t a_len, b_len;
@@ -255,7 +255,7 @@ int vpi_store_list_videos(VpiStore *s, int status, int limit, const char *cursor
     if (limit < 1 || limit > 1000 || status < -1 || status >= VPI_JOB_NB_STATUS ||
         next_size < 34)
         return AVERROR(EINVAL);
-    if ((ret = parse_cursor(cursor, &created, &id)) < 0)
+    if ((ret = vpi_store_cursor_parse(cursor, &created, &id)) < 0)
         return ret;
     /* One more than asked tells whether a next page exists without a second query. */
     if (!(v = calloc(limit + 1, sizeof(*v))))

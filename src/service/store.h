@@ -158,6 +158,11 @@ int vpi_store_reap(VpiStore *s, int64_t now_ms, int *requeued, int *failed);
 int vpi_store_cancel(VpiStore *s, int64_t job_id, int64_t now_ms);
 int vpi_store_get_job(VpiStore *s, int64_t job_id, VpiJob *job);
 int vpi_store_get_video(VpiStore *s, int64_t video_id, VpiVideo *video);
+/* A list cursor as clients send it back ("CREATED.ID", lower-case hex, each part 1 to 16
+ * digits, no sign, space, "0x" or upper case; NULL or "": the first page) into its two
+ * numbers. 0, or AVERROR(EINVAL). Pure; fuzzed by fuzz/fuzz_store_cursor.c. */
+int vpi_store_cursor_parse(const char *c, int64_t *created, int64_t *id);
+
 /* Up to @p limit (1-1000) videos in (created, id) order after @p cursor (NULL or "" from the
  * start), those whose latest job has @p status (-1: any). *out is an array of *n videos (free
  * with vpi_videos_free); @p next_cursor gets the cursor of the next page, "" at the end.
