@@ -805,17 +805,7 @@ static int plan_timeline(Run *r, int64_t *T_out, int64_t *D_out)
         s->nominal = av_rescale(p->vd, sr, v->timescale);
         if (!s->t)
             continue;
-        /* where the video's presentation starts, in its media time */
-        int64_t ov = v->has_edit ? v->edit_media_time - v->edit_dwell : 0;
-        int64_t trim = av_rescale(p->p0 - ov, sr, v->timescale);
-        int64_t dwell = a->has_edit ? a->edit_dwell : 0;
-        int64_t m = a->has_edit ? a->edit_media_time : 0;
-        int64_t media_end = a->nb_samples * FRAME;
-        s->a0 = dwell - m - trim;
-        s->real_start = dwell - trim;
-        s->real_end = (a->has_edit && a->edit_duration >= 0 ? dwell + a->edit_duration
-                                                            : dwell - m + media_end) - trim;
-        s->real_end = FFMIN(s->real_end, s->a0 + media_end);
+        vpi_mp4_audio_span(v, a, p->p0, &s->a0, &s->real_start, &s->real_end);
         if (s->real_end <= s->real_start)
             s->t = NULL;
     }

@@ -174,16 +174,7 @@ void vpi_live_audio_place(const VpiLiveAudio *a, VpiLivePiece *pc, VpiLivePiece 
     if (pc->has_audio) {
         /* media sample m plays at piece time m + a0 (0 = the video's first presented
          * frame), from the two tracks' edit lists, as the join reads them */
-        int64_t ov = v->has_edit ? v->edit_media_time - v->edit_dwell : 0;
-        int64_t trim = av_rescale(pc->pts_min - ov, sr, v->timescale);
-        int64_t dwell = t->has_edit ? t->edit_dwell : 0;
-        int64_t m = t->has_edit ? t->edit_media_time : 0;
-        int64_t media_end = t->nb_samples * F;
-        pc->a0 = dwell - m - trim;
-        pc->real_start = dwell - trim;
-        pc->real_end = (t->has_edit && t->edit_duration >= 0 ? dwell + t->edit_duration
-                                                             : dwell - m + media_end) - trim;
-        pc->real_end = FFMIN(pc->real_end, pc->a0 + media_end);
+        vpi_mp4_audio_span(v, t, pc->pts_min, &pc->a0, &pc->real_start, &pc->real_end);
         /* after the cut, a little of what follows (the seam's context), never more */
         pc->real_end = FFMIN(pc->real_end, pc->nominal + 2 * F);
         if (pc->real_end <= pc->real_start)

@@ -80,6 +80,14 @@ typedef struct VpiMp4File {
  * negative error and writes one line (without the path) to @p why. */
 int vpi_mp4_index(int fd, VpiMp4File **out, char *why, size_t why_size);
 void vpi_mp4_index_free(VpiMp4File **f);
+
+/* Where AAC track @p a's samples play against video track @p v, as both edit lists say, in
+ * samples of @p a (1024 per frame), counted from the video's first presented frame, whose
+ * media time (in @p v's timescale) is @p v_pts_min: media sample m plays at m + *a0, and
+ * real audio (not priming, not padding past the edit) covers [*real_start, *real_end).
+ * The join and the channel producer both place audio with it. */
+void vpi_mp4_audio_span(const VpiMp4Track *v, const VpiMp4Track *a, int64_t v_pts_min,
+                        int64_t *a0, int64_t *real_start, int64_t *real_end);
 /* Heap bytes held by an index (for the joiner's cache accounting). */
 size_t vpi_mp4_index_bytes(const VpiMp4File *f);
 

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <libavutil/error.h>
+#include <libavutil/mathematics.h>
 #include <libavutil/intfloat.h>
 #include <libavutil/intreadwrite.h>
 #include <libavutil/mathematics.h>
@@ -717,4 +718,22 @@ size_t vpi_mp4_index_bytes(const VpiMp4File *f)
 {
     return sizeof(*f) + f->video.entry_size + f->audio.entry_size +
            (size_t)(f->video.nb_samples + f->audio.nb_samples) * sizeof(VpiMp4Sample);
+}
+
+void vpi_mp4_audio_span(const VpiMp4Track *v, const VpiMp4Track *a, int64_t v_pts_min,
+                        int64_t *a0, int64_t *real_start, int64_t *real_end)
+{
+    int64_t sr = a->sample_rate;
+    /* where the video's presentation starts, in its media time */
+    int64_t ov = v->has_edit ? v->edit_media_time - v->edit_dwell : 0;
+    int64_t trim = av_rescale(v_pts_min - ov, sr, v->timescale);
+    int64_t dwell = a->has_edit ? a->edit_dwell : 0;
+    int64_t m = a->has_edit ? a->edit_media_time : 0;
+    int64_t media_end = a->nb_samples * 1024;
+    *a0 = dwell - m - trim;
+    *real_start = dwell - trim;
+    *real_end = (a->has_edit && a->edit_duration >= 0 ? dwell + a->edit_duration
+                                                      : dwell - m + media_end) - trim;
+    if (*real_end > *a0 + media_end)
+        *real_end = *a0 + media_end;
 }
