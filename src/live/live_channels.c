@@ -386,17 +386,39 @@ static int ingest_file(VpChannels *c, Channel *ch, const char *path, int want_br
     return vpi_live_ingest(path, &io, m, why, why_size);
 }
 
+/* The first queued job that may run now (lock held), or -1. A channel without a "format"
+ * takes its first episode's: until it is known, only that episode (or, when it failed, the
+ * first episode not failed) may run, so neither a later episode nor an ad that happens to
+ * finish first sets the format. */
+static int runnable_job(const VpChannels *c)
+{
+    for (int k = 0; k < c->nb_jobs; k++) {
+        const Job *j = &c->jobs[k];
+        const Channel *ch = j->ch;
+        if (ch->removed || ch->format_known)
+            return k;
+        int first = -1;
+        for (int i = 0; i < ch->nb_eps && first < 0; i++)
+            if (ch->eps[i].state != ITEM_FAILED)
+                first = i;
+        if (first < 0 || (!j->ad && j->index == first))
+            return k;
+    }
+    return -1;
+}
+
 static void *worker_main(void *opaque)
 {
     VpChannels *c = opaque;
     pthread_mutex_lock(&c->lock);
     for (;;) {
-        while (!c->closing && !c->nb_jobs)
+        int k;
+        while (!c->closing && (k = runnable_job(c)) < 0)
             pthread_cond_wait(&c->wake, &c->lock);
         if (c->closing)
             break;
-        Job j = c->jobs[0];
-        memmove(c->jobs, c->jobs + 1, sizeof(Job) * --c->nb_jobs);
+        Job j = c->jobs[k];
+        memmove(c->jobs + k, c->jobs + k + 1, sizeof(Job) * (size_t)(--c->nb_jobs - k));
         Channel *ch = j.ch;
         if (ch->removed)
             continue;
