@@ -21,5 +21,6 @@
 #include "cleanup.h"
 #include "options.h"
 #include "channels.h"
+#include "service.h"
 
 #endif /* VIDPIPE_VIDPIPE_H */
