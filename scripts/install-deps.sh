@@ -25,6 +25,8 @@ PKGS="$PKGS tstools vlc-bin vlc-plugin-base"
 # npm would conflict with it.
 command -v npm >/dev/null 2>&1 || PKGS="$PKGS nodejs npm"
 BENCH_PKGS="mkvtoolnix hyperfine python3-opencv bc"
+# the Celery + Redis peer of bench/serve.sh (the queue overhead)
+BENCH_PKGS="$BENCH_PKGS python3-celery python3-redis redis-server"
 
 want="$PKGS"
 [ "${VIDPIPE_BENCH:-0}" = 1 ] && want="$want $BENCH_PKGS"

@@ -34,6 +34,7 @@ assert_status 413 "a chunked body over --max-upload"
 api GET "/api/v1/videos?limit=1000"
 assert_eq "$(jq_ "$BODY" 'len(j["videos"])')" 0 "no video made by the refused uploads"
 
+ZERO=0000000000000000000000000000000000000000000000000000000000000000
 # ---- a resumable upload to misuse -----------------------------------------------------------
 SSIZE=$(size_of "$SMALL")
 client create "$SMALL" --name small.mp4
@@ -46,10 +47,13 @@ api PUT "/api/v1/uploads/$U/parts/0" --data-binary "@$SMALL"
 assert_status 400 "part 0"
 api PUT "/api/v1/uploads/$U/parts/2" --data-binary "@$SMALL"
 assert_status 400 "part 2 of a 1-part upload"
-api PUT "/api/v1/uploads/$U/parts/-1" --data-binary "@$SMALL"
-assert_status 400 "part -1"
-api PUT "/api/v1/uploads/$U/parts/99999999999999999999" --data-binary "@$SMALL"
-assert_status 400 "part 99999999999999999999"
+# not part numbers at all: a bad request or no such route
+for n in -1 99999999999999999999 1x; do
+    api PUT "/api/v1/uploads/$U/parts/$n" --data-binary "@$SMALL"
+    check
+    case "$STATUS" in 400|404) assert_json_error "$STATUS" "part $n" ;;
+        *) fail "part $n: HTTP $STATUS, expected 400 or 404: $BODY" ;; esac
+done
 head -c $((SSIZE - 1)) "$SMALL" > "$WORK/short.bin"
 api PUT "/api/v1/uploads/$U/parts/1" --data-binary "@$WORK/short.bin"
 assert_status 400 "a last part one byte short"
@@ -67,17 +71,16 @@ api POST "/api/v1/uploads/$U/complete" -H 'Content-Type: application/json' \
 assert_status 400 "complete before part 1 arrived"
 api PUT "/api/v1/uploads/$U/parts/1" --data-binary "@$SMALL"
 assert_status 200 "PUT part 1"
-ETAG=$(jq_ "$BODY" 'j["etag"]')
+ETAG=$(jq_ "$BODY" 'json.dumps(j["etag"])')
 # a wrong checksum
-ZERO=0000000000000000000000000000000000000000000000000000000000000000
 api POST "/api/v1/uploads/$U/complete" -H 'Content-Type: application/json' \
-    -d "{\"parts\": [{\"part_number\": 1, \"etag\": $(jq_ "\"$ETAG\"" 'json.dumps(j)')}], \"sha256\": \"$ZERO\"}"
+    -d "{\"parts\": [{\"part_number\": 1, \"etag\": $ETAG}], \"sha256\": \"$ZERO\"}"
 assert_status 422 "complete with a wrong SHA-256"
 api POST "/api/v1/uploads/$U/complete" -H 'Content-Type: application/json' \
     -d "{\"parts\": [{\"part_number\": 1, \"etag\": \"\\\"0123\\\"\"}], \"sha256\": \"$(sha256_of "$SMALL")\"}"
 assert_status 422 "complete with a wrong etag"
 api POST "/api/v1/uploads/$U/complete" -H 'Content-Type: application/json' \
-    -d "{\"parts\": [{\"part_number\": 1, \"etag\": $(jq_ "\"$ETAG\"" 'json.dumps(j)')}], \"sha256\": \"xyz\"}"
+    -d "{\"parts\": [{\"part_number\": 1, \"etag\": $ETAG}], \"sha256\": \"xyz\"}"
 assert_status 400 "complete with a SHA-256 that is not 64 hex digits"
 api GET "/api/v1/videos?status=uploading"
 assert_eq "$(jq_ "$BODY" 'len(j["videos"])')" 1 "the upload is still open (listed as uploading)"
@@ -104,7 +107,8 @@ api POST /api/v1/videos/987654/reprocess
 assert_status 404 "reprocess an unknown video"
 api PUT /api/v1/uploads/nope/parts/1 --data-binary "@$SMALL"
 assert_status 404 "PUT a part of an unknown upload"
-api POST /api/v1/uploads/nope/complete -H 'Content-Type: application/json' -d '{"parts": []}'
+api POST /api/v1/uploads/nope/complete -H 'Content-Type: application/json' \
+    -d '{"parts": [{"part_number": 1, "etag": "x"}], "sha256": "'$ZERO'"}'
 assert_status 404 "complete an unknown upload"
 api DELETE /api/v1/jobs/1
 check
@@ -129,8 +133,11 @@ bad_create '{"filename": "a.mp4", "size": -5}' "with a negative size"
 bad_create '{"filename": "a.mp4", "size": 1e400}' "with size 1e400"
 bad_create '{"filename": "a.mp4", "size": 100, "part_size": 5}' "with a part size of 5"
 bad_create '{"filename": "a.mp4", "size": 100, "sha256": "abc"}' "with a short sha256"
-bad_create "{\"filename\": \"a.mp4\", \"size\": 100, \"x\": \"$(head -c 300000 /dev/zero | tr '\0' a)\"}" \
-    "with a 300 kB body"
+bad_create '{"filename": "a.mp4", "size": 100, "colour": "blue"}' "with an unknown member"
+{ printf '{"filename": "a.mp4", "size": 100, "x": "'; head -c 5000000 /dev/zero | tr '\0' a
+  printf '"}'; } > "$WORK/big.json"
+api POST /api/v1/uploads -H 'Content-Type: application/json' --data-binary "@$WORK/big.json"
+assert_status 413 "POST /api/v1/uploads with a 5 MB JSON body (JSON bodies are at most 4 MiB)"
 api POST "/api/v1/uploads/$U/complete" -H 'Content-Type: application/json' -d '{"parts": '
 assert_status 400 "complete with a cut JSON body"
 api POST "/api/v1/uploads/$U/complete" -H 'Content-Type: application/json' -d '{"parts": "all"}'
@@ -147,6 +154,10 @@ for name in "../../canary/evil.mp4" "/tmp/evil.mp4" "a%2F..%2F..%2Fevil.mp4" "ev
     ".." "." "" "$(head -c 300 /dev/zero | tr '\0' n).mp4"; do
     upload_whole "$SMALL" "$name"
     assert_status 400 "POST /api/v1/videos?filename=$(echo "$name" | cut -c1-40)"
+    if [ "$STATUS" = 201 ]; then
+        api GET "/api/v1/videos/$WVID"
+        echo "    stored as: $(jq_ "$BODY" 'j["filename"]')"
+    fi
 done
 for name in '../../canary/evil.mp4' '/tmp/evil.mp4' 'a\u0000b.mp4' 'sub/dir.mp4' '..'; do
     api POST /api/v1/uploads -H 'Content-Type: application/json' \
@@ -154,7 +165,7 @@ for name in '../../canary/evil.mp4' '/tmp/evil.mp4' 'a\u0000b.mp4' 'sub/dir.mp4'
     assert_status 400 "POST /api/v1/uploads filename $name"
 done
 upload_whole "$SMALL" "name%20with%20spaces%20%C3%A9.mp4"
-assert_status 200 "a name with spaces and UTF-8"
+assert_status 201 "a name with spaces and UTF-8"
 NJOB=$WJOB
 api GET "/api/v1/videos/$WVID"
 assert_eq "$(jq_ "$BODY" 'j["filename"]')" "name with spaces é.mp4" "the name kept as given"
@@ -164,16 +175,16 @@ check
 
 # ---- media that is not what it says ----------------------------------------------------------
 upload_whole "$TEXT" notes.mp4
-assert_status 200 "a text file is accepted as an upload"
+assert_status 201 "a text file is accepted as an upload"
 TJOB=$WJOB
 upload_whole "$TRUNC" cut.mp4
-assert_status 200 "a truncated MP4 is accepted as an upload"
+assert_status 201 "a truncated MP4 is accepted as an upload"
 CJOB=$WJOB
 upload_whole "$NOAUDIO" silent.mp4
-assert_status 200 "a video without audio"
+assert_status 201 "a video without audio"
 NAVID=$WVID NAJOB=$WJOB
 upload_whole "$MOV" clip.mov
-assert_status 200 "a .mov"
+assert_status 201 "a .mov"
 MVID=$WVID MJOB=$WJOB
 for j in "$TJOB:text file" "$CJOB:truncated MP4"; do
     id=${j%%:*} what=${j#*:}
@@ -251,7 +262,7 @@ kill -0 "$SERVER" 2>/dev/null || fail "the server died"
 api GET /healthz
 assert_eq "$STATUS" 200 "healthz at the end"
 upload_whole "$SMALL" after.mp4
-assert_status 200 "an upload at the end"
+assert_status 201 "an upload at the end"
 wait_job "$WJOB" terminal 60
 assert_eq "$(jq_ "$JOB_JSON" 'j["status"]')" completed "a job at the end"
 objects_check "after the bad input"

@@ -6,7 +6,8 @@
 # after only the missing ones are sent, no job is stuck, no object is half-written, no
 # worker scratch file is left. Then SIGTERM while a job runs: uploads are refused, the
 # server exits 0 within its grace, the job either finished or was handed back (its attempt
-# not counted), and a restart completes it.
+# not counted), and a restart completes it; with --drain-grace 1 the job is handed back
+# (pending, attempts 0, seen from a server without workers) and the next start completes it.
 . "$VP_SRCDIR/tests/cli/lib.sh"
 . "$VP_SRCDIR/tests/serve/serve_lib.sh"
 
@@ -27,7 +28,7 @@ scratch_empty() {
 
 serve_start_or_die --workers 1 --lease 3
 upload_whole "$LONG" long.mp4
-assert_status 200 "upload long.mp4"
+assert_status 201 "upload long.mp4"
 VID=$WVID JOB=$WJOB
 wait_job "$JOB" running 30
 assert_eq "$RC" 0 "the long job runs: $ERR"
@@ -57,7 +58,7 @@ assert_eq "$STATUS" 200 "the re-run job's proxy"
 cp "$WORK/body" "$WORK/long_proxy.mp4"
 frames=$(ffprobe -v error -count_frames -select_streams v:0 -show_entries stream=nb_read_frames \
     -of csv=p=0 "$WORK/long_proxy.mp4")
-assert_near "$frames" 600 1 "the re-run job's proxy is whole (60 s at 10 fps)"
+assert_near "$frames" 400 1 "the re-run job's proxy is whole (40 s at 10 fps)"
 # the upload resumes
 api GET "/api/v1/uploads/$U"
 assert_status 200 "the half-sent upload after the restart"
@@ -109,10 +110,38 @@ assert_eq "$(jq_ "$BODY" 'j["status"] in ("completed", "pending", "running")')" 
 wait_job "$DJOB" terminal 60
 assert_eq "$(jq_ "$JOB_JSON" 'j["status"]')" completed "the drained job completes"
 assert_eq "$(jq_ "$JOB_JSON" 'j["attempts"]')" 1 "a handed-back attempt is not counted"
-no_stuck "after the drain and restart"
-objects_check "after the drain and restart"
-no_temp_files "after the drain and restart"
-scratch_empty "after the drain and restart"
+serve_stop
+assert_eq "$SERVE_RC" 0 "SIGTERM with nothing running: exit code"
+
+# ---- SIGTERM with a grace too short: the job is handed back, its attempt not counted -------
+serve_start_or_die --workers 1 --lease 3 --drain-grace 1
+api POST "/api/v1/videos/$VID/reprocess"
+assert_status 200 "reprocess"
+EJOB=$(jq_ "$BODY" 'j["job_id"]')
+wait_job "$EJOB" running 30
+sleep 0.5
+t0=$(date +%s)
+serve_stop 20
+t1=$(date +%s)
+assert_eq "$SERVE_RC" 0 "SIGTERM, 1 s of grace: exit code"
+check
+[ $((t1 - t0)) -le 6 ] || fail "SIGTERM with 1 s of grace took $((t1 - t0)) s"
+# an API node (no workers) shows the job as the drain left it
+serve_start_or_die --workers 0
+api GET "/api/v1/jobs/$EJOB"
+echo "handed back: $BODY"
+assert_eq "$(jq_ "$BODY" '[j["status"], j["attempts"], j["result"]]')" '["pending", 0, null]' \
+    "the job stopped by the drain is pending again, its attempt not counted"
+scratch_empty "after the hand-back"
+serve_stop
+serve_start_or_die --workers 1 --lease 3
+wait_job "$EJOB" terminal 60
+assert_eq "$(jq_ "$JOB_JSON" '[j["status"], j["attempts"]]')" '["completed", 1]' \
+    "the handed-back job completes on the next start, in one counted attempt"
+no_stuck "after the drains and restarts"
+objects_check "after the drains and restarts"
+no_temp_files "after the drains and restarts"
+scratch_empty "after the drains and restarts"
 serve_stop
 assert_eq "$SERVE_RC" 0 "the last SIGTERM: exit code"
 check

@@ -18,21 +18,21 @@ TEXT=$(serve_text)
 
 serve_start_or_die --workers 1
 upload_whole "$SMALL" dash-done.mp4
-assert_status 200 "upload dash-done.mp4"
+assert_status 201 "upload dash-done.mp4"
 DVID=$WVID
 wait_job "$WJOB" terminal 60
 assert_eq "$(jq_ "$JOB_JSON" 'j["status"]')" completed "dash-done.mp4"
 upload_whole "$TEXT" dash-failed.mp4
-assert_status 200 "upload dash-failed.mp4"
+assert_status 201 "upload dash-failed.mp4"
 FVID=$WVID
 wait_job "$WJOB" terminal 60
 assert_eq "$(jq_ "$JOB_JSON" 'j["status"]')" failed "dash-failed.mp4"
 FERR=$(jq_ "$JOB_JSON" 'j["error"]')
 upload_whole "$LONG" "%3Cb%3Edash-running.mp4"
-assert_status 200 "upload <b>dash-running.mp4"
+assert_status 201 "upload <b>dash-running.mp4"
 RJOB=$WJOB
 upload_whole "$LONG" dash-pending.mp4
-assert_status 200 "upload dash-pending.mp4"
+assert_status 201 "upload dash-pending.mp4"
 wait_job "$RJOB" running 30
 assert_eq "$RC" 0 "the long job runs: $ERR"
 
@@ -58,32 +58,36 @@ import html, html.parser, sys
 class P(html.parser.HTMLParser):
     def __init__(self):
         super().__init__()
-        self.text, self.imgs, self.bold, self.skip = [], [], [], 0
+        self.text, self.imgs, self.skip, self.in_b, self.bold = [], [], 0, 0, ""
     def handle_starttag(self, tag, attrs):
         if tag in ("script", "style"):
             self.skip += 1
         if tag == "img":
             self.imgs.append(dict(attrs).get("src") or "")
         if tag == "b":
-            self.bold.append(1)
+            self.in_b += 1
     def handle_endtag(self, tag):
         if tag in ("script", "style"):
             self.skip -= 1
+        if tag == "b" and self.in_b:
+            self.in_b -= 1
     def handle_data(self, d):
         if not self.skip:
             self.text.append(d)
+        if self.in_b:
+            self.bold += d
 p = P()
 p.feed(open(sys.argv[1]).read())
 open(sys.argv[2] + "/dom.txt", "w").write(" ".join(" ".join(p.text).split()))
 open(sys.argv[2] + "/dom.imgs", "w").write("\n".join(p.imgs) + "\n")
-open(sys.argv[2] + "/dom.bold", "w").write(str(len(p.bold)))
+open(sys.argv[2] + "/dom.bold", "w").write(str(int("dash-running" in p.bold)))
 PY
 TXT=$(cat "$WORK/dom.txt")
 echo "page text: $(echo "$TXT" | cut -c1-600)"
 for n in dash-done.mp4 dash-failed.mp4 "<b>dash-running.mp4" dash-pending.mp4; do
     assert_contains "$TXT" "$n" "the page names $n"
 done
-assert_eq "$(cat "$WORK/dom.bold")" 0 "the HTML-like name is text, not a <b> element"
+assert_eq "$(cat "$WORK/dom.bold")" 0 "the HTML-like name is text, not a <b> element around it"
 pos() { python3 -c 'import sys; print(sys.argv[1].find(sys.argv[2]))' "$TXT" "$1"; }
 pf=$(pos dash-failed.mp4)
 for n in dash-done.mp4 "<b>dash-running.mp4" dash-pending.mp4; do

@@ -203,10 +203,10 @@ serve_mov() {
     media serve_clip.mov -f lavfi -i smptebars=s=320x240:r=24:d=3 -f lavfi -i sine=f=330:d=3 \
         -c:v libx264 -preset ultrafast -pix_fmt yuv420p -c:a aac -f mov
 }
-# 60 s, 320x240 with noise: a job of several seconds (kill -9, drain, cancel, dashboard)
+# 40 s, 320x240 with noise: a job of several seconds (kill -9, drain, cancel, dashboard)
 serve_long() {
-    media serve_long.mp4 -f lavfi -i "testsrc2=s=320x240:r=30:d=60,noise=alls=10:allf=t" \
-        -f lavfi -i sine=f=440:d=60 -c:v libx264 -preset ultrafast -pix_fmt yuv420p -crf 30 \
+    media serve_long40.mp4 -f lavfi -i "testsrc2=s=320x240:r=30:d=40,noise=alls=10:allf=t" \
+        -f lavfi -i sine=f=440:d=40 -c:v libx264 -preset ultrafast -pix_fmt yuv420p -crf 30 \
         -c:a aac -b:a 64k
 }
 # a text file named like a video
@@ -238,9 +238,10 @@ objects_check() {
         2>&1) || fail "$1: files under DATA/objects that the API does not serve: $r"
 }
 
-# no_temp_files WHAT: nothing under $DATA named like a temporary (a dot file, *.tmp*,
-# *.part*, *~), the SQLite database and its WAL aside
+# no_temp_files WHAT: no request body left in $DATA/staging, and nothing under $DATA named
+# like a temporary (a dot file, *.tmp*, *.part*, *~), the SQLite database and its WAL aside
 no_temp_files() {
+    assert_eq "$(find "$DATA/staging" -type f 2>/dev/null | head -5)" "" "$1: DATA/staging empty"
     check
     t=$(find "$DATA" -type f \( -name '.*' -o -name '*.tmp*' -o -name '*tmp' -o -name '*.part' \
         -o -name '*~' -o -name '*.partial' \) ! -name '*.db' ! -name '*.db-wal' ! -name '*.db-shm' \
