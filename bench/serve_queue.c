@@ -79,7 +79,7 @@ static int run(const char *dir, int jobs, int threads)
     double t0 = mono_s();
     for (int i = 0; i < jobs; i++) {
         int64_t vid, jid;
-        ret = vpi_store_add_video(s, "empty.mp4", 0, wall_ms(), &vid, &jid);
+        ret = vpi_store_add_video(s, "empty.mp4", 0, NULL, wall_ms(), &vid, &jid);
         if (ret < 0) {
             fprintf(stderr, "serve_queue: %s: adding job %d: %s\n", path, i, av_err2str(ret));
             vpi_store_close(&s);
