@@ -8,7 +8,8 @@
 #   pg_lib.sh restart DIR   stop (fast: clients are cut off) and start again on the same port
 #   pg_lib.sh stop DIR      stop the cluster by its own postmaster.pid (never by name)
 #
-# The server refuses to run as root: as root the cluster belongs to a system user
+# VP_PG_OPTS adds server settings at start ("-c synchronous_commit=off" for the benchmark's
+# second run). The server refuses to run as root: as root the cluster belongs to a system user
 # "vidpipe-pg" (made with useradd when missing). Exit 77 when PostgreSQL is not installed and
 # cannot be (not root, or apt-get fails).
 set -eu
@@ -51,7 +52,8 @@ start() {
     port=$(cat "$dir/port")
     # Logs to DIR/log; -w waits until it accepts connections.
     if ! as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/log" -w -t 30 \
-            -o "-c listen_addresses=127.0.0.1 -p $port -k $dir" start >/dev/null; then
+            -o "-c listen_addresses=127.0.0.1 -p $port -k $dir ${VP_PG_OPTS:-}" start \
+            >/dev/null; then
         echo "pg_lib: the server in $dir did not start:" >&2
         tail -n 5 "$dir/log" >&2
         exit 1
