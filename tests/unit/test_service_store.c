@@ -842,6 +842,12 @@ static void test_uploads(void)
     u.options = NULL;
     CHECK_EQ(vpi_store_add_upload(s, &u), 0);
     CHECK_EQ(vpi_store_put_part(s, u.id, &part), 0);
+    /* The filter names the one still uploading, not the completed one. */
+    CHECK_EQ(vpi_store_list_videos(s, VPI_STATUS_UPLOADING, 10, NULL, &vs, &n, next,
+                                   sizeof(next)), 0);
+    CHECK_EQ(n, 1);
+    CHECK_EQ(n ? vs[0].id : 0, u.video_id);
+    vpi_videos_free(&vs, n);
     CHECK_EQ(vpi_store_counts(s, T0 + 20, &c), 0);
     CHECK_EQ(c.uploads_open, 1);
     CHECK_EQ(c.videos, 2);
