@@ -52,13 +52,15 @@ enum {
     Q_LAST_RESULT, Q_RELEASE, Q_NOTIFY, Q_NB
 };
 
-#define JOB_COLS "id, video_id, status, attempts, max_attempts, worker, lease_id, lease_until, " \
-                 "progress, error, result, created, started, finished, not_before, time_limit, options"
+#define JOB_COLS "id, video_id, status, attempts, max_attempts, worker, lease_id, " \
+                 "lease_until, progress, error, result, created, started, finished, " \
+                 "not_before, time_limit, options"
 #define VIDEO_SELECT "SELECT v.id, v.filename, v.size, v.created, v.job_id, j.status " \
                      "FROM videos v LEFT JOIN jobs j ON j.id = v.job_id "
 /* Counts the rows of CTE u, notifying once per transaction when there are any (identical
  * notifications of one transaction are delivered once). */
-#define COUNT_AND_NOTIFY "SELECT count(*) FROM (SELECT pg_notify('" NOTIFY_CHANNEL "', '') FROM u) n"
+#define COUNT_AND_NOTIFY "SELECT count(*) FROM " \
+                         "(SELECT pg_notify('" NOTIFY_CHANNEL "', '') FROM u) n"
 
 static const struct { const char *sql; int nparams; } queries[Q_NB] = {
     [Q_ADD_VIDEO] = { "INSERT INTO videos (filename, size, created) VALUES ($1, $2, $3) "
@@ -601,18 +603,18 @@ static void pg_close(VpiStore *s)
 }
 
 /* The database as reasons name it: user, host, port and name, never the password. */
-static void name_of(PgStore *p, PGconn *pg, const char *target)
+static void name_of(PgStore *p, PGconn *pg)
 {
     const char *host = pg ? PQhost(pg) : NULL, *db = pg ? PQdb(pg) : NULL;
     const char *user = pg ? PQuser(pg) : NULL, *port = pg ? PQport(pg) : NULL;
-    if (!host || !db) {
-        snprintf(p->name, sizeof(p->name), "%.*s", (int)strcspn(target, "?"), target);
-        return;
-    }
-    snprintf(p->name, sizeof(p->name), "postgresql://%s%s%s%s%s/%s", user ? user : "",
-             user && *user ? "@" : "", *host == '/' ? "" : host,
-             port && *port && *host != '/' ? ":" : "", *host == '/' ? "" : port ? port : "",
-             db);
+    if (!host || !db)
+        snprintf(p->name, sizeof(p->name), "PostgreSQL");
+    else if (*host == '/')      /* a unix socket's folder */
+        snprintf(p->name, sizeof(p->name), "postgresql://%s@/%s?host=%s", user ? user : "",
+                 db, host);
+    else
+        snprintf(p->name, sizeof(p->name), "postgresql://%s@%s:%s/%s", user ? user : "", host,
+                 port ? port : "", db);
 }
 
 static int pg_open(VpiStore *s, const char *target, char *reason, size_t reason_size)
@@ -637,7 +639,7 @@ static int pg_open(VpiStore *s, const char *target, char *reason, size_t reason_
     /* The first connection, kept in the pool: a wrong address or database fails here. */
     c = &p->conns[0];
     ret = conn_open(p, c);
-    name_of(p, c->pg, target);
+    name_of(p, c->pg);
     if (ret < 0) {
         snprintf(reason, reason_size, "%s: cannot connect (%s)", p->name,
                  c->pg ? one_line(PQerrorMessage(c->pg), line, sizeof(line)) : "out of memory");

@@ -66,8 +66,8 @@ start)
     [ "$(id -u)" = 0 ] && chown "$owner" "$dir"
     # A free port now; another process could take it before the server binds, then the
     # start fails with "could not bind" in the log.
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])' \
-        >"$dir/port"
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])' >"$dir/port"
     if ! as_owner "$bin/initdb" -D "$dir/data" -U vidpipe --auth=trust -E UTF8 --locale=C \
             --no-sync >"$dir/initdb.log" 2>&1; then
         echo "pg_lib: initdb failed in $dir:" >&2
