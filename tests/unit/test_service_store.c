@@ -1028,6 +1028,49 @@ static void test_reconnect(void)
     vpi_store_close(&s);
 }
 
+/* PostgreSQL: a row locked by another session (another node mid-transaction) is skipped by
+ * claims, not waited for; a fenced write on it waits busy_timeout_ms, then EBUSY. */
+static void test_row_locks(void)
+{
+    char path[256];
+    VpiStoreOpts o;
+    int64_t vid, jid[2];
+    VpiJob a, b;
+
+    if (!pg_base)
+        return;
+    vpi_store_default_opts(&o);
+    o.migrate = 1;
+    o.busy_timeout_ms = 300;
+    VpiStore *s = fresh(&o, path, sizeof(path));
+    for (int i = 0; i < 2; i++)
+        vpi_store_add_video(s, "l.mp4", 1, NULL, T0, &vid, &jid[i]);
+    PGconn *c = PQconnectdb(path);
+    char sql[200];
+    snprintf(sql, sizeof(sql), "BEGIN; SELECT 1 FROM jobs WHERE id = %" PRId64 " FOR UPDATE",
+             jid[0]);
+    PGresult *r = PQexec(c, sql);
+    CHECK_EQ(PQresultStatus(r), PGRES_TUPLES_OK);
+    PQclear(r);
+    double t0 = now_s();
+    CHECK_EQ(vpi_store_claim(s, "w", T0, 60000, &b), 1);
+    CHECK_EQ(b.id, jid[1]);
+    CHECK(now_s() - t0 < 0.25);
+    CHECK_EQ(vpi_store_claim(s, "w", T0, 60000, &a), 0);
+    vpi_job_clear(&b);
+    /* The locked job: a cancel waits for the lock, then gives up. */
+    t0 = now_s();
+    CHECK_EQ(vpi_store_cancel(s, jid[0], T0), AVERROR(EBUSY));
+    CHECK(now_s() - t0 >= 0.29);
+    r = PQexec(c, "ROLLBACK");
+    PQclear(r);
+    PQfinish(c);
+    CHECK_EQ(vpi_store_claim(s, "w", T0, 60000, &a), 1);
+    CHECK_EQ(a.id, jid[0]);
+    vpi_job_clear(&a);
+    vpi_store_close(&s);
+}
+
 int main(void)
 {
     char cmd[300];
@@ -1051,6 +1094,7 @@ int main(void)
     test_concurrent_claims();
     test_killed_process();
     test_wait();
+    test_row_locks();
     test_reconnect();
     test_speed();
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
