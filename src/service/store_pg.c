@@ -44,7 +44,7 @@
 #define PG_RETRY  AVERROR(EAGAIN)       /* deadlock or serialization failure: run again */
 
 enum {
-    Q_ADD_VIDEO, Q_ADD_JOB, Q_SET_VIDEO_JOB, Q_VIDEO_STATE, Q_ACTIVE_JOB, Q_LAST_OPTIONS,
+    Q_ADD_VIDEO, Q_ADD_VIDEO_JOB, Q_ADD_JOB, Q_SET_VIDEO_JOB, Q_VIDEO_STATE, Q_ACTIVE_JOB, Q_LAST_OPTIONS,
     Q_CLAIM, Q_HEARTBEAT, Q_COMPLETE, Q_FAIL_READ, Q_FAIL_RETRY, Q_FAIL_FINAL, Q_REAP_LIMIT,
     Q_REAP_EXHAUSTED, Q_REAP_REQUEUE, Q_CANCEL, Q_JOB_EXISTS, Q_GET_JOB, Q_GET_VIDEO,
     Q_LIST_VIDEOS, Q_DELETE_UPLOADS, Q_DELETE_JOBS, Q_DELETE_VIDEO, Q_ADD_UPLOAD, Q_GET_UPLOAD,
@@ -65,6 +65,18 @@ enum {
 static const struct { const char *sql; int nparams; } queries[Q_NB] = {
     [Q_ADD_VIDEO] = { "INSERT INTO videos (filename, size, created) VALUES ($1, $2, $3) "
                       "RETURNING id", 3 },
+    /* A video and its first job in one statement (one round trip, its own transaction): the
+     * ids are drawn first so that each row can name the other; the foreign key is checked at
+     * the end of the statement, when both exist. */
+    [Q_ADD_VIDEO_JOB] = { "WITH ids AS (SELECT "
+                          "nextval(pg_get_serial_sequence('videos', 'id')) AS vid, "
+                          "nextval(pg_get_serial_sequence('jobs', 'id')) AS jid), "
+                          "v AS (INSERT INTO videos (id, filename, size, created, job_id) "
+                          "SELECT vid, $1, $2, $3, jid FROM ids), "
+                          "j AS (INSERT INTO jobs (id, video_id, status, max_attempts, created, "
+                          "time_limit, options) SELECT jid, vid, 'pending', $4, $3, $5, $6 "
+                          "FROM ids) "
+                          "SELECT vid, jid, pg_notify('" NOTIFY_CHANNEL "', '') FROM ids", 6 },
     [Q_ADD_JOB] = { "INSERT INTO jobs (video_id, status, max_attempts, created, time_limit, "
                     "options) VALUES ($1, 'pending', $2, $3, $4, $5) RETURNING id", 5 },
     [Q_SET_VIDEO_JOB] = { "UPDATE videos SET job_id = $2 WHERE id = $1", 2 },
@@ -683,21 +695,27 @@ static int body_add_video(VpiStore *s, PgConn *c, void *arg)
 {
     JobArgs *x = arg;
     Params a = { 0 };
+    PGresult *r;
     int ret = 0;
     p_text(&a, x->filename);
     p_int(&a, x->size);
     p_int(&a, x->now);
-    x->video_id = run_id(c, Q_ADD_VIDEO, &a, &ret);
-    if (ret < 0)
+    p_int(&a, s->opts.max_attempts);
+    p_int(&a, s->opts.time_limit_ms);
+    p_text(&a, x->options);
+    if (!(r = run(c, Q_ADD_VIDEO_JOB, &a, &ret)))
         return ret;
-    return insert_job(s, c, x->video_id, x->options, x->now, &x->job_id);
+    x->video_id = v_int(r, 0, 0);
+    x->job_id = v_int(r, 0, 1);
+    PQclear(r);
+    return 0;
 }
 
 static int pg_add_video(VpiStore *s, const char *filename, int64_t size, const char *options,
                         int64_t now, int64_t *video_id, int64_t *job_id)
 {
     JobArgs x = { .filename = filename, .size = size, .options = options, .now = now };
-    int ret = with_conn(s, RUN_TX, body_add_video, &x);
+    int ret = with_conn(s, RUN_WRITE, body_add_video, &x);
     if (ret >= 0) {
         *video_id = x.video_id;
         *job_id = x.job_id;
