@@ -395,12 +395,25 @@ static int session_setup(PgStore *p, PgConn *c)
     return exec_simple(c, sql);
 }
 
+/* Connect with the spec as given, over defaults that keep a dead server or network from
+ * hanging a call: 10 s to connect, and TCP keepalives that give up on a silent peer after
+ * about a minute (the kernel's default waits 2 h). The spec's own settings win: libpq
+ * expands the "dbname" entry (a URI or keyword string) over the entries before it. */
+static PGconn *connect_to(const PgStore *p)
+{
+    static const char *const keys[] = { "connect_timeout", "keepalives_idle",
+                                        "keepalives_interval", "keepalives_count",
+                                        "dbname", NULL };
+    const char *values[] = { "10", "30", "10", "3", p->conninfo, NULL };
+    return PQconnectdbParams(keys, values, 1);
+}
+
 static int conn_open(PgStore *p, PgConn *c)
 {
     if (c->pg)
         PQreset(c->pg);
     else
-        c->pg = PQconnectdb(p->conninfo);
+        c->pg = connect_to(p);
     if (!c->pg)
         return AVERROR(ENOMEM);
     if (PQstatus(c->pg) != CONNECTION_OK)
@@ -1444,7 +1457,7 @@ static int listener_ready(PgStore *p)
     if (p->listener && PQstatus(p->listener) == CONNECTION_OK)
         return 0;
     PQfinish(p->listener);
-    if (!(p->listener = PQconnectdb(p->conninfo)) || PQstatus(p->listener) != CONNECTION_OK)
+    if (!(p->listener = connect_to(p)) || PQstatus(p->listener) != CONNECTION_OK)
         return AVERROR(EIO);
     r = PQexec(p->listener, "LISTEN " NOTIFY_CHANNEL);
     ok = PQresultStatus(r) == PGRES_COMMAND_OK;
