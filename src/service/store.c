@@ -38,7 +38,15 @@ void vpi_job_clear(VpiJob *j)
     free(j->worker);
     free(j->error);
     free(j->result);
+    free(j->options);
     memset(j, 0, sizeof(*j));
+}
+
+void vpi_upload_clear(VpiUpload *u)
+{
+    free(u->filename);
+    free(u->options);
+    memset(u, 0, sizeof(*u));
 }
 
 void vpi_video_clear(VpiVideo *v)
@@ -150,15 +158,16 @@ int vpi_store_schema_version(VpiStore *s)
     return s->cls->schema_version(s);
 }
 
-int vpi_store_add_video(VpiStore *s, const char *filename, int64_t size, int64_t now_ms,
-                        int64_t *video_id, int64_t *job_id)
+int vpi_store_add_video(VpiStore *s, const char *filename, int64_t size, const char *options,
+                        int64_t now_ms, int64_t *video_id, int64_t *job_id)
 {
-    return s->cls->add_video(s, filename, size, now_ms, video_id, job_id);
+    return s->cls->add_video(s, filename, size, options, now_ms, video_id, job_id);
 }
 
-int vpi_store_enqueue(VpiStore *s, int64_t video_id, int64_t now_ms, int64_t *job_id)
+int vpi_store_enqueue(VpiStore *s, int64_t video_id, const char *options, int64_t now_ms,
+                      int64_t *job_id)
 {
-    return s->cls->enqueue(s, video_id, now_ms, job_id);
+    return s->cls->enqueue(s, video_id, options, now_ms, job_id);
 }
 
 int vpi_store_claim(VpiStore *s, const char *worker, int64_t now_ms, int64_t lease_ms,
@@ -252,7 +261,7 @@ int vpi_store_list_videos(VpiStore *s, int status, int limit, const char *cursor
     *n = 0;
     if (next_size)
         *next_cursor = 0;
-    if (limit < 1 || limit > 1000 || status < -1 || status >= VPI_JOB_NB_STATUS ||
+    if (limit < 1 || limit > 1000 || status < -1 || status > VPI_STATUS_UPLOADING ||
         next_size < 34)
         return AVERROR(EINVAL);
     if ((ret = vpi_store_cursor_parse(cursor, &created, &id)) < 0)
@@ -278,4 +287,73 @@ int vpi_store_list_videos(VpiStore *s, int status, int limit, const char *cursor
 int vpi_store_delete_video(VpiStore *s, int64_t video_id)
 {
     return s->cls->delete_video(s, video_id);
+}
+
+static int upload_id_ok(const char *id)
+{
+    return id && strlen(id) == 32 && strspn(id, "0123456789abcdef") == 32;
+}
+
+int vpi_store_add_upload(VpiStore *s, VpiUpload *u)
+{
+    if (!upload_id_ok(u->id) || u->size <= 0 || u->part_size <= 0 || u->parts_count < 1)
+        return AVERROR(EINVAL);
+    return s->cls->add_upload(s, u);
+}
+
+int vpi_store_get_upload(VpiStore *s, const char *id, VpiUpload *u)
+{
+    memset(u, 0, sizeof(*u));
+    if (!upload_id_ok(id))
+        return AVERROR(ENOENT);
+    return s->cls->get_upload(s, id, u);
+}
+
+int vpi_store_put_part(VpiStore *s, const char *id, const VpiPart *part)
+{
+    if (!upload_id_ok(id))
+        return AVERROR(ENOENT);
+    return s->cls->put_part(s, id, part);
+}
+
+int vpi_store_list_parts(VpiStore *s, const char *id, VpiPart **parts, int *n)
+{
+    *parts = NULL;
+    *n = 0;
+    if (!upload_id_ok(id))
+        return AVERROR(ENOENT);
+    return s->cls->list_parts(s, id, parts, n);
+}
+
+int vpi_store_complete_upload(VpiStore *s, const char *id, int64_t now_ms, int64_t *video_id,
+                              int64_t *job_id)
+{
+    if (!upload_id_ok(id))
+        return AVERROR(ENOENT);
+    return s->cls->complete_upload(s, id, now_ms, video_id, job_id);
+}
+
+int vpi_store_expire_uploads(VpiStore *s, int64_t now_ms, int64_t **video_ids, int *n)
+{
+    *video_ids = NULL;
+    *n = 0;
+    return s->cls->expire_uploads(s, now_ms, video_ids, n);
+}
+
+int vpi_store_counts(VpiStore *s, int64_t now_ms, VpiStoreCounts *c)
+{
+    memset(c, 0, sizeof(*c));
+    return s->cls->counts(s, now_ms, c);
+}
+
+int vpi_store_last_result(VpiStore *s, int64_t video_id, char **result, int64_t *job_id)
+{
+    *result = NULL;
+    *job_id = 0;
+    return s->cls->last_result(s, video_id, result, job_id);
+}
+
+int vpi_store_release(VpiStore *s, int64_t job_id, int64_t lease_id, int64_t now_ms)
+{
+    return s->cls->release(s, job_id, lease_id, now_ms);
 }

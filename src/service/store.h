@@ -14,7 +14,7 @@
 #include <libavutil/error.h>
 
 /* The schema this build reads and writes (schema_version table). */
-#define VPI_STORE_SCHEMA 1
+#define VPI_STORE_SCHEMA 2
 
 /* The longest lease, time limit or backoff accepted (30 days). */
 #define VPI_STORE_MAX_DURATION_MS (INT64_C(30) * 24 * 3600 * 1000)
@@ -35,6 +35,8 @@ typedef enum VpiJobStatus {
 
 /* "pending", "running", ...; NULL for an out-of-range value. */
 const char *vpi_job_status_name(int status);
+/* A video whose upload is not complete has no job: its status in lists and filters. */
+#define VPI_STATUS_UPLOADING VPI_JOB_NB_STATUS
 /* The status of @p name, or -1. */
 int vpi_job_status_of_name(const char *name);
 
@@ -48,6 +50,7 @@ typedef struct VpiJob {
     int progress;               /* 0-100 */
     char *error;                /* the last failure's reason, or NULL */
     char *result;               /* JSON text given to complete, or NULL */
+    char *options;              /* the proxy overrides ("height=720&fps=15"), or NULL */
     int64_t created_ms, started_ms, finished_ms;   /* 0: not yet */
     int64_t not_before_ms;      /* pending: not claimed before this (retry backoff) */
     int64_t time_limit_ms;      /* an attempt running longer is failed by reap */
@@ -58,13 +61,42 @@ typedef struct VpiVideo {
     char *filename;
     int64_t size;
     int64_t created_ms;
-    int64_t job_id;             /* its latest job */
-    int job_status;             /* that job's VpiJobStatus */
+    int64_t job_id;             /* its latest job, 0 while uploading */
+    int job_status;             /* that job's VpiJobStatus; VPI_STATUS_UPLOADING */
 } VpiVideo;
+
+/* A resumable upload: its video exists (status uploading) from creation on. */
+typedef struct VpiUpload {
+    char id[33];                /* 32 lower-case hex digits, random (unguessable) */
+    int64_t video_id;
+    char *filename;
+    int64_t size, part_size;
+    int parts_count;
+    char sha256[65];            /* "" when the client gives it at complete */
+    char *options;              /* proxy overrides for the job, or NULL */
+    int64_t created_ms, expires_ms;
+    int complete;               /* 1 once completed: job_id is its job */
+    int64_t job_id;
+} VpiUpload;
+
+/* A part received whole. */
+typedef struct VpiPart {
+    int number;
+    int64_t size;
+    char etag[40];              /* hex MD5 of the part, as S3 computes it */
+} VpiPart;
+
+/* Counts for /metrics. */
+typedef struct VpiStoreCounts {
+    int64_t jobs[VPI_JOB_NB_STATUS];
+    int64_t queue_depth;        /* pending and past their backoff */
+    int64_t videos, uploads_open;
+} VpiStoreCounts;
 
 /* Free the strings of a filled struct and zero it; safe on a zeroed one. */
 void vpi_job_clear(VpiJob *j);
 void vpi_video_clear(VpiVideo *v);
+void vpi_upload_clear(VpiUpload *u);
 
 typedef struct VpiStoreOpts {
     int migrate;                /* create or upgrade the schema at open (else refuse) */
@@ -92,9 +124,10 @@ typedef struct VpiStoreClass {
     int (*migrate)(VpiStore *s, char *reason, size_t reason_size);
     /* The stored schema version, 0 for an empty database. */
     int (*schema_version)(VpiStore *s);
-    int (*add_video)(VpiStore *s, const char *filename, int64_t size, int64_t now_ms,
-                     int64_t *video_id, int64_t *job_id);
-    int (*enqueue)(VpiStore *s, int64_t video_id, int64_t now_ms, int64_t *job_id);
+    int (*add_video)(VpiStore *s, const char *filename, int64_t size, const char *options,
+                     int64_t now_ms, int64_t *video_id, int64_t *job_id);
+    int (*enqueue)(VpiStore *s, int64_t video_id, const char *options, int64_t now_ms,
+                   int64_t *job_id);
     int (*claim)(VpiStore *s, const char *worker, int64_t now_ms, int64_t lease_ms,
                  VpiJob *job);
     int (*heartbeat)(VpiStore *s, int64_t job_id, int64_t lease_id, int progress,
@@ -110,6 +143,16 @@ typedef struct VpiStoreClass {
     int (*list_videos)(VpiStore *s, int status, int limit, int64_t after_created,
                        int64_t after_id, VpiVideo *out, int *n);
     int (*delete_video)(VpiStore *s, int64_t video_id);
+    int (*add_upload)(VpiStore *s, VpiUpload *u);
+    int (*get_upload)(VpiStore *s, const char *id, VpiUpload *u);
+    int (*put_part)(VpiStore *s, const char *id, const VpiPart *part);
+    int (*list_parts)(VpiStore *s, const char *id, VpiPart **parts, int *n);
+    int (*complete_upload)(VpiStore *s, const char *id, int64_t now_ms, int64_t *video_id,
+                           int64_t *job_id);
+    int (*expire_uploads)(VpiStore *s, int64_t now_ms, int64_t **video_ids, int *n);
+    int (*counts)(VpiStore *s, int64_t now_ms, VpiStoreCounts *c);
+    int (*last_result)(VpiStore *s, int64_t video_id, char **result, int64_t *job_id);
+    int (*release)(VpiStore *s, int64_t job_id, int64_t lease_id, int64_t now_ms);
 } VpiStoreClass;
 
 struct VpiStore {
@@ -129,12 +172,16 @@ int vpi_store_open(const char *spec, const VpiStoreOpts *opts, VpiStore **out, c
 void vpi_store_close(VpiStore **s);
 int vpi_store_schema_version(VpiStore *s);
 
-/* Create a video and its first (pending) job in one transaction. */
-int vpi_store_add_video(VpiStore *s, const char *filename, int64_t size, int64_t now_ms,
-                        int64_t *video_id, int64_t *job_id);
-/* Queue a new job for @p video_id (reprocess). One active job per video: if a pending or
- * running job exists, @return 1 with its id in *job_id and change nothing; 0 when queued. */
-int vpi_store_enqueue(VpiStore *s, int64_t video_id, int64_t now_ms, int64_t *job_id);
+/* Create a video and its first (pending) job, with @p options (or NULL), in one
+ * transaction. */
+int vpi_store_add_video(VpiStore *s, const char *filename, int64_t size, const char *options,
+                        int64_t now_ms, int64_t *video_id, int64_t *job_id);
+/* Queue a new job for @p video_id (reprocess) with @p options (NULL: those of the video's
+ * latest job). One active job per video: if a pending or running job exists, @return 1 with
+ * its id in *job_id and change nothing; 0 when queued. AVERROR(EBUSY) while the video's
+ * upload is not complete. */
+int vpi_store_enqueue(VpiStore *s, int64_t video_id, const char *options, int64_t now_ms,
+                      int64_t *job_id);
 /* Claim the oldest pending job whose backoff has passed: running, attempts + 1, a lease until
  * now + @p lease_ms and a new fencing token (job->lease_id) that every later call names.
  * @return 1 with *job filled (vpi_job_clear it), 0 when no job is eligible. */
@@ -173,5 +220,32 @@ int vpi_store_list_videos(VpiStore *s, int status, int limit, const char *cursor
 void vpi_videos_free(VpiVideo **v, int n);
 /* Delete a video and all its jobs (a worker holding one then gets VPI_STORE_LOST_LEASE). */
 int vpi_store_delete_video(VpiStore *s, int64_t video_id);
+
+/* Create upload @p u (id, filename, size, part_size, parts_count, sha256, options,
+ * created_ms, expires_ms filled by the caller) and its video (uploading) in one transaction;
+ * sets u->video_id. AVERROR(EEXIST) for an id in use. */
+int vpi_store_add_upload(VpiStore *s, VpiUpload *u);
+/* AVERROR(ENOENT) for an unknown (or expired and removed) upload. */
+int vpi_store_get_upload(VpiStore *s, const char *id, VpiUpload *u);
+/* Record a part received whole (replacing an earlier one of the same number).
+ * AVERROR(ENOENT): unknown upload; AVERROR(EEXIST): the upload is complete. */
+int vpi_store_put_part(VpiStore *s, const char *id, const VpiPart *part);
+/* The parts recorded, by number; *parts is malloc'ed (free()), NULL when none. */
+int vpi_store_list_parts(VpiStore *s, const char *id, VpiPart **parts, int *n);
+/* Mark the upload complete, set its video's size and queue the video's first job (with the
+ * upload's options), in one transaction: @return 0. Already complete: @return 1 with the
+ * same ids, nothing changed. The caller has checked the parts and stored the original. */
+int vpi_store_complete_upload(VpiStore *s, const char *id, int64_t now_ms, int64_t *video_id,
+                              int64_t *job_id);
+/* Remove the uploads still open at @p now_ms past their expiry, with their videos and parts;
+ * *video_ids (malloc'ed, free()) names their videos so the storage drops their bytes. */
+int vpi_store_expire_uploads(VpiStore *s, int64_t now_ms, int64_t **video_ids, int *n);
+int vpi_store_counts(VpiStore *s, int64_t now_ms, VpiStoreCounts *c);
+/* The result of @p video_id's latest completed job (malloc'ed text) and that job's id;
+ * AVERROR(ENOENT) when none completed. */
+int vpi_store_last_result(VpiStore *s, int64_t video_id, char **result, int64_t *job_id);
+/* Hand a running job back (drain): pending at once, the attempt not counted.
+ * VPI_STORE_LOST_LEASE as heartbeat. */
+int vpi_store_release(VpiStore *s, int64_t job_id, int64_t lease_id, int64_t now_ms);
 
 #endif

@@ -29,18 +29,21 @@ enum {
     Q_ADD_VIDEO, Q_ADD_JOB, Q_SET_VIDEO_JOB, Q_VIDEO_EXISTS, Q_ACTIVE_JOB, Q_CLAIM,
     Q_HEARTBEAT, Q_COMPLETE, Q_FAIL_READ, Q_FAIL_RETRY, Q_FAIL_FINAL, Q_REAP_LIMIT,
     Q_REAP_EXHAUSTED, Q_REAP_REQUEUE, Q_CANCEL, Q_JOB_EXISTS, Q_GET_JOB, Q_GET_VIDEO,
-    Q_LIST_VIDEOS, Q_DELETE_JOBS, Q_DELETE_VIDEO, Q_NB
+    Q_LIST_VIDEOS, Q_DELETE_JOBS, Q_DELETE_VIDEO, Q_LAST_OPTIONS, Q_VIDEO_UPLOADING,
+    Q_ADD_UPLOAD, Q_GET_UPLOAD, Q_UPLOAD_STATE, Q_PUT_PART, Q_LIST_PARTS, Q_UPLOAD_DONE,
+    Q_EXPIRED, Q_DELETE_UPLOADS, Q_COUNT_JOBS, Q_QUEUE_DEPTH, Q_COUNT_VIDEOS,
+    Q_COUNT_UPLOADS, Q_LAST_RESULT, Q_RELEASE, Q_NB
 };
 
 #define JOB_COLS "id, video_id, status, attempts, max_attempts, worker, lease_id, lease_until, " \
-                 "progress, error, result, created, started, finished, not_before, time_limit"
+                 "progress, error, result, created, started, finished, not_before, time_limit, options"
 #define VIDEO_SELECT "SELECT v.id, v.filename, v.size, v.created, v.job_id, j.status " \
                      "FROM videos v LEFT JOIN jobs j ON j.id = v.job_id "
 
 static const char *const queries[Q_NB] = {
     [Q_ADD_VIDEO] = "INSERT INTO videos (filename, size, created) VALUES (?1, ?2, ?3)",
-    [Q_ADD_JOB] = "INSERT INTO jobs (video_id, status, max_attempts, created, time_limit) "
-                  "VALUES (?1, 'pending', ?2, ?3, ?4)",
+    [Q_ADD_JOB] = "INSERT INTO jobs (video_id, status, max_attempts, created, time_limit, "
+                  "options) VALUES (?1, 'pending', ?2, ?3, ?4, ?5)",
     [Q_SET_VIDEO_JOB] = "UPDATE videos SET job_id = ?2 WHERE id = ?1",
     [Q_VIDEO_EXISTS] = "SELECT 1 FROM videos WHERE id = ?1",
     [Q_ACTIVE_JOB] = "SELECT id FROM jobs WHERE video_id = ?1 "
@@ -79,9 +82,34 @@ static const char *const queries[Q_NB] = {
     [Q_GET_JOB] = "SELECT " JOB_COLS " FROM jobs WHERE id = ?1",
     [Q_GET_VIDEO] = VIDEO_SELECT "WHERE v.id = ?1",
     [Q_LIST_VIDEOS] = VIDEO_SELECT "WHERE (v.created, v.id) > (?1, ?2) "
-                      "AND (?3 IS NULL OR j.status = ?3) ORDER BY v.created, v.id LIMIT ?4",
+                      "AND (?3 IS NULL OR j.status = ?3 OR (?3 = 'uploading' AND v.job_id IS NULL)) "
+                      "ORDER BY v.created, v.id LIMIT ?4",
     [Q_DELETE_JOBS] = "DELETE FROM jobs WHERE video_id = ?1",
     [Q_DELETE_VIDEO] = "DELETE FROM videos WHERE id = ?1",
+    [Q_LAST_OPTIONS] = "SELECT j.options FROM videos v JOIN jobs j ON j.id = v.job_id "
+                       "WHERE v.id = ?1",
+    [Q_VIDEO_UPLOADING] = "SELECT 1 FROM videos WHERE id = ?1 AND job_id IS NULL",
+    [Q_ADD_UPLOAD] = "INSERT INTO uploads (id, video_id, filename, size, part_size, parts_count, "
+                     "sha256, options, created, expires, status) "
+                     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'open')",
+    [Q_GET_UPLOAD] = "SELECT id, video_id, filename, size, part_size, parts_count, sha256, "
+                     "options, created, expires, status, job_id FROM uploads WHERE id = ?1",
+    [Q_UPLOAD_STATE] = "SELECT status = 'complete' FROM uploads WHERE id = ?1",
+    [Q_PUT_PART] = "INSERT OR REPLACE INTO upload_parts (upload_id, number, size, etag) "
+                   "VALUES (?1, ?2, ?3, ?4)",
+    [Q_LIST_PARTS] = "SELECT number, size, etag FROM upload_parts WHERE upload_id = ?1 "
+                     "ORDER BY number",
+    [Q_UPLOAD_DONE] = "UPDATE uploads SET status = 'complete', job_id = ?2 WHERE id = ?1",
+    [Q_EXPIRED] = "SELECT id, video_id FROM uploads WHERE status = 'open' AND expires <= ?1",
+    [Q_DELETE_UPLOADS] = "DELETE FROM uploads WHERE video_id = ?1",
+    [Q_COUNT_JOBS] = "SELECT status, count(*) FROM jobs GROUP BY status",
+    [Q_QUEUE_DEPTH] = "SELECT count(*) FROM jobs WHERE status = 'pending' AND not_before <= ?1",
+    [Q_COUNT_VIDEOS] = "SELECT count(*) FROM videos WHERE ?1 = ?1",
+    [Q_COUNT_UPLOADS] = "SELECT count(*) FROM uploads WHERE status = 'open' AND ?1 = ?1",
+    [Q_LAST_RESULT] = "SELECT result, id FROM jobs WHERE video_id = ?1 AND status = 'completed' "
+                      "ORDER BY finished DESC, id DESC LIMIT 1",
+    [Q_RELEASE] = "UPDATE jobs SET status = 'pending', attempts = attempts - 1, lease_until = 0, "
+                  "not_before = ?3 WHERE id = ?1 AND lease_id = ?2 AND status = 'running'",
 };
 
 /* Version 1. A later version adds a step to migrate() from the version before it. */
@@ -119,6 +147,32 @@ static const char schema_v1[] =
     "CREATE UNIQUE INDEX jobs_one_active ON jobs (video_id) "
     "  WHERE status IN ('pending', 'running');"
     "INSERT INTO schema_version (version) VALUES (1);";
+
+/* Version 2: resumable uploads (a video exists from the upload's creation, with no job until
+ * it completes) and per-job proxy overrides. */
+static const char schema_v2[] =
+    "ALTER TABLE jobs ADD COLUMN options TEXT;"
+    "CREATE TABLE uploads ("
+    "  id TEXT PRIMARY KEY,"
+    "  video_id INTEGER NOT NULL UNIQUE REFERENCES videos (id),"
+    "  filename TEXT NOT NULL,"
+    "  size INTEGER NOT NULL,"
+    "  part_size INTEGER NOT NULL,"
+    "  parts_count INTEGER NOT NULL,"
+    "  sha256 TEXT NOT NULL DEFAULT '',"
+    "  options TEXT,"
+    "  created INTEGER NOT NULL,"
+    "  expires INTEGER NOT NULL,"
+    "  status TEXT NOT NULL CHECK (status IN ('open', 'complete')),"
+    "  job_id INTEGER);"
+    "CREATE INDEX uploads_expiry ON uploads (expires) WHERE status = 'open';"
+    "CREATE TABLE upload_parts ("
+    "  upload_id TEXT NOT NULL REFERENCES uploads (id) ON DELETE CASCADE,"
+    "  number INTEGER NOT NULL,"
+    "  size INTEGER NOT NULL,"
+    "  etag TEXT NOT NULL,"
+    "  PRIMARY KEY (upload_id, number)) WITHOUT ROWID;"
+    "UPDATE schema_version SET version = 2;";
 
 typedef struct SqliteStore {
     sqlite3 *db;
@@ -207,7 +261,8 @@ static int row_to_job(sqlite3_stmt *st, VpiJob *j)
     j->finished_ms = sqlite3_column_int64(st, 13);
     j->not_before_ms = sqlite3_column_int64(st, 14);
     j->time_limit_ms = sqlite3_column_int64(st, 15);
-    if ((sqlite3_column_type(st, 5) != SQLITE_NULL && !(j->worker = col_dup(st, 5))) ||
+    if ((sqlite3_column_type(st, 16) != SQLITE_NULL && !(j->options = col_dup(st, 16))) ||
+        (sqlite3_column_type(st, 5) != SQLITE_NULL && !(j->worker = col_dup(st, 5))) ||
         (sqlite3_column_type(st, 9) != SQLITE_NULL && !(j->error = col_dup(st, 9))) ||
         (sqlite3_column_type(st, 10) != SQLITE_NULL && !(j->result = col_dup(st, 10)))) {
         vpi_job_clear(j);
@@ -223,7 +278,8 @@ static int row_to_video(sqlite3_stmt *st, VpiVideo *v)
     v->size = sqlite3_column_int64(st, 2);
     v->created_ms = sqlite3_column_int64(st, 3);
     v->job_id = sqlite3_column_int64(st, 4);
-    v->job_status = status_of(st, 5);
+    v->job_status = sqlite3_column_type(st, 4) == SQLITE_NULL ? VPI_STATUS_UPLOADING :
+                    status_of(st, 5);
     if (!(v->filename = col_dup(st, 1)))
         return AVERROR(ENOMEM);
     return 0;
@@ -301,7 +357,8 @@ static int sq_migrate(VpiStore *s, char *reason, size_t reason_size)
         return ret;
     }
     if ((ver = ret = schema_version(p)) >= 0) {
-        if (ver == 0 && (ret = exec(p, schema_v1)) < 0)
+        if ((ver == 0 && (ret = exec(p, schema_v1)) < 0) ||
+            (ver < 2 && (ret = exec(p, schema_v2)) < 0))
             snprintf(reason, reason_size, "%s: cannot create the schema (%s)",
                      sqlite3_db_filename(p->db, "main"), sqlite3_errmsg(p->db));
         /* A newer version is refused by vpi_store_open's check, untouched. */
@@ -373,8 +430,8 @@ fail:
     return ret;
 }
 
-static int insert_job(SqliteStore *p, const VpiStoreOpts *o, int64_t video_id, int64_t now,
-                      int64_t *job_id)
+static int insert_job(SqliteStore *p, const VpiStoreOpts *o, int64_t video_id,
+                      const char *options, int64_t now, int64_t *job_id)
 {
     int ret = 0;
     sqlite3_stmt *st;
@@ -384,6 +441,7 @@ static int insert_job(SqliteStore *p, const VpiStoreOpts *o, int64_t video_id, i
     sqlite3_bind_int(st, 2, o->max_attempts);
     sqlite3_bind_int64(st, 3, now);
     sqlite3_bind_int64(st, 4, o->time_limit_ms);
+    bind_text(st, 5, options);
     if ((ret = run(p, st)) < 0)
         return ret;
     *job_id = sqlite3_last_insert_rowid(p->db);
@@ -394,8 +452,8 @@ static int insert_job(SqliteStore *p, const VpiStoreOpts *o, int64_t video_id, i
     return run(p, st);
 }
 
-static int sq_add_video(VpiStore *s, const char *filename, int64_t size, int64_t now,
-                        int64_t *video_id, int64_t *job_id)
+static int sq_add_video(VpiStore *s, const char *filename, int64_t size, const char *options,
+                        int64_t now, int64_t *video_id, int64_t *job_id)
 {
     SqliteStore *p = s->priv;
     sqlite3_stmt *st;
@@ -410,7 +468,7 @@ static int sq_add_video(VpiStore *s, const char *filename, int64_t size, int64_t
     sqlite3_bind_int64(st, 3, now);
     if ((ret = run(p, st)) >= 0) {
         *video_id = sqlite3_last_insert_rowid(p->db);
-        ret = insert_job(p, &s->opts, *video_id, now, job_id);
+        ret = insert_job(p, &s->opts, *video_id, options, now, job_id);
     }
     return end(p, ret < 0 ? ret : 0);
 }
@@ -433,9 +491,12 @@ static int64_t query_id(SqliteStore *p, int q, int64_t arg, int *ret)
     return id;
 }
 
-static int sq_enqueue(VpiStore *s, int64_t video_id, int64_t now, int64_t *job_id)
+static int sq_enqueue(VpiStore *s, int64_t video_id, const char *options, int64_t now,
+                      int64_t *job_id)
 {
     SqliteStore *p = s->priv;
+    char *last = NULL;
+    sqlite3_stmt *st;
     int ret = 0;
     int64_t id;
 
@@ -443,11 +504,25 @@ static int sq_enqueue(VpiStore *s, int64_t video_id, int64_t now, int64_t *job_i
         return ret;
     if (!query_id(p, Q_VIDEO_EXISTS, video_id, &ret))
         return end(p, ret < 0 ? ret : AVERROR(ENOENT));
+    if (query_id(p, Q_VIDEO_UPLOADING, video_id, &ret) || ret < 0)
+        return end(p, ret < 0 ? ret : AVERROR(EBUSY));
     if ((id = query_id(p, Q_ACTIVE_JOB, video_id, &ret)) || ret < 0) {
         *job_id = id;
         return end(p, ret < 0 ? ret : 1);
     }
-    ret = insert_job(p, &s->opts, video_id, now, job_id);
+    if (!options) {
+        if (!(st = stmt(p, Q_LAST_OPTIONS, &ret)))
+            return end(p, ret);
+        sqlite3_bind_int64(st, 1, video_id);
+        if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL &&
+            !(last = col_dup(st, 0)))
+            ret = AVERROR(ENOMEM);
+        done(st);
+        options = last;
+    }
+    if (ret >= 0)
+        ret = insert_job(p, &s->opts, video_id, options, now, job_id);
+    free(last);
     return end(p, ret < 0 ? ret : 0);
 }
 
@@ -684,7 +759,10 @@ static int sq_delete_video(VpiStore *s, int64_t video_id)
 
     if ((ret = begin(p)) < 0)
         return ret;
-    if (!(st = stmt(p, Q_DELETE_JOBS, &ret)))
+    if (!(st = stmt(p, Q_DELETE_UPLOADS, &ret)))
+        return end(p, ret);
+    sqlite3_bind_int64(st, 1, video_id);
+    if ((ret = run(p, st)) < 0 || !(st = stmt(p, Q_DELETE_JOBS, &ret)))
         return end(p, ret);
     sqlite3_bind_int64(st, 1, video_id);
     if ((ret = run(p, st)) >= 0 && (st = stmt(p, Q_DELETE_VIDEO, &ret))) {
@@ -694,6 +772,312 @@ static int sq_delete_video(VpiStore *s, int64_t video_id)
             ret = AVERROR(ENOENT);
     }
     return end(p, ret < 0 ? ret : 0);
+}
+
+static int sq_add_upload(VpiStore *s, VpiUpload *u)
+{
+    SqliteStore *p = s->priv;
+    sqlite3_stmt *st;
+    int ret;
+
+    if ((ret = begin(p)) < 0)
+        return ret;
+    if (!(st = stmt(p, Q_ADD_VIDEO, &ret)))
+        return end(p, ret);
+    bind_text(st, 1, u->filename);
+    sqlite3_bind_int64(st, 2, u->size);
+    sqlite3_bind_int64(st, 3, u->created_ms);
+    if ((ret = run(p, st)) < 0)
+        return end(p, ret);
+    int64_t video_id = sqlite3_last_insert_rowid(p->db);
+    if (!(st = stmt(p, Q_ADD_UPLOAD, &ret)))
+        return end(p, ret);
+    bind_text(st, 1, u->id);
+    sqlite3_bind_int64(st, 2, video_id);
+    bind_text(st, 3, u->filename);
+    sqlite3_bind_int64(st, 4, u->size);
+    sqlite3_bind_int64(st, 5, u->part_size);
+    sqlite3_bind_int(st, 6, u->parts_count);
+    bind_text(st, 7, u->sha256);
+    bind_text(st, 8, u->options);
+    sqlite3_bind_int64(st, 9, u->created_ms);
+    sqlite3_bind_int64(st, 10, u->expires_ms);
+    ret = run(p, st);
+    if (ret < 0 && sqlite3_extended_errcode(p->db) == SQLITE_CONSTRAINT_PRIMARYKEY)
+        ret = AVERROR(EEXIST);
+    if ((ret = end(p, ret < 0 ? ret : 0)) >= 0)
+        u->video_id = video_id;
+    return ret;
+}
+
+static int sq_get_upload(VpiStore *s, const char *id, VpiUpload *u)
+{
+    SqliteStore *p = s->priv;
+    sqlite3_stmt *st;
+    int ret = 0, rc;
+
+    pthread_mutex_lock(&p->lock);
+    if ((st = stmt(p, Q_GET_UPLOAD, &ret))) {
+        bind_text(st, 1, id);
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) {
+            const unsigned char *t;
+            snprintf(u->id, sizeof(u->id), "%s", (const char *)sqlite3_column_text(st, 0));
+            u->video_id = sqlite3_column_int64(st, 1);
+            u->size = sqlite3_column_int64(st, 3);
+            u->part_size = sqlite3_column_int64(st, 4);
+            u->parts_count = sqlite3_column_int(st, 5);
+            if ((t = sqlite3_column_text(st, 6)))
+                snprintf(u->sha256, sizeof(u->sha256), "%s", (const char *)t);
+            u->created_ms = sqlite3_column_int64(st, 8);
+            u->expires_ms = sqlite3_column_int64(st, 9);
+            t = sqlite3_column_text(st, 10);
+            u->complete = t && !strcmp((const char *)t, "complete");
+            u->job_id = sqlite3_column_int64(st, 11);
+            if (!(u->filename = col_dup(st, 2)) ||
+                (sqlite3_column_type(st, 7) != SQLITE_NULL && !(u->options = col_dup(st, 7))))
+                ret = AVERROR(ENOMEM);
+        } else {
+            ret = rc == SQLITE_DONE ? AVERROR(ENOENT) : err_of(rc);
+        }
+        done(st);
+    }
+    pthread_mutex_unlock(&p->lock);
+    if (ret < 0)
+        vpi_upload_clear(u);
+    return ret;
+}
+
+/* 0 open, 1 complete, AVERROR(ENOENT) unknown. The caller holds the lock. */
+static int upload_state(SqliteStore *p, const char *id)
+{
+    sqlite3_stmt *st;
+    int ret = 0, rc;
+    if (!(st = stmt(p, Q_UPLOAD_STATE, &ret)))
+        return ret;
+    bind_text(st, 1, id);
+    rc = sqlite3_step(st);
+    ret = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) :
+          rc == SQLITE_DONE ? AVERROR(ENOENT) : err_of(rc);
+    done(st);
+    return ret;
+}
+
+static int sq_put_part(VpiStore *s, const char *id, const VpiPart *part)
+{
+    SqliteStore *p = s->priv;
+    sqlite3_stmt *st;
+    int ret;
+
+    if ((ret = begin(p)) < 0)
+        return ret;
+    if ((ret = upload_state(p, id)) != 0)
+        return end(p, ret < 0 ? ret : AVERROR(EEXIST));
+    if (!(st = stmt(p, Q_PUT_PART, &ret)))
+        return end(p, ret);
+    bind_text(st, 1, id);
+    sqlite3_bind_int(st, 2, part->number);
+    sqlite3_bind_int64(st, 3, part->size);
+    bind_text(st, 4, part->etag);
+    ret = run(p, st);
+    return end(p, ret < 0 ? ret : 0);
+}
+
+static int sq_list_parts(VpiStore *s, const char *id, VpiPart **parts, int *n)
+{
+    SqliteStore *p = s->priv;
+    sqlite3_stmt *st;
+    int ret = 0, rc, cap = 0;
+    VpiPart *v = NULL;
+
+    pthread_mutex_lock(&p->lock);
+    if ((st = stmt(p, Q_LIST_PARTS, &ret))) {
+        bind_text(st, 1, id);
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+            if (*n == cap) {
+                VpiPart *nv = realloc(v, (cap = cap ? cap * 2 : 16) * sizeof(*v));
+                if (!nv) {
+                    ret = AVERROR(ENOMEM);
+                    break;
+                }
+                v = nv;
+            }
+            VpiPart *pt = &v[(*n)++];
+            memset(pt, 0, sizeof(*pt));
+            pt->number = sqlite3_column_int(st, 0);
+            pt->size = sqlite3_column_int64(st, 1);
+            snprintf(pt->etag, sizeof(pt->etag), "%s", (const char *)sqlite3_column_text(st, 2));
+        }
+        if (ret >= 0 && rc != SQLITE_DONE && rc != SQLITE_ROW)
+            ret = err_of(rc);
+        done(st);
+    }
+    pthread_mutex_unlock(&p->lock);
+    if (ret < 0) {
+        free(v);
+        v = NULL;
+        *n = 0;
+    }
+    *parts = v;
+    return ret;
+}
+
+static int sq_complete_upload(VpiStore *s, const char *id, int64_t now, int64_t *video_id,
+                              int64_t *job_id)
+{
+    SqliteStore *p = s->priv;
+    sqlite3_stmt *st;
+    char *options = NULL;
+    int ret = 0, rc, complete = 0;
+
+    if ((ret = begin(p)) < 0)
+        return ret;
+    if (!(st = stmt(p, Q_GET_UPLOAD, &ret)))
+        return end(p, ret);
+    bind_text(st, 1, id);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *video_id = sqlite3_column_int64(st, 1);
+        complete = !strcmp((const char *)sqlite3_column_text(st, 10), "complete");
+        *job_id = sqlite3_column_int64(st, 11);
+        if (sqlite3_column_type(st, 7) != SQLITE_NULL && !(options = col_dup(st, 7)))
+            ret = AVERROR(ENOMEM);
+    } else {
+        ret = rc == SQLITE_DONE ? AVERROR(ENOENT) : err_of(rc);
+    }
+    done(st);
+    if (ret < 0 || complete) {
+        free(options);
+        return end(p, ret < 0 ? ret : 1);
+    }
+    ret = insert_job(p, &s->opts, *video_id, options, now, job_id);
+    free(options);
+    if (ret >= 0 && (st = stmt(p, Q_UPLOAD_DONE, &ret))) {
+        bind_text(st, 1, id);
+        sqlite3_bind_int64(st, 2, *job_id);
+        ret = run(p, st);
+    }
+    return end(p, ret < 0 ? ret : 0);
+}
+
+static int sq_expire_uploads(VpiStore *s, int64_t now, int64_t **video_ids, int *n)
+{
+    SqliteStore *p = s->priv;
+    sqlite3_stmt *st;
+    int ret, rc, cap = 0;
+    int64_t *v = NULL;
+
+    if ((ret = begin(p)) < 0)
+        return ret;
+    if (!(st = stmt(p, Q_EXPIRED, &ret)))
+        return end(p, ret);
+    sqlite3_bind_int64(st, 1, now);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*n == cap) {
+            int64_t *nv = realloc(v, (cap = cap ? cap * 2 : 16) * sizeof(*v));
+            if (!nv) {
+                ret = AVERROR(ENOMEM);
+                break;
+            }
+            v = nv;
+        }
+        v[(*n)++] = sqlite3_column_int64(st, 1);
+    }
+    if (ret >= 0 && rc != SQLITE_DONE && rc != SQLITE_ROW)
+        ret = err_of(rc);
+    done(st);
+    /* The uploads go first (they name their videos), then the videos; parts cascade. */
+    for (int i = 0; ret >= 0 && i < *n; i++) {
+        if (!(st = stmt(p, Q_DELETE_UPLOADS, &ret)))
+            break;
+        sqlite3_bind_int64(st, 1, v[i]);
+        if ((ret = run(p, st)) < 0 || !(st = stmt(p, Q_DELETE_VIDEO, &ret)))
+            break;
+        sqlite3_bind_int64(st, 1, v[i]);
+        ret = run(p, st);
+    }
+    ret = end(p, ret < 0 ? ret : 0);
+    if (ret < 0) {
+        free(v);
+        v = NULL;
+        *n = 0;
+    }
+    *video_ids = v;
+    return ret;
+}
+
+static int64_t count_of(SqliteStore *p, int q, int64_t arg, int *ret)
+{
+    return query_id(p, q, arg, ret);
+}
+
+static int sq_counts(VpiStore *s, int64_t now, VpiStoreCounts *c)
+{
+    SqliteStore *p = s->priv;
+    sqlite3_stmt *st;
+    int ret = 0, rc;
+
+    pthread_mutex_lock(&p->lock);
+    if ((st = stmt(p, Q_COUNT_JOBS, &ret))) {
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+            int k = status_of(st, 0);
+            if (k >= 0)
+                c->jobs[k] = sqlite3_column_int64(st, 1);
+        }
+        if (rc != SQLITE_DONE)
+            ret = err_of(rc);
+        done(st);
+    }
+    if (ret >= 0)
+        c->queue_depth = count_of(p, Q_QUEUE_DEPTH, now, &ret);
+    if (ret >= 0)
+        c->videos = count_of(p, Q_COUNT_VIDEOS, 0, &ret);
+    if (ret >= 0)
+        c->uploads_open = count_of(p, Q_COUNT_UPLOADS, 0, &ret);
+    pthread_mutex_unlock(&p->lock);
+    return ret < 0 ? ret : 0;
+}
+
+static int sq_last_result(VpiStore *s, int64_t video_id, char **result, int64_t *job_id)
+{
+    SqliteStore *p = s->priv;
+    sqlite3_stmt *st;
+    int ret = 0, rc;
+
+    pthread_mutex_lock(&p->lock);
+    if ((st = stmt(p, Q_LAST_RESULT, &ret))) {
+        sqlite3_bind_int64(st, 1, video_id);
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) {
+            *job_id = sqlite3_column_int64(st, 1);
+            if (sqlite3_column_type(st, 0) == SQLITE_NULL)
+                ret = AVERROR(ENOENT);
+            else if (!(*result = col_dup(st, 0)))
+                ret = AVERROR(ENOMEM);
+        } else {
+            ret = rc == SQLITE_DONE ? AVERROR(ENOENT) : err_of(rc);
+        }
+        done(st);
+    }
+    pthread_mutex_unlock(&p->lock);
+    return ret;
+}
+
+static int sq_release(VpiStore *s, int64_t job_id, int64_t lease_id, int64_t now)
+{
+    SqliteStore *p = s->priv;
+    sqlite3_stmt *st;
+    int ret = 0;
+
+    pthread_mutex_lock(&p->lock);
+    if ((st = stmt(p, Q_RELEASE, &ret))) {
+        sqlite3_bind_int64(st, 1, job_id);
+        sqlite3_bind_int64(st, 2, lease_id);
+        sqlite3_bind_int64(st, 3, now);
+        ret = run(p, st);
+    }
+    pthread_mutex_unlock(&p->lock);
+    return ret < 0 ? ret : ret ? 0 : VPI_STORE_LOST_LEASE;
 }
 
 const VpiStoreClass vpi_store_sqlite = {
@@ -715,4 +1099,13 @@ const VpiStoreClass vpi_store_sqlite = {
     .get_video = sq_get_video,
     .list_videos = sq_list_videos,
     .delete_video = sq_delete_video,
+    .add_upload = sq_add_upload,
+    .get_upload = sq_get_upload,
+    .put_part = sq_put_part,
+    .list_parts = sq_list_parts,
+    .complete_upload = sq_complete_upload,
+    .expire_uploads = sq_expire_uploads,
+    .counts = sq_counts,
+    .last_result = sq_last_result,
+    .release = sq_release,
 };

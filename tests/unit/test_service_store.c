@@ -90,16 +90,48 @@ static void test_schema(void)
     CHECK_EQ(vpi_store_schema_version(s), VPI_STORE_SCHEMA);
     vpi_store_close(&s);
 
-    /* A later vidpipe wrote version 2: refused, migrate or not, and left as it was. */
+    /* A database of version 1 (before uploads): refused without migrate, upgraded with it,
+     * its rows kept. */
     CHECK_EQ(sqlite3_open(path, &db), SQLITE_OK);
-    CHECK_EQ(sqlite3_exec(db, "UPDATE schema_version SET version = 2", NULL, NULL, NULL),
+    CHECK_EQ(sqlite3_exec(db, "DROP TABLE upload_parts; DROP TABLE uploads; "
+                          "ALTER TABLE jobs DROP COLUMN options; "
+                          "INSERT INTO videos (filename, size, created) VALUES ('old.mp4', 1, 1);"
+                          "INSERT INTO jobs (video_id, status, max_attempts, created, "
+                          "time_limit) VALUES (1, 'completed', 3, 1, 1000);"
+                          "UPDATE videos SET job_id = 1;"
+                          "UPDATE schema_version SET version = 1", NULL, NULL, NULL),
+             SQLITE_OK);
+    sqlite3_close(db);
+    o.migrate = 0;
+    CHECK_EQ(vpi_store_open(path, &o, &s, reason, sizeof(reason)), AVERROR(EPROTO));
+    CHECK(strstr(reason, "not migrated"));
+    o.migrate = 1;
+    CHECK_EQ(vpi_store_open(path, &o, &s, reason, sizeof(reason)), 0);
+    CHECK_EQ(vpi_store_schema_version(s), 2);
+    {
+        VpiVideo v;
+        int64_t jid = 0;
+        CHECK_EQ(vpi_store_get_video(s, 1, &v), 0);
+        CHECK_STR(v.filename, "old.mp4");
+        vpi_video_clear(&v);
+        CHECK_EQ(vpi_store_enqueue(s, 1, "height=240", 5, &jid), 0);
+        VpiJob j;
+        CHECK_EQ(vpi_store_get_job(s, jid, &j), 0);
+        CHECK_STR(j.options, "height=240");
+        vpi_job_clear(&j);
+    }
+    vpi_store_close(&s);
+
+    /* A later vidpipe wrote version 3: refused, migrate or not, and left as it was. */
+    CHECK_EQ(sqlite3_open(path, &db), SQLITE_OK);
+    CHECK_EQ(sqlite3_exec(db, "UPDATE schema_version SET version = 3", NULL, NULL, NULL),
              SQLITE_OK);
     sqlite3_close(db);
     for (int m = 0; m < 2; m++) {
         o.migrate = m;
         CHECK_EQ(vpi_store_open(path, &o, &s, reason, sizeof(reason)), AVERROR(EPROTO));
         CHECK(!s);
-        CHECK(strstr(reason, "schema version 2 is newer than this vidpipe's 1"));
+        CHECK(strstr(reason, "schema version 3 is newer than this vidpipe's 2"));
         CHECK(!strncmp(reason, path, strlen(path)));
     }
 
@@ -130,7 +162,7 @@ static void test_one_active(void)
     VpiVideo v;
     VpiJob j;
 
-    CHECK_EQ(vpi_store_add_video(s, "clip.mp4", 12345, T0, &vid, &jid), 0);
+    CHECK_EQ(vpi_store_add_video(s, "clip.mp4", 12345, NULL, T0, &vid, &jid), 0);
     CHECK_EQ(vpi_store_get_job(s, jid, &j), 0);
     CHECK_EQ(j.status, VPI_JOB_PENDING);
     CHECK_EQ(j.video_id, vid);
@@ -148,23 +180,23 @@ static void test_one_active(void)
     vpi_video_clear(&v);
 
     /* Pending: a second enqueue (duplicate complete, reprocess) returns the same job. */
-    CHECK_EQ(vpi_store_enqueue(s, vid, T0 + 1, &jid2), 1);
+    CHECK_EQ(vpi_store_enqueue(s, vid, NULL, T0 + 1, &jid2), 1);
     CHECK_EQ(jid2, jid);
     CHECK_EQ(vpi_store_claim(s, "w1", T0 + 2, 60000, &j), 1);
     CHECK_EQ(j.id, jid);
     /* Running: still the same one. */
-    CHECK_EQ(vpi_store_enqueue(s, vid, T0 + 3, &jid2), 1);
+    CHECK_EQ(vpi_store_enqueue(s, vid, NULL, T0 + 3, &jid2), 1);
     CHECK_EQ(jid2, jid);
     CHECK_EQ(vpi_store_complete(s, jid, j.lease_id, "{\"ok\":1}", T0 + 4), 0);
     vpi_job_clear(&j);
     /* Finished: a new job, now the video's latest. */
-    CHECK_EQ(vpi_store_enqueue(s, vid, T0 + 5, &jid3), 0);
+    CHECK_EQ(vpi_store_enqueue(s, vid, NULL, T0 + 5, &jid3), 0);
     CHECK(jid3 != jid);
     CHECK_EQ(vpi_store_get_video(s, vid, &v), 0);
     CHECK_EQ(v.job_id, jid3);
     CHECK_EQ(v.job_status, VPI_JOB_PENDING);
     vpi_video_clear(&v);
-    CHECK_EQ(vpi_store_enqueue(s, vid + 100, T0, &jid2), AVERROR(ENOENT));
+    CHECK_EQ(vpi_store_enqueue(s, vid + 100, NULL, T0, &jid2), AVERROR(ENOENT));
     CHECK_EQ(vpi_store_get_job(s, 9999, &j), AVERROR(ENOENT));
     CHECK_EQ(vpi_store_get_video(s, 9999, &v), AVERROR(ENOENT));
 
@@ -187,7 +219,7 @@ static void test_lease_fencing(void)
     int req, fail;
     VpiJob a, b, j;
 
-    vpi_store_add_video(s, "a.mp4", 1, T0, &vid, &jid);
+    vpi_store_add_video(s, "a.mp4", 1, NULL, T0, &vid, &jid);
     CHECK_EQ(vpi_store_claim(s, "A", T0 + 10, 1000, &a), 1);
     CHECK_EQ(a.status, VPI_JOB_RUNNING);
     CHECK_EQ(a.attempts, 1);
@@ -248,7 +280,7 @@ static void test_retries(void)
     int64_t vid, jid, vid2, jid2, t = T0;
     VpiJob j, k;
 
-    vpi_store_add_video(s, "r.mp4", 1, t, &vid, &jid);
+    vpi_store_add_video(s, "r.mp4", 1, NULL, t, &vid, &jid);
     CHECK_EQ(vpi_store_claim(s, "w", t, 60000, &j), 1);
     CHECK_EQ(vpi_store_fail(s, jid, j.lease_id, "I/O error", 1, t + 100), 1);
     vpi_job_clear(&j);
@@ -278,7 +310,7 @@ static void test_retries(void)
     CHECK_EQ(vpi_store_claim(s, "w", t + 999999, 60000, &j), 0);
 
     /* Not retryable (not a video): failed at once with attempts = 1. */
-    vpi_store_add_video(s, "text.mp4", 1, t, &vid2, &jid2);
+    vpi_store_add_video(s, "text.mp4", 1, NULL, t, &vid2, &jid2);
     CHECK_EQ(vpi_store_claim(s, "w", t + 10000, 60000, &k), 1);
     CHECK_EQ(vpi_store_fail(s, jid2, k.lease_id, "text.mp4: not a media file", 0, t + 10001),
              0);
@@ -297,7 +329,7 @@ static void test_retries(void)
     o.backoff_ms = 1000;
     o.backoff_max_ms = 5000;
     s = fresh(&o, path, sizeof(path));
-    vpi_store_add_video(s, "c.mp4", 1, t, &vid, &jid);
+    vpi_store_add_video(s, "c.mp4", 1, NULL, t, &vid, &jid);
     int64_t expect[] = { 1000, 2000, 4000, 5000, 5000 };
     for (int i = 0; i < 5; i++) {
         CHECK_EQ(vpi_store_claim(s, "w", t, 60000, &j), 1);
@@ -324,7 +356,7 @@ static void test_reap(void)
     VpiJob j;
 
     /* Three expired leases: the third fails the job. */
-    vpi_store_add_video(s, "dies.mp4", 1, t, &vid, &jid);
+    vpi_store_add_video(s, "dies.mp4", 1, NULL, t, &vid, &jid);
     for (int i = 1; i <= 3; i++) {
         CHECK_EQ(vpi_store_claim(s, "crashy", t, 1000, &j), 1);
         CHECK_EQ(j.attempts, i);
@@ -342,7 +374,7 @@ static void test_reap(void)
 
     /* Over the time limit, heartbeats or not: failed, and the worker learns at its next
      * heartbeat. */
-    vpi_store_add_video(s, "long.mp4", 1, t, &vid2, &jid2);
+    vpi_store_add_video(s, "long.mp4", 1, NULL, t, &vid2, &jid2);
     CHECK_EQ(vpi_store_claim(s, "slow", t, 3000, &j), 1);
     for (int64_t u = t + 2000; u < t + 10000; u += 2000) {
         CHECK_EQ(vpi_store_heartbeat(s, jid2, j.lease_id, 50, u, 3000), 0);
@@ -370,8 +402,8 @@ static void test_cancel_delete(void)
     VpiJob j;
     VpiVideo v;
 
-    vpi_store_add_video(s, "1.mp4", 1, T0, &v1, &j1);
-    vpi_store_add_video(s, "2.mp4", 1, T0, &v2, &j2);
+    vpi_store_add_video(s, "1.mp4", 1, NULL, T0, &v1, &j1);
+    vpi_store_add_video(s, "2.mp4", 1, NULL, T0, &v2, &j2);
     CHECK_EQ(vpi_store_cancel(s, j1, T0 + 1), 0);
     CHECK_EQ(job_status(s, j1), VPI_JOB_CANCELLED);
     CHECK_EQ(vpi_store_cancel(s, j1, T0 + 2), 1);
@@ -384,7 +416,7 @@ static void test_cancel_delete(void)
     CHECK_EQ(job_status(s, j2), VPI_JOB_CANCELLED);
     vpi_job_clear(&j);
     /* Cancelled is not active: reprocess queues a new job. */
-    CHECK_EQ(vpi_store_enqueue(s, v1, T0 + 6, &j3), 0);
+    CHECK_EQ(vpi_store_enqueue(s, v1, NULL, T0 + 6, &j3), 0);
     CHECK(j3 != j1);
 
     CHECK_EQ(vpi_store_claim(s, "w", T0 + 7, 60000, &j), 1);
@@ -414,7 +446,7 @@ static void test_pagination(void)
 
     /* Several videos share a creation time: the id breaks the tie. */
     for (int i = 0; i < 25; i++) {
-        vpi_store_add_video(s, "p.mp4", i, t + i / 3, &vid, &jid);
+        vpi_store_add_video(s, "p.mp4", i, NULL, t + i / 3, &vid, &jid);
         ids[nids++] = vid;
     }
     t += 100;
@@ -432,7 +464,7 @@ static void test_pagination(void)
             break;
         /* Added between pages. */
         for (int i = 0; i < 3 && nids < 40; i++) {
-            vpi_store_add_video(s, "late.mp4", 0, t++, &vid, &jid);
+            vpi_store_add_video(s, "late.mp4", 0, NULL, t++, &vid, &jid);
             ids[nids++] = vid;
         }
         snprintf(cursor, sizeof(cursor), "%s", next);
@@ -516,7 +548,7 @@ static void test_concurrent_claims(void)
     int64_t vid, jid, total = 0;
 
     for (int i = 0; i < CLAIM_JOBS; i++)
-        vpi_store_add_video(s, "c.mp4", 1, T0, &vid, &jid);
+        vpi_store_add_video(s, "c.mp4", 1, NULL, T0, &vid, &jid);
     for (int i = 0; i < CLAIM_THREADS; i++) {
         c[i] = (Claimer){ .s = s };
         snprintf(c[i].name, sizeof(c[i].name), "w%d", i);
@@ -560,7 +592,7 @@ static void test_killed_process(void)
     VpiJob j;
 
     for (int i = 0; i < 200; i++)
-        vpi_store_add_video(s, "k.mp4", 1, T0, &vid, &jid);
+        vpi_store_add_video(s, "k.mp4", 1, NULL, T0, &vid, &jid);
     vpi_store_close(&s);
 
     pid_t pid = fork();
@@ -647,7 +679,7 @@ static void test_speed(void)
         int64_t vid, jid;
         double t0 = now_s();
         for (int i = 0; i < 10000; i++)
-            vpi_store_add_video(s, "e.mp4", 0, T0, &vid, &jid);
+            vpi_store_add_video(s, "e.mp4", 0, NULL, T0, &vid, &jid);
         double t1 = now_s();
         Bench b[4] = { { s, 0 }, { s, 0 }, { s, 0 }, { s, 0 } };
         pthread_t th[4];
@@ -668,6 +700,118 @@ static void test_speed(void)
     }
 }
 
+/* Uploads: the video exists (uploading) from creation, parts replace each other, complete
+ * queues one job and answers the same ids again, expiry removes what was never completed. */
+static void test_uploads(void)
+{
+    char path[256];
+    VpiStore *s = fresh(NULL, path, sizeof(path));
+    VpiUpload u = { 0 }, g;
+    VpiPart part = { 0 }, *parts;
+    VpiVideo *vs;
+    VpiStoreCounts c;
+    char next[64];
+    int n;
+    int64_t vid, jid, vid2, jid2, *expired;
+
+    snprintf(u.id, sizeof(u.id), "0123456789abcdef0123456789abcdef");
+    u.filename = "big.mov";
+    u.size = 20;
+    u.part_size = 8;
+    u.parts_count = 3;
+    u.options = "height=240";
+    u.created_ms = T0;
+    u.expires_ms = T0 + 1000;
+    CHECK_EQ(vpi_store_add_upload(s, &u), 0);
+    CHECK(u.video_id > 0);
+    CHECK_EQ(vpi_store_add_upload(s, &u), AVERROR(EEXIST));
+    CHECK_EQ(vpi_store_get_upload(s, "../etc/passwd", &g), AVERROR(ENOENT));
+    CHECK_EQ(vpi_store_get_upload(s, "ffffffffffffffffffffffffffffffff", &g), AVERROR(ENOENT));
+    CHECK_EQ(vpi_store_get_upload(s, u.id, &g), 0);
+    CHECK_STR(g.filename, "big.mov");
+    CHECK_STR(g.options, "height=240");
+    CHECK_EQ(g.parts_count, 3);
+    CHECK_EQ(g.complete, 0);
+    vpi_upload_clear(&g);
+
+    CHECK_EQ(vpi_store_list_videos(s, VPI_STATUS_UPLOADING, 10, NULL, &vs, &n, next,
+                                   sizeof(next)), 0);
+    CHECK_EQ(n, 1);
+    CHECK_EQ(vs[0].job_status, VPI_STATUS_UPLOADING);
+    vpi_videos_free(&vs, n);
+    CHECK_EQ(vpi_store_enqueue(s, u.video_id, NULL, T0, &jid), AVERROR(EBUSY));
+
+    part.number = 2;
+    part.size = 8;
+    snprintf(part.etag, sizeof(part.etag), "aaaa");
+    CHECK_EQ(vpi_store_put_part(s, u.id, &part), 0);
+    snprintf(part.etag, sizeof(part.etag), "bbbb");
+    CHECK_EQ(vpi_store_put_part(s, u.id, &part), 0);
+    part.number = 1;
+    CHECK_EQ(vpi_store_put_part(s, u.id, &part), 0);
+    CHECK_EQ(vpi_store_list_parts(s, u.id, &parts, &n), 0);
+    CHECK_EQ(n, 2);
+    CHECK_EQ(parts[0].number, 1);
+    CHECK_STR(parts[1].etag, "bbbb");
+    free(parts);
+
+    CHECK_EQ(vpi_store_complete_upload(s, u.id, T0 + 10, &vid, &jid), 0);
+    CHECK_EQ(vid, u.video_id);
+    CHECK_EQ(vpi_store_complete_upload(s, u.id, T0 + 20, &vid2, &jid2), 1);
+    CHECK_EQ(vid2, vid);
+    CHECK_EQ(jid2, jid);
+    CHECK_EQ(vpi_store_put_part(s, u.id, &part), AVERROR(EEXIST));
+    CHECK_EQ(job_status(s, jid), VPI_JOB_PENDING);
+    VpiJob j;
+    CHECK_EQ(vpi_store_get_job(s, jid, &j), 0);
+    CHECK_STR(j.options, "height=240");
+    vpi_job_clear(&j);
+
+    /* A second upload left open expires with its video; the completed one stays. */
+    snprintf(u.id, sizeof(u.id), "fedcba9876543210fedcba9876543210");
+    u.options = NULL;
+    CHECK_EQ(vpi_store_add_upload(s, &u), 0);
+    CHECK_EQ(vpi_store_put_part(s, u.id, &part), 0);
+    CHECK_EQ(vpi_store_counts(s, T0 + 20, &c), 0);
+    CHECK_EQ(c.uploads_open, 1);
+    CHECK_EQ(c.videos, 2);
+    CHECK_EQ(c.jobs[VPI_JOB_PENDING], 1);
+    CHECK_EQ(c.queue_depth, 1);
+    CHECK_EQ(vpi_store_expire_uploads(s, T0 + 999, &expired, &n), 0);
+    CHECK_EQ(n, 0);
+    free(expired);
+    CHECK_EQ(vpi_store_expire_uploads(s, T0 + 1000, &expired, &n), 0);
+    CHECK_EQ(n, 1);
+    CHECK_EQ(expired[0], u.video_id);
+    free(expired);
+    CHECK_EQ(vpi_store_get_upload(s, u.id, &g), AVERROR(ENOENT));
+    VpiVideo v;
+    CHECK_EQ(vpi_store_get_video(s, u.video_id, &v), AVERROR(ENOENT));
+    CHECK_EQ(vpi_store_get_video(s, vid, &v), 0);
+    vpi_video_clear(&v);
+
+    /* The drain hands a running job back without counting the attempt. */
+    VpiJob cl;
+    char *res;
+    int64_t rj;
+    CHECK_EQ(vpi_store_claim(s, "w", T0 + 30, 1000, &cl), 1);
+    CHECK_EQ(cl.attempts, 1);
+    CHECK_EQ(vpi_store_release(s, cl.id, cl.lease_id + 1, T0 + 31), VPI_STORE_LOST_LEASE);
+    CHECK_EQ(vpi_store_release(s, cl.id, cl.lease_id, T0 + 31), 0);
+    vpi_job_clear(&cl);
+    CHECK_EQ(vpi_store_claim(s, "w", T0 + 32, 1000, &cl), 1);
+    CHECK_EQ(cl.attempts, 1);
+    CHECK_EQ(vpi_store_last_result(s, vid, &res, &rj), AVERROR(ENOENT));
+    CHECK_EQ(vpi_store_complete(s, cl.id, cl.lease_id, "{\"ok\":1}", T0 + 40), 0);
+    CHECK_EQ(vpi_store_last_result(s, vid, &res, &rj), 0);
+    CHECK_STR(res, "{\"ok\":1}");
+    CHECK_EQ(rj, cl.id);
+    free(res);
+    vpi_job_clear(&cl);
+    CHECK_EQ(vpi_store_delete_video(s, vid), 0);
+    vpi_store_close(&s);
+}
+
 int main(void)
 {
     char cmd[300];
@@ -676,6 +820,7 @@ int main(void)
         return 1;
     }
     test_schema();
+    test_uploads();
     test_one_active();
     test_lease_fencing();
     test_retries();
