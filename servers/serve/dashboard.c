@@ -13,8 +13,9 @@ void sv_dashboard(SvServer *s, SvRequest *r)
     char link[1200], attr[1400];
     const char *html = (const char *)sv_dashboard_html;
     const char *at = strstr(html, placeholder);
-    if (!at || sv_link(s, "/api/v1/videos", sv_link_expiry(s, r, SV_LINK_TTL), link,
-                       sizeof(link)) < 0) {
+    /* the list's link lasts as long as the page's own: the page works until it expires */
+    int64_t expires = r->link_expires ? r->link_expires : sv_link_expiry(s, r, SV_LINK_TTL);
+    if (!at || sv_link(s, "/api/v1/videos", expires, link, sizeof(link)) < 0) {
         sv_reply_error(r, 500, "the dashboard page has no place for the API's URL (a bug)");
         return;
     }

@@ -64,6 +64,7 @@ struct SvRequest {
     struct MHD_Connection *conn;
     const SvRoute *route;
     int method;
+    char method_name[12];
     char path[1024];
     int64_t nums[2];
     char token[SV_TOKEN_MAX + 1];

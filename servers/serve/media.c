@@ -102,7 +102,7 @@ void sv_media(SvServer *s, SvRequest *r)
         snprintf(cr, sizeof(cr), "bytes */%" PRId64, m.size);
         json_t *o = json_pack("{s{siss}}", "error", "status", 416, "message",
                               "the range is outside the file");
-        char *text = o ? json_dumps(o, JSON_ENSURE_ASCII) : NULL;
+        char *text = o ? json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
         json_decref(o);
         resp = text ? MHD_create_response_from_buffer(strlen(text), text,
                                                       MHD_RESPMEM_MUST_FREE) : NULL;

@@ -167,7 +167,8 @@ void sv_reply_json_text(SvRequest *r, int code, char *text)
 
 void sv_reply_json(SvRequest *r, int code, json_t *body)
 {
-    char *text = body ? json_dumps(body, JSON_ENSURE_ASCII | JSON_REAL_PRECISION(12)) : NULL;
+    char *text = body ? json_dumps(body, JSON_COMPACT | JSON_ENSURE_ASCII |
+                                         JSON_REAL_PRECISION(15)) : NULL;
     json_decref(body);
     sv_reply_json_text(r, code, text);
 }
@@ -291,6 +292,7 @@ static void preflight(SvRequest *r)
 static int route_request(SvServer *s, SvRequest *r, const char *url, const char *method)
 {
     r->method = method_bit(method);
+    snprintf(r->method_name, sizeof(r->method_name), "%s", method);
     if (strlen(url) >= sizeof(r->path)) {
         sv_reply_error(r, 414, "the path is longer than %zu bytes", sizeof(r->path) - 1);
         return -1;
@@ -456,12 +458,12 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         const char *how = toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" :
                           toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED ? " (timed out)" :
                           " (connection lost)";
-        json_t *ev = json_pack("{sisIss}", "status", r->code, "ms", (json_int_t)ms,
-                               "client", peer);
+        json_t *ev = json_pack("{sssisIss}", "method", r->method_name, "status", r->code,
+                               "ms", (json_int_t)ms, "client", peer);
         if (ev)
             vpi_json_set_text(ev, "path", r->path);
-        sv_event(s, "request", ev, "%s %d %" PRId64 " ms from %s%s", r->path, r->code, ms,
-                 peer, how);
+        sv_event(s, "request", ev, "%s %s %d %" PRId64 " ms from %s%s", r->method_name,
+                 r->path, r->code, ms, peer, how);
     }
     free(r->buf);
     free(r);
@@ -560,7 +562,9 @@ int sv_run(const SvOpts *o, char *why, size_t why_size)
                      MHD_USE_ERROR_LOG | (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
     unsigned threads = (unsigned)(o->threads > 0 ? o->threads : default_threads());
     unsigned timeout = (unsigned)(o->timeout_s > 0 ? o->timeout_s : SV_TIMEOUT_S);
+    /* the logger first, or MHD says so through its own */
     s->mhd = MHD_start_daemon(flags, (uint16_t)o->port, NULL, NULL, on_access, s,
+                              MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
                               MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
                               MHD_OPTION_THREAD_POOL_SIZE, threads,
                               MHD_OPTION_CONNECTION_TIMEOUT, timeout,
@@ -568,7 +572,6 @@ int sv_run(const SvOpts *o, char *why, size_t why_size)
                               MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)SV_MAX_PER_IP,
                               MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)SV_CONN_MEMORY,
                               MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-                              MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
                               MHD_OPTION_END);
     if (!s->mhd) {
         int err = errno ? errno : EADDRINUSE;
@@ -595,7 +598,7 @@ int sv_run(const SvOpts *o, char *why, size_t why_size)
     }
     snprintf(s->base_url, sizeof(s->base_url), "http://%s:%d", host, port);
 
-    sv_event(s, "listening", json_pack("{sssisb}", "url", s->base_url, "port", port,
+    sv_event(s, "listening", json_pack("{ss+sisb}", "url", s->base_url, "/", "port", port,
                                        "auth", s->has_token),
              "listening on %s/ (%s)", s->base_url,
              s->has_token ? "the API needs the Bearer token of --token-file"
