@@ -288,6 +288,16 @@ static void preflight(SvRequest *r)
     sv_reply(r, 204, resp);
 }
 
+/* The path as our lines show it: it may hold anything, but no control characters (a
+ * terminal's escapes) reach a log, and a long one is cut. */
+static void shown_path(const char *path, char *buf, size_t size)
+{
+    size_t n = 0;
+    for (const char *p = path; *p && n < size - 4; p++, n++)
+        buf[n] = (unsigned char)*p < 0x20 || *p == 0x7f ? '?' : *p;
+    snprintf(buf + n, size - n, "%s", path[n] ? "..." : "");
+}
+
 /* The route and method of a new request: 0 to go on, or the reply is queued. */
 static int route_request(SvServer *s, SvRequest *r, const char *url, const char *method)
 {
@@ -304,12 +314,8 @@ static int route_request(SvServer *s, SvRequest *r, const char *url, const char 
             break;
         }
     }
-    /* the path may hold anything: no control characters in our line */
     char shown[128];
-    size_t n = 0;
-    for (const char *p = r->path; *p && n < sizeof(shown) - 4; p++)
-        shown[n++] = (unsigned char)*p < 0x20 || *p == 0x7f ? '?' : *p;
-    snprintf(shown + n, sizeof(shown) - n, "%s", r->path[n] ? "..." : "");
+    shown_path(r->path, shown, sizeof(shown));
     if (!r->route) {
         sv_reply_error(r, 404, "%s: no such route", shown);
         return -1;
@@ -455,6 +461,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
             snprintf(peer, sizeof(peer), "%s", host);
         }
         int64_t ms = (vpi_now_us() - r->start_us) / 1000;
+        char shown[256];
+        shown_path(r->path, shown, sizeof(shown));
         const char *how = toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" :
                           toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED ? " (timed out)" :
                           " (connection lost)";
@@ -463,7 +471,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         if (ev)
             vpi_json_set_text(ev, "path", r->path);
         sv_event(s, "request", ev, "%s %s %d %" PRId64 " ms from %s%s", r->method_name,
-                 r->path, r->code, ms, peer, how);
+                 shown, r->code, ms, peer, how);
     }
     free(r->buf);
     free(r);
