@@ -220,6 +220,16 @@ static int run_serve(int argc, char **argv)
     char *token = NULL;
     if (token_file && !(token = read_token(token_file)))
         return CLI_EXIT_UNREADABLE;
+    char why[512] = "";
+    SvOpts sv = {
+        .host = host, .port = port, .token = token,
+        .drain_grace_ms = (int64_t)llround(grace * 1000), .on_event = on_event,
+    };
+    if (sv_check_listen(&sv, why, sizeof(why)) < 0) {
+        cli_error("serve: --listen %s: %s", listen, why);
+        free(token);
+        return CLI_EXIT_USAGE;
+    }
 
     /* SIGTERM and SIGINT go to sv_run()'s sigwait: blocked here, before any thread starts,
      * so every worker and HTTP thread inherits the mask. A SIGINT the parent ignores (a
@@ -257,11 +267,7 @@ static int run_serve(int argc, char **argv)
                cli_exit_for_error(r);
     }
     json_events = json;
-    char why[512] = "";
-    SvOpts sv = {
-        .service = svc, .host = host, .port = port, .token = token,
-        .drain_grace_ms = (int64_t)llround(grace * 1000), .on_event = on_event,
-    };
+    sv.service = svc;
     r = sv_run(&sv, why, sizeof(why));
     vp_service_close(&svc);
     free(token);

@@ -29,6 +29,11 @@ typedef struct SvOpts {
     void *opaque;
 } SvOpts;
 
+/* What sv_run() checks of the address before it binds: it resolves, and is loopback when
+ * there is no token. 0, or a negative AVERROR (EINVAL, EACCES) and one line in @p why. Lets
+ * a caller refuse a bad address before it starts the service's workers. */
+int sv_check_listen(const SvOpts *o, char *why, size_t why_size);
+
 /*
  * Listen and serve until SIGTERM or SIGINT, then stop accepting connections, drain the
  * service (vp_service_drain(drain_grace_ms), while the open connections are still

@@ -513,7 +513,7 @@ static int resolve(const SvOpts *o, struct sockaddr_storage *ss, char *why, size
                               .ai_flags = AI_PASSIVE }, *ai = NULL;
     int r = getaddrinfo(o->host, NULL, &hints, &ai);
     if (r || !ai) {
-        snprintf(why, why_size, "%s: cannot resolve the address to listen on: %s", o->host,
+        snprintf(why, why_size, "cannot resolve %s: %s", o->host,
                  r ? gai_strerror(r) : "no address");
         return AVERROR(EINVAL);
     }
@@ -529,6 +529,12 @@ static int resolve(const SvOpts *o, struct sockaddr_storage *ss, char *why, size
         return AVERROR(EACCES);
     }
     return 0;
+}
+
+int sv_check_listen(const SvOpts *o, char *why, size_t why_size)
+{
+    struct sockaddr_storage ss;
+    return resolve(o, &ss, why, why_size);
 }
 
 static int default_threads(void)
@@ -583,8 +589,7 @@ int sv_run(const SvOpts *o, char *why, size_t why_size)
                               MHD_OPTION_END);
     if (!s->mhd) {
         int err = errno ? errno : EADDRINUSE;
-        snprintf(why, why_size, "cannot listen on %s:%d: %s", o->host, o->port,
-                 strerror(err));
+        snprintf(why, why_size, "cannot listen: %s", strerror(err));
         ret = AVERROR(err);
         goto end;
     }
