@@ -572,7 +572,11 @@ int sv_run(const SvOpts *o, char *why, size_t why_size)
     sigaddset(&sigs, SIGINT);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ITC |
+    /* poll(), not epoll: with epoll, libmicrohttpd 0.9.75 missed a client's close that
+     * arrived in the same read as the last bytes it sent (a part cut off mid-body), and the
+     * body waited for the 30 s timeout before it was dropped; poll() sees it at once.
+     * Each pool thread polls its share of the connections (2048 / threads at most). */
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ITC |
                      MHD_USE_ERROR_LOG | (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
     unsigned threads = (unsigned)(o->threads > 0 ? o->threads : default_threads());
     unsigned timeout = (unsigned)(o->timeout_s > 0 ? o->timeout_s : SV_TIMEOUT_S);
@@ -633,7 +637,7 @@ int sv_run(const SvOpts *o, char *why, size_t why_size)
     const char *name = sig == SIGINT ? "SIGINT" : "SIGTERM";
     sv_event(s, "draining", json_pack("{sssI}", "signal", name, "grace_ms",
                                       (json_int_t)o->drain_grace_ms),
-             "%s: draining (running jobs get %.0f s to finish)", name,
+             "%s: draining (running jobs get %g s to finish)", name,
              (double)o->drain_grace_ms / 1000);
     atomic_store(&s->draining, 1);
     MHD_socket lfd = MHD_quiesce_daemon(s->mhd);
