@@ -80,7 +80,7 @@ struct SvRequest {
     /* an error met before the reply could be queued (sv_fail) */
     int fail_status;
     char fail_why[512];
-    const char *fail_allow;
+    char allow[96];          /* a 405's Allow header */
     int code;                /* the status answered */
     int answered;
 };

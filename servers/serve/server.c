@@ -156,8 +156,8 @@ void sv_reply_json_text(SvRequest *r, int code, char *text)
     }
     MHD_add_response_header(resp, "Content-Type", "application/json");
     sv_api_headers(resp);
-    if (code == 405 && r->fail_allow)
-        MHD_add_response_header(resp, "Allow", r->fail_allow);
+    if (code == 405 && r->allow[0])
+        MHD_add_response_header(resp, "Allow", r->allow);
     if (code == 401)
         MHD_add_response_header(resp, "WWW-Authenticate", "Bearer realm=\"vidpipe\"");
     if (code == 503)
@@ -326,18 +326,9 @@ static int route_request(SvServer *s, SvRequest *r, const char *url, const char 
     }
     int want = r->method == M_HEAD ? M_GET : r->method;
     if (!(want & r->route->methods)) {
-        static char allows[sizeof(routes) / sizeof(*routes)][96];
-        static atomic_int ready;
-        size_t idx = (size_t)(r->route - routes);
-        /* filled once, the same text each time: racing threads write the same bytes */
-        if (!atomic_load(&ready)) {
-            for (size_t i = 0; i < sizeof(routes) / sizeof(*routes); i++)
-                allow_text(routes[i].methods, allows[i], sizeof(allows[i]));
-            atomic_store(&ready, 1);
-        }
-        r->fail_allow = allows[idx];
+        allow_text(r->route->methods, r->allow, sizeof(r->allow));
         sv_reply_error(r, 405, "%s %s: method not allowed (allowed: %s)", method, shown,
-                       allows[idx]);
+                       r->allow);
         return -1;
     }
     if (!r->route->open && !sv_auth_check(s, r))
