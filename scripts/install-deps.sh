@@ -15,8 +15,6 @@ PKGS="$PKGS libevent-dev"
 PKGS="$PKGS libsqlite3-dev"
 # libmicrohttpd: the HTTP server of vidpipe serve (bodies streamed to disk, files sent by fd)
 PKGS="$PKGS libmicrohttpd-dev"
-# libmicrohttpd: the HTTP server of vidpipe serve (bodies streamed to disk, files sent by fd)
-PKGS="$PKGS libmicrohttpd-dev"
 # /usr/bin/time: peak memory of vidpipe batch in tests/cli/cli_batch_resume.sh
 PKGS="$PKGS time"
 # Peers the benchmarks compare with; optional for building and testing.
