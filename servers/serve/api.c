@@ -140,14 +140,24 @@ void sv_upload_create(SvServer *s, SvRequest *r)
     json_t *keep = NULL;
     char options[SV_OPTIONS_MAX], why[512], *json = NULL;
     VpFailure fail = { 0 };
+    OptionsCtx q;
+    if (query_options(r, &q, 1) < 0)
+        return;
     if (sv_parse_upload_spec(r->buf, r->len, &spec, &keep, options, sizeof(options), why,
                              sizeof(why)) < 0) {
         sv_reply_error(r, 400, "%s", why);
         return;
     }
+    if (q.buf[0] && spec.options) {
+        json_decref(keep);
+        sv_reply_error(r, 400, "options come in the query or in the body, not both");
+        return;
+    }
+    if (q.buf[0])
+        spec.options = q.buf;
     int err = vp_service_upload_create(s->svc, &spec, &json, &fail);
     json_decref(keep);
-    answer(r, err, &fail, 201, json);
+    answer(r, err, &fail, 200, json);
 }
 
 void sv_upload_get(SvServer *s, SvRequest *r)
@@ -221,7 +231,7 @@ void sv_body_finish(SvServer *s, SvRequest *r)
         return;
     }
     int err = vp_service_body_finish(&r->body, &json, &fail);
-    answer(r, err, &fail, r->method == M_POST ? 201 : 200, json);
+    answer(r, err, &fail, 200, json);
 }
 
 void sv_upload_complete(SvServer *s, SvRequest *r)
