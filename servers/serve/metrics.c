@@ -114,10 +114,11 @@ void sv_metrics(SvServer *s, SvRequest *r)
     }
     struct MHD_Response *resp = MHD_create_response_from_buffer(t.len, t.buf,
                                                                 MHD_RESPMEM_MUST_FREE);
-    if (!resp)
+    if (!resp) {
         free(t.buf);
-    else {
-        MHD_add_response_header(resp, "Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+    } else {
+        MHD_add_response_header(resp, "Content-Type",
+                                "text/plain; version=0.0.4; charset=utf-8");
         MHD_add_response_header(resp, "Cache-Control", "no-store");
     }
     sv_reply(r, 200, resp);

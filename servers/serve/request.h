@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* What a client sends the job server, read by pure functions (no HTTP library, no state, no
  * I/O): the JSON bodies of the upload and link calls, the query values libmicrohttpd has
- * already split and decoded, and the Range and If-None-Match header values. Fuzzed by fuzz/fuzz_serve_request.c, pinned by
- * tests/unit/test_serve_request.c. Every parser that refuses writes one line for the client
- * into @p why (the JSON error's message). */
+ * already split and decoded, and the Range and If-None-Match header values. Fuzzed by
+ * fuzz/fuzz_serve_request.c, pinned by tests/unit/test_serve_request.c. Every parser that
+ * refuses writes one line for the client into @p why (the JSON error's message). */
 #ifndef VIDPIPE_SERVERS_SERVE_REQUEST_H
 #define VIDPIPE_SERVERS_SERVE_REQUEST_H
 
