@@ -79,7 +79,7 @@ static char *with_links(SvServer *s, SvRequest *r, const char *text)
     } else {
         add_links(s, root, expires);
     }
-    char *out = json_dumps(root, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_REAL_PRECISION(15));
+    char *out = json_dumps(root, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_REAL_PRECISION(10));
     json_decref(root);
     return out;
 }

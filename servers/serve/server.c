@@ -168,7 +168,7 @@ void sv_reply_json_text(SvRequest *r, int code, char *text)
 void sv_reply_json(SvRequest *r, int code, json_t *body)
 {
     char *text = body ? json_dumps(body, JSON_COMPACT | JSON_ENSURE_ASCII |
-                                         JSON_REAL_PRECISION(15)) : NULL;
+                                         JSON_REAL_PRECISION(10)) : NULL;
     json_decref(body);
     sv_reply_json_text(r, code, text);
 }
