@@ -108,7 +108,7 @@ def create(api, path, name=None, part_size=None, sha_at_create=False, options=No
     if sha_at_create:
         spec["sha256"] = sha256_file(path)
     q = "?" + options if options else ""
-    _, j = api.json("POST", "/api/v1/uploads" + q, spec, want=201)
+    _, j = api.json("POST", "/api/v1/uploads" + q, spec)
     for k in ("upload_id", "video_id", "part_size", "expires_at"):
         if k not in j:
             die("POST /api/v1/uploads: no %r in %s" % (k, j))
@@ -260,8 +260,8 @@ def upload_whole(api, path, name):
         data = f.read()
     status, _, body = api.request("POST", "/api/v1/videos?filename=" + urllib.parse.quote(name),
                                   data, {"Content-Type": "application/octet-stream"})
-    if status != 201:
-        die("POST /api/v1/videos?filename=%s: HTTP %d, expected 201: %s" % (name, status,
+    if status != 200:
+        die("POST /api/v1/videos?filename=%s: HTTP %d, expected 200: %s" % (name, status,
                                                                          body[:300]))
     return json.loads(body)
 

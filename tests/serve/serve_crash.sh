@@ -27,11 +27,6 @@ scratch_empty() {
 }
 
 serve_start_or_die --workers 1 --lease 3
-upload_whole "$LONG" long.mp4
-assert_status 201 "upload long.mp4"
-VID=$WVID JOB=$WJOB
-wait_job "$JOB" running 30
-assert_eq "$RC" 0 "the long job runs: $ERR"
 # half an upload: parts 1 and 2 of 4, part 3 cut
 client create "$AV" --name resumed.mp4 --part-size 1048576
 assert_eq "$RC" 0 "create: $ERR"
@@ -41,6 +36,11 @@ assert_eq "$RC" 0 "part 1: $ERR"
 client put "$U" "$AV" 2
 assert_eq "$RC" 0 "part 2: $ERR"
 client put "$U" "$AV" 3 --drop
+upload_whole "$LONG" long.mp4
+assert_status 200 "upload long.mp4"
+VID=$WVID JOB=$WJOB
+wait_job "$JOB" running 30
+assert_eq "$RC" 0 "the long job runs: $ERR"
 # let the job get into its work (a proxy half written in its scratch folder)
 sleep 1
 api GET "/api/v1/jobs/$JOB"

@@ -16,25 +16,35 @@ LONG=$(serve_long)
 TEXT=$(serve_text)
 [ -s "$SMALL" ] && [ -s "$LONG" ] || { echo "FAIL: ffmpeg made no media"; exit 1; }
 
-serve_start_or_die --workers 1
+# one worker; a drain that hands the slow job back at once
+serve_start_or_die --workers 1 --drain-grace 1 --lease 3
 upload_whole "$SMALL" dash-done.mp4
-assert_status 201 "upload dash-done.mp4"
+assert_status 200 "upload dash-done.mp4"
 DVID=$WVID
 wait_job "$WJOB" terminal 60
 assert_eq "$(jq_ "$JOB_JSON" 'j["status"]')" completed "dash-done.mp4"
 upload_whole "$TEXT" dash-failed.mp4
-assert_status 201 "upload dash-failed.mp4"
+assert_status 200 "upload dash-failed.mp4"
 FVID=$WVID
 wait_job "$WJOB" terminal 60
 assert_eq "$(jq_ "$JOB_JSON" 'j["status"]')" failed "dash-failed.mp4"
 FERR=$(jq_ "$JOB_JSON" 'j["error"]')
-upload_whole "$LONG" "%3Cb%3Edash-running.mp4"
-assert_status 201 "upload <b>dash-running.mp4"
+# a 1080-line 30 fps proxy of the 40 s clip: a job of a minute or more, still running while
+# Chromium looks
+upload_whole "$LONG" "%3Cb%3Edash-running.mp4" "height=1080&fps=30"
+assert_status 200 "upload <b>dash-running.mp4"
 RJOB=$WJOB
-upload_whole "$LONG" dash-pending.mp4
-assert_status 201 "upload dash-pending.mp4"
+upload_whole "$SMALL" dash-pending.mp4
+assert_status 200 "upload dash-pending.mp4"
 wait_job "$RJOB" running 30
 assert_eq "$RC" 0 "the long job runs: $ERR"
+# its progress is stored at each heartbeat (a third of --lease 3)
+for i in $(seq 100); do
+    api GET "/api/v1/jobs/$RJOB"
+    [ "$(jq_ "$BODY" 'j["progress"] > 0')" = true ] && break
+    sleep 0.2
+done
+assert_eq "$(jq_ "$BODY" 'j["progress"] > 0')" true "the running job has progress"
 
 chrome() {
     timeout 60 "$CHROMIUM" --headless --no-sandbox --disable-gpu --no-first-run \
@@ -94,6 +104,11 @@ for n in dash-done.mp4 "<b>dash-running.mp4" dash-pending.mp4; do
     check
     [ "$pf" -ge 0 ] && [ "$pf" -lt "$(pos "$n")" ] || fail "the failed video is not listed before $n"
 done
+shown=$(python3 -c 'import re, sys
+m = re.search(r"dash-running\.mp4\s+running\s+(\d+)\s*%", sys.argv[1])
+print(m.group(1) if m else "none")' "$TXT")
+check
+case "$shown" in none|0) fail "the running job's progress is not shown (page: $shown %)" ;; esac
 for s in completed failed running pending; do
     assert_contains "$(echo "$TXT" | tr 'A-Z' 'a-z')" "$s" "the page shows the state $s"
 done
