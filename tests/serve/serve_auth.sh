@@ -147,4 +147,5 @@ api GET /api/v1/videos
 assert_status 200 "the new token"
 serve_stop
 assert_eq "$SERVE_RC" 0 "SIGTERM: exit code"
+no_sanitizer_reports
 finish

@@ -269,9 +269,5 @@ objects_check "after the bad input"
 no_temp_files "after the bad input"
 serve_stop
 assert_eq "$SERVE_RC" 0 "SIGTERM: exit code"
-check
-if grep -qE 'ERROR: (Address|Undefined|Leak)Sanitizer|runtime error:' "$SERVE_LOG"; then
-    fail "sanitizer report in the server's log"
-    grep -E -A20 'Sanitizer|runtime error' "$SERVE_LOG" | head -60
-fi
+no_sanitizer_reports
 finish

@@ -144,9 +144,5 @@ no_temp_files "after the drains and restarts"
 scratch_empty "after the drains and restarts"
 serve_stop
 assert_eq "$SERVE_RC" 0 "the last SIGTERM: exit code"
-check
-if grep -qE 'ERROR: (Address|Undefined|Leak)Sanitizer|runtime error:' "$WORK"/serve*.log; then
-    fail "sanitizer report in a server's log"
-    grep -E -A20 'Sanitizer|runtime error' "$WORK"/serve*.log | head -60
-fi
+no_sanitizer_reports
 finish

@@ -137,4 +137,5 @@ if [ -s "$SHOT" ]; then
 fi
 serve_stop
 assert_eq "$SERVE_RC" 0 "SIGTERM: exit code"
+no_sanitizer_reports
 finish

@@ -226,6 +226,15 @@ serve_truncated() {
     echo "$p"
 }
 
+# no_sanitizer_reports: no ASan/UBSan/LSan report in any server log of this test
+no_sanitizer_reports() {
+    check
+    if grep -qE 'ERROR: (Address|Undefined|Leak)Sanitizer|runtime error:' "$WORK"/serve*.log; then
+        fail "sanitizer report in a server's log"
+        grep -E -A20 'Sanitizer|runtime error' "$WORK"/serve*.log | head -60
+    fi
+}
+
 sha256_of() { sha256sum "$1" | cut -d' ' -f1; }
 size_of() { stat -c %s "$1"; }
 

@@ -293,9 +293,5 @@ assert_contains "$BODY" "# TYPE" "metrics in Prometheus text"
 
 serve_stop
 assert_eq "$SERVE_RC" 0 "SIGTERM: exit code"
-check
-if grep -qE 'ERROR: (Address|Undefined|Leak)Sanitizer|runtime error:' "$SERVE_LOG"; then
-    fail "sanitizer report in the server's log"
-    grep -E -A20 'Sanitizer|runtime error' "$SERVE_LOG" | head -60
-fi
+no_sanitizer_reports
 finish
