@@ -37,6 +37,8 @@ client complete "$UPLOAD_ID" "$AV"
 assert_eq "$RC" 0 "second complete: $ERR"
 assert_eq "$(jq_ "$OUT" 'j["video_id"]')" "$VID" "second complete: video_id"
 assert_eq "$(jq_ "$OUT" 'j["job_id"]')" "$JOB" "second complete: job_id"
+api GET "/api/v1/jobs/$((JOB + 1))"
+assert_status 404 "no second job made by the second complete"
 api GET "/api/v1/uploads/$UPLOAD_ID"
 assert_status 200 "GET the completed upload"
 assert_eq "$(jq_ "$BODY" 'j["status"]')" complete "upload status after complete"
@@ -290,6 +292,24 @@ no_temp_files "after DELETE"
 api GET /metrics
 assert_eq "$STATUS" 200 "GET /metrics"
 assert_contains "$BODY" "# TYPE" "metrics in Prometheus text"
+metric() { # NAME{LABELS}: its value in the last /metrics
+    printf '%s\n' "$BODY" | awk -v m="$1" '$1 == m { print $2 }'
+}
+api GET "/api/v1/videos?limit=1000"
+nvid=$(jq_ "$BODY" 'len(j["videos"])')
+ncompleted=$(jq_ "$BODY" 'len([v for v in j["videos"] if v["status"] == "completed"])')
+api GET /metrics
+echo "$BODY" | grep -E '^vidpipe_(jobs|videos|queue_depth|job_duration_seconds_count|workers)' 
+assert_eq "$(metric vidpipe_videos)" "$nvid" "metrics: vidpipe_videos = the videos listed"
+assert_eq "$(metric 'vidpipe_jobs{state="running"}')" 0 "metrics: no job running"
+assert_eq "$(metric vidpipe_queue_depth)" 0 "metrics: queue empty"
+assert_eq "$(metric vidpipe_workers)" 2 "metrics: 2 workers"
+check
+[ "$(metric 'vidpipe_jobs{state="completed"}')" -ge "$ncompleted" ] 2>/dev/null ||
+    fail "metrics: completed jobs $(metric 'vidpipe_jobs{state="completed"}') < $ncompleted"
+check
+[ "$(metric vidpipe_job_duration_seconds_count)" -ge 4 ] 2>/dev/null ||
+    fail "metrics: job duration histogram counts $(metric vidpipe_job_duration_seconds_count)"
 
 serve_stop
 assert_eq "$SERVE_RC" 0 "SIGTERM: exit code"
