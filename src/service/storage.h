@@ -54,6 +54,11 @@ typedef struct VpiStorageClass {
     /* A folder on the file system of the storage's local files where bodies being received
      * can be written before put()/put_part() moves them, or NULL. */
     const char *(*staging_dir)(VpiStorage *st);
+    /* Optional: a URL where a client can GET @p key's bytes itself for @p expires seconds
+     * (S3: a presigned URL the HTTP server redirects to), av_malloc'ed into *url. Back ends
+     * without one leave it NULL (vpi_storage_presign_get: ENOSYS) and the server sends the
+     * bytes from open_read(). Does not check that the object exists. */
+    int (*presign_get)(VpiStorage *st, const char *key, int expires, char **url);
 } VpiStorageClass;
 
 struct VpiStorage {
@@ -62,8 +67,11 @@ struct VpiStorage {
 };
 
 extern const VpiStorageClass vpi_storage_file;
+/* "s3://BUCKET[/PREFIX][?endpoint=URL&region=R...]" (storage_s3.c, docs/serve.md) */
+extern const VpiStorageClass vpi_storage_s3;
 
-/* Open the storage named by @p spec ("file:DIR", or a bare DIR for a folder).
+/* Open the storage named by @p spec ("file:DIR", "s3://BUCKET/PREFIX?endpoint=URL", or a
+ * bare DIR for a folder).
  * @return 0 with *out set (vpi_storage_close), or a negative error with one line in
  *         @p reason naming the storage and why. */
 int vpi_storage_open(const char *spec, VpiStorage **out, char *reason, size_t reason_size);
@@ -81,5 +89,7 @@ int vpi_storage_compose(VpiStorage *st, const char *upload, int nb_parts, const 
                         int64_t size, const uint8_t *sha256, char *reason, size_t reason_size);
 int vpi_storage_remove_parts(VpiStorage *st, const char *upload);
 const char *vpi_storage_staging_dir(VpiStorage *st);
+/* 0 with *url (av_free it), AVERROR(ENOSYS) when the back end has no URLs of its own. */
+int vpi_storage_presign_get(VpiStorage *st, const char *key, int expires, char **url);
 
 #endif
