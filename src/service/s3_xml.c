@@ -66,6 +66,10 @@ static int read_name(Parser *p, const char **name, size_t *len)
     if (!*len || *len > MAX_NAME || (*name)[0] == ':' || (*name)[0] == '-' ||
         (*name)[0] == '.' || ((*name)[0] >= '0' && (*name)[0] <= '9'))
         return AVERROR_INVALIDDATA;
+    /* at most one ":" (a namespace prefix), with a local name after it */
+    const char *colon = memchr(*name, ':', *len);
+    if (colon && (colon == *name + *len - 1 || memchr(colon + 1, ':', *name + *len - colon - 1)))
+        return AVERROR_INVALIDDATA;
     return 0;
 }
 
