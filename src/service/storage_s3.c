@@ -1517,14 +1517,20 @@ static int s3_open(VpiStorage *st, const char *target, char *reason, size_t reas
     curl_share_setopt(p->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
 
     {
-        /* a first request: the bucket exists and these credentials may list it */
+        /* a first request: the bucket exists and these credentials may list it. The prefix
+         * matches no key (none has a component starting with "."), so the answer is never
+         * truncated: s3rver on Node 20 fails (500) to make continuation tokens. */
         S3Call c;
         S3Answer a;
+        char *probe = av_asprintf("%s.open-check", p->prefix);
+        if (!probe)
+            FAIL(AVERROR(ENOMEM), "s3:%s: out of memory", target);
         call_init(&c, "GET", NULL);
         c.query[c.nb_query++] = (VpiSigv4Pair){ "list-type", "2" };
         c.query[c.nb_query++] = (VpiSigv4Pair){ "max-keys", "1" };
-        c.tries = 2;
+        c.query[c.nb_query++] = (VpiSigv4Pair){ "prefix", probe };
         ret = perform_xml(p, &c, &a);
+        av_free(probe);
         answer_free(&a);
         if (ret < 0)
             snprintf(reason, reason_size, "s3://%s/%s (%s): %s", p->bucket, p->prefix,

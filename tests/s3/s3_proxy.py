@@ -10,6 +10,7 @@ answered 403/400, so the client sees it fail too. Faults, set through /__ctl/fau
   drop_get=N    cut every Nth GET answer with a body halfway through and close the link
   drop_put=N    read half of every Nth PUT body, then close the link without an answer
   fail_next=S   answer the next request with status S (a 4xx: must not be retried)
+  stall_next=T  hold the next request T seconds before it is answered (a timeout)
 /__ctl/stats gives the counters as JSON, /__ctl/reset zeroes them and the faults.
 """
 import base64
@@ -22,6 +23,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 import urllib.parse
 
 HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer",
@@ -72,10 +74,11 @@ class Proxy(http.server.ThreadingHTTPServer):
 
     def reset(self):
         with self.lock:
-            self.faults = {"every503": 0, "drop_get": 0, "drop_put": 0, "fail_next": 0}
+            self.faults = {"every503": 0, "drop_get": 0, "drop_put": 0, "fail_next": 0,
+                           "stall_next": 0}
             self.stats = {"requests": 0, "verified": 0, "bad_signatures": 0, "bad_bodies": 0,
                           "injected_503": 0, "dropped_get": 0, "dropped_put": 0,
-                          "injected_status": 0, "range_requests": 0, "presigned": 0,
+                          "injected_status": 0, "stalled": 0, "range_requests": 0, "presigned": 0,
                           "methods": {}, "bad": []}
             self.n_all = self.n_get = self.n_put = 0
 
@@ -128,6 +131,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             f = dict(srv.faults)
             if f["fail_next"]:
                 srv.faults["fail_next"] = 0
+            if f["stall_next"]:
+                srv.faults["stall_next"] = 0
         if f["drop_put"] and self.command == "PUT" and length > 1 and n_put % f["drop_put"] == 0:
             self.rfile.read(length // 2)
             with srv.lock:
@@ -162,6 +167,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
             srv.stats["verified"] += 1
             if "range" in headers:
                 srv.stats["range_requests"] += 1
+        if f["stall_next"]:
+            with srv.lock:
+                srv.stats["stalled"] += 1
+            time.sleep(f["stall_next"])
+            self.close_connection = True
+            return self.reply(503, s3_error("SlowDown", "proxy: stalled"))
         if f["fail_next"]:
             with srv.lock:
                 srv.stats["injected_status"] += 1

@@ -30,7 +30,7 @@ import s3_proxy  # noqa: E402
 
 NPM_DIR = os.environ.get("VP_NPM_DIR") or os.path.expanduser("~/.cache/vidpipe-npm")
 BUCKET = "vidpipe-test"
-KEY = SECRET = "S3RVER"         # s3rver's own account: it checks signatures with it too
+KEY = SECRET = "S3RVER"         # s3rver's own account (it does not check signatures)
 
 
 def npm_install():
@@ -106,7 +106,7 @@ def main():
         os.makedirs(os.path.join(work, "s3"))
         os.makedirs(os.path.join(work, "tmp"))
         server = subprocess.Popen(["node", s3rver, "-d", os.path.join(work, "s3"), "-a",
-                                   "127.0.0.1", "-p", str(s3_port), "-s",
+                                   "127.0.0.1", "-p", str(s3_port),
                                    "--configure-bucket", BUCKET],
                                   stdout=subprocess.DEVNULL, stderr=open(
                                       os.path.join(work, "s3rver.log"), "w"))
@@ -162,7 +162,8 @@ def main():
         for b in stats["bad"]:
             print("bad request: " + b, file=sys.stderr)
         if rc != 0:
-            print("FAIL: test_storage_s3 exited %d" % rc, file=sys.stderr)
+            print("FAIL: test_storage_s3 exited %d (VP_KEEP=1 keeps %s and s3rver.log)"
+                  % (rc, work), file=sys.stderr)
             return 1
         failures = []
         if stats["bad_signatures"] or stats["bad_bodies"]:

@@ -5,6 +5,7 @@
  * control URL) and VP_S3_WORK (a scratch folder). Without them: skipped. */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@
 #include <libavutil/error.h>
 #include <libavutil/mem.h>
 #include <libavutil/sha.h>
+#include <libavutil/time.h>
 
 #include "service/storage.h"
 #include "test.h"
@@ -329,9 +331,84 @@ static void test_faults(VpiStorage *st)
     CHECK_EQ(stat_of("requests") - before, 6);
     faults("faults?every503=0");
 
+    /* a server that goes silent: the request times out (timeout=1 here) and is sent again */
+    VpiStorage *quick = NULL;
+    char reason[512], qspec[2048];
+    snprintf(qspec, sizeof(qspec), "%s&timeout=1", spec);
+    reason[0] = 0;
+    CHECK_EQ(vpi_storage_open(qspec, &quick, reason, sizeof(reason)), 0);
+    if (!quick)
+        fprintf(stderr, "%s\n", reason);
+    if (quick) {
+        faults("faults?stall_next=4");
+        int64_t t0 = av_gettime_relative();
+        check_object(quick, "videos/2/third", s, 30000);
+        int64_t took = av_gettime_relative() - t0;
+        CHECK_EQ(stat_of("stalled"), 1);
+        CHECK(took >= 900000 && took < 3500000);   /* gave up after ~1 s, not the 4 s */
+        vpi_storage_close(&quick);
+    }
+
     CHECK_EQ(vpi_storage_remove_prefix(st, "videos/2/"), 0);
     av_free(b);
     av_free(s);
+}
+
+typedef struct Worker {
+    VpiStorage *st;
+    int id;
+    int failures;
+} Worker;
+
+static void *worker_run(void *opaque)
+{
+    Worker *w = opaque;
+    for (int i = 0; i < 6; i++) {
+        char key[64], name[64], path[4200];
+        size_t n = 5000 + 977 * (size_t)(w->id * 6 + i);
+        uint8_t *d = pattern(n, 100 + w->id * 6 + i);
+        int is_copy;
+        snprintf(key, sizeof(key), "videos/5/w%d-%d", w->id, i);
+        snprintf(name, sizeof(name), "w%d-%d", w->id, i);
+        snprintf(path, sizeof(path), "%s/%s", scratch, name);
+        FILE *f = fopen(path, "wb");
+        if (!f || fwrite(d, 1, n, f) != n)
+            w->failures++;
+        if (f)
+            fclose(f);
+        if (vpi_storage_put(w->st, key, path) < 0 ||
+            vpi_storage_fetch(w->st, key, scratch, path, sizeof(path), &is_copy) < 0 ||
+            !same_file(path, d, n))
+            w->failures++;
+        unlink(path);
+        av_free(d);
+    }
+    return NULL;
+}
+
+/* One storage, several threads at once (the service's workers and HTTP threads): curl's
+ * shared connections and DNS cache under their locks. */
+static void test_threads(VpiStorage *st)
+{
+    pthread_t t[4];
+    Worker w[4];
+    for (int i = 0; i < 4; i++) {
+        w[i] = (Worker){ st, i, 0 };
+        pthread_create(&t[i], NULL, worker_run, &w[i]);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(t[i], NULL);
+        CHECK_EQ(w[i].failures, 0);
+    }
+    /* an empty object, and a key of every allowed kind of character */
+    VpiObject o;
+    CHECK_EQ(vpi_storage_put(st, "videos/5/empty", write_file("e", (const uint8_t *)"", 0)), 0);
+    check_object(st, "videos/5/empty", (const uint8_t *)"", 0);
+    CHECK_EQ(vpi_storage_put(st, "videos/5/a-b_c.d9", write_file("e", (const uint8_t *)"x", 1)),
+             0);
+    check_object(st, "videos/5/a-b_c.d9", (const uint8_t *)"x", 1);
+    CHECK_EQ(vpi_storage_remove_prefix(st, "videos/5/"), 0);
+    CHECK_EQ(vpi_storage_open_read(st, "videos/5/w3-5", &o), AVERROR(ENOENT));
 }
 
 static void sha_of(const uint8_t *a, size_t n, uint8_t out[32])
@@ -428,6 +505,7 @@ int main(void)
     CHECK(vpi_storage_staging_dir(st) == NULL);
     test_objects(st);
     test_faults(st);
+    test_threads(st);
     test_uploads(st);
     vpi_storage_close(&st);
     curl_global_cleanup();
