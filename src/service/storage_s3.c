@@ -355,8 +355,6 @@ static int attempt(S3Storage *p, S3Call *c, const char *resource, CURLcode *cc)
     char date[17], payload[65], range[64];
     int nsh = 0, ret = 0;
 
-    av_bprint_init(&url, 0, AV_BPRINT_SIZE_UNLIMITED);
-    av_bprint_init(&line, 0, AV_BPRINT_SIZE_UNLIMITED);
     c->status = 0;
     c->etag[0] = 0;
     c->sent = 0;
@@ -372,6 +370,8 @@ static int attempt(S3Storage *p, S3Call *c, const char *resource, CURLcode *cc)
         c->written = 0;
     }
 
+    av_bprint_init(&url, 0, AV_BPRINT_SIZE_UNLIMITED);
+    av_bprint_init(&line, 0, AV_BPRINT_SIZE_UNLIMITED);
     vpi_sigv4_amz_date(time(NULL), date);
     if (c->has_body && c->in_mem) {
         if ((ret = vpi_sigv4_sha256_hex(c->in_mem, (size_t)c->in_len, payload)) < 0)
