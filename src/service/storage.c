@@ -156,3 +156,21 @@ int vpi_storage_presign_get(VpiStorage *st, const char *key, int expires, char *
         return AVERROR(EINVAL);
     return st->cls->presign_get ? st->cls->presign_get(st, key, expires, url) : AVERROR(ENOSYS);
 }
+
+int vpi_storage_presign_put_part(VpiStorage *st, const char *upload, int number, int expires,
+                                 char **url)
+{
+    *url = NULL;
+    if (!name_ok(upload) || number < 1 || expires < 1)
+        return AVERROR(EINVAL);
+    return st->cls->presign_put_part ?
+           st->cls->presign_put_part(st, upload, number, expires, url) : AVERROR(ENOSYS);
+}
+
+int vpi_storage_record_part(VpiStorage *st, const char *upload, int number, const char *etag)
+{
+    if (!name_ok(upload) || number < 1 || !etag)
+        return AVERROR(EINVAL);
+    return st->cls->record_part ? st->cls->record_part(st, upload, number, etag) :
+           AVERROR(ENOSYS);
+}

@@ -59,6 +59,14 @@ typedef struct VpiStorageClass {
      * without one leave it NULL (vpi_storage_presign_get: ENOSYS) and the server sends the
      * bytes from open_read(). Does not check that the object exists. */
     int (*presign_get)(VpiStorage *st, const char *key, int expires, char **url);
+    /* Optional, for clients that send upload parts to the storage themselves: a URL where
+     * the client PUTs part @p number of @p upload for @p expires seconds (S3: a presigned
+     * UploadPart), av_malloc'ed into *url; then record_part() with the ETag the storage
+     * answered the client stores the part as put_part() would have (compose() refuses a
+     * part whose ETag is not the storage's). ENOSYS where the back end has none. */
+    int (*presign_put_part)(VpiStorage *st, const char *upload, int number, int expires,
+                            char **url);
+    int (*record_part)(VpiStorage *st, const char *upload, int number, const char *etag);
 } VpiStorageClass;
 
 struct VpiStorage {
@@ -91,5 +99,10 @@ int vpi_storage_remove_parts(VpiStorage *st, const char *upload);
 const char *vpi_storage_staging_dir(VpiStorage *st);
 /* 0 with *url (av_free it), AVERROR(ENOSYS) when the back end has no URLs of its own. */
 int vpi_storage_presign_get(VpiStorage *st, const char *key, int expires, char **url);
+/* 0 with *url (av_free it), AVERROR(ENOSYS) when the back end takes no parts directly. */
+int vpi_storage_presign_put_part(VpiStorage *st, const char *upload, int number, int expires,
+                                 char **url);
+/* @p etag: as the storage answered the client, quoted or not. */
+int vpi_storage_record_part(VpiStorage *st, const char *upload, int number, const char *etag);
 
 #endif

@@ -1020,11 +1020,40 @@ static int drop_stale(S3Storage *p, char **keys, int nb, void *opaque)
     return 0;
 }
 
+/* The record compose() lists for part @p number stored with @p etag; then those of earlier
+ * sends of that part are dropped. */
+static int record_part(S3Storage *p, const char *upload, int number, const char *etag)
+{
+    char rest[128];
+    char *record = NULL, *same = NULL;
+    int ret;
+    if (!etag_ok(etag))
+        return AVERROR(EINVAL);
+    snprintf(rest, sizeof(rest), "part-%05d-%s", number, etag);
+    if (!(record = upload_key(p, upload, rest))) {
+        ret = AVERROR(ENOMEM);
+        goto end;
+    }
+    if ((ret = put_bytes(p, record, "", 0)) < 0)
+        goto end;
+    snprintf(rest, sizeof(rest), "part-%05d-", number);
+    if (!(same = upload_key(p, upload, rest))) {
+        ret = AVERROR(ENOMEM);
+        goto end;
+    }
+    StaleParts s = { record, 0 };
+    ret = list_keys(p, same, drop_stale, &s);
+end:
+    av_free(record);
+    av_free(same);
+    return ret;
+}
+
 static int s3_put_part(VpiStorage *st, const char *upload, int number, const char *path)
 {
     S3Storage *p = st->priv;
-    char id[512], etag[256], num[16], rest[128];
-    char *obj = NULL, *record = NULL, *same = NULL;
+    char id[512], etag[256], num[16];
+    char *obj = NULL;
     struct stat sb;
     int fd = -1, ret;
 
@@ -1044,34 +1073,56 @@ static int s3_put_part(VpiStorage *st, const char *upload, int number, const cha
     VpiSigv4Pair q[2] = { { "partNumber", num }, { "uploadId", id } };
     if ((ret = put_region(p, obj, q, 2, fd, 0, sb.st_size, etag, sizeof(etag), NULL, 0)) < 0)
         goto end;
-    if (!etag_ok(etag)) {
-        ret = AVERROR(EIO);
-        goto end;
-    }
-    /* the record that compose() lists; then drop those of earlier sends of this part */
-    snprintf(rest, sizeof(rest), "part-%05d-%s", number, etag);
-    if (!(record = upload_key(p, upload, rest))) {
-        ret = AVERROR(ENOMEM);
-        goto end;
-    }
-    if ((ret = put_bytes(p, record, "", 0)) < 0)
-        goto end;
-    snprintf(rest, sizeof(rest), "part-%05d-", number);
-    if (!(same = upload_key(p, upload, rest))) {
-        ret = AVERROR(ENOMEM);
-        goto end;
-    }
-    StaleParts s = { record, 0 };
-    if ((ret = list_keys(p, same, drop_stale, &s)) < 0)
-        goto end;
-    unlink(path);
+    if ((ret = record_part(p, upload, number, etag)) == AVERROR(EINVAL))
+        ret = AVERROR(EIO);         /* S3 answered an ETag we cannot keep */
+    if (ret >= 0)
+        unlink(path);
 end:
     if (fd >= 0)
         close(fd);
     av_free(obj);
-    av_free(record);
-    av_free(same);
     return ret;
+}
+
+static int s3_presign_put_part(VpiStorage *st, const char *upload, int number, int expires,
+                               char **url)
+{
+    S3Storage *p = st->priv;
+    char id[512], num[16], date[17];
+    char *obj = NULL, *path = NULL;
+    int ret;
+
+    if (number > 10000)
+        return AVERROR(EINVAL);
+    if ((ret = upload_id(p, upload, id, sizeof(id))) < 0)
+        return ret;
+    if (!(obj = upload_key(p, upload, "object")) ||
+        !(path = av_asprintf("/%s/%s", p->bucket, obj))) {
+        ret = AVERROR(ENOMEM);
+        goto end;
+    }
+    snprintf(num, sizeof(num), "%d", number);
+    VpiSigv4Pair q[2] = { { "partNumber", num }, { "uploadId", id } };
+    vpi_sigv4_amz_date(time(NULL), date);
+    const VpiSigv4Key k = { p->access_key, p->secret_key, p->region, "s3" };
+    ret = vpi_sigv4_presign(&k, "PUT", p->endpoint, p->host, path, q, 2, p->session_token,
+                            date, expires > 604800 ? 604800 : expires, url);
+end:
+    av_free(obj);
+    av_free(path);
+    return ret;
+}
+
+static int s3_record_part(VpiStorage *st, const char *upload, int number, const char *etag)
+{
+    char bare[128];
+    size_t n = strlen(etag);
+    if (n >= 2 && etag[0] == '"' && etag[n - 1] == '"')
+        etag++, n -= 2;
+    if (number > 10000 || n >= sizeof(bare))
+        return AVERROR(EINVAL);
+    snprintf(bare, sizeof(bare), "%.*s", (int)n, etag);
+    return record_part(st->priv, upload, number, bare);
 }
 
 typedef struct PartList {
@@ -1583,4 +1634,6 @@ const VpiStorageClass vpi_storage_s3 = {
     .compose = s3_compose,
     .remove_parts = s3_remove_parts,
     .presign_get = s3_presign_get,
+    .presign_put_part = s3_presign_put_part,
+    .record_part = s3_record_part,
 };

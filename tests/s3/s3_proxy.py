@@ -11,6 +11,8 @@ answered 403/400, so the client sees it fail too. Faults, set through /__ctl/fau
   drop_put=N    read half of every Nth PUT body, then close the link without an answer
   fail_next=S   answer the next request with status S (a 4xx: must not be retried)
   stall_next=T  hold the next request T seconds before it is answered (a timeout)
+It also does what S3 does and s3rver does not: CompleteMultipartUpload is refused
+(400 InvalidPart) when a part's ETag is not the one UploadPart answered.
 /__ctl/stats gives the counters as JSON, /__ctl/reset zeroes them and the faults.
 """
 import base64
@@ -79,7 +81,8 @@ class Proxy(http.server.ThreadingHTTPServer):
             self.stats = {"requests": 0, "verified": 0, "bad_signatures": 0, "bad_bodies": 0,
                           "injected_503": 0, "dropped_get": 0, "dropped_put": 0,
                           "injected_status": 0, "stalled": 0, "range_requests": 0, "presigned": 0,
-                          "methods": {}, "bad": []}
+                          "invalid_part": 0, "methods": {}, "bad": []}
+            self.part_etags = {}
             self.n_all = self.n_get = self.n_put = 0
 
 
@@ -172,7 +175,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 srv.stats["stalled"] += 1
             time.sleep(f["stall_next"])
             self.close_connection = True
-            return self.reply(503, s3_error("SlowDown", "proxy: stalled"))
+            try:
+                self.reply(503, s3_error("SlowDown", "proxy: stalled"))
+            except OSError:
+                pass                # the client gave up: that was the point
+            return
         if f["fail_next"]:
             with srv.lock:
                 srv.stats["injected_status"] += 1
@@ -181,6 +188,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
             with srv.lock:
                 srv.stats["injected_503"] += 1
             return self.reply(503, s3_error("SlowDown", "proxy: injected"))
+
+        query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(self.path).query,
+                                            keep_blank_values=True))
+        if self.command == "POST" and "uploadId" in query:
+            wrong = self.wrong_parts(query["uploadId"], body)
+            if wrong:
+                with srv.lock:
+                    srv.stats["invalid_part"] += 1
+                return self.reply(400, s3_error("InvalidPart", "proxy: " + wrong))
 
         up = http.client.HTTPConnection("127.0.0.1", srv.upstream_port, timeout=60)
         fwd = {k: v for k, v in self.headers.items() if k.lower() not in HOP}
@@ -191,6 +207,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         up.close()
         out = [(k, v) for k, v in r.getheaders()
                if k.lower() not in HOP and k.lower() != "content-length"]
+        if self.command == "PUT" and "uploadId" in query and r.status == 200:
+            with srv.lock:
+                srv.part_etags[(query["uploadId"], query.get("partNumber"))] = \
+                    (r.getheader("ETag") or "").strip('"')
         if self.command == "GET" and len(data) > 1 and 200 <= r.status < 300:
             with srv.lock:
                 srv.n_get += 1
@@ -209,6 +229,28 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self.connection.shutdown(socket.SHUT_RDWR)
                 return
         self.reply(r.status, data, out)
+
+    def wrong_parts(self, upload_id, body):
+        """Why CompleteMultipartUpload's part list is not what UploadPart answered, or None."""
+        import xml.etree.ElementTree as ET
+        try:
+            root = ET.fromstring(body)
+        except ET.ParseError as e:
+            return "unreadable part list (%s)" % e
+        for part in root.iter():
+            if not part.tag.endswith("Part"):
+                continue
+            number = etag = None
+            for c in part:
+                if c.tag.endswith("PartNumber"):
+                    number = c.text
+                elif c.tag.endswith("ETag"):
+                    etag = (c.text or "").strip('"')
+            with self.server.lock:
+                want = self.server.part_etags.get((upload_id, number))
+            if want != etag:
+                return "part %s has ETag %s, UploadPart answered %s" % (number, etag, want)
+        return None
 
     do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = handle_any
 

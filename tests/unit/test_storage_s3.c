@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -48,6 +49,45 @@ static long http_get(const char *url, AVBPrint *bp)
     if (curl_easy_perform(h) == CURLE_OK)
         curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
     curl_easy_cleanup(h);
+    return status;
+}
+
+static size_t etag_header(char *data, size_t size, size_t n, void *opaque)
+{
+    char *etag = opaque;
+    if (size * n > 5 && !strncasecmp(data, "etag:", 5)) {
+        int len = (int)(size * n) - 5;
+        snprintf(etag, 128, "%.*s", len, data + 5);
+        etag[strcspn(etag, "\r\n")] = 0;
+        memmove(etag, etag + strspn(etag, " "), strlen(etag + strspn(etag, " ")) + 1);
+    }
+    return size * n;
+}
+
+/* PUT @p data to @p url as a client would, the answer's ETag into @p etag (128 bytes). */
+static long http_put(const char *url, const uint8_t *data, size_t size, char *etag)
+{
+    CURL *h = curl_easy_init();
+    struct curl_slist *hl = curl_slist_append(NULL, "Expect:");
+    AVBPrint bp;
+    long status = -1;
+    av_bprint_init(&bp, 0, AV_BPRINT_SIZE_UNLIMITED);
+    etag[0] = 0;
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "PUT");
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, data);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)size);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
+    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, etag_header);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, etag);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, to_buf);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &bp);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT, 30L);
+    if (curl_easy_perform(h) == CURLE_OK)
+        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_cleanup(h);
+    curl_slist_free_all(hl);
+    av_bprint_finalize(&bp, NULL);
     return status;
 }
 
@@ -478,6 +518,40 @@ static void test_uploads(VpiStorage *st)
     CHECK_EQ(vpi_storage_remove_parts(st, "u2"), 0);
     CHECK_EQ(vpi_storage_compose(st, "u2", 1, "videos/4/original", part, NULL, reason,
                                  sizeof(reason)), AVERROR(ENOENT));
+
+    /* parts sent by the client itself to presigned UploadPart URLs (through the proxy: it
+     * checks their query signatures), recorded with the ETags S3 answered */
+    long long pre = stat_of("presigned");
+    char etags[3][128], *url = NULL;
+    for (int i = 0; i < 3; i++) {
+        size_t n = i < 2 ? part : last;
+        CHECK_EQ(vpi_storage_presign_put_part(st, "u3", i + 1, 600, &url), 0);
+        if (!url)
+            break;
+        CHECK(strstr(url, "partNumber=") != NULL && strstr(url, "uploadId=") != NULL);
+        CHECK_EQ(http_put(url, all + (size_t)i * part, n, etags[i]), 200);
+        CHECK(etags[i][0] == '"');
+        av_freep(&url);
+    }
+    CHECK_EQ(stat_of("presigned") - pre, 3);
+    CHECK_EQ(vpi_storage_record_part(st, "u3", 1, etags[0]), 0);
+    CHECK_EQ(vpi_storage_record_part(st, "u3", 2, etags[1]), 0);
+    CHECK_EQ(vpi_storage_compose(st, "u3", 3, "videos/3/direct", total, digest, reason,
+                                 sizeof(reason)), AVERROR(ENOENT));
+    CHECK_STR(reason, "part 3 is missing");
+    /* an ETag that is not S3's: CompleteMultipartUpload refuses it */
+    CHECK_EQ(vpi_storage_record_part(st, "u3", 3, "\"0123456789abcdef0123456789abcdef\""), 0);
+    CHECK_EQ(vpi_storage_compose(st, "u3", 3, "videos/3/direct", total, digest, reason,
+                                 sizeof(reason)), AVERROR(EINVAL));
+    fprintf(stderr, "wrong etag: %s\n", reason);
+    CHECK(strstr(reason, "400 InvalidPart") != NULL);
+    CHECK_EQ(vpi_storage_open_read(st, "videos/3/direct", &o), AVERROR(ENOENT));
+    CHECK_EQ(vpi_storage_record_part(st, "u3", 3, "not hex"), AVERROR(EINVAL));
+    CHECK_EQ(vpi_storage_record_part(st, "u3", 3, etags[2]), 0);
+    CHECK_EQ(vpi_storage_compose(st, "u3", 3, "videos/3/direct", total, digest, reason,
+                                 sizeof(reason)), 0);
+    check_object(st, "videos/3/direct", all, total);
+    CHECK_EQ(vpi_storage_remove_parts(st, "u3"), 0);
 
     CHECK_EQ(vpi_storage_remove_prefix(st, "videos/3/"), 0);
     av_free(all);
