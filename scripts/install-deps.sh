@@ -13,6 +13,9 @@ PKGS="$PKGS libjansson-dev"
 PKGS="$PKGS libevent-dev"
 # libsqlite3: the job store of vidpipe serve (src/service/store_sqlite.c)
 PKGS="$PKGS libsqlite3-dev"
+# libpq: the job store on PostgreSQL (src/service/store_pg.c); the server for its tests
+# (tests/pg/pg_lib.sh starts a throw-away cluster with initdb + pg_ctl)
+PKGS="$PKGS libpq-dev postgresql"
 # libmicrohttpd: the HTTP server of vidpipe serve (bodies streamed to disk, files sent by fd)
 PKGS="$PKGS libmicrohttpd-dev"
 # libcurl: the S3 storage of vidpipe serve (src/service/storage_s3.c)

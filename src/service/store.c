@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The store's registry and the calls every back end shares (spec parsing, the schema check at
  * open, the list cursor). */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <libavutil/mem.h>
 
@@ -13,6 +15,7 @@
 /* Registered as the pipeline's sink classes are; the first is the default for a bare path. */
 static const VpiStoreClass *const store_classes[] = {
     &vpi_store_sqlite,
+    &vpi_store_pg,
     NULL
 };
 
@@ -75,22 +78,48 @@ void vpi_store_default_opts(VpiStoreOpts *o)
     o->backoff_max_ms = 300 * 1000;
 }
 
+static int prefix_len(const char *spec, const char *name)
+{
+    size_t len = name ? strlen(name) : 0;
+    return len && !strncmp(spec, name, len) && spec[len] == ':' ? (int)len : 0;
+}
+
+/* @p spec as reasons show it: a URI's password ("user:secret@host") replaced by "***". */
+static const char *shown_spec(const char *spec, char *buf, size_t size)
+{
+    const char *auth = strstr(spec, "://"), *at, *colon;
+    if (!auth)
+        return spec;
+    auth += 3;
+    at = auth + strcspn(auth, "@/?");
+    colon = memchr(auth, ':', at - auth);
+    if (*at != '@' || !colon)
+        return spec;
+    snprintf(buf, size, "%.*s***%s", (int)(colon + 1 - spec), spec, at);
+    return buf;
+}
+
 int vpi_store_open(const char *spec, const VpiStoreOpts *opts, VpiStore **out, char *reason,
                    size_t reason_size)
 {
     const VpiStoreClass *cls = store_classes[0];
     const char *target = spec;
     VpiStore *s = NULL;
+    char shown_buf[512];
     int ret, ver;
 
     *out = NULL;
     for (int i = 0; store_classes[i]; i++) {
-        size_t len = strlen(store_classes[i]->name);
-        if (!strncmp(spec, store_classes[i]->name, len) && spec[len] == ':') {
+        int len = prefix_len(spec, store_classes[i]->name);
+        if (!len)
+            len = prefix_len(spec, store_classes[i]->alias);
+        if (len) {
             cls = store_classes[i];
-            target = spec + len + 1;
+            /* "postgresql://host/db" names its scheme itself: libpq parses it whole. */
+            target = cls->uri && !strncmp(spec + len + 1, "//", 2) ? spec : spec + len + 1;
         }
     }
+    spec = shown_spec(spec, shown_buf, sizeof(shown_buf));
     /* The bounds keep every sum of a time and a duration far from overflowing. */
     if (!*target || opts->max_attempts < 1 || opts->max_attempts > 100 ||
         opts->time_limit_ms <= 0 || opts->time_limit_ms > VPI_STORE_MAX_DURATION_MS ||
@@ -356,4 +385,16 @@ int vpi_store_last_result(VpiStore *s, int64_t video_id, char **result, int64_t 
 int vpi_store_release(VpiStore *s, int64_t job_id, int64_t lease_id, int64_t now_ms)
 {
     return s->cls->release(s, job_id, lease_id, now_ms);
+}
+
+int vpi_store_wait(VpiStore *s, int timeout_ms)
+{
+    if (timeout_ms < 0 || timeout_ms > 60000)
+        return AVERROR(EINVAL);
+    if (s->cls->wait)
+        return s->cls->wait(s, timeout_ms);
+    struct timespec ts = { timeout_ms / 1000, (timeout_ms % 1000) * 1000000L };
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+        ;
+    return 0;
 }

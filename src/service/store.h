@@ -117,8 +117,11 @@ typedef struct VpiStore VpiStore;
  * Hooks may be called from several threads at once on one VpiStore. */
 typedef struct VpiStoreClass {
     const char *name;           /* the spec prefix: "sqlite" matches "sqlite:PATH" */
+    const char *alias;          /* another prefix, or NULL ("postgres" for "postgresql") */
+    int uri;                    /* a spec "name://..." is a URI: open gets it whole */
     size_t priv_size;
-    /* Open @p target (the spec after "name:"); on failure write one line to @p reason. */
+    /* Open @p target (the spec after "name:", or the whole URI); on failure write one line
+     * to @p reason. */
     int (*open)(VpiStore *s, const char *target, char *reason, size_t reason_size);
     void (*close)(VpiStore *s);
     int (*migrate)(VpiStore *s, char *reason, size_t reason_size);
@@ -153,6 +156,10 @@ typedef struct VpiStoreClass {
     int (*counts)(VpiStore *s, int64_t now_ms, VpiStoreCounts *c);
     int (*last_result)(VpiStore *s, int64_t video_id, char **result, int64_t *job_id);
     int (*release)(VpiStore *s, int64_t job_id, int64_t lease_id, int64_t now_ms);
+    /* Optional: block until a job may have become claimable (another process's add_video,
+     * enqueue, complete_upload, retryable fail, reap or release) or @p timeout_ms passed;
+     * 1 when woken, 0 at the timeout. NULL: vpi_store_wait sleeps the timeout. */
+    int (*wait)(VpiStore *s, int timeout_ms);
 } VpiStoreClass;
 
 struct VpiStore {
@@ -162,8 +169,10 @@ struct VpiStore {
 };
 
 extern const VpiStoreClass vpi_store_sqlite;
+extern const VpiStoreClass vpi_store_pg;
 
-/* Open the store named by @p spec ("sqlite:PATH", or a bare PATH for SQLite). Refuses a
+/* Open the store named by @p spec ("sqlite:PATH", or a bare PATH for SQLite;
+ * "postgresql://..." or "postgres://..." URIs, passed whole to libpq, for PostgreSQL). Refuses a
  * database whose schema is newer than VPI_STORE_SCHEMA, or older/empty unless opts->migrate.
  * @return 0 with *out set (free with vpi_store_close), or a negative error with one line in
  *         @p reason naming the database and why (AVERROR(EPROTO) for a schema refusal). */
@@ -247,5 +256,11 @@ int vpi_store_last_result(VpiStore *s, int64_t video_id, char **result, int64_t 
 /* Hand a running job back (drain): pending at once, the attempt not counted.
  * VPI_STORE_LOST_LEASE as heartbeat. */
 int vpi_store_release(VpiStore *s, int64_t job_id, int64_t lease_id, int64_t now_ms);
+/* Wait up to @p timeout_ms (0 to 60000) for a job to become claimable: an idle worker's
+ * sleep between claims. PostgreSQL wakes at once on a NOTIFY from any process; SQLite (no
+ * such signal) sleeps the whole timeout. @return 1 when woken early, 0 at the timeout,
+ * AVERROR(EINVAL) for a timeout out of range. A wake-up is a hint: the claim may still find
+ * nothing (another worker was quicker). Any thread. */
+int vpi_store_wait(VpiStore *s, int timeout_ms);
 
 #endif

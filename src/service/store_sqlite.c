@@ -734,7 +734,8 @@ static int sq_list_videos(VpiStore *s, int status, int limit, int64_t after_crea
     if ((st = stmt(p, Q_LIST_VIDEOS, &ret))) {
         sqlite3_bind_int64(st, 1, after_created);
         sqlite3_bind_int64(st, 2, after_id);
-        bind_text(st, 3, status < 0 ? NULL : vpi_job_status_name(status));
+        bind_text(st, 3, status < 0 ? NULL : status == VPI_STATUS_UPLOADING ? "uploading" :
+                         vpi_job_status_name(status));
         sqlite3_bind_int(st, 4, limit);
         while ((rc = sqlite3_step(st)) == SQLITE_ROW && *n < limit) {
             if ((ret = row_to_video(st, &out[*n])) < 0) {

@@ -78,6 +78,8 @@ static VpService *open_service(int workers, int64_t lease_ms)
     vp_service_default_opts(&o);
     o.data_dir = path_in("data");
     o.tmp_dir = path_in("tmp");
+    /* tests/pg/run_with_pg.sh: the same test on a PostgreSQL database. */
+    o.db = getenv("VP_TEST_DB");
     o.workers = workers;
     o.lease_ms = lease_ms;
     o.part_size = 1 << 20;
