@@ -25,6 +25,7 @@ import urllib.parse
 import urllib.request
 import xml.etree.ElementTree as ET
 
+sys.dont_write_bytecode = True     # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import s3_proxy  # noqa: E402
 
