@@ -295,6 +295,8 @@ static int status_error(long status)
     case 400:
     case 411:
     case 416: return AVERROR(EINVAL);
+    case 409:
+    case 412: return AVERROR(EEXIST);   /* a conditional write lost */
     case 507: return AVERROR(ENOSPC);
     default:  return AVERROR(EIO);
     }
@@ -629,11 +631,15 @@ static int put_region(S3Storage *p, const char *key, const VpiSigv4Pair *query, 
     return ret;
 }
 
-static int put_bytes(S3Storage *p, const char *key, const char *data, size_t len)
+/* @p only_new: a conditional write (If-None-Match: *), EEXIST when the key exists */
+static int put_bytes(S3Storage *p, const char *key, const char *data, size_t len,
+                     int only_new)
 {
     S3Call c;
     int ret;
     call_init(&c, "PUT", key);
+    if (only_new)
+        c.headers[c.nb_headers++] = (VpiSigv4Pair){ "if-none-match", "*" };
     c.in_mem = data;
     c.in_len = (int64_t)len;
     c.has_body = 1;
@@ -970,9 +976,11 @@ static int upload_id(S3Storage *p, const char *upload, char *id, size_t id_size)
     S3Answer a = { 0 };
     int ret;
 
-    /* One thread creates the S3 upload of a resumable upload; the others find its id. Two
-     * API nodes receiving the first parts of one upload at the same instant could each
-     * create one: clients send part 1 first and wait for its answer (docs/serve.md). */
+    /* One thread of a process creates the S3 upload of a resumable upload; the others find
+     * its id. Across processes (API nodes taking parts of one upload at the same instant)
+     * the id is written with a conditional PUT: the node that loses aborts its own upload
+     * and takes the winner's. (A server without conditional writes, s3rver, keeps the last
+     * id written: docs/serve.md.) */
     pthread_mutex_lock(&p->upload_lock);
     if ((ret = read_upload_id(p, upload, id, id_size)) != AVERROR(ENOENT))
         goto end;
@@ -987,8 +995,16 @@ static int upload_id(S3Storage *p, const char *upload, char *id, size_t id_size)
     call_uninit(&c);
     if (ret >= 0 && (!a.upload_id[0] || strlen(a.upload_id) >= id_size))
         ret = AVERROR(EIO);
-    if (ret >= 0 && (ret = put_bytes(p, marker, a.upload_id, strlen(a.upload_id))) >= 0)
+    if (ret >= 0 && (ret = put_bytes(p, marker, a.upload_id, strlen(a.upload_id), 1)) >= 0)
         snprintf(id, id_size, "%s", a.upload_id);
+    if (ret == AVERROR(EEXIST) && (ret = read_upload_id(p, upload, id, id_size)) >= 0 &&
+        strcmp(id, a.upload_id)) {
+        /* another node's id is the one (not ours, written by a retry of ours) */
+        call_init(&c, "DELETE", obj);
+        c.query[c.nb_query++] = (VpiSigv4Pair){ "uploadId", a.upload_id };
+        perform(p, &c);
+        call_uninit(&c);
+    }
 end:
     pthread_mutex_unlock(&p->upload_lock);
     answer_free(&a);
@@ -1034,7 +1050,7 @@ static int record_part(S3Storage *p, const char *upload, int number, const char 
         ret = AVERROR(ENOMEM);
         goto end;
     }
-    if ((ret = put_bytes(p, record, "", 0)) < 0)
+    if ((ret = put_bytes(p, record, "", 0, 0)) < 0)
         goto end;
     snprintf(rest, sizeof(rest), "part-%05d-", number);
     if (!(same = upload_key(p, upload, rest))) {

@@ -12,7 +12,8 @@ answered 403/400, so the client sees it fail too. Faults, set through /__ctl/fau
   fail_next=S   answer the next request with status S (a 4xx: must not be retried)
   stall_next=T  hold the next request T seconds before it is answered (a timeout)
 It also does what S3 does and s3rver does not: CompleteMultipartUpload is refused
-(400 InvalidPart) when a part's ETag is not the one UploadPart answered.
+(400 InvalidPart) when a part's ETag is not the one UploadPart answered, and a PUT with
+If-None-Match: * of a key that exists is refused (412 PreconditionFailed).
 /__ctl/stats gives the counters as JSON, /__ctl/reset zeroes them and the faults.
 """
 import base64
@@ -72,6 +73,7 @@ class Proxy(http.server.ThreadingHTTPServer):
         self.upstream_port = upstream_port
         self.verifier = verifier
         self.lock = threading.Lock()
+        self.conditional = threading.Lock()
         self.reset()
 
     def reset(self):
@@ -81,7 +83,8 @@ class Proxy(http.server.ThreadingHTTPServer):
             self.stats = {"requests": 0, "verified": 0, "bad_signatures": 0, "bad_bodies": 0,
                           "injected_503": 0, "dropped_get": 0, "dropped_put": 0,
                           "injected_status": 0, "stalled": 0, "range_requests": 0, "presigned": 0,
-                          "invalid_part": 0, "methods": {}, "bad": []}
+                          "invalid_part": 0, "precondition_failed": 0, "methods": {},
+                          "bad": []}
             self.part_etags = {}
             self.n_all = self.n_get = self.n_put = 0
 
@@ -198,13 +201,21 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     srv.stats["invalid_part"] += 1
                 return self.reply(400, s3_error("InvalidPart", "proxy: " + wrong))
 
-        up = http.client.HTTPConnection("127.0.0.1", srv.upstream_port, timeout=60)
         fwd = {k: v for k, v in self.headers.items() if k.lower() not in HOP}
         fwd["Content-Length"] = str(len(body))
-        up.request(self.command, self.path, body=body, headers=fwd)
-        r = up.getresponse()
-        data = r.read()
-        up.close()
+        if self.command == "PUT" and headers.get("if-none-match") == "*":
+            with srv.conditional:       # the check and the write as one
+                up = http.client.HTTPConnection("127.0.0.1", srv.upstream_port, timeout=60)
+                up.request("HEAD", urllib.parse.urlsplit(self.path).path)
+                exists = up.getresponse().status == 200
+                up.close()
+                if exists:
+                    with srv.lock:
+                        srv.stats["precondition_failed"] += 1
+                    return self.reply(412, s3_error("PreconditionFailed", "proxy: exists"))
+                r, data = self.forward(fwd, body)
+        else:
+            r, data = self.forward(fwd, body)
         out = [(k, v) for k, v in r.getheaders()
                if k.lower() not in HOP and k.lower() != "content-length"]
         if self.command == "PUT" and "uploadId" in query and r.status == 200:
@@ -229,6 +240,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self.connection.shutdown(socket.SHUT_RDWR)
                 return
         self.reply(r.status, data, out)
+
+    def forward(self, fwd, body):
+        up = http.client.HTTPConnection("127.0.0.1", self.server.upstream_port, timeout=60)
+        up.request(self.command, self.path, body=body, headers=fwd)
+        r = up.getresponse()
+        data = r.read()
+        up.close()
+        return r, data
 
     def wrong_parts(self, upload_id, body):
         """Why CompleteMultipartUpload's part list is not what UploadPart answered, or None."""

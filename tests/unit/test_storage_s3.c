@@ -451,6 +451,78 @@ static void test_threads(VpiStorage *st)
     CHECK_EQ(vpi_storage_open_read(st, "videos/5/w3-5", &o), AVERROR(ENOENT));
 }
 
+static void sha_of(const uint8_t *a, size_t n, uint8_t out[32]);
+
+typedef struct Racer {
+    VpiStorage *st;
+    pthread_barrier_t *go;
+    const char *upload;
+    int number;
+    const uint8_t *data;
+    size_t size;
+    int ret;
+} Racer;
+
+static void *racer_run(void *opaque)
+{
+    Racer *r = opaque;
+    char name[64], path[4200];
+    snprintf(name, sizeof(name), "race-%s-%d", r->upload, r->number);
+    snprintf(path, sizeof(path), "%s/%s", scratch, name);
+    FILE *f = fopen(path, "wb");
+    r->ret = f && fwrite(r->data, 1, r->size, f) == r->size ? 0 : -1;
+    if (f)
+        fclose(f);
+    pthread_barrier_wait(r->go);
+    if (r->ret == 0)
+        r->ret = vpi_storage_put_part(r->st, r->upload, r->number, path);
+    unlink(path);
+    return NULL;
+}
+
+/* Two API nodes (two storages: no lock in common) take the first two parts of one upload at
+ * the same instant, 8 times: each time one multipart upload wins, and composing works. */
+static void test_two_nodes(VpiStorage *a)
+{
+    const size_t part = 5 * 1024 * 1024, last = 1000;
+    uint8_t *all = pattern(part + last, 9), digest[32];
+    VpiStorage *b = NULL;
+    char reason[512];
+    CHECK_EQ(vpi_storage_open(spec, &b, reason, sizeof(reason)), 0);
+    if (!b)
+        return;
+    sha_of(all, part + last, digest);
+    for (int i = 0; i < 8; i++) {
+        char upload[16], key[64];
+        pthread_barrier_t go;
+        pthread_t t[2];
+        snprintf(upload, sizeof(upload), "race%d", i);
+        pthread_barrier_init(&go, NULL, 2);
+        Racer r[2] = { { a, &go, upload, 1, all, part, 0 },
+                       { b, &go, upload, 2, all + part, last, 0 } };
+        for (int j = 0; j < 2; j++)
+            pthread_create(&t[j], NULL, racer_run, &r[j]);
+        for (int j = 0; j < 2; j++)
+            pthread_join(t[j], NULL);
+        pthread_barrier_destroy(&go);
+        CHECK_EQ(r[0].ret, 0);
+        CHECK_EQ(r[1].ret, 0);
+        snprintf(key, sizeof(key), "videos/6/%d", i);
+        reason[0] = 0;
+        CHECK_EQ(vpi_storage_compose(a, upload, 2, key, part + last, digest, reason,
+                                     sizeof(reason)), 0);
+        if (reason[0])
+            fprintf(stderr, "%s: %s\n", upload, reason);
+        CHECK_EQ(vpi_storage_remove_parts(b, upload), 0);
+    }
+    fprintf(stderr, "two nodes: %lld conditional writes lost\n",
+            stat_of("precondition_failed"));
+    check_object(a, "videos/6/7", all, part + last);
+    CHECK_EQ(vpi_storage_remove_prefix(a, "videos/6/"), 0);
+    vpi_storage_close(&b);
+    av_free(all);
+}
+
 static void sha_of(const uint8_t *a, size_t n, uint8_t out[32])
 {
     struct AVSHA *sha = av_sha_alloc();
@@ -581,6 +653,7 @@ int main(void)
     test_faults(st);
     test_threads(st);
     test_uploads(st);
+    test_two_nodes(st);
     vpi_storage_close(&st);
     curl_global_cleanup();
     TEST_END();
