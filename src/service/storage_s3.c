@@ -49,6 +49,8 @@
 typedef struct S3Storage {
     char *endpoint;             /* "http://127.0.0.1:4569", no trailing "/" */
     char *host;                 /* what curl sends as Host: "127.0.0.1:4569" */
+    char *public_endpoint;      /* of presigned URLs, when clients reach S3 by another name */
+    char *public_host;
     char *bucket;
     char *prefix;               /* "" or "some/prefix/" */
     char *region, *access_key, *secret_key, *session_token;
@@ -1121,8 +1123,9 @@ static int s3_presign_put_part(VpiStorage *st, const char *upload, int number, i
     VpiSigv4Pair q[2] = { { "partNumber", num }, { "uploadId", id } };
     vpi_sigv4_amz_date(time(NULL), date);
     const VpiSigv4Key k = { p->access_key, p->secret_key, p->region, "s3" };
-    ret = vpi_sigv4_presign(&k, "PUT", p->endpoint, p->host, path, q, 2, p->session_token,
-                            date, expires > 604800 ? 604800 : expires, url);
+    ret = vpi_sigv4_presign(&k, "PUT", p->public_endpoint ? p->public_endpoint : p->endpoint,
+                            p->public_host ? p->public_host : p->host, path, q, 2,
+                            p->session_token, date, expires > 604800 ? 604800 : expires, url);
 end:
     av_free(obj);
     av_free(path);
@@ -1330,8 +1333,9 @@ static int s3_presign_get(VpiStorage *st, const char *key, int expires, char **u
         return AVERROR(ENOMEM);
     vpi_sigv4_amz_date(time(NULL), date);
     const VpiSigv4Key k = { p->access_key, p->secret_key, p->region, "s3" };
-    ret = vpi_sigv4_presign(&k, "GET", p->endpoint, p->host, path, NULL, 0, p->session_token,
-                            date, expires > 604800 ? 604800 : expires, url);
+    ret = vpi_sigv4_presign(&k, "GET", p->public_endpoint ? p->public_endpoint : p->endpoint,
+                            p->public_host ? p->public_host : p->host, path, NULL, 0,
+                            p->session_token, date, expires > 604800 ? 604800 : expires, url);
     av_free(path);
     return ret;
 }
@@ -1444,6 +1448,26 @@ static int parse_int(const char *v, int64_t min, int64_t max, int64_t *out)
     return 0;
 }
 
+/* Check @p e is scheme://host[:port] (a trailing "/" dropped) and give the Host header curl
+ * will send for it (without a default port). */
+static int endpoint_host(char *e, char **host)
+{
+    size_t n = strlen(e);
+    while (n && e[n - 1] == '/')
+        e[--n] = 0;
+    int https = !strncmp(e, "https://", 8);
+    if (!https && strncmp(e, "http://", 7))
+        return AVERROR(EINVAL);
+    const char *h = e + (https ? 8 : 7);
+    if (!*h || strpbrk(h, "/?#@"))
+        return AVERROR(EINVAL);
+    const char *def = https ? ":443" : ":80";
+    size_t hl = strlen(h);
+    if (hl > strlen(def) && !strcmp(h + hl - strlen(def), def))
+        hl -= strlen(def);
+    return (*host = av_strndup(h, hl)) ? 0 : AVERROR(ENOMEM);
+}
+
 static void s3_close(VpiStorage *st);
 
 static int s3_open(VpiStorage *st, const char *target, char *reason, size_t reason_size)
@@ -1496,6 +1520,7 @@ static int s3_open(VpiStorage *st, const char *target, char *reason, size_t reas
         if (!(v = decoded(eq + 1, strlen(eq + 1))))
             FAIL(AVERROR(ENOMEM), "s3:%s: out of memory", target);
         ret = !strcmp(kv, "endpoint") ? set_str(&p->endpoint, v) :
+              !strcmp(kv, "public_endpoint") ? set_str(&p->public_endpoint, v) :
               !strcmp(kv, "region") ? set_str(&p->region, v) :
               !strcmp(kv, "tmp") ? set_str(&p->tmp_dir, v) :
               !strcmp(kv, "timeout") ? ((ret = parse_int(v, 1, 3600, &n)) < 0 ? ret :
@@ -1511,8 +1536,9 @@ static int s3_open(VpiStorage *st, const char *target, char *reason, size_t reas
               AVERROR(ENOSYS);
         av_free(v);
         if (ret == AVERROR(ENOSYS))
-            FAIL(AVERROR(EINVAL), "s3:%s: unknown option \"%s\" (endpoint, region, tmp, "
-                 "timeout, retries, backoff_ms, multipart_above, part_size)", target, kv);
+            FAIL(AVERROR(EINVAL), "s3:%s: unknown option \"%s\" (endpoint, public_endpoint, "
+                 "region, tmp, timeout, retries, backoff_ms, multipart_above, part_size)",
+                 target, kv);
         if (ret < 0)
             FAIL(ret, "s3:%s: %s: %s", target, kv,
                  ret == AVERROR(ENOMEM) ? "out of memory" : "out of range");
@@ -1534,25 +1560,10 @@ static int s3_open(VpiStorage *st, const char *target, char *reason, size_t reas
         if (!p->endpoint)
             FAIL(AVERROR(ENOMEM), "s3:%s: out of memory", target);
     }
-    {
-        /* scheme://host[:port] and nothing after it; curl's Host drops a default port */
-        char *e = p->endpoint;
-        size_t n = strlen(e);
-        while (n && e[n - 1] == '/')
-            e[--n] = 0;
-        int https = !strncmp(e, "https://", 8);
-        if (!https && strncmp(e, "http://", 7))
-            FAIL(AVERROR(EINVAL), "s3:%s: endpoint %s is not http:// or https://", target, e);
-        const char *h = e + (https ? 8 : 7);
-        if (!*h || strpbrk(h, "/?#@"))
-            FAIL(AVERROR(EINVAL), "s3:%s: endpoint %s must be scheme://host[:port]", target, e);
-        const char *def = https ? ":443" : ":80";
-        size_t hl = strlen(h);
-        if (hl > strlen(def) && !strcmp(h + hl - strlen(def), def))
-            hl -= strlen(def);
-        if (!(p->host = av_strndup(h, hl)))
-            FAIL(AVERROR(ENOMEM), "s3:%s: out of memory", target);
-    }
+    if ((ret = endpoint_host(p->endpoint, &p->host)) < 0 ||
+        (p->public_endpoint && (ret = endpoint_host(p->public_endpoint, &p->public_host)) < 0))
+        FAIL(ret, "s3:%s: endpoint %s must be http[s]://host[:port]", target,
+             p->host ? p->public_endpoint : p->endpoint);
     if (!p->tmp_dir) {
         const char *t = getenv("TMPDIR");
         if ((ret = set_str(&p->tmp_dir, t && *t ? t : "/tmp")) < 0)
@@ -1619,6 +1630,8 @@ static void s3_close(VpiStorage *st)
         curl_share_cleanup(p->share);
     p->share = NULL;
     av_freep(&p->endpoint);
+    av_freep(&p->public_endpoint);
+    av_freep(&p->public_host);
     av_freep(&p->host);
     av_freep(&p->bucket);
     av_freep(&p->prefix);

@@ -295,6 +295,28 @@ static void test_objects(VpiStorage *st)
         av_free(url);
     }
 
+    /* presigned for clients that reach the server by another name (public_endpoint) */
+    VpiStorage *pub = NULL;
+    char pspec[2048], reason[512];
+    const char *port = strrchr(strstr(spec, "endpoint=") + 9, ':');
+    snprintf(pspec, sizeof(pspec), "%s&public_endpoint=http://localhost%.*s/", spec,
+             (int)strspn(port, ":0123456789"), port);
+    CHECK_EQ(vpi_storage_open(pspec, &pub, reason, sizeof(reason)), 0);
+    if (pub) {
+        CHECK_EQ(vpi_storage_presign_get(pub, "videos/1/original", 60, &url), 0);
+        CHECK(url && !strncmp(url, "http://localhost:", 17));
+        AVBPrint bp;
+        av_bprint_init(&bp, 0, AV_BPRINT_SIZE_UNLIMITED);
+        CHECK_EQ(url ? http_get(url, &bp) : 0, 200);
+        CHECK(bp.len == small / 2 && !memcmp(bp.str, a2, small / 2));
+        av_bprint_finalize(&bp, NULL);
+        av_freep(&url);
+        vpi_storage_close(&pub);
+    }
+    snprintf(pspec, sizeof(pspec), "%s&public_endpoint=ftp://x", spec);
+    CHECK_EQ(vpi_storage_open(pspec, &pub, reason, sizeof(reason)), AVERROR(EINVAL));
+    CHECK(strstr(reason, "endpoint ftp://x must be") != NULL);
+
     /* remove_prefix: all of videos/1/, nothing of videos/10/ */
     CHECK_EQ(vpi_storage_put(st, "videos/10/keep", write_file("k", a, 100)), 0);
     CHECK_EQ(vpi_storage_remove_prefix(st, "videos/1/"), 0);
