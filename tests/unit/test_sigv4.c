@@ -74,6 +74,36 @@ static const Case cases[] = {
               "ff11897932ad3f4e8b18135d722051e5ac45fc38421b1da7b9d196a0fe09473a"),
     },
     {
+        "get-vanilla-empty-query-key", "GET", "/", { { "Param1", "value1" } }, 1,
+        { HOST, DATE }, 2, "", NULL, NULL,
+        AUTHZ("host;x-amz-date",
+              "a67d582fa61cc504c4bae71f336f98b97f1ea3c7a6bfe1b6e45aec72011b9aeb"),
+    },
+    {
+        "post-vanilla", "POST", "/", { { 0 } }, 0, { HOST, DATE }, 2, "", NULL, NULL,
+        AUTHZ("host;x-amz-date",
+              "5da7c1a2acd57cee7505fc6676e4e544621c30862966e37dddb68e92efbe5d6b"),
+    },
+    {
+        "post-header-key-sort", "POST", "/", { { 0 } }, 0,
+        { HOST, { "My-Header1", "value1" }, DATE }, 3, "", NULL, NULL,
+        AUTHZ("host;my-header1;x-amz-date",
+              "c5410059b04c1ee005303aed430f6e6645f61f4dc9e1461ec8f8916fdf18852c"),
+    },
+    {
+        "post-header-value-case", "POST", "/", { { 0 } }, 0,
+        { HOST, { "My-Header1", "VALUE1" }, DATE }, 3, "", NULL, NULL,
+        AUTHZ("host;my-header1;x-amz-date",
+              "cdbc9802e29d2942e5e10b5bccfdd67c5f22c7c4e8ae67b53629efa58b974b7d"),
+    },
+    {
+        "get-unreserved", "GET",
+        "/-._~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz", { { 0 } }, 0,
+        { HOST, DATE }, 2, "", NULL, NULL,
+        AUTHZ("host;x-amz-date",
+              "07ef7494c76fa4850883e2b006601f940f8a34d404d0cfa977f52a65bbf5f24f"),
+    },
+    {
         "get-space", "GET", "/example space/", { { 0 } }, 0, { HOST, DATE }, 2, "", NULL, NULL,
         AUTHZ("host;x-amz-date",
               "652487583200325589f1fba4c7e578f72c47cb61beeca81406b39ddec1366741"),
