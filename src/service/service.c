@@ -345,7 +345,8 @@ static json_t *str_or_null(const char *s)
 /* Hand @p j over as text (consumes it). */
 static int emit(json_t *j, char **out, VpFailure *f)
 {
-    *out = j ? json_dumps(j, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+    /* 10 significant digits: 0.18, not the double's 0.17999999999999999 */
+    *out = j ? json_dumps(j, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_REAL_PRECISION(10)) : NULL;
     json_decref(j);
     if (!*out)
         return failf(f, AVERROR(ENOMEM), "out of memory");

@@ -303,7 +303,10 @@ int main(void)
     CHECK_STR(json_string_value(json_object_get(job, "status")), "completed");
     json_decref(job);
     snprintf(cmd, sizeof(cmd), "%s/%lld", path_in("data/objects/videos"), (long long)vid2);
-    CHECK_EQ(count_files(cmd), 2);      /* original + one job's folder: the old one went */
+    /* original + one job's folder: the old one goes once the new result is recorded */
+    for (int i = 0; i < 100 && count_files(cmd) != 2; i++)
+        usleep(50000);
+    CHECK_EQ(count_files(cmd), 2);
 
     /* ---- a text file: accepted, its job fails at once ---- */
     static const char textfile[] = "this is not a video, just some text\n";

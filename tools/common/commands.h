@@ -18,5 +18,6 @@ extern const CliCommand cmd_loudnorm;
 extern const CliCommand cmd_replace_audio;
 extern const CliCommand cmd_cleanup;
 extern const CliCommand cmd_channels;
+extern const CliCommand cmd_serve;
 
 #endif
