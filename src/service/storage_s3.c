@@ -25,6 +25,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -476,7 +477,20 @@ static int attempt(S3Storage *p, S3Call *c, const char *resource, CURLcode *cc)
     } else if (strcmp(c->method, "GET")) {
         curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, c->method);
     }
+    /* OpenSSL writes to a socket the server closed raise SIGPIPE (curl's NOSIGNAL leaves it
+     * to us): blocked on this thread for the transfer and a pending one dropped, so neither
+     * the process nor its other threads see it, and no process-wide handler is touched */
+    sigset_t pipe_set, old_set;
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_set, &old_set);
     *cc = curl_easy_perform(h);
+    if (!sigismember(&old_set, SIGPIPE)) {
+        sigset_t pending;
+        if (sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE))
+            sigtimedwait(&pipe_set, NULL, &(struct timespec){ 0, 0 });
+        pthread_sigmask(SIG_SETMASK, &old_set, NULL);
+    }
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &c->status);
     curl_off_t ft = -1;
     if (curl_easy_getinfo(h, CURLINFO_FILETIME_T, &ft) == CURLE_OK && ft >= 0)
