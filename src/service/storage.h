@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The job service's object storage (docs/serve.md, "Storage"): originals, proxies and
  * thumbnails by key, and the parts of resumable uploads, behind one small interface, so a
- * local folder (storage_file.c, the embedded default) and S3 (next) are back ends of the same
- * calls. Never installed.
+ * local folder (storage_file.c, the embedded default) and S3 (storage_s3.c) are back ends
+ * of the same calls. Never installed.
  *
  * Keys are relative paths of lower-case letters, digits and "._-/", without "..", empty
  * components or a leading "/" ("videos/12/original", "videos/12/j3-1/proxy.mp4"). An object
