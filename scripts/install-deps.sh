@@ -18,6 +18,8 @@ PKGS="$PKGS libsqlite3-dev"
 PKGS="$PKGS libpq-dev postgresql"
 # libmicrohttpd: the HTTP server of vidpipe serve (bodies streamed to disk, files sent by fd)
 PKGS="$PKGS libmicrohttpd-dev"
+# libcurl: the S3 storage of vidpipe serve (src/service/storage_s3.c)
+PKGS="$PKGS libcurl4-openssl-dev"
 # /usr/bin/time: peak memory of vidpipe batch in tests/cli/cli_batch_resume.sh
 PKGS="$PKGS time"
 # Peers the benchmarks compare with; optional for building and testing.

@@ -10,6 +10,7 @@
 
 static const VpiStorageClass *const storage_classes[] = {
     &vpi_storage_file,
+    &vpi_storage_s3,
     NULL
 };
 
@@ -59,7 +60,8 @@ int vpi_storage_open(const char *spec, VpiStorage **out, char *reason, size_t re
         /* A bare folder; anything else that looks like "scheme:..." is unknown. */
         const char *colon = strchr(spec, ':'), *slash = strchr(spec, '/');
         if (colon && (!slash || colon < slash)) {
-            snprintf(reason, reason_size, "%s: unknown storage (this vidpipe knows file:DIR)",
+            snprintf(reason, reason_size,
+                     "%s: unknown storage (this vidpipe knows file:DIR and s3://BUCKET/PREFIX)",
                      spec);
             return AVERROR(EINVAL);
         }
@@ -145,4 +147,30 @@ int vpi_storage_remove_parts(VpiStorage *st, const char *upload)
 const char *vpi_storage_staging_dir(VpiStorage *st)
 {
     return st->cls->staging_dir ? st->cls->staging_dir(st) : NULL;
+}
+
+int vpi_storage_presign_get(VpiStorage *st, const char *key, int expires, char **url)
+{
+    *url = NULL;
+    if (!vpi_storage_key_ok(key) || expires < 1)
+        return AVERROR(EINVAL);
+    return st->cls->presign_get ? st->cls->presign_get(st, key, expires, url) : AVERROR(ENOSYS);
+}
+
+int vpi_storage_presign_put_part(VpiStorage *st, const char *upload, int number, int expires,
+                                 char **url)
+{
+    *url = NULL;
+    if (!name_ok(upload) || number < 1 || expires < 1)
+        return AVERROR(EINVAL);
+    return st->cls->presign_put_part ?
+           st->cls->presign_put_part(st, upload, number, expires, url) : AVERROR(ENOSYS);
+}
+
+int vpi_storage_record_part(VpiStorage *st, const char *upload, int number, const char *etag)
+{
+    if (!name_ok(upload) || number < 1 || !etag)
+        return AVERROR(EINVAL);
+    return st->cls->record_part ? st->cls->record_part(st, upload, number, etag) :
+           AVERROR(ENOSYS);
 }

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The job service's object storage (docs/serve.md, "Storage"): originals, proxies and
  * thumbnails by key, and the parts of resumable uploads, behind one small interface, so a
- * local folder (storage_file.c, the embedded default) and S3 (next) are back ends of the same
- * calls. Never installed.
+ * local folder (storage_file.c, the embedded default) and S3 (storage_s3.c) are back ends
+ * of the same calls. Never installed.
  *
  * Keys are relative paths of lower-case letters, digits and "._-/", without "..", empty
  * components or a leading "/" ("videos/12/original", "videos/12/j3-1/proxy.mp4"). An object
@@ -54,6 +54,19 @@ typedef struct VpiStorageClass {
     /* A folder on the file system of the storage's local files where bodies being received
      * can be written before put()/put_part() moves them, or NULL. */
     const char *(*staging_dir)(VpiStorage *st);
+    /* Optional: a URL where a client can GET @p key's bytes itself for @p expires seconds
+     * (S3: a presigned URL the HTTP server redirects to), av_malloc'ed into *url. Back ends
+     * without one leave it NULL (vpi_storage_presign_get: ENOSYS) and the server sends the
+     * bytes from open_read(). Does not check that the object exists. */
+    int (*presign_get)(VpiStorage *st, const char *key, int expires, char **url);
+    /* Optional, for clients that send upload parts to the storage themselves: a URL where
+     * the client PUTs part @p number of @p upload for @p expires seconds (S3: a presigned
+     * UploadPart), av_malloc'ed into *url; then record_part() with the ETag the storage
+     * answered the client stores the part as put_part() would have (compose() refuses a
+     * part whose ETag is not the storage's). ENOSYS where the back end has none. */
+    int (*presign_put_part)(VpiStorage *st, const char *upload, int number, int expires,
+                            char **url);
+    int (*record_part)(VpiStorage *st, const char *upload, int number, const char *etag);
 } VpiStorageClass;
 
 struct VpiStorage {
@@ -62,8 +75,11 @@ struct VpiStorage {
 };
 
 extern const VpiStorageClass vpi_storage_file;
+/* "s3://BUCKET[/PREFIX][?endpoint=URL&region=R...]" (storage_s3.c, docs/serve.md) */
+extern const VpiStorageClass vpi_storage_s3;
 
-/* Open the storage named by @p spec ("file:DIR", or a bare DIR for a folder).
+/* Open the storage named by @p spec ("file:DIR", "s3://BUCKET/PREFIX?endpoint=URL", or a
+ * bare DIR for a folder).
  * @return 0 with *out set (vpi_storage_close), or a negative error with one line in
  *         @p reason naming the storage and why. */
 int vpi_storage_open(const char *spec, VpiStorage **out, char *reason, size_t reason_size);
@@ -81,5 +97,12 @@ int vpi_storage_compose(VpiStorage *st, const char *upload, int nb_parts, const 
                         int64_t size, const uint8_t *sha256, char *reason, size_t reason_size);
 int vpi_storage_remove_parts(VpiStorage *st, const char *upload);
 const char *vpi_storage_staging_dir(VpiStorage *st);
+/* 0 with *url (av_free it), AVERROR(ENOSYS) when the back end has no URLs of its own. */
+int vpi_storage_presign_get(VpiStorage *st, const char *key, int expires, char **url);
+/* 0 with *url (av_free it), AVERROR(ENOSYS) when the back end takes no parts directly. */
+int vpi_storage_presign_put_part(VpiStorage *st, const char *upload, int number, int expires,
+                                 char **url);
+/* @p etag: as the storage answered the client, quoted or not. */
+int vpi_storage_record_part(VpiStorage *st, const char *upload, int number, const char *etag);
 
 #endif
