@@ -240,6 +240,21 @@ const char *sv_query(SvRequest *r, const char *key)
     return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, key);
 }
 
+/* A %00 in a query value would end the C string MHD hands out ("evil%00.mp4" would be
+ * "evil"): such a request is refused whole, before any handler reads its parameters. */
+static enum MHD_Result query_nul(void *cls, enum MHD_ValueKind kind, const char *key,
+                                 size_t key_size, const char *value, size_t value_size)
+{
+    SvRequest *r = cls;
+    (void)kind;
+    if (strlen(key) != key_size || (value && strlen(value) != value_size)) {
+        sv_fail(r, 400, "query parameter %.*s: contains a NUL byte",
+                (int)strnlen(key, 64), key);
+        return MHD_NO;
+    }
+    return MHD_YES;
+}
+
 const char *sv_header(SvRequest *r, const char *key)
 {
     return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, key);
@@ -401,7 +416,9 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         r->conn = conn;
         r->server = s;
         r->start_us = vpi_now_us();
-        route_request(s, r, url, method);
+        MHD_get_connection_values_n(conn, MHD_GET_ARGUMENT_KIND, query_nul, r);
+        if (!r->fail_status)
+            route_request(s, r, url, method);
         return MHD_YES;
     }
     if (r->answered) {

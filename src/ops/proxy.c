@@ -78,7 +78,7 @@ static json_t *result_json(const VpProxyResult *r)
                      "s:{s:o,s:o,s:o,s:I,s:o,s:s,s:b,s:o},s:o,s:i}",
         "original", "width", num6g(s->width), "height", num6g(s->height),
         "fps", num6g(fps_of(s->fps)), "duration_seconds", num6g(s->duration),
-        "codec", vpi_json_text(s->video_codec), "bitrate", num6g((double)s->bit_rate),
+        "codec", vpi_json_text(s->video_codec), "bitrate", s->bit_rate > 0 ? json_integer(s->bit_rate) : json_null(),
         "file_size_bytes", bytes(s->size), "has_audio", s->has_audio,
         "proxy", "width", num6g(r->proxy.width), "height", num6g(r->proxy.height),
         "fps", num6g(fps_of(r->proxy.fps)), "frames", (json_int_t)r->proxy.frames,
