@@ -95,7 +95,8 @@ typedef struct VpUploadSpec {
                                      folders, no NUL, 1-255 bytes), else AVERROR(EINVAL) */
     int64_t size;               /**< bytes, 1..max_upload (else EINVAL / EFBIG) */
     const char *sha256;         /**< 64 hex digits, or NULL (then given at complete) */
-    int64_t part_size;          /**< 0: the service's default; else 1 MiB..1 GiB */
+    int64_t part_size;          /**< 0: the service's default; else the storage's
+                                     smallest part (1 MiB; S3: 5 MiB)..1 GiB */
     const char *options;        /**< proxy overrides as "height=720&fps=15" (names of the
                                      "proxy" option table), or NULL; checked here */
 } VpUploadSpec;
@@ -103,10 +104,25 @@ typedef struct VpUploadSpec {
 /**
  * Create an upload and reserve its video (listed as "uploading" until complete).
  * @return 0 and *json: {"upload_id", "video_id", "filename", "size", "part_size",
- *         "parts_count", "expires_at"}; free() it. Times are ISO 8601 UTC.
+ *         "parts_count", "expires_at"}; free() it. Times are ISO 8601 UTC. Where the
+ *         storage takes parts from clients itself (S3), also "parts": [{"part_number",
+ *         "url"}], a URL to PUT each part to (its answer's ETag header is the part's etag
+ *         at complete), and "urls_expire_at" (the upload's expiry, at most 7 days); the
+ *         part API (vp_service_part_begin) keeps working beside them.
+ *         AVERROR(EINVAL) for a part_size under the storage's smallest part.
  */
 VP_API int vp_service_upload_create(VpService *s, const VpUploadSpec *spec, char **json,
                                     VpFailure *fail);
+
+/**
+ * Fresh part URLs of an open upload (GET /api/v1/uploads/{id}?urls=1): the JSON of
+ * vp_service_upload_create() again, with "status" and new "parts" URLs.
+ * @return 0 and *json (free() it); AVERROR(ENOSYS) when the storage takes no parts from
+ *         clients (send them through vp_service_part_begin()), AVERROR(ENOENT) for an
+ *         unknown or expired upload, AVERROR(EEXIST) for a complete one.
+ */
+VP_API int vp_service_upload_urls(VpService *s, const char *upload_id, char **json,
+                                  VpFailure *fail);
 
 /**
  * An upload's state (GET /api/v1/uploads/{id}): {"upload_id", "video_id", "filename",
@@ -128,7 +144,10 @@ typedef struct VpPartRef {
  * be listed once, in order, with the etag it was stored with, and present (else
  * AVERROR(EINVAL) naming the part); the assembled size must be the announced one and its
  * SHA-256 @p sha256 (or the one given at create; one of them is required) (else
- * AVERROR(EBADMSG)). Then the original is stored, the parts removed and the job queued.
+ * AVERROR(EBADMSG)). Where the storage takes parts from clients (S3), a part not received
+ * through the API is the one the client PUT to its URL: its etag is recorded and the
+ * storage checks it (one it does not know: AVERROR(EBADMSG), nothing stored, the upload
+ * stays open). Then the original is stored, the parts removed and the job queued.
  * A second complete of the same upload answers the same ids and starts nothing.
  * @return 0 and *json {"video_id", "job_id"}.
  */
@@ -241,6 +260,17 @@ typedef struct VpServiceMedia {
  */
 VP_API int vp_service_media_open(VpService *s, int64_t video_id, VpServiceMediaKind kind,
                                  VpServiceMedia *m, VpFailure *fail);
+
+/**
+ * Where a client can GET the file vp_service_media_open() would open, for @p expires
+ * seconds (1..604800), when the storage has URLs of its own (S3: a presigned GET; the
+ * HTTP server redirects to it).
+ * @return 0 and *url (free() it); AVERROR(ENOSYS) when the storage has none (open the
+ *         file instead), AVERROR(ENOENT) as vp_service_media_open(). The object itself is
+ *         not checked: one removed since the job completed answers 404 at the URL.
+ */
+VP_API int vp_service_media_url(VpService *s, int64_t video_id, VpServiceMediaKind kind,
+                                int expires, char **url, VpFailure *fail);
 
 /** Bounds of the job duration histogram, seconds (Prometheus "le"); +Inf is implied. */
 #define VP_SERVICE_DURATION_BUCKETS 10

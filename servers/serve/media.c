@@ -1,13 +1,17 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* GET /api/v1/videos/{id}/original|proxy|thumbnail: the stored file sent from its
  * descriptor (sendfile), with ranges so a browser can seek in the proxy, and validators
- * (ETag, Last-Modified) so a dashboard's thumbnails come from its cache. */
+ * (ETag, Last-Modified) so a dashboard's thumbnails come from its cache. Where the storage
+ * has URLs of its own (S3), a 302 to a short-lived presigned URL instead: the bytes go
+ * from the bucket to the client, not through this server. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <libavutil/error.h>
 
 #include "internal.h"
 
@@ -63,6 +67,26 @@ static void media_headers(struct MHD_Response *resp, const VpServiceMedia *m)
     MHD_add_response_header(resp, "Cache-Control", "private, no-cache");
 }
 
+/* An hour: a player seeks in the proxy with ranges on the URL it was sent to, so the
+ * URL must outlive a viewing; each GET here signs a new one. */
+#define SV_MEDIA_URL_SECONDS 3600
+
+static void redirect(SvRequest *r, const char *url)
+{
+    static const char body[] = "{\"redirect\": \"presigned storage URL\"}\n";
+    struct MHD_Response *resp = MHD_create_response_from_buffer(sizeof(body) - 1,
+                                                                (void *)body,
+                                                                MHD_RESPMEM_PERSISTENT);
+    if (resp) {
+        MHD_add_response_header(resp, "Location", url);
+        MHD_add_response_header(resp, "Content-Type", "application/json");
+        MHD_add_response_header(resp, "Access-Control-Allow-Origin", "*");
+        /* the URL expires: never reuse this answer */
+        MHD_add_response_header(resp, "Cache-Control", "private, no-store");
+    }
+    sv_reply(r, 302, resp);
+}
+
 void sv_media(SvServer *s, SvRequest *r)
 {
     VpServiceMedia m;
@@ -70,9 +94,21 @@ void sv_media(SvServer *s, SvRequest *r)
     const char *kind_name = strrchr(r->path, '/') + 1;
     VpServiceMediaKind kind = !strcmp(kind_name, "original") ? VP_MEDIA_ORIGINAL :
                               !strcmp(kind_name, "proxy") ? VP_MEDIA_PROXY : VP_MEDIA_THUMBNAIL;
+    char *url = NULL;
+    int err = vp_service_media_url(s->svc, r->nums[0], kind, SV_MEDIA_URL_SECONDS, &url,
+                                   &fail);
+    if (err != AVERROR(ENOSYS)) {
+        if (err < 0) {
+            sv_reply_service_error(r, err, &fail);
+            return;
+        }
+        redirect(r, url);
+        free(url);
+        return;
+    }
     memset(&m, 0, sizeof(m));
     m.fd = -1;
-    int err = vp_service_media_open(s->svc, r->nums[0], kind, &m, &fail);
+    err = vp_service_media_open(s->svc, r->nums[0], kind, &m, &fail);
     if (err < 0) {
         if (m.fd >= 0)
             close(m.fd);

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <libavutil/common.h>
 #include <libavutil/error.h>
 #include <libavutil/md5.h>
 #include <libavutil/mem.h>
@@ -526,9 +527,12 @@ static int new_upload(VpService *s, const VpUploadSpec *spec, VpiUpload *u, VpFa
     if (spec->size > s->opts.max_upload)
         return failf(f, AVERROR(EFBIG), "size: %" PRId64 " bytes is over this server's limit "
                      "of %" PRId64, spec->size, s->opts.max_upload);
-    if (spec->part_size && (spec->part_size < (1 << 20) || spec->part_size > (1 << 30)))
-        return failf(f, AVERROR(EINVAL), "part_size: %" PRId64 " is out of range 1 MiB..1 GiB",
-                     spec->part_size);
+    int64_t min_part = vpi_storage_min_part_size(s->storage);
+    if (spec->part_size && (spec->part_size < min_part || spec->part_size > (1 << 30)))
+        return failf(f, AVERROR(EINVAL), "part_size: %" PRId64 " is out of range %" PRId64
+                     " MiB..1 GiB (%s)", spec->part_size, min_part >> 20,
+                     min_part > (1 << 20) ? "this storage's smallest part but the last" :
+                     "the server's limits");
     uint8_t sha[32];
     if (spec->sha256 && hex_to_bytes(spec->sha256, sha, 32) < 0)
         return failf(f, AVERROR(EINVAL), "sha256: not 64 hexadecimal digits");
@@ -537,7 +541,7 @@ static int new_upload(VpService *s, const VpUploadSpec *spec, VpiUpload *u, VpFa
     if (draining(s))
         return failf(f, AVERROR(ESHUTDOWN), "the server is shutting down");
     u->size = spec->size;
-    u->part_size = spec->part_size ? spec->part_size : s->opts.part_size;
+    u->part_size = spec->part_size ? spec->part_size : FFMAX(s->opts.part_size, min_part);
     int64_t parts = (u->size + u->part_size - 1) / u->part_size;
     if (parts > 10000)
         return failf(f, AVERROR(EINVAL), "part_size: %" PRId64 " bytes makes %" PRId64
@@ -563,6 +567,41 @@ static int new_upload(VpService *s, const VpUploadSpec *spec, VpiUpload *u, VpFa
     return 0;
 }
 
+static int get_upload(VpService *s, const char *id, VpiUpload *u, VpFailure *f);
+
+/* Add "parts": [{"part_number", "url"}] and "urls_expire_at" to @p o: where the client
+ * PUTs each part of @p u straight to the storage, valid until the upload expires (S3
+ * presigns for up to 7 days). */
+static int add_part_urls(VpService *s, const VpiUpload *u, json_t *o, VpFailure *f)
+{
+    char name[32];
+    int64_t now = svc_now_ms(s);
+    int64_t secs = (u->expires_ms - now) / 1000;
+    json_t *arr = json_array();
+    int ret = 0;
+
+    secs = FFMIN(FFMAX(secs, 1), 604800);
+    snprintf(name, sizeof(name), SVC_UPLOAD_NAME, u->video_id);
+    for (int i = 1; i <= u->parts_count && ret >= 0; i++) {
+        char *url = NULL;
+        if ((ret = vpi_storage_presign_put_part(s->storage, name, i, (int)secs, &url)) < 0)
+            break;
+        json_t *p = json_object();
+        json_object_set_new(p, "part_number", json_integer(i));
+        json_object_set_new(p, "url", json_string(url));
+        json_array_append_new(arr, p);
+        av_free(url);
+    }
+    if (ret < 0) {
+        json_decref(arr);
+        return failf(f, ret, "upload %s: no part URLs from the storage (%s)", u->id,
+                     av_err2str(ret));
+    }
+    json_object_set_new(o, "parts", arr);
+    json_object_set_new(o, "urls_expire_at", time_json(now + secs * 1000));
+    return 0;
+}
+
 int vp_service_upload_create(VpService *s, const VpUploadSpec *spec, char **json,
                              VpFailure *f)
 {
@@ -574,7 +613,38 @@ int vp_service_upload_create(VpService *s, const VpUploadSpec *spec, char **json
         return ret;
     svc_log(s, VP_LOG_INFO, "upload %s: video %" PRId64 " \"%s\", %" PRId64 " bytes in %d "
             "parts", u.id, u.video_id, u.filename, u.size, u.parts_count);
-    return emit(upload_object(&u), json, f);
+    json_t *o = upload_object(&u);
+    /* The upload exists either way: a client without URLs can send its parts through the
+     * API, or ask for URLs again (vp_service_upload_urls). */
+    if (vpi_storage_takes_direct_parts(s->storage) && add_part_urls(s, &u, o, f) < 0)
+        svc_log(s, VP_LOG_WARNING, "%s", f ? f->message : "upload: no part URLs");
+    ok(f);
+    return emit(o, json, f);
+}
+
+int vp_service_upload_urls(VpService *s, const char *upload_id, char **json, VpFailure *f)
+{
+    VpiUpload u;
+    int ret;
+    *json = NULL;
+    ok(f);
+    if (!vpi_storage_takes_direct_parts(s->storage))
+        return failf(f, AVERROR(ENOSYS), "upload %.40s: this storage takes parts only through "
+                     "the API (PUT /api/v1/uploads/{id}/parts/{n})", upload_id);
+    if ((ret = get_upload(s, upload_id, &u, f)) < 0)
+        return ret;
+    if (u.complete) {
+        ret = failf(f, AVERROR(EEXIST), "upload %s: already complete", u.id);
+    } else {
+        json_t *o = upload_object(&u);
+        json_object_set_new(o, "status", json_string("open"));
+        if ((ret = add_part_urls(s, &u, o, f)) < 0)
+            json_decref(o);
+        else
+            ret = emit(o, json, f);
+    }
+    vpi_upload_clear(&u);
+    return ret;
 }
 
 static int get_upload(VpService *s, const char *id, VpiUpload *u, VpFailure *f)
@@ -704,6 +774,7 @@ int vp_service_upload_complete(VpService *s, const char *upload_id, const VpPart
                     u.id, nb_refs, u.parts_count);
         goto end;
     }
+    int direct = vpi_storage_takes_direct_parts(s->storage), recorded = 0;
     for (int i = 0; i < nb_refs; i++) {
         char buf[64];
         if (refs[i].part_number != i + 1) {
@@ -712,24 +783,51 @@ int vp_service_upload_complete(VpService *s, const char *upload_id, const VpPart
                         u.parts_count);
             goto end;
         }
+        if (!refs[i].etag || !*refs[i].etag) {
+            ret = failf(f, AVERROR(EINVAL), "upload %s: part %d: no etag", u.id, i + 1);
+            goto end;
+        }
         int found = -1;
         for (int k = 0; k < n; k++)
             if (parts[k].number == i + 1)
                 found = k;
+        const char *etag = unquote(refs[i].etag, buf, sizeof(buf));
+        if (found >= 0 && !strcmp(etag, parts[found].etag))
+            continue;
+        if (direct) {
+            /* A part the client PUT to its URL (or sent again there after the API had
+             * it): the storage knows its ETag, we do not; compose checks it. */
+            char name[32];
+            snprintf(name, sizeof(name), SVC_UPLOAD_NAME, u.video_id);
+            ret = vpi_storage_record_part(s->storage, name, i + 1, refs[i].etag);
+            if (ret == AVERROR(EINVAL)) {
+                ret = failf(f, AVERROR(EBADMSG), "upload %s: part %d: etag %.40s is not one "
+                            "the storage gives", u.id, i + 1, refs[i].etag);
+                goto end;
+            }
+            if (ret < 0) {
+                ret = failf(f, ret, "upload %s: part %d: cannot record its etag (%s)", u.id,
+                            i + 1, av_err2str(ret));
+                goto end;
+            }
+            recorded++;
+            continue;
+        }
         if (found < 0) {
             ret = failf(f, AVERROR(EINVAL), "upload %s: part %d was not received", u.id, i + 1);
             goto end;
         }
-        if (!refs[i].etag || strcmp(unquote(refs[i].etag, buf, sizeof(buf)),
-                                    parts[found].etag)) {
-            ret = failf(f, AVERROR(EBADMSG), "upload %s: part %d: etag %.40s is not the "
-                        "stored part's \"%s\"", u.id, i + 1, refs[i].etag ? refs[i].etag : "null",
-                        parts[found].etag);
-            goto end;
-        }
-    }
-    if ((ret = finish_upload(s, &u, sha, &vid, &jid, f)) < 0)
+        ret = failf(f, AVERROR(EBADMSG), "upload %s: part %d: etag %.40s is not the "
+                    "stored part's \"%s\"", u.id, i + 1, refs[i].etag, parts[found].etag);
         goto end;
+    }
+    if ((ret = finish_upload(s, &u, sha, &vid, &jid, f)) < 0) {
+        /* S3 refuses a part list naming ETags it does not have (400 InvalidPart): the
+         * client's etags were wrong, as a mismatch through the API is */
+        if (recorded && ret == AVERROR(EINVAL) && f)
+            f->code = ret = AVERROR(EBADMSG);
+        goto end;
+    }
     ret = emit(ids_object(vid, jid), json, f);
 end:
     free(parts);
@@ -1078,20 +1176,19 @@ static const char *content_type_of(const char *name)
     return "application/octet-stream";
 }
 
-int vp_service_media_open(VpService *s, int64_t video_id, VpServiceMediaKind kind,
-                          VpServiceMedia *m, VpFailure *f)
+static const char *const media_kinds[] = { "original", "proxy", "thumbnail" };
+
+/* The storage key of a video's original, or of the proxy or thumbnail of its latest
+ * completed job (*rjob: that job, 0 for the original), with m's filename and type. */
+static int media_key(VpService *s, int64_t video_id, VpServiceMediaKind kind, char *key,
+                     size_t key_size, VpServiceMedia *m, int64_t *rjob, VpFailure *f)
 {
-    static const char *const kinds[] = { "original", "proxy", "thumbnail" };
     VpiVideo v;
-    VpiObject obj;
-    char key[256], base[200];
+    char base[200];
     char *result = NULL;
-    int64_t rjob = 0;
     int ret;
 
-    memset(m, 0, sizeof(*m));
-    m->fd = -1;
-    ok(f);
+    *rjob = 0;
     if ((unsigned)kind > VP_MEDIA_THUMBNAIL)
         return failf(f, AVERROR(EINVAL), "unknown media kind");
     if ((ret = vpi_store_get_video(s->store, video_id, &v)) < 0)
@@ -1104,45 +1201,86 @@ int vp_service_media_open(VpService *s, int64_t video_id, VpServiceMediaKind kin
     if (uploading)
         return failf(f, AVERROR(ENOENT), "video %" PRId64 ": still uploading", video_id);
     if (kind == VP_MEDIA_ORIGINAL) {
-        snprintf(key, sizeof(key), SVC_KEY_ORIGINAL, video_id);
+        snprintf(key, key_size, SVC_KEY_ORIGINAL, video_id);
         snprintf(m->filename, sizeof(m->filename), "%s", base);
         snprintf(m->content_type, sizeof(m->content_type), "%s", content_type_of(base));
-    } else {
-        json_t *r;
-        const char *k;
-        if ((ret = vpi_store_last_result(s->store, video_id, &result, &rjob)) < 0)
-            return ret == AVERROR(ENOENT) ?
-                   failf(f, ret, "video %" PRId64 ": no %s yet (no job completed)", video_id,
-                         kinds[kind]) : store_fail(f, ret, "video");
-        r = json_loads(result, 0, NULL);
-        free(result);
-        k = json_string_value(json_object_get(r, kind == VP_MEDIA_PROXY ? "proxy_path" :
-                                              "thumbnail_path"));
-        if (!k) {
-            json_decref(r);
-            return failf(f, AVERROR(ENOENT), "video %" PRId64 ": has no %s", video_id,
-                         kinds[kind]);
-        }
-        snprintf(key, sizeof(key), "%s", k);
-        json_decref(r);
-        char *dot = strrchr(base, '.');
-        if (dot)
-            *dot = 0;
-        snprintf(m->filename, sizeof(m->filename), "%.200s-%s.%s", base, kinds[kind],
-                 kind == VP_MEDIA_PROXY ? "mp4" : "jpg");
-        snprintf(m->content_type, sizeof(m->content_type), "%s",
-                 kind == VP_MEDIA_PROXY ? "video/mp4" : "image/jpeg");
+        return 0;
     }
+    json_t *r;
+    const char *k;
+    if ((ret = vpi_store_last_result(s->store, video_id, &result, rjob)) < 0)
+        return ret == AVERROR(ENOENT) ?
+               failf(f, ret, "video %" PRId64 ": no %s yet (no job completed)", video_id,
+                     media_kinds[kind]) : store_fail(f, ret, "video");
+    r = json_loads(result, 0, NULL);
+    free(result);
+    k = json_string_value(json_object_get(r, kind == VP_MEDIA_PROXY ? "proxy_path" :
+                                          "thumbnail_path"));
+    if (!k || strlen(k) >= key_size) {
+        json_decref(r);
+        return failf(f, AVERROR(ENOENT), "video %" PRId64 ": has no %s", video_id,
+                     media_kinds[kind]);
+    }
+    snprintf(key, key_size, "%s", k);
+    json_decref(r);
+    char *dot = strrchr(base, '.');
+    if (dot)
+        *dot = 0;
+    snprintf(m->filename, sizeof(m->filename), "%.200s-%s.%s", base, media_kinds[kind],
+             kind == VP_MEDIA_PROXY ? "mp4" : "jpg");
+    snprintf(m->content_type, sizeof(m->content_type), "%s",
+             kind == VP_MEDIA_PROXY ? "video/mp4" : "image/jpeg");
+    return 0;
+}
+
+int vp_service_media_open(VpService *s, int64_t video_id, VpServiceMediaKind kind,
+                          VpServiceMedia *m, VpFailure *f)
+{
+    VpiObject obj;
+    char key[256];
+    int64_t rjob;
+    int ret;
+
+    memset(m, 0, sizeof(*m));
+    m->fd = -1;
+    ok(f);
+    if ((ret = media_key(s, video_id, kind, key, sizeof(key), m, &rjob, f)) < 0)
+        return ret;
     if ((ret = vpi_storage_open_read(s->storage, key, &obj)) < 0)
-        return failf(f, ret == AVERROR(ENOENT) ? ret : ret, "video %" PRId64 ": %s: %s",
-                     video_id, kinds[kind], ret == AVERROR(ENOENT) ? "not stored" :
-                     av_err2str(ret));
+        return failf(f, ret, "video %" PRId64 ": %s: %s", video_id, media_kinds[kind],
+                     ret == AVERROR(ENOENT) ? "not stored" : av_err2str(ret));
     m->fd = obj.fd;
     m->size = obj.size;
     m->mtime = obj.mtime;
     snprintf(m->etag, sizeof(m->etag), "\"%" PRIx64 "-%" PRIx64 "-%" PRIx64 "\"",
              (uint64_t)video_id, (uint64_t)obj.size, (uint64_t)obj.mtime ^ (uint64_t)rjob);
     return 0;
+}
+
+int vp_service_media_url(VpService *s, int64_t video_id, VpServiceMediaKind kind, int expires,
+                         char **url, VpFailure *f)
+{
+    VpServiceMedia m;
+    char key[256], *signed_url = NULL;
+    int64_t rjob;
+    int ret;
+
+    *url = NULL;
+    ok(f);
+    if (expires < 1 || expires > 604800)
+        return failf(f, AVERROR(EINVAL), "expires: %d is out of range 1..604800 seconds",
+                     expires);
+    if (!s->storage->cls->presign_get)
+        return failf(f, AVERROR(ENOSYS), "this storage has no URLs of its own");
+    memset(&m, 0, sizeof(m));
+    if ((ret = media_key(s, video_id, kind, key, sizeof(key), &m, &rjob, f)) < 0)
+        return ret;
+    if ((ret = vpi_storage_presign_get(s->storage, key, expires, &signed_url)) < 0)
+        return failf(f, ret, "video %" PRId64 ": %s: no URL from the storage (%s)", video_id,
+                     media_kinds[kind], av_err2str(ret));
+    *url = strdup(signed_url);
+    av_free(signed_url);
+    return *url ? 0 : failf(f, AVERROR(ENOMEM), "out of memory");
 }
 
 int vp_service_metrics(VpService *s, VpServiceMetrics *m)

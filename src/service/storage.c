@@ -174,3 +174,13 @@ int vpi_storage_record_part(VpiStorage *st, const char *upload, int number, cons
     return st->cls->record_part ? st->cls->record_part(st, upload, number, etag) :
            AVERROR(ENOSYS);
 }
+
+int64_t vpi_storage_min_part_size(const VpiStorage *st)
+{
+    return st->cls->min_part_size > 0 ? st->cls->min_part_size : 1 << 20;
+}
+
+int vpi_storage_takes_direct_parts(const VpiStorage *st)
+{
+    return st->cls->presign_put_part && st->cls->record_part;
+}

@@ -67,6 +67,9 @@ typedef struct VpiStorageClass {
     int (*presign_put_part)(VpiStorage *st, const char *upload, int number, int expires,
                             char **url);
     int (*record_part)(VpiStorage *st, const char *upload, int number, const char *etag);
+    /* The smallest part but the last a resumable upload may have (S3: 5 MiB, its
+     * EntityTooSmall limit); 0: 1 MiB, the service's own floor. */
+    int64_t min_part_size;
 } VpiStorageClass;
 
 struct VpiStorage {
@@ -102,6 +105,11 @@ int vpi_storage_presign_get(VpiStorage *st, const char *key, int expires, char *
 /* 0 with *url (av_free it), AVERROR(ENOSYS) when the back end takes no parts directly. */
 int vpi_storage_presign_put_part(VpiStorage *st, const char *upload, int number, int expires,
                                  char **url);
+/* The class's min_part_size, or 1 MiB. */
+int64_t vpi_storage_min_part_size(const VpiStorage *st);
+/* 1 when clients can send parts to the storage themselves (presign_put_part and
+ * record_part), 0 else. Pure. */
+int vpi_storage_takes_direct_parts(const VpiStorage *st);
 /* @p etag: as the storage answered the client, quoted or not. */
 int vpi_storage_record_part(VpiStorage *st, const char *upload, int number, const char *etag);
 

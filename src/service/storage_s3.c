@@ -1679,4 +1679,5 @@ const VpiStorageClass vpi_storage_s3 = {
     .presign_get = s3_presign_get,
     .presign_put_part = s3_presign_put_part,
     .record_part = s3_record_part,
+    .min_part_size = 5 << 20,           /* S3 refuses smaller ones at completion */
 };
