@@ -14,6 +14,7 @@
 # - the media answer 302 to presigned URLs: the proxy fetched with curl -L and probed, the
 #   original byte for byte;
 # - a part sent through the API (PUT .../parts/1) still works in S3 mode;
+# - with a token, the video's signed thumbnail link (the dashboard's) redirects as well;
 # - no request of vidpipe's or of the client had a wrong signature but the altered one.
 . "$VP_SRCDIR/tests/cli/lib.sh"
 . "$VP_SRCDIR/tests/serve/serve_lib.sh"
@@ -226,11 +227,33 @@ assert_eq "$(jq_ "$JOB_JSON" 'j["status"]')" completed "the small upload's job"
 api GET "/api/v1/uploads/$U2?urls=1"
 assert_status 409 "fresh URLs of a complete upload"
 
+# ---- token mode: the dashboard's signed links redirect too ----------------------------------
+serve_stop
+assert_eq "$SERVE_RC" 0 "vidpipe serve's exit"
+echo "s3-presigned-test-token-0123456789" > "$WORK/token"
+serve_start_or_die --workers 0 --token-file "$WORK/token" --storage \
+    "s3://$BUCKET/svc?endpoint=$EP&backoff_ms=20&timeout=10"
+AUTH=s3-presigned-test-token-0123456789
+api GET "/api/v1/videos/$VID"
+assert_status 200 "the video with the token"
+THUMB=$(jq_ "$BODY" 'j["links"]["thumbnail"]')
+AUTH=""
+assert_contains "$THUMB" "sig=" "the thumbnail's link is signed"
+api GET "/api/v1/videos/$VID/thumbnail"
+assert_status 401 "the thumbnail without token or signature"
+api GET "$THUMB"
+assert_eq "$STATUS" 302 "the signed thumbnail link"
+assert_contains "$(header_of "$WORK/head" location)" "X-Amz-Signature=" "to a presigned URL"
+api GET "$THUMB" -L
+cp "$WORK/body" "$WORK/thumb2.jpg"
+assert_eq "$STATUS" 200 "the signed thumbnail link, followed"
+assert_eq "$(probe_field "$WORK/thumb2.jpg" v:0 codec_name)" mjpeg "the thumbnail by its link"
+
 # ---- signatures: every request the proxy saw was right, but the altered one -----------------
 assert_eq "$(stat_of bad_signatures)" 1 "requests with a wrong signature (the altered URL only)"
 check
-[ "$(stat_of presigned)" -ge 6 ] || fail "presigned requests: $(stat_of presigned), want >= 6"
+[ "$(stat_of presigned)" -ge 8 ] || fail "presigned requests: $(stat_of presigned), want >= 8"
 serve_stop
-assert_eq "$SERVE_RC" 0 "vidpipe serve's exit"
+assert_eq "$SERVE_RC" 0 "vidpipe serve's exit (token mode)"
 no_sanitizer_reports
 finish
