@@ -84,7 +84,7 @@ VP_API void vp_service_close(VpService **s);
  * The HTTP status for an error of these calls: AVERROR(EINVAL), VP_ERR_BAD_OPTION: 400;
  * AVERROR(EACCES): 403; AVERROR(ENOENT): 404; AVERROR(EEXIST), AVERROR(EBUSY): 409;
  * AVERROR(EFBIG): 413; AVERROR(ERANGE): 416; AVERROR(EBADMSG): 422 (checksum or etag
- * mismatch); AVERROR(ESHUTDOWN): 503; AVERROR(ENOSPC): 507; anything else 500. 0: 200.
+ * mismatch); AVERROR(ENOSYS): 501 (not with this storage); AVERROR(ESHUTDOWN): 503; AVERROR(ENOSPC): 507; anything else 500. 0: 200.
  * Thread-safe.
  */
 VP_API int vp_service_http_status(int err);

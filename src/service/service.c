@@ -57,6 +57,7 @@ int vp_service_http_status(int err)
     case AVERROR(EFBIG):    return 413;
     case AVERROR(ERANGE):   return 416;
     case AVERROR(EBADMSG):  return 422;
+    case AVERROR(ENOSYS):   return 501;
     case AVERROR(ESHUTDOWN): return 503;
     case AVERROR(ENOSPC):   return 507;
     default:                return 500;

@@ -15,7 +15,8 @@
 #   original byte for byte;
 # - a part sent through the API (PUT .../parts/1) still works in S3 mode;
 # - with a token, the video's signed thumbnail link (the dashboard's) redirects as well;
-# - no request of vidpipe's or of the client had a wrong signature but the altered one.
+# - no request of vidpipe's or of the client had a wrong signature but the altered one;
+# - the folder storage gives no URLs (?urls=1: 501) and serves the file with ranges.
 . "$VP_SRCDIR/tests/cli/lib.sh"
 . "$VP_SRCDIR/tests/serve/serve_lib.sh"
 
@@ -255,5 +256,22 @@ check
 [ "$(stat_of presigned)" -ge 8 ] || fail "presigned requests: $(stat_of presigned), want >= 8"
 serve_stop
 assert_eq "$SERVE_RC" 0 "vidpipe serve's exit (token mode)"
+
+# ---- the folder storage: no URLs, the files served by the server --------------------------
+DATA="$WORK/data-file"
+serve_start_or_die --workers 1
+api POST /api/v1/uploads -H 'Content-Type: application/json' \
+    -d "{\"filename\": \"f.mp4\", \"size\": 2097153, \"part_size\": 1048576}"
+assert_status 200 "initiate, folder storage, 1 MiB parts"
+assert_eq "$(jq_ "$BODY" '"parts" in j')" false "no part URLs with the folder storage"
+api GET "/api/v1/uploads/$(jq_ "$BODY" 'j["upload_id"]')?urls=1"
+assert_status 501 "fresh URLs with the folder storage"
+upload_whole "$SMALL" small.mp4
+wait_job "$WJOB" terminal 40
+api GET "/api/v1/videos/$WVID/original" -H 'Range: bytes=0-99'
+assert_eq "$STATUS" 206 "the original from the folder storage, a range"
+assert_eq "$(size_of "$WORK/body")" 100 "the range's bytes"
+serve_stop
+assert_eq "$SERVE_RC" 0 "vidpipe serve's exit (folder storage)"
 no_sanitizer_reports
 finish
