@@ -578,26 +578,29 @@ static int add_part_urls(VpService *s, const VpiUpload *u, json_t *o, VpFailure 
     char name[32];
     int64_t now = svc_now_ms(s);
     int64_t secs = (u->expires_ms - now) / 1000;
-    json_t *arr = json_array();
-    int ret = 0;
+    char **urls = calloc(u->parts_count, sizeof(*urls));
+    json_t *arr = NULL;
+    int ret;
 
+    if (!urls)
+        return failf(f, AVERROR(ENOMEM), "out of memory");
     secs = FFMIN(FFMAX(secs, 1), 604800);
     snprintf(name, sizeof(name), SVC_UPLOAD_NAME, u->video_id);
-    for (int i = 1; i <= u->parts_count && ret >= 0; i++) {
-        char *url = NULL;
-        if ((ret = vpi_storage_presign_put_part(s->storage, name, i, (int)secs, &url)) < 0)
-            break;
-        json_t *p = json_object();
-        json_object_set_new(p, "part_number", json_integer(i));
-        json_object_set_new(p, "url", json_string(url));
-        json_array_append_new(arr, p);
-        av_free(url);
-    }
-    if (ret < 0) {
-        json_decref(arr);
+    if ((ret = vpi_storage_presign_put_parts(s->storage, name, 1, u->parts_count, (int)secs,
+                                             urls)) < 0) {
+        free(urls);
         return failf(f, ret, "upload %s: no part URLs from the storage (%s)", u->id,
                      av_err2str(ret));
     }
+    arr = json_array();
+    for (int i = 0; i < u->parts_count; i++) {
+        json_t *p = json_object();
+        json_object_set_new(p, "part_number", json_integer(i + 1));
+        json_object_set_new(p, "url", json_string(urls[i]));
+        json_array_append_new(arr, p);
+        av_free(urls[i]);
+    }
+    free(urls);
     json_object_set_new(o, "parts", arr);
     json_object_set_new(o, "urls_expire_at", time_json(now + secs * 1000));
     return 0;

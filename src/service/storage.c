@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The storage registry and the checks every back end shares (storage.h). */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <libavutil/error.h>
+#include <libavutil/mem.h>
 
 #include "service/storage.h"
 
@@ -183,4 +185,26 @@ int64_t vpi_storage_min_part_size(const VpiStorage *st)
 int vpi_storage_takes_direct_parts(const VpiStorage *st)
 {
     return st->cls->presign_put_part && st->cls->record_part;
+}
+
+int vpi_storage_presign_put_parts(VpiStorage *st, const char *upload, int first, int count,
+                                  int expires, char **urls)
+{
+    int i = 0, ret = 0;
+    if (count < 1 || first < 1 || first > INT_MAX - count)
+        return AVERROR(EINVAL);
+    for (int k = 0; k < count; k++)
+        urls[k] = NULL;
+    if (!name_ok(upload) || expires < 1)
+        return AVERROR(EINVAL);
+    if (st->cls->presign_put_parts)
+        return st->cls->presign_put_parts(st, upload, first, count, expires, urls);
+    if (!st->cls->presign_put_part)
+        return AVERROR(ENOSYS);
+    for (; i < count && ret >= 0; i++)
+        ret = st->cls->presign_put_part(st, upload, first + i, expires, &urls[i]);
+    if (ret < 0)
+        for (int k = 0; k < count; k++)
+            av_freep(&urls[k]);
+    return ret;
 }

@@ -67,6 +67,11 @@ typedef struct VpiStorageClass {
     int (*presign_put_part)(VpiStorage *st, const char *upload, int number, int expires,
                             char **url);
     int (*record_part)(VpiStorage *st, const char *upload, int number, const char *etag);
+    /* Optional: presign_put_part() for parts @p first..@p first + @p count - 1 at once
+     * into urls[0..count-1] (S3: the upload's id looked up once, not per part); on error
+     * none is left. vpi_storage_presign_put_parts() loops over presign_put_part() else. */
+    int (*presign_put_parts)(VpiStorage *st, const char *upload, int first, int count,
+                             int expires, char **urls);
     /* The smallest part but the last a resumable upload may have (S3: 5 MiB, its
      * EntityTooSmall limit); 0: 1 MiB, the service's own floor. */
     int64_t min_part_size;
@@ -105,6 +110,10 @@ int vpi_storage_presign_get(VpiStorage *st, const char *key, int expires, char *
 /* 0 with *url (av_free it), AVERROR(ENOSYS) when the back end takes no parts directly. */
 int vpi_storage_presign_put_part(VpiStorage *st, const char *upload, int number, int expires,
                                  char **url);
+/* 0 with urls[0..@p count-1] (av_free each), or an error with none left; ENOSYS as
+ * vpi_storage_presign_put_part(). */
+int vpi_storage_presign_put_parts(VpiStorage *st, const char *upload, int first, int count,
+                                  int expires, char **urls);
 /* The class's min_part_size, or 1 MiB. */
 int64_t vpi_storage_min_part_size(const VpiStorage *st);
 /* 1 when clients can send parts to the storage themselves (presign_put_part and
