@@ -251,6 +251,8 @@ typedef struct VpServiceMedia {
     char content_type[64];      /**< "video/mp4", "image/jpeg", ... */
     char etag[64];              /**< quoted, stable while the file is */
     char filename[256];         /**< for Content-Disposition */
+    char disposition[1100];     /**< the Content-Disposition header's value: inline, the
+                                     filename as ASCII and exact (RFC 6266, RFC 8187) */
 } VpServiceMedia;
 
 /**

@@ -28,38 +28,15 @@ static void http_date(int64_t secs, char buf[40])
              months[tm.tm_mon % 12], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
-/* Content-Disposition for @p name: an ASCII fallback with anything risky as '_', and the
- * exact bytes in RFC 8187's filename* form. */
-static void disposition(const char *name, char *buf, size_t size)
-{
-    char ascii[256], ext[768];
-    size_t a = 0, e = 0;
-    for (const unsigned char *p = (const unsigned char *)name; *p && a < sizeof(ascii) - 1;
-         p++)
-        ascii[a++] = *p < 0x20 || *p >= 0x7f || *p == '"' || *p == '\\' || *p == ';' ? '_' :
-                     (char)*p;
-    ascii[a] = 0;
-    for (const unsigned char *p = (const unsigned char *)name; *p && e < sizeof(ext) - 4; p++) {
-        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-            strchr("!#$&+-.^_`|~", *p))
-            ext[e++] = (char)*p;
-        else
-            e += (size_t)snprintf(ext + e, sizeof(ext) - e, "%%%02X", *p);
-    }
-    ext[e] = 0;
-    snprintf(buf, size, "inline; filename=\"%s\"; filename*=UTF-8''%s", ascii, ext);
-}
-
 static void media_headers(struct MHD_Response *resp, const VpServiceMedia *m)
 {
-    char date[40], disp[1100];
+    char date[40];
     http_date(m->mtime, date);
-    disposition(m->filename, disp, sizeof(disp));
     MHD_add_response_header(resp, "Content-Type", m->content_type);
     MHD_add_response_header(resp, "ETag", m->etag);
     MHD_add_response_header(resp, "Last-Modified", date);
     MHD_add_response_header(resp, "Accept-Ranges", "bytes");
-    MHD_add_response_header(resp, "Content-Disposition", disp);
+    MHD_add_response_header(resp, "Content-Disposition", m->disposition);
     MHD_add_response_header(resp, "Access-Control-Allow-Origin", "*");
     MHD_add_response_header(resp, "Access-Control-Expose-Headers",
                             "ETag, Content-Range, Content-Length, Accept-Ranges");

@@ -1180,6 +1180,28 @@ static const char *content_type_of(const char *name)
     return "application/octet-stream";
 }
 
+/* Content-Disposition for @p name (RFC 6266): an ASCII fallback with anything risky as
+ * '_', and the exact bytes in RFC 8187's filename* form. */
+static void disposition_of(const char *name, char *buf, size_t size)
+{
+    char ascii[256], ext[768];
+    size_t a = 0, e = 0;
+    for (const unsigned char *p = (const unsigned char *)name; *p && a < sizeof(ascii) - 1;
+         p++)
+        ascii[a++] = *p < 0x20 || *p >= 0x7f || *p == '"' || *p == '\\' || *p == ';' ? '_' :
+                     (char)*p;
+    ascii[a] = 0;
+    for (const unsigned char *p = (const unsigned char *)name; *p && e < sizeof(ext) - 4; p++) {
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+            strchr("!#$&+-.^_`|~", *p))
+            ext[e++] = (char)*p;
+        else
+            e += (size_t)snprintf(ext + e, sizeof(ext) - e, "%%%02X", *p);
+    }
+    ext[e] = 0;
+    snprintf(buf, size, "inline; filename=\"%s\"; filename*=UTF-8''%s", ascii, ext);
+}
+
 static const char *const media_kinds[] = { "original", "proxy", "thumbnail" };
 
 /* The storage key of a video's original, or of the proxy or thumbnail of its latest
@@ -1208,6 +1230,7 @@ static int media_key(VpService *s, int64_t video_id, VpServiceMediaKind kind, ch
         snprintf(key, key_size, SVC_KEY_ORIGINAL, video_id);
         snprintf(m->filename, sizeof(m->filename), "%s", base);
         snprintf(m->content_type, sizeof(m->content_type), "%s", content_type_of(base));
+        disposition_of(m->filename, m->disposition, sizeof(m->disposition));
         return 0;
     }
     json_t *r;
@@ -1234,6 +1257,7 @@ static int media_key(VpService *s, int64_t video_id, VpServiceMediaKind kind, ch
              kind == VP_MEDIA_PROXY ? "mp4" : "jpg");
     snprintf(m->content_type, sizeof(m->content_type), "%s",
              kind == VP_MEDIA_PROXY ? "video/mp4" : "image/jpeg");
+    disposition_of(m->filename, m->disposition, sizeof(m->disposition));
     return 0;
 }
 
@@ -1279,7 +1303,8 @@ int vp_service_media_url(VpService *s, int64_t video_id, VpServiceMediaKind kind
     memset(&m, 0, sizeof(m));
     if ((ret = media_key(s, video_id, kind, key, sizeof(key), &m, &rjob, f)) < 0)
         return ret;
-    if ((ret = vpi_storage_presign_get(s->storage, key, expires, &signed_url)) < 0)
+    if ((ret = vpi_storage_presign_get_as(s->storage, key, expires, m.content_type,
+                                          m.disposition, &signed_url)) < 0)
         return failf(f, ret, "video %" PRId64 ": %s: no URL from the storage (%s)", video_id,
                      media_kinds[kind], av_err2str(ret));
     *url = strdup(signed_url);

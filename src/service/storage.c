@@ -159,6 +159,17 @@ int vpi_storage_presign_get(VpiStorage *st, const char *key, int expires, char *
     return st->cls->presign_get ? st->cls->presign_get(st, key, expires, url) : AVERROR(ENOSYS);
 }
 
+int vpi_storage_presign_get_as(VpiStorage *st, const char *key, int expires,
+                               const char *content_type, const char *disposition, char **url)
+{
+    *url = NULL;
+    if (!st->cls->presign_get_as)
+        return vpi_storage_presign_get(st, key, expires, url);
+    if (!vpi_storage_key_ok(key) || expires < 1)
+        return AVERROR(EINVAL);
+    return st->cls->presign_get_as(st, key, expires, content_type, disposition, url);
+}
+
 int vpi_storage_presign_put_part(VpiStorage *st, const char *upload, int number, int expires,
                                  char **url)
 {

@@ -67,6 +67,12 @@ typedef struct VpiStorageClass {
     int (*presign_put_part)(VpiStorage *st, const char *upload, int number, int expires,
                             char **url);
     int (*record_part)(VpiStorage *st, const char *upload, int number, const char *etag);
+    /* Optional: presign_get() whose answer carries @p content_type and @p disposition
+     * (Content-Disposition) when not NULL (S3: response-content-type and
+     * response-content-disposition). vpi_storage_presign_get_as() falls back on
+     * presign_get(). */
+    int (*presign_get_as)(VpiStorage *st, const char *key, int expires,
+                          const char *content_type, const char *disposition, char **url);
     /* Optional: presign_put_part() for parts @p first..@p first + @p count - 1 at once
      * into urls[0..count-1] (S3: the upload's id looked up once, not per part); on error
      * none is left. vpi_storage_presign_put_parts() loops over presign_put_part() else. */
@@ -107,6 +113,10 @@ int vpi_storage_remove_parts(VpiStorage *st, const char *upload);
 const char *vpi_storage_staging_dir(VpiStorage *st);
 /* 0 with *url (av_free it), AVERROR(ENOSYS) when the back end has no URLs of its own. */
 int vpi_storage_presign_get(VpiStorage *st, const char *key, int expires, char **url);
+/* vpi_storage_presign_get() with the answer's Content-Type and Content-Disposition, where
+ * the back end can set them (else as vpi_storage_presign_get()). */
+int vpi_storage_presign_get_as(VpiStorage *st, const char *key, int expires,
+                               const char *content_type, const char *disposition, char **url);
 /* 0 with *url (av_free it), AVERROR(ENOSYS) when the back end takes no parts directly. */
 int vpi_storage_presign_put_part(VpiStorage *st, const char *upload, int number, int expires,
                                  char **url);

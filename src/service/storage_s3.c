@@ -1352,21 +1352,34 @@ end:
     return ret;
 }
 
-static int s3_presign_get(VpiStorage *st, const char *key, int expires, char **url)
+/* S3 answers a presigned GET with the headers its response-* parameters name (they are
+ * signed with the rest): a browser then plays, shows or saves the object under its name. */
+static int s3_presign_get_as(VpiStorage *st, const char *key, int expires,
+                             const char *content_type, const char *disposition, char **url)
 {
     S3Storage *p = st->priv;
     char date[17];
     char *path = av_asprintf("/%s/%s%s", p->bucket, p->prefix, key);
-    int ret;
+    VpiSigv4Pair q[2];
+    int nb = 0, ret;
     if (!path)
         return AVERROR(ENOMEM);
+    if (disposition)
+        q[nb++] = (VpiSigv4Pair){ "response-content-disposition", disposition };
+    if (content_type)
+        q[nb++] = (VpiSigv4Pair){ "response-content-type", content_type };
     vpi_sigv4_amz_date(time(NULL), date);
     const VpiSigv4Key k = { p->access_key, p->secret_key, p->region, "s3" };
     ret = vpi_sigv4_presign(&k, "GET", p->public_endpoint ? p->public_endpoint : p->endpoint,
-                            p->public_host ? p->public_host : p->host, path, NULL, 0,
+                            p->public_host ? p->public_host : p->host, path, nb ? q : NULL, nb,
                             p->session_token, date, expires > 604800 ? 604800 : expires, url);
     av_free(path);
     return ret;
+}
+
+static int s3_presign_get(VpiStorage *st, const char *key, int expires, char **url)
+{
+    return s3_presign_get_as(st, key, expires, NULL, NULL, url);
 }
 
 /* ---- open / close ---------------------------------------------------------------------- */
@@ -1692,6 +1705,7 @@ const VpiStorageClass vpi_storage_s3 = {
     .compose = s3_compose,
     .remove_parts = s3_remove_parts,
     .presign_get = s3_presign_get,
+    .presign_get_as = s3_presign_get_as,
     .presign_put_part = s3_presign_put_part,
     .presign_put_parts = s3_presign_put_parts,
     .record_part = s3_record_part,

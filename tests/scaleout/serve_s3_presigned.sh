@@ -11,8 +11,8 @@
 # - complete with a wrong etag (422, the upload stays open), with a wrong SHA-256 (422),
 #   then right: the job completes while the proxy cuts every 2nd download (the worker's
 #   fetch of the original resumes with ranges), and the worker's copy is gone after;
-# - the media answer 302 to presigned URLs: the proxy fetched with curl -L and probed, the
-#   original byte for byte;
+# - the media answer 302 to presigned URLs: the proxy fetched with curl -L (with its type and
+#   name, signed into the URL) and probed, the original byte for byte;
 # - a part sent through the API (PUT .../parts/1) still works in S3 mode;
 # - with a token, the video's signed thumbnail link (the dashboard's) redirects as well;
 # - no request of vidpipe's or of the client had a wrong signature but the altered one;
@@ -194,6 +194,9 @@ PRESIGNED0=$(stat_of presigned)
 api GET "/api/v1/videos/$VID/proxy" -L
 cp "$WORK/body" "$WORK/proxy.mp4"
 assert_eq "$STATUS" 200 "the proxy through the redirect"
+assert_eq "$(header_of "$WORK/head" content-type)" video/mp4 "the proxy's type, from S3"
+assert_contains "$(header_of "$WORK/head" content-disposition)" 'filename="clip-proxy.mp4"' \
+    "the proxy's name, from S3"
 check
 [ "$(stat_of presigned)" -gt "$PRESIGNED0" ] || fail "the proxy's GET was not a presigned request"
 assert_eq "$(probe_field "$WORK/proxy.mp4" v:0 codec_name)" h264 "the proxy's video (ffprobe)"
