@@ -41,7 +41,6 @@ with s3_env.S3Env(work) as e:
     signal.pause()
 ' "$S3INFO" "$WORK" > "$WORK/s3env.log" 2>&1 &
 S3ENV_PID=$!
-SERVE_EXTRA_PIDS=""
 s3env_stop() {
     kill -TERM "$S3ENV_PID" 2>/dev/null
     wait "$S3ENV_PID" 2>/dev/null
@@ -230,6 +229,10 @@ wait_job "$(jq_ "$BODY" 'j["job_id"]')" terminal 40
 assert_eq "$(jq_ "$JOB_JSON" 'j["status"]')" completed "the small upload's job"
 api GET "/api/v1/uploads/$U2?urls=1"
 assert_status 409 "fresh URLs of a complete upload"
+# both uploads complete: their parts and S3 multipart uploads are gone (s3rver, directly)
+LEFT=$(curl -s "http://127.0.0.1:$S3PORT/$BUCKET?list-type=2&prefix=svc/.uploads/" |
+       grep -o '<Key>[^<]*</Key>' | head -5)
+assert_eq "$LEFT" "" "upload parts left in the bucket"
 
 # ---- token mode: the dashboard's signed links redirect too ----------------------------------
 serve_stop
