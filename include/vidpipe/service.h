@@ -128,7 +128,8 @@ VP_API int vp_service_upload_urls(VpService *s, const char *upload_id, char **js
  * An upload's state (GET /api/v1/uploads/{id}): {"upload_id", "video_id", "filename",
  * "size", "part_size", "parts_count", "expires_at", "status": "open"|"complete", "job_id"
  * (null until complete), "parts": [{"part_number", "size", "etag"}]}, listing only parts
- * received whole, in order. AVERROR(ENOENT) for an unknown or expired id.
+ * received whole through vp_service_part_begin(), in order (not those a client PUT to
+ * the storage's URLs). AVERROR(ENOENT) for an unknown or expired id.
  */
 VP_API int vp_service_upload_get(VpService *s, const char *upload_id, char **json,
                                  VpFailure *fail);
