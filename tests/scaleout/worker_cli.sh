@@ -178,6 +178,16 @@ assert_contains "$(cat "$WORK/w3.out")" '"event":"stopped"' "the stopped event"
 serve_stop
 assert_eq "$SERVE_RC" 0 "the API node stops on SIGTERM"
 
+# ---- --s3-endpoint is the s3:// storage's endpoint ----------------------------------------
+# Nothing listens on port 1: the storage's first request fails at once (retries=0), and the
+# one line names the endpoint the flag gave.
+run env AWS_ACCESS_KEY_ID=k AWS_SECRET_ACCESS_KEY=s timeout 30 "$VIDPIPE" worker --db "$DB" \
+    --storage "s3://vp-bucket/pre?retries=0&timeout=5" --s3-endpoint http://127.0.0.1:1
+assert_eq "$RC" 2 "an unreachable --s3-endpoint: exit status"
+assert_eq "$(printf '%s\n' "$ERR" | wc -l)" 1 "an unreachable --s3-endpoint: one line ($ERR)"
+assert_contains "$ERR" "s3://vp-bucket/pre/ (http://127.0.0.1:1)" \
+    "the line names the bucket and the endpoint of --s3-endpoint"
+
 # ---- the schema policy -------------------------------------------------------------------
 OLD="$PG/vp_old"
 run "$VIDPIPE" worker --migrate --db "$OLD"
