@@ -54,7 +54,7 @@ static void lib_log(void *opaque, int level, const char *msg)
 
 static int run_worker(int argc, char **argv)
 {
-    int json = 0, nb_pos = 0, workers = -1, migrate = 0;
+    int json = 0, nb_pos = 0, workers = -1, migrate = 0, verbose = 0, quiet = 0;
     const char *db = NULL, *storage = NULL, *endpoint = NULL, *tmp = NULL;
     double lease = 60, grace = 30;
     const CliOpt opts[] = {
@@ -80,11 +80,18 @@ static int run_worker(int argc, char **argv)
           "create or upgrade the database's schema, say from which version to which, and "
           "exit" },
         { "json", 0, CLI_FLAG, &json, NULL, "events as JSON lines on stdout" },
+        { "verbose", 'v', CLI_FLAG, &verbose, NULL,
+          "also the library's detail (as 'vidpipe -v worker')" },
+        { "quiet", 'q', CLI_FLAG, &quiet, NULL, "errors only (as 'vidpipe -q worker')" },
         { 0 },
     };
     int r = cli_parse(&cmd_worker, opts, argc, argv, &nb_pos);
     if (r)
         return r > 0 ? CLI_EXIT_OK : -r;
+    if (verbose && cli_verbosity < 1)
+        cli_verbosity = 1;
+    if (quiet)
+        cli_verbosity = -1;
     if (nb_pos) {
         cli_error("worker: unexpected argument '%s' (see 'vidpipe worker --help')", argv[1]);
         return CLI_EXIT_USAGE;
@@ -178,7 +185,7 @@ const CliCommand cmd_worker = {
     .name = "worker",
     .summary = "run the job service's workers on this machine, for API nodes elsewhere",
     .usage = "--db SPEC --storage SPEC [--s3-endpoint URL] [--workers N] [--lease SECONDS] "
-             "[--tmp DIR] [--json]",
+             "[--tmp DIR] [--drain-grace SECONDS] [--json] [-v|-q]",
     .details = "Claims jobs from the database the API nodes ('vidpipe serve --workers 0') "
                "queue them in, makes each\noriginal's proxy, thumbnail and metadata, and stores "
                "them in the same storage; no HTTP.\nLogs one line per job. S3 credentials: "

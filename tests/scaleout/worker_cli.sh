@@ -36,7 +36,8 @@ mkdir -p "$STORE" "$WORK/tmp_api" "$WORK/tmp_w"
 # ---- the command line ------------------------------------------------------------------
 run "$VIDPIPE" worker --help
 assert_eq "$RC" 0 "worker --help: exit status"
-for opt in --db --storage --s3-endpoint --workers --lease --tmp --drain-grace --migrate --json; do
+for opt in --db --storage --s3-endpoint --workers --lease --tmp --drain-grace --migrate --json \
+        --verbose --quiet; do
     assert_contains "$OUT" "$opt" "worker --help names $opt"
     assert_contains "$(sed 's/\\-/-/g' "$VP_SRCDIR/docs/vidpipe-worker.1")" "$opt" \
         "vidpipe-worker.1 documents $opt"
@@ -117,8 +118,9 @@ stop_worker() {
 }
 
 SMALL=$(serve_small)
+LONG=$(serve_long)
 start_api || { fail "the API node did not listen"; finish; exit 1; }
-start_worker w1 --workers 1 || { fail "the worker did not start"; finish; exit 1; }
+start_worker w1 --workers 1 --drain-grace 0.5 || { fail "the worker did not start"; finish; exit 1; }
 W1=$WPID
 assert_contains "$(cat "$WORK/w1.log")" "worker(s) started" "the worker logs its start"
 assert_contains "$(cat "$WORK/w1.log")" "woken by the store's notifications" \
@@ -155,26 +157,47 @@ assert_eq "$(probe_field "$WORK/proxy.mp4" a:0 codec_name)" aac "proxy audio cod
 assert_contains "$(cat "$WORK/w1.log")" "completed in" "the worker logs each job"
 assert_eq "$(grep -c '"event":"log".*claimed by' "$WORK/w1.out")" 3 "one claimed event per job"
 
+# ---- SIGTERM: a running job goes back to the queue, the worker exits 0 -----------------
+upload_whole "$LONG" long.mp4
+assert_status 200 "upload of a long video"
+LJOB=$WJOB
+wait_job "$LJOB" running 30
+assert_eq "$(jq_ "$JOB_JSON" 'j["status"]')" running "the long job runs on the worker"
+stop_worker "$W1"
+assert_eq "$WRC" 0 "SIGTERM: the worker drains and exits 0"
+assert_contains "$(cat "$WORK/w1.log")" "job $LJOB handed back to the queue" \
+    "past --drain-grace the running job is handed back"
+assert_contains "$(cat "$WORK/w1.out")" '"event":"stopped"' "the stopped event"
+api GET "/api/v1/jobs/$LJOB"
+assert_eq "$(jq_ "$BODY" '[j["status"], j["attempts"]]')" '["pending", 0]' \
+    "the handed-back job: pending, the attempt not counted"
+
 # ---- scratch slots: two workers on one machine, a dead one's files removed ---------------
 start_worker w2 --workers 1 || fail "a second worker did not start"
 W2=$WPID
+wait_job "$LJOB" running 30
+assert_contains "$(jq_ "$JOB_JSON" 'j["worker"]')" ":$W2:w0" "the next worker takes the job"
+P0=$(ls -d "$WORK"/tmp_w/vidpipe-serve-*-p0)
+echo half > "$P0/w0/marker.partial"
+start_worker w2b --workers 1 || fail "a third worker did not start"
+W2B=$WPID
 SLOTS=$(ls "$WORK/tmp_w" | sort | tr '\n' ' ')
 assert_eq "$(echo "$SLOTS" | sed 's/vidpipe-serve-[0-9a-f]*-/X-/g')" "X-p0 X-p1 " \
     "each worker process holds a scratch slot of its own"
-P0=$(ls -d "$WORK"/tmp_w/vidpipe-serve-*-p0)
+check
+[ -f "$P0/w0/marker.partial" ] || fail "a starting worker removed a running one's files"
 P1=$(ls -d "$WORK"/tmp_w/vidpipe-serve-*-p1)
-# What a job of the first worker would leave if it died now; the second must not touch it.
-echo half > "$P0/w0/original.partial"
-echo half > "$P1/w0/original.partial"
-kill -KILL "$W1" "$W2"
-wait "$W1" "$W2" 2>/dev/null
+echo half > "$P1/w0/marker.partial"
+# kill -9 mid-job: the running one leaves its partial outputs behind
+kill -KILL "$W2" "$W2B"
+wait "$W2" "$W2B" 2>/dev/null
+echo "left by the killed workers: $(find "$WORK/tmp_w" -type f | tr '\n' ' ')"
 start_worker w3 --workers 1 || fail "a restarted worker did not start"
 W3=$WPID
 assert_eq "$(find "$WORK/tmp_w" -type f | wc -l)" 0 \
     "the dead workers' temp files are gone on a restart ($(find "$WORK/tmp_w" -type f))"
 stop_worker "$W3"
-assert_eq "$WRC" 0 "SIGTERM: the worker drains and exits 0"
-assert_contains "$(cat "$WORK/w3.out")" '"event":"stopped"' "the stopped event"
+assert_eq "$WRC" 0 "an idle worker stops on SIGTERM with 0"
 serve_stop
 assert_eq "$SERVE_RC" 0 "the API node stops on SIGTERM"
 
