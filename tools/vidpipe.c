@@ -21,6 +21,7 @@ static const CliCommand *const commands[] = {
     &cmd_cleanup,
     &cmd_channels,
     &cmd_serve,
+    &cmd_worker,
     NULL,
 };
 
