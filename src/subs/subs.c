@@ -214,52 +214,72 @@ void vpi_ass_overrides(VpiBuf *out, const char *s, size_t n)
     }
 }
 
-/* Pop the stack entries at or past @p len (the text they marked was cut). */
-static void stack_cut(size_t *st, int *nb, size_t len)
+/* The open '<' (or '{') of the text written so far, and the barriers that keep those before
+ * them from closing later: a '>' (or '}') that stays, a line end. Cutting the text removes
+ * the entries past the cut, so that an opening freed again by the cut is judged again. */
+typedef struct Mark {
+    size_t pos;
+    int barrier;
+} Mark;
+
+static void marks_cut(Mark *st, int *nb, size_t len)
 {
-    while (*nb && st[*nb - 1] >= len)
+    while (*nb && st[*nb - 1].pos >= len)
         (*nb)--;
+}
+
+/* The top opening, if no barrier hides it: its index, else -1. */
+static int marks_open(const Mark *st, int nb)
+{
+    return nb && !st[nb - 1].barrier ? nb - 1 : -1;
 }
 
 char *vpi_subs_canon(const char *s, size_t n)
 {
-    /* One pass with a stack of the open '<' and '{' of the current line: when a '>' or '}'
-     * closes one, the tag is judged on the text written so far, so that a tag which only
-     * forms once an inner one is dropped ("<<x>i>") is judged too, and the result has no
-     * tag left to drop: reading it again gives it unchanged (the fuzz target's check). */
+    /* One pass: when a '>' or '}' closes an opening, the tag is judged on the text written
+     * so far, so that a tag which only forms once an inner one is dropped ("<<x>i>",
+     * "{{\an1}\i1}") is judged too, and the result has no tag left to drop: reading it
+     * again gives it unchanged (the fuzz target's check). */
     VpiBuf o = { 0 };
-    size_t *lt = NULL, *br = NULL;
+    Mark *lt = NULL, *br = NULL;
     int nlt = 0, nbr = 0;
-    if (n) {
-        lt = malloc(n * sizeof(*lt));
-        br = malloc(n * sizeof(*br));
-        if (!lt || !br)
-            goto oom;
-    }
+    lt = malloc((2 * n + 2) * sizeof(*lt));
+    br = malloc((2 * n + 2) * sizeof(*br));
+    if (!lt || !br)
+        goto oom;
     vpi_buf_add(&o, "", 0);
     for (size_t i = 0; i < n && !o.oom; i++) {
         unsigned char c = s[i];
         if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f)
             continue;
         if (c == '\n') {
-            nlt = nbr = 0;
+            lt[nlt++] = (Mark){ o.len, 1 };
+            br[nbr++] = (Mark){ o.len, 1 };
         } else if (c == '<') {
-            lt[nlt++] = o.len;
+            lt[nlt++] = (Mark){ o.len, 0 };
         } else if (c == '{') {
-            br[nbr++] = o.len;
+            br[nbr++] = (Mark){ o.len, 0 };
         }
         vpi_buf_add(&o, (const char *)&c, 1);
-        if (c == '>' && nlt) {
-            size_t p = lt[--nlt];
+        if (o.oom)
+            break;
+        if (c == '>') {
+            int top = marks_open(lt, nlt);
+            size_t p = top >= 0 ? lt[top].pos : 0;
             const char *t = o.data + p + 1;
-            size_t tn = o.len - p - 2, k = 0;
+            size_t tn = top >= 0 ? o.len - p - 2 : 0, k;
             int close = tn && t[0] == '/';
             k = close;
             unsigned char c0 = k < tn ? t[k] : 0;
-            int shape = c0 && ((c0 | 0x20) >= 'a' && (c0 | 0x20) <= 'z' ? 1 :
-                               c0 >= '0' && c0 <= '9');
+            int shape = top >= 0 && c0 && (c0 | 0x20) >= 'a' && (c0 | 0x20) <= 'z';
+            if (top >= 0 && !close && c0 >= '0' && c0 <= '9') {
+                /* WebVTT's karaoke timestamps, <00:01.500> */
+                shape = 1;
+                for (size_t d = 0; d < tn; d++)
+                    shape &= (t[d] >= '0' && t[d] <= '9') || t[d] == ':' || t[d] == '.';
+            }
             if (!shape) {
-                nlt = 0;
+                lt[nlt++] = (Mark){ o.len - 1, 1 };
                 continue;
             }
             size_t e = k;
@@ -268,7 +288,8 @@ char *vpi_subs_canon(const char *s, size_t n)
             char name = e - k == 1 ? (char)(t[k] | 0x20) : 0;
             o.len = p;
             o.data[p] = 0;
-            stack_cut(br, &nbr, p);
+            marks_cut(lt, &nlt, p);
+            marks_cut(br, &nbr, p);
             if (name == 'i' || name == 'b' || name == 'u') {
                 char tag[5] = { '<', 0, 0, 0, 0 };
                 if (close) {
@@ -280,24 +301,26 @@ char *vpi_subs_canon(const char *s, size_t n)
                     tag[2] = '>';
                 }
                 vpi_buf_str(&o, tag);
-                nlt = 0;
+                lt[nlt++] = (Mark){ o.len - 1, 1 };
             }
-        } else if (c == '}' && nbr) {
-            size_t q = br[--nbr];
-            if (o.data[q + 1] != '\\') {
-                nbr = 0;
+        } else if (c == '}') {
+            int top = marks_open(br, nbr);
+            if (top < 0 || o.data[br[top].pos + 1] != '\\') {
+                br[nbr++] = (Mark){ o.len - 1, 1 };
                 continue;
             }
+            size_t q = br[top].pos;
             VpiBuf tags = { 0 };
             vpi_ass_overrides(&tags, o.data + q + 1, o.len - q - 2);
             if (tags.oom)
                 goto oom;
             o.len = q;
             o.data[q] = 0;
-            stack_cut(lt, &nlt, q);
+            marks_cut(lt, &nlt, q);
+            marks_cut(br, &nbr, q);
             if (tags.len) {
                 vpi_buf_add(&o, tags.data, tags.len);
-                nlt = 0;
+                lt[nlt++] = (Mark){ o.len - 1, 1 };
             }
             free(tags.data);
         }

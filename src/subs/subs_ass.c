@@ -238,7 +238,8 @@ void vpi_ass_text(VpiBuf *b, const char *text)
             vpi_buf_str(b, "\\N");
         } else if (*p == '{' || *p == '}') {
             vpi_buf_str(b, *p == '{' ? "\\{" : "\\}");
-        } else if (*p == '\\' && (strchr("Nnh{}", p[1]) && p[1])) {
+        } else if (*p == '\\' && (strchr("Nnh{}<", p[1]) && p[1])) {
+            /* a backslash before what would make it an escape (a tag writes '{') */
             vpi_buf_str(b, "\\" ZWSP);
         } else if (*p == '\\' && !strncmp(p + 1, ZWSP, 3)) {
             vpi_buf_str(b, "\\" ZWSP);
