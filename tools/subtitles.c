@@ -339,8 +339,10 @@ static int run_mux(int argc, char **argv)
     o.cancel = cli_cancel();
     cli_signals_install("subtitles mux", CLI_SIG_ABANDON);
     r = vp_subs_mux(argv[1], (const char *const *)argv + 2, nb_subs, out, &o, &f);
-    if (r == VP_ERR_CANCELLED)
-        ret = cli_signals_end(CLI_EXIT_ERROR, NULL);
+    if (r == VP_ERR_CANCELLED && cli_signal_caught()) {
+        free(langs_buf);
+        return cli_signals_end(CLI_EXIT_ERROR, NULL);
+    }
     if (r < 0) {
         cli_error("%s", f.message);
         ret = f.input >= 0 ? cli_exit_for_error(r)

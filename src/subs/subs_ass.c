@@ -30,6 +30,7 @@ static void trim(const char **s, size_t *n)
 /* ASS text (one line of the file) into the model's raw text, before vpi_subs_canon. */
 static void decode_text(VpiBuf *o, const char *s, size_t n)
 {
+    int closes = 1;     /* 0 once no '}' follows: "{{{{..." stays linear */
     for (size_t i = 0; i < n; i++) {
         if (s[i] == '\\' && i + 1 < n) {
             char c = s[i + 1];
@@ -55,8 +56,9 @@ static void decode_text(VpiBuf *o, const char *s, size_t n)
                 continue;
             }
         }
-        if (s[i] == '{') {
+        if (s[i] == '{' && closes) {
             const char *e = memchr(s + i, '}', n - i);
+            closes = e != NULL;
             if (e) {
                 vpi_ass_overrides(o, s + i + 1, e - s - i - 1);
                 i = e - s;
