@@ -150,6 +150,9 @@ assert_eq "$RC" 3 "mux a bad language: exit"
 assert_contains "$ERR" "is not three letters of ISO 639-2" "mux a bad language: message"
 run "$VIDPIPE" subtitles mux "$clip" en.srt fr.vtt -o l.mkv --lang eng
 assert_eq "$RC" 3 "mux fewer languages than files: exit"
+run "$VIDPIPE" subtitles mux en.srt en.srt -o notmedia.mkv
+assert_eq "$RC" 2 "mux a subtitle file as the video: exit"
+assert_eq "$ERR" "vidpipe: en.srt: has no audio or video streams" "mux a subtitle file as the video: message"
 run "$VIDPIPE" subtitles mux "$clip" en.srt -o out.webm
 assert_eq "$RC" 3 "mux into webm: exit"
 check; [ -z "$(ls -A | grep vptmp)" ] || fail "a temporary file was left: $(ls -A)"
