@@ -22,6 +22,7 @@ static const CliCommand *const commands[] = {
     &cmd_subtitles,
     &cmd_channels,
     &cmd_serve,
+    &cmd_worker,
     NULL,
 };
 

@@ -31,15 +31,29 @@ extern "C" {
 
 typedef struct VpService VpService;
 
+/** What vp_service_open() does with the store's schema (VpServiceOpts.migrate). */
+typedef enum VpServiceMigrate {
+    VP_SERVICE_MIGRATE_NEVER = 0,   /**< refuse a database not at this build's version */
+    VP_SERVICE_MIGRATE = 1,         /**< create or upgrade the schema */
+    VP_SERVICE_MIGRATE_EMPTY = 2,   /**< create the schema of an empty database (a fresh
+                                         DATA needs no setup); refuse an older one, which
+                                         vp_service_migrate() upgrades (the default) */
+} VpServiceMigrate;
+
 /** Settings of vp_service_open(). Fill with vp_service_default_opts(), then override. */
 typedef struct VpServiceOpts {
-    const char *data_dir;       /**< DATA: the database, objects and uploads by default
-                                     (required) */
+    const char *data_dir;       /**< DATA: the database, objects and uploads by default;
+                                     required unless db and storage are both given (then
+                                     bodies being received stage in the process's scratch
+                                     folder under tmp_dir) */
     const char *db;             /**< store spec; NULL: "sqlite:DATA/vidpipe.db" */
     const char *storage;        /**< storage spec; NULL: "file:DATA" (objects in
                                      DATA/objects, parts in DATA/uploads) */
-    const char *tmp_dir;        /**< workers' scratch: each worker uses its own subfolder,
-                                     emptied of its leftovers at start; NULL: $TMPDIR or /tmp */
+    const char *tmp_dir;        /**< scratch: each process takes a folder of its own,
+                                     named by a hash of DATA (or of db and storage) and a
+                                     slot number locked while it runs, with a subfolder per
+                                     worker; the leftovers of a dead process on the same
+                                     store are removed at start; NULL: $TMPDIR or /tmp */
     int workers;                /**< worker threads; -1 (default): one per core; 0: none
                                      (an API node) */
     int64_t lease_ms;           /**< a claim's lease (60000); heartbeats at a third of it */
@@ -48,8 +62,7 @@ typedef struct VpServiceOpts {
     int64_t max_upload;         /**< largest original accepted, bytes (20 GiB) */
     int64_t part_size;          /**< default part size of resumable uploads (8 MiB) */
     int64_t upload_ttl_ms;      /**< an unfinished upload expires after this (24 h) */
-    int migrate;                /**< create or upgrade the database's schema (1); 0: refuse
-                                     one that is not at this build's version */
+    int migrate;                /**< a VpServiceMigrate (VP_SERVICE_MIGRATE_EMPTY) */
     int64_t now_offset_ms;      /**< added to the wall clock (tests); default 0 */
     VpLogger logger;            /**< one line per event: job claimed, completed, failed,
                                      retried, upload completed, expired, worker started */
@@ -64,9 +77,22 @@ VP_API void vp_service_default_opts(VpServiceOpts *opts);
  * and the supervisor (heartbeats, the watchdog, upload expiry).
  * @return 0 with *out (free with vp_service_close()), or a negative error with @p fail
  *         naming the database, folder or option and why (AVERROR(EPROTO): the schema is
- *         not at this build's version and migrate is 0, or is newer than this build).
+ *         older than this build's and opts->migrate does not allow upgrading it, or is
+ *         newer than this build's).
  */
 VP_API int vp_service_open(const VpServiceOpts *opts, VpService **out, VpFailure *fail);
+
+/**
+ * Create or upgrade the schema of the store of @p opts (`vidpipe serve --migrate`): opens the
+ * store alone (opts->db, or DATA's SQLite database; nothing else is opened or started),
+ * migrates it in one transaction and closes it. opts->migrate is ignored.
+ * @return 0 with *from_version (the version found; 0 for an empty database) and *to_version
+ *         (this build's, equal when there was nothing to do); a negative error with @p fail
+ *         naming the database and why (AVERROR(EPROTO): its schema is newer than this
+ *         build's; it is left untouched). Thread-safe.
+ */
+VP_API int vp_service_migrate(const VpServiceOpts *opts, int *from_version, int *to_version,
+                              VpFailure *fail);
 
 /**
  * Stop claiming jobs (SIGTERM). Running jobs get up to @p grace_ms to finish; the ones

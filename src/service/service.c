@@ -39,7 +39,7 @@ void vp_service_default_opts(VpServiceOpts *o)
     o->max_upload = INT64_C(20) << 30;
     o->part_size = 8 << 20;
     o->upload_ttl_ms = INT64_C(24) * 3600 * 1000;
-    o->migrate = 1;
+    o->migrate = VP_SERVICE_MIGRATE_EMPTY;
 }
 
 int vp_service_http_status(int err)
@@ -199,17 +199,27 @@ static int hex_to_bytes(const char *hex, uint8_t *out, size_t n)
 
 /* ---- open / close ----------------------------------------------------------------------- */
 
+/* The store's spec: opts->db, or DATA's SQLite database. */
+static void store_spec(const VpServiceOpts *opts, char *spec, size_t size)
+{
+    if (opts->db && *opts->db)
+        snprintf(spec, size, "%s", opts->db);
+    else
+        snprintf(spec, size, "sqlite:%s/vidpipe.db", opts->data_dir);
+}
+
 int vp_service_open(const VpServiceOpts *opts, VpService **out, VpFailure *f)
 {
     VpService *s;
     VpiStoreOpts so;
-    char spec[PATH_MAX + 16], reason[1024];
-    int ret;
+    char spec[PATH_MAX + 16], reason[1024], key[2 * PATH_MAX + 40];
+    int ret, has_data = opts && opts->data_dir && *opts->data_dir;
 
     *out = NULL;
     ok(f);
-    if (!opts || !opts->data_dir || !*opts->data_dir)
-        return failf(f, AVERROR(EINVAL), "the service needs a data folder");
+    if (!opts || (!has_data && !(opts->db && *opts->db && opts->storage && *opts->storage)))
+        return failf(f, AVERROR(EINVAL), "the service needs a data folder, or both a database "
+                     "and a storage");
     if (opts->lease_ms < 1000 || opts->lease_ms > VPI_STORE_MAX_DURATION_MS)
         return failf(f, AVERROR(EINVAL), "lease: %" PRId64 " ms is out of range 1 s..30 days",
                      opts->lease_ms);
@@ -224,16 +234,19 @@ int vp_service_open(const VpServiceOpts *opts, VpService **out, VpFailure *f)
         return failf(f, AVERROR(EINVAL), "workers: %d is out of range 0..256", opts->workers);
     if (opts->upload_ttl_ms < 1000)
         return failf(f, AVERROR(EINVAL), "upload expiry: shorter than a second");
+    if (opts->migrate < VP_SERVICE_MIGRATE_NEVER || opts->migrate > VP_SERVICE_MIGRATE_EMPTY)
+        return failf(f, AVERROR(EINVAL), "migrate: %d is not a VpServiceMigrate", opts->migrate);
 
     if (!(s = calloc(1, sizeof(*s))))
         return failf(f, AVERROR(ENOMEM), "out of memory");
     s->opts = *opts;
+    s->scratch_lock = -1;
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->wake, NULL);
     const char *tmp = opts->tmp_dir ? opts->tmp_dir : getenv("TMPDIR");
-    s->data_dir = strdup(opts->data_dir);
+    s->data_dir = has_data ? strdup(opts->data_dir) : NULL;
     s->tmp_dir = strdup(tmp && *tmp ? tmp : "/tmp");
-    if (!s->data_dir || !s->tmp_dir) {
+    if ((has_data && !s->data_dir) || !s->tmp_dir) {
         ret = failf(f, AVERROR(ENOMEM), "out of memory");
         goto fail;
     }
@@ -242,7 +255,7 @@ int vp_service_open(const VpServiceOpts *opts, VpService **out, VpFailure *f)
     s->opts.db = s->opts.storage = NULL;
     if (gethostname(s->host, sizeof(s->host) - 1) < 0)
         snprintf(s->host, sizeof(s->host), "localhost");
-    if ((ret = vpi_mkdir_p(s->data_dir)) < 0) {
+    if (has_data && (ret = vpi_mkdir_p(s->data_dir)) < 0) {
         ret = failf(f, ret, "%s: cannot create the data folder (%s)", s->data_dir,
                     av_err2str(ret));
         goto fail;
@@ -252,15 +265,12 @@ int vp_service_open(const VpServiceOpts *opts, VpService **out, VpFailure *f)
     so.migrate = opts->migrate;
     so.max_attempts = opts->max_attempts;
     so.time_limit_ms = opts->time_limit_ms;
-    if (opts->db)
-        snprintf(spec, sizeof(spec), "%s", opts->db);
-    else
-        snprintf(spec, sizeof(spec), "sqlite:%s/vidpipe.db", s->data_dir);
+    store_spec(opts, spec, sizeof(spec));
     if ((ret = vpi_store_open(spec, &so, &s->store, reason, sizeof(reason))) < 0) {
         ret = failf(f, ret, "%s", reason);
         goto fail;
     }
-    if (opts->storage)
+    if (opts->storage && *opts->storage)
         snprintf(spec, sizeof(spec), "%s", opts->storage);
     else
         snprintf(spec, sizeof(spec), "file:%s", s->data_dir);
@@ -268,15 +278,27 @@ int vp_service_open(const VpServiceOpts *opts, VpService **out, VpFailure *f)
         ret = failf(f, ret, "%s", reason);
         goto fail;
     }
-    if (vpi_storage_staging_dir(s->storage)) {
-        snprintf(s->staging, sizeof(s->staging), "%s", vpi_storage_staging_dir(s->storage));
+    /* The scratch slot's name: the data folder, else what the process serves (so a worker
+     * restarted on the same database and storage finds what its predecessor left). */
+    if (has_data) {
+        char real[PATH_MAX];
+        snprintf(key, sizeof(key), "%s", realpath(s->data_dir, real) ? real : s->data_dir);
     } else {
-        snprintf(s->staging, sizeof(s->staging), "%s/staging", s->data_dir);
-        if ((ret = vpi_mkdir_p(s->staging)) < 0) {
-            ret = failf(f, ret, "%s: cannot create the folder (%s)", s->staging,
-                        av_err2str(ret));
-            goto fail;
-        }
+        snprintf(key, sizeof(key), "%s\n%s", opts->db, opts->storage);
+    }
+    if ((ret = svc_scratch_open(s, key, reason, sizeof(reason))) < 0) {
+        ret = failf(f, ret, "%s", reason);
+        goto fail;
+    }
+    if (vpi_storage_staging_dir(s->storage))
+        ret = snprintf(s->staging, sizeof(s->staging), "%s", vpi_storage_staging_dir(s->storage));
+    else
+        ret = snprintf(s->staging, sizeof(s->staging), "%s/staging",
+                       has_data ? s->data_dir : s->scratch);
+    ret = ret >= (int)sizeof(s->staging) ? AVERROR(ENAMETOOLONG) : vpi_mkdir_p(s->staging);
+    if (ret < 0) {
+        ret = failf(f, ret, "%s: cannot create the folder (%s)", s->staging, av_err2str(ret));
+        goto fail;
     }
     if ((ret = svc_workers_start(s, reason, sizeof(reason))) < 0) {
         ret = failf(f, ret, "%s", reason);
@@ -287,6 +309,33 @@ int vp_service_open(const VpServiceOpts *opts, VpService **out, VpFailure *f)
 fail:
     vp_service_close(&s);
     return ret;
+}
+
+int vp_service_migrate(const VpServiceOpts *opts, int *from_version, int *to_version,
+                       VpFailure *f)
+{
+    VpiStoreOpts so;
+    VpiStore *store = NULL;
+    char spec[PATH_MAX + 16], reason[1024];
+    int ret;
+
+    *from_version = *to_version = 0;
+    ok(f);
+    if (!opts || (!(opts->data_dir && *opts->data_dir) && !(opts->db && *opts->db)))
+        return failf(f, AVERROR(EINVAL), "migrate: the service needs a data folder or a "
+                     "database");
+    if (!(opts->db && *opts->db) && (ret = vpi_mkdir_p(opts->data_dir)) < 0)
+        return failf(f, ret, "%s: cannot create the data folder (%s)", opts->data_dir,
+                     av_err2str(ret));
+    vpi_store_default_opts(&so);
+    so.migrate = VPI_STORE_MIGRATE;
+    store_spec(opts, spec, sizeof(spec));
+    if ((ret = vpi_store_open(spec, &so, &store, reason, sizeof(reason))) < 0)
+        return failf(f, ret, "%s", reason);
+    *from_version = store->found_version;
+    *to_version = vpi_store_schema_version(store);
+    vpi_store_close(&store);
+    return 0;
 }
 
 void vp_service_close(VpService **ps)
