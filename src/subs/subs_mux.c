@@ -252,7 +252,6 @@ int vp_subs_mux(const char *video, const char *const *subs, int nb_subs, const c
         ret = fail_at(fail, 0, video, VP_ERR_NO_STREAMS, NULL);
         goto end;
     }
-    int first_sub = oc->nb_streams;
     for (int i = 0; i < nb_subs; i++) {
         enum AVCodecID id = mp4 ? AV_CODEC_ID_MOV_TEXT :
                             vp_subs_source_format(list[i]) == VP_SUBS_ASS ? AV_CODEC_ID_ASS
@@ -289,8 +288,8 @@ int vp_subs_mux(const char *video, const char *const *subs, int nb_subs, const c
             (ret = encode_track(enc[i], list[i], os->index, mp4, &pk, &nb_pk, &cap_pk)) < 0)
             goto out_fail;
     }
-    (void)first_sub;
-    qsort(pk, nb_pk, sizeof(*pk), cmp_packet);
+    if (nb_pk)
+        qsort(pk, nb_pk, sizeof(*pk), cmp_packet);
     if ((ret = vpi_output_begin(&o, out)) < 0)
         goto out_fail;
     if ((ret = avio_open2(&oc->pb, o.tmp_path, AVIO_FLAG_WRITE, &oc->interrupt_callback,
