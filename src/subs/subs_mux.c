@@ -345,10 +345,15 @@ int vp_subs_mux(const char *video, const char *const *subs, int nb_subs, const c
     ret = 0;
     goto end;
 out_fail:
-    if (ret == AVERROR_EXIT || vpi_cancelled(&opts->cancel))
-        ret = VP_ERR_CANCELLED;
     fail_at(fail, -1, out, ret, NULL);
 end:
+    if (ret < 0 && ret != VP_ERR_CANCELLED &&
+        (ret == AVERROR_EXIT || vpi_cancelled(&opts->cancel))) {
+        /* the interrupt callback stopped a read or a write */
+        ret = VP_ERR_CANCELLED;
+        snprintf(why, sizeof(why), "%s", fail && fail->path[0] ? fail->path : out);
+        fail_at(fail, fail ? fail->input : -1, why, ret, NULL);
+    }
     if (oc && oc->pb)
         avio_closep(&oc->pb);
     vpi_output_abort(&o);

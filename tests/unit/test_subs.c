@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <dirent.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -256,11 +257,76 @@ static void test_timing(void)
     vp_subs_free(&s);
 }
 
+static int cancel_at_once(void *opaque)
+{
+    (void)opaque;
+    return 1;
+}
+
+/* Files in @p dir (temporaries included). */
+static int count_files(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    int n = 0;
+    while (d && (e = readdir(d)))
+        n += e->d_name[0] != '.' || strstr(e->d_name, "vptmp") != NULL;
+    if (d)
+        closedir(d);
+    return n;
+}
+
+static void test_mux(void)
+{
+    char dir[] = "/tmp/vp_subs_mux_XXXXXX", clip[96], srt[96], out[96], cmd[512];
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(clip, sizeof(clip), "%s/clip.mp4", dir);
+    snprintf(srt, sizeof(srt), "%s/a.srt", dir);
+    snprintf(out, sizeof(out), "%s/out.mkv", dir);
+    snprintf(cmd, sizeof(cmd), "ffmpeg -nostdin -v error -f lavfi -i testsrc2=s=160x120:r=10:d=1 "
+             "-c:v libx264 -pix_fmt yuv420p -y %s", clip);
+    if (t_sh(cmd) != 0)
+        TEST_SKIP("ffmpeg could not make a clip");
+    FILE *f = fopen(srt, "w");
+    CHECK(f != NULL);
+    if (!f)
+        return;
+    fputs("1\n00:00:00,100 --> 00:00:00,900\nhi\n", f);
+    fclose(f);
+
+    const char *subs[2] = { srt, srt };
+    const char *langs[2] = { "eng", "Fr" };
+    VpSubsMuxOpts o;
+    VpFailure fail;
+    vp_subs_mux_default_opts(&o);
+    o.langs = langs;
+    CHECK_EQ(vp_subs_mux(clip, subs, 2, out, &o, &fail), VP_ERR_BAD_OPTION);
+    CHECK_EQ(fail.input, -1);
+    CHECK(strstr(fail.message, "language 'Fr' of ") != NULL);
+    langs[1] = NULL;    /* und */
+    o.cancel.fn = cancel_at_once;
+    CHECK_EQ(vp_subs_mux(clip, subs, 2, out, &o, &fail), VP_ERR_CANCELLED);
+    CHECK_EQ(count_files(dir), 2);      /* clip and srt: no output, no temporary */
+    o.cancel.fn = NULL;
+    CHECK_EQ(vp_subs_mux(clip, subs, 2, out, &o, &fail), 0);
+    CHECK(access(out, F_OK) == 0);
+    CHECK_EQ(vp_subs_mux(clip, subs, 2, clip, &o, &fail), VP_ERR_OUTPUT_IS_INPUT);
+    subs[1] = "/nonexistent.srt";
+    CHECK_EQ(vp_subs_mux(clip, subs, 2, out, &o, &fail), AVERROR(ENOENT));
+    CHECK_EQ(fail.input, 2);
+    CHECK_STR(fail.path, "/nonexistent.srt");
+    unlink(out);
+    unlink(srt);
+    unlink(clip);
+    rmdir(dir);
+}
+
 int main(void)
 {
     test_errors();
     test_forgiving();
     test_conversions();
     test_timing();
+    test_mux();
     TEST_END();
 }
