@@ -351,8 +351,9 @@ end:
         (ret == AVERROR_EXIT || vpi_cancelled(&opts->cancel))) {
         /* the interrupt callback stopped a read or a write */
         ret = VP_ERR_CANCELLED;
-        snprintf(why, sizeof(why), "%s", fail && fail->path[0] ? fail->path : out);
-        fail_at(fail, fail ? fail->input : -1, why, ret, NULL);
+        char where[sizeof(fail->path)];
+        snprintf(where, sizeof(where), "%s", fail && fail->path[0] ? fail->path : out);
+        fail_at(fail, fail ? fail->input : -1, where, ret, NULL);
     }
     if (oc && oc->pb)
         avio_closep(&oc->pb);
