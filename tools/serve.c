@@ -16,6 +16,7 @@
 
 #include "common/cli.h"
 #include "common/commands.h"
+#include "common/service_cli.h"
 #include "serve.h"
 #include "vidpipe/service.h"
 
@@ -166,11 +167,13 @@ static int run_serve(int argc, char **argv)
 {
     int json = 0, nb_pos = 0, workers = -1;
     const char *data = NULL, *listen = "127.0.0.1:8410", *tmp = NULL, *max_upload = NULL;
-    const char *token_file = NULL, *db = NULL, *storage = NULL;
+    const char *token_file = NULL, *db = NULL, *storage = NULL, *endpoint = NULL;
     double lease = 60, grace = 30;
+    int migrate = 0;
     const CliOpt opts[] = {
         { "data", 'd', CLI_STR, &data, "DIR",
-          "the service's folder: database, originals, results, uploads (required)" },
+          "the service's folder: database, originals, results, uploads (required unless "
+          "--db and --storage are both given)" },
         { "listen", 'l', CLI_STR, &listen, "HOST:PORT",
           "address to serve on (default 127.0.0.1:8410; port 0: any free port)" },
         { "workers", 'w', CLI_INT, &workers, "N",
@@ -186,6 +189,11 @@ static int run_serve(int argc, char **argv)
           "the server listens on loopback only" },
         { "db", 0, CLI_STR, &db, "SPEC", "the store (default sqlite:DIR/vidpipe.db)" },
         { "storage", 0, CLI_STR, &storage, "SPEC", "the objects' storage (default file:DIR)" },
+        { "s3-endpoint", 0, CLI_STR, &endpoint, "URL",
+          "the S3 server of an s3:// storage (default: AWS, or $AWS_ENDPOINT_URL)" },
+        { "migrate", 0, CLI_FLAG, &migrate, NULL,
+          "create or upgrade the database's schema, say from which version to which, and "
+          "exit" },
         { "drain-grace", 0, CLI_DOUBLE, &grace, "SECONDS",
           "on SIGTERM, how long running jobs may finish before they are handed back "
           "(default 30)", 0, 86400 },
@@ -199,27 +207,45 @@ static int run_serve(int argc, char **argv)
         cli_error("serve: unexpected argument '%s' (see 'vidpipe serve --help')", argv[1]);
         return CLI_EXIT_USAGE;
     }
-    if (!data) {
-        cli_error("serve: --data DIR is required (see 'vidpipe serve --help')");
+    if (!data && !(db && storage) && !(migrate && db)) {
+        cli_error("serve: --data DIR is required, unless --db and --storage are both given "
+                  "(see 'vidpipe serve --help')");
         return CLI_EXIT_USAGE;
+    }
+    char *storage_spec = NULL;
+    if (endpoint && (r = svc_cli_storage_endpoint("serve", storage, endpoint, &storage_spec)))
+        return r;
+    if (migrate) {
+        VpServiceOpts mo;
+        vp_service_default_opts(&mo);
+        mo.data_dir = data;
+        mo.db = db;
+        r = svc_cli_migrate("serve", &mo, json);
+        free(storage_spec);
+        return r;
     }
     char host[256];
     int port;
     int64_t max_bytes = 0;
     if (parse_listen(listen, host, sizeof(host), &port) < 0 ||
-        (max_upload && parse_size(max_upload, &max_bytes) < 0))
+        (max_upload && parse_size(max_upload, &max_bytes) < 0)) {
+        free(storage_spec);
         return CLI_EXIT_USAGE;
+    }
     if (tmp) {
         struct stat st;
         if (stat(tmp, &st) < 0 || !S_ISDIR(st.st_mode)) {
             cli_file_error(tmp, "--tmp: %s", stat(tmp, &st) < 0 ? strerror(errno)
                                                                 : "not a folder");
+            free(storage_spec);
             return CLI_EXIT_USAGE;
         }
     }
     char *token = NULL;
-    if (token_file && !(token = read_token(token_file)))
+    if (token_file && !(token = read_token(token_file))) {
+        free(storage_spec);
         return CLI_EXIT_UNREADABLE;
+    }
     char why[512] = "";
     SvOpts sv = {
         .host = host, .port = port, .token = token,
@@ -228,6 +254,7 @@ static int run_serve(int argc, char **argv)
     if (sv_check_listen(&sv, why, sizeof(why)) < 0) {
         cli_error("serve: --listen %s: %s", listen, why);
         free(token);
+        free(storage_spec);
         return CLI_EXIT_USAGE;
     }
 
@@ -248,7 +275,7 @@ static int run_serve(int argc, char **argv)
     vp_service_default_opts(&so);
     so.data_dir = data;
     so.db = db;
-    so.storage = storage;
+    so.storage = storage_spec ? storage_spec : storage;
     so.tmp_dir = tmp;
     so.workers = workers;
     so.lease_ms = (int64_t)llround(lease * 1000);
@@ -258,19 +285,16 @@ static int run_serve(int argc, char **argv)
     VpService *svc = NULL;
     VpFailure fail = { 0 };
     if ((r = vp_service_open(&so, &svc, &fail)) < 0) {
-        if (*fail.message && strstr(fail.message, data))
-            cli_error("serve: %s", fail.message);
-        else
-            cli_file_error(data, "%s", *fail.message ? fail.message : vp_strerror(r));
         free(token);
-        return r == AVERROR(EINVAL) || r == VP_ERR_BAD_OPTION ? CLI_EXIT_USAGE :
-               cli_exit_for_error(r);
+        free(storage_spec);
+        return svc_cli_open_failed("serve", r, &fail);
     }
     json_events = json;
     sv.service = svc;
     r = sv_run(&sv, why, sizeof(why));
     vp_service_close(&svc);
     free(token);
+    free(storage_spec);
     if (r < 0) {
         cli_error("serve: --listen %s: %s", listen, why);
         return r == AVERROR(EINVAL) || r == AVERROR(EACCES) ? CLI_EXIT_USAGE : CLI_EXIT_ERROR;
@@ -281,15 +305,19 @@ static int run_serve(int argc, char **argv)
 const CliCommand cmd_serve = {
     .name = "serve",
     .summary = "run the job service: uploads to proxies, thumbnails and metadata over HTTP",
-    .usage = "--data DIR [--listen HOST:PORT] [--workers N] [--token-file FILE] [--json]",
+    .usage = "--data DIR | --db SPEC --storage SPEC [--s3-endpoint URL] [--listen HOST:PORT] "
+             "[--workers N] [--token-file FILE] [--migrate] [--json]",
     .details = "Takes uploads (resumable in parts, or whole), queues a job per original and "
                "makes its proxy,\nthumbnail and metadata in worker threads. Routes: "
                "/api/v1/uploads, /api/v1/videos, /api/v1/jobs,\n/api/v1/links, /metrics, "
                "/healthz, and the dashboard at /. Prints 'listening on http://HOST:PORT/'\n"
                "when ready. SIGTERM and SIGINT stop taking connections, let running jobs "
-               "finish (--drain-grace)\nor hand them back, and exit 0. Exit status: 2 the "
-               "data folder or token file cannot be read,\n3 bad command line (or a "
-               "non-loopback --listen without --token-file), 4 the address cannot\nbe "
-               "listened on.",
+               "finish (--drain-grace)\nor hand them back, and exit 0. An empty database gets "
+               "its schema at once; an older one is\nrefused until --migrate upgrades it, a "
+               "newer one always. S3 credentials: AWS_ACCESS_KEY_ID,\n"
+               "AWS_SECRET_ACCESS_KEY, AWS_REGION, or ~/.aws/credentials. Exit status: 2 the "
+               "data folder,\ndatabase, storage or token file cannot be used, 3 bad command "
+               "line (or a non-loopback\n--listen without --token-file), 4 the address "
+               "cannot be listened on.",
     .run = run_serve,
 };

@@ -19,8 +19,10 @@ static const CliCommand *const commands[] = {
     &cmd_loudnorm,
     &cmd_replace_audio,
     &cmd_cleanup,
+    &cmd_subtitles,
     &cmd_channels,
     &cmd_serve,
+    &cmd_worker,
     NULL,
 };
 

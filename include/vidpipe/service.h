@@ -31,15 +31,29 @@ extern "C" {
 
 typedef struct VpService VpService;
 
+/** What vp_service_open() does with the store's schema (VpServiceOpts.migrate). */
+typedef enum VpServiceMigrate {
+    VP_SERVICE_MIGRATE_NEVER = 0,   /**< refuse a database not at this build's version */
+    VP_SERVICE_MIGRATE = 1,         /**< create or upgrade the schema */
+    VP_SERVICE_MIGRATE_EMPTY = 2,   /**< create the schema of an empty database (a fresh
+                                         DATA needs no setup); refuse an older one, which
+                                         vp_service_migrate() upgrades (the default) */
+} VpServiceMigrate;
+
 /** Settings of vp_service_open(). Fill with vp_service_default_opts(), then override. */
 typedef struct VpServiceOpts {
-    const char *data_dir;       /**< DATA: the database, objects and uploads by default
-                                     (required) */
+    const char *data_dir;       /**< DATA: the database, objects and uploads by default;
+                                     required unless db and storage are both given (then
+                                     bodies being received stage in the process's scratch
+                                     folder under tmp_dir) */
     const char *db;             /**< store spec; NULL: "sqlite:DATA/vidpipe.db" */
     const char *storage;        /**< storage spec; NULL: "file:DATA" (objects in
                                      DATA/objects, parts in DATA/uploads) */
-    const char *tmp_dir;        /**< workers' scratch: each worker uses its own subfolder,
-                                     emptied of its leftovers at start; NULL: $TMPDIR or /tmp */
+    const char *tmp_dir;        /**< scratch: each process takes a folder of its own,
+                                     named by a hash of DATA (or of db and storage) and a
+                                     slot number locked while it runs, with a subfolder per
+                                     worker; the leftovers of a dead process on the same
+                                     store are removed at start; NULL: $TMPDIR or /tmp */
     int workers;                /**< worker threads; -1 (default): one per core; 0: none
                                      (an API node) */
     int64_t lease_ms;           /**< a claim's lease (60000); heartbeats at a third of it */
@@ -48,8 +62,7 @@ typedef struct VpServiceOpts {
     int64_t max_upload;         /**< largest original accepted, bytes (20 GiB) */
     int64_t part_size;          /**< default part size of resumable uploads (8 MiB) */
     int64_t upload_ttl_ms;      /**< an unfinished upload expires after this (24 h) */
-    int migrate;                /**< create or upgrade the database's schema (1); 0: refuse
-                                     one that is not at this build's version */
+    int migrate;                /**< a VpServiceMigrate (VP_SERVICE_MIGRATE_EMPTY) */
     int64_t now_offset_ms;      /**< added to the wall clock (tests); default 0 */
     VpLogger logger;            /**< one line per event: job claimed, completed, failed,
                                      retried, upload completed, expired, worker started */
@@ -64,9 +77,22 @@ VP_API void vp_service_default_opts(VpServiceOpts *opts);
  * and the supervisor (heartbeats, the watchdog, upload expiry).
  * @return 0 with *out (free with vp_service_close()), or a negative error with @p fail
  *         naming the database, folder or option and why (AVERROR(EPROTO): the schema is
- *         not at this build's version and migrate is 0, or is newer than this build).
+ *         older than this build's and opts->migrate does not allow upgrading it, or is
+ *         newer than this build's).
  */
 VP_API int vp_service_open(const VpServiceOpts *opts, VpService **out, VpFailure *fail);
+
+/**
+ * Create or upgrade the schema of the store of @p opts (`vidpipe serve --migrate`): opens the
+ * store alone (opts->db, or DATA's SQLite database; nothing else is opened or started),
+ * migrates it in one transaction and closes it. opts->migrate is ignored.
+ * @return 0 with *from_version (the version found; 0 for an empty database) and *to_version
+ *         (this build's, equal when there was nothing to do); a negative error with @p fail
+ *         naming the database and why (AVERROR(EPROTO): its schema is newer than this
+ *         build's; it is left untouched). Thread-safe.
+ */
+VP_API int vp_service_migrate(const VpServiceOpts *opts, int *from_version, int *to_version,
+                              VpFailure *fail);
 
 /**
  * Stop claiming jobs (SIGTERM). Running jobs get up to @p grace_ms to finish; the ones
@@ -84,7 +110,7 @@ VP_API void vp_service_close(VpService **s);
  * The HTTP status for an error of these calls: AVERROR(EINVAL), VP_ERR_BAD_OPTION: 400;
  * AVERROR(EACCES): 403; AVERROR(ENOENT): 404; AVERROR(EEXIST), AVERROR(EBUSY): 409;
  * AVERROR(EFBIG): 413; AVERROR(ERANGE): 416; AVERROR(EBADMSG): 422 (checksum or etag
- * mismatch); AVERROR(ESHUTDOWN): 503; AVERROR(ENOSPC): 507; anything else 500. 0: 200.
+ * mismatch); AVERROR(ENOSYS): 501 (not with this storage); AVERROR(ESHUTDOWN): 503; AVERROR(ENOSPC): 507; anything else 500. 0: 200.
  * Thread-safe.
  */
 VP_API int vp_service_http_status(int err);
@@ -95,7 +121,8 @@ typedef struct VpUploadSpec {
                                      folders, no NUL, 1-255 bytes), else AVERROR(EINVAL) */
     int64_t size;               /**< bytes, 1..max_upload (else EINVAL / EFBIG) */
     const char *sha256;         /**< 64 hex digits, or NULL (then given at complete) */
-    int64_t part_size;          /**< 0: the service's default; else 1 MiB..1 GiB */
+    int64_t part_size;          /**< 0: the service's default; else the storage's
+                                     smallest part (1 MiB; S3: 5 MiB)..1 GiB */
     const char *options;        /**< proxy overrides as "height=720&fps=15" (names of the
                                      "proxy" option table), or NULL; checked here */
 } VpUploadSpec;
@@ -103,16 +130,32 @@ typedef struct VpUploadSpec {
 /**
  * Create an upload and reserve its video (listed as "uploading" until complete).
  * @return 0 and *json: {"upload_id", "video_id", "filename", "size", "part_size",
- *         "parts_count", "expires_at"}; free() it. Times are ISO 8601 UTC.
+ *         "parts_count", "expires_at"}; free() it. Times are ISO 8601 UTC. Where the
+ *         storage takes parts from clients itself (S3), also "parts": [{"part_number",
+ *         "url"}], a URL to PUT each part to (its answer's ETag header is the part's etag
+ *         at complete), and "urls_expire_at" (the upload's expiry, at most 7 days); the
+ *         part API (vp_service_part_begin) keeps working beside them.
+ *         AVERROR(EINVAL) for a part_size under the storage's smallest part.
  */
 VP_API int vp_service_upload_create(VpService *s, const VpUploadSpec *spec, char **json,
                                     VpFailure *fail);
 
 /**
+ * Fresh part URLs of an open upload (GET /api/v1/uploads/{id}?urls=1): the JSON of
+ * vp_service_upload_create() again, with "status" and new "parts" URLs.
+ * @return 0 and *json (free() it); AVERROR(ENOSYS) when the storage takes no parts from
+ *         clients (send them through vp_service_part_begin()), AVERROR(ENOENT) for an
+ *         unknown or expired upload, AVERROR(EEXIST) for a complete one.
+ */
+VP_API int vp_service_upload_urls(VpService *s, const char *upload_id, char **json,
+                                  VpFailure *fail);
+
+/**
  * An upload's state (GET /api/v1/uploads/{id}): {"upload_id", "video_id", "filename",
  * "size", "part_size", "parts_count", "expires_at", "status": "open"|"complete", "job_id"
  * (null until complete), "parts": [{"part_number", "size", "etag"}]}, listing only parts
- * received whole, in order. AVERROR(ENOENT) for an unknown or expired id.
+ * received whole through vp_service_part_begin(), in order (not those a client PUT to
+ * the storage's URLs). AVERROR(ENOENT) for an unknown or expired id.
  */
 VP_API int vp_service_upload_get(VpService *s, const char *upload_id, char **json,
                                  VpFailure *fail);
@@ -128,7 +171,10 @@ typedef struct VpPartRef {
  * be listed once, in order, with the etag it was stored with, and present (else
  * AVERROR(EINVAL) naming the part); the assembled size must be the announced one and its
  * SHA-256 @p sha256 (or the one given at create; one of them is required) (else
- * AVERROR(EBADMSG)). Then the original is stored, the parts removed and the job queued.
+ * AVERROR(EBADMSG)). Where the storage takes parts from clients (S3), a part not received
+ * through the API is the one the client PUT to its URL: its etag is recorded and the
+ * storage checks it (one it does not know: AVERROR(EBADMSG), nothing stored, the upload
+ * stays open). Then the original is stored, the parts removed and the job queued.
  * A second complete of the same upload answers the same ids and starts nothing.
  * @return 0 and *json {"video_id", "job_id"}.
  */
@@ -232,6 +278,8 @@ typedef struct VpServiceMedia {
     char content_type[64];      /**< "video/mp4", "image/jpeg", ... */
     char etag[64];              /**< quoted, stable while the file is */
     char filename[256];         /**< for Content-Disposition */
+    char disposition[1100];     /**< the Content-Disposition header's value: inline, the
+                                     filename as ASCII and exact (RFC 6266, RFC 8187) */
 } VpServiceMedia;
 
 /**
@@ -241,6 +289,17 @@ typedef struct VpServiceMedia {
  */
 VP_API int vp_service_media_open(VpService *s, int64_t video_id, VpServiceMediaKind kind,
                                  VpServiceMedia *m, VpFailure *fail);
+
+/**
+ * Where a client can GET the file vp_service_media_open() would open, for @p expires
+ * seconds (1..604800), when the storage has URLs of its own (S3: a presigned GET; the
+ * HTTP server redirects to it).
+ * @return 0 and *url (free() it); AVERROR(ENOSYS) when the storage has none (open the
+ *         file instead), AVERROR(ENOENT) as vp_service_media_open(). The object itself is
+ *         not checked: one removed since the job completed answers 404 at the URL.
+ */
+VP_API int vp_service_media_url(VpService *s, int64_t video_id, VpServiceMediaKind kind,
+                                int expires, char **url, VpFailure *fail);
 
 /** Bounds of the job duration histogram, seconds (Prometheus "le"); +Inf is implied. */
 #define VP_SERVICE_DURATION_BUCKETS 10

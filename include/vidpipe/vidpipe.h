@@ -22,5 +22,6 @@
 #include "options.h"
 #include "channels.h"
 #include "service.h"
+#include "subtitles.h"
 
 #endif /* VIDPIPE_VIDPIPE_H */

@@ -160,11 +160,19 @@ void sv_upload_create(SvServer *s, SvRequest *r)
     answer(r, err, &fail, 200, json);
 }
 
+/* ?urls=1: the part URLs again (fresh signatures), where the storage takes parts */
 void sv_upload_get(SvServer *s, SvRequest *r)
 {
     char *json = NULL;
     VpFailure fail = { 0 };
-    int err = vp_service_upload_get(s->svc, r->token, &json, &fail);
+    const char *urls = sv_query(r, "urls");
+    if (urls && strcmp(urls, "0") && strcmp(urls, "1")) {
+        sv_reply_error(r, 400, "urls: 0 or 1, not \"%.32s\"", urls);
+        return;
+    }
+    int err = urls && !strcmp(urls, "1") ?
+              vp_service_upload_urls(s->svc, r->token, &json, &fail) :
+              vp_service_upload_get(s->svc, r->token, &json, &fail);
     answer(r, err, &fail, 200, json);
 }
 

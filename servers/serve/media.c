@@ -1,13 +1,17 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* GET /api/v1/videos/{id}/original|proxy|thumbnail: the stored file sent from its
  * descriptor (sendfile), with ranges so a browser can seek in the proxy, and validators
- * (ETag, Last-Modified) so a dashboard's thumbnails come from its cache. */
+ * (ETag, Last-Modified) so a dashboard's thumbnails come from its cache. Where the storage
+ * has URLs of its own (S3), a 302 to a short-lived presigned URL instead: the bytes go
+ * from the bucket to the client, not through this server. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <libavutil/error.h>
 
 #include "internal.h"
 
@@ -24,43 +28,40 @@ static void http_date(int64_t secs, char buf[40])
              months[tm.tm_mon % 12], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
-/* Content-Disposition for @p name: an ASCII fallback with anything risky as '_', and the
- * exact bytes in RFC 8187's filename* form. */
-static void disposition(const char *name, char *buf, size_t size)
-{
-    char ascii[256], ext[768];
-    size_t a = 0, e = 0;
-    for (const unsigned char *p = (const unsigned char *)name; *p && a < sizeof(ascii) - 1;
-         p++)
-        ascii[a++] = *p < 0x20 || *p >= 0x7f || *p == '"' || *p == '\\' || *p == ';' ? '_' :
-                     (char)*p;
-    ascii[a] = 0;
-    for (const unsigned char *p = (const unsigned char *)name; *p && e < sizeof(ext) - 4; p++) {
-        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-            strchr("!#$&+-.^_`|~", *p))
-            ext[e++] = (char)*p;
-        else
-            e += (size_t)snprintf(ext + e, sizeof(ext) - e, "%%%02X", *p);
-    }
-    ext[e] = 0;
-    snprintf(buf, size, "inline; filename=\"%s\"; filename*=UTF-8''%s", ascii, ext);
-}
-
 static void media_headers(struct MHD_Response *resp, const VpServiceMedia *m)
 {
-    char date[40], disp[1100];
+    char date[40];
     http_date(m->mtime, date);
-    disposition(m->filename, disp, sizeof(disp));
     MHD_add_response_header(resp, "Content-Type", m->content_type);
     MHD_add_response_header(resp, "ETag", m->etag);
     MHD_add_response_header(resp, "Last-Modified", date);
     MHD_add_response_header(resp, "Accept-Ranges", "bytes");
-    MHD_add_response_header(resp, "Content-Disposition", disp);
+    MHD_add_response_header(resp, "Content-Disposition", m->disposition);
     MHD_add_response_header(resp, "Access-Control-Allow-Origin", "*");
     MHD_add_response_header(resp, "Access-Control-Expose-Headers",
                             "ETag, Content-Range, Content-Length, Accept-Ranges");
     /* the file under a URL changes when the video is reprocessed: revalidate each time */
     MHD_add_response_header(resp, "Cache-Control", "private, no-cache");
+}
+
+/* An hour: a player seeks in the proxy with ranges on the URL it was sent to, so the
+ * URL must outlive a viewing; each GET here signs a new one. */
+#define SV_MEDIA_URL_SECONDS 3600
+
+static void redirect(SvRequest *r, const char *url)
+{
+    static const char body[] = "{\"redirect\": \"presigned storage URL\"}\n";
+    struct MHD_Response *resp = MHD_create_response_from_buffer(sizeof(body) - 1,
+                                                                (void *)body,
+                                                                MHD_RESPMEM_PERSISTENT);
+    if (resp) {
+        MHD_add_response_header(resp, "Location", url);
+        MHD_add_response_header(resp, "Content-Type", "application/json");
+        MHD_add_response_header(resp, "Access-Control-Allow-Origin", "*");
+        /* the URL expires: never reuse this answer */
+        MHD_add_response_header(resp, "Cache-Control", "private, no-store");
+    }
+    sv_reply(r, 302, resp);
 }
 
 void sv_media(SvServer *s, SvRequest *r)
@@ -70,9 +71,21 @@ void sv_media(SvServer *s, SvRequest *r)
     const char *kind_name = strrchr(r->path, '/') + 1;
     VpServiceMediaKind kind = !strcmp(kind_name, "original") ? VP_MEDIA_ORIGINAL :
                               !strcmp(kind_name, "proxy") ? VP_MEDIA_PROXY : VP_MEDIA_THUMBNAIL;
+    char *url = NULL;
+    int err = vp_service_media_url(s->svc, r->nums[0], kind, SV_MEDIA_URL_SECONDS, &url,
+                                   &fail);
+    if (err != AVERROR(ENOSYS)) {
+        if (err < 0) {
+            sv_reply_service_error(r, err, &fail);
+            return;
+        }
+        redirect(r, url);
+        free(url);
+        return;
+    }
     memset(&m, 0, sizeof(m));
     m.fd = -1;
-    int err = vp_service_media_open(s->svc, r->nums[0], kind, &m, &fail);
+    err = vp_service_media_open(s->svc, r->nums[0], kind, &m, &fail);
     if (err < 0) {
         if (m.fd >= 0)
             close(m.fd);

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <libavutil/common.h>
 #include <libavutil/error.h>
 #include <libavutil/md5.h>
 #include <libavutil/mem.h>
@@ -39,7 +40,7 @@ void vp_service_default_opts(VpServiceOpts *o)
     o->max_upload = INT64_C(20) << 30;
     o->part_size = 8 << 20;
     o->upload_ttl_ms = INT64_C(24) * 3600 * 1000;
-    o->migrate = 1;
+    o->migrate = VP_SERVICE_MIGRATE_EMPTY;
 }
 
 int vp_service_http_status(int err)
@@ -56,6 +57,7 @@ int vp_service_http_status(int err)
     case AVERROR(EFBIG):    return 413;
     case AVERROR(ERANGE):   return 416;
     case AVERROR(EBADMSG):  return 422;
+    case AVERROR(ENOSYS):   return 501;
     case AVERROR(ESHUTDOWN): return 503;
     case AVERROR(ENOSPC):   return 507;
     default:                return 500;
@@ -199,17 +201,27 @@ static int hex_to_bytes(const char *hex, uint8_t *out, size_t n)
 
 /* ---- open / close ----------------------------------------------------------------------- */
 
+/* The store's spec: opts->db, or DATA's SQLite database. */
+static void store_spec(const VpServiceOpts *opts, char *spec, size_t size)
+{
+    if (opts->db && *opts->db)
+        snprintf(spec, size, "%s", opts->db);
+    else
+        snprintf(spec, size, "sqlite:%s/vidpipe.db", opts->data_dir);
+}
+
 int vp_service_open(const VpServiceOpts *opts, VpService **out, VpFailure *f)
 {
     VpService *s;
     VpiStoreOpts so;
-    char spec[PATH_MAX + 16], reason[1024];
-    int ret;
+    char spec[PATH_MAX + 16], reason[1024], key[2 * PATH_MAX + 40];
+    int ret, has_data = opts && opts->data_dir && *opts->data_dir;
 
     *out = NULL;
     ok(f);
-    if (!opts || !opts->data_dir || !*opts->data_dir)
-        return failf(f, AVERROR(EINVAL), "the service needs a data folder");
+    if (!opts || (!has_data && !(opts->db && *opts->db && opts->storage && *opts->storage)))
+        return failf(f, AVERROR(EINVAL), "the service needs a data folder, or both a database "
+                     "and a storage");
     if (opts->lease_ms < 1000 || opts->lease_ms > VPI_STORE_MAX_DURATION_MS)
         return failf(f, AVERROR(EINVAL), "lease: %" PRId64 " ms is out of range 1 s..30 days",
                      opts->lease_ms);
@@ -224,16 +236,19 @@ int vp_service_open(const VpServiceOpts *opts, VpService **out, VpFailure *f)
         return failf(f, AVERROR(EINVAL), "workers: %d is out of range 0..256", opts->workers);
     if (opts->upload_ttl_ms < 1000)
         return failf(f, AVERROR(EINVAL), "upload expiry: shorter than a second");
+    if (opts->migrate < VP_SERVICE_MIGRATE_NEVER || opts->migrate > VP_SERVICE_MIGRATE_EMPTY)
+        return failf(f, AVERROR(EINVAL), "migrate: %d is not a VpServiceMigrate", opts->migrate);
 
     if (!(s = calloc(1, sizeof(*s))))
         return failf(f, AVERROR(ENOMEM), "out of memory");
     s->opts = *opts;
+    s->scratch_lock = -1;
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->wake, NULL);
     const char *tmp = opts->tmp_dir ? opts->tmp_dir : getenv("TMPDIR");
-    s->data_dir = strdup(opts->data_dir);
+    s->data_dir = has_data ? strdup(opts->data_dir) : NULL;
     s->tmp_dir = strdup(tmp && *tmp ? tmp : "/tmp");
-    if (!s->data_dir || !s->tmp_dir) {
+    if ((has_data && !s->data_dir) || !s->tmp_dir) {
         ret = failf(f, AVERROR(ENOMEM), "out of memory");
         goto fail;
     }
@@ -242,7 +257,7 @@ int vp_service_open(const VpServiceOpts *opts, VpService **out, VpFailure *f)
     s->opts.db = s->opts.storage = NULL;
     if (gethostname(s->host, sizeof(s->host) - 1) < 0)
         snprintf(s->host, sizeof(s->host), "localhost");
-    if ((ret = vpi_mkdir_p(s->data_dir)) < 0) {
+    if (has_data && (ret = vpi_mkdir_p(s->data_dir)) < 0) {
         ret = failf(f, ret, "%s: cannot create the data folder (%s)", s->data_dir,
                     av_err2str(ret));
         goto fail;
@@ -252,15 +267,12 @@ int vp_service_open(const VpServiceOpts *opts, VpService **out, VpFailure *f)
     so.migrate = opts->migrate;
     so.max_attempts = opts->max_attempts;
     so.time_limit_ms = opts->time_limit_ms;
-    if (opts->db)
-        snprintf(spec, sizeof(spec), "%s", opts->db);
-    else
-        snprintf(spec, sizeof(spec), "sqlite:%s/vidpipe.db", s->data_dir);
+    store_spec(opts, spec, sizeof(spec));
     if ((ret = vpi_store_open(spec, &so, &s->store, reason, sizeof(reason))) < 0) {
         ret = failf(f, ret, "%s", reason);
         goto fail;
     }
-    if (opts->storage)
+    if (opts->storage && *opts->storage)
         snprintf(spec, sizeof(spec), "%s", opts->storage);
     else
         snprintf(spec, sizeof(spec), "file:%s", s->data_dir);
@@ -268,15 +280,27 @@ int vp_service_open(const VpServiceOpts *opts, VpService **out, VpFailure *f)
         ret = failf(f, ret, "%s", reason);
         goto fail;
     }
-    if (vpi_storage_staging_dir(s->storage)) {
-        snprintf(s->staging, sizeof(s->staging), "%s", vpi_storage_staging_dir(s->storage));
+    /* The scratch slot's name: the data folder, else what the process serves (so a worker
+     * restarted on the same database and storage finds what its predecessor left). */
+    if (has_data) {
+        char real[PATH_MAX];
+        snprintf(key, sizeof(key), "%s", realpath(s->data_dir, real) ? real : s->data_dir);
     } else {
-        snprintf(s->staging, sizeof(s->staging), "%s/staging", s->data_dir);
-        if ((ret = vpi_mkdir_p(s->staging)) < 0) {
-            ret = failf(f, ret, "%s: cannot create the folder (%s)", s->staging,
-                        av_err2str(ret));
-            goto fail;
-        }
+        snprintf(key, sizeof(key), "%s\n%s", opts->db, opts->storage);
+    }
+    if ((ret = svc_scratch_open(s, key, reason, sizeof(reason))) < 0) {
+        ret = failf(f, ret, "%s", reason);
+        goto fail;
+    }
+    if (vpi_storage_staging_dir(s->storage))
+        ret = snprintf(s->staging, sizeof(s->staging), "%s", vpi_storage_staging_dir(s->storage));
+    else
+        ret = snprintf(s->staging, sizeof(s->staging), "%s/staging",
+                       has_data ? s->data_dir : s->scratch);
+    ret = ret >= (int)sizeof(s->staging) ? AVERROR(ENAMETOOLONG) : vpi_mkdir_p(s->staging);
+    if (ret < 0) {
+        ret = failf(f, ret, "%s: cannot create the folder (%s)", s->staging, av_err2str(ret));
+        goto fail;
     }
     if ((ret = svc_workers_start(s, reason, sizeof(reason))) < 0) {
         ret = failf(f, ret, "%s", reason);
@@ -287,6 +311,33 @@ int vp_service_open(const VpServiceOpts *opts, VpService **out, VpFailure *f)
 fail:
     vp_service_close(&s);
     return ret;
+}
+
+int vp_service_migrate(const VpServiceOpts *opts, int *from_version, int *to_version,
+                       VpFailure *f)
+{
+    VpiStoreOpts so;
+    VpiStore *store = NULL;
+    char spec[PATH_MAX + 16], reason[1024];
+    int ret;
+
+    *from_version = *to_version = 0;
+    ok(f);
+    if (!opts || (!(opts->data_dir && *opts->data_dir) && !(opts->db && *opts->db)))
+        return failf(f, AVERROR(EINVAL), "migrate: the service needs a data folder or a "
+                     "database");
+    if (!(opts->db && *opts->db) && (ret = vpi_mkdir_p(opts->data_dir)) < 0)
+        return failf(f, ret, "%s: cannot create the data folder (%s)", opts->data_dir,
+                     av_err2str(ret));
+    vpi_store_default_opts(&so);
+    so.migrate = VPI_STORE_MIGRATE;
+    store_spec(opts, spec, sizeof(spec));
+    if ((ret = vpi_store_open(spec, &so, &store, reason, sizeof(reason))) < 0)
+        return failf(f, ret, "%s", reason);
+    *from_version = store->found_version;
+    *to_version = vpi_store_schema_version(store);
+    vpi_store_close(&store);
+    return 0;
 }
 
 void vp_service_close(VpService **ps)
@@ -526,9 +577,12 @@ static int new_upload(VpService *s, const VpUploadSpec *spec, VpiUpload *u, VpFa
     if (spec->size > s->opts.max_upload)
         return failf(f, AVERROR(EFBIG), "size: %" PRId64 " bytes is over this server's limit "
                      "of %" PRId64, spec->size, s->opts.max_upload);
-    if (spec->part_size && (spec->part_size < (1 << 20) || spec->part_size > (1 << 30)))
-        return failf(f, AVERROR(EINVAL), "part_size: %" PRId64 " is out of range 1 MiB..1 GiB",
-                     spec->part_size);
+    int64_t min_part = vpi_storage_min_part_size(s->storage);
+    if (spec->part_size && (spec->part_size < min_part || spec->part_size > (1 << 30)))
+        return failf(f, AVERROR(EINVAL), "part_size: %" PRId64 " is out of range %" PRId64
+                     " MiB..1 GiB (%s)", spec->part_size, min_part >> 20,
+                     min_part > (1 << 20) ? "this storage's smallest part but the last" :
+                     "the server's limits");
     uint8_t sha[32];
     if (spec->sha256 && hex_to_bytes(spec->sha256, sha, 32) < 0)
         return failf(f, AVERROR(EINVAL), "sha256: not 64 hexadecimal digits");
@@ -537,7 +591,7 @@ static int new_upload(VpService *s, const VpUploadSpec *spec, VpiUpload *u, VpFa
     if (draining(s))
         return failf(f, AVERROR(ESHUTDOWN), "the server is shutting down");
     u->size = spec->size;
-    u->part_size = spec->part_size ? spec->part_size : s->opts.part_size;
+    u->part_size = spec->part_size ? spec->part_size : FFMAX(s->opts.part_size, min_part);
     int64_t parts = (u->size + u->part_size - 1) / u->part_size;
     if (parts > 10000)
         return failf(f, AVERROR(EINVAL), "part_size: %" PRId64 " bytes makes %" PRId64
@@ -563,6 +617,44 @@ static int new_upload(VpService *s, const VpUploadSpec *spec, VpiUpload *u, VpFa
     return 0;
 }
 
+static int get_upload(VpService *s, const char *id, VpiUpload *u, VpFailure *f);
+
+/* Add "parts": [{"part_number", "url"}] and "urls_expire_at" to @p o: where the client
+ * PUTs each part of @p u straight to the storage, valid until the upload expires (S3
+ * presigns for up to 7 days). */
+static int add_part_urls(VpService *s, const VpiUpload *u, json_t *o, VpFailure *f)
+{
+    char name[32];
+    int64_t now = svc_now_ms(s);
+    int64_t secs = (u->expires_ms - now) / 1000;
+    char **urls = calloc(u->parts_count, sizeof(*urls));
+    json_t *arr = NULL;
+    int ret;
+
+    if (!urls)
+        return failf(f, AVERROR(ENOMEM), "out of memory");
+    secs = FFMIN(FFMAX(secs, 1), 604800);
+    snprintf(name, sizeof(name), SVC_UPLOAD_NAME, u->video_id);
+    if ((ret = vpi_storage_presign_put_parts(s->storage, name, 1, u->parts_count, (int)secs,
+                                             urls)) < 0) {
+        free(urls);
+        return failf(f, ret, "upload %s: no part URLs from the storage (%s)", u->id,
+                     av_err2str(ret));
+    }
+    arr = json_array();
+    for (int i = 0; i < u->parts_count; i++) {
+        json_t *p = json_object();
+        json_object_set_new(p, "part_number", json_integer(i + 1));
+        json_object_set_new(p, "url", json_string(urls[i]));
+        json_array_append_new(arr, p);
+        av_free(urls[i]);
+    }
+    free(urls);
+    json_object_set_new(o, "parts", arr);
+    json_object_set_new(o, "urls_expire_at", time_json(now + secs * 1000));
+    return 0;
+}
+
 int vp_service_upload_create(VpService *s, const VpUploadSpec *spec, char **json,
                              VpFailure *f)
 {
@@ -574,7 +666,38 @@ int vp_service_upload_create(VpService *s, const VpUploadSpec *spec, char **json
         return ret;
     svc_log(s, VP_LOG_INFO, "upload %s: video %" PRId64 " \"%s\", %" PRId64 " bytes in %d "
             "parts", u.id, u.video_id, u.filename, u.size, u.parts_count);
-    return emit(upload_object(&u), json, f);
+    json_t *o = upload_object(&u);
+    /* The upload exists either way: a client without URLs can send its parts through the
+     * API, or ask for URLs again (vp_service_upload_urls). */
+    if (vpi_storage_takes_direct_parts(s->storage) && add_part_urls(s, &u, o, f) < 0)
+        svc_log(s, VP_LOG_WARNING, "%s", f ? f->message : "upload: no part URLs");
+    ok(f);
+    return emit(o, json, f);
+}
+
+int vp_service_upload_urls(VpService *s, const char *upload_id, char **json, VpFailure *f)
+{
+    VpiUpload u;
+    int ret;
+    *json = NULL;
+    ok(f);
+    if (!vpi_storage_takes_direct_parts(s->storage))
+        return failf(f, AVERROR(ENOSYS), "upload %.40s: this storage takes parts only through "
+                     "the API (PUT /api/v1/uploads/{id}/parts/{n})", upload_id);
+    if ((ret = get_upload(s, upload_id, &u, f)) < 0)
+        return ret;
+    if (u.complete) {
+        ret = failf(f, AVERROR(EEXIST), "upload %s: already complete", u.id);
+    } else {
+        json_t *o = upload_object(&u);
+        json_object_set_new(o, "status", json_string("open"));
+        if ((ret = add_part_urls(s, &u, o, f)) < 0)
+            json_decref(o);
+        else
+            ret = emit(o, json, f);
+    }
+    vpi_upload_clear(&u);
+    return ret;
 }
 
 static int get_upload(VpService *s, const char *id, VpiUpload *u, VpFailure *f)
@@ -704,6 +827,7 @@ int vp_service_upload_complete(VpService *s, const char *upload_id, const VpPart
                     u.id, nb_refs, u.parts_count);
         goto end;
     }
+    int direct = vpi_storage_takes_direct_parts(s->storage), recorded = 0;
     for (int i = 0; i < nb_refs; i++) {
         char buf[64];
         if (refs[i].part_number != i + 1) {
@@ -712,24 +836,51 @@ int vp_service_upload_complete(VpService *s, const char *upload_id, const VpPart
                         u.parts_count);
             goto end;
         }
+        if (!refs[i].etag || !*refs[i].etag) {
+            ret = failf(f, AVERROR(EINVAL), "upload %s: part %d: no etag", u.id, i + 1);
+            goto end;
+        }
         int found = -1;
         for (int k = 0; k < n; k++)
             if (parts[k].number == i + 1)
                 found = k;
+        const char *etag = unquote(refs[i].etag, buf, sizeof(buf));
+        if (found >= 0 && !strcmp(etag, parts[found].etag))
+            continue;
+        if (direct) {
+            /* A part the client PUT to its URL (or sent again there after the API had
+             * it): the storage knows its ETag, we do not; compose checks it. */
+            char name[32];
+            snprintf(name, sizeof(name), SVC_UPLOAD_NAME, u.video_id);
+            ret = vpi_storage_record_part(s->storage, name, i + 1, refs[i].etag);
+            if (ret == AVERROR(EINVAL)) {
+                ret = failf(f, AVERROR(EBADMSG), "upload %s: part %d: etag %.40s is not one "
+                            "the storage gives", u.id, i + 1, refs[i].etag);
+                goto end;
+            }
+            if (ret < 0) {
+                ret = failf(f, ret, "upload %s: part %d: cannot record its etag (%s)", u.id,
+                            i + 1, av_err2str(ret));
+                goto end;
+            }
+            recorded++;
+            continue;
+        }
         if (found < 0) {
             ret = failf(f, AVERROR(EINVAL), "upload %s: part %d was not received", u.id, i + 1);
             goto end;
         }
-        if (!refs[i].etag || strcmp(unquote(refs[i].etag, buf, sizeof(buf)),
-                                    parts[found].etag)) {
-            ret = failf(f, AVERROR(EBADMSG), "upload %s: part %d: etag %.40s is not the "
-                        "stored part's \"%s\"", u.id, i + 1, refs[i].etag ? refs[i].etag : "null",
-                        parts[found].etag);
-            goto end;
-        }
-    }
-    if ((ret = finish_upload(s, &u, sha, &vid, &jid, f)) < 0)
+        ret = failf(f, AVERROR(EBADMSG), "upload %s: part %d: etag %.40s is not the "
+                    "stored part's \"%s\"", u.id, i + 1, refs[i].etag, parts[found].etag);
         goto end;
+    }
+    if ((ret = finish_upload(s, &u, sha, &vid, &jid, f)) < 0) {
+        /* S3 refuses a part list naming ETags it does not have (400 InvalidPart): the
+         * client's etags were wrong, as a mismatch through the API is */
+        if (recorded && ret == AVERROR(EINVAL) && f)
+            f->code = ret = AVERROR(EBADMSG);
+        goto end;
+    }
     ret = emit(ids_object(vid, jid), json, f);
 end:
     free(parts);
@@ -1078,20 +1229,41 @@ static const char *content_type_of(const char *name)
     return "application/octet-stream";
 }
 
-int vp_service_media_open(VpService *s, int64_t video_id, VpServiceMediaKind kind,
-                          VpServiceMedia *m, VpFailure *f)
+/* Content-Disposition for @p name (RFC 6266): an ASCII fallback with anything risky as
+ * '_', and the exact bytes in RFC 8187's filename* form. */
+static void disposition_of(const char *name, char *buf, size_t size)
 {
-    static const char *const kinds[] = { "original", "proxy", "thumbnail" };
+    char ascii[256], ext[768];
+    size_t a = 0, e = 0;
+    for (const unsigned char *p = (const unsigned char *)name; *p && a < sizeof(ascii) - 1;
+         p++)
+        ascii[a++] = *p < 0x20 || *p >= 0x7f || *p == '"' || *p == '\\' || *p == ';' ? '_' :
+                     (char)*p;
+    ascii[a] = 0;
+    for (const unsigned char *p = (const unsigned char *)name; *p && e < sizeof(ext) - 4; p++) {
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+            strchr("!#$&+-.^_`|~", *p))
+            ext[e++] = (char)*p;
+        else
+            e += (size_t)snprintf(ext + e, sizeof(ext) - e, "%%%02X", *p);
+    }
+    ext[e] = 0;
+    snprintf(buf, size, "inline; filename=\"%s\"; filename*=UTF-8''%s", ascii, ext);
+}
+
+static const char *const media_kinds[] = { "original", "proxy", "thumbnail" };
+
+/* The storage key of a video's original, or of the proxy or thumbnail of its latest
+ * completed job (*rjob: that job, 0 for the original), with m's filename and type. */
+static int media_key(VpService *s, int64_t video_id, VpServiceMediaKind kind, char *key,
+                     size_t key_size, VpServiceMedia *m, int64_t *rjob, VpFailure *f)
+{
     VpiVideo v;
-    VpiObject obj;
-    char key[256], base[200];
+    char base[200];
     char *result = NULL;
-    int64_t rjob = 0;
     int ret;
 
-    memset(m, 0, sizeof(*m));
-    m->fd = -1;
-    ok(f);
+    *rjob = 0;
     if ((unsigned)kind > VP_MEDIA_THUMBNAIL)
         return failf(f, AVERROR(EINVAL), "unknown media kind");
     if ((ret = vpi_store_get_video(s->store, video_id, &v)) < 0)
@@ -1104,45 +1276,89 @@ int vp_service_media_open(VpService *s, int64_t video_id, VpServiceMediaKind kin
     if (uploading)
         return failf(f, AVERROR(ENOENT), "video %" PRId64 ": still uploading", video_id);
     if (kind == VP_MEDIA_ORIGINAL) {
-        snprintf(key, sizeof(key), SVC_KEY_ORIGINAL, video_id);
+        snprintf(key, key_size, SVC_KEY_ORIGINAL, video_id);
         snprintf(m->filename, sizeof(m->filename), "%s", base);
         snprintf(m->content_type, sizeof(m->content_type), "%s", content_type_of(base));
-    } else {
-        json_t *r;
-        const char *k;
-        if ((ret = vpi_store_last_result(s->store, video_id, &result, &rjob)) < 0)
-            return ret == AVERROR(ENOENT) ?
-                   failf(f, ret, "video %" PRId64 ": no %s yet (no job completed)", video_id,
-                         kinds[kind]) : store_fail(f, ret, "video");
-        r = json_loads(result, 0, NULL);
-        free(result);
-        k = json_string_value(json_object_get(r, kind == VP_MEDIA_PROXY ? "proxy_path" :
-                                              "thumbnail_path"));
-        if (!k) {
-            json_decref(r);
-            return failf(f, AVERROR(ENOENT), "video %" PRId64 ": has no %s", video_id,
-                         kinds[kind]);
-        }
-        snprintf(key, sizeof(key), "%s", k);
-        json_decref(r);
-        char *dot = strrchr(base, '.');
-        if (dot)
-            *dot = 0;
-        snprintf(m->filename, sizeof(m->filename), "%.200s-%s.%s", base, kinds[kind],
-                 kind == VP_MEDIA_PROXY ? "mp4" : "jpg");
-        snprintf(m->content_type, sizeof(m->content_type), "%s",
-                 kind == VP_MEDIA_PROXY ? "video/mp4" : "image/jpeg");
+        disposition_of(m->filename, m->disposition, sizeof(m->disposition));
+        return 0;
     }
+    json_t *r;
+    const char *k;
+    if ((ret = vpi_store_last_result(s->store, video_id, &result, rjob)) < 0)
+        return ret == AVERROR(ENOENT) ?
+               failf(f, ret, "video %" PRId64 ": no %s yet (no job completed)", video_id,
+                     media_kinds[kind]) : store_fail(f, ret, "video");
+    r = json_loads(result, 0, NULL);
+    free(result);
+    k = json_string_value(json_object_get(r, kind == VP_MEDIA_PROXY ? "proxy_path" :
+                                          "thumbnail_path"));
+    if (!k || strlen(k) >= key_size) {
+        json_decref(r);
+        return failf(f, AVERROR(ENOENT), "video %" PRId64 ": has no %s", video_id,
+                     media_kinds[kind]);
+    }
+    snprintf(key, key_size, "%s", k);
+    json_decref(r);
+    char *dot = strrchr(base, '.');
+    if (dot)
+        *dot = 0;
+    snprintf(m->filename, sizeof(m->filename), "%.200s-%s.%s", base, media_kinds[kind],
+             kind == VP_MEDIA_PROXY ? "mp4" : "jpg");
+    snprintf(m->content_type, sizeof(m->content_type), "%s",
+             kind == VP_MEDIA_PROXY ? "video/mp4" : "image/jpeg");
+    disposition_of(m->filename, m->disposition, sizeof(m->disposition));
+    return 0;
+}
+
+int vp_service_media_open(VpService *s, int64_t video_id, VpServiceMediaKind kind,
+                          VpServiceMedia *m, VpFailure *f)
+{
+    VpiObject obj;
+    char key[256];
+    int64_t rjob;
+    int ret;
+
+    memset(m, 0, sizeof(*m));
+    m->fd = -1;
+    ok(f);
+    if ((ret = media_key(s, video_id, kind, key, sizeof(key), m, &rjob, f)) < 0)
+        return ret;
     if ((ret = vpi_storage_open_read(s->storage, key, &obj)) < 0)
-        return failf(f, ret == AVERROR(ENOENT) ? ret : ret, "video %" PRId64 ": %s: %s",
-                     video_id, kinds[kind], ret == AVERROR(ENOENT) ? "not stored" :
-                     av_err2str(ret));
+        return failf(f, ret, "video %" PRId64 ": %s: %s", video_id, media_kinds[kind],
+                     ret == AVERROR(ENOENT) ? "not stored" : av_err2str(ret));
     m->fd = obj.fd;
     m->size = obj.size;
     m->mtime = obj.mtime;
     snprintf(m->etag, sizeof(m->etag), "\"%" PRIx64 "-%" PRIx64 "-%" PRIx64 "\"",
              (uint64_t)video_id, (uint64_t)obj.size, (uint64_t)obj.mtime ^ (uint64_t)rjob);
     return 0;
+}
+
+int vp_service_media_url(VpService *s, int64_t video_id, VpServiceMediaKind kind, int expires,
+                         char **url, VpFailure *f)
+{
+    VpServiceMedia m;
+    char key[256], *signed_url = NULL;
+    int64_t rjob;
+    int ret;
+
+    *url = NULL;
+    ok(f);
+    if (expires < 1 || expires > 604800)
+        return failf(f, AVERROR(EINVAL), "expires: %d is out of range 1..604800 seconds",
+                     expires);
+    if (!s->storage->cls->presign_get)
+        return failf(f, AVERROR(ENOSYS), "this storage has no URLs of its own");
+    memset(&m, 0, sizeof(m));
+    if ((ret = media_key(s, video_id, kind, key, sizeof(key), &m, &rjob, f)) < 0)
+        return ret;
+    if ((ret = vpi_storage_presign_get_as(s->storage, key, expires, m.content_type,
+                                          m.disposition, &signed_url)) < 0)
+        return failf(f, ret, "video %" PRId64 ": %s: no URL from the storage (%s)", video_id,
+                     media_kinds[kind], av_err2str(ret));
+    *url = strdup(signed_url);
+    av_free(signed_url);
+    return *url ? 0 : failf(f, AVERROR(ENOMEM), "out of memory");
 }
 
 int vp_service_metrics(VpService *s, VpServiceMetrics *m)

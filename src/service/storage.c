@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The storage registry and the checks every back end shares (storage.h). */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <libavutil/error.h>
+#include <libavutil/mem.h>
 
 #include "service/storage.h"
 
@@ -157,6 +159,17 @@ int vpi_storage_presign_get(VpiStorage *st, const char *key, int expires, char *
     return st->cls->presign_get ? st->cls->presign_get(st, key, expires, url) : AVERROR(ENOSYS);
 }
 
+int vpi_storage_presign_get_as(VpiStorage *st, const char *key, int expires,
+                               const char *content_type, const char *disposition, char **url)
+{
+    *url = NULL;
+    if (!st->cls->presign_get_as)
+        return vpi_storage_presign_get(st, key, expires, url);
+    if (!vpi_storage_key_ok(key) || expires < 1)
+        return AVERROR(EINVAL);
+    return st->cls->presign_get_as(st, key, expires, content_type, disposition, url);
+}
+
 int vpi_storage_presign_put_part(VpiStorage *st, const char *upload, int number, int expires,
                                  char **url)
 {
@@ -173,4 +186,36 @@ int vpi_storage_record_part(VpiStorage *st, const char *upload, int number, cons
         return AVERROR(EINVAL);
     return st->cls->record_part ? st->cls->record_part(st, upload, number, etag) :
            AVERROR(ENOSYS);
+}
+
+int64_t vpi_storage_min_part_size(const VpiStorage *st)
+{
+    return st->cls->min_part_size > 0 ? st->cls->min_part_size : 1 << 20;
+}
+
+int vpi_storage_takes_direct_parts(const VpiStorage *st)
+{
+    return st->cls->presign_put_part && st->cls->record_part;
+}
+
+int vpi_storage_presign_put_parts(VpiStorage *st, const char *upload, int first, int count,
+                                  int expires, char **urls)
+{
+    int i = 0, ret = 0;
+    if (count < 1 || first < 1 || first > INT_MAX - count)
+        return AVERROR(EINVAL);
+    for (int k = 0; k < count; k++)
+        urls[k] = NULL;
+    if (!name_ok(upload) || expires < 1)
+        return AVERROR(EINVAL);
+    if (st->cls->presign_put_parts)
+        return st->cls->presign_put_parts(st, upload, first, count, expires, urls);
+    if (!st->cls->presign_put_part)
+        return AVERROR(ENOSYS);
+    for (; i < count && ret >= 0; i++)
+        ret = st->cls->presign_put_part(st, upload, first + i, expires, &urls[i]);
+    if (ret < 0)
+        for (int k = 0; k < count; k++)
+            av_freep(&urls[k]);
+    return ret;
 }

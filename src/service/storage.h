@@ -67,6 +67,20 @@ typedef struct VpiStorageClass {
     int (*presign_put_part)(VpiStorage *st, const char *upload, int number, int expires,
                             char **url);
     int (*record_part)(VpiStorage *st, const char *upload, int number, const char *etag);
+    /* Optional: presign_get() whose answer carries @p content_type and @p disposition
+     * (Content-Disposition) when not NULL (S3: response-content-type and
+     * response-content-disposition). vpi_storage_presign_get_as() falls back on
+     * presign_get(). */
+    int (*presign_get_as)(VpiStorage *st, const char *key, int expires,
+                          const char *content_type, const char *disposition, char **url);
+    /* Optional: presign_put_part() for parts @p first..@p first + @p count - 1 at once
+     * into urls[0..count-1] (S3: the upload's id looked up once, not per part); on error
+     * none is left. vpi_storage_presign_put_parts() loops over presign_put_part() else. */
+    int (*presign_put_parts)(VpiStorage *st, const char *upload, int first, int count,
+                             int expires, char **urls);
+    /* The smallest part but the last a resumable upload may have (S3: 5 MiB, its
+     * EntityTooSmall limit); 0: 1 MiB, the service's own floor. */
+    int64_t min_part_size;
 } VpiStorageClass;
 
 struct VpiStorage {
@@ -99,9 +113,22 @@ int vpi_storage_remove_parts(VpiStorage *st, const char *upload);
 const char *vpi_storage_staging_dir(VpiStorage *st);
 /* 0 with *url (av_free it), AVERROR(ENOSYS) when the back end has no URLs of its own. */
 int vpi_storage_presign_get(VpiStorage *st, const char *key, int expires, char **url);
+/* vpi_storage_presign_get() with the answer's Content-Type and Content-Disposition, where
+ * the back end can set them (else as vpi_storage_presign_get()). */
+int vpi_storage_presign_get_as(VpiStorage *st, const char *key, int expires,
+                               const char *content_type, const char *disposition, char **url);
 /* 0 with *url (av_free it), AVERROR(ENOSYS) when the back end takes no parts directly. */
 int vpi_storage_presign_put_part(VpiStorage *st, const char *upload, int number, int expires,
                                  char **url);
+/* 0 with urls[0..@p count-1] (av_free each), or an error with none left; ENOSYS as
+ * vpi_storage_presign_put_part(). */
+int vpi_storage_presign_put_parts(VpiStorage *st, const char *upload, int first, int count,
+                                  int expires, char **urls);
+/* The class's min_part_size, or 1 MiB. */
+int64_t vpi_storage_min_part_size(const VpiStorage *st);
+/* 1 when clients can send parts to the storage themselves (presign_put_part and
+ * record_part), 0 else. Pure. */
+int vpi_storage_takes_direct_parts(const VpiStorage *st);
 /* @p etag: as the storage answered the client, quoted or not. */
 int vpi_storage_record_part(VpiStorage *st, const char *upload, int number, const char *etag);
 

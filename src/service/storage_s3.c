@@ -1116,16 +1116,18 @@ end:
     return ret;
 }
 
-static int s3_presign_put_part(VpiStorage *st, const char *upload, int number, int expires,
-                               char **url)
+/* Parts @p first.. of @p upload, @p count of them: one look-up of the UploadId (creating
+ * the S3 upload if needed), then only local signing. */
+static int s3_presign_put_parts(VpiStorage *st, const char *upload, int first, int count,
+                                int expires, char **urls)
 {
     S3Storage *p = st->priv;
     char id[512], num[16], date[17];
     char *obj = NULL, *path = NULL;
-    int ret;
+    int i = 0, ret;
 
-    if (number > 10000)
-        return AVERROR(EINVAL);
+    if (first < 1 || count < 1 || first > 10000 - count + 1)
+        return AVERROR(EINVAL);     /* S3's limit */
     if ((ret = upload_id(p, upload, id, sizeof(id))) < 0)
         return ret;
     if (!(obj = upload_key(p, upload, "object")) ||
@@ -1133,17 +1135,30 @@ static int s3_presign_put_part(VpiStorage *st, const char *upload, int number, i
         ret = AVERROR(ENOMEM);
         goto end;
     }
-    snprintf(num, sizeof(num), "%d", number);
-    VpiSigv4Pair q[2] = { { "partNumber", num }, { "uploadId", id } };
     vpi_sigv4_amz_date(time(NULL), date);
     const VpiSigv4Key k = { p->access_key, p->secret_key, p->region, "s3" };
-    ret = vpi_sigv4_presign(&k, "PUT", p->public_endpoint ? p->public_endpoint : p->endpoint,
-                            p->public_host ? p->public_host : p->host, path, q, 2,
-                            p->session_token, date, expires > 604800 ? 604800 : expires, url);
+    for (; i < count; i++) {
+        snprintf(num, sizeof(num), "%d", first + i);
+        VpiSigv4Pair q[2] = { { "partNumber", num }, { "uploadId", id } };
+        if ((ret = vpi_sigv4_presign(&k, "PUT", p->public_endpoint ? p->public_endpoint :
+                                     p->endpoint, p->public_host ? p->public_host : p->host,
+                                     path, q, 2, p->session_token, date,
+                                     expires > 604800 ? 604800 : expires, &urls[i])) < 0)
+            break;
+    }
 end:
+    if (ret < 0)
+        while (i-- > 0)
+            av_freep(&urls[i]);
     av_free(obj);
     av_free(path);
     return ret;
+}
+
+static int s3_presign_put_part(VpiStorage *st, const char *upload, int number, int expires,
+                               char **url)
+{
+    return s3_presign_put_parts(st, upload, number, 1, expires, url);
 }
 
 static int s3_record_part(VpiStorage *st, const char *upload, int number, const char *etag)
@@ -1337,21 +1352,34 @@ end:
     return ret;
 }
 
-static int s3_presign_get(VpiStorage *st, const char *key, int expires, char **url)
+/* S3 answers a presigned GET with the headers its response-* parameters name (they are
+ * signed with the rest): a browser then plays, shows or saves the object under its name. */
+static int s3_presign_get_as(VpiStorage *st, const char *key, int expires,
+                             const char *content_type, const char *disposition, char **url)
 {
     S3Storage *p = st->priv;
     char date[17];
     char *path = av_asprintf("/%s/%s%s", p->bucket, p->prefix, key);
-    int ret;
+    VpiSigv4Pair q[2];
+    int nb = 0, ret;
     if (!path)
         return AVERROR(ENOMEM);
+    if (disposition)
+        q[nb++] = (VpiSigv4Pair){ "response-content-disposition", disposition };
+    if (content_type)
+        q[nb++] = (VpiSigv4Pair){ "response-content-type", content_type };
     vpi_sigv4_amz_date(time(NULL), date);
     const VpiSigv4Key k = { p->access_key, p->secret_key, p->region, "s3" };
     ret = vpi_sigv4_presign(&k, "GET", p->public_endpoint ? p->public_endpoint : p->endpoint,
-                            p->public_host ? p->public_host : p->host, path, NULL, 0,
+                            p->public_host ? p->public_host : p->host, path, nb ? q : NULL, nb,
                             p->session_token, date, expires > 604800 ? 604800 : expires, url);
     av_free(path);
     return ret;
+}
+
+static int s3_presign_get(VpiStorage *st, const char *key, int expires, char **url)
+{
+    return s3_presign_get_as(st, key, expires, NULL, NULL, url);
 }
 
 /* ---- open / close ---------------------------------------------------------------------- */
@@ -1677,6 +1705,9 @@ const VpiStorageClass vpi_storage_s3 = {
     .compose = s3_compose,
     .remove_parts = s3_remove_parts,
     .presign_get = s3_presign_get,
+    .presign_get_as = s3_presign_get_as,
     .presign_put_part = s3_presign_put_part,
+    .presign_put_parts = s3_presign_put_parts,
     .record_part = s3_record_part,
+    .min_part_size = 5 << 20,           /* S3 refuses smaller ones at completion */
 };

@@ -124,7 +124,8 @@ int vpi_store_open(const char *spec, const VpiStoreOpts *opts, VpiStore **out, c
     if (!*target || opts->max_attempts < 1 || opts->max_attempts > 100 ||
         opts->time_limit_ms <= 0 || opts->time_limit_ms > VPI_STORE_MAX_DURATION_MS ||
         opts->backoff_ms < 0 || opts->backoff_max_ms < opts->backoff_ms ||
-        opts->backoff_max_ms > VPI_STORE_MAX_DURATION_MS || opts->busy_timeout_ms < 0) {
+        opts->backoff_max_ms > VPI_STORE_MAX_DURATION_MS || opts->busy_timeout_ms < 0 ||
+        opts->migrate < VPI_STORE_MIGRATE_NEVER || opts->migrate > VPI_STORE_MIGRATE_EMPTY) {
         snprintf(reason, reason_size, "%s: %s", spec,
                  !*target ? "no database named" : "invalid store options");
         return AVERROR(EINVAL);
@@ -141,13 +142,18 @@ int vpi_store_open(const char *spec, const VpiStoreOpts *opts, VpiStore **out, c
         free(s);
         return ret;
     }
-    if (opts->migrate && (ret = cls->migrate(s, reason, reason_size)) < 0)
-        goto fail;
-    if ((ver = cls->schema_version(s)) < 0) {
-        ret = ver;
-        snprintf(reason, reason_size, "%s: cannot read the schema version (%s)", spec,
-                 av_err2str(ret));
-        goto fail;
+    /* Read first: a refused database is left untouched, and the caller learns from which
+     * version a migration started. Two processes migrating at once are serialised by the
+     * back end's migrate() (a lock, then the version read again). */
+    if ((ver = cls->schema_version(s)) < 0)
+        goto bad_version;
+    s->found_version = ver;
+    if (ver < VPI_STORE_SCHEMA && (opts->migrate == VPI_STORE_MIGRATE ||
+                                   (opts->migrate == VPI_STORE_MIGRATE_EMPTY && !ver))) {
+        if ((ret = cls->migrate(s, reason, reason_size)) < 0)
+            goto fail;
+        if ((ver = cls->schema_version(s)) < 0)
+            goto bad_version;
     }
     if (ver != VPI_STORE_SCHEMA) {
         ret = AVERROR(EPROTO);
@@ -156,14 +162,20 @@ int vpi_store_open(const char *spec, const VpiStoreOpts *opts, VpiStore **out, c
                      "%d (written by a later vidpipe; refusing to touch it)", spec, ver,
                      VPI_STORE_SCHEMA);
         else if (!ver)
-            snprintf(reason, reason_size, "%s: no job store schema (not migrated)", spec);
+            snprintf(reason, reason_size, "%s: no job store schema (not migrated; create it "
+                     "with --migrate)", spec);
         else
             snprintf(reason, reason_size, "%s: schema version %d is older than this vidpipe's "
-                     "%d (not migrated)", spec, ver, VPI_STORE_SCHEMA);
+                     "%d (not migrated; upgrade it with --migrate)", spec, ver,
+                     VPI_STORE_SCHEMA);
         goto fail;
     }
     *out = s;
     return 0;
+bad_version:
+    ret = ver;
+    snprintf(reason, reason_size, "%s: cannot read the schema version (%s)", spec,
+             av_err2str(ret));
 fail:
     cls->close(s);
     free(s->priv);

@@ -98,8 +98,15 @@ void vpi_job_clear(VpiJob *j);
 void vpi_video_clear(VpiVideo *v);
 void vpi_upload_clear(VpiUpload *u);
 
+/* VpiStoreOpts.migrate */
+enum {
+    VPI_STORE_MIGRATE_NEVER = 0,    /* refuse a database not at VPI_STORE_SCHEMA */
+    VPI_STORE_MIGRATE = 1,          /* create or upgrade the schema */
+    VPI_STORE_MIGRATE_EMPTY = 2,    /* create it in an empty database; refuse an older one */
+};
+
 typedef struct VpiStoreOpts {
-    int migrate;                /* create or upgrade the schema at open (else refuse) */
+    int migrate;                /* VPI_STORE_MIGRATE_*: what open does with the schema */
     int busy_timeout_ms;        /* wait for another process's write lock (5000) */
     int max_attempts;           /* of new jobs (3) */
     int64_t time_limit_ms;      /* of new jobs (1 h) */
@@ -166,6 +173,7 @@ struct VpiStore {
     const VpiStoreClass *cls;
     VpiStoreOpts opts;
     void *priv;
+    int found_version;          /* the schema version at open, before migrating (0: empty) */
 };
 
 extern const VpiStoreClass vpi_store_sqlite;
@@ -173,7 +181,8 @@ extern const VpiStoreClass vpi_store_pg;
 
 /* Open the store named by @p spec ("sqlite:PATH", or a bare PATH for SQLite;
  * "postgresql://..." or "postgres://..." URIs, passed whole to libpq, for PostgreSQL). Refuses a
- * database whose schema is newer than VPI_STORE_SCHEMA, or older/empty unless opts->migrate.
+ * database whose schema is newer than VPI_STORE_SCHEMA, an older one unless opts->migrate is
+ * VPI_STORE_MIGRATE, an empty one when it is VPI_STORE_MIGRATE_NEVER.
  * @return 0 with *out set (free with vpi_store_close), or a negative error with one line in
  *         @p reason naming the database and why (AVERROR(EPROTO) for a schema refusal). */
 int vpi_store_open(const char *spec, const VpiStoreOpts *opts, VpiStore **out, char *reason,

@@ -50,6 +50,13 @@ struct VpService {
     int nb_workers;
     pthread_t supervisor;
     int supervisor_started;
+    /* PostgreSQL's LISTEN: another process queued a job (worker.c, listener_main) */
+    pthread_t listener;
+    int listener_started;
+    uint64_t wake_seq;          /* bumped by the listener at each wake-up, under lock */
+    /* This process's scratch slot (svc_scratch_open): TMP/vidpipe-serve-HASH-pK */
+    char scratch[PATH_MAX];
+    int scratch_lock;           /* the slot's flock()ed lock file; -1 */
 
     /* Counters for /metrics, under lock. */
     int64_t upload_bytes;
@@ -68,6 +75,10 @@ void svc_log(const struct VpService *s, int level, const char *fmt, ...)
 int svc_apply_options(char *copy, struct VpProxyOpts *o, char *err, size_t err_size);
 
 /* worker.c */
+/* Take this process's scratch slot, named by a hash of @p key (the data folder's real path, or
+ * the db and storage specs): the first slot no live process holds, emptied, and the slots of
+ * dead processes on the same key emptied too. Released by svc_workers_join(). */
+int svc_scratch_open(struct VpService *s, const char *key, char *reason, size_t reason_size);
 int svc_workers_start(struct VpService *s, char *reason, size_t reason_size);
 /* Stop the local worker holding @p job_id (cancel, delete). */
 void svc_workers_stop_job(struct VpService *s, int64_t job_id, int why);

@@ -12,14 +12,21 @@
  * The supervisor thread renews the leases of the jobs running here at a third of the lease,
  * with their progress (one thread for all workers, so a job whose decode blocks for a while
  * still keeps its lease while the process lives), runs the watchdog (vpi_store_reap) every
- * second and expires unfinished uploads every minute. */
+ * second and expires unfinished uploads every minute.
+ *
+ * Idle workers sleep on s->wake: woken at once by a job queued in this process, and they poll
+ * the store every second. On a store that can signal (PostgreSQL's LISTEN/NOTIFY), a listener
+ * thread waits on it and wakes them too, so a job queued by another process (an API node) is
+ * claimed at once instead of at the next poll. */
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -344,6 +351,8 @@ static void *worker_main(void *arg)
     while (!s->stopping && !s->draining) {
         VpiJob job;
         int ret;
+        /* A wake-up that comes while the claim runs is not lost: the wait below is skipped. */
+        uint64_t seq = s->wake_seq;
         pthread_mutex_unlock(&s->lock);
         ret = vpi_store_claim(s->store, w->name, svc_now_ms(s), s->opts.lease_ms, &job);
         pthread_mutex_lock(&s->lock);
@@ -372,10 +381,11 @@ static void *worker_main(void *arg)
         if (ret < 0 && !warned++)
             svc_log(s, VP_LOG_WARNING, "%s: cannot claim jobs (%s); trying again", w->name,
                     av_err2str(ret));
-        if (!s->stopping && !s->draining) {
+        if (!s->stopping && !s->draining && seq == s->wake_seq) {
             struct timespec ts;
-            /* Woken at once by a job queued here; other processes' jobs, retries after
-             * their backoff and re-queued jobs are seen within a second. */
+            /* Woken at once by a job queued here (or by the listener, for another
+             * process's); retries after their backoff and re-queued jobs are seen within a
+             * second. */
             deadline_in(&ts, 1000);
             pthread_cond_timedwait(&s->wake, &s->lock, &ts);
         }
@@ -457,16 +467,92 @@ static void *supervisor_main(void *arg)
     return NULL;
 }
 
-/* FNV-1a of the data folder's real path: the scratch folders of two services on different
- * data folders never meet, and a restart on the same one finds its own. */
-static uint32_t data_hash(const char *dir)
+/* Waits for another process's NOTIFY and wakes the idle workers: without it, a job queued by
+ * an API node waits for a worker's next poll (up to a second, half of it on average). The
+ * wait's own timeout only bounds how long a stop takes to be noticed. */
+static void *listener_main(void *arg)
 {
-    char real[PATH_MAX];
-    const char *p = realpath(dir, real) ? real : dir;
+    VpService *s = arg;
+    pthread_mutex_lock(&s->lock);
+    while (!s->stopping && !s->draining) {
+        pthread_mutex_unlock(&s->lock);
+        int woken = vpi_store_wait(s->store, 250);
+        pthread_mutex_lock(&s->lock);
+        if (woken > 0) {
+            s->wake_seq++;
+            pthread_cond_broadcast(&s->wake);
+        }
+    }
+    pthread_mutex_unlock(&s->lock);
+    return NULL;
+}
+
+/* FNV-1a: names a scratch slot after what the service runs on. */
+static uint32_t fnv1a(const char *p)
+{
     uint32_t h = 2166136261u;
     for (; *p; p++)
         h = (h ^ (uint8_t)*p) * 16777619u;
     return h;
+}
+
+/* Make slot folder @p path and lock it without waiting: its fd, AVERROR(EWOULDBLOCK) when a
+ * live process holds it, another error. The lock is on the folder itself, which is never
+ * removed (no lock file to race on), and ends with its process, kill -9 included. */
+static int lock_slot(const char *path, int create)
+{
+    int ret, fd;
+    if (create && (ret = vpi_mkdir_p(path)) < 0)
+        return ret;
+    if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+        return AVERROR(errno);
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        ret = errno == EWOULDBLOCK ? AVERROR(EWOULDBLOCK) : AVERROR(errno);
+        close(fd);
+        return ret;
+    }
+    return fd;
+}
+
+int svc_scratch_open(VpService *s, const char *key, char *reason, size_t reason_size)
+{
+    char slot[PATH_MAX];
+    uint32_t h = fnv1a(key);
+    int fd = AVERROR(EWOULDBLOCK), ret;
+
+    /* Several processes on one store and machine (workers beside an API node) hold one slot
+     * each; a restarted one takes the first free slot and empties it. */
+    for (int k = 0; k < 4096 && fd == AVERROR(EWOULDBLOCK); k++) {
+        snprintf(s->scratch, sizeof(s->scratch), "%s/vidpipe-serve-%08x-p%d", s->tmp_dir, h, k);
+        fd = lock_slot(s->scratch, 1);
+    }
+    if (fd < 0) {
+        snprintf(reason, reason_size, "%s: cannot use a scratch folder (%s)", s->scratch,
+                 av_err2str(fd));
+        return fd;
+    }
+    s->scratch_lock = fd;
+    if ((ret = empty_dir(s->scratch)) < 0) {
+        snprintf(reason, reason_size, "%s: cannot empty the scratch folder (%s)", s->scratch,
+                 av_err2str(ret));
+        return ret;
+    }
+    /* The other slots a dead process left: emptied too, so its files are gone however many
+     * processes run now. */
+    for (int k = 0; k < 4096; k++) {
+        snprintf(slot, sizeof(slot), "%s/vidpipe-serve-%08x-p%d", s->tmp_dir, h, k);
+        if (!strcmp(slot, s->scratch))
+            continue;
+        if ((fd = lock_slot(slot, 0)) == AVERROR(ENOENT))
+            break;
+        if (fd >= 0) {
+            if (empty_dir(slot) == 0)
+                svc_log(s, VP_LOG_VERBOSE, "%s: a stopped process's scratch folder emptied",
+                        slot);
+            close(fd);
+        }
+    }
+    return 0;
 }
 
 int svc_workers_start(VpService *s, char *reason, size_t reason_size)
@@ -486,9 +572,11 @@ int svc_workers_start(VpService *s, char *reason, size_t reason_size)
         w->s = s;
         w->index = i;
         snprintf(w->name, sizeof(w->name), "%s:%ld:w%d", s->host, (long)getpid(), i);
-        snprintf(w->tmp, sizeof(w->tmp), "%s/vidpipe-serve-%08x-w%d", s->tmp_dir,
-                 data_hash(s->data_dir), i);
-        if ((ret = vpi_mkdir_p(w->tmp)) < 0 || (ret = empty_dir(w->tmp)) < 0) {
+        if (snprintf(w->tmp, sizeof(w->tmp), "%s/w%d", s->scratch, i) >= (int)sizeof(w->tmp))
+            ret = AVERROR(ENAMETOOLONG);
+        else if ((ret = vpi_mkdir_p(w->tmp)) >= 0)
+            ret = empty_dir(w->tmp);
+        if (ret < 0) {
             snprintf(reason, reason_size, "%s: cannot use the worker's scratch folder (%s)",
                      w->tmp, av_err2str(ret));
             return ret;
@@ -506,10 +594,17 @@ int svc_workers_start(VpService *s, char *reason, size_t reason_size)
         return AVERROR(ret);
     }
     s->supervisor_started = 1;
+    if (n && s->store->cls->wait) {
+        if ((ret = pthread_create(&s->listener, NULL, listener_main, s))) {
+            snprintf(reason, reason_size, "cannot start the listener (%s)", strerror(ret));
+            return AVERROR(ret);
+        }
+        s->listener_started = 1;
+    }
     if (n)
-        svc_log(s, VP_LOG_INFO, "%d worker(s) started, scratch in %s/vidpipe-serve-%08x-w*, "
-                "lease %" PRId64 " s", n, s->tmp_dir, data_hash(s->data_dir),
-                s->opts.lease_ms / 1000);
+        svc_log(s, VP_LOG_INFO, "%d worker(s) started, scratch in %s/w*, lease %" PRId64 " s%s",
+                n, s->scratch, s->opts.lease_ms / 1000, s->listener_started ?
+                ", woken by the store's notifications" : "");
     return 0;
 }
 
@@ -566,7 +661,21 @@ void svc_workers_join(VpService *s)
             pthread_join(s->workers[i].thread, NULL);
     if (s->supervisor_started)
         pthread_join(s->supervisor, NULL);
+    if (s->listener_started)
+        pthread_join(s->listener, NULL);
+    s->supervisor_started = s->listener_started = 0;
     free(s->workers);
     s->workers = NULL;
     s->nb_workers = 0;
+    if (s->scratch_lock >= 0) {
+        /* Emptied by each job, and the workers' folders removed: nothing of ours is left. */
+        for (int i = 0; *s->scratch && i < 256; i++) {
+            char dir[PATH_MAX + 16];
+            snprintf(dir, sizeof(dir), "%s/w%d", s->scratch, i);
+            if (rmdir(dir) < 0 && errno == ENOENT)
+                break;
+        }
+        close(s->scratch_lock);
+        s->scratch_lock = -1;
+    }
 }

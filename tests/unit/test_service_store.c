@@ -133,6 +133,26 @@ static void test_schema(void)
     CHECK(!s);
     CHECK(strstr(reason, path) && strstr(reason, "not migrated"));
 
+    CHECK(strstr(reason, "no job store schema (not migrated; create it with --migrate)"));
+
+    /* An empty database gets its schema in the "create only when empty" mode (`vidpipe serve
+     * --data DIR` needs no setup), and says it found version 0. */
+    {
+        char empty[256];
+        o.migrate = VPI_STORE_MIGRATE_EMPTY;
+        db_path(empty, sizeof(empty), ++db_count);
+        CHECK_EQ(vpi_store_open(empty, &o, &s, reason, sizeof(reason)), 0);
+        CHECK_EQ(s->found_version, 0);
+        CHECK_EQ(vpi_store_schema_version(s), VPI_STORE_SCHEMA);
+        vpi_store_close(&s);
+        CHECK_EQ(vpi_store_open(empty, &o, &s, reason, sizeof(reason)), 0);
+        CHECK_EQ(s->found_version, VPI_STORE_SCHEMA);
+        vpi_store_close(&s);
+        o.migrate = 3;
+        CHECK_EQ(vpi_store_open(empty, &o, &s, reason, sizeof(reason)), AVERROR(EINVAL));
+        CHECK(strstr(reason, "invalid store options"));
+    }
+
     o.migrate = 1;
     /* The prefixes: "sqlite:PATH"; "postgres://" as well as "postgresql://". */
     if (pg_base)
@@ -164,9 +184,20 @@ static void test_schema(void)
     o.migrate = 0;
     CHECK_EQ(vpi_store_open(path, &o, &s, reason, sizeof(reason)), AVERROR(EPROTO));
     CHECK(strstr(reason, "not migrated"));
-    o.migrate = 1;
+    /* The service's default creates an empty database's schema, never upgrades one: the
+     * reason names the version and --migrate, and the database is left at version 1. */
+    o.migrate = VPI_STORE_MIGRATE_EMPTY;
+    CHECK_EQ(vpi_store_open(path, &o, &s, reason, sizeof(reason)), AVERROR(EPROTO));
+    CHECK(!s);
+    CHECK(!strncmp(reason, path, strlen(path)));
+    CHECK(strstr(reason, "schema version 1 is older than this vidpipe's 2 (not migrated; "
+                 "upgrade it with --migrate)"));
+    CHECK_EQ(raw_sql(path, "SELECT 1 FROM schema_version WHERE version = 1"), 0);
+    CHECK_EQ(raw_sql(path, "SELECT 1 FROM uploads"), -1);
+    o.migrate = VPI_STORE_MIGRATE;
     CHECK_EQ(vpi_store_open(path, &o, &s, reason, sizeof(reason)), 0);
     CHECK_EQ(vpi_store_schema_version(s), 2);
+    CHECK_EQ(s->found_version, 1);
     {
         VpiVideo v;
         int64_t jid = 0;
@@ -181,9 +212,10 @@ static void test_schema(void)
     }
     vpi_store_close(&s);
 
-    /* A later vidpipe wrote version 3: refused, migrate or not, and left as it was. */
+    /* A later vidpipe wrote version 3: refused, whatever the migrate mode, and left as it
+     * was. */
     CHECK_EQ(raw_sql(path, "UPDATE schema_version SET version = 3"), 0);
-    for (int m = 0; m < 2; m++) {
+    for (int m = VPI_STORE_MIGRATE_NEVER; m <= VPI_STORE_MIGRATE_EMPTY; m++) {
         o.migrate = m;
         CHECK_EQ(vpi_store_open(path, &o, &s, reason, sizeof(reason)), AVERROR(EPROTO));
         CHECK(!s);

@@ -19,5 +19,7 @@ extern const CliCommand cmd_replace_audio;
 extern const CliCommand cmd_cleanup;
 extern const CliCommand cmd_channels;
 extern const CliCommand cmd_serve;
+extern const CliCommand cmd_worker;
+extern const CliCommand cmd_subtitles;
 
 #endif
