@@ -246,6 +246,11 @@ so_tiny() {
     media so_tiny.mp4 -f lavfi -i testsrc2=s=160x120:r=25:d=2 -f lavfi -i sine=f=440:d=2 \
         -c:v libx264 -preset ultrafast -pix_fmt yuv420p -c:a aac -b:a 48k
 }
+# two S3 parts (5 MiB each at most): 160x120 noise at 12 Mb/s, 6 s, about 8 MiB
+so_big() {
+    media so_big8m.mp4 -f lavfi -i "testsrc2=s=160x120:r=25:d=6,noise=alls=100:allf=t" \
+        -c:v libx264 -preset ultrafast -pix_fmt yuv420p -b:v 12M -maxrate 12M -bufsize 4M
+}
 # a job of a few seconds (kill -9, SIGSTOP mid-job): 320x240 noise, 30 s
 so_long() {
     media so_long30.mp4 -f lavfi -i "testsrc2=s=320x240:r=30:d=30,noise=alls=10:allf=t" \

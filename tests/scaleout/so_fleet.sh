@@ -1,7 +1,8 @@
 #!/bin/sh
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # A small fleet (issue 15): 3 worker processes and 2 API nodes on one PostgreSQL and one
-# bucket take 200 uploads (tiny clips, sent 4 at a time, alternately to each API node).
+# bucket take 200 uploads (tiny clips with 120-line proxies, sent 4 at a time, alternately
+# to each API node).
 # Every job is completed exactly once: the jobs table (one job per video, completed, attempts
 # 1) and the workers' logs (200 completions, no job twice) agree; every object a result names
 # is in the bucket with its recorded size, 20 of them decoded by ffprobe; every worker took a
@@ -27,7 +28,7 @@ t0=$(date +%s.%N)
 seq "$N" | xargs -P 4 -I{} sh -c '
     if [ $(({} % 2)) = 0 ]; then b=$1; else b=$2; fi
     curl -s --max-time 60 -X POST -H "Content-Type: application/octet-stream" \
-        --data-binary "@$3" "$b/api/v1/videos?filename=clip{}.mp4"; echo' sh "$B1" "$B2" "$TINY" \
+        --data-binary "@$3" "$b/api/v1/videos?filename=clip{}.mp4&height=120"; echo' sh "$B1" "$B2" "$TINY" \
     > "$WORK/uploads.json"
 assert_eq "$(grep -c '"job_id"' "$WORK/uploads.json")" "$N" "uploads answered with a job"
 so_wait_sql "SELECT count(*) FROM jobs WHERE status IN ('completed', 'failed')" "$N" 120 ||
