@@ -89,7 +89,8 @@ done
 AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER AWS_REGION=us-east-1
 export AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_REGION
 s3_requests() {
-    curl -s "$S3_ENDPOINT/__ctl/stats" | python3 -c 'import json, sys; print(json.load(sys.stdin)["requests"])'
+    curl -s "$S3_ENDPOINT/__ctl/stats" |
+        python3 -c 'import json, sys; print(json.load(sys.stdin)["requests"])'
 }
 xacts() {
     sleep 1
@@ -163,7 +164,8 @@ while [ $run -le "$RUNS" ]; do
         k=1
         while [ $k -le "$procs" ]; do
             stop "w$k"
-            sed -n 's/.*completed in \([0-9.]*\) s by.*/\1/p' "$WORK/w$k.log" >> "$WORK/jobtimes.txt"
+            sed -n 's/.*completed in \([0-9.]*\) s by.*/\1/p' "$WORK/w$k.log" \
+                >> "$WORK/jobtimes.txt"
             rm -f "$WORK/w$k.log"
             k=$((k + 1))
         done

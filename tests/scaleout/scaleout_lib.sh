@@ -235,7 +235,8 @@ so_verify() {
 # no_sanitizer_reports: no ASan/UBSan/LSan report in any vidpipe log of this test
 no_sanitizer_reports() {
     check
-    if cat "$WORK"/*.log 2>/dev/null | grep -qE 'ERROR: (Address|Undefined|Leak)Sanitizer|runtime error:'; then
+    if cat "$WORK"/*.log 2>/dev/null |
+            grep -qE 'ERROR: (Address|Undefined|Leak)Sanitizer|runtime error:'; then
         fail "sanitizer report in a log"
         grep -E -A20 'Sanitizer|runtime error' "$WORK"/*.log | head -60
     fi

@@ -28,7 +28,8 @@ t0=$(date +%s.%N)
 seq "$N" | xargs -P 4 -I{} sh -c '
     if [ $(({} % 2)) = 0 ]; then b=$1; else b=$2; fi
     curl -s --max-time 60 -X POST -H "Content-Type: application/octet-stream" \
-        --data-binary "@$3" "$b/api/v1/videos?filename=clip{}.mp4&height=120"; echo' sh "$B1" "$B2" "$TINY" \
+        --data-binary "@$3" "$b/api/v1/videos?filename=clip{}.mp4&height=120"; echo' \
+    sh "$B1" "$B2" "$TINY" \
     > "$WORK/uploads.json"
 assert_eq "$(grep -c '"job_id"' "$WORK/uploads.json")" "$N" "uploads answered with a job"
 so_wait_sql "SELECT count(*) FROM jobs WHERE status IN ('completed', 'failed')" "$N" 120 ||

@@ -26,7 +26,11 @@ so_wait_sql "SELECT status FROM jobs WHERE id = $JOB" running 30 ||
 so_wait_sql "SELECT progress > 5 FROM jobs WHERE id = $JOB" t 30 ||
     fail "the job made no progress"
 VICTIM=$(so_worker_of "$JOB")
-case "$VICTIM" in wa) OTHER=wb ;; wb) OTHER=wa ;; *) fail "no worker holds job $JOB"; finish; exit 1 ;; esac
+case "$VICTIM" in
+    wa) OTHER=wb ;;
+    wb) OTHER=wa ;;
+    *) fail "no worker holds job $JOB"; finish; exit 1 ;;
+esac
 LEASE1=$(so_job_field "$JOB" lease_id)
 echo "job $JOB run by $VICTIM (lease $LEASE1): kill -9"
 so_kill9 "$VICTIM"
@@ -36,14 +40,16 @@ check
 t0=$(date +%s)
 
 so_wait_sql "SELECT status FROM jobs WHERE id = $JOB" completed 60 ||
-    fail "job $JOB did not complete after the kill: $(sql "SELECT status, error FROM jobs WHERE id = $JOB")"
+    fail "job $JOB did not complete after the kill: $(sql "SELECT status, error FROM jobs
+                                                           WHERE id = $JOB")"
 echo "completed $(($(date +%s) - t0)) s after the kill"
 assert_eq "$(so_job_field "$JOB" attempts)" 2 "attempts of the job whose worker was killed"
 assert_eq "$(so_worker_of "$JOB")" "$OTHER" "the job is completed by the other worker"
 assert_eq "$(sql "SELECT count(*) FROM jobs WHERE video_id = $VID")" 1 "one job for the video"
 # any process's watchdog (an API node's too) requeues a job whose lease expired
 assert_contains "$(cat "$WORK"/*.log)" "watchdog: 1 job(s)" "a watchdog requeued the job"
-assert_eq "$(so_keys "videos/$VID/j$JOB-$LEASE1/")" "" "nothing stored under the dead attempt's keys"
+assert_eq "$(so_keys "videos/$VID/j$JOB-$LEASE1/")" "" \
+    "nothing stored under the dead attempt's keys"
 so_verify --videos 1 --sample 1
 
 # the dead worker restarts on the same --tmp: its scratch files are removed

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # PostgreSQL restarted mid-run (issue 15): two API nodes and two worker processes; a job of
 # several seconds and 12 short ones queued, the server restarted (fast: every connection cut)
-# while they run, 12 more uploaded through both API nodes after it is back. The API nodes answer again, the workers
+# while they run, 12 more uploaded through both API nodes after it is back. The API nodes
+# answer again, the workers
 # claim again, every job completes exactly once, every object is present and valid, nothing
 # orphaned; no process exited.
 . "$VP_SRCDIR/tests/cli/lib.sh"
@@ -27,7 +28,8 @@ so_upload api1 "$LONG" long.mp4
 LJOB=$JOB
 so_wait_sql "SELECT status = 'running' AND progress >= 10 FROM jobs WHERE id = $LJOB" t 30 ||
     fail "the long job is not running"
-echo "13 uploaded, the long one at $(so_job_field $LJOB progress) %; $(sql "SELECT count(*) FROM jobs WHERE status = 'completed'") completed: restarting PostgreSQL"
+DONE=$(sql "SELECT count(*) FROM jobs WHERE status = 'completed'")
+echo "13 uploaded, the long one at $(so_job_field $LJOB progress) %; $DONE completed: restarting"
 so_pg_restart || fail "pg_lib.sh restart"
 echo "PostgreSQL is back; $(sql "SELECT count(*) FROM jobs WHERE status = 'completed'") completed"
 
@@ -49,7 +51,8 @@ for p in api1 api2 wa wb; do
 done
 check
 [ "$(so_job_field $LJOB status)" = completed ] &&
-    [ "$(so_job_field $LJOB attempts)" -le 2 ] || fail "the long job: $(sql "SELECT status, attempts, error FROM jobs WHERE id = $LJOB")"
+    [ "$(so_job_field $LJOB attempts)" -le 2 ] ||
+    fail "the long job: $(sql "SELECT status, attempts, error FROM jobs WHERE id = $LJOB")"
 echo "the long job running across the restart: attempts $(so_job_field $LJOB attempts)"
 so_verify --videos 25 --sample 4
 # each worker claimed after the restart (a worker that lost its connections for good would

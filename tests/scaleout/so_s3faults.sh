@@ -3,7 +3,8 @@
 # S3 failing under the service (issue 15): with the proxy answering 503 to every 4th request,
 # cutting every 3rd download halfway and every 4th upload, an API node and two worker
 # processes take 10 whole uploads and one resumable upload sent to presigned URLs whose part
-# is cut (the client asks for fresh URLs and sends it again): the storage retries with backoff and resumes
+# is cut (the client asks for fresh URLs and sends it again): the storage retries with
+# backoff and resumes
 # downloads with Range, so every job completes on its first attempt, every object is present
 # and valid, and no request of vidpipe's had a signature the 'aws4' package disagrees with.
 # Then, faults off, 3 videos deleted: nothing of theirs is left, nothing else is missing.

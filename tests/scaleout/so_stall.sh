@@ -22,13 +22,18 @@ so_upload api "$LONG" long.mp4
 so_wait_sql "SELECT status = 'running' AND progress >= 60 FROM jobs WHERE id = $JOB" t 60 ||
     fail "the job did not get to 60 %: $(sql "SELECT status, progress FROM jobs WHERE id = $JOB")"
 STALLED=$(so_worker_of "$JOB")
-case "$STALLED" in wa) OTHER=wb ;; wb) OTHER=wa ;; *) fail "no worker holds job $JOB"; finish; exit 1 ;; esac
+case "$STALLED" in
+    wa) OTHER=wb ;;
+    wb) OTHER=wa ;;
+    *) fail "no worker holds job $JOB"; finish; exit 1 ;;
+esac
 LEASE1=$(so_job_field "$JOB" lease_id)
 echo "job $JOB at $(so_job_field "$JOB" progress) % on $STALLED (lease $LEASE1): SIGSTOP"
 kill -STOP "$(so_pid "$STALLED")"
 
 so_wait_sql "SELECT status FROM jobs WHERE id = $JOB" completed 60 ||
-    fail "job $JOB did not complete on $OTHER: $(sql "SELECT status, error FROM jobs WHERE id = $JOB")"
+    fail "job $JOB did not complete on $OTHER: $(sql "SELECT status, error FROM jobs
+                                                      WHERE id = $JOB")"
 assert_eq "$(so_worker_of "$JOB")" "$OTHER" "the job is completed by the other worker"
 LEASE2=$(so_job_field "$JOB" lease_id)
 RESULT=$(so_job_field "$JOB" result)
@@ -50,8 +55,10 @@ assert_eq "$(so_job_field "$JOB" status)" completed "the job after the stalled w
 assert_eq "$(so_job_field "$JOB" lease_id)" "$LEASE2" "the job's fencing token after the resume"
 assert_eq "$(so_job_field "$JOB" result)" "$RESULT" "the job's result after the resume"
 assert_eq "$(so_job_field "$JOB" attempts)" 2 "attempts"
-assert_contains "$RESULT" "videos/$VID/j$JOB-$LEASE2/proxy.mp4" "the result names the new owner's keys"
-assert_eq "$(so_keys "videos/$VID/j$JOB-$LEASE1/")" "" "nothing left under the stalled attempt's keys"
+assert_contains "$RESULT" "videos/$VID/j$JOB-$LEASE2/proxy.mp4" \
+    "the result names the new owner's keys"
+assert_eq "$(so_keys "videos/$VID/j$JOB-$LEASE1/")" "" \
+    "nothing left under the stalled attempt's keys"
 so_verify --videos 1 --sample 1
 # the resumed worker still works
 so_upload api "$(so_tiny)" after.mp4

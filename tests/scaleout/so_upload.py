@@ -8,8 +8,9 @@ would send it (tests/scaleout/so_s3faults.sh):
 POST /uploads; the first part PUT to its presigned URL but cut mid-body (the connection
 closed after half of it); the other parts PUT whole; fresh URLs (GET /uploads/ID?urls=1)
 for the parts without an ETag (the client keeps S3's answers: the API lists only parts sent
-through it), which are sent; complete with the parts' ETags and the file's SHA-256. S3 answering 503 or dropping the connection (the proxy's faults) is
-retried with backoff, 8 times at most, as a client should. Prints
+through it), which are sent; complete with the parts' ETags and the file's SHA-256. S3
+answering 503 or dropping the connection (the proxy's faults) is retried with backoff, 8
+times at most, as a client should. Prints
 {"video_id", "job_id", "had_after_cut", "resent", "client_retries"}; exit 1 on failure.
 """
 import hashlib
