@@ -287,6 +287,15 @@ static void run_job(SvcWorker *w, const VpiJob *job)
         /* The previous job's outputs: nothing refers to them any more. */
         if (*old_prefix && strcmp(old_prefix, prefix))
             vpi_storage_remove_prefix(s->storage, old_prefix);
+        /* Earlier attempts of this job that died between storing and completing (a kill -9)
+         * left outputs under their own tokens; tokens go up by one per claim, so they are
+         * jJ-1 .. jJ-(L-1). */
+        for (int64_t l = job->lease_id - 1; l >= 1 && l > job->lease_id - 100; l--) {
+            char stale[128];
+            snprintf(stale, sizeof(stale), "videos/%" PRId64 "/j%" PRId64 "-%" PRId64 "/",
+                     job->video_id, job->id, l);
+            vpi_storage_remove_prefix(s->storage, stale);
+        }
     }
     double secs = (svc_now_ms(s) - t0) / 1000.0;
     count_finished(s, 0, secs);
