@@ -346,6 +346,7 @@ int main(void)
     CHECK_EQ(send_body(b, longclip, size, &text, &f), 0);
     ids = parse(text);
     int64_t jid5 = json_integer_value(json_object_get(ids, "job_id"));
+    int64_t vid5 = json_integer_value(json_object_get(ids, "video_id"));
     json_decref(ids);
     json_decref(wait_job(s, jid5, "running"));
     vp_service_drain(s, 0);
@@ -360,11 +361,23 @@ int main(void)
     snprintf(cmd, sizeof(cmd), "find '%s' -type f | grep -q .", path_in("tmp"));
     CHECK(t_sh(cmd) != 0);                          /* empty */
 
+    /* As if the first attempt had stored its outputs and died before completing (kill -9):
+     * the attempt that completes removes them. */
+    snprintf(cmd, sizeof(cmd), "mkdir -p '%s/%lld/j%lld-1' && echo junk > '%s/%lld/j%lld-1/proxy.mp4'",
+             path_in("data/objects/videos"), (long long)vid5, (long long)jid5,
+             path_in("data/objects/videos"), (long long)vid5, (long long)jid5);
+    CHECK_EQ(t_sh(cmd), 0);
     s = open_service(1, 3000);
     job = wait_job(s, jid5, NULL);
     CHECK_STR(json_string_value(json_object_get(job, "status")), "completed");
     CHECK_EQ(json_integer_value(json_object_get(job, "attempts")), 1);
     json_decref(job);
+    snprintf(cmd, sizeof(cmd), "%s/%lld/j%lld-1", path_in("data/objects/videos"),
+             (long long)vid5, (long long)jid5);
+    CHECK_EQ(access(cmd, F_OK), -1);
+    snprintf(cmd, sizeof(cmd), "%s/%lld/j%lld-2/proxy.mp4", path_in("data/objects/videos"),
+             (long long)vid5, (long long)jid5);
+    CHECK_EQ(access(cmd, F_OK), 0);
 
     /* ---- cancel a pending job ---- */
     CHECK_EQ(vp_service_video_reprocess(s, vid, NULL, &text, &f), 0);
