@@ -160,12 +160,19 @@ static int write_libass_input(const char *subs_path, const VpSubs *s, char *tmp,
         return ret;
     if (ass) {
         FILE *f = fopen(subs_path, "rb");
+        long len = -1;
         if (!f)
             return AVERROR(errno);
-        /* vp_subs_read() already held the file to 64 MiB */
-        if (fseek(f, 0, SEEK_END) || (long)(n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) ||
-            !(buf = av_malloc(n + 1)) || fread(buf, 1, n, f) != n)
-            ret = buf ? AVERROR(EIO) : AVERROR(ENOMEM);
+        /* vp_subs_read() has just held the file to 64 MiB */
+        if (!fseek(f, 0, SEEK_END) && (len = ftell(f)) >= 0 && !fseek(f, 0, SEEK_SET)) {
+            n = (size_t)len;
+            if (!(buf = av_malloc(n + 1)))
+                ret = AVERROR(ENOMEM);
+            else if (fread(buf, 1, n, f) != n)
+                ret = AVERROR(EIO);
+        } else {
+            ret = AVERROR(EIO);
+        }
         fclose(f);
     } else {
         ret = vp_subs_write_buffer(s, VP_SUBS_SRT, &buf, &n);
@@ -228,7 +235,8 @@ static void check_fonts(const char *subs_path, const char *filter, const VpSubs 
                         const VpLogger *lg)
 {
     FontNote note = { { 0 }, { 0 } };
-    VpLogger catcher = { font_log, &note, VP_LOG_DEBUG };
+    /* VERBOSE: FFmpeg's lines reach a logger from that level on; libass's are at INFO. */
+    VpLogger catcher = { font_log, &note, VP_LOG_VERBOSE };
     AVFilterGraph *g = NULL;
     AVFilterInOut *in = NULL, *out = NULL;
     AVFilterContext *sink = NULL;
@@ -363,8 +371,9 @@ static int remux(const char *in, const char *video, const char *out, const VpCan
             ret = AVERROR(ENOMEM);
             goto out_fail;
         }
-        /* The encode sink counts video from the start of the source: audio moves with it. */
-        r.a_off = r.ia->start_time != AV_NOPTS_VALUE && r.ia->start_time > 0
+        /* The pipeline counts video from the file's start time (0 for most MP4s): the audio
+         * moves with it, so the two stay in sync as in the source. */
+        r.a_off = r.ia->start_time != AV_NOPTS_VALUE
                 ? av_rescale_q(r.ia->start_time, AV_TIME_BASE_Q, as->time_base) : 0;
     } else {
         eof_a = 1;
@@ -458,6 +467,30 @@ end:
 
 /* ---- the call ------------------------------------------------------------------------ */
 
+/* Before the encode, not after it: the output's container takes H.264 and the source's
+ * audio as it is (no AAC in .webm, no FLAC in .mov). */
+static int check_container(const char *out, const VpSourceInfo *src, VpFailure *fail)
+{
+    const AVOutputFormat *of = av_guess_format(NULL, out, NULL);
+    const AVCodecDescriptor *ad = src->has_audio ? avcodec_descriptor_get_by_name(
+                                                       src->audio_codec) : NULL;
+    char why[300];
+    if (!of)
+        return fail_at(fail, -1, out, VP_ERR_CONTAINER_CODEC,
+                       "no container for this name: use .mp4, .mov or .mkv");
+    if (avformat_query_codec(of, AV_CODEC_ID_H264, FF_COMPLIANCE_NORMAL) != 1) {
+        snprintf(why, sizeof(why), "%s cannot hold H.264 video: use .mp4, .mov or .mkv",
+                 of->name);
+        return fail_at(fail, -1, out, VP_ERR_CONTAINER_CODEC, why);
+    }
+    if (ad && avformat_query_codec(of, ad->id, FF_COMPLIANCE_NORMAL) != 1) {
+        snprintf(why, sizeof(why), "%s cannot hold the source's %s audio, which is copied: "
+                 "use .mkv", of->name, ad->name);
+        return fail_at(fail, -1, out, VP_ERR_CONTAINER_CODEC, why);
+    }
+    return 0;
+}
+
 int vp_subs_burn(const char *in, const char *subs_path, const char *out,
                  const VpSubsBurnOpts *opts, VpFailure *fail)
 {
@@ -511,7 +544,6 @@ int vp_subs_burn(const char *in, const char *subs_path, const char *out,
     snprintf(filter, sizeof(filter), "subtitles=filename=%s%s%s%s", subs_tmp,
              opts->style ? ":force_style='" : "", opts->style ? opts->style : "",
              opts->style ? "'" : "");
-    check_fonts(subs_path, filter, s, lg);
 
     if ((ret = make_temp(video_tmp, sizeof(video_tmp), ".mp4")) < 0) {
         fail_at(fail, -1, "temporary folder", ret, NULL);
@@ -525,6 +557,9 @@ int vp_subs_burn(const char *in, const char *subs_path, const char *out,
         ret = fail_at(fail, 0, in, VP_ERR_NO_VIDEO, NULL);
         goto end;
     }
+    if ((ret = check_container(out, vp_pipeline_source(p), fail)) < 0)
+        goto end;
+    check_fonts(subs_path, filter, s, lg);
     VpEncodeOpts eo;
     vp_encode_default_opts(&eo);
     eo.path = video_tmp;

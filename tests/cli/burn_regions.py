@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # Where a burned video differs from its source: decodes both (luma, ffmpeg) and prints, for
-# frame N of each: the mean absolute difference of the top half and of the bottom half, the
+# frame N of each (every decoded frame, none duplicated or dropped): the mean absolute difference of the top half and of the bottom half, the
 # number of pixels that differ by more than 40 in each half, and the rows where such pixels
 # are (first-last; "-" for none).
 #   burn_regions.py SOURCE BURNED N [N...]
@@ -12,7 +12,8 @@ import numpy as np
 
 def luma(path, w=320, h=240):
     raw = subprocess.run(['ffmpeg', '-nostdin', '-v', 'error', '-i', path, '-map', '0:v:0',
-                          '-f', 'rawvideo', '-pix_fmt', 'gray', '-'],
+                          '-fps_mode', 'passthrough', '-f', 'rawvideo', '-pix_fmt', 'gray',
+                          '-'],
                          check=True, stdout=subprocess.PIPE).stdout
     return np.frombuffer(raw, np.uint8).reshape(-1, h, w).astype(np.int16)
 

@@ -120,6 +120,15 @@ run "$VIDPIPE" subtitles burn missing.mp4 cue.srt -o none.mp4
 check; [ "$RC" -ne 0 ] && [ ! -e none.mp4 ] || fail "missing input: rc $RC"
 assert_contains "$ERR" "missing.mp4" "missing input: named"
 
+run "$VIDPIPE" subtitles burn "$src" cue.srt -o clip.webm
+assert_eq "$RC" 3 "webm: exit"
+assert_eq "$ERR" "vidpipe: clip.webm: webm cannot hold H.264 video: use .mp4, .mov or .mkv" \
+    "webm: refused before the encode, in one line"
+check; [ ! -e clip.webm ] || fail "webm left an output"
+run "$VIDPIPE" subtitles burn "$src" cue.vtt -o mkv.mkv
+assert_eq "$RC" 0 "mkv: exit"
+caption_at_bottom "$(regions mkv.mkv 37)" "mkv, 1.5 s"
+
 # ---- the overwrite rule --------------------------------------------------------------
 run "$VIDPIPE" subtitles burn "$src" cue.srt -o srt.mp4
 assert_eq "$RC" 3 "existing output without -y: exit"
