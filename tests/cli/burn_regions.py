@@ -1,8 +1,9 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# Where a burned video differs from its source: decodes both (luma, ffmpeg) and prints, for
-# frame N of each (every decoded frame, none duplicated or dropped): the mean absolute difference of the top half and of the bottom half, the
-# number of pixels that differ by more than 40 in each half, and the rows where such pixels
-# are (first-last; "-" for none).
+# Where a burned video differs from its source: decodes both (luma, ffmpeg, every decoded
+# frame as it is: none duplicated or dropped) and prints, for frame N of each: the mean
+# absolute difference of the top half and of the bottom half, the number of pixels that
+# differ by more than 40 in each half, and the rows where such pixels are (first-last; "-"
+# for none).
 #   burn_regions.py SOURCE BURNED N [N...]
 import subprocess
 import sys
