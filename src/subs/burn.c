@@ -337,8 +337,11 @@ static int remux(const char *in, const char *video, const char *out, const VpCan
     AVDictionary *mopts = NULL;
     int ret, eof_v = 0, eof_a = 0;
 
-    if ((ret = open_in(&r.iv, video, cancel, lg)) < 0 ||
-        (ret = open_in(&r.ia, in, cancel, lg)) < 0) {
+    if ((ret = open_in(&r.iv, video, cancel, lg)) < 0) {
+        fail_at(fail, -1, video, ret, NULL);
+        goto end;
+    }
+    if ((ret = open_in(&r.ia, in, cancel, lg)) < 0) {
         fail_at(fail, 0, in, ret, NULL);
         goto end;
     }
@@ -576,7 +579,9 @@ int vp_subs_burn(const char *in, const char *subs_path, const char *out,
     if (ret < 0) {
         VpFailure pf;
         vp_pipeline_failure(p, &pf);
-        fail_at(fail, pf.input == 0 ? 0 : -1, pf.input == 0 ? in : out, ret, NULL);
+        /* the source, or the temporary video (a full $TMPDIR names itself) */
+        fail_at(fail, pf.input == 0 ? 0 : -1, pf.input == 0 ? in : pf.path[0] ? pf.path : out,
+                ret, NULL);
         goto end;
     }
     vp_pipeline_close(&p);
