@@ -6,8 +6,9 @@
 # on the same clip (1080p30 H.264 + AAC, DUR seconds, default 30) with the same captions
 # (an SRT of one cue every 2 s) and the same x264 settings (CRF 23, preset medium, each
 # program's default thread count). Each method runs REPS times (default 3); the table shows
-# the median seconds, the fastest run, and vidpipe's median as a ratio of ffmpeg's (below 1:
-# vidpipe is faster). The load average before and after is printed: the machine is shared.
+# the median wall seconds, the fastest run, the median CPU seconds, and vidpipe's medians as
+# ratios of ffmpeg's (below 1: vidpipe is faster). The load average before and after is
+# printed: the machine is shared.
 # (bench/subtitles.sh, transcription against the seed, is the transcription engineer's; this
 # file holds the burn rows until both are merged.)
 #
@@ -48,13 +49,12 @@ for i, t in enumerate(range(0, d - 1, 2)):
           (i + 1, c(t), c(t + 1)[:-4], i + 1))
 E
 
-now() { python3 -c 'import time; print(time.monotonic())'; }
-timed() { # name cmd...: one run's seconds appended to $WORK/NAME.times
+# On a shared machine wall time moves with the load; CPU seconds (user + system) much less.
+timed() { # name cmd...: one run's "wall cpu" seconds appended to $WORK/NAME.times
     name=$1; shift
-    t0=$(now)
-    "$@" >/dev/null 2>"$WORK/$name.err" || { cat "$WORK/$name.err" >&2; exit 1; }
-    t1=$(now)
-    echo "$t1 - $t0" | bc -l >> "$WORK/$name.times"
+    /usr/bin/time -f "%e %U %S" -o "$WORK/$name.t" "$@" >/dev/null 2>"$WORK/$name.err" ||
+        { cat "$WORK/$name.err" >&2; exit 1; }
+    awk '{ print $1, $2 + $3 }' "$WORK/$name.t" >> "$WORK/$name.times"
 }
 
 load0=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -80,14 +80,19 @@ cmp -s "$WORK/ffmpeg.streams" "$WORK/vidpipe.streams" ||
 python3 - "$WORK" "$DUR" "$REPS" "$load0" "$load1" <<'E'
 import statistics, sys
 work, dur, reps, l0, l1 = sys.argv[1:]
-t = {m: [float(x) for x in open("%s/%s.times" % (work, m))] for m in ("ffmpeg", "vidpipe")}
-med = {m: statistics.median(v) for m, v in t.items()}
+runs = {m: [tuple(map(float, l.split())) for l in open("%s/%s.times" % (work, m))]
+        for m in ("ffmpeg", "vidpipe")}
+wall = {m: statistics.median(r[0] for r in v) for m, v in runs.items()}
+cpu = {m: statistics.median(r[1] for r in v) for m, v in runs.items()}
+best = {m: min(r[0] for r in v) for m, v in runs.items()}
 print("burn: 1920x1080 30 fps, %s s, one cue every 2 s, x264 CRF 23 medium, audio copied;"
       " %s runs each; load %s -> %s" % (dur, reps, l0, l1))
-print("%-40s %9s %9s %8s" % ("method", "median s", "best s", "ratio"))
-print("%-40s %9.2f %9.2f %8s" % ("ffmpeg -vf subtitles=... -c:a copy (seed)", med["ffmpeg"],
-                                  min(t["ffmpeg"]), "1.00"))
-print("%-40s %9.2f %9.2f %8.2f" % ("vidpipe subtitles burn", med["vidpipe"], min(t["vidpipe"]),
-                                  med["vidpipe"] / med["ffmpeg"]))
-print("ratio: vidpipe's median / ffmpeg's (below 1: vidpipe is faster)")
+print("%-42s %8s %8s %8s %8s %8s" % ("method", "wall s", "best s", "x ffmpeg", "cpu s",
+                                     "x ffmpeg"))
+for m, name in (("ffmpeg", "ffmpeg -vf subtitles=... -c:a copy (seed)"),
+                ("vidpipe", "vidpipe subtitles burn")):
+    print("%-42s %8.2f %8.2f %8.2f %8.1f %8.2f" % (name, wall[m], best[m],
+          wall[m] / wall["ffmpeg"], cpu[m], cpu[m] / cpu["ffmpeg"]))
+print("wall, cpu: medians (cpu = user + system); x ffmpeg: vidpipe's / ffmpeg's (below 1: "
+      "vidpipe is faster)")
 E
