@@ -75,7 +75,8 @@ for m in ffmpeg vidpipe; do
         tr '\n' ' ' > "$WORK/$m.streams"
 done
 cmp -s "$WORK/ffmpeg.streams" "$WORK/vidpipe.streams" ||
-    echo "warning: outputs differ: ffmpeg $(cat "$WORK/ffmpeg.streams"), vidpipe $(cat "$WORK/vidpipe.streams")" >&2
+    echo "warning: outputs differ: ffmpeg $(cat "$WORK/ffmpeg.streams")," \
+         "vidpipe $(cat "$WORK/vidpipe.streams")" >&2
 
 python3 - "$WORK" "$DUR" "$REPS" "$load0" "$load1" <<'E'
 import statistics, sys

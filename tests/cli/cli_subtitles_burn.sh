@@ -38,20 +38,17 @@ untouched() { # line what
 # The cue is 1.0-2.0 s: frames 25-49 at 25 fps.
 printf '1\n00:00:01,000 --> 00:00:02,000\nHello burned world\n' > cue.srt
 printf 'WEBVTT\n\n00:01.000 --> 00:02.000\nHello <b>burned</b> world\n' > cue.vtt
-cat > cue.ass <<'E'
-[Script Info]
-ScriptType: v4.00+
-PlayResX: 320
-PlayResY: 240
-
-[V4+ Styles]
-Format: Name, Fontname, Fontsize, PrimaryColour, SecondaryColour, OutlineColour, BackColour, Bold, Italic, Underline, StrikeOut, ScaleX, ScaleY, Spacing, Angle, BorderStyle, Outline, Shadow, Alignment, MarginL, MarginR, MarginV, Encoding
-Style: Top,DejaVu Sans,24,&H00FFFFFF,&H00FFFFFF,&H00000000,&H00000000,0,0,0,0,100,100,0,0,1,2,0,8,10,10,10,1
-
-[Events]
-Format: Layer, Start, End, Style, Name, MarginL, MarginR, MarginV, Effect, Text
-Dialogue: 0,0:00:01.00,0:00:02.00,Top,,0,0,0,,Hello from the top
-E
+# ASS with its own style: DejaVu Sans 24, Alignment 8 (top centre).
+{
+    printf '[Script Info]\nScriptType: v4.00+\nPlayResX: 320\nPlayResY: 240\n\n'
+    printf '[V4+ Styles]\nFormat: Name, Fontname, Fontsize, PrimaryColour, SecondaryColour, '
+    printf 'OutlineColour, BackColour, Bold, Italic, Underline, StrikeOut, ScaleX, ScaleY, '
+    printf 'Spacing, Angle, BorderStyle, Outline, Shadow, Alignment, MarginL, MarginR, '
+    printf 'MarginV, Encoding\nStyle: Top,DejaVu Sans,24,&H00FFFFFF,&H00FFFFFF,&H00000000,'
+    printf '&H00000000,0,0,0,0,100,100,0,0,1,2,0,8,10,10,10,1\n\n'
+    printf '[Events]\nFormat: Layer, Start, End, Style, Name, MarginL, MarginR, MarginV, '
+    printf 'Effect, Text\nDialogue: 0,0:00:01.00,0:00:02.00,Top,,0,0,0,,Hello from the top\n'
+} > cue.ass
 
 # ---- SRT: caption where and when it should be, audio copied --------------------------
 run "$VIDPIPE" subtitles burn "$src" cue.srt -o srt.mp4
@@ -69,7 +66,8 @@ assert_eq "$(ffprobe -v error -select_streams v -show_entries stream=codec_name,
 ffmpeg -nostdin -v error -i "$src" -map 0:a -c copy -f framemd5 - > a_src.md5
 ffmpeg -nostdin -v error -i srt.mp4 -map 0:a -c copy -f framemd5 - > a_out.md5
 check; [ "$(grep -vc '^#' a_src.md5)" -gt 100 ] || fail "no audio packets in the source"
-check; cmp -s a_src.md5 a_out.md5 || fail "audio packets changed: $(diff a_src.md5 a_out.md5 | head -5)"
+check; cmp -s a_src.md5 a_out.md5 ||
+    fail "audio packets changed: $(diff a_src.md5 a_out.md5 | head -5)"
 
 # ---- WebVTT and ASS ------------------------------------------------------------------
 run "$VIDPIPE" subtitles burn "$src" cue.vtt -o vtt.mp4
