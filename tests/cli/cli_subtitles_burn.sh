@@ -133,8 +133,10 @@ assert_eq "$RC" 3 "existing output without -y: exit"
 assert_eq "$ERR" "vidpipe: srt.mp4: already exists (use -y to overwrite)" "existing output"
 run "$VIDPIPE" subtitles burn "$src" cue.srt -o srt.mp4 -n
 assert_eq "$RC" 0 "-n: exit"
-run "$VIDPIPE" subtitles burn "$src" cue.srt -o srt.mp4 -y --style Fontsize=32
+run "$VIDPIPE" subtitles burn "$src" cue.srt -o srt.mp4 -y --style Fontsize=32 --json
 assert_eq "$RC" 0 "-y: exit"
+assert_contains "$OUT" '"command": "subtitles burn"' "--json: command"
+assert_contains "$OUT" '"output": "srt.mp4"' "--json: output"
 check; cmp -s srt.mp4 big.mp4 && fail "-y did not rewrite the output" || true
 
 # ---- Ctrl-C: nothing left ------------------------------------------------------------
