@@ -391,12 +391,105 @@ const CliCommand cmd_subtitles_mux = {
     .run = run_mux,
 };
 
+/* ---- burn ----------------------------------------------------------------------------- */
+
+extern const CliCommand cmd_subtitles_burn;
+
+static int run_burn(int argc, char **argv)
+{
+    const char *out = NULL;
+    int json = 0, yes = 0, no = 0, nb_pos = 0, r;
+    CliOverwrite ow;
+    VpSubsBurnOpts o;
+    VpPipelineOpts po;
+    VpFailure f;
+
+    vp_subs_burn_default_opts(&o);
+    vp_pipeline_default_opts(&po);
+    o.pipeline = &po;
+    /* Names, types, ranges and defaults are the library's (vidpipe/options.h). */
+    const VpOptionTable *bt = vp_option_table("subs_burn");
+    const CliOpt opts[] = {
+        { "output", 'o', CLI_STR, &out, "OUT", "output video (.mp4, .mov, .mkv)" },
+        CLI_LIB("style", 0, &o, "KEY=VALUE,...", bt, "style"),
+        CLI_LIB("crf", 0, &o, "N", bt, "crf"),
+        CLI_LIB("preset", 0, &o, "P", bt, "x264_preset"),
+        { "json", 0, CLI_FLAG, &json, NULL, "machine-readable result on stdout" },
+        CLI_OVERWRITE_OPTS(yes, no),
+        { 0 },
+    };
+    if ((r = cli_parse(&cmd_subtitles_burn, opts, argc, argv, &nb_pos)))
+        return r > 0 ? CLI_EXIT_OK : -r;
+    if (nb_pos != 2 || !out) {
+        cli_error("subtitles burn: give IN SUBS -o OUT (see 'vidpipe subtitles burn --help')");
+        return CLI_EXIT_USAGE;
+    }
+    char why[400];
+    if (vp_option_check(bt, &o, why, sizeof(why)) < 0) {
+        cli_error("subtitles burn: --%s", why);
+        return CLI_EXIT_USAGE;
+    }
+    if (cli_overwrite_mode("subtitles burn", yes, no, &ow) < 0)
+        return CLI_EXIT_USAGE;
+    if ((r = cli_output_rule(out, ow)) == CLI_EXIT_USAGE)
+        return CLI_EXIT_USAGE;
+    if (r == 1)
+        return CLI_EXIT_OK;
+    po.cancel = cli_cancel();
+    cli_signals_install("subtitles burn", CLI_SIG_ABANDON);
+    r = vp_subs_burn(argv[1], argv[2], out, &o, &f);
+    if (r == VP_ERR_CANCELLED && cli_signal_caught())
+        return cli_signals_end(CLI_EXIT_ERROR, NULL);
+    if (r < 0) {
+        cli_error("%s", f.message);
+        if (f.input == 1)
+            return r == AVERROR(ENOMEM) ? CLI_EXIT_ERROR : CLI_EXIT_UNREADABLE;
+        if (f.input == 0)
+            return cli_exit_for_error(r);
+        return r == VP_ERR_BAD_OPTION || r == VP_ERR_CONTAINER_CODEC ||
+               r == VP_ERR_OUTPUT_IS_INPUT ? CLI_EXIT_USAGE : CLI_EXIT_ERROR;
+    }
+    if (json) {
+        CliJson j;
+        cj_init(&j, stdout);
+        cj_obj_begin(&j, NULL);
+        cj_str(&j, "command", "subtitles burn");
+        cj_str(&j, "input", argv[1]);
+        cj_str(&j, "subtitles", argv[2]);
+        cj_str(&j, "output", out);
+        cj_obj_end(&j);
+        cj_end(&j);
+    } else if (cli_verbosity >= 0) {
+        printf("%s: captions of %s burned in, audio copied\n", out, argv[2]);
+    }
+    return CLI_EXIT_OK;
+}
+
+const CliCommand cmd_subtitles_burn = {
+    .name = "subtitles burn",
+    .summary = "draw subtitles into the picture (libass), audio copied",
+    .usage = "IN SUBS -o OUT [--style KEY=VALUE,...] [--crf N] [--preset P]",
+    .details = "SUBS (SRT, WebVTT or ASS) is read first: a malformed file fails with its line "
+               "before any work.\nlibass draws the cues (FFmpeg's subtitles filter) on the way "
+               "to one libx264 encode; the audio is\ncopied, not re-encoded. --style sets "
+               "fields of the ASS style (force_style): Fontname, Fontsize,\nPrimaryColour, "
+               "OutlineColour, BackColour, Bold, Italic, Outline, Shadow, Alignment, MarginV, "
+               "...\nA font that is not installed is replaced by fontconfig's choice, said once "
+               "on stderr. The output is\nwritten under a temporary name and renamed when "
+               "complete; Ctrl-C leaves nothing.\n"
+               "Exit status: 0 done, 2 an input could not be read (a subtitle file's line and "
+               "reason said), 3 bad\ncommand line, a bad style or an existing output without "
+               "-y, 4 the output could not be written.",
+    .run = run_burn,
+};
+
 /* ---- the command ---------------------------------------------------------------------- */
 
 static const CliCommand *const subcommands[] = {
     &cmd_subtitles_convert,
     &cmd_subtitles_shift,
     &cmd_subtitles_mux,
+    &cmd_subtitles_burn,
     NULL,
 };
 

@@ -17,6 +17,7 @@
 #define VIDPIPE_SUBTITLES_H
 
 #include "common.h"
+#include "pipeline.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -170,6 +171,45 @@ VP_API void vp_subs_mux_default_opts(VpSubsMuxOpts *opts);
  */
 VP_API int vp_subs_mux(const char *video, const char *const *subs, int nb_subs,
                        const char *out, const VpSubsMuxOpts *opts, VpFailure *fail);
+
+
+/** Burning captions into the picture (vp_subs_burn()). Option table "subs_burn". */
+typedef struct VpSubsBurnOpts {
+    /** ASS style fields forced on every cue, as libass's force_style takes them:
+     *  "KEY=VALUE,..." with the keys of an ASS style line (Fontname, Fontsize, PrimaryColour,
+     *  OutlineColour, BackColour, Bold, Italic, Outline, Shadow, Alignment, MarginV, ...;
+     *  any case); values of letters, digits, spaces and & . - + _. NULL: none. Read during
+     *  the call. */
+    const char *style;
+    int crf;                        /**< x264 CRF 0..51 (23) */
+    const char *x264_preset;        /**< x264 preset ("medium") */
+    const VpPipelineOpts *pipeline; /**< decoding, logger and cancel (NULL: the defaults of
+                                         vp_pipeline_default_opts()); read during the call */
+} VpSubsBurnOpts;
+
+/** Fill @p opts with the defaults (no style, CRF 23, preset medium). Thread-safe. */
+VP_API void vp_subs_burn_default_opts(VpSubsBurnOpts *opts);
+
+/**
+ * Write @p out: the video of @p in with the cues of @p subs (SRT, WebVTT or ASS) drawn into
+ * the picture by libass (FFmpeg's `subtitles` filter) and encoded with libx264 in one decode,
+ * and @p in's best audio stream copied packet for packet (not re-encoded). The picture keeps
+ * its size, bit depth and timing. An ASS file keeps its styles and positions; SRT and WebVTT
+ * use libass's default style; @p opts->style overrides fields of either. When libass falls
+ * back to another font than the one asked for, one warning line through the logger says
+ * which ("subs.srt: font 'Foo' is not installed: libass uses 'DejaVuSans'").
+ * The subtitle file is read first (vp_subs_read()): a malformed one fails before any decode.
+ * Temporary files (the captions as libass reads them, the encoded video) live in $TMPDIR
+ * (or /tmp) and are removed; @p out is written atomically.
+ * @return 0, or a negative error with @p fail (may be NULL) naming the file at fault: the
+ *         video (fail->input 0: VP_ERR_NO_VIDEO, unreadable...), the subtitle file (input 1:
+ *         its line and reason), or the output (input -1: VP_ERR_BAD_OPTION for a bad option
+ *         or style key, VP_ERR_OUTPUT_IS_INPUT, VP_ERR_CONTAINER_CODEC when the output's
+ *         container cannot hold the source's audio, the write's error); VP_ERR_CANCELLED.
+ *         Thread-safe.
+ */
+VP_API int vp_subs_burn(const char *in, const char *subs, const char *out,
+                        const VpSubsBurnOpts *opts, VpFailure *fail);
 
 #ifdef __cplusplus
 }

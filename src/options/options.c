@@ -495,7 +495,7 @@ const VpOptionTable *vp_option_table(const char *name)
         &vpi_writer_options, &vpi_proxy_options, &vpi_qc_spec_options, &vpi_loudnorm_options,
         &vpi_cleanup_options, &vpi_join_options, &vpi_replace_audio_options,
         &vpi_thumb_options, &vpi_pipeline_options, &vpi_encode_options,
-        &vpi_probe_options, &vpi_batch_options, &vpi_qc_options,
+        &vpi_probe_options, &vpi_batch_options, &vpi_qc_options, &vpi_subs_burn_options,
     };
     for (size_t i = 0; name && i < sizeof(tables) / sizeof(tables[0]); i++)
         if (!strcmp(tables[i]->name, name))
