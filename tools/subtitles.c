@@ -412,6 +412,8 @@ static int run_transcribe(int argc, char **argv)
           "characters a caption line holds (default 42)", 10, 200 },
         { "max-lines", 0, CLI_INT, &o.max_lines, "N", "lines a caption holds (default 2)",
           1, 5 },
+        { "threads", 0, CLI_INT, &o.threads, "N",
+          "utterances decoded at once (default 0: one a core, at most 4)", 0, 8 },
         { "engine", 0, CLI_STR, &o.engine, "NAME", "speech engine (default pocketsphinx)" },
         { "model-dir", 0, CLI_STR, &o.model_dir, "DIR",
           "the engine's model folder (default /usr/share/pocketsphinx/model)" },

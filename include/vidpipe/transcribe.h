@@ -22,6 +22,9 @@ typedef struct VpTranscribeOpts {
                                  (pocketsphinx: /usr/share/pocketsphinx/model) */
     int max_chars;          /**< characters a caption line holds, 10..200 (42) */
     int max_lines;          /**< lines a caption holds, 1..5 (2) */
+    int threads;            /**< decoders run at once, one utterance each, 0..8; 0: one a
+                                 core, at most 4. The words can differ with the number
+                                 (pocketsphinx adapts to the utterances each decoder heard) */
     VpLogger logger;        /**< see common.h */
     VpCancel cancel;        /**< see common.h */
 } VpTranscribeOpts;

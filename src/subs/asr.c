@@ -10,10 +10,12 @@
  * sample, makes the word times exact whatever the engine does inside. */
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
@@ -76,10 +78,46 @@ void vp_transcribe_default_opts(VpTranscribeOpts *o)
 #define HANGOVER 40
 #define SOFT_MAX (20 * 100)
 #define HARD_MAX (30 * 100)
+/* Samples handed to the engine at a time. */
+#define CHUNK 4096
+#define MAX_DECODERS 8
+
+/* One utterance: its samples until a decoder has them, then its words. */
+typedef struct Utt {
+    struct Utt *next;           /* in its decoder's queue */
+    int64_t start;              /* its first frame */
+    int16_t *pcm;
+    int nb, cap;
+    VpiWord *words;
+    int nb_words, cap_words;
+} Utt;
+
+/* Utterances are decoded by several engine instances at once, one thread each: the search
+ * is nearly all the work (0.2 s of CPU a second of speech), and utterances are independent.
+ * Utterance k goes to decoder k % n, which takes its own in order, so the words depend on
+ * the number of decoders (an engine may adapt to what it heard: pocketsphinx's cepstral
+ * mean does) but never on timing. */
+typedef struct Decoder {
+    struct Transcriber *t;
+    pthread_t thread;
+    int running;
+    void *priv;
+    Utt *head, *tail;
+    int queued;
+    int ret;
+    VpFailure fail;
+} Decoder;
 
 typedef struct Transcriber {
     const VpiAsrEngine *engine;
-    void *priv;
+    VpiAsrConfig cfg;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    Decoder dec[MAX_DECODERS];
+    int nb_dec, closing;
+    Utt **utts;                 /* all, in time order */
+    int nb_utts, cap_utts;
+    Utt *cur;                   /* the one being gathered */
     /* the frame being filled and the last PREROLL frames (a ring) */
     int16_t frame[FRAME];
     int frame_fill;
@@ -87,38 +125,120 @@ typedef struct Transcriber {
     int ring_len, ring_pos;
     double floor_db;
     int64_t frames_seen;        /* complete frames so far */
-    int in_utt;
-    int64_t utt_start;          /* in frames */
     int utt_frames, quiet;
-    VpiWord *words;
-    int nb_words, cap_words;
     int64_t speech_frames;
 } Transcriber;
 
 static int add_word(void *opaque, int64_t start, int64_t end, const char *token)
 {
-    Transcriber *t = opaque;
-    if (t->nb_words == t->cap_words) {
-        int cap = t->cap_words ? 2 * t->cap_words : 256;
-        VpiWord *w = realloc(t->words, cap * sizeof(*w));
+    Utt *u = opaque;
+    if (u->nb_words == u->cap_words) {
+        int cap = u->cap_words ? 2 * u->cap_words : 32;
+        VpiWord *w = realloc(u->words, cap * sizeof(*w));
         if (!w)
             return AVERROR(ENOMEM);
-        t->words = w;
-        t->cap_words = cap;
+        u->words = w;
+        u->cap_words = cap;
     }
-    VpiWord *w = &t->words[t->nb_words++];
-    int64_t base = t->utt_start * 10;
+    VpiWord *w = &u->words[u->nb_words++];
+    int64_t base = u->start * 10;
     w->start = base + start;
     w->end = base + (end > start ? end : start);
     vpi_asr_word_text(w->text, sizeof(w->text), token);
     return 0;
 }
 
-static int utt_end(Transcriber *t)
+static int decode(const VpiAsrEngine *e, void *priv, Utt *u)
 {
-    t->in_utt = 0;
+    int ret = e->begin(priv);
+    for (int i = 0; ret >= 0 && i < u->nb; i += CHUNK)
+        ret = e->feed(priv, u->pcm + i, u->nb - i < CHUNK ? u->nb - i : CHUNK);
+    return ret < 0 ? ret : e->end(priv, add_word, u);
+}
+
+static void *decoder_main(void *arg)
+{
+    Decoder *d = arg;
+    Transcriber *t = d->t;
+    int ret = d->priv ? 0 : t->engine->open(&d->priv, &t->cfg, &d->fail);
+    for (;;) {
+        pthread_mutex_lock(&t->lock);
+        if (ret < 0 && !d->ret)
+            d->ret = ret;
+        while (!d->head && !t->closing)
+            pthread_cond_wait(&t->cond, &t->lock);
+        Utt *u = d->head;
+        if (u && !(d->head = u->next))
+            d->tail = NULL;
+        pthread_mutex_unlock(&t->lock);
+        if (!u)
+            break;
+        if (ret >= 0)
+            ret = decode(t->engine, d->priv, u);
+        free(u->pcm);
+        u->pcm = NULL;
+        pthread_mutex_lock(&t->lock);
+        d->queued--;
+        if (ret < 0 && !d->ret)
+            d->ret = ret;
+        pthread_cond_broadcast(&t->cond);
+        pthread_mutex_unlock(&t->lock);
+    }
+    return NULL;
+}
+
+/* Hand the gathered utterance to its decoder, waiting while that one has 2 queued (memory
+ * stays bounded: at most 2 utterances of 30 s a decoder). */
+static int submit(Transcriber *t)
+{
+    Utt *u = t->cur;
+    int ret = 0;
+    t->cur = NULL;
     t->speech_frames += t->utt_frames;
-    return t->engine->end(t->priv, add_word, t);
+    if (t->nb_utts == t->cap_utts) {
+        int cap = t->cap_utts ? 2 * t->cap_utts : 64;
+        Utt **a = realloc(t->utts, cap * sizeof(*a));
+        if (!a) {
+            free(u->pcm);
+            free(u);
+            return AVERROR(ENOMEM);
+        }
+        t->utts = a;
+        t->cap_utts = cap;
+    }
+    Decoder *d = &t->dec[t->nb_utts % t->nb_dec];
+    t->utts[t->nb_utts++] = u;
+    pthread_mutex_lock(&t->lock);
+    while (d->queued >= 2 && !d->ret)
+        pthread_cond_wait(&t->cond, &t->lock);
+    if (d->ret) {
+        ret = d->ret;
+    } else {
+        if (d->tail)
+            d->tail->next = u;
+        else
+            d->head = u;
+        d->tail = u;
+        d->queued++;
+        pthread_cond_broadcast(&t->cond);
+    }
+    pthread_mutex_unlock(&t->lock);
+    return ret;
+}
+
+static int utt_add(Utt *u, const int16_t *pcm)
+{
+    if (u->nb + FRAME > u->cap) {
+        int cap = u->cap ? 2 * u->cap : 64 * FRAME;
+        int16_t *b = realloc(u->pcm, cap * sizeof(*b));
+        if (!b)
+            return AVERROR(ENOMEM);
+        u->pcm = b;
+        u->cap = cap;
+    }
+    memcpy(u->pcm + u->nb, pcm, FRAME * sizeof(*pcm));
+    u->nb += FRAME;
+    return 0;
 }
 
 static int push_frame(Transcriber *t, const int16_t *pcm)
@@ -133,35 +253,33 @@ static int push_frame(Transcriber *t, const int16_t *pcm)
     int loud = db > t->floor_db + 12 && db > -50;
     int64_t index = t->frames_seen++;
 
-    if (!t->in_utt) {
-        if (loud) {
-            if ((ret = t->engine->begin(t->priv)) < 0)
-                return ret;
-            t->in_utt = 1;
-            t->utt_start = index - t->ring_len;
-            t->utt_frames = t->quiet = 0;
-            for (int i = 0; i < t->ring_len; i++) {
-                int k = (t->ring_pos - t->ring_len + i + PREROLL) % PREROLL;
-                if ((ret = t->engine->feed(t->priv, t->ring[k], FRAME)) < 0)
-                    return ret;
-                t->utt_frames++;
-            }
-            t->ring_len = 0;
-        } else {
+    if (!t->cur) {
+        if (!loud) {
             memcpy(t->ring[t->ring_pos], pcm, sizeof(t->ring[0]));
             t->ring_pos = (t->ring_pos + 1) % PREROLL;
             if (t->ring_len < PREROLL)
                 t->ring_len++;
             return 0;
         }
+        if (!(t->cur = calloc(1, sizeof(*t->cur))))
+            return AVERROR(ENOMEM);
+        t->cur->start = index - t->ring_len;
+        t->utt_frames = t->quiet = 0;
+        for (int i = 0; i < t->ring_len; i++) {
+            int k = (t->ring_pos - t->ring_len + i + PREROLL) % PREROLL;
+            if ((ret = utt_add(t->cur, t->ring[k])) < 0)
+                return ret;
+            t->utt_frames++;
+        }
+        t->ring_len = 0;
     }
-    if ((ret = t->engine->feed(t->priv, pcm, FRAME)) < 0)
+    if ((ret = utt_add(t->cur, pcm)) < 0)
         return ret;
     t->utt_frames++;
     t->quiet = loud ? 0 : t->quiet + 1;
     if (t->quiet >= HANGOVER || (t->utt_frames >= SOFT_MAX && !loud) ||
         t->utt_frames >= HARD_MAX)
-        return utt_end(t);
+        return submit(t);
     return 0;
 }
 
@@ -181,6 +299,38 @@ static int push_samples(Transcriber *t, const int16_t *pcm, int n)
         }
     }
     return 0;
+}
+
+/* Stop the decoders (after their queues, or at once when @p drop) and free them; the first
+ * decoder error, its failure in *fail when it has a message. */
+static int decoders_end(Transcriber *t, int drop, VpFailure *fail)
+{
+    int ret = 0;
+    pthread_mutex_lock(&t->lock);
+    if (drop)
+        for (int i = 0; i < t->nb_dec; i++)
+            for (Utt *u = t->dec[i].head; u; u = u->next) {
+                free(u->pcm);
+                u->pcm = NULL;
+                t->dec[i].head = t->dec[i].tail = NULL;
+            }
+    t->closing = 1;
+    pthread_cond_broadcast(&t->cond);
+    pthread_mutex_unlock(&t->lock);
+    for (int i = 0; i < t->nb_dec; i++) {
+        Decoder *d = &t->dec[i];
+        if (d->running)
+            pthread_join(d->thread, NULL);
+        d->running = 0;
+        if (d->ret < 0 && !ret) {
+            ret = d->ret;
+            if (fail && d->fail.message[0])
+                *fail = d->fail;
+        }
+        if (d->priv)
+            t->engine->close(&d->priv);
+    }
+    return ret;
 }
 
 static int fail_with(VpFailure *fail, const char *path, int err, const char *why)
@@ -253,6 +403,7 @@ int vp_transcribe(const char *path, VpSubs **out, const VpTranscribeOpts *user_o
     *out = NULL;
     const VpLogger *prev = vpi_log_scope_enter(&opts->logger);
     Transcriber t = { .floor_db = -60 };
+    int threads_ok = 0;
     AVFormatContext *ic = NULL;
     AVCodecContext *dec = NULL;
     SwrContext *swr = NULL;
@@ -264,12 +415,13 @@ int vp_transcribe(const char *path, VpSubs **out, const VpTranscribeOpts *user_o
     char why[256];
 
     if (opts->max_chars < 10 || opts->max_chars > 200 || opts->max_lines < 1 ||
-        opts->max_lines > 5 || !opts->lang || !*opts->lang || strlen(opts->lang) > 32 ||
+        opts->max_lines > 5 || opts->threads < 0 || opts->threads > MAX_DECODERS || !opts->lang || !*opts->lang || strlen(opts->lang) > 32 ||
         strchr(opts->lang, '/')) {
         snprintf(why, sizeof(why), "%s out of range (max_chars 10..200, max_lines 1..5, "
-                 "lang a model name)", opts->max_chars < 10 || opts->max_chars > 200 ?
-                 "max_chars" : opts->max_lines < 1 || opts->max_lines > 5 ? "max_lines" :
-                 "lang");
+                 "threads 0..8, lang a model name)", opts->max_chars < 10 ||
+                 opts->max_chars > 200 ? "max_chars" : opts->max_lines < 1 ||
+                 opts->max_lines > 5 ? "max_lines" : opts->threads < 0 ||
+                 opts->threads > MAX_DECODERS ? "threads" : "lang");
         ret = fail_with(fail, path, VP_ERR_BAD_OPTION, why);
         goto end;
     }
@@ -318,12 +470,36 @@ int vp_transcribe(const char *path, VpSubs **out, const VpTranscribeOpts *user_o
     }
     /* The model is loaded after the input is known to have audio: a missing stream is said
      * before a missing model, and costs no model load (about 0.3 s for en-us). */
-    VpiAsrConfig cfg = { .lang = opts->lang, .model_dir = opts->model_dir,
-                         .logger = &opts->logger };
-    if ((ret = t.engine->open(&t.priv, &cfg, fail)) < 0) {
+    t.cfg = (VpiAsrConfig){ .lang = opts->lang, .model_dir = opts->model_dir,
+                            .logger = &opts->logger };
+    if ((ret = t.engine->open(&t.dec[0].priv, &t.cfg, fail)) < 0) {
         if (fail && !fail->message[0])
             fail_with(fail, path, ret, "the speech engine could not start");
         goto end;
+    }
+    if (pthread_mutex_init(&t.lock, NULL)) {
+        ret = AVERROR(ENOMEM);
+        goto end;
+    }
+    if (pthread_cond_init(&t.cond, NULL)) {
+        pthread_mutex_destroy(&t.lock);
+        ret = AVERROR(ENOMEM);
+        goto end;
+    }
+    threads_ok = 1;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    int want = opts->threads ? opts->threads : cores < 1 ? 1 : cores > 4 ? 4 : (int)cores;
+    for (int i = 0; i < want; i++) {
+        t.dec[i].t = &t;
+        if (pthread_create(&t.dec[i].thread, NULL, decoder_main, &t.dec[i])) {
+            if (!i) {
+                ret = AVERROR(EAGAIN);
+                goto end;
+            }
+            break;
+        }
+        t.dec[i].running = 1;
+        t.nb_dec++;
     }
     if (!(pkt = av_packet_alloc()) || !(frame = av_frame_alloc())) {
         ret = AVERROR(ENOMEM);
@@ -374,20 +550,37 @@ int vp_transcribe(const char *path, VpSubs **out, const VpTranscribeOpts *user_o
         if ((ret = push_frame(&t, t.frame)) < 0)
             goto engine_fail;
     }
-    if (t.in_utt && (ret = utt_end(&t)) < 0)
+    if (t.cur && (ret = submit(&t)) < 0)
         goto engine_fail;
+    if ((ret = decoders_end(&t, 0, fail)) < 0)
+        goto engine_fail;
+    int nb_words = 0;
+    for (int i = 0; i < t.nb_utts; i++)
+        nb_words += t.utts[i]->nb_words;
+    VpiWord *words = nb_words ? malloc(nb_words * sizeof(*words)) : NULL;
+    if (nb_words && !words) {
+        ret = AVERROR(ENOMEM);
+        goto end;
+    }
+    nb_words = 0;
+    for (int i = 0; i < t.nb_utts; i++) {
+        memcpy(words + nb_words, t.utts[i]->words, t.utts[i]->nb_words * sizeof(*words));
+        nb_words += t.utts[i]->nb_words;
+    }
 
     VpiCaptionRules rules;
     vpi_caption_rules_default(&rules);
     rules.max_chars = opts->max_chars;
     rules.max_lines = opts->max_lines;
-    if ((ret = vp_subs_new(&subs)) < 0 ||
-        (ret = vpi_captions_make(t.words, t.nb_words, &rules, subs)) < 0)
+    if ((ret = vp_subs_new(&subs)) >= 0)
+        ret = vpi_captions_make(words, nb_words, &rules, subs);
+    free(words);
+    if (ret < 0)
         goto end;
     if (stats) {
         stats->audio_ms = t.frames_seen * 10;
         stats->speech_ms = t.speech_frames * 10;
-        stats->nb_words = t.nb_words;
+        stats->nb_words = nb_words;
         stats->nb_cues = ret;
     }
     *out = subs;
@@ -396,15 +589,32 @@ int vp_transcribe(const char *path, VpSubs **out, const VpTranscribeOpts *user_o
     goto end;
 
 engine_fail:
-    if (ret != AVERROR(ENOMEM))
+    if (ret != AVERROR(ENOMEM) && fail && !fail->message[0])
         fail_with(fail, path, ret, "the speech engine failed");
 end:
+    if (threads_ok) {
+        int r = decoders_end(&t, 1, fail && fail->message[0] ? NULL : fail);
+        if (ret >= 0)
+            ret = r;
+        pthread_cond_destroy(&t.cond);
+        pthread_mutex_destroy(&t.lock);
+    } else if (t.dec[0].priv) {
+        t.engine->close(&t.dec[0].priv);
+    }
     if (ret < 0 && fail && !fail->code)
         fail_with(fail, path, ret, NULL);
     vp_subs_free(&subs);
-    if (t.priv)
-        t.engine->close(&t.priv);
-    free(t.words);
+    for (int i = 0; i < t.nb_utts; i++) {
+        free(t.utts[i]->pcm);
+        free(t.utts[i]->words);
+        free(t.utts[i]);
+    }
+    free(t.utts);
+    if (t.cur) {
+        free(t.cur->pcm);
+        free(t.cur->words);
+        free(t.cur);
+    }
     av_free(buf);
     swr_free(&swr);
     av_frame_free(&frame);
