@@ -107,6 +107,10 @@ vidpipe_transcribe() {
 }
 
 now() { date +%s.%N; }
+# CPU seconds (user + system) of the waited-for children so far: `times`' second line (run
+# in this shell, not in a $(...) subshell, whose children are others).
+cpu() { times > "$WORK/times.now"; awk 'NR == 2 { split($1, u, "m"); split($2, s, "m")
+    print u[1] * 60 + u[2] + s[1] * 60 + s[2] }' "$WORK/times.now"; }
 load0=$(cut -d' ' -f1-3 /proc/loadavg)
 : > "$WORK/times.txt"
 : > "$WORK/wer.txt"
@@ -117,10 +121,14 @@ for step in $STEPS; do
         for m in $order; do
             out=$WORK/$m-$step.srt
             rm -f "$out"
+            cpu > "$WORK/c0"
             t0=$(now)
             "${m}_$step" "$TALK" "$out"
             t1=$(now)
-            echo "$step $m $(echo "$t1 $t0" | awk '{ print $1 - $2 }')" >> "$WORK/times.txt"
+            cpu > "$WORK/c1"
+            c0=$(cat "$WORK/c0") c1=$(cat "$WORK/c1")
+            echo "$step $m $(echo "$t1 $t0 $c1 $c0" | awk '{ print $1 - $2, $3 - $4 }')" \
+                >> "$WORK/times.txt"
             if [ $run = 1 ] && [ $step = transcribe ]; then
                 $CHECK text "$out" > "$WORK/$m.txt"
                 echo "$step $m $($CHECK wer "$REF" "$WORK/$m.txt" 1)" >> "$WORK/wer.txt"
@@ -134,20 +142,25 @@ load1=$(cut -d' ' -f1-3 /proc/loadavg)
 python3 - "$WORK" "$SECS" "$RUNS" "$load0" "$load1" "$(nproc)" <<'PY'
 import statistics, sys
 work, secs, runs, load0, load1, cores = sys.argv[1:]
-t, wer = {}, {}
+t, c, wer = {}, {}, {}
 for line in open(work + "/times.txt"):
-    step, m, s = line.split()
+    step, m, s, cs = line.split()
     t.setdefault((step, m), []).append(float(s))
+    c.setdefault((step, m), []).append(float(cs))
 for line in open(work + "/wer.txt"):
     step, m, w = line.split()
     wer[(step, m)] = w
 print(f"subtitles benchmark: a {float(secs):.1f} s talk (640x360 H.264 + AAC), {runs} runs; "
       f"{cores} cores, load average {load0} at the start, {load1} at the end")
-print(f"{'step':11} {'seed s':>8} {'vidpipe s':>10} {'ratio':>7} {'x real time':>12} "
-      f"{'WER seed':>9} {'WER vidpipe':>12}")
+print("wall: seconds from start to end; cpu: user + system seconds of all its processes")
+print(f"{'step':11} {'seed s':>7} {'vidpipe s':>10} {'ratio':>6} {'x real time':>12} "
+      f"{'seed cpu':>9} {'vidpipe cpu':>12} {'WER seed':>9} {'WER vidpipe':>12}")
 for step in dict.fromkeys(k[0] for k in t):
     s = statistics.median(t[(step, "seed")])
     v = statistics.median(t[(step, "vidpipe")])
-    print(f"{step:11} {s:8.2f} {v:10.2f} {s / v:6.2f}x {float(secs) / v:11.1f}x "
-          f"{wer.get((step, 'seed'), '-'):>9} {wer.get((step, 'vidpipe'), '-'):>12}")
+    sc = statistics.median(c[(step, "seed")])
+    vc = statistics.median(c[(step, "vidpipe")])
+    print(f"{step:11} {s:7.2f} {v:10.2f} {s / v:5.2f}x {float(secs) / v:11.1f}x "
+          f"{sc:9.2f} {vc:12.2f} {wer.get((step, 'seed'), '-'):>9} "
+          f"{wer.get((step, 'vidpipe'), '-'):>12}")
 PY
