@@ -317,7 +317,8 @@ static int decoders_end(Transcriber *t, int drop, VpFailure *fail)
     t->closing = 1;
     pthread_cond_broadcast(&t->cond);
     pthread_mutex_unlock(&t->lock);
-    for (int i = 0; i < t->nb_dec; i++) {
+    /* every slot: the first decoder's engine is opened before any thread starts */
+    for (int i = 0; i < MAX_DECODERS; i++) {
         Decoder *d = &t->dec[i];
         if (d->running)
             pthread_join(d->thread, NULL);
