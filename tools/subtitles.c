@@ -517,7 +517,7 @@ static void subtitles_usage(FILE *f)
                "Subtitle files (SRT, WebVTT, ASS) and soft subtitle tracks.\n\nCommands:\n",
             cli_prog);
     for (int i = 0; subcommands[i]; i++)
-        fprintf(f, "  %-9s %s\n", subcommands[i]->name + strlen("subtitles "),
+        fprintf(f, "  %-11s %s\n", subcommands[i]->name + strlen("subtitles "),
                 subcommands[i]->summary);
     fprintf(f, "\n'%s subtitles COMMAND --help' describes a command; 'man vidpipe-subtitles' "
                "all of them.\n", cli_prog);
