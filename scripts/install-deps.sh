@@ -22,6 +22,9 @@ PKGS="$PKGS libmicrohttpd-dev"
 PKGS="$PKGS libcurl4-openssl-dev"
 # /usr/bin/time: peak memory of vidpipe batch in tests/cli/cli_batch_resume.sh
 PKGS="$PKGS time"
+# pocketsphinx: speech to captions (vidpipe subtitles transcribe) and its en-us model;
+# espeak-ng speaks the known sentences of its tests (tests/cli/cli_transcribe.sh)
+PKGS="$PKGS libpocketsphinx-dev pocketsphinx-en-us espeak-ng"
 # Peers the benchmarks compare with; optional for building and testing.
 # tstools (tsreport) and VLC judge the channel streams in tests/live/
 PKGS="$PKGS tstools vlc-bin vlc-plugin-base"
@@ -32,6 +35,8 @@ command -v npm >/dev/null 2>&1 || PKGS="$PKGS nodejs npm"
 BENCH_PKGS="mkvtoolnix hyperfine python3-opencv bc"
 # the Celery + Redis peer of bench/serve.sh (the queue overhead)
 BENCH_PKGS="$BENCH_PKGS python3-celery python3-redis redis-server"
+# the seed's transcription, the peer of bench/subtitles.sh: pocketsphinx_continuous
+BENCH_PKGS="$BENCH_PKGS pocketsphinx"
 
 want="$PKGS"
 [ "${VIDPIPE_BENCH:-0}" = 1 ] && want="$want $BENCH_PKGS"

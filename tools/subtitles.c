@@ -483,6 +483,116 @@ const CliCommand cmd_subtitles_burn = {
     .run = run_burn,
 };
 
+/* ---- transcribe ----------------------------------------------------------------------- */
+
+extern const CliCommand cmd_subtitles_transcribe;
+
+static int run_transcribe(int argc, char **argv)
+{
+    const char *out = NULL;
+    int json = 0, yes = 0, no = 0, nb_pos = 0, r;
+    CliOverwrite ow;
+    VpTranscribeOpts o;
+    VpTranscribeStats st = { 0 };
+    VpFailure f;
+    VpSubs *s = NULL;
+    vp_transcribe_default_opts(&o);
+    const CliOpt opts[] = {
+        { "output", 'o', CLI_STR, &out, "OUT", "output file: .srt, .vtt or .ass" },
+        { "lang", 0, CLI_STR, &o.lang, "LANG", "the speech model's language (default en-us)" },
+        { "max-chars", 0, CLI_INT, &o.max_chars, "N",
+          "characters a caption line holds (default 42)", 10, 200 },
+        { "max-lines", 0, CLI_INT, &o.max_lines, "N", "lines a caption holds (default 2)",
+          1, 5 },
+        { "threads", 0, CLI_INT, &o.threads, "N",
+          "utterances decoded at once (default 0: one a core, at most 4)", 0, 8 },
+        { "engine", 0, CLI_STR, &o.engine, "NAME", "speech engine (default pocketsphinx)" },
+        { "model-dir", 0, CLI_STR, &o.model_dir, "DIR",
+          "the engine's model folder (default /usr/share/pocketsphinx/model)" },
+        { "json", 0, CLI_FLAG, &json, NULL, "machine-readable result on stdout" },
+        CLI_OVERWRITE_OPTS(yes, no),
+        { 0 },
+    };
+    if ((r = cli_parse(&cmd_subtitles_transcribe, opts, argc, argv, &nb_pos)))
+        return r > 0 ? CLI_EXIT_OK : -r;
+    if (nb_pos != 1 || !out) {
+        cli_error("subtitles transcribe: give IN -o OUT (see 'vidpipe subtitles transcribe "
+                  "--help')");
+        return CLI_EXIT_USAGE;
+    }
+    if (vp_subs_format_from_name(out) == VP_SUBS_AUTO) {
+        cli_error("subtitles transcribe: %s: name the output .srt, .vtt or .ass", out);
+        return CLI_EXIT_USAGE;
+    }
+    if (cli_overwrite_mode("subtitles transcribe", yes, no, &ow) < 0)
+        return CLI_EXIT_USAGE;
+    if ((r = vp_output_check_not_input(out, (const char *const *)&argv[1], 1)) < 0) {
+        cli_file_error(out, "%s", vp_strerror(r));
+        return CLI_EXIT_USAGE;
+    }
+    if ((r = cli_output_rule(out, ow)))
+        return r == 1 ? CLI_EXIT_OK : r;
+    o.cancel = cli_cancel();
+    cli_signals_install("subtitles transcribe", CLI_SIG_ABANDON);
+    int64_t t0 = vpi_now_us();
+    r = vp_transcribe(argv[1], &s, &o, &st, &f);
+    double secs = (vpi_now_us() - t0) / 1e6;
+    if (r == VP_ERR_CANCELLED && cli_signal_caught())
+        return cli_signals_end(CLI_EXIT_ERROR, NULL);
+    if (r < 0) {
+        cli_error("%s", f.message);
+        /* A model that is not there, or an option the engine refuses, is the command
+         * line's (--lang, --model-dir, --engine); the rest is the input's. */
+        return r == VP_ERR_BAD_CONFIG || r == VP_ERR_BAD_OPTION ? CLI_EXIT_USAGE
+                                                                : cli_exit_for_error(r);
+    }
+    if (!vp_subs_count(s))
+        cli_warn("%s: no speech found (%.1f s of audio): %s has no captions", argv[1],
+                 st.audio_ms / 1000.0, out);
+    r = write_subs("subtitles transcribe", s, out, ow);
+    if (!r && json) {
+        CliJson j;
+        cj_init(&j, stdout);
+        cj_obj_begin(&j, NULL);
+        cj_str(&j, "command", "subtitles transcribe");
+        cj_str(&j, "input", argv[1]);
+        cj_str(&j, "output", out);
+        cj_str(&j, "engine", o.engine ? o.engine : "pocketsphinx");
+        cj_str(&j, "lang", o.lang);
+        cj_int(&j, "cues", vp_subs_count(s));
+        cj_int(&j, "words", st.nb_words);
+        cj_num(&j, "audio_seconds", st.audio_ms / 1000.0);
+        cj_num(&j, "speech_seconds", st.speech_ms / 1000.0);
+        cj_num(&j, "seconds", secs);
+        cj_obj_end(&j);
+        cj_end(&j);
+    } else if (!r && cli_verbosity >= 0) {
+        printf("%s: %d caption%s, %d word%s from %.1f s of audio (%.1f s of speech) in "
+               "%.1f s\n", out, vp_subs_count(s), vp_subs_count(s) == 1 ? "" : "s",
+               st.nb_words, st.nb_words == 1 ? "" : "s", st.audio_ms / 1000.0,
+               st.speech_ms / 1000.0, secs);
+    }
+    vp_subs_free(&s);
+    return r < 0 ? CLI_EXIT_OK : r;
+}
+
+const CliCommand cmd_subtitles_transcribe = {
+    .name = "subtitles transcribe",
+    .summary = "speech to timed captions (pocketsphinx)",
+    .usage = "IN -o OUT.srt|OUT.vtt [--lang en-us] [--max-chars 42] [--max-lines 2]",
+    .details = "The best audio stream of IN is decoded once, resampled to 16 kHz mono and "
+               "cut at silences into\nutterances for the speech engine; its word timings "
+               "become captions of at most --max-lines lines\nof --max-chars characters, "
+               "1 to 7 s each, never overlapping, split at pauses. Audio without\nspeech "
+               "gives a valid file with no captions (said on stderr). Models: "
+               "DIR/LANG/LANG (acoustic),\nDIR/LANG/LANG.lm.bin and DIR/LANG/cmudict-LANG.dict "
+               "(Debian: pocketsphinx-en-us).\n"
+               "Exit status: 0 done, 2 the input could not be read or has no audio stream, "
+               "3 bad command line,\na model file missing or an existing output without -y, "
+               "4 the output could not be written.",
+    .run = run_transcribe,
+};
+
 /* ---- the command ---------------------------------------------------------------------- */
 
 static const CliCommand *const subcommands[] = {
@@ -490,6 +600,7 @@ static const CliCommand *const subcommands[] = {
     &cmd_subtitles_shift,
     &cmd_subtitles_mux,
     &cmd_subtitles_burn,
+    &cmd_subtitles_transcribe,
     NULL,
 };
 
@@ -499,7 +610,7 @@ static void subtitles_usage(FILE *f)
                "Subtitle files (SRT, WebVTT, ASS) and soft subtitle tracks.\n\nCommands:\n",
             cli_prog);
     for (int i = 0; subcommands[i]; i++)
-        fprintf(f, "  %-9s %s\n", subcommands[i]->name + strlen("subtitles "),
+        fprintf(f, "  %-11s %s\n", subcommands[i]->name + strlen("subtitles "),
                 subcommands[i]->summary);
     fprintf(f, "\n'%s subtitles COMMAND --help' describes a command; 'man vidpipe-subtitles' "
                "all of them.\n", cli_prog);
@@ -524,8 +635,9 @@ static int run_subtitles(int argc, char **argv)
 
 const CliCommand cmd_subtitles = {
     .name = "subtitles",
-    .summary = "subtitle files: convert, shift; soft subtitle tracks: mux",
-    .usage = "convert|shift|mux ...",
+    .summary = "subtitle files: convert, shift; soft subtitle tracks: mux; burned-in: burn; "
+               "speech: transcribe",
+    .usage = "convert|shift|mux|burn|transcribe ...",
     .details = NULL,
     .run = run_subtitles,
 };

@@ -23,5 +23,6 @@
 #include "channels.h"
 #include "service.h"
 #include "subtitles.h"
+#include "transcribe.h"
 
 #endif /* VIDPIPE_VIDPIPE_H */
