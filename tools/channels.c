@@ -20,12 +20,7 @@ static int json_events;
 static void lib_log(void *opaque, int level, const char *msg)
 {
     (void)opaque;
-    if (level <= VP_LOG_ERROR)
-        cli_error("%s", msg);
-    else if (level <= VP_LOG_WARNING)
-        cli_warn("%s", msg);
-    else if (cli_verbosity >= 0)
-        fprintf(stderr, "%s: %s\n", cli_prog, msg);
+    cli_log_line(level, msg);
 }
 
 static void on_event(void *opaque, const char *line, json_t *ev)

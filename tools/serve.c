@@ -27,12 +27,7 @@ static int json_events;
 static void lib_log(void *opaque, int level, const char *msg)
 {
     (void)opaque;
-    if (level <= VP_LOG_ERROR)
-        cli_error("%s", msg);
-    else if (level <= VP_LOG_WARNING)
-        cli_warn("%s", msg);
-    else if (cli_verbosity >= 0)
-        fprintf(stderr, "%s: %s\n", cli_prog, msg);
+    cli_log_line(level, msg);
 }
 
 static void on_event(void *opaque, const char *line, json_t *ev)
@@ -262,13 +257,7 @@ static int run_serve(int argc, char **argv)
      * so every worker and HTTP thread inherits the mask. A SIGINT the parent ignores (a
      * background job) stays ignored. */
     sigset_t sigs;
-    struct sigaction old;
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGTERM);
-    if (!(sigaction(SIGINT, NULL, &old) == 0 && old.sa_handler == SIG_IGN))
-        sigaddset(&sigs, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    cli_block_stop_signals(&sigs);
     raise_fd_limit();
 
     VpServiceOpts so;

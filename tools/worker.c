@@ -42,12 +42,7 @@ static void emit(const char *event, json_t *ev)
 static void lib_log(void *opaque, int level, const char *msg)
 {
     (void)opaque;
-    if (level <= VP_LOG_ERROR)
-        cli_error("%s", msg);
-    else if (level <= VP_LOG_WARNING)
-        cli_warn("%s", msg);
-    else if (cli_verbosity >= 0)
-        fprintf(stderr, "%s: %s\n", cli_prog, msg);
+    cli_log_line(level, msg);
     emit("log", json_pack("{s:s, s:s}", "level", level <= VP_LOG_ERROR ? "error" :
                           level <= VP_LOG_WARNING ? "warning" : "info", "message", msg));
 }
@@ -133,13 +128,7 @@ static int run_worker(int argc, char **argv)
      * every worker thread inherits the mask. A SIGINT the parent ignores (a background job)
      * stays ignored. */
     sigset_t sigs;
-    struct sigaction old;
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGTERM);
-    if (!(sigaction(SIGINT, NULL, &old) == 0 && old.sa_handler == SIG_IGN))
-        sigaddset(&sigs, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    cli_block_stop_signals(&sigs);
 
     so.tmp_dir = tmp;
     so.workers = workers;

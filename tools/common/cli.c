@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -538,4 +539,25 @@ const char *cli_settings(void)
             strcat(set_text, "\n");
         }
     return set_text;
+}
+
+void cli_log_line(int level, const char *msg)
+{
+    if (level <= VP_LOG_ERROR)
+        cli_error("%s", msg);
+    else if (level <= VP_LOG_WARNING)
+        cli_warn("%s", msg);
+    else if (cli_verbosity >= 0)
+        fprintf(stderr, "%s: %s\n", cli_prog, msg);
+}
+
+void cli_block_stop_signals(sigset_t *set)
+{
+    struct sigaction old;
+    sigemptyset(set);
+    sigaddset(set, SIGTERM);
+    if (!(sigaction(SIGINT, NULL, &old) == 0 && old.sa_handler == SIG_IGN))
+        sigaddset(set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, set, NULL);
+    signal(SIGPIPE, SIG_IGN);
 }

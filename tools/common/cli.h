@@ -4,6 +4,7 @@
 #define VIDPIPE_TOOLS_CLI_H
 
 #include <stdint.h>
+#include <signal.h>
 #include <stdio.h>
 
 #include <jansson.h>
@@ -88,6 +89,13 @@ void cli_file_error(const char *file, const char *fmt, ...)
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void cli_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* A line the library logs in a long-running command (channels, serve, worker): the log of
+ * the running process, so info prints without -v; -q keeps errors only. */
+void cli_log_line(int level, const char *msg);
+/* Block SIGTERM and SIGINT in the calling thread, before any other thread starts, so every
+ * thread inherits the mask and the main thread takes them with sigwait(*set). A SIGINT the
+ * parent ignores (a background job) stays ignored. Also ignores SIGPIPE. */
+void cli_block_stop_signals(sigset_t *set);
 
 /* Exit code for a failed input read: vpi_exit_code(err, VPI_AT_INPUT) (2, or 4 for an
  * internal error such as ENOMEM). */
