@@ -33,42 +33,8 @@ static void on_event(void *opaque, const char *line, json_t *ev)
     if (cli_verbosity >= 0 || (name && !strcmp(name, "listening")))
         fprintf(stderr, "%s: %s\n", cli_prog, line);
     if (json_events && ev) {
-        char *text = json_dumps(ev, JSON_COMPACT | JSON_ENSURE_ASCII);
-        if (text) {
-            printf("%s\n", text);
-            fflush(stdout);
-            free(text);
-        }
+        cli_json_line(ev, 0);
     }
-}
-
-/* "HOST:PORT", "[V6]:PORT" or ":PORT" (every address). 0, or -1 after saying why. */
-static int parse_listen(const char *arg, char *host, size_t size, int *port)
-{
-    const char *colon;
-    if (arg[0] == '[') {
-        const char *end = strchr(arg, ']');
-        if (!end || end[1] != ':' || (size_t)(end - arg - 1) >= size)
-            goto bad;
-        snprintf(host, size, "%.*s", (int)(end - arg - 1), arg + 1);
-        colon = end + 1;
-    } else {
-        colon = strrchr(arg, ':');
-        if (!colon || (size_t)(colon - arg) >= size || memchr(arg, ':', (size_t)(colon - arg)))
-            goto bad;
-        snprintf(host, size, "%.*s", (int)(colon - arg), arg);
-        if (!*host)
-            snprintf(host, size, "0.0.0.0");
-    }
-    char *end;
-    long p = strtol(colon + 1, &end, 10);
-    if (!colon[1] || *end || p < 0 || p > 65535)
-        goto bad;
-    *port = (int)p;
-    return 0;
-bad:
-    cli_error("channels: --listen: '%s' is not HOST:PORT (port 0..65535)", arg);
-    return -1;
 }
 
 /* One line naming @p path and why: the library's (which names the file) or ours. */
@@ -187,7 +153,7 @@ static int run_channels(int argc, char **argv)
     const char *config = argv[1];
     char host[256];
     int port;
-    if (parse_listen(listen, host, sizeof(host), &port) < 0)
+    if (cli_parse_listen("channels", listen, host, sizeof(host), &port) < 0)
         return CLI_EXIT_USAGE;
 
     VpChannelsOpts co;

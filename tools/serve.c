@@ -41,43 +41,8 @@ static void on_event(void *opaque, const char *line, json_t *ev)
     if (cli_verbosity >= 0 || always)
         fprintf(stderr, "%s: %s\n", cli_prog, line);
     if (json_events && ev) {
-        char *text = json_dumps(ev, JSON_COMPACT | JSON_ENSURE_ASCII);
-        if (text) {
-            printf("%s\n", text);
-            fflush(stdout);
-            free(text);
-        }
+        cli_json_line(ev, 0);
     }
-}
-
-/* "HOST:PORT", "[V6]:PORT" or ":PORT" (every address). 0, or -1 after saying why. */
-static int parse_listen(const char *arg, char *host, size_t size, int *port)
-{
-    const char *colon;
-    if (arg[0] == '[') {
-        const char *end = strchr(arg, ']');
-        if (!end || end[1] != ':' || (size_t)(end - arg - 1) >= size || end == arg + 1)
-            goto bad;
-        snprintf(host, size, "%.*s", (int)(end - arg - 1), arg + 1);
-        colon = end + 1;
-    } else {
-        colon = strrchr(arg, ':');
-        if (!colon || (size_t)(colon - arg) >= size || memchr(arg, ':', (size_t)(colon - arg)))
-            goto bad;
-        snprintf(host, size, "%.*s", (int)(colon - arg), arg);
-        if (!*host)
-            snprintf(host, size, "0.0.0.0");
-    }
-    char *end;
-    errno = 0;
-    long p = strtol(colon + 1, &end, 10);
-    if (!colon[1] || *end || errno || p < 0 || p > 65535)
-        goto bad;
-    *port = (int)p;
-    return 0;
-bad:
-    cli_error("serve: --listen: '%s' is not HOST:PORT (port 0..65535)", arg);
-    return -1;
 }
 
 /* "20G", "500M", "1048576": bytes, with binary K/M/G/T. 0, or -1 after saying why. */
@@ -222,19 +187,14 @@ static int run_serve(int argc, char **argv)
     char host[256];
     int port;
     int64_t max_bytes = 0;
-    if (parse_listen(listen, host, sizeof(host), &port) < 0 ||
+    if (cli_parse_listen("serve", listen, host, sizeof(host), &port) < 0 ||
         (max_upload && parse_size(max_upload, &max_bytes) < 0)) {
         free(storage_spec);
         return CLI_EXIT_USAGE;
     }
-    if (tmp) {
-        struct stat st;
-        if (stat(tmp, &st) < 0 || !S_ISDIR(st.st_mode)) {
-            cli_file_error(tmp, "--tmp: %s", stat(tmp, &st) < 0 ? strerror(errno)
-                                                                : "not a folder");
-            free(storage_spec);
-            return CLI_EXIT_USAGE;
-        }
+    if (tmp && (r = cli_check_folder("--tmp", tmp))) {
+        free(storage_spec);
+        return r;
     }
     char *token = NULL;
     if (token_file && !(token = read_token(token_file))) {

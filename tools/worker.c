@@ -28,13 +28,8 @@ static void emit(const char *event, json_t *ev)
         return;
     }
     json_object_set_new(ev, "event", json_string(event));
-    char *text = json_dumps(ev, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_SORT_KEYS);
+    cli_json_line(ev, JSON_SORT_KEYS);
     json_decref(ev);
-    if (text) {
-        printf("%s\n", text);
-        fflush(stdout);
-        free(text);
-    }
 }
 
 /* The library's lines (worker started, job claimed, completed, failed, retried, handed back):
@@ -114,14 +109,9 @@ static int run_worker(int argc, char **argv)
         free(storage_spec);
         return r;
     }
-    if (tmp) {
-        struct stat st;
-        if (stat(tmp, &st) < 0 || !S_ISDIR(st.st_mode)) {
-            cli_file_error(tmp, "--tmp: %s", stat(tmp, &st) < 0 ? strerror(errno)
-                                                                : "not a folder");
-            free(storage_spec);
-            return CLI_EXIT_USAGE;
-        }
+    if (tmp && (r = cli_check_folder("--tmp", tmp))) {
+        free(storage_spec);
+        return r;
     }
 
     /* SIGTERM and SIGINT are taken by sigwait below: blocked before any thread starts, so

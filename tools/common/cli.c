@@ -7,6 +7,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -560,4 +561,57 @@ void cli_block_stop_signals(sigset_t *set)
         sigaddset(set, SIGINT);
     pthread_sigmask(SIG_BLOCK, set, NULL);
     signal(SIGPIPE, SIG_IGN);
+}
+
+int cli_parse_listen(const char *cmd, const char *arg, char *host, size_t size, int *port)
+{
+    const char *colon;
+    if (arg[0] == '[') {
+        const char *end = strchr(arg, ']');
+        if (!end || end[1] != ':' || (size_t)(end - arg - 1) >= size || end == arg + 1)
+            goto bad;
+        snprintf(host, size, "%.*s", (int)(end - arg - 1), arg + 1);
+        colon = end + 1;
+    } else {
+        colon = strrchr(arg, ':');
+        if (!colon || (size_t)(colon - arg) >= size || memchr(arg, ':', (size_t)(colon - arg)))
+            goto bad;
+        snprintf(host, size, "%.*s", (int)(colon - arg), arg);
+        if (!*host)
+            snprintf(host, size, "0.0.0.0");
+    }
+    char *end;
+    errno = 0;
+    long p = strtol(colon + 1, &end, 10);
+    if (!colon[1] || *end || errno || p < 0 || p > 65535)
+        goto bad;
+    *port = (int)p;
+    return 0;
+bad:
+    cli_error("%s: --listen: '%s' is not HOST:PORT (port 0..65535)", cmd, arg);
+    return -1;
+}
+
+void cli_json_line(const json_t *ev, size_t flags)
+{
+    char *text = ev ? json_dumps(ev, JSON_COMPACT | JSON_ENSURE_ASCII | flags) : NULL;
+    if (text) {
+        printf("%s\n", text);
+        fflush(stdout);
+        free(text);
+    }
+}
+
+int cli_check_folder(const char *opt, const char *dir)
+{
+    struct stat st;
+    if (stat(dir, &st) < 0) {
+        cli_file_error(dir, "%s: %s", opt, strerror(errno));
+        return CLI_EXIT_USAGE;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        cli_file_error(dir, "%s: not a folder", opt);
+        return CLI_EXIT_USAGE;
+    }
+    return 0;
 }

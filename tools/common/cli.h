@@ -96,6 +96,14 @@ void cli_log_line(int level, const char *msg);
  * thread inherits the mask and the main thread takes them with sigwait(*set). A SIGINT the
  * parent ignores (a background job) stays ignored. Also ignores SIGPIPE. */
 void cli_block_stop_signals(sigset_t *set);
+/* --listen "HOST:PORT", "[V6]:PORT" or ":PORT" (every address) of the servers. 0, or -1
+ * after one line naming @p cmd and the bad value. */
+int cli_parse_listen(const char *cmd, const char *arg, char *host, size_t size, int *port);
+/* An event as one compact JSON line on stdout, flushed (the servers' --json). Does not take
+ * @p ev; NULL prints nothing. */
+void cli_json_line(const json_t *ev, size_t flags);
+/* --tmp DIR must be an existing folder: 0, or CLI_EXIT_USAGE after one line naming it. */
+int cli_check_folder(const char *opt, const char *dir);
 
 /* Exit code for a failed input read: vpi_exit_code(err, VPI_AT_INPUT) (2, or 4 for an
  * internal error such as ENOMEM). */

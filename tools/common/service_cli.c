@@ -70,10 +70,7 @@ int svc_cli_migrate(const char *cmd, const VpServiceOpts *so, int json)
     if (json) {
         json_t *ev = json_pack("{s:s, s:s, s:i, s:i}", "event", "migrated", "db", db,
                                "from", from, "to", to);
-        char *text = ev ? json_dumps(ev, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
-        if (text)
-            printf("%s\n", text);
-        free(text);
+        cli_json_line(ev, 0);
         json_decref(ev);
     } else if (from == to) {
         printf("%s: schema already at version %d: nothing to do\n", db, to);
