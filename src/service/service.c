@@ -404,7 +404,7 @@ static int emit(json_t *j, char **out, VpFailure *f)
     return 0;
 }
 
-static json_t *job_object(const VpiJob *j)
+static json_t *job_object(VpService *s, const VpiJob *j)
 {
     json_t *o = json_object(), *result = NULL;
     if (!o)
@@ -414,7 +414,8 @@ static json_t *job_object(const VpiJob *j)
     json_object_set_new(o, "job_id", json_integer(j->id));
     json_object_set_new(o, "video_id", json_integer(j->video_id));
     json_object_set_new(o, "status", json_string(vpi_job_status_name(j->status)));
-    json_object_set_new(o, "progress", json_integer(j->progress));
+    json_object_set_new(o, "progress", json_integer(j->status == VPI_JOB_RUNNING ?
+                        svc_workers_progress(s, j->id, j->progress) : j->progress));
     json_object_set_new(o, "attempts", json_integer(j->attempts));
     json_object_set_new(o, "max_attempts", json_integer(j->max_attempts));
     json_object_set_new(o, "worker", str_or_null(j->worker));
@@ -440,7 +441,7 @@ int vp_service_job_json(VpService *s, int64_t job_id, char **json, VpFailure *f)
         return ret == AVERROR(ENOENT) ?
                failf(f, ret, "job %" PRId64 ": no such job", job_id) :
                store_fail(f, ret, "job");
-    ret = emit(job_object(&j), json, f);
+    ret = emit(job_object(s, &j), json, f);
     vpi_job_clear(&j);
     return ret;
 }
@@ -472,7 +473,8 @@ static json_t *video_object(VpService *s, const VpiVideo *v, int *err)
                                                  vpi_job_status_name(v->job_status) ?
                                                  vpi_job_status_name(v->job_status) : "unknown"));
     json_object_set_new(o, "job_id", v->job_id ? json_integer(v->job_id) : json_null());
-    json_object_set_new(o, "progress", json_integer(j.progress));
+    json_object_set_new(o, "progress", json_integer(j.status == VPI_JOB_RUNNING ?
+                        svc_workers_progress(s, j.id, j.progress) : j.progress));
     json_object_set_new(o, "attempts", json_integer(j.attempts));
     json_object_set_new(o, "error", str_or_null(j.error));
     json_object_set_new(o, "updated_at", time_json(j.finished_ms ? j.finished_ms :

@@ -82,6 +82,9 @@ int svc_scratch_open(struct VpService *s, const char *key, char *reason, size_t 
 int svc_workers_start(struct VpService *s, char *reason, size_t reason_size);
 /* Stop the local worker holding @p job_id (cancel, delete). */
 void svc_workers_stop_job(struct VpService *s, int64_t job_id, int why);
+/* The progress of @p job_id if a worker of this process runs it now, else @p stored (the
+ * store holds the progress of the last heartbeat, up to lease/3 old). */
+int svc_workers_progress(struct VpService *s, int64_t job_id, int stored);
 void svc_workers_join(struct VpService *s);
 
 /* The storage keys of a video. */

@@ -617,6 +617,16 @@ int svc_workers_start(VpService *s, char *reason, size_t reason_size)
     return 0;
 }
 
+int svc_workers_progress(VpService *s, int64_t job_id, int stored)
+{
+    pthread_mutex_lock(&s->lock);
+    for (int i = 0; i < s->nb_workers; i++)
+        if (s->workers[i].busy && s->workers[i].job_id == job_id)
+            stored = atomic_load(&s->workers[i].progress);
+    pthread_mutex_unlock(&s->lock);
+    return stored;
+}
+
 void svc_workers_stop_job(VpService *s, int64_t job_id, int why)
 {
     pthread_mutex_lock(&s->lock);
