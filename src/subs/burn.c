@@ -153,10 +153,13 @@ static int write_all(const char *path, const char *data, size_t size)
 static int write_libass_input(const char *subs_path, const VpSubs *s, char *tmp, size_t size)
 {
     int ass = vp_subs_source_format(s) == VP_SUBS_ASS;
+    /* FFmpeg's SRT demuxer refuses an empty file (invalid data): no cues go to libass as
+     * an ASS file of the header alone, which it reads as nothing to draw. */
+    int empty = !ass && !vp_subs_count(s);
     char *buf = NULL;
     size_t n = 0;
     int ret;
-    if ((ret = make_temp(tmp, size, ass ? ".ass" : ".srt")) < 0)
+    if ((ret = make_temp(tmp, size, ass || empty ? ".ass" : ".srt")) < 0)
         return ret;
     if (ass) {
         FILE *f = fopen(subs_path, "rb");
@@ -175,7 +178,7 @@ static int write_libass_input(const char *subs_path, const VpSubs *s, char *tmp,
         }
         fclose(f);
     } else {
-        ret = vp_subs_write_buffer(s, VP_SUBS_SRT, &buf, &n);
+        ret = vp_subs_write_buffer(s, empty ? VP_SUBS_ASS : VP_SUBS_SRT, &buf, &n);
     }
     if (ret >= 0)
         ret = write_all(tmp, buf, n);
