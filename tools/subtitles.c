@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <unistd.h>
 
 #include <libavutil/error.h>
 #include <libavutil/mem.h>
@@ -71,6 +73,32 @@ static void report(const char *cmd, const char *in, const char *out, const VpSub
             printf(", %d removed (ended before 0)", removed);
         printf("\n");
     }
+}
+
+/* The option rows shared by the subcommands that transcribe (transcribe, auto) and burn
+ * (burn, auto): one copy of each. O is a VpTranscribeOpts, B a VpSubsBurnOpts, T its table. */
+#define TRANSCRIBE_ROWS(O)                                                                   \
+    { "lang", 0, CLI_STR, &(O).lang, "LANG", "the speech model's language (default en-us)" }, \
+    { "max-chars", 0, CLI_INT, &(O).max_chars, "N",                                        \
+      "characters a caption line holds (default 42)", 10, 200 },                           \
+    { "max-lines", 0, CLI_INT, &(O).max_lines, "N", "lines a caption holds (default 2)",   \
+      1, 5 },                                                                              \
+    { "threads", 0, CLI_INT, &(O).threads, "N",                                            \
+      "utterances decoded at once (default 0: one a core, at most 4)", 0, 8 },             \
+    { "engine", 0, CLI_STR, &(O).engine, "NAME", "speech engine (default pocketsphinx)" }, \
+    { "model-dir", 0, CLI_STR, &(O).model_dir, "DIR",                                      \
+      "the engine's model folder (default /usr/share/pocketsphinx/model)" }
+/* Names, types, ranges and defaults are the library's (vidpipe/options.h). */
+#define BURN_ROWS(B, T)                                                                      \
+    CLI_LIB("style", 0, &(B), "KEY=VALUE,...", T, "style"),                                 \
+    CLI_LIB("crf", 0, &(B), "N", T, "crf"),                                                 \
+    CLI_LIB("preset", 0, &(B), "P", T, "x264_preset")
+
+/* A progress line on a terminal (cli_progress_*), fed by the library's callbacks. */
+static void progress_cb(void *opaque, double done_s, double total_s)
+{
+    if (isfinite(total_s) && total_s > 0 && isfinite(done_s))
+        cli_progress_update(opaque, (int64_t)(done_s < 0 ? 0 : done_s), (int64_t)ceil(total_s));
 }
 
 /* ---- convert -------------------------------------------------------------------------- */
@@ -407,13 +435,10 @@ static int run_burn(int argc, char **argv)
     vp_subs_burn_default_opts(&o);
     vp_pipeline_default_opts(&po);
     o.pipeline = &po;
-    /* Names, types, ranges and defaults are the library's (vidpipe/options.h). */
     const VpOptionTable *bt = vp_option_table("subs_burn");
     const CliOpt opts[] = {
         { "output", 'o', CLI_STR, &out, "OUT", "output video (.mp4, .mov, .mkv)" },
-        CLI_LIB("style", 0, &o, "KEY=VALUE,...", bt, "style"),
-        CLI_LIB("crf", 0, &o, "N", bt, "crf"),
-        CLI_LIB("preset", 0, &o, "P", bt, "x264_preset"),
+        BURN_ROWS(o, bt),
         { "json", 0, CLI_FLAG, &json, NULL, "machine-readable result on stdout" },
         CLI_OVERWRITE_OPTS(yes, no),
         { 0 },
@@ -435,9 +460,14 @@ static int run_burn(int argc, char **argv)
         return CLI_EXIT_USAGE;
     if (r == 1)
         return CLI_EXIT_OK;
+    CliProgress pr;
+    cli_progress_init(&pr, "burn: seconds");
+    po.progress = progress_cb;
+    po.opaque = &pr;
     po.cancel = cli_cancel();
     cli_signals_install("subtitles burn", CLI_SIG_ABANDON);
     r = vp_subs_burn(argv[1], argv[2], out, &o, &f);
+    cli_progress_end(&pr);
     if (r == VP_ERR_CANCELLED && cli_signal_caught())
         return cli_signals_end(CLI_EXIT_ERROR, NULL);
     if (r < 0) {
@@ -499,16 +529,7 @@ static int run_transcribe(int argc, char **argv)
     vp_transcribe_default_opts(&o);
     const CliOpt opts[] = {
         { "output", 'o', CLI_STR, &out, "OUT", "output file: .srt, .vtt or .ass" },
-        { "lang", 0, CLI_STR, &o.lang, "LANG", "the speech model's language (default en-us)" },
-        { "max-chars", 0, CLI_INT, &o.max_chars, "N",
-          "characters a caption line holds (default 42)", 10, 200 },
-        { "max-lines", 0, CLI_INT, &o.max_lines, "N", "lines a caption holds (default 2)",
-          1, 5 },
-        { "threads", 0, CLI_INT, &o.threads, "N",
-          "utterances decoded at once (default 0: one a core, at most 4)", 0, 8 },
-        { "engine", 0, CLI_STR, &o.engine, "NAME", "speech engine (default pocketsphinx)" },
-        { "model-dir", 0, CLI_STR, &o.model_dir, "DIR",
-          "the engine's model folder (default /usr/share/pocketsphinx/model)" },
+        TRANSCRIBE_ROWS(o),
         { "json", 0, CLI_FLAG, &json, NULL, "machine-readable result on stdout" },
         CLI_OVERWRITE_OPTS(yes, no),
         { 0 },
@@ -532,11 +553,16 @@ static int run_transcribe(int argc, char **argv)
     }
     if ((r = cli_output_rule(out, ow)))
         return r == 1 ? CLI_EXIT_OK : r;
+    CliProgress pr;
+    cli_progress_init(&pr, "transcribe: seconds");
+    o.progress = progress_cb;
+    o.opaque = &pr;
     o.cancel = cli_cancel();
     cli_signals_install("subtitles transcribe", CLI_SIG_ABANDON);
     int64_t t0 = vpi_now_us();
     r = vp_transcribe(argv[1], &s, &o, &st, &f);
     double secs = (vpi_now_us() - t0) / 1e6;
+    cli_progress_end(&pr);
     if (r == VP_ERR_CANCELLED && cli_signal_caught())
         return cli_signals_end(CLI_EXIT_ERROR, NULL);
     if (r < 0) {
@@ -593,6 +619,261 @@ const CliCommand cmd_subtitles_transcribe = {
     .run = run_transcribe,
 };
 
+/* ---- auto ----------------------------------------------------------------------------- */
+
+extern const CliCommand cmd_subtitles_auto;
+
+/* The soft track's language (ISO 639-2, as MP4 and Matroska name it) from the speech model's
+ * ("en-us": eng); "und" for a model this table does not know. */
+static const char *track_language(const char *model)
+{
+    static const char *const map[][2] = {
+        { "en", "eng" }, { "fr", "fra" }, { "de", "deu" }, { "es", "spa" }, { "it", "ita" },
+        { "pt", "por" }, { "nl", "nld" }, { "ru", "rus" }, { "pl", "pol" }, { "sv", "swe" },
+        { "el", "ell" }, { "ca", "cat" }, { "zh", "zho" }, { "ja", "jpn" }, { "ko", "kor" },
+        { "hi", "hin" }, { "ar", "ara" }, { "tr", "tur" }, { "uk", "ukr" }, { "cs", "ces" },
+    };
+    for (size_t i = 0; model && i < sizeof(map) / sizeof(map[0]); i++)
+        if (!strncasecmp(model, map[i][0], 2) && (!model[2] || model[2] == '-' ||
+                                                  model[2] == '_'))
+            return map[i][1];
+    return "und";
+}
+
+static int video_name_ok(const char *path)
+{
+    const char *dot = strrchr(path, '.');
+    return dot && !strchr(dot, '/') && (!strcasecmp(dot, ".mp4") || !strcasecmp(dot, ".mov") ||
+                                        !strcasecmp(dot, ".mkv"));
+}
+
+/* OUT with its extension replaced by .srt; NULL when out of memory. */
+static char *default_sidecar(const char *out)
+{
+    size_t n = strrchr(out, '.') - out;
+    char *p = malloc(n + 5);
+    if (p)
+        snprintf(p, n + 5, "%.*s.srt", (int)n, out);
+    return p;
+}
+
+static int run_auto(int argc, char **argv)
+{
+    const char *out = NULL, *sidecar = NULL;
+    char *sidecar_buf = NULL;
+    int burn = 0, json = 0, yes = 0, no = 0, nb_pos = 0, r, ret = CLI_EXIT_OK, wrote = 0;
+    CliOverwrite ow;
+    VpTranscribeOpts to;
+    VpTranscribeStats st = { 0 };
+    VpSubsBurnOpts bo;
+    VpPipelineOpts po;
+    VpFailure f;
+    VpSubs *s = NULL;
+    CliProgress pr;
+
+    vp_transcribe_default_opts(&to);
+    vp_subs_burn_default_opts(&bo);
+    vp_pipeline_default_opts(&po);
+    bo.pipeline = &po;
+    const VpOptionTable *bt = vp_option_table("subs_burn");
+    const CliOpt opts[] = {
+        { "output", 'o', CLI_STR, &out, "OUT", "output video: .mp4, .mov or .mkv" },
+        { "burn", 0, CLI_FLAG, &burn, NULL,
+          "draw the captions into the picture (one libx264 encode) instead of a soft track" },
+        { "sidecar", 0, CLI_STR, &sidecar, "FILE",
+          "the captions file: .srt, .vtt or .ass (default OUT with .srt)" },
+        TRANSCRIBE_ROWS(to),
+        BURN_ROWS(bo, bt),
+        { "json", 0, CLI_FLAG, &json, NULL, "machine-readable result on stdout" },
+        CLI_OVERWRITE_OPTS(yes, no),
+        { 0 },
+    };
+    const char *def_preset = bo.x264_preset;
+    int def_crf = bo.crf;
+    if ((r = cli_parse(&cmd_subtitles_auto, opts, argc, argv, &nb_pos)))
+        return r > 0 ? CLI_EXIT_OK : -r;
+    if (nb_pos != 1 || !out) {
+        cli_error("subtitles auto: give IN -o OUT (see 'vidpipe subtitles auto --help')");
+        return CLI_EXIT_USAGE;
+    }
+    const char *in = argv[1];
+    if (!video_name_ok(out)) {
+        cli_error("subtitles auto: %s: name the output .mp4, .mov or .mkv", out);
+        return CLI_EXIT_USAGE;
+    }
+    if (!burn && (bo.style || bo.crf != def_crf || bo.x264_preset != def_preset)) {
+        cli_error("subtitles auto: --style, --crf and --preset shape the burned captions: "
+                  "give them with --burn");
+        return CLI_EXIT_USAGE;
+    }
+    char why[400];
+    if (vp_option_check(bt, &bo, why, sizeof(why)) < 0) {
+        cli_error("subtitles auto: --%s", why);
+        return CLI_EXIT_USAGE;
+    }
+    if (!sidecar && !(sidecar = sidecar_buf = default_sidecar(out)))
+        return CLI_EXIT_ERROR;
+    if (vp_subs_format_from_name(sidecar) == VP_SUBS_AUTO) {
+        cli_error("subtitles auto: --sidecar %s: name it .srt, .vtt or .ass", sidecar);
+        ret = CLI_EXIT_USAGE;
+        goto end;
+    }
+    if (cli_overwrite_mode("subtitles auto", yes, no, &ow) < 0) {
+        ret = CLI_EXIT_USAGE;
+        goto end;
+    }
+    /* Both outputs are checked before any work: the input is neither, the overwrite rule
+     * holds for each (-n: when either is there, nothing is done). */
+    const char *const outs[2] = { out, sidecar };
+    const char *const ins[2] = { in, out };
+    for (int i = 0; i < 2; i++) {
+        if ((r = vp_output_check_not_input(outs[i], ins, i + 1)) < 0) {
+            cli_file_error(outs[i], "%s", vp_strerror(r));
+            ret = CLI_EXIT_USAGE;
+            goto end;
+        }
+    }
+    int keep = 0;
+    for (int i = 0; i < 2; i++) {
+        if ((r = cli_output_rule(outs[i], ow)) == CLI_EXIT_USAGE) {
+            ret = CLI_EXIT_USAGE;
+            goto end;
+        }
+        keep |= r == 1;
+    }
+    if (keep)
+        goto end;
+
+    cli_signals_install("subtitles auto", CLI_SIG_ABANDON);
+    int64_t t0 = vpi_now_us();
+    cli_progress_init(&pr, "auto: transcribing, seconds");
+    to.progress = progress_cb;
+    to.opaque = &pr;
+    to.cancel = cli_cancel();
+    r = vp_transcribe(in, &s, &to, &st, &f);
+    cli_progress_end(&pr);
+    if (r == VP_ERR_CANCELLED && cli_signal_caught()) {
+        ret = cli_signals_end(CLI_EXIT_ERROR, NULL);
+        goto end;
+    }
+    if (r < 0) {
+        cli_error("%s", f.message);
+        ret = r == VP_ERR_BAD_CONFIG || r == VP_ERR_BAD_OPTION ? CLI_EXIT_USAGE
+                                                               : cli_exit_for_error(r);
+        goto end;
+    }
+    double transcribe_secs = (vpi_now_us() - t0) / 1e6;
+    int nb_cues = vp_subs_count(s);
+    /* No speech: the outputs are still made, in the shape they have with speech (an empty
+     * captions file; in OUT an empty caption track, or the picture encoded as --burn
+     * encodes it), so that what follows (a player's track menu, a delivery check, a batch)
+     * finds what it expects; this line and "cues": 0 say there are none. */
+    if (!nb_cues)
+        cli_warn("%s: no speech found (%.1f s of audio): no captions", in,
+                 st.audio_ms / 1000.0);
+    if ((r = vp_subs_write(s, sidecar, VP_SUBS_AUTO, &f)) < 0) {
+        cli_error("%s", f.message);
+        ret = CLI_EXIT_ERROR;
+        goto end;
+    }
+    /* From here on a failure or a signal removes the captions file again: both outputs are
+     * there or neither. */
+    wrote = 1;
+    if (cli_signal_caught()) {
+        ret = CLI_EXIT_ERROR;
+        goto end;
+    }
+    const char *lang = track_language(to.lang);
+    if (burn) {
+        cli_progress_init(&pr, "auto: burning, seconds");
+        po.progress = progress_cb;
+        po.opaque = &pr;
+        po.cancel = cli_cancel();
+        r = vp_subs_burn(in, sidecar, out, &bo, &f);
+        cli_progress_end(&pr);
+    } else {
+        VpSubsMuxOpts mo;
+        vp_subs_mux_default_opts(&mo);
+        const char *langs[1] = { lang };
+        mo.langs = langs;
+        mo.cancel = cli_cancel();
+        r = vp_subs_mux(in, &sidecar, 1, out, &mo, &f);
+    }
+    if (r == VP_ERR_CANCELLED && cli_signal_caught()) {
+        ret = CLI_EXIT_ERROR;
+        goto end;
+    }
+    if (r < 0) {
+        cli_error("%s", f.message);
+        /* the input at fault (0), the captions file (ours: an internal error), the output */
+        ret = f.input == 0 ? cli_exit_for_error(r)
+            : f.input > 0 ? CLI_EXIT_ERROR
+            : r == VP_ERR_BAD_OPTION || r == VP_ERR_CONTAINER_CODEC ||
+              r == VP_ERR_OUTPUT_IS_INPUT ? CLI_EXIT_USAGE : CLI_EXIT_ERROR;
+        goto end;
+    }
+    wrote = 0;
+    double secs = (vpi_now_us() - t0) / 1e6;
+    if (json) {
+        CliJson j;
+        cj_init(&j, stdout);
+        cj_obj_begin(&j, NULL);
+        cj_str(&j, "command", "subtitles auto");
+        cj_str(&j, "input", in);
+        cj_str(&j, "output", out);
+        cj_str(&j, "sidecar", sidecar);
+        cj_str(&j, "mode", burn ? "burn" : "mux");
+        cj_str(&j, "engine", to.engine ? to.engine : "pocketsphinx");
+        cj_str(&j, "lang", to.lang);
+        if (!burn)
+            cj_str(&j, "track_language", lang);
+        cj_int(&j, "cues", nb_cues);
+        cj_int(&j, "words", st.nb_words);
+        cj_num(&j, "audio_seconds", st.audio_ms / 1000.0);
+        cj_num(&j, "speech_seconds", st.speech_ms / 1000.0);
+        cj_num(&j, "transcribe_seconds", transcribe_secs);
+        cj_num(&j, "seconds", secs);
+        cj_obj_end(&j);
+        cj_end(&j);
+    } else if (cli_verbosity >= 0) {
+        if (burn)
+            printf("%s: %d caption%s (%d word%s) burned in, audio copied; %s in %.1f s\n",
+                   out, nb_cues, nb_cues == 1 ? "" : "s", st.nb_words,
+                   st.nb_words == 1 ? "" : "s", sidecar, secs);
+        else
+            printf("%s: video and audio copied, %d caption%s (%d word%s) as a soft track "
+                   "(%s); %s in %.1f s\n", out, nb_cues, nb_cues == 1 ? "" : "s",
+                   st.nb_words, st.nb_words == 1 ? "" : "s", lang, sidecar, secs);
+    }
+end:
+    if (wrote)
+        unlink(sidecar);
+    vp_subs_free(&s);
+    free(sidecar_buf);
+    if (cli_signal_caught())
+        return cli_signals_end(ret, NULL);
+    return ret;
+}
+
+const CliCommand cmd_subtitles_auto = {
+    .name = "subtitles auto",
+    .summary = "transcribe, write the captions file, then mux or burn them: the whole way",
+    .usage = "IN -o OUT.mp4|OUT.mkv [--burn] [--sidecar FILE.srt|.vtt] [OPTIONS]",
+    .details = "The best audio stream of IN is decoded once and transcribed (as 'subtitles "
+               "transcribe'); the\ncaptions are written to the sidecar file (default: OUT "
+               "with .srt), then put into OUT: as a soft\ntrack, video and audio copied (as "
+               "'subtitles mux'; the track's language from --lang: en-us is\neng), or with "
+               "--burn drawn into the picture, one libx264 encode, audio copied (as "
+               "'subtitles\nburn'). The overwrite rule holds for both outputs, checked before "
+               "any work. Audio without speech\nstill gives both outputs, said on stderr: an "
+               "empty captions file and an empty caption track (or\nthe picture encoded "
+               "without captions). A failure or Ctrl-C leaves neither output.\n"
+               "Exit status: 0 done, 2 the input could not be read or has no audio stream, "
+               "3 bad command line,\na model file missing or an existing output without -y, "
+               "4 an output could not be written.",
+    .run = run_auto,
+};
+
 /* ---- the command ---------------------------------------------------------------------- */
 
 static const CliCommand *const subcommands[] = {
@@ -601,6 +882,7 @@ static const CliCommand *const subcommands[] = {
     &cmd_subtitles_mux,
     &cmd_subtitles_burn,
     &cmd_subtitles_transcribe,
+    &cmd_subtitles_auto,
     NULL,
 };
 
@@ -636,8 +918,8 @@ static int run_subtitles(int argc, char **argv)
 const CliCommand cmd_subtitles = {
     .name = "subtitles",
     .summary = "subtitle files: convert, shift; soft subtitle tracks: mux; burned-in: burn; "
-               "speech: transcribe",
-    .usage = "convert|shift|mux|burn|transcribe ...",
+               "speech: transcribe; all of it: auto",
+    .usage = "convert|shift|mux|burn|transcribe|auto ...",
     .details = NULL,
     .run = run_subtitles,
 };

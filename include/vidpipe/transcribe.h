@@ -27,6 +27,10 @@ typedef struct VpTranscribeOpts {
                                  (pocketsphinx adapts to the utterances each decoder heard) */
     VpLogger logger;        /**< see common.h */
     VpCancel cancel;        /**< see common.h */
+    /** Optional, called by vp_transcribe() from its thread with the audio position decoded
+     *  and the input's duration (NaN when unknown), in seconds. */
+    void (*progress)(void *opaque, double done_s, double total_s);
+    void *opaque;           /**< for progress */
 } VpTranscribeOpts;
 
 /** What a transcription found, filled by vp_transcribe() when asked for. */

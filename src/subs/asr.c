@@ -754,6 +754,9 @@ int vp_transcribe(const char *path, VpSubs **out, const VpTranscribeOpts *user_o
             goto end;
         }
         while ((ret = avcodec_receive_frame(dec, frame)) >= 0) {
+            if (opts->progress && frame->pts != AV_NOPTS_VALUE)
+                opts->progress(opts->opaque, frame->pts * av_q2d(ic->streams[si]->time_base),
+                               ic->duration > 0 ? ic->duration / (double)AV_TIME_BASE : NAN);
             ret = vpi_transcriber_frame(t, frame);
             av_frame_unref(frame);
             if (ret < 0)
