@@ -8,6 +8,10 @@
 #                        engine vidpipe uses: the seed's Whisper is not packaged), its
 #                        utterances written as SRT cues as the seed's generate_srt does
 #               vidpipe: vidpipe subtitles transcribe IN -o OUT.srt (one decode, in-process)
+#   auto_burn   seed:    the transcribe step's seed, then the seed's burn_subtitles: ffmpeg -i IN
+#                        -vf subtitles=SRT:force_style=... -c:a copy OUT.mp4 (libx264 defaults)
+#               vidpipe: vidpipe subtitles auto IN -o OUT.mp4 --sidecar OUT.srt --burn with
+#                        the same style (transcribe, the SRT, the burn in one command)
 # Median seconds of RUNS runs each (alternating which goes first), the ratio, and the word
 # error rate of each transcript against the text the talk was spoken from.
 # To add a step: write seed_STEP and vidpipe_STEP (IN OUT), add STEP to STEPS.
@@ -15,14 +19,14 @@
 # The talk: SENTENCES sentences spoken by espeak-ng (en-us+m3, 150 words a minute) with
 # 1.5 s of silence between, under a 640x360 30 fps H.264 picture, AAC 48 kHz stereo.
 #
-# Environment: BUILD (build), VIDPIPE, RUNS (3), STEPS ("transcribe"), BENCH_CACHE
+# Environment: BUILD (build), VIDPIPE, RUNS (3), STEPS ("transcribe auto_burn"), BENCH_CACHE
 # (/tmp/vidpipe-bench-cache/subtitles), BENCH_WORK (/tmp/vidpipe-bench-subtitles).
 set -eu
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
 VIDPIPE=${VIDPIPE:-$BUILD/tools/vidpipe}
 RUNS=${RUNS:-3}
-STEPS=${STEPS:-transcribe}
+STEPS=${STEPS:-transcribe auto_burn}
 CACHE=${BENCH_CACHE:-/tmp/vidpipe-bench-cache/subtitles}
 WORK=${BENCH_WORK:-/tmp/vidpipe-bench-subtitles}
 CHECK="python3 tests/cli/transcribe_check.py"
@@ -105,6 +109,17 @@ PY
 vidpipe_transcribe() {
     "$VIDPIPE" -q subtitles transcribe "$1" -o "$2" -y
 }
+# The seed's style (Arial is not installed on a bare Debian: both fall back to DejaVu Sans).
+STYLE="FontName=Arial,FontSize=24,PrimaryColour=&HFFFFFF,OutlineColour=&H000000,Outline=2"
+seed_auto_burn() {
+    seed_transcribe "$1" "$2"
+    ffmpeg -nostdin -v error -y -i "$1" -vf "subtitles=$2:force_style='$STYLE'" -c:a copy \
+        "${2%.srt}.mp4"
+}
+vidpipe_auto_burn() {
+    "$VIDPIPE" -q subtitles auto "$1" -o "${2%.srt}.mp4" --sidecar "$2" --burn \
+        --style "$STYLE" -y
+}
 
 now() { date +%s.%N; }
 # CPU seconds (user + system) of the waited-for children so far: `times`' second line (run
@@ -120,7 +135,7 @@ for step in $STEPS; do
         if [ $((run % 2)) = 1 ]; then order="seed vidpipe"; else order="vidpipe seed"; fi
         for m in $order; do
             out=$WORK/$m-$step.srt
-            rm -f "$out"
+            rm -f "$out" "${out%.srt}.mp4"
             cpu > "$WORK/c0"
             t0=$(now)
             "${m}_$step" "$TALK" "$out"
@@ -129,9 +144,9 @@ for step in $STEPS; do
             c0=$(cat "$WORK/c0") c1=$(cat "$WORK/c1")
             echo "$step $m $(echo "$t1 $t0 $c1 $c0" | awk '{ print $1 - $2, $3 - $4 }')" \
                 >> "$WORK/times.txt"
-            if [ $run = 1 ] && [ $step = transcribe ]; then
-                $CHECK text "$out" > "$WORK/$m.txt"
-                echo "$step $m $($CHECK wer "$REF" "$WORK/$m.txt" 1)" >> "$WORK/wer.txt"
+            if [ $run = 1 ]; then
+                $CHECK text "$out" > "$WORK/$m-$step.txt"
+                echo "$step $m $($CHECK wer "$REF" "$WORK/$m-$step.txt" 1)" >> "$WORK/wer.txt"
             fi
         done
         run=$((run + 1))

@@ -662,6 +662,7 @@ static int run_auto(int argc, char **argv)
     const char *out = NULL, *sidecar = NULL;
     char *sidecar_buf = NULL;
     int burn = 0, json = 0, yes = 0, no = 0, nb_pos = 0, r, ret = CLI_EXIT_OK, wrote = 0;
+    int stopped = 0;
     CliOverwrite ow;
     VpTranscribeOpts to;
     VpTranscribeStats st = { 0 };
@@ -753,7 +754,7 @@ static int run_auto(int argc, char **argv)
     r = vp_transcribe(in, &s, &to, &st, &f);
     cli_progress_end(&pr);
     if (r == VP_ERR_CANCELLED && cli_signal_caught()) {
-        ret = cli_signals_end(CLI_EXIT_ERROR, NULL);
+        stopped = 1;
         goto end;
     }
     if (r < 0) {
@@ -780,7 +781,7 @@ static int run_auto(int argc, char **argv)
      * there or neither. */
     wrote = 1;
     if (cli_signal_caught()) {
-        ret = CLI_EXIT_ERROR;
+        stopped = 1;
         goto end;
     }
     const char *lang = track_language(to.lang);
@@ -800,7 +801,7 @@ static int run_auto(int argc, char **argv)
         r = vp_subs_mux(in, &sidecar, 1, out, &mo, &f);
     }
     if (r == VP_ERR_CANCELLED && cli_signal_caught()) {
-        ret = CLI_EXIT_ERROR;
+        stopped = 1;
         goto end;
     }
     if (r < 0) {
@@ -850,9 +851,7 @@ end:
         unlink(sidecar);
     vp_subs_free(&s);
     free(sidecar_buf);
-    if (cli_signal_caught())
-        return cli_signals_end(ret, NULL);
-    return ret;
+    return stopped ? cli_signals_end(CLI_EXIT_ERROR, NULL) : ret;
 }
 
 const CliCommand cmd_subtitles_auto = {
