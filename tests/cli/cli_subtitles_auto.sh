@@ -180,13 +180,15 @@ run "$VIDPIPE" subtitles auto speech.mp4 -o speech.mp4 -y
 assert_eq "$RC" 3 "output is the input: exit"
 
 # ---- Ctrl-C: neither output, while transcribing and while burning ----------------------
-# A minute of tone keeps the engine busy; a minute of silence under a big picture makes the
-# transcription quick and the burn (veryslow) long: the sidecar appears, then goes again.
-tone=$(media auto_tone.mp4 -f lavfi -i color=c=gray:s=320x240:r=25:d=60 -f lavfi \
-       -i "sine=f=300:d=60" -c:v libx264 -preset ultrafast -c:a aac)
+# Two minutes of a tone 2 s on, 1 s off keep one decoder busy for about 8 s (a steady tone
+# would not: the gate's floor rises to it); a minute of silence under a big picture makes
+# the transcription quick and the burn (veryslow) long: the sidecar appears, then goes again.
+tone=$(media auto_tone.mp4 -f lavfi -i color=c=gray:s=160x120:r=5:d=120 -f lavfi \
+       -i "sine=f=300:d=120,volume='if(lt(mod(t,3),2),1,0)':eval=frame" \
+       -c:v libx264 -preset ultrafast -c:a aac)
 sigint_ok "$VIDPIPE" subtitles auto "$tone" -o int1.mp4 --threads 1 >/dev/null 2>int1.err &
 pid=$!
-sleep 1.5
+sleep 1
 kill -INT "$pid"
 wait "$pid"
 rc=$?
