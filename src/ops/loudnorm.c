@@ -41,10 +41,10 @@ static int measure(const char *in, const VpLoudnormOpts *o, VpLoudnormResult *re
 {
     VpPipeline *p = NULL;
     VpiSink *sink = NULL;
-    VpQcSpec spec;
+    VpiQcSinkOpts spec = { 0 };
     int ret;
 
-    vp_qc_default_spec(&spec);
+    vp_qc_default_spec(&spec.spec);
     if ((ret = vp_pipeline_open(in, o->pipeline, &p)) < 0)
         return ret;
     const VpSourceInfo *src = vp_pipeline_source(p);
