@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* vp_transcribe(): one decode of the input's audio, resampled to 16 kHz mono s16, cut into
- * utterances by an energy gate, each handed to the speech engine in chunks; the words it
- * returns become captions (captions.c).
+/* The transcriber (vpi_transcriber_*) takes decoded audio frames, resamples them to 16 kHz
+ * mono s16, cuts them into utterances by an energy gate and hands each to the speech engine
+ * in chunks; the words it returns become captions (captions.c). vp_transcribe() is one
+ * decode of the input's best audio stream fed to it.
  *
  * Why a gate of our own: an engine's decoder grows with the utterance (pocketsphinx keeps
  * every frame's lattice until the end of the utterance, minutes of audio as one utterance
@@ -98,7 +99,7 @@ typedef struct Utt {
  * the number of decoders (an engine may adapt to what it heard: pocketsphinx's cepstral
  * mean does) but never on timing. */
 typedef struct Decoder {
-    struct Transcriber *t;
+    struct VpiTranscriber *t;
     pthread_t thread;
     int running;
     void *priv;
@@ -108,13 +109,26 @@ typedef struct Decoder {
     VpFailure fail;
 } Decoder;
 
-typedef struct Transcriber {
+struct VpiTranscriber {
     const VpiAsrEngine *engine;
     VpiAsrConfig cfg;
+    VpTranscribeOpts opts;      /* the caller's, its strings copied */
+    char *path, *lang, *model_dir;
     pthread_mutex_t lock;
     pthread_cond_t cond;
+    int threads_ok;
     Decoder dec[MAX_DECODERS];
     int nb_dec, closing;
+    /* the resampler, for the input format it was made for */
+    SwrContext *swr;
+    int in_format, in_rate;
+    AVChannelLayout in_layout;
+    int16_t *buf;
+    int buf_size;
+    /* a failure of vpi_transcriber_frame(), reported by vpi_transcriber_finish() */
+    int err;
+    const char *err_why;
+    int finished;
     Utt **utts;                 /* all, in time order */
     int nb_utts, cap_utts;
     Utt *cur;                   /* the one being gathered */
@@ -127,7 +141,7 @@ typedef struct Transcriber {
     int64_t frames_seen;        /* complete frames so far */
     int utt_frames, quiet;
     int64_t speech_frames;
-} Transcriber;
+};
 
 static int add_word(void *opaque, int64_t start, int64_t end, const char *token)
 {
@@ -159,7 +173,8 @@ static int decode(const VpiAsrEngine *e, void *priv, Utt *u)
 static void *decoder_main(void *arg)
 {
     Decoder *d = arg;
-    Transcriber *t = d->t;
+    VpiTranscriber *t = d->t;
+    const VpLogger *prev = vpi_log_scope_enter(&t->opts.logger);
     int ret = d->priv ? 0 : t->engine->open(&d->priv, &t->cfg, &d->fail);
     for (;;) {
         pthread_mutex_lock(&t->lock);
@@ -184,12 +199,13 @@ static void *decoder_main(void *arg)
         pthread_cond_broadcast(&t->cond);
         pthread_mutex_unlock(&t->lock);
     }
+    vpi_log_scope_leave(prev);
     return NULL;
 }
 
 /* Hand the gathered utterance to its decoder, waiting while that one has 2 queued (memory
  * stays bounded: at most 2 utterances of 30 s a decoder). */
-static int submit(Transcriber *t)
+static int submit(VpiTranscriber *t)
 {
     Utt *u = t->cur;
     int ret = 0;
@@ -241,7 +257,7 @@ static int utt_add(Utt *u, const int16_t *pcm)
     return 0;
 }
 
-static int push_frame(Transcriber *t, const int16_t *pcm)
+static int push_frame(VpiTranscriber *t, const int16_t *pcm)
 {
     double sum = 0;
     int ret;
@@ -283,7 +299,7 @@ static int push_frame(Transcriber *t, const int16_t *pcm)
     return 0;
 }
 
-static int push_samples(Transcriber *t, const int16_t *pcm, int n)
+static int push_samples(VpiTranscriber *t, const int16_t *pcm, int n)
 {
     int ret;
     while (n > 0) {
@@ -303,7 +319,7 @@ static int push_samples(Transcriber *t, const int16_t *pcm, int n)
 
 /* Stop the decoders (after their queues, or at once when @p drop) and free them; the first
  * decoder error, its failure in *fail when it has a message. */
-static int decoders_end(Transcriber *t, int drop, VpFailure *fail)
+static int decoders_end(VpiTranscriber *t, int drop, VpFailure *fail)
 {
     int ret = 0;
     pthread_mutex_lock(&t->lock);
@@ -346,46 +362,303 @@ static int fail_with(VpFailure *fail, const char *path, int err, const char *why
     return err;
 }
 
-/* Frames of the decoder (NULL frame: flush the resampler) into the gate. */
-static int convert(Transcriber *t, SwrContext **swr, const AVFrame *f, int16_t **buf,
-                   int *buf_size)
+static void fail_reset(VpFailure *fail)
+{
+    if (fail) {
+        memset(fail, 0, sizeof(*fail));
+        fail->input = -1;
+    }
+}
+
+/* The options' check, the same for vp_transcribe() (before it opens the input: a bad
+ * option is said before a missing file) and vpi_transcriber_open(). */
+static int check_opts(const char *path, const VpTranscribeOpts *o, const VpiAsrEngine **engine,
+                      VpFailure *fail)
+{
+    char why[256];
+    if (o->max_chars < 10 || o->max_chars > 200 || o->max_lines < 1 || o->max_lines > 5 ||
+        o->threads < 0 || o->threads > MAX_DECODERS || !o->lang || !*o->lang ||
+        strlen(o->lang) > 32 || strchr(o->lang, '/')) {
+        snprintf(why, sizeof(why), "%s out of range (max_chars 10..200, max_lines 1..5, "
+                 "threads 0..8, lang a model name)",
+                 o->max_chars < 10 || o->max_chars > 200 ? "max_chars"
+                 : o->max_lines < 1 || o->max_lines > 5 ? "max_lines"
+                 : o->threads < 0 || o->threads > MAX_DECODERS ? "threads" : "lang");
+        return fail_with(fail, path, VP_ERR_BAD_OPTION, why);
+    }
+    if (!(*engine = vpi_asr_find(o->engine))) {
+        snprintf(why, sizeof(why), "no speech engine called '%.64s' (there is pocketsphinx)",
+                 o->engine);
+        return fail_with(fail, path, VP_ERR_BAD_OPTION, why);
+    }
+    return 0;
+}
+
+static char *dup_or_null(const char *s, int *ret)
+{
+    char *d = s ? strdup(s) : NULL;
+    if (s && !d)
+        *ret = AVERROR(ENOMEM);
+    return d;
+}
+
+int vpi_transcriber_open(VpiTranscriber **out, const char *path, const VpTranscribeOpts *opts,
+                         VpFailure *fail)
+{
+    VpTranscribeOpts defaults;
+    int ret = 0;
+    fail_reset(fail);
+    *out = NULL;
+    if (!opts) {
+        vp_transcribe_default_opts(&defaults);
+        opts = &defaults;
+    }
+    if (!path)
+        path = "audio";
+    VpiTranscriber *t = calloc(1, sizeof(*t));
+    if (!t)
+        return fail_with(fail, path, AVERROR(ENOMEM), NULL);
+    t->floor_db = -60;
+    t->opts = *opts;
+    t->path = dup_or_null(path, &ret);
+    t->opts.lang = t->lang = dup_or_null(opts->lang, &ret);
+    t->opts.model_dir = t->model_dir = dup_or_null(opts->model_dir, &ret);
+    t->opts.engine = NULL;      /* only for the lookup below */
+    if (ret < 0)
+        goto fail;
+    if ((ret = check_opts(path, opts, &t->engine, fail)) < 0)
+        goto fail;
+    t->cfg = (VpiAsrConfig){ .lang = t->opts.lang, .model_dir = t->opts.model_dir,
+                             .logger = &t->opts.logger };
+    const VpLogger *prev = vpi_log_scope_enter(&t->opts.logger);
+    ret = t->engine->open(&t->dec[0].priv, &t->cfg, fail);
+    vpi_log_scope_leave(prev);
+    if (ret < 0) {
+        if (fail && !fail->message[0])
+            fail_with(fail, path, ret, "the speech engine could not start");
+        goto fail;
+    }
+    if (pthread_mutex_init(&t->lock, NULL)) {
+        ret = AVERROR(ENOMEM);
+        goto fail;
+    }
+    if (pthread_cond_init(&t->cond, NULL)) {
+        pthread_mutex_destroy(&t->lock);
+        ret = AVERROR(ENOMEM);
+        goto fail;
+    }
+    t->threads_ok = 1;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    int want = opts->threads ? opts->threads : cores < 1 ? 1 : cores > 4 ? 4 : (int)cores;
+    for (int i = 0; i < want; i++) {
+        t->dec[i].t = t;
+        if (pthread_create(&t->dec[i].thread, NULL, decoder_main, &t->dec[i])) {
+            if (!i) {
+                ret = AVERROR(EAGAIN);
+                goto fail;
+            }
+            break;
+        }
+        t->dec[i].running = 1;
+        t->nb_dec++;
+    }
+    *out = t;
+    return 0;
+
+fail:
+    if (fail && !fail->code)
+        fail_with(fail, path, ret, NULL);
+    vpi_transcriber_free(&t);
+    return ret;
+}
+
+static int same_input(const VpiTranscriber *t, const AVFrame *f)
+{
+    return f->format == t->in_format && f->sample_rate == t->in_rate &&
+           (f->ch_layout.nb_channels <= 0 ? t->in_layout.nb_channels == 1
+            : !av_channel_layout_compare(&f->ch_layout, &t->in_layout));
+}
+
+/* Frames (NULL: flush the resampler) into the gate. A frame in another format, rate or
+ * layout than the last (a stream that changes mid-way) gets a new resampler after the old
+ * one's delayed samples. */
+static int convert(VpiTranscriber *t, const AVFrame *f)
 {
     int ret;
-    if (!*swr && f) {
+    if (t->swr && f && !same_input(t, f)) {
+        if ((ret = convert(t, NULL)) < 0)
+            return ret;
+        swr_free(&t->swr);
+        av_channel_layout_uninit(&t->in_layout);
+    }
+    if (!t->swr && f) {
         AVChannelLayout mono = AV_CHANNEL_LAYOUT_MONO;
-        AVChannelLayout in = { 0 };
+        AVChannelLayout *in = &t->in_layout;
+        if (f->sample_rate <= 0 || f->format < 0)
+            return AVERROR(EINVAL);
         if (f->ch_layout.nb_channels > 0)
-            ret = av_channel_layout_copy(&in, &f->ch_layout);
+            ret = av_channel_layout_copy(in, &f->ch_layout);
         else
-            ret = (av_channel_layout_default(&in, 1), 0);
+            ret = (av_channel_layout_default(in, 1), 0);
         if (ret < 0)
             return ret;
-        if (in.order == AV_CHANNEL_ORDER_UNSPEC)
-            av_channel_layout_default(&in, in.nb_channels);
-        ret = swr_alloc_set_opts2(swr, &mono, AV_SAMPLE_FMT_S16, VPI_ASR_RATE, &in, f->format,
-                                  f->sample_rate, 0, NULL);
-        av_channel_layout_uninit(&in);
-        if (ret < 0 || (ret = swr_init(*swr)) < 0)
+        AVChannelLayout use = { 0 };
+        if (in->order == AV_CHANNEL_ORDER_UNSPEC)
+            av_channel_layout_default(&use, in->nb_channels);
+        else if ((ret = av_channel_layout_copy(&use, in)) < 0)
+            return ret;
+        t->in_format = f->format;
+        t->in_rate = f->sample_rate;
+        ret = swr_alloc_set_opts2(&t->swr, &mono, AV_SAMPLE_FMT_S16, VPI_ASR_RATE, &use,
+                                  f->format, f->sample_rate, 0, NULL);
+        av_channel_layout_uninit(&use);
+        if (ret < 0 || (ret = swr_init(t->swr)) < 0)
             return ret;
     }
-    if (!*swr)
+    if (!t->swr)
         return 0;
-    int want = swr_get_out_samples(*swr, f ? f->nb_samples : 0);
+    int want = swr_get_out_samples(t->swr, f ? f->nb_samples : 0);
     if (want < 0)
         return want;
-    if (want > *buf_size) {
-        int16_t *b = av_realloc(*buf, (size_t)want * sizeof(**buf));
+    if (want > t->buf_size) {
+        int16_t *b = av_realloc(t->buf, (size_t)want * sizeof(*b));
         if (!b)
             return AVERROR(ENOMEM);
-        *buf = b;
-        *buf_size = want;
+        t->buf = b;
+        t->buf_size = want;
     }
-    uint8_t *out = (uint8_t *)*buf;
-    int got = swr_convert(*swr, &out, want, f ? (const uint8_t **)f->extended_data : NULL,
+    uint8_t *dst = (uint8_t *)t->buf;
+    int got = swr_convert(t->swr, &dst, want, f ? (const uint8_t **)f->extended_data : NULL,
                           f ? f->nb_samples : 0);
     if (got < 0)
         return got;
-    return push_samples(t, *buf, got);
+    return push_samples(t, t->buf, got);
+}
+
+int vpi_transcriber_frame(VpiTranscriber *t, const AVFrame *f)
+{
+    if (t->err)
+        return t->err;
+    if (t->finished)
+        return AVERROR(EINVAL);
+    if (!f || f->nb_samples <= 0)
+        return 0;
+    int ret = convert(t, f);
+    if (ret < 0) {
+        t->err = ret;
+        t->err_why = "the speech engine failed";
+    }
+    return ret;
+}
+
+/* After a failure: the decoders stopped, their message or @p why's. */
+static int finish_failed(VpiTranscriber *t, int ret, const char *why, VpFailure *fail)
+{
+    if (t->threads_ok && t->nb_dec) {
+        decoders_end(t, 1, fail && fail->message[0] ? NULL : fail);
+        t->nb_dec = 0;
+    }
+    if (ret != AVERROR(ENOMEM) && fail && !fail->message[0])
+        fail_with(fail, t->path, ret, why);
+    if (fail && !fail->code)
+        fail_with(fail, t->path, ret, NULL);
+    return ret;
+}
+
+int vpi_transcriber_finish(VpiTranscriber *t, VpSubs **out, VpTranscribeStats *stats,
+                           VpFailure *fail)
+{
+    VpSubs *subs = NULL;
+    int ret;
+    fail_reset(fail);
+    *out = NULL;
+    if (t->finished)
+        return fail_with(fail, t->path, AVERROR(EINVAL), "the transcriber was finished");
+    t->finished = 1;
+    if (t->err)
+        return finish_failed(t, t->err, t->err_why, fail);
+    if ((ret = convert(t, NULL)) < 0)
+        return finish_failed(t, ret, "the speech engine failed", fail);
+    if (t->frame_fill) {
+        /* the last partial frame, padded with silence */
+        memset(t->frame + t->frame_fill, 0, (FRAME - t->frame_fill) * sizeof(t->frame[0]));
+        t->frame_fill = 0;
+        if ((ret = push_frame(t, t->frame)) < 0)
+            return finish_failed(t, ret, "the speech engine failed", fail);
+    }
+    if (t->cur && (ret = submit(t)) < 0)
+        return finish_failed(t, ret, "the speech engine failed", fail);
+    ret = decoders_end(t, 0, fail);
+    t->nb_dec = 0;
+    if (ret < 0)
+        return finish_failed(t, ret, "the speech engine failed", fail);
+
+    int nb_words = 0;
+    for (int i = 0; i < t->nb_utts; i++)
+        nb_words += t->utts[i]->nb_words;
+    VpiWord *words = nb_words ? malloc(nb_words * sizeof(*words)) : NULL;
+    if (nb_words && !words)
+        return finish_failed(t, AVERROR(ENOMEM), NULL, fail);
+    nb_words = 0;
+    for (int i = 0; i < t->nb_utts; i++) {
+        memcpy(words + nb_words, t->utts[i]->words, t->utts[i]->nb_words * sizeof(*words));
+        nb_words += t->utts[i]->nb_words;
+    }
+    VpiCaptionRules rules;
+    vpi_caption_rules_default(&rules);
+    rules.max_chars = t->opts.max_chars;
+    rules.max_lines = t->opts.max_lines;
+    if ((ret = vp_subs_new(&subs)) >= 0)
+        ret = vpi_captions_make(words, nb_words, &rules, subs);
+    free(words);
+    if (ret < 0) {
+        vp_subs_free(&subs);
+        return finish_failed(t, ret, NULL, fail);
+    }
+    if (stats) {
+        stats->audio_ms = t->frames_seen * 10;
+        stats->speech_ms = t->speech_frames * 10;
+        stats->nb_words = nb_words;
+        stats->nb_cues = ret;
+    }
+    *out = subs;
+    return 0;
+}
+
+static void utt_free(Utt *u)
+{
+    if (u) {
+        free(u->pcm);
+        free(u->words);
+        free(u);
+    }
+}
+
+void vpi_transcriber_free(VpiTranscriber **pt)
+{
+    VpiTranscriber *t = *pt;
+    if (!t)
+        return;
+    if (t->threads_ok) {
+        /* every slot: after a finish nb_dec is 0 but the engines are still open */
+        decoders_end(t, 1, NULL);
+        pthread_cond_destroy(&t->cond);
+        pthread_mutex_destroy(&t->lock);
+    } else if (t->dec[0].priv) {
+        t->engine->close(&t->dec[0].priv);
+    }
+    for (int i = 0; i < t->nb_utts; i++)
+        utt_free(t->utts[i]);
+    free(t->utts);
+    utt_free(t->cur);
+    av_free(t->buf);
+    swr_free(&t->swr);
+    av_channel_layout_uninit(&t->in_layout);
+    free(t->path);
+    free(t->lang);
+    free(t->model_dir);
+    free(t);
+    *pt = NULL;
 }
 
 int vp_transcribe(const char *path, VpSubs **out, const VpTranscribeOpts *user_opts,
@@ -397,41 +670,19 @@ int vp_transcribe(const char *path, VpSubs **out, const VpTranscribeOpts *user_o
         vp_transcribe_default_opts(&defaults);
         opts = &defaults;
     }
-    if (fail) {
-        memset(fail, 0, sizeof(*fail));
-        fail->input = -1;
-    }
+    fail_reset(fail);
     *out = NULL;
     const VpLogger *prev = vpi_log_scope_enter(&opts->logger);
-    Transcriber t = { .floor_db = -60 };
-    int threads_ok = 0;
+    const VpiAsrEngine *engine;
+    VpiTranscriber *t = NULL;
     AVFormatContext *ic = NULL;
     AVCodecContext *dec = NULL;
-    SwrContext *swr = NULL;
     AVPacket *pkt = NULL;
     AVFrame *frame = NULL;
-    int16_t *buf = NULL;
-    int buf_size = 0, registered = 0, ret, si;
-    VpSubs *subs = NULL;
-    char why[256];
+    int registered = 0, ret, si;
 
-    if (opts->max_chars < 10 || opts->max_chars > 200 || opts->max_lines < 1 ||
-        opts->max_lines > 5 || opts->threads < 0 || opts->threads > MAX_DECODERS || !opts->lang || !*opts->lang || strlen(opts->lang) > 32 ||
-        strchr(opts->lang, '/')) {
-        snprintf(why, sizeof(why), "%s out of range (max_chars 10..200, max_lines 1..5, "
-                 "threads 0..8, lang a model name)", opts->max_chars < 10 ||
-                 opts->max_chars > 200 ? "max_chars" : opts->max_lines < 1 ||
-                 opts->max_lines > 5 ? "max_lines" : opts->threads < 0 ||
-                 opts->threads > MAX_DECODERS ? "threads" : "lang");
-        ret = fail_with(fail, path, VP_ERR_BAD_OPTION, why);
+    if ((ret = check_opts(path, opts, &engine, fail)) < 0)
         goto end;
-    }
-    if (!(t.engine = vpi_asr_find(opts->engine))) {
-        snprintf(why, sizeof(why), "no speech engine called '%.64s' (there is pocketsphinx)",
-                 opts->engine);
-        ret = fail_with(fail, path, VP_ERR_BAD_OPTION, why);
-        goto end;
-    }
     if ((ret = vpi_log_register(&opts->logger)) < 0)
         goto end;
     registered = 1;
@@ -471,37 +722,8 @@ int vp_transcribe(const char *path, VpSubs **out, const VpTranscribeOpts *user_o
     }
     /* The model is loaded after the input is known to have audio: a missing stream is said
      * before a missing model, and costs no model load (about 0.3 s for en-us). */
-    t.cfg = (VpiAsrConfig){ .lang = opts->lang, .model_dir = opts->model_dir,
-                            .logger = &opts->logger };
-    if ((ret = t.engine->open(&t.dec[0].priv, &t.cfg, fail)) < 0) {
-        if (fail && !fail->message[0])
-            fail_with(fail, path, ret, "the speech engine could not start");
+    if ((ret = vpi_transcriber_open(&t, path, opts, fail)) < 0)
         goto end;
-    }
-    if (pthread_mutex_init(&t.lock, NULL)) {
-        ret = AVERROR(ENOMEM);
-        goto end;
-    }
-    if (pthread_cond_init(&t.cond, NULL)) {
-        pthread_mutex_destroy(&t.lock);
-        ret = AVERROR(ENOMEM);
-        goto end;
-    }
-    threads_ok = 1;
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    int want = opts->threads ? opts->threads : cores < 1 ? 1 : cores > 4 ? 4 : (int)cores;
-    for (int i = 0; i < want; i++) {
-        t.dec[i].t = &t;
-        if (pthread_create(&t.dec[i].thread, NULL, decoder_main, &t.dec[i])) {
-            if (!i) {
-                ret = AVERROR(EAGAIN);
-                goto end;
-            }
-            break;
-        }
-        t.dec[i].running = 1;
-        t.nb_dec++;
-    }
     if (!(pkt = av_packet_alloc()) || !(frame = av_frame_alloc())) {
         ret = AVERROR(ENOMEM);
         goto end;
@@ -532,92 +754,24 @@ int vp_transcribe(const char *path, VpSubs **out, const VpTranscribeOpts *user_o
             goto end;
         }
         while ((ret = avcodec_receive_frame(dec, frame)) >= 0) {
-            ret = convert(&t, &swr, frame, &buf, &buf_size);
+            ret = vpi_transcriber_frame(t, frame);
             av_frame_unref(frame);
             if (ret < 0)
-                goto engine_fail;
+                break;
         }
+        if (ret < 0 && t->err)
+            break;              /* finish says why */
         if (ret != AVERROR(EAGAIN) && ret != AVERROR_EOF && ret != AVERROR_INVALIDDATA) {
             ret = fail_with(fail, path, ret, NULL);
             goto end;
         }
     }
-    if ((ret = convert(&t, &swr, NULL, &buf, &buf_size)) < 0)
-        goto engine_fail;
-    if (t.frame_fill) {
-        /* the last partial frame, padded with silence */
-        memset(t.frame + t.frame_fill, 0, (FRAME - t.frame_fill) * sizeof(t.frame[0]));
-        t.frame_fill = 0;
-        if ((ret = push_frame(&t, t.frame)) < 0)
-            goto engine_fail;
-    }
-    if (t.cur && (ret = submit(&t)) < 0)
-        goto engine_fail;
-    if ((ret = decoders_end(&t, 0, fail)) < 0)
-        goto engine_fail;
-    int nb_words = 0;
-    for (int i = 0; i < t.nb_utts; i++)
-        nb_words += t.utts[i]->nb_words;
-    VpiWord *words = nb_words ? malloc(nb_words * sizeof(*words)) : NULL;
-    if (nb_words && !words) {
-        ret = AVERROR(ENOMEM);
-        goto end;
-    }
-    nb_words = 0;
-    for (int i = 0; i < t.nb_utts; i++) {
-        memcpy(words + nb_words, t.utts[i]->words, t.utts[i]->nb_words * sizeof(*words));
-        nb_words += t.utts[i]->nb_words;
-    }
+    ret = vpi_transcriber_finish(t, out, stats, fail);
 
-    VpiCaptionRules rules;
-    vpi_caption_rules_default(&rules);
-    rules.max_chars = opts->max_chars;
-    rules.max_lines = opts->max_lines;
-    if ((ret = vp_subs_new(&subs)) >= 0)
-        ret = vpi_captions_make(words, nb_words, &rules, subs);
-    free(words);
-    if (ret < 0)
-        goto end;
-    if (stats) {
-        stats->audio_ms = t.frames_seen * 10;
-        stats->speech_ms = t.speech_frames * 10;
-        stats->nb_words = nb_words;
-        stats->nb_cues = ret;
-    }
-    *out = subs;
-    subs = NULL;
-    ret = 0;
-    goto end;
-
-engine_fail:
-    if (ret != AVERROR(ENOMEM) && fail && !fail->message[0])
-        fail_with(fail, path, ret, "the speech engine failed");
 end:
-    if (threads_ok) {
-        int r = decoders_end(&t, 1, fail && fail->message[0] ? NULL : fail);
-        if (ret >= 0)
-            ret = r;
-        pthread_cond_destroy(&t.cond);
-        pthread_mutex_destroy(&t.lock);
-    } else if (t.dec[0].priv) {
-        t.engine->close(&t.dec[0].priv);
-    }
     if (ret < 0 && fail && !fail->code)
         fail_with(fail, path, ret, NULL);
-    vp_subs_free(&subs);
-    for (int i = 0; i < t.nb_utts; i++) {
-        free(t.utts[i]->pcm);
-        free(t.utts[i]->words);
-        free(t.utts[i]);
-    }
-    free(t.utts);
-    if (t.cur) {
-        free(t.cur->pcm);
-        free(t.cur->words);
-        free(t.cur);
-    }
-    av_free(buf);
-    swr_free(&swr);
+    vpi_transcriber_free(&t);
     av_frame_free(&frame);
     av_packet_free(&pkt);
     avcodec_free_context(&dec);
