@@ -1077,6 +1077,19 @@ int vpi_sink_output_begin(VpiSink *s)
     return 0;
 }
 
+void vpi_layout_name(const AVCodecContext *adec, char *buf, size_t size)
+{
+    /* A decoder that does not know its layout (some raw formats) gets the default one for
+     * its channel count, as ffmpeg does. */
+    if (adec->ch_layout.order == AV_CHANNEL_ORDER_UNSPEC) {
+        AVChannelLayout def;
+        av_channel_layout_default(&def, adec->ch_layout.nb_channels);
+        av_channel_layout_describe(&def, buf, size);
+    } else {
+        av_channel_layout_describe(&adec->ch_layout, buf, size);
+    }
+}
+
 int vpi_audio_graph(AVFilterGraph **graph, AVFilterContext **src, AVFilterContext **sink,
                     const AVCodecContext *adec, const char *chain)
 {
@@ -1086,15 +1099,7 @@ int vpi_audio_graph(AVFilterGraph **graph, AVFilterContext **src, AVFilterContex
     if (!(*graph = avfilter_graph_alloc()))
         return AVERROR(ENOMEM);
     (*graph)->nb_threads = 1;
-    /* A decoder that does not know its layout (some raw formats) gets the default one for
-     * its channel count, as ffmpeg does. */
-    if (adec->ch_layout.order == AV_CHANNEL_ORDER_UNSPEC) {
-        AVChannelLayout def;
-        av_channel_layout_default(&def, adec->ch_layout.nb_channels);
-        av_channel_layout_describe(&def, layout, sizeof(layout));
-    } else {
-        av_channel_layout_describe(&adec->ch_layout, layout, sizeof(layout));
-    }
+    vpi_layout_name(adec, layout, sizeof(layout));
     snprintf(args, sizeof(args), "time_base=1/%d:sample_rate=%d:sample_fmt=%s:channel_layout=%s",
              adec->sample_rate, adec->sample_rate, av_get_sample_fmt_name(adec->sample_fmt),
              layout);

@@ -109,6 +109,9 @@ int vpi_mux_open(AVFormatContext **oc, const char *final_path, const char *tmp_p
  * On failure *graph may be allocated: the caller frees it with the rest of its state. */
 int vpi_audio_graph(AVFilterGraph **graph, AVFilterContext **src, AVFilterContext **sink,
                     const AVCodecContext *adec, const char *chain);
+/* The decoder's channel layout as filters take it ("stereo"); the default one for its
+ * channel count when it does not know it, as ffmpeg does. */
+void vpi_layout_name(const AVCodecContext *adec, char *buf, size_t size);
 /* Link @p src -> @p chain -> @p sink in @p graph and configure it. */
 int vpi_graph_link(AVFilterGraph *graph, AVFilterContext *src, AVFilterContext *sink,
                    const char *chain);

@@ -66,9 +66,13 @@ static int build_audio_graph(QcCtx *c, const AVCodecContext *adec)
     int ret;
     snprintf(chain, sizeof(chain), "ebur128=peak=sample+true:metadata=1,"
              "silencedetect=n=%gdB:d=%g", c->spec.silence_db, c->spec.silence_min);
-    /* Measured at the source's rate, whatever the chain made of it (loudnorm: 192 kHz). */
+    /* Measured at the source's rate and layout, whatever the chain made of them (loudnorm:
+     * 192 kHz, and a layout ebur128 no longer knows). */
     if (c->achain) {
-        if (!(full = av_asprintf("%s,aresample=%d,%s", c->achain, adec->sample_rate, chain)))
+        char layout[64];
+        vpi_layout_name(adec, layout, sizeof(layout));
+        if (!(full = av_asprintf("%s,aresample=%d,aformat=channel_layouts=%s,%s", c->achain,
+                                 adec->sample_rate, layout, chain)))
             return AVERROR(ENOMEM);
         ret = vpi_audio_graph(&c->graph, &c->src, &c->sink, adec, full);
         av_free(full);
@@ -105,8 +109,9 @@ static int init(VpiSink *s, const VpiSource *src)
         c->sample_rate = src->adec->sample_rate;
         if ((ret = build_audio_graph(c, src->adec)) < 0) {
             vpi_log(s->src->log, VP_LOG_WARNING,
-                    "%s: audio cannot be measured: %s", src->info->path,
-                    av_err2str(ret));
+                    "%s: audio cannot be measured%s%s%s: %s", src->info->path,
+                    c->achain ? " through '" : "", c->achain ? c->achain : "",
+                    c->achain ? "'" : "", av_err2str(ret));
             avfilter_graph_free(&c->graph);
         } else {
             s->wants_audio = 1;

@@ -336,11 +336,14 @@ static int read_deliver(Reader *r, VpiStep *s, const json_t *o)
 
 /* ---- planning ---------------------------------------------------------------------------- */
 
+/* Each act goes into the first pass where every filter it goes through is known: a part
+ * measured in pass k is usable from pass k + 1, and an act only goes through the parts of
+ * the media it sees (a loudness measurement waits for loudnorm, not for burned captions). */
 typedef struct Planner {
     VpRunPipeline *pl;
     int vparts[VPI_RUN_MAX_PARTS], nb_v;
     int aparts[VPI_RUN_MAX_PARTS], nb_a;
-    int open;                           /* the last pass takes more acts */
+    int avail[VPI_RUN_MAX_PARTS];       /* the first pass (0-based) a part can be used in */
 } Planner;
 
 static const char *part_label(const VpRunPipeline *pl, const VpiPart *p)
@@ -357,49 +360,54 @@ static void label(VpiPass *pass, const char *l)
         vpi_strlcpy(pass->labels[pass->nb_labels++], l, sizeof(pass->labels[0]));
 }
 
-/* The pass acts go to: a new one after a pass ended, listing the chains it applies. */
-static VpiPass *current(Planner *pn)
+/* Add an act seeing the video chain (@p video) and the audio chain (@p audio) as they are
+ * now; returns the pass it went to, or a negative error. */
+static int add_act(Planner *pn, VpiActKind kind, int step, int preset, int video, int audio,
+                   const char *l)
 {
     VpRunPipeline *pl = pn->pl;
-    if (!pn->open) {
-        if (pl->nb_passes == VPI_RUN_MAX_PASSES)
-            return NULL;
-        VpiPass *p = &pl->passes[pl->nb_passes++];
-        memset(p, 0, sizeof(*p));
-        for (int i = 0; i < pl->nb_parts; i++)
-            label(p, part_label(pl, &pl->parts[i]));
-        pn->open = 1;
-    }
-    return &pl->passes[pl->nb_passes - 1];
-}
-
-static int add_act(Planner *pn, VpiActKind kind, int step, int preset, const char *l)
-{
-    VpiPass *p = current(pn);
-    if (!p || p->nb_acts == VPI_RUN_MAX_ACTS)
+    int at = 0;
+    for (int i = 0; video && i < pn->nb_v; i++)
+        at = pn->avail[pn->vparts[i]] > at ? pn->avail[pn->vparts[i]] : at;
+    for (int i = 0; audio && i < pn->nb_a; i++)
+        at = pn->avail[pn->aparts[i]] > at ? pn->avail[pn->aparts[i]] : at;
+    if (at >= VPI_RUN_MAX_PASSES)
+        return AVERROR(E2BIG);
+    while (pl->nb_passes <= at)
+        memset(&pl->passes[pl->nb_passes++], 0, sizeof(pl->passes[0]));
+    VpiPass *p = &pl->passes[at];
+    if (p->nb_acts == VPI_RUN_MAX_ACTS)
         return AVERROR(E2BIG);
     VpiAct *a = &p->acts[p->nb_acts++];
     *a = (VpiAct){ .kind = kind, .step = step, .preset = preset };
-    memcpy(a->vparts, pn->vparts, sizeof(a->vparts));
-    memcpy(a->aparts, pn->aparts, sizeof(a->aparts));
-    a->nb_vparts = pn->nb_v;
-    a->nb_aparts = pn->nb_a;
+    if (video) {
+        memcpy(a->vparts, pn->vparts, sizeof(a->vparts));
+        a->nb_vparts = pn->nb_v;
+    }
+    if (audio) {
+        memcpy(a->aparts, pn->aparts, sizeof(a->aparts));
+        a->nb_aparts = pn->nb_a;
+    }
+    for (int i = 0; i < a->nb_vparts; i++)
+        label(p, part_label(pl, &pl->parts[a->vparts[i]]));
+    for (int i = 0; i < a->nb_aparts; i++)
+        label(p, part_label(pl, &pl->parts[a->aparts[i]]));
     label(p, l);
-    return 0;
+    return at;
 }
 
-static int add_part(Planner *pn, VpiPartKind kind, int video, int step)
+/* A filter of step @p step, usable from pass @p avail on. */
+static int add_part(Planner *pn, VpiPartKind kind, int video, int step, int avail)
 {
     VpRunPipeline *pl = pn->pl;
     if (pl->nb_parts == VPI_RUN_MAX_PARTS)
         return AVERROR(E2BIG);
     pl->parts[pl->nb_parts] = (VpiPart){ kind, video, step };
+    pn->avail[pl->nb_parts] = avail;
     if (video)
         pn->vparts[pn->nb_v++] = pl->nb_parts;
     else
         pn->aparts[pn->nb_a++] = pl->nb_parts;
-    if (pn->open)
-        label(&pl->passes[pl->nb_passes - 1], part_label(pl, &pl->parts[pl->nb_parts]));
     pl->nb_parts++;
     return 0;
 }
@@ -412,37 +420,32 @@ static int plan(VpRunPipeline *pl)
         VpiStep *s = &pl->steps[i];
         switch (s->kind) {
         case VPI_STEP_QC:
-            ret = add_act(&pn, VPI_ACT_QC, i, -1, "qc");
+            ret = add_act(&pn, VPI_ACT_QC, i, -1, 1, 1, "qc");
             break;
         case VPI_STEP_CLEANUP:
-            if (s->cleanup.stabilize) {
-                /* the camera path is known only once every picture was seen */
-                if ((ret = add_act(&pn, VPI_ACT_STAB_DETECT, i, -1, "stabilize-detect")) < 0 ||
-                    (ret = add_part(&pn, VPI_PART_STAB, 1, i)) < 0)
-                    break;
-                pn.open = 0;
-            }
-            if (s->cleanup.eq && (ret = add_part(&pn, VPI_PART_EQ, 1, i)) < 0)
+            /* the camera path is known only once every picture was seen */
+            if (s->cleanup.stabilize &&
+                ((ret = add_act(&pn, VPI_ACT_STAB_DETECT, i, -1, 1, 0, "stabilize-detect")) < 0 ||
+                 (ret = add_part(&pn, VPI_PART_STAB, 1, i, ret + 1)) < 0))
+                break;
+            if (s->cleanup.eq && (ret = add_part(&pn, VPI_PART_EQ, 1, i, 0)) < 0)
                 break;
             if (s->cleanup.denoise_audio)
-                ret = add_part(&pn, VPI_PART_DENOISE, 0, i);
+                ret = add_part(&pn, VPI_PART_DENOISE, 0, i, 0);
             last_part_step = i;
             break;
         case VPI_STEP_LOUDNORM:
             /* the gain follows from the loudness of the whole input */
-            if ((ret = add_act(&pn, VPI_ACT_LOUD_MEASURE, i, -1, "loudnorm-measure")) < 0)
-                break;
-            pn.open = 0;
-            ret = add_part(&pn, VPI_PART_LOUDNORM, 0, i);
+            if ((ret = add_act(&pn, VPI_ACT_LOUD_MEASURE, i, -1, 0, 1, "loudnorm-measure")) >= 0)
+                ret = add_part(&pn, VPI_PART_LOUDNORM, 0, i, ret + 1);
             last_part_step = i;
             break;
         case VPI_STEP_SUBTITLES:
-            if ((ret = add_act(&pn, VPI_ACT_TRANSCRIBE, i, -1, "subtitles")) < 0)
+            if ((ret = add_act(&pn, VPI_ACT_TRANSCRIBE, i, -1, 0, 1, "subtitles")) < 0)
                 break;
             if (s->burn_in) {
                 /* captions are drawn once they are all known */
-                pn.open = 0;
-                ret = add_part(&pn, VPI_PART_BURN, 1, i);
+                ret = add_part(&pn, VPI_PART_BURN, 1, i, ret + 1);
                 last_part_step = i;
             } else {
                 pl->soft_subs = 1;
@@ -452,7 +455,7 @@ static int plan(VpRunPipeline *pl)
             for (int k = 0; k < s->nb_presets && ret >= 0; k++) {
                 char l[48];
                 snprintf(l, sizeof(l), "export %s", s->presets[k]->name);
-                ret = add_act(&pn, VPI_ACT_ENCODE, i, k, l);
+                ret = add_act(&pn, VPI_ACT_ENCODE, i, k, 1, 1, l);
             }
             pl->media_outputs = s->nb_presets;
             break;
@@ -461,8 +464,8 @@ static int plan(VpRunPipeline *pl)
         }
     }
     if (ret >= 0 && pl->export_step < 0 && pl->nb_parts) {
-        /* what the transforms made, written as the input's own format would be */
-        ret = add_act(&pn, VPI_ACT_ENCODE, -1, -1, "encode");
+        /* what the transforms made, in the input's format where the container allows */
+        ret = add_act(&pn, VPI_ACT_ENCODE, -1, -1, 1, 1, "encode");
         pl->media_outputs = 1;
         pl->out_suffix = pl->steps[last_part_step].name;
     } else if (ret >= 0 && pl->export_step < 0 && pl->soft_subs) {
@@ -470,7 +473,7 @@ static int plan(VpRunPipeline *pl)
         pl->media_outputs = 1;
         pl->out_suffix = "subtitles";
     }
-    return ret;
+    return ret < 0 ? ret : 0;
 }
 
 /* ---- the file ------------------------------------------------------------------------------ */
