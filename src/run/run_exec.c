@@ -381,11 +381,14 @@ static int after_act(PassRun *pr, int i)
         if (!st.nb_cues)
             vpi_log(&it->o->logger, VP_LOG_WARNING, "%s: %s: no speech found: no captions",
                     it->in, step_label(s, l));
+        /* What libass and the muxer read: SRT, or for no captions an ASS file of its header
+         * alone (FFmpeg refuses an empty SRT). */
         if (!(it->captions = malloc(strlen(it->tmp) + 16)))
             return AVERROR(ENOMEM);
-        sprintf(it->captions, "%s/captions.srt", it->tmp);
+        sprintf(it->captions, "%s/captions.%s", it->tmp, st.nb_cues ? "srt" : "ass");
         VpFailure wf;
-        if ((ret = vp_subs_write(it->subs, it->captions, VP_SUBS_SRT, &wf)) < 0)
+        if ((ret = vp_subs_write(it->subs, it->captions, st.nb_cues ? VP_SUBS_SRT : VP_SUBS_ASS,
+                                 &wf)) < 0)
             return fail_at(it, -1, it->captions, ret, "%s", vp_strerror(ret));
         if ((part = part_of(pl, a->step, VPI_PART_BURN)) >= 0) {
             snprintf(buf, sizeof(buf), "subtitles=filename=%s%s%s%s", it->captions,
