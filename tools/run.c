@@ -2,6 +2,7 @@
 /* vidpipe run: a pipeline file (vidpipe/run.h, docs/run.md) over its inputs, on the batch
  * runner: -j N, complete outputs skipped, retries, a per-item report and log. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,8 @@ typedef struct RunJob {
     VpRunOpts ro;
     CliProgress progress;
     int json;
+    pthread_mutex_t lock;               /* finished, total: the progress line's */
+    int64_t finished, total;
 } RunJob;
 
 typedef struct RunInput {
@@ -45,7 +48,26 @@ static void on_progress(void *opaque, int64_t finished, int64_t failed, int64_t 
 {
     RunJob *job = opaque;
     (void)failed;
+    pthread_mutex_lock(&job->lock);
+    job->finished = finished;
+    job->total = total;
+    pthread_mutex_unlock(&job->lock);
     cli_progress_update(&job->progress, finished, total);
+}
+
+/* Within an input: "run 1/4 inputs, talk.mov pass 2/2 45%". */
+static void on_pass_progress(void *opaque, const char *input, int pass, int nb_passes,
+                             double done_s, double total_s)
+{
+    RunJob *job = opaque;
+    pthread_mutex_lock(&job->lock);
+    int64_t finished = job->finished, total = job->total;
+    pthread_mutex_unlock(&job->lock);
+    const char *base = strrchr(input, '/');
+    if (total_s > 0)
+        cli_progress_text(&job->progress, "%lld/%lld inputs, %s pass %d/%d %d%%",
+                          (long long)finished, (long long)total, base ? base + 1 : input,
+                          pass, nb_passes, (int)(100 * done_s / total_s));
 }
 
 static void on_item_done(void *opaque, const VpBatchItem *item, const char *status,
@@ -56,7 +78,7 @@ static void on_item_done(void *opaque, const VpBatchItem *item, const char *stat
     if (fail)
         cli_error("%s", fail->message);
     else if (!job->json && cli_verbosity >= 0)
-        printf("%s: %s%s in %.1f s\n", item->name, status,
+        cli_print("%s: %s%s in %.1f s\n", item->name, status,
                !strcmp(status, "skipped") ? " (complete outputs)" : "", seconds);
 }
 
@@ -250,8 +272,11 @@ static int run_run(int argc, char **argv)
         goto end;
     }
 
-    RunJob job = { .pl = pl, .json = json };
+    RunJob job = { .pl = pl, .json = json, .lock = PTHREAD_MUTEX_INITIALIZER,
+                   .total = (int64_t)nb };
     vp_run_default_opts(&job.ro);
+    job.ro.progress = on_pass_progress;
+    job.ro.opaque = &job;
     job.ro.out_dir = out_dir;
     job.ro.decode_threads = decode_threads;
     if (!(ins = calloc(nb, sizeof(*ins))) || !(items = calloc(nb, sizeof(*items))))

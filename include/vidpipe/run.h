@@ -73,6 +73,12 @@ VP_API void vp_run_paths_free(char **paths, size_t nb);
 typedef struct VpRunOpts {
     const char *out_dir;        /**< where outputs go without a deliver step ("out") */
     int decode_threads;         /**< video decoder threads per pass; 0 = automatic */
+    /** Optional, called from the thread running vp_run_item() as each pass goes: the
+     *  input, the pass (1-based) of @p nb_passes, the position reached in it and the
+     *  input's duration (NaN when unknown). */
+    void (*progress)(void *opaque, const char *input, int pass, int nb_passes,
+                     double done_s, double total_s);
+    void *opaque;
     VpLogger logger;            /**< see common.h */
     VpCancel cancel;            /**< see common.h: every pass and the transcriber stop */
 } VpRunOpts;

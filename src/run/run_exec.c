@@ -35,6 +35,7 @@ typedef struct Item {
     char **outs;                        /* final paths: media outputs, then the captions */
     size_t nb_outs;
     char *encoded[VPI_RUN_MAX_PRESETS]; /* where each media output is encoded */
+    int pass;                           /* the pass running (0-based) */
 } Item;
 
 void vp_run_default_opts(VpRunOpts *o)
@@ -92,18 +93,23 @@ static int check_source(const VpRunPipeline *pl, const char *in, const VpSourceI
     return 0;
 }
 
-static void pipeline_opts(const VpRunOpts *o, VpPipelineOpts *po)
+static void pass_progress(void *opaque, double done_s, double total_s)
 {
-    vp_pipeline_default_opts(po);
-    po->logger = o->logger;
-    po->cancel = o->cancel;
-    po->decode_threads = o->decode_threads;
+    Item *it = opaque;
+    it->o->progress(it->o->opaque, it->in, it->pass + 1, it->pl->nb_passes, done_s, total_s);
 }
 
 static int open_input(Item *it, VpPipeline **p)
 {
     VpPipelineOpts po;
-    pipeline_opts(it->o, &po);
+    vp_pipeline_default_opts(&po);
+    po.logger = it->o->logger;
+    po.cancel = it->o->cancel;
+    po.decode_threads = it->o->decode_threads;
+    if (it->o->progress && it->res) {
+        po.progress = pass_progress;
+        po.opaque = it;
+    }
     int ret = vp_pipeline_open(it->in, &po, p);
     if (ret < 0)
         return fail_at(it, 0, it->in, ret, "%s", vp_strerror(ret));
@@ -581,8 +587,10 @@ int vp_run_item(const VpRunPipeline *pl, const char *input, const VpRunOpts *opt
             goto end;
         }
     }
-    for (int k = 0; k < pl->nb_passes && ret >= 0; k++)
+    for (int k = 0; k < pl->nb_passes && ret >= 0; k++) {
+        it.pass = k;
         ret = run_pass(&it, k);
+    }
     if (ret >= 0)
         ret = finish_outputs(&it);
     if (ret >= 0)
