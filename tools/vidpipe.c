@@ -20,6 +20,7 @@ static const CliCommand *const commands[] = {
     &cmd_replace_audio,
     &cmd_cleanup,
     &cmd_subtitles,
+    &cmd_run,
     &cmd_channels,
     &cmd_serve,
     &cmd_worker,

@@ -52,7 +52,8 @@ extern "C" {
     X(VP_ERR_CONTAINER_CODEC, -0x56500012,                                               \
       "the output's container cannot hold this codec (choose another extension)")       \
     X(VP_ERR_BAD_CONFIG,    -0x56500013, "invalid configuration")                       \
-    X(VP_ERR_BEHIND,        -0x56500014, "fell behind the live stream (reader too slow)")
+    X(VP_ERR_BEHIND,        -0x56500014, "fell behind the live stream (reader too slow)") \
+    X(VP_ERR_QC_FAILED,     -0x56500015, "failed a quality check")
 
 /** vidpipe's own error codes (FFmpeg AVERROR codes are used alongside these). */
 enum VpError {

@@ -29,7 +29,8 @@ typedef struct VpOptionTable VpOptionTable;
  *  "join" (VpJoinOpts), "replace_audio" (VpReplaceAudioOpts),
  *  "thumb" (VpThumbOpts), "pipeline" (VpPipelineOpts),
  *  "encode" (VpEncodeOpts), "probe" (VpProbeOpts),
- *  "batch" (VpBatchOpts), "qc" (VpQcOpts), "subs_burn" (VpSubsBurnOpts); NULL for an
+ *  "batch" (VpBatchOpts), "qc" (VpQcOpts), "subs_burn" (VpSubsBurnOpts),
+ *  "transcribe" (VpTranscribeOpts); NULL for an
  *  unknown name. Static: never freed. */
 VP_API const VpOptionTable *vp_option_table(const char *name);
 

@@ -40,6 +40,7 @@ typedef struct VpQcSpec {
                                      the same picture (default 0.001, i.e. -60 dB) */
     double max_av_diff;         /**< audio vs video length, seconds (default 0.5) */
     int require_audio;          /**< 1 (default): a file without audio fails */
+    int min_width, min_height;  /**< smallest resolution allowed; 0 = any (default) */
 } VpQcSpec;
 
 /** Fill @p spec with the defaults. Thread-safe. */

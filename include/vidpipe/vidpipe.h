@@ -24,5 +24,6 @@
 #include "service.h"
 #include "subtitles.h"
 #include "transcribe.h"
+#include "run.h"
 
 #endif /* VIDPIPE_VIDPIPE_H */

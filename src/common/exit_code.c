@@ -13,6 +13,7 @@ int vpi_exit_code(int err, int where)
         return VPI_EXIT_OK;
     switch (err) {
     case VP_ERR_NOT_JOINABLE:
+    case VP_ERR_QC_FAILED:
         return VPI_EXIT_FAILED;
     case VP_ERR_OUTPUT_IS_INPUT:
         return VPI_EXIT_USAGE;

@@ -170,10 +170,10 @@ int vpi_live_find_breaks(const char *path, const VpLogger *lg, VpBreakPoint **po
     vp_pipeline_default_opts(&pop);
     if (lg)
         pop.logger = *lg;
-    VpQcSpec spec;
-    vp_qc_default_spec(&spec);
-    spec.black_min = MIN_GAP;
-    spec.silence_min = MIN_GAP;
+    VpiQcSinkOpts spec = { 0 };
+    vp_qc_default_spec(&spec.spec);
+    spec.spec.black_min = MIN_GAP;
+    spec.spec.silence_min = MIN_GAP;
     if ((ret = vp_pipeline_open(path, &pop, &p)) < 0)
         goto fail;
     int has_audio = vp_pipeline_source(p)->has_audio;

@@ -306,12 +306,12 @@ static int measure_loudness(const char *path, const VpiLiveIngestOpts *o, double
     VpPipeline *p = NULL;
     VpiSink *sink = NULL;
     VpPipelineOpts po;
-    VpQcSpec spec;
+    VpiQcSinkOpts spec = { 0 };
     int ret;
 
     *lufs = NAN;
     pipeline_opts(o, &po);
-    vp_qc_default_spec(&spec);
+    vp_qc_default_spec(&spec.spec);
     if ((ret = vp_pipeline_open(path, &po, &p)) < 0)
         return ret;
     if ((ret = vpi_pipeline_add_sink(p, "loudness", &spec, NULL, &sink)) >= 0 &&

@@ -12,6 +12,7 @@
 #include "options/options.h"
 #include "util/internal.h"
 #include "pipeline/sink.h"
+#include "ops/ops_int.h"
 #include "vidpipe/cleanup.h"
 
 #define O(...) VPI_OPT_ROW(VpCleanupOpts, __VA_ARGS__)
@@ -59,8 +60,7 @@ static int validate(const VpCleanupOpts *o)
                              "cleanup");
 }
 
-/* A transforms file name that needs no escaping inside a filter graph description. */
-static int make_trf(char *buf, size_t size)
+int vpi_cleanup_trf(char *buf, size_t size)
 {
     const char *dir = getenv("TMPDIR");
     if (!dir || !*dir || strspn(dir, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -72,6 +72,27 @@ static int make_trf(char *buf, size_t size)
         return AVERROR(errno);
     close(fd);
     return 0;
+}
+
+void vpi_cleanup_detect_chain(const VpCleanupOpts *o, const char *trf, char *buf, size_t size)
+{
+    snprintf(buf, size, "vidstabdetect=shakiness=%d:accuracy=%d:result=%s", o->shakiness,
+             o->accuracy, trf);
+}
+
+void vpi_cleanup_chains(const VpCleanupOpts *o, const char *trf, char *vf, size_t vsize,
+                        char *af, size_t asize)
+{
+    vf[0] = af[0] = 0;
+    if (trf)
+        snprintf(vf, vsize, "vidstabtransform=input=%s:smoothing=%d", trf, o->smoothing);
+    if (o->eq) {
+        size_t n = strlen(vf);
+        snprintf(vf + n, vsize - n, "%seq=brightness=%.4f:contrast=%.4f:saturation=%.4f",
+                 n ? "," : "", o->brightness, o->contrast, o->saturation);
+    }
+    if (o->denoise_audio)
+        snprintf(af, asize, "highpass=f=200,lowpass=f=3000,afftdn");
 }
 
 int vp_cleanup(const char *in, const char *out, const VpCleanupOpts *opts)
@@ -92,10 +113,9 @@ int vp_cleanup(const char *in, const char *out, const VpCleanupOpts *opts)
         return ret;
     if (opts->stabilize) {
         char detect[700];
-        if ((ret = make_trf(trf, sizeof(trf))) < 0)
+        if ((ret = vpi_cleanup_trf(trf, sizeof(trf))) < 0)
             return ret;
-        snprintf(detect, sizeof(detect), "vidstabdetect=shakiness=%d:accuracy=%d:result=%s",
-                 opts->shakiness, opts->accuracy, trf);
+        vpi_cleanup_detect_chain(opts, trf, detect, sizeof(detect));
         const char *chain = detect;
         if ((ret = vp_pipeline_open(in, opts->pipeline, &p)) < 0)
             goto end;
@@ -107,16 +127,8 @@ int vp_cleanup(const char *in, const char *out, const VpCleanupOpts *opts)
             (ret = vp_pipeline_run(p)) < 0)
             goto end;
         vp_pipeline_close(&p);
-        snprintf(vf, sizeof(vf), "vidstabtransform=input=%s:smoothing=%d", trf,
-                 opts->smoothing);
     }
-    if (opts->eq) {
-        size_t n = strlen(vf);
-        snprintf(vf + n, sizeof(vf) - n, "%seq=brightness=%.4f:contrast=%.4f:saturation=%.4f",
-                 n ? "," : "", opts->brightness, opts->contrast, opts->saturation);
-    }
-    if (opts->denoise_audio)
-        snprintf(af, sizeof(af), "highpass=f=200,lowpass=f=3000,afftdn");
+    vpi_cleanup_chains(opts, opts->stabilize ? trf : NULL, vf, sizeof(vf), af, sizeof(af));
     if ((ret = vp_pipeline_open(in, opts->pipeline, &p)) < 0)
         goto end;
     if (!vp_pipeline_source(p)->has_video) {

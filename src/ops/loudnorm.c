@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "options/options.h"
-#include "qc_int.h"
+#include "ops/ops_int.h"
 #include "vidpipe/audio.h"
 
 #define O(...) VPI_OPT_ROW(VpLoudnormOpts, __VA_ARGS__)
@@ -36,31 +36,47 @@ static int validate(const VpLoudnormOpts *o)
                              "loudnorm");
 }
 
-/* First pass: the audio's integrated loudness, true peak and loudness range. */
-static int measure(const char *in, const VpLoudnormOpts *o, VpLoudnormResult *res)
+int vpi_loudnorm_chain(const VpLoudnormOpts *o, const VpiQcData *d, VpLoudnormResult *res,
+                       char *buf, size_t size)
+{
+    if (!isfinite(d->loudness) || !(d->true_peak >= 0))
+        return VP_ERR_NO_AUDIO;
+    res->in_i = d->loudness;
+    res->in_lra = d->lra;
+    res->in_tp = d->true_peak > 0 ? 20 * log10(d->true_peak) : -99;
+    /* Digital silence has no loudness to bring up: gate it at loudnorm's floor. */
+    double mi = res->in_i < -69 ? -69 : res->in_i;
+    double mlra = res->in_lra > 0 ? res->in_lra : 0.01;
+    double mtp = res->in_tp < -98 ? -98 : res->in_tp;
+    /* loudnorm's own rule for linear mode: the gain must not push the true peak over the
+     * target, nor the range exceed it. */
+    res->gain_db = o->i - mi;
+    res->linear = mtp + res->gain_db <= o->tp && mlra <= o->lra;
+    snprintf(buf, size,
+             "loudnorm=I=%.2f:TP=%.2f:LRA=%.2f:measured_I=%.2f:measured_TP=%.2f:"
+             "measured_LRA=%.2f:measured_thresh=%.2f:offset=0:linear=true",
+             o->i, o->tp, o->lra, mi, mtp, mlra, mi - 10);
+    return 0;
+}
+
+/* First pass: the audio's integrated loudness, true peak and loudness range, and the
+ * second pass's chain. */
+static int measure(const char *in, const VpLoudnormOpts *o, VpLoudnormResult *res,
+                   char *chain, size_t size)
 {
     VpPipeline *p = NULL;
     VpiSink *sink = NULL;
-    VpQcSpec spec;
+    VpiQcSinkOpts spec = { 0 };
     int ret;
 
-    vp_qc_default_spec(&spec);
+    vp_qc_default_spec(&spec.spec);
     if ((ret = vp_pipeline_open(in, o->pipeline, &p)) < 0)
         return ret;
     const VpSourceInfo *src = vp_pipeline_source(p);
     ret = !src->has_audio ? VP_ERR_NO_AUDIO : 0;
     if (ret >= 0 && (ret = vpi_pipeline_add_sink(p, "loudness", &spec, NULL, &sink)) >= 0 &&
-        (ret = vp_pipeline_run(p)) >= 0) {
-        VpiQcData *d = vpi_sink_qc_data(sink);
-        if (!isfinite(d->loudness) || !(d->true_peak >= 0)) {
-            ret = VP_ERR_NO_AUDIO;
-        } else {
-            res->in_i = d->loudness;
-            res->in_lra = d->lra;
-            res->in_tp = d->true_peak > 0 ? 20 * log10(d->true_peak) : -99;
-            ret = 0;
-        }
-    }
+        (ret = vp_pipeline_run(p)) >= 0)
+        ret = vpi_loudnorm_chain(o, vpi_sink_qc_data(sink), res, chain, size);
     vp_pipeline_close(&p);
     return ret;
 }
@@ -86,20 +102,8 @@ int vp_loudnorm(const char *in, const char *out, const VpLoudnormOpts *opts,
     /* Before the measuring pass, not after it. */
     if ((ret = vp_output_check_not_input(out, &in, 1)) < 0)
         return ret;
-    if ((ret = measure(in, opts, res)) < 0)
+    if ((ret = measure(in, opts, res, filters, sizeof(filters))) < 0)
         return ret;
-    /* Digital silence has no loudness to bring up: gate it at loudnorm's floor. */
-    double mi = res->in_i < -69 ? -69 : res->in_i;
-    double mlra = res->in_lra > 0 ? res->in_lra : 0.01;
-    double mtp = res->in_tp < -98 ? -98 : res->in_tp;
-    /* loudnorm's own rule for linear mode: the gain must not push the true peak over the
-     * target, nor the range exceed it. */
-    res->gain_db = opts->i - mi;
-    res->linear = mtp + res->gain_db <= opts->tp && mlra <= opts->lra;
-    snprintf(filters, sizeof(filters),
-             "loudnorm=I=%.2f:TP=%.2f:LRA=%.2f:measured_I=%.2f:measured_TP=%.2f:"
-             "measured_LRA=%.2f:measured_thresh=%.2f:offset=0:linear=true",
-             opts->i, opts->tp, opts->lra, mi, mtp, mlra, mi - 10);
     if ((ret = vp_pipeline_open(in, opts->pipeline, &p)) < 0)
         return ret;
     VpEncodeOpts eo;

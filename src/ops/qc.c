@@ -22,6 +22,8 @@
 static const VpiOption spec_fields[] = {
     F(width, INT, 0, 0, 16384, "required width in pixels (0: any)"),
     F(height, INT, 0, 0, 16384, "required height in pixels (0: any)"),
+    F(min_width, INT, 0, 0, 16384, "smallest width allowed in pixels (0: any)"),
+    F(min_height, INT, 0, 0, 16384, "smallest height allowed in pixels (0: any)"),
     F(min_duration, DOUBLE, 1, 0, 1e7, "shortest duration allowed, seconds"),
     F(max_duration, DOUBLE, 0, 0, 1e7, "longest duration allowed, seconds (0: no bound)"),
     F(max_decode_errors, INT, 0, 0, 1000000, "decode errors allowed"),
@@ -259,14 +261,17 @@ static void judge(VpQcReport *r, const VpQcSpec *sp)
                   r->nb_corrupt == 1 ? "" : "es", list);
 
     /* A podcast or a dub has no picture: only a spec that names a size fails it. */
+    int sized = sp->width || sp->height || sp->min_width || sp->min_height;
     if (!s->has_video)
-        add_check(r, "resolution", sp->width || sp->height ? VP_QC_FAIL : VP_QC_NOT_APPLICABLE,
-                  NAN, "no video stream%s", sp->width || sp->height ?
-                  " (the spec requires a picture size)" : "");
+        add_check(r, "resolution", sized ? VP_QC_FAIL : VP_QC_NOT_APPLICABLE,
+                  NAN, "no video stream%s", sized ? " (the spec requires a picture size)" : "");
     else if ((sp->width && s->width != sp->width) || (sp->height && s->height != sp->height))
         add_check(r, "resolution", VP_QC_FAIL, NAN, "%dx%d, the spec requires %dx%d", s->width,
                   s->height, sp->width ? sp->width : s->width,
                   sp->height ? sp->height : s->height);
+    else if (s->width < sp->min_width || s->height < sp->min_height)
+        add_check(r, "resolution", VP_QC_FAIL, NAN, "%dx%d, smaller than the %dx%d required",
+                  s->width, s->height, sp->min_width, sp->min_height);
     else
         add_check(r, "resolution", VP_QC_PASS, NAN, "%dx%d", s->width, s->height);
 
@@ -382,51 +387,13 @@ static int read_whole(const char *path, uint8_t **data, size_t *size)
     return ret;
 }
 
-int vp_qc_run(const char *path, const VpQcSpec *spec, const VpQcOpts *opts, VpQcReport **out)
+int vpi_qc_report_make(VpPipeline *p, VpiSink *sink, const char *path, const VpQcSpec *spec,
+                       VpQcReport **out)
 {
-    VpQcOpts defo;
-    char sheet[512] = "";
-    VpQcSpec def;
-    VpPipeline *p = NULL;
     VpQcReport *r = NULL;
-    VpiSink *sink = NULL;
     int ret;
 
     *out = NULL;
-    if (!spec) {
-        vp_qc_default_spec(&def);
-        spec = &def;
-    }
-    if (!opts) {
-        vp_qc_default_opts(&defo);
-        opts = &defo;
-    }
-    char why[256];
-    if ((ret = vpi_opt_check(&vpi_qc_spec_options, spec, why, sizeof(why))) < 0) {
-        vpi_log(opts->pipeline ? &opts->pipeline->logger : NULL, VP_LOG_ERROR, "%s", why);
-        return ret;
-    }
-    if ((ret = vpi_opt_check_log(&vpi_qc_options, opts,
-                                 opts->pipeline ? &opts->pipeline->logger : NULL, "qc")) < 0)
-        return ret;
-    if ((ret = vp_pipeline_open(path, opts->pipeline, &p)) < 0)
-        return ret;
-    if ((ret = vpi_pipeline_add_sink(p, "qc", spec, NULL, &sink)) < 0)
-        goto end;
-    /* Audio alone (a podcast, a dub) is checked too; it has no pictures for a sheet. */
-    if (opts->sheet && vp_pipeline_source(p)->has_video) {
-        VpThumbOpts to;
-        vp_thumb_default_opts(&to);
-        to.cols = 4;
-        to.rows = 2;
-        to.width = 200;
-        to.path = sheet;
-        if ((ret = sheet_path(sheet, sizeof(sheet))) < 0 ||
-            (ret = vp_pipeline_add_thumb(p, &to)) < 0)
-            goto end;
-    }
-    if ((ret = vp_pipeline_run(p)) < 0)
-        goto end;
     if (!(r = calloc(1, sizeof(*r))) || !(r->path = strdup(path))) {
         ret = AVERROR(ENOMEM);
         goto end;
@@ -468,6 +435,60 @@ int vp_qc_run(const char *path, const VpQcSpec *spec, const VpQcOpts *opts, VpQc
     if ((ret = merge_errors(r, fd)) < 0)
         goto end;
     judge(r, spec);
+    *out = r;
+    return 0;
+end:
+    if (r)
+        free_report(r);
+    return ret;
+}
+
+int vp_qc_run(const char *path, const VpQcSpec *spec, const VpQcOpts *opts, VpQcReport **out)
+{
+    VpQcOpts defo;
+    char sheet[512] = "";
+    VpQcSpec def;
+    VpPipeline *p = NULL;
+    VpQcReport *r = NULL;
+    VpiSink *sink = NULL;
+    int ret;
+
+    *out = NULL;
+    if (!spec) {
+        vp_qc_default_spec(&def);
+        spec = &def;
+    }
+    if (!opts) {
+        vp_qc_default_opts(&defo);
+        opts = &defo;
+    }
+    char why[256];
+    if ((ret = vpi_opt_check(&vpi_qc_spec_options, spec, why, sizeof(why))) < 0) {
+        vpi_log(opts->pipeline ? &opts->pipeline->logger : NULL, VP_LOG_ERROR, "%s", why);
+        return ret;
+    }
+    if ((ret = vpi_opt_check_log(&vpi_qc_options, opts,
+                                 opts->pipeline ? &opts->pipeline->logger : NULL, "qc")) < 0)
+        return ret;
+    if ((ret = vp_pipeline_open(path, opts->pipeline, &p)) < 0)
+        return ret;
+    VpiQcSinkOpts so = { .spec = *spec };
+    if ((ret = vpi_pipeline_add_sink(p, "qc", &so, NULL, &sink)) < 0)
+        goto end;
+    /* Audio alone (a podcast, a dub) is checked too; it has no pictures for a sheet. */
+    if (opts->sheet && vp_pipeline_source(p)->has_video) {
+        VpThumbOpts to;
+        vp_thumb_default_opts(&to);
+        to.cols = 4;
+        to.rows = 2;
+        to.width = 200;
+        to.path = sheet;
+        if ((ret = sheet_path(sheet, sizeof(sheet))) < 0 ||
+            (ret = vp_pipeline_add_thumb(p, &to)) < 0)
+            goto end;
+    }
+    if ((ret = vp_pipeline_run(p)) < 0 || (ret = vpi_qc_report_make(p, sink, path, spec, &r)) < 0)
+        goto end;
     if (sheet[0] && read_whole(sheet, &r->sheet, &r->sheet_size) < 0)
         vpi_log(opts->pipeline ? &opts->pipeline->logger : NULL, VP_LOG_WARNING,
                 "%s: the contact sheet could not be made", path);

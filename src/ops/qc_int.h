@@ -17,7 +17,19 @@ typedef struct VpiQcData {
     int nb_momentary;
 } VpiQcData;
 
+/* The options of the "qc" and "loudness" sinks: what to judge by, and the chains the
+ * decoded pictures and sound go through before they are measured (NULL: none), so that a
+ * check can see the media as earlier steps of `vidpipe run` make it. */
+typedef struct VpiQcSinkOpts {
+    VpQcSpec spec;
+    const char *video_filters, *audio_filters;
+} VpiQcSinkOpts;
+
 VpiQcData *vpi_sink_qc_data(VpiSink *s);
+
+/* The report of a "qc" sink after its pipeline ran (vp_qc_run()'s judging), for @p path. */
+int vpi_qc_report_make(VpPipeline *p, VpiSink *sink, const char *path, const VpQcSpec *spec,
+                       VpQcReport **out);
 void vpi_qc_data_clear(VpiQcData *d);
 
 #endif

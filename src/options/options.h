@@ -104,5 +104,6 @@ extern const VpiOptTable vpi_encode_options;
 extern const VpiOptTable vpi_probe_options;
 extern const VpiOptTable vpi_batch_options;
 extern const VpiOptTable vpi_subs_burn_options;
+extern const VpiOptTable vpi_transcribe_options;
 
 #endif /* VIDPIPE_OPTIONS_OPTIONS_H */

@@ -31,6 +31,7 @@ static const VpiSinkClass *const sink_classes[] = {
     &vpi_sink_qc,
     &vpi_sink_loudness,
     &vpi_sink_filter,
+    &vpi_sink_tap,
     NULL,
 };
 
@@ -67,6 +68,8 @@ struct VpPipeline {
     char *failed_output;        /* the output that could not be written, if any */
     char failed_reason[400];    /* its sink's reason (VpiSink.reason), or "" */
     int last_err;               /* the last failed add or run (vp_pipeline_failure) */
+    int (*gate)(void *opaque);  /* vpi_pipeline_set_gate(), or NULL */
+    void *gate_opaque;
 };
 
 #define O(...) VPI_OPT_ROW(VpPipelineOpts, __VA_ARGS__)
@@ -930,7 +933,10 @@ static int pipeline_run(VpPipeline *p)
         if (ret < 0)
             goto end;
     }
-    /* Every output is complete: only now do they take their final names. */
+    if (p->gate && (ret = p->gate(p->gate_opaque)) < 0)
+        goto end;
+    /* Every output is complete: only now do they take their final names, in the order the
+     * outputs were added (the last one is in place only when all are). */
     for (int i = 0; i < p->nb_sinks; i++) {
         VpiSink *s = p->sinks[i];
         if (s->out_open) {
@@ -962,6 +968,12 @@ end:
     av_packet_free(&pkt);
     av_frame_free(&frame);
     return ret;
+}
+
+void vpi_pipeline_set_gate(VpPipeline *p, int (*gate)(void *opaque), void *opaque)
+{
+    p->gate = gate;
+    p->gate_opaque = opaque;
 }
 
 int vp_pipeline_run(VpPipeline *p)
@@ -1065,25 +1077,29 @@ int vpi_sink_output_begin(VpiSink *s)
     return 0;
 }
 
-int vpi_audio_graph(AVFilterGraph **graph, AVFilterContext **src, AVFilterContext **sink,
-                    const AVCodecContext *adec, const char *chain)
+void vpi_layout_name(const AVCodecContext *adec, char *buf, size_t size)
 {
-    char args[256], layout[64];
-    AVFilterInOut *in = NULL, *out = NULL;
-    int ret;
-
-    if (!(*graph = avfilter_graph_alloc()))
-        return AVERROR(ENOMEM);
-    (*graph)->nb_threads = 1;
     /* A decoder that does not know its layout (some raw formats) gets the default one for
      * its channel count, as ffmpeg does. */
     if (adec->ch_layout.order == AV_CHANNEL_ORDER_UNSPEC) {
         AVChannelLayout def;
         av_channel_layout_default(&def, adec->ch_layout.nb_channels);
-        av_channel_layout_describe(&def, layout, sizeof(layout));
+        av_channel_layout_describe(&def, buf, size);
     } else {
-        av_channel_layout_describe(&adec->ch_layout, layout, sizeof(layout));
+        av_channel_layout_describe(&adec->ch_layout, buf, size);
     }
+}
+
+int vpi_audio_graph(AVFilterGraph **graph, AVFilterContext **src, AVFilterContext **sink,
+                    const AVCodecContext *adec, const char *chain)
+{
+    char args[256], layout[64];
+    int ret;
+
+    if (!(*graph = avfilter_graph_alloc()))
+        return AVERROR(ENOMEM);
+    (*graph)->nb_threads = 1;
+    vpi_layout_name(adec, layout, sizeof(layout));
     snprintf(args, sizeof(args), "time_base=1/%d:sample_rate=%d:sample_fmt=%s:channel_layout=%s",
              adec->sample_rate, adec->sample_rate, av_get_sample_fmt_name(adec->sample_fmt),
              layout);
@@ -1092,17 +1108,20 @@ int vpi_audio_graph(AVFilterGraph **graph, AVFilterContext **src, AVFilterContex
         (ret = avfilter_graph_create_filter(sink, avfilter_get_by_name("abuffersink"), "out",
                                             NULL, NULL, *graph)) < 0)
         return ret;
-    if (!(in = avfilter_inout_alloc()) || !(out = avfilter_inout_alloc())) {
-        ret = AVERROR(ENOMEM);
-        goto end;
+    return vpi_graph_link(*graph, *src, *sink, chain);
+}
+
+int vpi_graph_link(AVFilterGraph *graph, AVFilterContext *src, AVFilterContext *sink,
+                   const char *chain)
+{
+    AVFilterInOut *in = avfilter_inout_alloc(), *out = avfilter_inout_alloc();
+    int ret = AVERROR(ENOMEM);
+    if (in && out && (out->name = av_strdup("in")) && (in->name = av_strdup("out"))) {
+        out->filter_ctx = src;
+        in->filter_ctx = sink;
+        if ((ret = avfilter_graph_parse_ptr(graph, chain, &in, &out, NULL)) >= 0)
+            ret = avfilter_graph_config(graph, NULL);
     }
-    out->name = av_strdup("in");
-    out->filter_ctx = *src;
-    in->name = av_strdup("out");
-    in->filter_ctx = *sink;
-    if ((ret = avfilter_graph_parse_ptr(*graph, chain, &in, &out, NULL)) >= 0)
-        ret = avfilter_graph_config(*graph, NULL);
-end:
     avfilter_inout_free(&in);
     avfilter_inout_free(&out);
     return ret;

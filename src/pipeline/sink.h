@@ -92,6 +92,7 @@ extern const VpiSinkClass vpi_sink_thumb;
 extern const VpiSinkClass vpi_sink_qc;
 extern const VpiSinkClass vpi_sink_loudness;
 extern const VpiSinkClass vpi_sink_filter;
+extern const VpiSinkClass vpi_sink_tap;
 
 /* Add a sink of class @p name (one of the registered classes) to the pipeline; @p opts is
  * copied. Returns the sink's index or a negative error. */
@@ -108,6 +109,31 @@ int vpi_mux_open(AVFormatContext **oc, const char *final_path, const char *tmp_p
  * On failure *graph may be allocated: the caller frees it with the rest of its state. */
 int vpi_audio_graph(AVFilterGraph **graph, AVFilterContext **src, AVFilterContext **sink,
                     const AVCodecContext *adec, const char *chain);
+/* The decoder's channel layout as filters take it ("stereo"); the default one for its
+ * channel count when it does not know it, as ffmpeg does. */
+void vpi_layout_name(const AVCodecContext *adec, char *buf, size_t size);
+/* Link @p src -> @p chain -> @p sink in @p graph and configure it. */
+int vpi_graph_link(AVFilterGraph *graph, AVFilterContext *src, AVFilterContext *sink,
+                   const char *chain);
+/* A video filter graph for pictures like @p f: buffer (time base 1/1000000) -> @p chain ->
+ * buffersink. On failure *graph may be allocated: the caller frees it. */
+int vpi_video_graph(AVFilterGraph **graph, AVFilterContext **src, AVFilterContext **sink,
+                    const AVFrame *f, const char *chain);
+
+/* The tap sink ("tap"): the source's audio through an optional libavfilter chain, each
+ * filtered frame handed to a callback (a transcriber, a meter) on the demuxing thread. The
+ * callback's negative return fails the run. */
+typedef struct VpiTapOpts {
+    const char *audio_filters;          /* NULL: the decoded audio as it is */
+    int (*audio)(void *opaque, const AVFrame *f);
+    void *opaque;
+} VpiTapOpts;
+
+/* A check run after every sink has finished and before any output takes its final name
+ * (vp_pipeline_run): a negative return leaves every output unwritten and is the run's
+ * result. One per pipeline; call before the run. */
+void vpi_pipeline_set_gate(VpPipeline *p, int (*gate)(void *opaque), void *opaque);
+
 /* "12.345" style time for messages. */
 const char *vpi_fmt_time(char buf[32], double seconds);
 

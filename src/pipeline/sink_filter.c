@@ -20,42 +20,36 @@ typedef struct FilterCtx {
     int w, h, fmt;
 } FilterCtx;
 
-static int build(VpiSink *s, FilterCtx *c, const AVFrame *f)
+int vpi_video_graph(AVFilterGraph **graph, AVFilterContext **src, AVFilterContext **sink,
+                    const AVFrame *f, const char *chain)
 {
     char args[256];
-    AVFilterInOut *in = NULL, *out = NULL;
     int ret;
 
-    avfilter_graph_free(&c->graph);
-    if (!(c->graph = avfilter_graph_alloc()))
+    avfilter_graph_free(graph);
+    if (!(*graph = avfilter_graph_alloc()))
         return AVERROR(ENOMEM);
     AVRational sar = f->sample_aspect_ratio.num ? f->sample_aspect_ratio : (AVRational){ 1, 1 };
     snprintf(args, sizeof(args), "video_size=%dx%d:pix_fmt=%d:time_base=1/1000000:"
              "pixel_aspect=%d/%d", f->width, f->height, f->format, sar.num, sar.den);
-    if ((ret = avfilter_graph_create_filter(&c->src, avfilter_get_by_name("buffer"), "in", args,
-                                            NULL, c->graph)) < 0 ||
-        (ret = avfilter_graph_create_filter(&c->sink, avfilter_get_by_name("buffersink"), "out",
-                                            NULL, NULL, c->graph)) < 0)
+    if ((ret = avfilter_graph_create_filter(src, avfilter_get_by_name("buffer"), "in", args,
+                                            NULL, *graph)) < 0 ||
+        (ret = avfilter_graph_create_filter(sink, avfilter_get_by_name("buffersink"), "out",
+                                            NULL, NULL, *graph)) < 0)
         return ret;
-    if (!(in = avfilter_inout_alloc()) || !(out = avfilter_inout_alloc())) {
-        ret = AVERROR(ENOMEM);
-        goto end;
-    }
-    out->name = av_strdup("in");
-    out->filter_ctx = c->src;
-    in->name = av_strdup("out");
-    in->filter_ctx = c->sink;
-    if ((ret = avfilter_graph_parse_ptr(c->graph, c->chain, &in, &out, NULL)) < 0 ||
-        (ret = avfilter_graph_config(c->graph, NULL)) < 0)
+    return vpi_graph_link(*graph, *src, *sink, chain);
+}
+
+static int build(VpiSink *s, FilterCtx *c, const AVFrame *f)
+{
+    int ret = vpi_video_graph(&c->graph, &c->src, &c->sink, f, c->chain);
+    if (ret < 0)
         vpi_log(s->src->log, VP_LOG_ERROR,
                 "%s: analysis filters '%s': %s", s->src->info->path, c->chain,
                 av_err2str(ret));
     c->w = f->width;
     c->h = f->height;
     c->fmt = f->format;
-end:
-    avfilter_inout_free(&in);
-    avfilter_inout_free(&out);
     return ret;
 }
 

@@ -10,6 +10,7 @@
 #include <libavfilter/avfilter.h>
 #include <libavfilter/buffersink.h>
 #include <libavfilter/buffersrc.h>
+#include <libavutil/avstring.h>
 #include <libavutil/channel_layout.h>
 #include <libavutil/pixdesc.h>
 #include <libswscale/swscale.h>
@@ -22,6 +23,11 @@
 
 typedef struct QcCtx {
     VpQcSpec spec;
+    char *vchain, *achain;              /* chains before the measurements, or NULL */
+    AVFilterGraph *vgraph;              /* vf's graph, rebuilt when the picture changes */
+    AVFilterContext *vsrc, *vsink;
+    AVFrame *vout;
+    int vw, vh, vfmt;
     VpiQcData d;
     /* video */
     int step, gw, gh;
@@ -56,8 +62,22 @@ static int build_audio_graph(QcCtx *c, const AVCodecContext *adec)
 {
     char chain[256];
 
+    char *full = NULL;
+    int ret;
     snprintf(chain, sizeof(chain), "ebur128=peak=sample+true:metadata=1,"
              "silencedetect=n=%gdB:d=%g", c->spec.silence_db, c->spec.silence_min);
+    /* Measured at the source's rate and layout, whatever the chain made of them (loudnorm:
+     * 192 kHz, and a layout ebur128 no longer knows). */
+    if (c->achain) {
+        char layout[64];
+        vpi_layout_name(adec, layout, sizeof(layout));
+        if (!(full = av_asprintf("%s,aresample=%d,aformat=channel_layouts=%s,%s", c->achain,
+                                 adec->sample_rate, layout, chain)))
+            return AVERROR(ENOMEM);
+        ret = vpi_audio_graph(&c->graph, &c->src, &c->sink, adec, full);
+        av_free(full);
+        return ret;
+    }
     return vpi_audio_graph(&c->graph, &c->src, &c->sink, adec, chain);
 }
 
@@ -66,7 +86,12 @@ static int init(VpiSink *s, const VpiSource *src)
     QcCtx *c = s->priv;
     int ret;
 
-    c->spec = *(const VpQcSpec *)s->opts;
+    const VpiQcSinkOpts *o = s->opts;
+    c->spec = o->spec;
+    if ((o->video_filters && *o->video_filters && !(c->vchain = av_strdup(o->video_filters))) ||
+        (o->audio_filters && *o->audio_filters && !(c->achain = av_strdup(o->audio_filters))) ||
+        (c->vchain && !(c->vout = av_frame_alloc())))
+        return AVERROR(ENOMEM);
     c->black_start = c->freeze_start = INT64_MIN;
     c->silence_start = NAN;
     c->d.sample_peak = c->d.true_peak = c->d.loudness = c->d.lra = NAN;
@@ -84,8 +109,9 @@ static int init(VpiSink *s, const VpiSource *src)
         c->sample_rate = src->adec->sample_rate;
         if ((ret = build_audio_graph(c, src->adec)) < 0) {
             vpi_log(s->src->log, VP_LOG_WARNING,
-                    "%s: audio cannot be measured: %s", src->info->path,
-                    av_err2str(ret));
+                    "%s: audio cannot be measured%s%s%s: %s", src->info->path,
+                    c->achain ? " through '" : "", c->achain ? c->achain : "",
+                    c->achain ? "'" : "", av_err2str(ret));
             avfilter_graph_free(&c->graph);
         } else {
             s->wants_audio = 1;
@@ -163,9 +189,8 @@ static int close_freeze(QcCtx *c, int64_t end)
     return ret;
 }
 
-static int on_video(VpiSink *s, AVFrame *f)
+static int measure_picture(VpiSink *s, QcCtx *c, AVFrame *f)
 {
-    QcCtx *c = s->priv;
     int full, ret;
 
     if ((ret = sample_luma(c, f, &full)) < 0)
@@ -209,6 +234,38 @@ static int on_video(VpiSink *s, AVFrame *f)
     if (!(c->d.video_end >= end))
         c->d.video_end = end;
     return 0;
+}
+
+/* Pictures through the chain of the steps before the check, then measured. */
+static int on_video(VpiSink *s, AVFrame *f)
+{
+    QcCtx *c = s->priv;
+    int ret;
+    if (!c->vchain)
+        return measure_picture(s, c, f);
+    if (!c->vgraph || f->width != c->vw || f->height != c->vh || f->format != c->vfmt) {
+        if ((ret = vpi_video_graph(&c->vgraph, &c->vsrc, &c->vsink, f, c->vchain)) < 0) {
+            vpi_log(s->src->log, VP_LOG_ERROR, "%s: video filters '%s': %s",
+                    s->src->info->path, c->vchain, av_err2str(ret));
+            return ret;
+        }
+        c->vw = f->width;
+        c->vh = f->height;
+        c->vfmt = f->format;
+    }
+    if ((ret = av_buffersrc_add_frame_flags(c->vsrc, f, AV_BUFFERSRC_FLAG_KEEP_REF)) < 0)
+        return ret;
+    for (;;) {
+        ret = av_buffersink_get_frame(c->vsink, c->vout);
+        if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF)
+            return 0;
+        if (ret < 0)
+            return ret;
+        ret = measure_picture(s, c, c->vout);
+        av_frame_unref(c->vout);
+        if (ret < 0)
+            return ret;
+    }
 }
 
 static double meta(const AVFrame *f, const char *key)
@@ -278,6 +335,21 @@ static int finish(VpiSink *s)
 {
     QcCtx *c = s->priv;
     int ret;
+    if (c->vgraph) {
+        if ((ret = av_buffersrc_add_frame(c->vsrc, NULL)) < 0)
+            return ret;
+        for (;;) {
+            ret = av_buffersink_get_frame(c->vsink, c->vout);
+            if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF)
+                break;
+            if (ret < 0)
+                return ret;
+            ret = measure_picture(s, c, c->vout);
+            av_frame_unref(c->vout);
+            if (ret < 0)
+                return ret;
+        }
+    }
     if (isfinite(c->d.video_end)) {
         int64_t end = (int64_t)(c->d.video_end * 1e6);
         if ((ret = close_black(c, end)) < 0 || (ret = close_freeze(c, end)) < 0)
@@ -301,6 +373,10 @@ static void close_sink(VpiSink *s)
 {
     QcCtx *c = s->priv;
     avfilter_graph_free(&c->graph);
+    avfilter_graph_free(&c->vgraph);
+    av_frame_free(&c->vout);
+    av_freep(&c->vchain);
+    av_freep(&c->achain);
     av_frame_free(&c->af);
     av_freep(&c->grid);
     av_freep(&c->prev);
@@ -312,7 +388,7 @@ static void close_sink(VpiSink *s)
 const VpiSinkClass vpi_sink_qc = {
     .name = "qc",
     .priv_size = sizeof(QcCtx),
-    .opts_size = sizeof(VpQcSpec),
+    .opts_size = sizeof(VpiQcSinkOpts),
     .init = init,
     .video = on_video,
     .audio = on_audio,
@@ -325,7 +401,7 @@ const VpiSinkClass vpi_sink_qc = {
 const VpiSinkClass vpi_sink_loudness = {
     .name = "loudness",
     .priv_size = sizeof(QcCtx),
-    .opts_size = sizeof(VpQcSpec),
+    .opts_size = sizeof(VpiQcSinkOpts),
     .init = init,
     .audio = on_audio,
     .finish = finish,

@@ -601,6 +601,8 @@ int vpi_transcriber_finish(VpiTranscriber *t, VpSubs **out, VpTranscribeStats *s
         return finish_failed(t, AVERROR(ENOMEM), NULL, fail);
     nb_words = 0;
     for (int i = 0; i < t->nb_utts; i++) {
+        if (!t->utts[i]->nb_words)      /* noise: an utterance without words */
+            continue;
         memcpy(words + nb_words, t->utts[i]->words, t->utts[i]->nb_words * sizeof(*words));
         nb_words += t->utts[i]->nb_words;
     }

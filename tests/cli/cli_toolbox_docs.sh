@@ -4,7 +4,7 @@
 # documented in its man page, and every command is in vidpipe's command list.
 . "$VP_SRCDIR/tests/cli/lib.sh"
 
-for cmd in proxy thumb export qc loudnorm replace-audio cleanup; do
+for cmd in proxy thumb export qc loudnorm replace-audio cleanup run; do
     man="$VP_SRCDIR/docs/vidpipe-$cmd.1"
     check
     [ -s "$man" ] || { fail "$cmd: no man page"; continue; }

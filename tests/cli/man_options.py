@@ -11,7 +11,7 @@ import sys
 VIDPIPE = os.environ["VIDPIPE"]
 SRC = os.environ["VP_SRCDIR"]
 COMMANDS = ["encode-raw", "proxy", "export", "loudnorm", "cleanup", "replace-audio", "thumb",
-            "probe", "check", "qc", "batch"]
+            "probe", "check", "qc", "batch", "run"]
 failures = checks = 0
 
 

@@ -46,6 +46,18 @@ static void vmsg(const char *prefix, const char *file, const char *fmt, va_list 
     pthread_mutex_unlock(&msg_lock);
 }
 
+void cli_print(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    pthread_mutex_lock(&msg_lock);
+    clear_progress_locked();
+    vprintf(fmt, ap);
+    fflush(stdout);
+    pthread_mutex_unlock(&msg_lock);
+    va_end(ap);
+}
+
 void cli_file_error(const char *file, const char *fmt, ...)
 {
     va_list ap;
@@ -391,6 +403,24 @@ void cli_progress_update(CliProgress *p, int64_t done, int64_t total)
             (long long)total, rate, (int)eta / 60, (int)eta % 60);
     progress_visible = 1;
     pthread_mutex_unlock(&msg_lock);
+}
+
+void cli_progress_text(CliProgress *p, const char *fmt, ...)
+{
+    if (!p->enabled)
+        return;
+    int64_t t = vpi_now_us();
+    if (t - p->last_us < 200000)
+        return;
+    p->last_us = t;
+    va_list ap;
+    va_start(ap, fmt);
+    pthread_mutex_lock(&msg_lock);
+    fprintf(stderr, "\r\033[K%s ", p->what);
+    vfprintf(stderr, fmt, ap);
+    progress_visible = 1;
+    pthread_mutex_unlock(&msg_lock);
+    va_end(ap);
 }
 
 void cli_progress_end(CliProgress *p)

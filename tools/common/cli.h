@@ -82,6 +82,8 @@ const char *cli_lib_default(const VpOptionTable *t, const char *key, char *buf, 
 extern int cli_verbosity;      /* -1 quiet, 0 normal, 1 verbose, 2 debug */
 extern const char *cli_prog;   /* "vidpipe" */
 
+/* A line of results on stdout from any thread, after the progress line is cleared. */
+void cli_print(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* "vidpipe: FILE: reason" on stderr. */
 void cli_file_error(const char *file, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -135,6 +137,8 @@ typedef struct CliProgress {
 } CliProgress;
 void cli_progress_init(CliProgress *p, const char *what);
 void cli_progress_update(CliProgress *p, int64_t done, int64_t total);
+/* The same line with free text after `what` (at most 5 updates a second). */
+void cli_progress_text(CliProgress *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void cli_progress_end(CliProgress *p);
 
 /* ---- JSON writer ------------------------------------------------------------------ */

@@ -21,5 +21,6 @@ extern const CliCommand cmd_channels;
 extern const CliCommand cmd_serve;
 extern const CliCommand cmd_worker;
 extern const CliCommand cmd_subtitles;
+extern const CliCommand cmd_run;
 
 #endif
