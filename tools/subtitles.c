@@ -76,19 +76,17 @@ static void report(const char *cmd, const char *in, const char *out, const VpSub
 }
 
 /* The option rows shared by the subcommands that transcribe (transcribe, auto) and burn
- * (burn, auto): one copy of each. O is a VpTranscribeOpts, B a VpSubsBurnOpts, T its table. */
-#define TRANSCRIBE_ROWS(O)                                                                   \
-    { "lang", 0, CLI_STR, &(O).lang, "LANG", "the speech model's language (default en-us)" }, \
-    { "max-chars", 0, CLI_INT, &(O).max_chars, "N",                                        \
-      "characters a caption line holds (default 42)", 10, 200 },                           \
-    { "max-lines", 0, CLI_INT, &(O).max_lines, "N", "lines a caption holds (default 2)",   \
-      1, 5 },                                                                              \
-    { "threads", 0, CLI_INT, &(O).threads, "N",                                            \
-      "utterances decoded at once (default 0: one a core, at most 4)", 0, 8 },             \
-    { "engine", 0, CLI_STR, &(O).engine, "NAME", "speech engine (default pocketsphinx)" }, \
-    { "model-dir", 0, CLI_STR, &(O).model_dir, "DIR",                                      \
-      "the engine's model folder (default /usr/share/pocketsphinx/model)" }
-/* Names, types, ranges and defaults are the library's (vidpipe/options.h). */
+ * (burn, auto): one copy of each, their names, types, ranges, defaults and help the library's
+ * option tables' (vidpipe/options.h: "transcribe", "subs_burn"), which `vidpipe run`'s
+ * subtitles step reads too. O is a VpTranscribeOpts, B a VpSubsBurnOpts, T the table. */
+#define TRANSCRIBE_ROWS(O, T)                                                                \
+    CLI_LIB("lang", 0, &(O), "LANG", T, "lang"),                                            \
+    CLI_LIB("max-chars", 0, &(O), "N", T, "max_chars"),                                     \
+    CLI_LIB("max-lines", 0, &(O), "N", T, "max_lines"),                                     \
+    CLI_LIB("threads", 0, &(O), "N", T, "threads"),                                         \
+    CLI_LIB_AS("engine", 0, &(O), "NAME", T, "engine", "speech engine", "pocketsphinx"),     \
+    CLI_LIB_AS("model-dir", 0, &(O), "DIR", T, "model_dir", "the engine's model folder",     \
+               "/usr/share/pocketsphinx/model")
 #define BURN_ROWS(B, T)                                                                      \
     CLI_LIB("style", 0, &(B), "KEY=VALUE,...", T, "style"),                                 \
     CLI_LIB("crf", 0, &(B), "N", T, "crf"),                                                 \
@@ -529,7 +527,7 @@ static int run_transcribe(int argc, char **argv)
     vp_transcribe_default_opts(&o);
     const CliOpt opts[] = {
         { "output", 'o', CLI_STR, &out, "OUT", "output file: .srt, .vtt or .ass" },
-        TRANSCRIBE_ROWS(o),
+        TRANSCRIBE_ROWS(o, vp_option_table("transcribe")),
         { "json", 0, CLI_FLAG, &json, NULL, "machine-readable result on stdout" },
         CLI_OVERWRITE_OPTS(yes, no),
         { 0 },
@@ -683,7 +681,7 @@ static int run_auto(int argc, char **argv)
           "draw the captions into the picture (one libx264 encode) instead of a soft track" },
         { "sidecar", 0, CLI_STR, &sidecar, "FILE",
           "the captions file: .srt, .vtt or .ass (default OUT with .srt)" },
-        TRANSCRIBE_ROWS(to),
+        TRANSCRIBE_ROWS(to, vp_option_table("transcribe")),
         BURN_ROWS(bo, bt),
         { "json", 0, CLI_FLAG, &json, NULL, "machine-readable result on stdout" },
         CLI_OVERWRITE_OPTS(yes, no),
