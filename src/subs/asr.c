@@ -27,6 +27,7 @@
 #include "vidpipe/transcribe.h"
 #include "asr.h"
 #include "captions.h"
+#include "options/options.h"
 #include "util/internal.h"
 
 static const VpiAsrEngine *const engines[] = {
@@ -65,9 +66,7 @@ void vpi_asr_word_text(char *dst, size_t size, const char *t)
 void vp_transcribe_default_opts(VpTranscribeOpts *o)
 {
     memset(o, 0, sizeof(*o));
-    o->lang = "en-us";
-    o->max_chars = 42;
-    o->max_lines = 2;
+    vpi_opt_defaults(&vpi_transcribe_options, o);
 }
 
 /* The gate works on 10 ms frames: speech starts at a frame 12 dB above the noise floor (and
@@ -376,16 +375,13 @@ static int check_opts(const char *path, const VpTranscribeOpts *o, const VpiAsrE
                       VpFailure *fail)
 {
     char why[256];
-    if (o->max_chars < 10 || o->max_chars > 200 || o->max_lines < 1 || o->max_lines > 5 ||
-        o->threads < 0 || o->threads > MAX_DECODERS || !o->lang || !*o->lang ||
-        strlen(o->lang) > 32 || strchr(o->lang, '/')) {
-        snprintf(why, sizeof(why), "%s out of range (max_chars 10..200, max_lines 1..5, "
-                 "threads 0..8, lang a model name)",
-                 o->max_chars < 10 || o->max_chars > 200 ? "max_chars"
-                 : o->max_lines < 1 || o->max_lines > 5 ? "max_lines"
-                 : o->threads < 0 || o->threads > MAX_DECODERS ? "threads" : "lang");
+    /* ranges through the option table ("max_chars: value 5 is out of range 10..200"); a
+     * language names a model folder */
+    if (vpi_opt_check(&vpi_transcribe_options, o, why, sizeof(why)) < 0)
         return fail_with(fail, path, VP_ERR_BAD_OPTION, why);
-    }
+    if (!o->lang || !*o->lang || strlen(o->lang) > 32 || strchr(o->lang, '/'))
+        return fail_with(fail, path, VP_ERR_BAD_OPTION,
+                         "lang: must name a model (\"en-us\"), at most 32 characters, no '/'");
     if (!(*engine = vpi_asr_find(o->engine))) {
         snprintf(why, sizeof(why), "no speech engine called '%.64s' (there is pocketsphinx)",
                  o->engine);
