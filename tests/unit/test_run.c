@@ -179,7 +179,8 @@ static void outputs(void)
     vp_run_default_opts(&o);
     o.out_dir = "res";
     const char *text = "{\"steps\": [{\"subtitles\": {}}, {\"export\": {\"presets\": "
-                       "\"youtube,tiktok\"}}, {\"deliver\": {\"to\": \"out/{preset}/{name}.mp4\"}}]}";
+                       "\"youtube,tiktok\"}}, {\"deliver\": "
+                       "{\"to\": \"out/{preset}/{name}.mp4\"}}]}";
     VpRunPipeline *pl = NULL;
     CHECK_EQ(vp_run_pipeline_parse("p.json", text, strlen(text), "/srv/jobs", &pl, &f), 0);
     char **paths = NULL;
