@@ -292,7 +292,8 @@ static int run_run(int argc, char **argv)
         /* An item is complete when its last output is in place: the library puts it
          * there last. A pipeline of checks only writes nothing and is never skipped. */
         items[i] = (VpBatchItem){ in->path, in->nb_outs ? in->outs[in->nb_outs - 1] : NULL,
-                                  in, in->inputs, 2 };
+                                  in, in->inputs, 2, (const char *const *)in->outs,
+                                  in->nb_outs ? (int)in->nb_outs - 1 : 0 };
     }
     if (dry) {
         ret = dry_run(pl, &job.ro, ins, nb, json);

@@ -28,6 +28,12 @@ typedef struct VpBatchItem {
      *  work(), even when its output exists and would otherwise be skipped. */
     const char *const *inputs;
     int nb_inputs;
+    /** The item's other outputs, @p nb_more_outputs of them (NULL entries are skipped),
+     *  which work() puts in place before @p output (so that @p output existing still means
+     *  the item is complete): their temporaries left by a killed run are removed as the
+     *  output's are, and their sizes count in the item's bytes. NULL and 0 for none. */
+    const char *const *more_outputs;
+    int nb_more_outputs;
 } VpBatchItem;
 
 /**

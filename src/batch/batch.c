@@ -263,6 +263,26 @@ static int temp_is_for(const char *temp, const char *name)
 
 static void log_line(Batch *b, const char *fmt, ...) VPI_PRINTF(2, 3);
 
+/* The temporary files of output file name @p name in folder @p od, which an interrupted run
+ * left: removed. */
+static void remove_temps(Batch *b, OutDir *od, const char *name, VpBatchStats *st)
+{
+    for (int k = 0; k < od->nb_temps; k++) {
+        if (!od->temps[k] || !temp_is_for(od->temps[k], name))
+            continue;
+        char path[PATH_MAX];
+        if (snprintf(path, sizeof(path), "%s/%s", od->path, od->temps[k]) <
+                (int)sizeof(path) && unlink(path) == 0) {
+            st->stale_removed++;
+            log_line(b, "removed %s (temporary file of an interrupted run)", path);
+            vpi_log(&b->o->logger, VP_LOG_VERBOSE,
+                    "%s: removed (temporary file of an interrupted run)", path);
+        }
+        free(od->temps[k]);
+        od->temps[k] = NULL;
+    }
+}
+
 /* Runs before the workers: removes the stale temporary files of this batch's outputs and
  * finds the items whose output repeats an earlier one (same folder, by realpath, and name). */
 static int prepare_outputs(Batch *b, VpBatchStats *st)
@@ -278,6 +298,11 @@ static int prepare_outputs(Batch *b, VpBatchStats *st)
             continue;
         if ((ret = dirs_find(&t, dir, 1)) < 0)
             goto end;
+        for (int k = 0; k < b->items[i].nb_more_outputs; k++)
+            if (b->items[i].more_outputs[k] &&
+                dir_name(b->items[i].more_outputs[k], dir, sizeof(dir)) >= 0 &&
+                (ret = dirs_find(&t, dir, 1)) < 0)
+                goto end;
     }
     for (int d = 0; d < t.nb; d++) {
         if ((ret = dir_scan_temps(&t.dirs[d])) < 0)
@@ -317,22 +342,14 @@ static int prepare_outputs(Batch *b, VpBatchStats *st)
         if (d < 0)
             continue;
         const char *name = base_name(out);
-        OutDir *od = &t.dirs[d];
         if (any_temps) {
-            for (int k = 0; k < od->nb_temps; k++) {
-                if (!od->temps[k] || !temp_is_for(od->temps[k], name))
-                    continue;
-                char path[PATH_MAX];
-                if (snprintf(path, sizeof(path), "%s/%s", od->path, od->temps[k]) <
-                        (int)sizeof(path) && unlink(path) == 0) {
-                    st->stale_removed++;
-                    log_line(b, "removed %s (temporary file of an interrupted run)", path);
-                    vpi_log(&b->o->logger, VP_LOG_VERBOSE,
-                            "%s: removed (temporary file of an interrupted "
-                            "run)", path);
-                }
-                free(od->temps[k]);
-                od->temps[k] = NULL;
+            remove_temps(b, &t.dirs[d], name, st);
+            for (int k = 0; k < b->items[i].nb_more_outputs; k++) {
+                const char *more = b->items[i].more_outputs[k];
+                int md;
+                if (more && dir_name(more, dir, sizeof(dir)) >= 0 &&
+                    (md = dirs_find(&t, dir, 0)) >= 0)
+                    remove_temps(b, &t.dirs[md], base_name(more), st);
             }
         }
         uint64_t cd = (uint64_t)canon[d];
@@ -613,8 +630,11 @@ static void run_item(Batch *b, void *state, size_t i)
         backoff(b, ms);
     }
     if (ret >= 0 && it->output) {
+        for (int k = 0; k < it->nb_more_outputs; k++)
+            if (it->more_outputs[k] && stat(it->more_outputs[k], &sb) == 0)
+                bytes += (int64_t)sb.st_size;
         if (stat(it->output, &sb) == 0) {
-            bytes = (int64_t)sb.st_size;
+            bytes += (int64_t)sb.st_size;
         } else {
             ret = AVERROR(ENOENT);
             output_failure(&fail, it->output, ret, "was not written (the work reported success)");

@@ -6,6 +6,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -448,14 +450,61 @@ end:
 
 /* ---- the item ------------------------------------------------------------------------------ */
 
-/* A temporary folder whose path needs no escaping inside a filter graph. */
-static int make_tmp(Item *it)
+static const char *tmp_root(void)
 {
     const char *dir = getenv("TMPDIR");
     if (!dir || !*dir || strspn(dir, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
                                       "0123456789/_.-") != strlen(dir) || strlen(dir) > 400)
         dir = "/tmp";
-    snprintf(it->tmp, sizeof(it->tmp), "%s/vidpipe-run-XXXXXX", dir);
+    return dir;
+}
+
+static void remove_dir(const char *path)
+{
+    DIR *d = opendir(path);
+    struct dirent *e;
+    char p[1200];
+    while (d && (e = readdir(d))) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        snprintf(p, sizeof(p), "%s/%s", path, e->d_name);
+        unlink(p);
+    }
+    if (d)
+        closedir(d);
+    rmdir(path);
+}
+
+/* The folders of runs killed before they could remove theirs (kill -9, a crash), named
+ * after their process: removed once per process, the first time an input runs. */
+static void remove_stale_tmp(void)
+{
+    const char *root = tmp_root();
+    DIR *d = opendir(root);
+    struct dirent *e;
+    char p[1200];
+    while (d && (e = readdir(d))) {
+        struct stat sb;
+        char *end;
+        if (strncmp(e->d_name, "vidpipe-run-", 12))
+            continue;
+        long pid = strtol(e->d_name + 12, &end, 10);
+        snprintf(p, sizeof(p), "%s/%s", root, e->d_name);
+        if (pid > 0 && *end == '-' && pid != getpid() && kill((pid_t)pid, 0) < 0 &&
+            errno == ESRCH && !lstat(p, &sb) && S_ISDIR(sb.st_mode) && sb.st_uid == getuid())
+            remove_dir(p);
+    }
+    if (d)
+        closedir(d);
+}
+
+/* A temporary folder whose path needs no escaping inside a filter graph, named after the
+ * process so that a later run can tell a dead one's. */
+static int make_tmp(Item *it)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, remove_stale_tmp);
+    snprintf(it->tmp, sizeof(it->tmp), "%s/vidpipe-run-%ld-XXXXXX", tmp_root(), (long)getpid());
     if (!mkdtemp(it->tmp)) {
         int err = AVERROR(errno);
         fail_at(it, -1, it->tmp, err, "cannot make a temporary folder: %s", vp_strerror(err));
@@ -467,20 +516,8 @@ static int make_tmp(Item *it)
 
 static void remove_tmp(Item *it)
 {
-    if (!it->tmp[0])
-        return;
-    DIR *d = opendir(it->tmp);
-    struct dirent *e;
-    char p[1200];
-    while (d && (e = readdir(d))) {
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-            continue;
-        snprintf(p, sizeof(p), "%s/%s", it->tmp, e->d_name);
-        unlink(p);
-    }
-    if (d)
-        closedir(d);
-    rmdir(it->tmp);
+    if (it->tmp[0])
+        remove_dir(it->tmp);
 }
 
 static int make_parent(Item *it, const char *path)

@@ -195,6 +195,27 @@ assert_contains "$(cat cut.err)" "interrupted by SIGTERM" "SIGTERM: said"
 check; [ -z "$(find cut -name '*.mp4' -o -name '.*mp4*')" ] || fail "SIGTERM left $(find cut)"
 check; [ -z "$(ls tmp)" ] || fail "SIGTERM left temporary files: $(ls tmp)"
 
+# ---- kill -9: nothing that looks done; a rerun removes what it left and does the rest ----
+ffmpeg -nostdin -v error -y -f lavfi -i "testsrc2=s=640x360:r=25:d=20" \
+    -f lavfi -i "sine=f=300:d=20" -c:v libx264 -preset ultrafast -c:a aac mid.mov
+printf '{"steps": [{"cleanup": {"eq": true, "preset": "slow"}}, {"loudnorm": {}}]}' > k9.json
+"$VIDPIPE" run k9.json mid.mov -o k9 2>/dev/null &
+pid=$!
+sleep 2.5
+kill -KILL $pid
+wait $pid 2>/dev/null
+left=$(find k9 tmp -name '.*vptmp*' -o -name 'vidpipe-run-*' | wc -l)
+echo "kill -9 left $left temporary files and folders"
+if [ -e k9/mid_loudnorm.mp4 ]; then
+    check; echo "kill -9 came after the end" >&2
+fi
+run "$VIDPIPE" run k9.json mid.mov -o k9
+assert_eq "$RC" 0 "after kill -9: rerun exit"
+assert_near "$(ffprobe -v error -show_entries format=duration -of csv=p=0 k9/mid_loudnorm.mp4)" 20 0.1 \
+    "after kill -9: the output is whole"
+check; [ -z "$(find k9 -name '.*vptmp*')" ] || fail "after kill -9: temporaries in k9/: $(find k9 -name '.*')"
+check; [ -z "$(ls tmp)" ] || fail "after kill -9: temporaries in TMPDIR: $(ls tmp)"
+
 run "$VIDPIPE" run --help
 assert_contains "$OUT" "--plan" "help"
 run "$VIDPIPE" run --list-steps
