@@ -1225,13 +1225,15 @@ static int build_audio(Run *r)
     return 0;
 }
 
-/* The block size of the filesystem that will hold @p path (its folder's). */
+/* The block size of the filesystem that will hold @p path (its folder's). Above 64 KiB it is
+ * not a block that can be shared but a transfer size (NFS reports its rsize, often 1 MiB),
+ * and aligning to it would cost up to that much per run: 4096 then. */
 static int64_t output_block(const char *path)
 {
     char *dir = av_strdup(path);
     struct statvfs sv;
     int64_t b = 4096;
-    if (dir && statvfs(dirname(dir), &sv) == 0 && sv.f_bsize >= 512 && sv.f_bsize <= (1 << 20) &&
+    if (dir && statvfs(dirname(dir), &sv) == 0 && sv.f_bsize >= 512 && sv.f_bsize <= (64 << 10) &&
         !(sv.f_bsize & (sv.f_bsize - 1)))
         b = (int64_t)sv.f_bsize;
     av_free(dir);
