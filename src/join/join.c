@@ -7,8 +7,8 @@
  * join in between. The video is never decoded. Each run starts on a block boundary of the
  * output at the same offset modulo the block size as in its source, so that on a filesystem
  * that shares extents (XFS with reflink, btrfs) its whole blocks are cloned (FICLONERANGE),
- * not copied: the output then holds new blocks only for the header, the re-encoded frames and
- * the segments it does not share with another file. */
+ * not copied: the output's new blocks are then only the header's, the re-encoded frames' and
+ * the few around in-band parameter sets. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
