@@ -596,10 +596,10 @@ typedef struct Writer {
 
 /* Put @p len bytes at @p src of @p in at @p dst of the output. When both offsets sit at the
  * same place in a block, the whole blocks in between are cloned: the output then shares the
- * source's extents (XFS with reflink, btrfs; a clone is as durable as the source's data once
- * the call returns). copy_file_range clones such ranges by itself since Linux 5.3, but it
- * does not say whether it did; FICLONERANGE does, and that count is the join's bytes_shared.
- * Only the unaligned head and tail are copied. */
+ * source's extents (XFS with reflink, btrfs; the fsync before the rename makes the clone
+ * durable as it does a copy). copy_file_range clones such ranges by itself (measured on
+ * Linux 6.18, XFS), but does not say whether it did; FICLONERANGE does, and that count is
+ * the join's bytes_shared. Only the unaligned head and tail are copied. */
 static int put_range(Writer *w, int in, int64_t src, int64_t len, int64_t dst)
 {
     int64_t B = w->block;
