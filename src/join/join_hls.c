@@ -881,9 +881,14 @@ typedef struct Entry {       /* one playlist line group */
     int disc;
 } Entry;
 
+/* Two video tracks decode with one init segment when their sample entries are of one type
+ * with the same parameter sets (avcC) and size; other boxes of the entry (FFmpeg's btrt,
+ * the bit rate) do not matter to a decoder. */
 static int same_entry(const VpiMp4Track *a, const VpiMp4Track *b)
 {
-    return a->entry_size == b->entry_size && !memcmp(a->entry, b->entry, a->entry_size);
+    return a->fourcc == b->fourcc && a->width == b->width && a->height == b->height &&
+           a->avcc && b->avcc && a->avcc_size == b->avcc_size &&
+           !memcmp(a->avcc, b->avcc, a->avcc_size);
 }
 
 static int remove_stale(const char *dir)

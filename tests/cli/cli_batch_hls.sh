@@ -1,0 +1,119 @@
+#!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# vidpipe batch --hls: personalized HLS. The playlists and the CMAF files they list pass
+# the judge (tests/cli/hls_vod_check.py: RFC 8216 through the live validator, init and media
+# segments, timestamps continuing, one discontinuity), which is shown to fail on broken
+# copies; the shared segments are written once and reused by a rerun; resume, the report,
+# -j 2; a clip that cannot be joined fails its item only; storage per person measured.
+. "$VP_SRCDIR/tests/cli/lib.sh"
+. "$VP_SRCDIR/tests/cli/hls_media.sh"
+CHECK="python3 $VP_SRCDIR/tests/cli/hls_vod_check.py"
+
+P=$WORK/personal
+O=$WORK/hls
+hls_clips "$P"
+run "$VIDPIPE" batch --intro "$H_INTRO" --outro "$H_OUTRO" --personal "$P" --hls "$O" \
+    --hls-target 2 -j 2
+assert_eq "$RC" 0 "hls: exit code"
+assert_contains "$OUT" "batch: 3 items: 3 done, 0 skipped, 0 failed" "hls: summary"
+assert_eq "$(ls -d "$O"/shared/intro-* "$O"/shared/outro-* | wc -l)" 2 "hls: one shared folder each"
+for n in anna bob carl; do
+    eval want=\$H_FRAMES_$n
+    run $CHECK "$O" $n --frames "$want" --discontinuities 1
+    assert_eq "$RC" 0 "hls $n: the judge ($ERR)"
+    assert_contains "$(head -c 2000 "$O/$n.m3u8")" "#EXT-X-ENDLIST" "hls $n: VOD playlist"
+done
+# Init segments: anna's SPS/PPS differ (her own init), bob's are the intro's (none of his own).
+assert_eq "$(ls "$O/anna")" "0.m4s
+init.mp4" "hls: anna's own files"
+assert_eq "$(ls "$O/bob")" "0.m4s
+1.m4s" "hls: bob's own files (the intro's init segment)"
+assert_eq "$(grep -c EXT-X-MAP "$O/bob.m3u8")" 2 "hls: bob's playlist maps intro and outro inits"
+# the re-encoded audio frames are in the person's segments, so the shared ones are the
+# sources' own: the intro's shared audio is byte for byte the intro's frames
+assert_not_contains "$(cat "$O"/vidpipe-report.jsonl)" '"failed"' "hls: report"
+no_temps "$O" hls
+
+# Storage per person: the person's own files against the clip (the shared ones once).
+for n in anna bob carl; do
+    own=$(du -sb "$O/$n" | cut -f1)
+    own=$((own + $(stat -c %s "$O/$n.m3u8")))
+    clip=$(stat -c %s "$P/$n.mp4")
+    echo "storage $n: own $own bytes, clip $clip bytes"
+    [ "$own" -le $((clip + clip / 5 + 8192)) ] || fail "hls $n: $own bytes of own files for a clip of $clip"
+    check
+done
+echo "storage shared: $(du -sb "$O/shared" | cut -f1) bytes"
+
+# The judge fails on broken copies.
+B=$WORK/broken
+judge_fails() { # what reason-part
+    run $CHECK "$B" anna --frames $H_FRAMES_anna --discontinuities 1
+    assert_eq "$RC" 1 "judge: $1 must fail"
+    assert_contains "$ERR" "$2" "judge: $1: reason"
+}
+reset_broken() { rm -rf "$B"; cp -r "$O" "$B"; }
+reset_broken
+sed -i '/^#EXT-X-DISCONTINUITY$/d' "$B/anna.m3u8"
+judge_fails "no discontinuity" "video starts"
+reset_broken
+sed -i 's/^#EXTINF:1\.5[0-9]*,/#EXTINF:1.600000,/' "$B/anna.m3u8"
+judge_fails "EXTINF off" "EXTINF 1.600000"
+reset_broken
+cp "$O/bob/0.m4s" "$B/anna/0.m4s"
+judge_fails "another person's segment" "anna/0.m4s: EXTINF"
+reset_broken
+rm "$B/anna/init.mp4"
+judge_fails "missing init" "init.mp4"
+reset_broken
+sed -i '/^#EXT-X-MAP/d' "$B/anna.m3u8"
+judge_fails "no EXT-X-MAP" "no EXT-X-MAP"
+reset_broken
+truncate -s 3000 "$B/anna/0.m4s"
+judge_fails "truncated segment" "anna/0.m4s"
+
+# A rerun: every person skipped, the shared segments reused (not rewritten).
+stamp=$(stat -c %Y.%i "$O"/shared/intro-*/0.m4s)
+sleep 1
+run "$VIDPIPE" -v batch --intro "$H_INTRO" --outro "$H_OUTRO" --personal "$P" --hls "$O" \
+    --hls-target 2
+assert_contains "$OUT" "3 items: 0 done, 3 skipped, 0 failed" "rerun: all skipped"
+assert_contains "$ERR" "(reused)" "rerun: shared segments reused"
+assert_eq "$(stat -c %Y.%i "$O"/shared/intro-*/0.m4s)" "$stamp" "rerun: shared not rewritten"
+# Resume: a lost playlist is redone, the rest skipped; a changed clip is redone.
+rm "$O/bob.m3u8"
+touch -d '2020-01-01' "$P/carl.mp4"
+run "$VIDPIPE" batch --intro "$H_INTRO" --outro "$H_OUTRO" --personal "$P" --hls "$O" \
+    --hls-target 2 -j 2
+assert_contains "$OUT" "3 items: 2 done, 1 skipped, 0 failed" "resume: bob and carl redone"
+run $CHECK "$O" bob --frames $H_FRAMES_bob --discontinuities 1
+assert_eq "$RC" 0 "resume: bob's playlist ($ERR)"
+# Another segment length: other shared folders (the old ones stay for old playlists).
+run "$VIDPIPE" batch --intro "$H_INTRO" --outro "$H_OUTRO" --personal "$P" --hls "$O" \
+    --hls-target 4 -y
+assert_eq "$RC" 0 "target 4: exit code"
+assert_eq "$(ls -d "$O"/shared/intro-* | wc -l)" 2 "target 4: a second intro folder"
+run $CHECK "$O" anna --frames $H_FRAMES_anna --discontinuities 1
+assert_eq "$RC" 0 "target 4: anna ($ERR)"
+
+# A clip that cannot be joined fails its item only, with the reason naming it.
+ffmpeg -nostdin -v error -f lavfi -i testsrc2=s=224x128:r=24:d=1 -c:v libx264 \
+    -preset ultrafast -pix_fmt yuv420p "$P/wide.mp4"
+run "$VIDPIPE" batch --intro "$H_INTRO" --outro "$H_OUTRO" --personal "$P" --hls "$O" \
+    --hls-target 2
+assert_eq "$RC" 1 "wide: exit code"
+assert_contains "$ERR" "wide.mp4: video is 224x128, the join needs 128x224" "wide: reason"
+assert_contains "$(grep wide "$O/vidpipe-report.jsonl")" '"input":1' "wide: report names the clip"
+[ ! -e "$O/wide.m3u8" ] || fail "wide: a playlist was left"
+check
+
+# Usage.
+run "$VIDPIPE" batch --intro "$H_INTRO" --personal "$P" --hls "$O"
+assert_eq "$RC" 3 "usage: --hls without --outro"
+run "$VIDPIPE" batch --intro "$H_INTRO" --outro "$H_OUTRO" --personal "$P" --hls "$O" \
+    --out "$WORK/x"
+assert_eq "$RC" 3 "usage: --hls with --out"
+run "$VIDPIPE" batch --intro "$H_CARL" --outro "$H_OUTRO" --personal "$P" --hls "$WORK/h2"
+assert_eq "$RC" 2 "an intro without audio: exit code"
+assert_contains "$ERR" "hls_carl.mp4: has no audio" "an intro without audio: reason"
+finish
