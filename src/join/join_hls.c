@@ -1161,6 +1161,19 @@ int vp_hls_packager_person(VpHlsPackager *pk, const char *clip, const char *name
         goto end;
     }
     st.personal_bytes += (int64_t)pl.len;
+    /* what an earlier run of this person left that the playlist no longer lists */
+    for (int k = c.nb_cuts;; k++) {
+        char nm[32];
+        snprintf(nm, sizeof(nm), "%d.m4s", k);
+        free(path);
+        if (!(path = path_join(dir, nm)) || unlink(path) < 0)
+            break;
+    }
+    if (!own_init) {
+        free(path);
+        if ((path = path_join(dir, "init.mp4")))
+            unlink(path);
+    }
     st.nb_segments = nb_e;
     st.nb_personal = c.nb_cuts;
     st.duration = (double)total / VT;
