@@ -972,6 +972,16 @@ int vp_hls_packager_person(VpHlsPackager *pk, const char *clip, const char *name
     int64_t Lc = av_rescale(c.end, sr, VT);
     int64_t Jo = Jc + Lc;
     Jo += ((-(Jo + so->seam.a0)) % FRAME + FRAME) % FRAME;
+    /* The clip's last frame is the person's own: it may also be shortened, as the join
+     * does, to the nearer grid place, by less than half its length, when it is the last
+     * in decode order too (its duration then sets where the clip ends for a player). */
+    int64_t pmax = 0;
+    for (int64_t i = 0; i < c.n; i++)
+        pmax = FFMAX(pmax, c.pts[i]);
+    int64_t dl = av_rescale(c.end - c.pts[c.n - 1], sr, VT);
+    if (c.pts[c.n - 1] == pmax && Jo - FRAME > Jc + Lc - dl / 2 &&
+        (Jc + Lc) - (Jo - FRAME) < Jo - (Jc + Lc))
+        Jo -= FRAME;
     seg[2].J = Jo;
     seg[2].base = Jo + so->seam.a0;
     int64_t Lo = av_rescale(so->end, sr, VT);

@@ -107,6 +107,33 @@ assert_contains "$(grep wide "$O/vidpipe-report.jsonl")" '"input":1' "wide: repo
 [ ! -e "$O/wide.m3u8" ] || fail "wide: a playlist was left"
 check
 
+# A/V offset and level at each join, measured on the audio frames of the playlist in order
+# (what hls.js hands to the browser's decoder unchanged), decoded by FFmpeg, with each part
+# placed where the playlist puts its video: tests/cli/join_measure.c, the join's measurement.
+S=$WORK/sig
+mkdir -p "$S/c"
+cp "$(sav hls_s_anna.mp4 1.5 "-preset medium -crf 30 -g 48 -bf 2")" "$S/c/anna.mp4"
+cp "$(sav hls_s_bob.mp4 2.25 "-preset ultrafast -g 24")" "$S/c/bob.mp4"
+run "$VIDPIPE" batch --intro "$(sav hls_s_intro.mp4 3 "-preset ultrafast -g 24")" \
+    --outro "$(sav hls_s_outro.mp4 2 "-preset ultrafast -g 24")" --personal "$S/c" \
+    --hls "$S/out" --hls-target 2
+assert_eq "$RC" 0 "measured: exit code ($ERR)"
+for n in anna bob; do
+    parts=$($CHECK "$S/out" $n --adts "$S/$n.aac" | python3 -c \
+        'import json, sys; print(" ".join("%s:0" % t for _, t in json.load(sys.stdin)["parts"]))')
+    ffmpeg -nostdin -v error -y -i "$S/$n.aac" -ac 1 -f f32le "$S/$n.pcm"
+    m=$("$VP_JOIN_MEASURE" "$S/$n.pcm" 48000 $parts)
+    echo "measured $n (parts at $parts):"
+    echo "$m" | sed 's/^/  /'
+    python3 - "$n" "$m" <<'PY' || fail "measured $n: the joins"
+import re, sys
+s = re.search(r"max \|A/V offset\| ([0-9.]+) ms, deepest dip (-?[0-9.]+) dB", sys.argv[2])
+if not s or float(s.group(1)) > 0.1 or float(s.group(2)) < -6:
+    sys.exit("%s: A/V offset or dip out of bounds: %s" % (sys.argv[1], sys.argv[2]))
+PY
+    check
+done
+
 # Usage.
 run "$VIDPIPE" batch --intro "$H_INTRO" --personal "$P" --hls "$O"
 assert_eq "$RC" 3 "usage: --hls without --outro"

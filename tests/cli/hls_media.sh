@@ -49,3 +49,11 @@ for ln in open(sys.argv[1]).read().split("\n"):
 print("%.6f,%.6f" % (j1, j2))
 PY
 }
+
+# The join tests' known signal (tests/cli/join_lib.sh, tests/cli/join_measure.c) in every
+# part, from T = 0 at each part's start: A/V offset and level at the joins measurable.
+SIG_T='0.25*sin(2*PI*440.7*t)+0.2*sin(2*PI*97.3*t)+0.15*sin(2*PI*31.7*t)+0.1*sin(2*PI*1234.5*t)'
+sav() { # name seconds x264-args
+    media "$1" -f lavfi -i "testsrc2=s=128x224:r=24:d=$2" -f lavfi -i "aevalsrc=$SIG_T:s=48000:d=$2" \
+        -c:v libx264 $3 -pix_fmt yuv420p -c:a aac -b:a 96k
+}

@@ -75,8 +75,9 @@ def parse_init(data):
     return tracks
 
 
-def parse_segment(data, tracks):
-    """{kind: (first decode time, [(duration, size, flags, cts)])} in track timescale."""
+def parse_segment(data, tracks, frames=None):
+    """{kind: (first decode time, [(duration, size, flags, cts)])} in track timescale; with
+    @frames (a list), the audio samples' bytes are appended to it."""
     out = {}
     top = list(boxes(data))
     moofs = [b for b in top if b[0] == "moof"]
@@ -130,6 +131,8 @@ def parse_segment(data, tracks):
                         p += 4
                     if pos < mdat_s or pos + size > mdat_e:
                         raise ValueError("sample data outside the mdat")
+                    if frames is not None and tracks[tid][0] == "soun":
+                        frames.append(data[pos:pos + size])
                     pos += size
                     samples.append((dur, size, sflags, cts))
             kind, scale = tracks[tid]
@@ -137,8 +140,58 @@ def parse_segment(data, tracks):
     return out, seq
 
 
-def check(out_dir, name, frames=None, discontinuities=None):
+def adts(frame, rate, channels):
+    """@frame (raw AAC-LC) with an ADTS header, so FFmpeg decodes the frames as one stream."""
+    rates = [96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025,
+             8000, 7350]
+    n = len(frame) + 7
+    sfi = rates.index(rate)
+    h = bytes([0xff, 0xf1, (1 << 6) | (sfi << 2) | (channels >> 2),
+               ((channels & 3) << 6) | (n >> 11), (n >> 3) & 0xff, ((n & 7) << 5) | 0x1f, 0xfc])
+    return h + frame
+
+
+def mp4a_format(init):
+    """(sample rate, channels) of the AudioSpecificConfig in an init segment's esds (the
+    mp4a entry's own channel count is the template's 2, ISO/IEC 14496-12)."""
+    i = init.find(b"esds")
+    if i < 4:
+        raise ValueError("no esds")
+    p, end = i + 8, i - 4 + struct.unpack(">I", init[i - 4:i])[0]
+
+    def desc(p):
+        tag, n = init[p], 0
+        p += 1
+        for _ in range(4):
+            b = init[p]
+            p += 1
+            n = n << 7 | (b & 0x7f)
+            if not b & 0x80:
+                break
+        return tag, p, n
+    tag, p, n = desc(p)                 # ES_Descriptor
+    if tag != 3:
+        raise ValueError("esds without ES_Descriptor")
+    flags = init[p + 2]
+    p += 3 + (2 if flags & 0x80 else 0) + (2 if flags & 0x20 else 0)
+    if flags & 0x40:
+        p += 1 + init[p]
+    tag, p, n = desc(p)                 # DecoderConfigDescriptor
+    if tag != 4:
+        raise ValueError("esds without DecoderConfigDescriptor")
+    tag, p, n = desc(p + 13)            # DecoderSpecificInfo: the AudioSpecificConfig
+    if tag != 5 or p + 2 > end:
+        raise ValueError("esds without AudioSpecificConfig")
+    asc = init[p] << 8 | init[p + 1]
+    rates = [96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025,
+             8000, 7350]
+    return rates[(asc >> 7) & 15], (asc >> 3) & 15
+
+
+def check(out_dir, name, frames=None, discontinuities=None, adts_out=None):
     faults = []
+    audio_frames = [] if adts_out else None
+    parts, shift, a_origin, fmt = [], 0.0, None, None
     path = os.path.join(out_dir, name + ".m3u8")
     with open(path) as f:
         text = f.read()
@@ -184,7 +237,10 @@ def check(out_dir, name, frames=None, discontinuities=None):
                     inits[s["init"]] = parse_init(f.read())
             with open(os.path.join(out_dir, urlunquote(s["uri"])), "rb") as f:
                 data = f.read()
-            tr, seq = parse_segment(data, inits[s["init"]])
+            tr, seq = parse_segment(data, inits[s["init"]], audio_frames)
+            if adts_out and fmt is None:
+                with open(fn, "rb") as f:
+                    fmt = mp4a_format(f.read())
         except (OSError, ValueError, IndexError, struct.error) as e:
             faults.append("%s: %s" % (s["uri"], e))
             prev = None
@@ -216,6 +272,15 @@ def check(out_dir, name, frames=None, discontinuities=None):
         if a:
             a0 = a[0] / a[2]
             a1 = (a[0] + sum(x[0] for x in a[1])) / a[2]
+        # the person's timeline as a player builds it: after a discontinuity the segment's
+        # video starts where the previous segment's video ended
+        if s["disc"] and prev is not None:
+            shift = prev["v1"] + shift - v0
+        folder = os.path.dirname(s["uri"])
+        if not parts or parts[-1][0] != folder:
+            parts.append((folder, v0 + shift))
+        if a_origin is None and a0 is not None:
+            a_origin = a0 + shift
         cur = {"v0": v0, "v1": v1, "a0": a0, "a1": a1, "a0_ticks": a[0] if a else None,
                "a1_ticks": a[0] + sum(x[0] for x in a[1]) if a else None}
         if prev is not None and not s["disc"]:
@@ -227,7 +292,7 @@ def check(out_dir, name, frames=None, discontinuities=None):
                 faults.append("%s: audio starts at %d, the previous segment's ends at %d"
                               % (s["uri"], a[0], prev["a1_ticks"]))
         if prev is not None and s["disc"] and prev["a1"] is not None and \
-                abs(prev["a1"] - prev["v1"]) > 0.0005:
+                abs(prev["a1"] - prev["v1"]) > 0.0005 and not (a and abs(a0 - v0) > 0.0005):
             faults.append("%s: before the discontinuity audio ends %+.2f ms from video"
                           % (s["uri"], (prev["a1"] - prev["v1"]) * 1000))
         nxt_start = None
@@ -242,7 +307,12 @@ def check(out_dir, name, frames=None, discontinuities=None):
         prev = cur
     if frames is not None and total_v != frames:
         faults.append("%d video samples in the segments, want %d" % (total_v, frames))
-    summary = {"segments": len(segs), "discontinuities": nd, "video_samples": total_v,
+    if adts_out and fmt:
+        with open(adts_out, "wb") as f:
+            for fr in audio_frames:
+                f.write(adts(fr, *fmt))
+    summary = {"parts": [[p, round(t - (a_origin or 0), 6)] for p, t in parts],
+               "segments": len(segs), "discontinuities": nd, "video_samples": total_v,
                "inits": len(inits), "shared_bytes": shared_bytes,
                "personal_segment_bytes": personal_bytes,
                "duration": round(sum(s["extinf"] or 0 for s in segs), 6)}
@@ -260,8 +330,11 @@ def main():
     ap.add_argument("name")
     ap.add_argument("--frames", type=int)
     ap.add_argument("--discontinuities", type=int)
+    ap.add_argument("--adts", help="write the playlist's audio frames, in order, as ADTS "
+                    "here; 'parts' then gives each part's video start in seconds from the "
+                    "first audio sample (for tests/cli/join_measure.c)")
     a = ap.parse_args()
-    faults, summary = check(a.out, a.name, a.frames, a.discontinuities)
+    faults, summary = check(a.out, a.name, a.frames, a.discontinuities, a.adts)
     summary["violations"] = faults
     print(json.dumps(summary, sort_keys=True))
     for f in faults:
