@@ -461,11 +461,29 @@ typedef struct SegSpec {
     uint32_t seq;
 } SegSpec;
 
+/* A segment is built in memory; one GOP longer than this (a hostile or odd file: one key
+ * for minutes of video) is refused rather than allocated. */
+#define MAX_SEGMENT_BYTES ((int64_t)512 << 20)
+
+static const char *segment_why(int err)
+{
+    return err == VP_ERR_TOO_LARGE ? "a GOP holds more than 512 MiB (a segment is built in "
+                                     "memory)"
+           : err == AVERROR_INVALIDDATA ? "video timestamps do not fit a CMAF segment"
+                                        : vp_strerror(err);
+}
+
 static int build_segment(Buf *b, const SegSpec *g)
 {
     const Src *s = g->s;
     const VpiMp4Track *v = s->v;
-    int64_t nv = g->v1 - g->v0;
+    int64_t nv = g->v1 - g->v0, bytes = 0;
+    for (int64_t i = g->v0; i < g->v1; i++)
+        bytes += v->samples[i].size;
+    for (int64_t i = 0; i < g->nb_a; i++)
+        bytes += g->af[i].size;
+    if (bytes > MAX_SEGMENT_BYTES)
+        return VP_ERR_TOO_LARGE;
     size_t moof = box(b, "moof");
     size_t at = fullbox(b, "mfhd", 0, 0);
     put32(b, g->seq);
@@ -490,8 +508,8 @@ static int build_segment(Buf *b, const SegSpec *g)
         else
             dur = FFMAX(1, g->vend - g->voff - s->pts[i]);
         int64_t cts = s->pts[i] - s->dts[i];
-        if (dur > UINT32_MAX || cts > INT32_MAX || cts < INT32_MIN)
-            return AVERROR(ERANGE);
+        if (dur < 0 || dur > UINT32_MAX || cts > INT32_MAX || cts < INT32_MIN)
+            return AVERROR_INVALIDDATA;
         put32(b, (uint32_t)dur);
         put32(b, v->samples[i].size);
         put32(b, v->samples[i].key ? 0x02000000 : 0x01010000);
@@ -720,7 +738,7 @@ static int write_shared(VpHlsPackager *pk, Shared *sh, const char *role, int inp
         SegSpec g = { s, v0, v1, 0, s->end, af, nb_a, a_t, (uint32_t)k + 1 };
         b.len = 0;
         if ((ret = build_segment(&b, &g)) < 0) {
-            fail_set(fail, ret, input, s->path, "%s", vp_strerror(ret));
+            fail_set(fail, ret, input, s->path, "%s", segment_why(ret));
             goto end;
         }
         free(path);
@@ -1082,7 +1100,7 @@ int vp_hls_packager_person(VpHlsPackager *pk, const char *clip, const char *name
         SegSpec g = { &c, v0, v1, Vc, Vo, af, nb_a, a_t, (uint32_t)k + 1 };
         b.len = 0;
         if ((ret = build_segment(&b, &g)) < 0) {
-            fail_set(fail, ret, 1, clip, "%s", vp_strerror(ret));
+            fail_set(fail, ret, 1, clip, "%s", segment_why(ret));
             free(own_map);
             goto end;
         }
