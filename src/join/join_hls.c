@@ -675,6 +675,25 @@ static int64_t frame_time(const Src *s, int64_t j)
     return j * FRAME + s->seam.a0;
 }
 
+/* Remove vidpipe's temporary files from @p dir: what a killed run left. */
+static int remove_stale(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    if (!d)
+        return 0;
+    while ((e = readdir(d))) {
+        if (vpi_output_is_temp_name(e->d_name)) {
+            char *p = path_join(dir, e->d_name);
+            if (p)
+                unlink(p);
+            free(p);
+        }
+    }
+    closedir(d);
+    return 0;
+}
+
 static int write_shared(VpHlsPackager *pk, Shared *sh, const char *role, int input,
                         VpFailure *fail)
 {
@@ -703,6 +722,7 @@ static int write_shared(VpHlsPackager *pk, Shared *sh, const char *role, int inp
         fail_set(fail, ret, -1, sh->dir, "cannot create the folder: %s", vp_strerror(ret));
         goto end;
     }
+    remove_stale(sh->dir); /* a run killed while writing it */
     build_init(&b, s->v, s->a);
     if (!(path = path_join(sh->dir, "init.mp4"))) {
         ret = AVERROR(ENOMEM);
@@ -907,24 +927,6 @@ static int same_entry(const VpiMp4Track *a, const VpiMp4Track *b)
     return a->fourcc == b->fourcc && a->width == b->width && a->height == b->height &&
            a->avcc && b->avcc && a->avcc_size == b->avcc_size &&
            !memcmp(a->avcc, b->avcc, a->avcc_size);
-}
-
-static int remove_stale(const char *dir)
-{
-    DIR *d = opendir(dir);
-    struct dirent *e;
-    if (!d)
-        return 0;
-    while ((e = readdir(d))) {
-        if (vpi_output_is_temp_name(e->d_name)) {
-            char *p = path_join(dir, e->d_name);
-            if (p)
-                unlink(p);
-            free(p);
-        }
-    }
-    closedir(d);
-    return 0;
 }
 
 int vp_hls_packager_person(VpHlsPackager *pk, const char *clip, const char *name,

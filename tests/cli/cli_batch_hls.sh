@@ -12,10 +12,18 @@ CHECK="python3 $VP_SRCDIR/tests/cli/hls_vod_check.py"
 P=$WORK/personal
 O=$WORK/hls
 hls_clips "$P"
+cp "$H_BOB" "$P/dan x.mp4"
+# a shared folder a killed run left half written: its temporaries go, its files are redone
+mkdir -p "$O/shared"
 run "$VIDPIPE" batch --intro "$H_INTRO" --outro "$H_OUTRO" --personal "$P" --hls "$O" \
     --hls-target 2 -j 2
 assert_eq "$RC" 0 "hls: exit code"
-assert_contains "$OUT" "batch: 3 items: 3 done, 0 skipped, 0 failed" "hls: summary"
+assert_contains "$OUT" "batch: 4 items: 4 done, 0 skipped, 0 failed" "hls: summary"
+# names are URIs: percent-encoded in the playlist
+assert_contains "$(cat "$O/dan x.m3u8")" "dan%20x/0.m4s" "hls: a name with a space"
+run $CHECK "$O" "dan x" --frames $H_FRAMES_bob --discontinuities 1
+assert_eq "$RC" 0 "hls dan x: the judge ($ERR)"
+rm -r "$O/dan x" "$O/dan x.m3u8" "$P/dan x.mp4"
 assert_eq "$(ls -d "$O"/shared/intro-* "$O"/shared/outro-* | wc -l)" 2 "hls: one shared folder each"
 for n in anna bob carl; do
     eval want=\$H_FRAMES_$n
@@ -71,6 +79,26 @@ judge_fails "no EXT-X-MAP" "no EXT-X-MAP"
 reset_broken
 truncate -s 3000 "$B/anna/0.m4s"
 judge_fails "truncated segment" "anna/0.m4s"
+
+# A killed run's temporaries in a shared folder that was not finished are removed.
+d=$(ls -d "$O"/shared/intro-*)
+mv "$d/.complete" "$WORK/complete"
+touch "$d/.1.m4s.vptmp-abcdef"
+run "$VIDPIPE" batch --intro "$H_INTRO" --outro "$H_OUTRO" --personal "$P" --hls "$O" \
+    --hls-target 2
+assert_eq "$RC" 0 "unfinished shared folder: exit code"
+[ -e "$d/.complete" ] && [ ! -e "$d/.1.m4s.vptmp-abcdef" ] || fail "unfinished shared folder: not redone"
+check
+
+# A truncated clip fails its item with the reason.
+head -c 20000 "$H_BOB" > "$P/trunc.mp4"
+run "$VIDPIPE" batch --intro "$H_INTRO" --outro "$H_OUTRO" --personal "$P" --hls "$O" \
+    --hls-target 2
+assert_eq "$RC" 1 "truncated clip: exit code"
+assert_contains "$ERR" "trunc.mp4: " "truncated clip: reason names it"
+[ ! -e "$O/trunc.m3u8" ] || fail "truncated clip: a playlist was left"
+check
+rm "$P/trunc.mp4"
 
 # A rerun: every person skipped, the shared segments reused (not rewritten).
 stamp=$(stat -c %Y.%i "$O"/shared/intro-*/0.m4s)
