@@ -312,6 +312,7 @@ def check(out_dir, name, frames=None, discontinuities=None, adts_out=None):
             for fr in audio_frames:
                 f.write(adts(fr, *fmt))
     summary = {"parts": [[p, round(t - (a_origin or 0), 6)] for p, t in parts],
+               "part_starts": [round(t, 6) for _, t in parts],
                "segments": len(segs), "discontinuities": nd, "video_samples": total_v,
                "inits": len(inits), "shared_bytes": shared_bytes,
                "personal_segment_bytes": personal_bytes,

@@ -11,7 +11,11 @@ sine source: 1/8).
 The verdict: it started and ended, no fatal error, no `waiting` after the start, frames
 presented within 5 % (and 2 frames) of --frames (the compositor's
 count: a loaded machine drops a few), and with --max-dip D no join deeper than
-D dB. Exit 0 when clean, 1 with the reasons in "violations", 77 when Chromium or hls.js is
+D dB; with --grid T1:FPS,T2:FPS..., every presented frame's media time (the
+requestVideoFrameCallback's mediaTime) from each Ti until the next lies on Ti + k / FPS
+within 0.5 ms, and the first frame at or after Ti is at Ti (or one frame later, when a
+busy machine missed that callback): where the player put each
+part's pictures, so a wrongly mapped discontinuity shows. Exit 0 when clean, 1 with the reasons in "violations", 77 when Chromium or hls.js is
 not there. hls.js comes from tests/live/hls_js_play.py's cache (~/.cache/vidpipe-npm)."""
 import argparse
 import http.server
@@ -140,6 +144,28 @@ def dips(result, pcm, joins, level):
     return out
 
 
+def grid_check(mts, spec):
+    """Each part's presented media times @mts on its grid (see --grid); (rows, faults)."""
+    grid = [tuple(float(v) for v in g.split(":")) for g in spec.split(",") if g]
+    rows, faults = [], []
+    for k, (t, fps) in enumerate(grid):
+        t_next = grid[k + 1][0] if k + 1 < len(grid) else 1e9
+        part = [m for m in mts if t - 0.0005 <= m < t_next - 0.0005]
+        off = [(m - t) * fps for m in part]
+        worst = max((abs(o - round(o)) / fps for o in off), default=None)
+        first = part[0] - t if part else None
+        rows.append({"at": t, "frames": len(part),
+                     "first_ms": None if first is None else round(first * 1000, 3),
+                     "worst_ms": None if worst is None else round(worst * 1000, 3)})
+        # a busy machine may miss the callback of a part's first picture: its second then
+        # comes first, one frame later, still on the grid
+        if not part or worst > 0.0005 or not -0.0005 <= first <= 1 / fps + 0.0005:
+            faults.append("the pictures from %.6f s are not on its %g fps grid (first at "
+                          "%s ms, worst %s ms off)" % (t, fps, rows[-1]["first_ms"],
+                                                       rows[-1]["worst_ms"]))
+    return rows, faults
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("dir")
@@ -149,7 +175,16 @@ def main():
     ap.add_argument("--joins", default="")
     ap.add_argument("--tone-level", type=float, default=0.125)
     ap.add_argument("--max-dip", type=float)
+    ap.add_argument("--grid", default="")
+    ap.add_argument("--save-times", help="write the presented media times here (JSON)")
+    ap.add_argument("--regrid", help="judge --grid on media times saved by --save-times, "
+                    "without playing")
     a = ap.parse_args()
+    if a.regrid:
+        with open(a.regrid) as f:
+            rows, faults = grid_check(json.load(f), a.grid)
+        print(json.dumps({"grid": rows, "violations": faults}))
+        return 1 if faults else 0
     result, pcm, code = play(a.dir, a.file, a.mp4)
     if code == 77:
         print(json.dumps(result))
@@ -160,6 +195,12 @@ def main():
     blocks = result.pop("blocks", [])
     result["blocks"] = len(blocks)
     faults = []
+    mts = sorted(set(result.pop("media_times", [])))
+    if a.save_times:
+        with open(a.save_times, "w") as f:
+            json.dump(mts, f)
+    result["grid"], gf = grid_check(mts, a.grid)
+    faults += gf
     if not result.get("started"):
         faults.append("never started: %s" % result.get("errors"))
     if result.get("fatal") or result.get("errors"):
