@@ -28,6 +28,7 @@ typedef struct BatchJob {
     const char **inputs;      /* manifest mode: each row's segments, then the manifest */
     VpJoinOpts join_opts;
     VpHlsPackager *hls;       /* --hls: one packager, shared by the workers */
+    int hls_mode;             /* --hls given */
     CliProgress progress;
 } BatchJob;
 
@@ -251,7 +252,10 @@ static void print_dry_run(const BatchJob *job, const VpBatchItem *items, int nb,
         if (json) {
             cj_obj_begin(&j, NULL);
             cj_str(&j, "item", items[i].name);
-            cj_str(&j, "action", refuse ? "fail" : skip ? "skip" : "join");
+            cj_str(&j, "action", refuse ? "fail"
+                                 : skip ? "skip"
+                                 : job->hls_mode ? "hls"
+                                                 : "join");
             cj_str(&j, "output", items[i].output);
             cj_arr_begin(&j, "segments");
             for (int k = 0; k < nb_segs; k++)
@@ -269,7 +273,7 @@ static void print_dry_run(const BatchJob *job, const VpBatchItem *items, int nb,
                    ow == CLI_OW_NO ? "" : ", made from the same inputs and settings");
             continue;
         }
-        printf("join %s <-", items[i].output);
+        printf("%s %s <-", job->hls_mode ? "hls" : "join", items[i].output);
         for (int k = 0; k < nb_segs; k++)
             printf("%s %s", k ? " +" : "", segs[k]);
         putchar('\n');
@@ -282,7 +286,8 @@ static void print_dry_run(const BatchJob *job, const VpBatchItem *items, int nb,
         cj_obj_end(&j);
         cj_end(&j);
     } else {
-        printf("dry run: %d to join, %d to skip (exist)", to_join, to_skip);
+        printf("dry run: %d to %s, %d to skip (exist)", to_join,
+               job->hls_mode ? "package as HLS" : "join", to_skip);
         if (to_fail)
             printf(", %d to fail (output is an input)", to_fail);
         putchar('\n');
@@ -426,6 +431,7 @@ static int run_batch(int argc, char **argv)
             goto end;
         }
         out_dir = hls_dir;
+        job.hls_mode = 1;
     }
     if (manifest && (intro || outro)) {
         cli_error("batch: --intro/--outro do not apply to --manifest (each row lists all its "

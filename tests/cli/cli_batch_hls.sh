@@ -162,6 +162,13 @@ PY
     check
 done
 
+# A dry run says what it would package, and writes nothing.
+run "$VIDPIPE" batch --intro "$H_INTRO" --outro "$H_OUTRO" --personal "$P" --hls "$WORK/dry" \
+    --dry-run
+assert_contains "$OUT" "hls $WORK/dry/anna.m3u8 <- $H_INTRO + $P/anna.mp4 + $H_OUTRO" "dry run: line"
+[ ! -e "$WORK/dry" ] || fail "dry run: wrote $WORK/dry"
+check
+
 # Usage.
 run "$VIDPIPE" batch --intro "$H_INTRO" --personal "$P" --hls "$O"
 assert_eq "$RC" 3 "usage: --hls without --outro"
