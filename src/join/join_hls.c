@@ -44,7 +44,7 @@
 
 #define FRAME VPI_AAC_FRAME
 #define VT 90000                 /* video timescale of every segment */
-#define LAYOUT_VERSION "vidpipe-hls-1"
+#define LAYOUT_VERSION "vidpipe-hls-2"
 
 typedef struct Buf {
     uint8_t *d;
@@ -581,6 +581,7 @@ typedef struct Shared {
     char *dir;               /* OUT/shared/ROLE-KEY */
     char *uri;               /* shared/ROLE-KEY */
     int64_t a_first, a_end;  /* its own AAC frames in the shared segments: [a_first, a_end) */
+    int64_t end;             /* VT ticks where its last frame ends in the shared segments */
 } Shared;
 
 struct VpHlsPackager {
@@ -590,6 +591,7 @@ struct VpHlsPackager {
     Shared intro, outro;
     int64_t P0;              /* output sample of the intro's presentation 0 */
     int64_t intro_base;      /* output slot of the intro's AAC frame 0 */
+    int64_t intro_end_s;     /* output sample where the intro's shared frames end */
     int64_t bit_rate;
 };
 
@@ -755,7 +757,7 @@ static int write_shared(VpHlsPackager *pk, Shared *sh, const char *role, int inp
                 j++;
             }
         }
-        SegSpec g = { s, v0, v1, 0, s->end, af, nb_a, a_t, (uint32_t)k + 1 };
+        SegSpec g = { s, v0, v1, 0, sh->end, af, nb_a, a_t, (uint32_t)k + 1 };
         b.len = 0;
         if ((ret = build_segment(&b, &g)) < 0) {
             fail_set(fail, ret, input, s->path, "%s", segment_why(ret));
@@ -874,6 +876,19 @@ int vp_hls_packager_new(const char *out_dir, const char *intro, const char *outr
             total += si->a->samples[i].size;
         pk->bit_rate = av_rescale(total * 8, si->a->sample_rate, si->a->media_duration);
     }
+    /* The intro's last frame is shown until the first grid place at or after its end for
+     * a clip with the intro's AAC priming (FFmpeg's 1024 for every clip it encoded): the
+     * clip then starts right where the intro's shared frames end, without a hole. A clip
+     * with other priming starts at the next grid place after that (a hole of less than
+     * one AAC frame; never an overlap, which would make a player drop pictures). */
+    {
+        int sr = si->a->sample_rate;
+        int64_t e = pk->P0 + av_rescale(si->end, sr, VT);
+        e += ((-(e + si->seam.a0)) % FRAME + FRAME) % FRAME;
+        pk->intro_end_s = e;
+        pk->intro.end = av_rescale(e - pk->P0, VT, sr);
+        pk->outro.end = so->end;
+    }
     if ((ret = write_shared(pk, &pk->intro, "intro", 0, fail)) < 0 ||
         (ret = write_shared(pk, &pk->outro, "outro", 1, fail)) < 0)
         goto fail;
@@ -980,11 +995,10 @@ int vp_hls_packager_person(VpHlsPackager *pk, const char *clip, const char *name
      * shorter: a shared frame cannot change, and an overlap would make a player drop the
      * frames it covers). */
     int64_t P0 = pk->P0;
-    int64_t Li = av_rescale(si->end, sr, VT);
     VpiSeamSeg seg[3] = { si->seam, c.seam, so->seam };
     seg[0].J = P0;
     seg[0].base = pk->intro_base * FRAME;
-    int64_t Jc = P0 + Li;
+    int64_t Jc = pk->intro_end_s;
     if (c.a)
         Jc += ((-(Jc + c.seam.a0)) % FRAME + FRAME) % FRAME;
     seg[1].J = Jc;
@@ -1137,13 +1151,13 @@ int vp_hls_packager_person(VpHlsPackager *pk, const char *clip, const char *name
         outro_map = NULL;
     for (int k = 0; k < si->nb_cuts; k++) {
         int64_t t0 = si->pts[si->cuts[k]];
-        int64_t t1 = k + 1 < si->nb_cuts ? si->pts[si->cuts[k + 1]] : si->end;
+        int64_t t1 = k + 1 < si->nb_cuts ? si->pts[si->cuts[k + 1]] : pk->intro.end;
         ent[e++] = (Entry){ t1 - t0, pk->intro.uri, k, k ? NULL : intro_map, 0 };
     }
     for (int k = 0; k < c.nb_cuts; k++) {
         /* the first starts where the intro's last ends, the last ends where the outro
          * starts: the durations add up to the person's timeline exactly */
-        int64_t t0 = k ? Vc + c.pts[c.cuts[k]] : si->end;
+        int64_t t0 = k ? Vc + c.pts[c.cuts[k]] : pk->intro.end;
         int64_t t1 = k + 1 < c.nb_cuts ? Vc + c.pts[c.cuts[k + 1]] : Vo;
         ent[e++] = (Entry){ t1 - t0, name, k, k ? NULL : clip_map, 0 };
     }
