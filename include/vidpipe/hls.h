@@ -49,8 +49,9 @@ VP_API void vp_hls_default_opts(VpHlsOpts *opts);
 
 /**
  * Open a packager writing into @p out_dir (created) for @p intro and @p outro (both
- * required: NULL is refused with VP_ERR_BAD_OPTION), and write their shared segments into @p out_dir/shared/ unless a
- * previous run wrote them from the same files (path, size, mtime) and settings. @p opts is
+ * required: NULL is refused with VP_ERR_BAD_OPTION), and write their shared segments into
+ * @p out_dir/shared/ unless a previous run wrote them from the same files (path, size,
+ * mtime) and settings. @p opts is
  * copied (NULL: defaults) and validated (VP_ERR_BAD_OPTION, a log line naming the field).
  * Both must be H.264 in MP4/MOV with AAC-LC audio (1024-sample frames), starting on a
  * keyframe that is shown first, with the same picture size and audio format.
@@ -58,6 +59,9 @@ VP_API void vp_hls_default_opts(VpHlsOpts *opts);
  * @param fail on failure, which file and why (input 0 the intro, 1 the outro, -1 an
  *             output), one line; may be NULL
  * @return 0 and *out (owned by the caller), or a negative error and NULL.
+ *
+ * Call from one thread; the shared segments are complete when it returns, so workers
+ * started afterwards only read them.
  */
 VP_API int vp_hls_packager_new(const char *out_dir, const char *intro, const char *outro,
                                const VpHlsOpts *opts, VpHlsPackager **out, VpFailure *fail);
