@@ -36,6 +36,41 @@ for n in anna bob; do
     assert_eq "$RC" 0 "hls.js $n: $ERR"
 done
 
+# The join measurement (tests/cli/join_measure.c) on the audio Chromium decoded: parts that
+# carry the join tests' known signal, the page's capture placed by its median offset
+# between captured samples and media time. The capture's own latency shifts every part's
+# lag alike, so the A/V offset at each join is read against the intro's: it must not move
+# (within 1 ms), and no join may dip below -6 dB.
+S=$WORK/sig
+mkdir -p "$S/c"
+cp "$(sav hls_s_anna.mp4 1.5 "-preset medium -crf 30 -g 48 -bf 2")" "$S/c/anna.mp4"
+run "$VIDPIPE" batch --intro "$(sav hls_s_intro.mp4 3 "-preset ultrafast -g 24")" \
+    --outro "$(sav hls_s_outro.mp4 2 "-preset ultrafast -g 24")" --personal "$S/c" \
+    --hls "$S/out" --hls-target 2
+assert_eq "$RC" 0 "measured: exit code ($ERR)"
+starts=$(python3 "$VP_SRCDIR/tests/cli/hls_vod_check.py" "$S/out" anna | python3 -c \
+    'import json, sys; print(" ".join(str(t) for t in json.load(sys.stdin)["part_starts"]))')
+run $PLAY "$S/out" anna.m3u8 --frames $H_FRAMES_anna --save-pcm "$S/anna.pcm"
+assert_eq "$RC" 0 "measured: played ($ERR)"
+off=$(echo "$OUT" | python3 -c 'import json, sys; print(json.load(sys.stdin)["capture_offset_s"])')
+m=$("$VP_JOIN_MEASURE" "$S/anna.pcm" 48000 $(for t in $starts; do
+    awk -v t="$t" -v o="$off" 'BEGIN { printf "%.6f:0 ", t + o }'; done))
+echo "join_measure on Chromium's audio (capture offset $off s):"
+echo "$m" | sed 's/^/  /'
+python3 - "$m" <<'PY' || fail "measured in Chromium: the joins"
+import re, sys
+m = sys.argv[1]
+lags = [(float(a), float(b)) for a, b in
+        re.findall(r"A/V offset ([-+][0-9.]+) ms at its start, ([-+][0-9.]+) ms at its end", m)]
+dips = [float(x) for x in re.findall(r"level ([-+][0-9.]+) dB", m)]
+ref = lags[0][1]                 # the intro's, at its end: the capture's own latency
+moved = max(abs(x - ref) for seg in lags[1:] for x in seg)
+print("A/V offset at the joins against the intro's: %.2f ms at most; dips %s dB" % (moved, dips))
+if len(lags) != 3 or moved > 1.0 or min(dips) < -6:
+    sys.exit("A/V moved %.2f ms or a join dips to %s dB" % (moved, min(dips)))
+PY
+check
+
 # The grid judge fails when a part's pictures are not where they should be: the outro
 # expected 10 ms later than hls.js presented it.
 bad=$(echo "$grid" | awk -F, -v OFS=, '{ split($3, a, ":"); $3 = (a[1] + 0.010) ":24"; print }')

@@ -177,6 +177,8 @@ def main():
     ap.add_argument("--max-dip", type=float)
     ap.add_argument("--grid", default="")
     ap.add_argument("--save-times", help="write the presented media times here (JSON)")
+    ap.add_argument("--save-pcm", help="write the audio the page heard here (f32le mono "
+                    "48 kHz); \"capture_offset_s\" then says where media time 0 is in it")
     ap.add_argument("--regrid", help="judge --grid on media times saved by --save-times, "
                     "without playing")
     a = ap.parse_args()
@@ -194,6 +196,13 @@ def main():
     result["audio_seconds"] = round(len(pcm) / 48000, 3)
     blocks = result.pop("blocks", [])
     result["blocks"] = len(blocks)
+    # media time t is at capture second t + offset: the median over the blocks captured
+    # while playing (each block's index against the media time read when it came)
+    offs = sorted(i / 48000 - t for i, t in blocks if t > 0.2)
+    result["capture_offset_s"] = round(offs[len(offs) // 2], 6) if offs else None
+    if a.save_pcm:
+        with open(a.save_pcm, "wb") as f:
+            f.write(struct.pack("<%df" % len(pcm), *pcm))
     faults = []
     mts = sorted(set(result.pop("media_times", [])))
     if a.save_times:
