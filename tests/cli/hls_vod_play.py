@@ -179,6 +179,10 @@ def main():
     ap.add_argument("--save-times", help="write the presented media times here (JSON)")
     ap.add_argument("--save-pcm", help="write the audio the page heard here (f32le mono "
                     "48 kHz); \"capture_offset_s\" then says where media time 0 is in it")
+    ap.add_argument("--place", default="", help="T1,T2,...: where each media time is in "
+                    "the saved audio (\"placed\", seconds), from the blocks captured during "
+                    "the following 0.2-1.0 s: a capture that lost or repeated a block (1024 "
+                    "samples, an AAC frame's length) is placed right on both sides")
     ap.add_argument("--regrid", help="judge --grid on media times saved by --save-times, "
                     "without playing")
     a = ap.parse_args()
@@ -200,6 +204,11 @@ def main():
     # while playing (each block's index against the media time read when it came)
     offs = sorted(i / 48000 - t for i, t in blocks if t > 0.2)
     result["capture_offset_s"] = round(offs[len(offs) // 2], 6) if offs else None
+    result["placed"] = []
+    for t in [float(x) for x in a.place.split(",") if x]:
+        near = sorted(i / 48000 - m for i, m in blocks if t + 0.2 <= m <= t + 1.0)
+        o = near[len(near) // 2] if near else result["capture_offset_s"]
+        result["placed"].append(None if o is None else round(t + o, 6))
     if a.save_pcm:
         with open(a.save_pcm, "wb") as f:
             f.write(struct.pack("<%df" % len(pcm), *pcm))
