@@ -7,7 +7,8 @@
 # and the audio as the page heard it (Web Audio) without a dip at the
 # joins. The control: the same three files joined by FFmpeg's concat demuxer and played as
 # an MP4, whose joins dip (priming and padding played), so the measurement can fail.
-# vidpipe's MP4 join is played the same way, for the comparison in docs/join.md.
+# (vidpipe join's MP4 played the same way, for docs/join.md, is not part of the test: it
+# would take the test past a minute.)
 . "$VP_SRCDIR/tests/cli/lib.sh"
 . "$VP_SRCDIR/tests/cli/hls_media.sh"
 PLAY="python3 $VP_SRCDIR/tests/cli/hls_vod_play.py"
@@ -86,8 +87,4 @@ run $PLAY "$O" concat.mp4 --mp4 --joins "$joins" --max-dip -6
 echo "concat demuxer: $(echo "$OUT" | python3 -c 'import json,sys; print(json.load(sys.stdin)["join_dips_db"])')"
 assert_eq "$RC" 1 "control: the concat demuxer's joins must dip"
 assert_contains "$ERR" "dips to" "control: the reason"
-# vidpipe join's MP4, measured the same way (reported, for the docs).
-"$VIDPIPE" -q join "$H_INTRO" "$P/bob.mp4" "$H_OUTRO" -o "$O/joined.mp4"
-run $PLAY "$O" joined.mp4 --mp4 --joins "$joins"
-echo "vidpipe join MP4: $(echo "$OUT" | python3 -c 'import json,sys; print(json.load(sys.stdin)["join_dips_db"])')"
 finish
