@@ -559,7 +559,8 @@ static int run_batch(int argc, char **argv)
             goto end;
         }
         if ((r = vp_hls_packager_new(hls_dir, intro, outro, &ho, &job.hls, &hf)) < 0) {
-            cli_error("%s", hf.message);
+            if (r != VP_ERR_BAD_OPTION) /* a bad option the library has logged already */
+                cli_error("%s", hf.message);
             ret = r == VP_ERR_BAD_OPTION ? CLI_EXIT_USAGE
                   : hf.input >= 0       ? CLI_EXIT_UNREADABLE
                                         : cli_exit_for_error(r);

@@ -40,6 +40,7 @@
 #include "vidpipe/hls.h"
 #include "join_internal.h"
 #include "mp4/mp4.h"
+#include "options/options.h"
 #include "util/internal.h"
 
 #define FRAME VPI_AAC_FRAME
@@ -595,11 +596,22 @@ struct VpHlsPackager {
     int64_t bit_rate;
 };
 
+#define O(...) VPI_OPT_ROW(VpHlsOpts, __VA_ARGS__)
+static const VpiOption hls_options[] = {
+    O(target, DOUBLE, 6, 1, 60, "segment length aimed at, seconds"),
+    O(durable, BOOL, 1, 0, 1, "fsync each file before renaming it into place"),
+    { NULL },
+};
+#undef O
+
+/* Not in vp_option_table()'s registry yet (src/options/options.c): the CLI's --hls-target
+ * is checked by this table when the packager opens. */
+static const VpiOptTable hls_table = { "hls", hls_options, NULL };
+
 void vp_hls_default_opts(VpHlsOpts *o)
 {
     memset(o, 0, sizeof(*o));
-    o->target = 6;
-    o->durable = 1;
+    vpi_opt_defaults(&hls_table, o);
 }
 
 static int64_t ceil_div(int64_t a, int64_t b)
@@ -823,12 +835,13 @@ int vp_hls_packager_new(const char *out_dir, const char *intro, const char *outr
     else
         vp_hls_default_opts(&pk->o);
     const VpLogger *prev = vpi_log_scope_enter(&pk->o.logger);
-    if (!(pk->o.target >= 1 && pk->o.target <= 60)) {
-        vpi_log(&pk->o.logger, VP_LOG_ERROR, "target: value %g is out of range 1..60",
-                pk->o.target);
-        fail_set(fail, VP_ERR_BAD_OPTION, -1, out_dir, "target %g is out of range 1..60",
-                 pk->o.target);
-        ret = VP_ERR_BAD_OPTION;
+    char why[256];
+    if ((ret = vpi_opt_check(&hls_table, &pk->o, why, sizeof(why))) < 0) {
+        vpi_log(&pk->o.logger, VP_LOG_ERROR, "hls options: %s", why);
+        if (fail) {
+            fail->code = ret;
+            snprintf(fail->message, sizeof(fail->message), "hls options: %s", why);
+        }
         goto fail;
     }
     if (!intro || !outro) {

@@ -175,6 +175,10 @@ assert_eq "$RC" 3 "usage: --hls without --outro"
 run "$VIDPIPE" batch --intro "$H_INTRO" --outro "$H_OUTRO" --personal "$P" --hls "$O" \
     --out "$WORK/x"
 assert_eq "$RC" 3 "usage: --hls with --out"
+run "$VIDPIPE" batch --intro "$H_INTRO" --outro "$H_OUTRO" --personal "$P" --hls "$O" \
+    --hls-target 90
+assert_eq "$RC|$ERR" "3|vidpipe: hls options: target: value 90 is out of range 1..60" \
+    "usage: --hls-target out of range, said once"
 run "$VIDPIPE" batch --intro "$H_CARL" --outro "$H_OUTRO" --personal "$P" --hls "$WORK/h2"
 assert_eq "$RC" 2 "an intro without audio: exit code"
 assert_contains "$ERR" "hls_carl.mp4: has no audio" "an intro without audio: reason"

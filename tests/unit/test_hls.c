@@ -108,7 +108,7 @@ int main(void)
     CHECK_EQ(vp_hls_packager_new(path("out"), path("intro.mp4"), path("outro.mp4"), &o, &pk, &f),
              VP_ERR_BAD_OPTION);
     CHECK(pk == NULL);
-    CHECK(strstr(f.message, "target 0.5 is out of range 1..60") != NULL);
+    CHECK(strstr(f.message, "hls options: target: value 0.5 is out of range 1..60") != NULL);
     o.target = 0.0 / 0.0;
     CHECK_EQ(vp_hls_packager_new(path("out"), path("intro.mp4"), path("outro.mp4"), &o, &pk, &f),
              VP_ERR_BAD_OPTION);
