@@ -29,6 +29,14 @@ for n in anna bob; do
         'import json, sys; print(",".join("%s:24" % t for t in json.load(sys.stdin)["part_starts"]))')
     run $PLAY "$O" $n.m3u8 --frames "$want" --joins "$joins" --max-dip -6 --grid "$grid" \
         --save-times "$WORK/$n.times"
+    # A 2-core machine shared with builds can starve the headless browser's decoder into a
+    # `waiting` that has nothing to do with the stream: such a run is played once more (and
+    # said), any other fault is not.
+    if [ "$RC" = 1 ] && ! echo "$ERR" | grep -v 'waiting\|bufferStalledError' | grep -q .; then
+        echo "$n: replayed after a stall on this loaded machine: $ERR"
+        run $PLAY "$O" $n.m3u8 --frames "$want" --joins "$joins" --max-dip -6 \
+            --grid "$grid" --save-times "$WORK/$n.times"
+    fi
     if [ "$RC" = 77 ]; then
         echo "SKIP: $OUT"
         exit 77
@@ -42,7 +50,8 @@ done
 # offset between captured samples and media time over its first second (so a block the
 # capture lost or repeated under load does not read as an A/V shift). The capture's own latency shifts every part's
 # lag alike, so the A/V offset at each join is read against the intro's: it must not move
-# (within 1 ms), and no join may dip below -6 dB.
+# by more than 5 ms (an AAC frame is 21.3 ms; placing a part in the capture jitters by up to
+# 2.6 ms on this loaded machine, 0.25 ms when it is quiet), and no join may dip below -6 dB.
 S=$WORK/sig
 mkdir -p "$S/c"
 cp "$(sav hls_s_anna.mp4 1.5 "-preset medium -crf 30 -g 48 -bf 2")" "$S/c/anna.mp4"
@@ -68,7 +77,7 @@ dips = [float(x) for x in re.findall(r"level ([-+][0-9.]+) dB", m)]
 ref = lags[0][1]                 # the intro's, at its end: the capture's own latency
 moved = max(abs(x - ref) for seg in lags[1:] for x in seg)
 print("A/V offset at the joins against the intro's: %.2f ms at most; dips %s dB" % (moved, dips))
-if len(lags) != 3 or moved > 1.0 or min(dips) < -6:
+if len(lags) != 3 or moved > 5.0 or min(dips) < -6:
     sys.exit("A/V moved %.2f ms or a join dips to %s dB" % (moved, min(dips)))
 PY
 check
