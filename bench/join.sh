@@ -14,9 +14,17 @@
 # and ratios vs cat and vs the seed script, and the fastest run (the least disturbed one on
 # a shared machine; the load average is printed too).
 #
+# Then, on filesystems that share extents (an XFS image made with reflink=1 and a btrfs
+# image, each on a loop device; needs root, skipped otherwise): cat, the seed script and
+# vidpipe batch there, time per trio and disk used per output (statfs before and after,
+# synced): vidpipe joins RL_TRIOS trios (default 100), cat and the seed RL_PEER_TRIOS
+# (default 10: each of their outputs is a whole copy). The personal clips there are copies
+# (not clones) of the TRIOS distinct clips, cycled.
+#
 # Environment: BUILD (build dir, default build), VIDPIPE (the CLI), TRIOS (default 8),
 # REPS (default 5), BENCH_CACHE (generated media, default /tmp/vidpipe-bench-cache/join),
-# BENCH_WORK (scratch, default /tmp/vidpipe-bench-join).
+# BENCH_WORK (scratch, default /tmp/vidpipe-bench-join), RL_TRIOS, RL_PEER_TRIOS, RL_REPS
+# (default 3), ROWS (default "disk reflink": which tables to make).
 set -eu
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -25,6 +33,10 @@ TRIOS=${TRIOS:-8}
 REPS=${REPS:-5}
 CACHE=${BENCH_CACHE:-/tmp/vidpipe-bench-cache/join}
 WORK=${BENCH_WORK:-/tmp/vidpipe-bench-join}
+RL_TRIOS=${RL_TRIOS:-100}
+RL_PEER_TRIOS=${RL_PEER_TRIOS:-10}
+RL_REPS=${RL_REPS:-3}
+ROWS=${ROWS:-disk reflink}
 
 [ -x "$VIDPIPE" ] || { echo "bench/join.sh: $VIDPIPE not built (make build)" >&2; exit 1; }
 command -v ffmpeg >/dev/null || { echo "bench/join.sh: ffmpeg is not installed" >&2; exit 1; }
@@ -62,6 +74,13 @@ OUTRO=$CACHE/outro.mp4
 cat "$INTRO" "$OUTRO" "$CACHE"/personal/*.mp4 >/dev/null   # warm the page cache
 
 now() { date +%s.%N; }
+# Each run starts one method further down the list, so no method is always first (after the
+# previous run's deletions) or always last.
+rotate() { # n words...: the words, rotated left n times
+    n=$1; shift
+    while [ "$n" -gt 0 ]; do first=$1; shift; set -- "$@" "$first"; n=$((n - 1)); done
+    echo "$@"
+}
 clips() { ls "$WORK/personal/"; }
 
 # ---- the methods: each joins every trio into $1 -----------------------------------------
@@ -134,39 +153,33 @@ verify() { # method dir
     echo "$1 $n" >> "$WORK/frames.txt"
 }
 
-load0=$(cut -d' ' -f1-3 /proc/loadavg)
-: > "$WORK/times.txt"
-: > "$WORK/frames.txt"
-# Each run starts one method further down the list, so no method is always first (after the
-# previous run's deletions) or always last.
-rotate() { # n words...: the words, rotated left n times
-    n=$1; shift
-    while [ "$n" -gt 0 ]; do first=$1; shift; set -- "$@" "$first"; n=$((n - 1)); done
-    echo "$@"
-}
-nb_methods=$(echo $METHODS | wc -w)
-rep=1
-while [ $rep -le "$REPS" ]; do
-    for m in $(rotate $(((rep - 1) % nb_methods)) $METHODS); do
-        out=$WORK/out-$m
-        rm -rf "$out"
-        mkdir -p "$out"
-        sync
-        t0=$(now)
-        "m_$m" "$out"
-        t1=$(now)
-        [ $rep -eq 1 ] && verify "$m" "$out"
-        echo "$m $t0 $t1" >> "$WORK/times.txt"
-        rm -rf "$out"
+disk_rows() {
+    load0=$(cut -d' ' -f1-3 /proc/loadavg)
+    : > "$WORK/times.txt"
+    : > "$WORK/frames.txt"
+    nb_methods=$(echo $METHODS | wc -w)
+    rep=1
+    while [ $rep -le "$REPS" ]; do
+        for m in $(rotate $(((rep - 1) % nb_methods)) $METHODS); do
+            out=$WORK/out-$m
+            rm -rf "$out"
+            mkdir -p "$out"
+            sync
+            t0=$(now)
+            "m_$m" "$out"
+            t1=$(now)
+            [ $rep -eq 1 ] && verify "$m" "$out"
+            echo "$m $t0 $t1" >> "$WORK/times.txt"
+            rm -rf "$out"
+        done
+        rep=$((rep + 1))
     done
-    rep=$((rep + 1))
-done
 
-sizes=$(du -m "$INTRO" "$CACHE/personal/clip01.mp4" "$OUTRO" |
-    awk '{ printf "%s%s MB", (NR > 1 ? " + " : ""), $1 }')
-load1=$(cut -d' ' -f1-3 /proc/loadavg)
-python3 - "$WORK/times.txt" "$WORK/frames.txt" "$TRIOS" "$REPS" "$sizes" "$METHODS" \
-    "$load0" "$load1" "$(nproc)" <<'PY'
+    sizes=$(du -m "$INTRO" "$CACHE/personal/clip01.mp4" "$OUTRO" |
+        awk '{ printf "%s%s MB", (NR > 1 ? " + " : ""), $1 }')
+    load1=$(cut -d' ' -f1-3 /proc/loadavg)
+    python3 - "$WORK/times.txt" "$WORK/frames.txt" "$TRIOS" "$REPS" "$sizes" "$METHODS" \
+        "$load0" "$load1" "$(nproc)" <<'PY'
 import statistics, sys
 times_path, frames_path, trios, reps, sizes, methods, load0, load1, cores = sys.argv[1:]
 trios, reps = int(trios), int(reps)
@@ -199,4 +212,120 @@ print("s/trio: median seconds per trio; x cat: median / cat's (lower is better; 
       "vidpipe <= 1.2);\nvs seed: how many times faster than the seed script (goal >= 5); "
       "fastest: the best run's s/trio")
 PY
+}
+
+# ---- on filesystems that share extents ------------------------------------------------
+RL_MOUNTS="" RL_LOOPS=""
+rl_cleanup() {
+    for m in $RL_MOUNTS; do umount "$m" 2>/dev/null || umount -l "$m"; done
+    for l in $RL_LOOPS; do losetup -d "$l" 2>/dev/null; done
+    RL_MOUNTS="" RL_LOOPS=""
+}
+trap 'rl_cleanup' EXIT
+trap 'exit 1' INT TERM HUP
+
+used_bytes() { # DIR: bytes in use on DIR's filesystem, after a sync of it
+    sync -f "$1/."
+    stat -f -c '%b %f %S' "$1" | awk '{ printf "%d\n", ($1 - $2) * $3 }'
+}
+
+# rl_method METHOD MNT N: join N trios of MNT/personal into MNT/out with METHOD; appends
+# "fs method seconds bytes_used n" to times-rl.txt
+rl_method() {
+    m=$1 mnt=$2 n=$3
+    rm -rf "$mnt/out" "$mnt/clips"
+    mkdir -p "$mnt/out" "$mnt/clips"
+    ls "$mnt/personal" | head -n "$n" | while read -r c; do ln -s "../personal/$c" "$mnt/clips/"; done
+    u0=$(used_bytes "$mnt")
+    t0=$(now)
+    (INTRO=$mnt/intro.mp4 OUTRO=$mnt/outro.mp4 WORK=$mnt/w; mkdir -p "$WORK"
+     ln -s "$mnt/clips" "$WORK/personal"; "m_$m" "$mnt/out")
+    t1=$(now)
+    u1=$(used_bytes "$mnt")
+    rm -rf "$mnt/w"
+    echo "$RL_FS $m $t0 $t1 $((u1 - u0)) $n" >> "$WORK/times-rl.txt"
+    rm -rf "$mnt/out" "$mnt/clips"
+    sync -f "$mnt/."
+}
+
+RL_METHODS="cat cat_fsync seed vidpipe1 vidpipe2"
+reflink_rows() {
+    if [ "$(id -u)" -ne 0 ] || [ ! -e /dev/loop-control ] || ! command -v mkfs.xfs >/dev/null ||
+       ! command -v mkfs.btrfs >/dev/null; then
+        echo "bench/join.sh: reflink rows need root, loop devices, mkfs.xfs and mkfs.btrfs" \
+             "(xfsprogs, btrfs-progs); skipped" >&2
+        return 0
+    fi
+    : > "$WORK/times-rl.txt"
+    load0=$(cut -d' ' -f1-3 /proc/loadavg)
+    for RL_FS in xfs btrfs; do
+        img=$WORK/$RL_FS.img mnt=$WORK/mnt-$RL_FS
+        truncate -s 8G "$img"
+        case $RL_FS in
+            xfs) mkfs.xfs -q -m reflink=1 "$img" ;;
+            btrfs) mkfs.btrfs -q "$img" >/dev/null ;;
+        esac
+        dev=$(losetup -f --show "$img")
+        RL_LOOPS="$dev $RL_LOOPS"
+        mkdir -p "$mnt"
+        mount "$dev" "$mnt"
+        RL_MOUNTS="$mnt $RL_MOUNTS"
+        cp --reflink=never "$INTRO" "$mnt/intro.mp4"
+        cp --reflink=never "$OUTRO" "$mnt/outro.mp4"
+        mkdir -p "$mnt/personal"
+        k=1
+        while [ $k -le "$RL_TRIOS" ]; do
+            src=$(printf "clip%02d.mp4" $(((k - 1) % TRIOS + 1)))
+            cp --reflink=never "$CACHE/personal/$src" "$mnt/personal/p$(printf %03d $k).mp4"
+            k=$((k + 1))
+        done
+        rep=1
+        while [ $rep -le "$RL_REPS" ]; do
+            for m in $(rotate $(((rep - 1) % 5)) $RL_METHODS); do
+                case $m in vidpipe*) n=$RL_TRIOS ;; *) n=$RL_PEER_TRIOS ;; esac
+                rl_method "$m" "$mnt" "$n"
+            done
+            rep=$((rep + 1))
+        done
+        rl_cleanup
+        rm -f "$img"
+    done
+    load1=$(cut -d' ' -f1-3 /proc/loadavg)
+    clip=$(stat -c %s "$CACHE"/personal/*.mp4 | awk '{ s += $1 } END { printf "%d", s / NR }')
+    python3 - "$WORK/times-rl.txt" "$clip" "$load0" "$load1" <<'PY'
+import statistics, sys
+path, clip, load0, load1 = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+rows = {}
+for line in open(path):
+    fs, m, t0, t1, used, n = line.split()
+    r = rows.setdefault((fs, m), {"t": [], "d": [], "n": int(n)})
+    r["t"].append((float(t1) - float(t0)) / int(n))
+    r["d"].append(int(used) / int(n))
+labels = {"cat": "cat", "cat_fsync": "cat + fsync", "seed": "seed script",
+          "vidpipe1": "vidpipe batch -j 1", "vidpipe2": "vidpipe batch -j 2"}
+print(f"on filesystems that share extents (loop images); clip {clip / 1e6:.1f} MB on average; "
+      f"load {load0} -> {load1}")
+print(f"{'fs':6} {'method':20} {'trios':>5} {'s/trio':>8} {'x cat':>7} {'x cat+fsync':>12} "
+      f"{'vs seed':>8} {'disk/output MB':>15} {'x clip':>7}")
+for fs in ("xfs", "btrfs"):
+    if (fs, "cat") not in rows:
+        continue
+    cat = statistics.median(rows[(fs, "cat")]["t"])
+    catf = statistics.median(rows[(fs, "cat_fsync")]["t"])
+    seed = statistics.median(rows[(fs, "seed")]["t"])
+    for m in ("cat", "cat_fsync", "seed", "vidpipe1", "vidpipe2"):
+        r = rows[(fs, m)]
+        t, d = statistics.median(r["t"]), statistics.median(r["d"])
+        print(f"{fs:6} {labels[m]:20} {r['n']:5} {t:8.4f} {t / cat:6.3f}x {t / catf:11.3f}x "
+              f"{seed / t:7.1f}x "
+              f"{d / 1e6:15.2f} {d / clip:6.3f}x")
+print("s/trio: median seconds per trio (each run synced before and after, outside the time);"
+      "\ndisk/output: statfs used bytes after - before, per output (goal <= 1.1 x clip); "
+      "x cat: goal <= 0.2")
+PY
+}
+
+for rows in $ROWS; do
+    "${rows}_rows"
+done
 rm -rf "$WORK"

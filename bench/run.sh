@@ -122,10 +122,10 @@ done
 vp=$(median vp); ff=$(median ff); fl=$(median floor)
 echo
 echo "4-step pipeline (qc, cleanup, loudnorm, export x2) on ${LEN} s of 1080p30, $(nproc) cores, medians of $RUNS:"
-printf '%-44s %9s %9s\n' "" "seconds" "vs vidpipe"
-printf '%-44s %9s %9s\n' "vidpipe run (2 decodes, 2 encodes)" "$vp" "1.00x"
-printf '%-44s %9s %9s\n' "ffmpeg steps with temp files (6 decodes, 3 encodes)" "$ff" \
+printf '%-52s %9s %10s\n' "" "seconds" "vs vidpipe"
+printf '%-52s %9s %10s\n' "vidpipe run (2 decodes, 2 encodes)" "$vp" "1.00x"
+printf '%-52s %9s %10s\n' "ffmpeg steps with temp files (6 decodes, 3 encodes)" "$ff" \
     "$(awk -v a="$ff" -v b="$vp" 'BEGIN { printf "%.2fx", a / b }')"
-printf '%-44s %9s %9s\n' "floor: the two final encodes alone" "$fl" \
+printf '%-52s %9s %10s\n' "floor: the two final encodes alone" "$fl" \
     "$(awk -v a="$fl" -v b="$vp" 'BEGIN { printf "%.2fx", a / b }')"
 echo "speed-up of vidpipe over the ffmpeg steps: $(awk -v a="$ff" -v b="$vp" 'BEGIN { printf "%.2fx", a / b }')"

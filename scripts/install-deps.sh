@@ -25,6 +25,9 @@ PKGS="$PKGS time"
 # pocketsphinx: speech to captions (vidpipe subtitles transcribe) and its en-us model;
 # espeak-ng speaks the known sentences of its tests (tests/cli/cli_transcribe.sh)
 PKGS="$PKGS libpocketsphinx-dev pocketsphinx-en-us espeak-ng"
+# xfsprogs, btrfs-progs: the XFS (reflink) and btrfs images on which joins share extents
+# (tests/cli/cli_join_reflink.sh, bench/join.sh)
+PKGS="$PKGS xfsprogs btrfs-progs"
 # Peers the benchmarks compare with; optional for building and testing.
 # tstools (tsreport) and VLC judge the channel streams in tests/live/
 PKGS="$PKGS tstools vlc-bin vlc-plugin-base"

@@ -310,6 +310,8 @@ static void print_summary(const VpBatchStats *st, int jobs, const char *report,
         cj_int(&j, "retries", st->retries);
         cj_int(&j, "stale_removed", st->stale_removed);
         cj_int(&j, "bytes", st->bytes);
+        cj_int(&j, "bytes_shared", st->bytes_shared);
+        cj_int(&j, "bytes_written", st->bytes - st->bytes_shared);
         cj_num(&j, "seconds", st->seconds);
         cj_num(&j, "items_per_second", rate);
         cj_int(&j, "jobs", jobs);

@@ -112,6 +112,9 @@ static int run_join(int argc, char **argv)
             cj_int(&js, "segments_conformed", st.nb_conformed);
             cj_num(&js, "duration", st.duration);
             cj_int(&js, "bytes", st.bytes);
+            cj_int(&js, "bytes_shared", st.bytes_shared);
+            cj_int(&js, "bytes_written", st.bytes_written);
+            cj_int(&js, "bytes_padding", st.bytes_padding);
             cj_num(&js, "seconds", secs);
         }
         cj_obj_end(&js);

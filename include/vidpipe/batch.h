@@ -101,6 +101,9 @@ typedef struct VpBatchStats {
     int64_t bytes;          /**< bytes written by the items that were done */
     int64_t retries;        /**< extra attempts made after transient errors */
     int64_t stale_removed;  /**< temporary files of killed runs that were removed */
+    int64_t bytes_shared;   /**< of bytes, those in extents the outputs share with other
+                                 files (FIEMAP_EXTENT_SHARED after each item: XFS with
+                                 reflink, btrfs); the rest were written */
 } VpBatchStats;
 
 /** Fill @p opts with the defaults. Thread-safe. */
@@ -118,10 +121,13 @@ VP_API void vp_batch_default_opts(VpBatchOpts *opts);
  *
  *     {"item":"clip1.mp4","status":"failed","reason":"clip1.mp4: file is truncated ...",
  *      "error":"VP_ERR_TRUNCATED","path":"clip1.mp4","input":0,"seconds":0.012,
- *      "bytes":0,"attempts":1,"output":"out/clip1.mp4"}
+ *      "bytes":0,"attempts":1,"output":"out/clip1.mp4","bytes_shared":0,"bytes_written":0}
  *
  * ("path" and "input" are the VpFailure's file and input index: null unless failed, and
- * "input" null for a fault of the output or of no single input), and as one line in the log.
+ * "input" null for a fault of the output or of no single input; "bytes_shared" the bytes of
+ * the outputs in extents they share with other files, FIEMAP_EXTENT_SHARED as the
+ * filesystem reports it after the item, and "bytes_written" the rest of "bytes"), and as
+ * one line in the log.
  * No outcome is kept per item (the report is streamed): memory
  * does not grow with @p nb, apart from an index of at most 32 bytes per item that lives only while
  * repeated outputs are looked for, before the workers start.

@@ -44,6 +44,12 @@ typedef struct VpJoinStats {
     int nb_audio_reencoded; /**< AAC frames re-encoded around joins */
     double duration;        /**< seconds of output */
     int64_t bytes;          /**< size of the output file */
+    int64_t bytes_shared;   /**< of those, bytes whose blocks the output shares with its
+                                 segments (cloned with FICLONERANGE on XFS with reflink,
+                                 btrfs; 0 on filesystems without shared extents) */
+    int64_t bytes_written;  /**< bytes - bytes_shared: the bytes the join wrote or copied */
+    int64_t bytes_padding;  /**< zeros inside mdat that put each run of a segment at its
+                                 source's place in a block (part of bytes) */
 } VpJoinStats;
 
 /** Fill @p opts with the defaults. Thread-safe. */

@@ -10,7 +10,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/fiemap.h>
+#include <linux/fs.h>
 #include <sys/file.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -54,7 +57,7 @@ typedef struct Batch {
 
     pthread_mutex_t lock;   /* everything below, and the callbacks */
     FILE *report, *log;
-    int64_t finished, done, skipped, failed, bytes, retries;
+    int64_t finished, done, skipped, failed, bytes, bytes_shared, retries;
 } Batch;
 
 #define O(...) VPI_OPT_ROW(VpBatchOpts, __VA_ARGS__)
@@ -403,6 +406,39 @@ static const Repeat *find_repeat(const Batch *b, size_t i)
     return NULL;
 }
 
+/* Bytes of @p path in extents it shares with other files (FIEMAP_EXTENT_SHARED: XFS with
+ * reflink, btrfs), as its filesystem reports them now: 0 where nothing is shared or the
+ * filesystem cannot say. Whatever made the output (a join's clones, a copy tool's), this is
+ * what it costs less than its size. */
+static int64_t shared_bytes(const char *path)
+{
+    enum { N = 128 };
+    struct fiemap *fm = calloc(1, sizeof(*fm) + N * sizeof(struct fiemap_extent));
+    int fd = fm ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+    int64_t shared = 0;
+    uint64_t start = 0;
+    int last = 0;
+    while (fd >= 0 && !last) {
+        memset(fm, 0, sizeof(*fm));
+        fm->fm_start = start;
+        fm->fm_length = FIEMAP_MAX_OFFSET - start;
+        fm->fm_extent_count = N;
+        if (ioctl(fd, FS_IOC_FIEMAP, fm) < 0 || !fm->fm_mapped_extents)
+            break;
+        for (unsigned i = 0; i < fm->fm_mapped_extents; i++) {
+            const struct fiemap_extent *e = &fm->fm_extents[i];
+            if (e->fe_flags & FIEMAP_EXTENT_SHARED)
+                shared += (int64_t)e->fe_length;
+            last |= !!(e->fe_flags & FIEMAP_EXTENT_LAST);
+            start = e->fe_logical + e->fe_length;
+        }
+    }
+    if (fd >= 0)
+        close(fd);
+    free(fm);
+    return shared;
+}
+
 /* ---- report and log ------------------------------------------------------------------ */
 
 /* One line of the JSONL report. Names are byte strings: docs/json.md's rule keeps each line
@@ -410,7 +446,7 @@ static const Repeat *find_repeat(const Batch *b, size_t i)
  * the report has always given them. */
 static void report_line(const VpLogger *lg, FILE *f, const char *name, const char *status,
                         const char *why, const VpFailure *fail, double seconds, int64_t bytes,
-                        int attempts, const char *output)
+                        int64_t shared, int attempts, const char *output)
 {
     json_t *o = json_object();
     if (!o || vpi_json_set_text(o, "item", name) < 0 ||
@@ -424,6 +460,8 @@ static void report_line(const VpLogger *lg, FILE *f, const char *name, const cha
         json_object_set_new(o, "bytes", json_integer(bytes)) < 0 ||
         json_object_set_new(o, "attempts", json_integer(attempts)) < 0 ||
         vpi_json_set_text(o, "output", output) < 0 ||
+        json_object_set_new(o, "bytes_shared", json_integer(shared)) < 0 ||
+        json_object_set_new(o, "bytes_written", json_integer(bytes - shared)) < 0 ||
         json_dumpf(o, f, JSON_COMPACT | JSON_REAL_PRECISION(15)) < 0)
         vpi_log(lg, VP_LOG_ERROR, "report: out of memory for \"%s\"", name);
     else
@@ -469,7 +507,7 @@ static void format_bytes(char *buf, size_t size, int64_t bytes)
  * failed item, @p why (the reason of a skip) otherwise. */
 static void finish_item(Batch *b, size_t i, const char *name, const char *status,
                         const VpFailure *fail, const char *why, double seconds, int64_t bytes,
-                        int attempts)
+                        int64_t shared, int attempts)
 {
     const VpBatchItem *it = &b->items[i];
     const VpBatchOpts *o = b->o;
@@ -480,6 +518,7 @@ static void finish_item(Batch *b, size_t i, const char *name, const char *status
     if (!strcmp(status, "done")) {
         b->done++;
         b->bytes += bytes;
+        b->bytes_shared += shared;
     } else if (!strcmp(status, "skipped")) {
         b->skipped++;
     } else {
@@ -487,7 +526,7 @@ static void finish_item(Batch *b, size_t i, const char *name, const char *status
     }
     if (b->report) {
         report_line(&b->o->logger, b->report, name, status, why, fail, seconds, bytes,
-                    attempts, it->output);
+                    shared, attempts, it->output);
         fflush(b->report);
     }
     format_bytes(size, sizeof(size), bytes);
@@ -554,7 +593,7 @@ static void run_item(Batch *b, void *state, size_t i)
     char why[WHY_SIZE] = "", fallback[32];
     VpFailure fail;
     const char *name = it->name;
-    int64_t t0 = vpi_now_us(), bytes = 0;
+    int64_t t0 = vpi_now_us(), bytes = 0, shared = 0;
     int attempts = 0, ret = 0, made_from_ok = 0;
     char stamp[VPI_MADE_FROM_SIZE];
     struct stat sb;
@@ -571,19 +610,19 @@ static void run_item(Batch *b, void *state, size_t i)
         const VpBatchItem *first = &b->items[rep->first];
         output_failure(&fail, it->output, AVERROR(EEXIST), "same output as item %s",
                        first->name ? first->name : base_name(first->output));
-        finish_item(b, i, name, "failed", &fail, NULL, 0, 0, 0);
+        finish_item(b, i, name, "failed", &fail, NULL, 0, 0, 0, 0);
         return;
     }
     if (it->output) {
         if (!*it->output || !*base_name(it->output)) {
             output_failure(&fail, it->output, AVERROR(EINVAL), "output is not a file name");
-            finish_item(b, i, name, "failed", &fail, NULL, 0, 0, 0);
+            finish_item(b, i, name, "failed", &fail, NULL, 0, 0, 0, 0);
             return;
         }
         /* Before the skip: an output that exists because it is an input is not done. */
         if ((ret = vp_output_check_not_input(it->output, it->inputs, it->nb_inputs)) < 0) {
             output_failure(&fail, it->output, ret, "%s", vp_strerror(ret));
-            finish_item(b, i, name, "failed", &fail, NULL, 0, 0, 0);
+            finish_item(b, i, name, "failed", &fail, NULL, 0, 0, 0, 0);
             return;
         }
         /* What makes the output now, taken before the work reads the inputs. */
@@ -591,7 +630,7 @@ static void run_item(Batch *b, void *state, size_t i)
         if (stat(it->output, &sb) == 0) {
             if (S_ISDIR(sb.st_mode)) {
                 output_failure(&fail, it->output, VP_ERR_IS_DIRECTORY, "output is a directory");
-                finish_item(b, i, name, "failed", &fail, NULL, 0, 0, 0);
+                finish_item(b, i, name, "failed", &fail, NULL, 0, 0, 0, 0);
                 return;
             }
             if (o->skip_existing == 2 ||
@@ -599,7 +638,7 @@ static void run_item(Batch *b, void *state, size_t i)
                  vpi_made_from_matches(it->output, stamp))) {
                 snprintf(why, sizeof(why), "output exists: %s", it->output);
                 finish_item(b, i, name, "skipped", NULL, why, (vpi_now_us() - t0) / 1e6,
-                            (int64_t)sb.st_size, 0);
+                            (int64_t)sb.st_size, shared_bytes(it->output), 0);
                 return;
             }
             if (o->skip_existing == 1) {
@@ -631,10 +670,13 @@ static void run_item(Batch *b, void *state, size_t i)
     }
     if (ret >= 0 && it->output) {
         for (int k = 0; k < it->nb_more_outputs; k++)
-            if (it->more_outputs[k] && stat(it->more_outputs[k], &sb) == 0)
+            if (it->more_outputs[k] && stat(it->more_outputs[k], &sb) == 0) {
                 bytes += (int64_t)sb.st_size;
+                shared += shared_bytes(it->more_outputs[k]);
+            }
         if (stat(it->output, &sb) == 0) {
             bytes += (int64_t)sb.st_size;
+            shared += shared_bytes(it->output);
         } else {
             ret = AVERROR(ENOENT);
             output_failure(&fail, it->output, ret, "was not written (the work reported success)");
@@ -655,7 +697,7 @@ static void run_item(Batch *b, void *state, size_t i)
             vpi_strlcpy(fail.path, it->output, sizeof(fail.path));
     }
     finish_item(b, i, name, ret < 0 ? "failed" : "done", ret < 0 ? &fail : NULL, NULL,
-                (vpi_now_us() - t0) / 1e6, bytes, attempts);
+                (vpi_now_us() - t0) / 1e6, bytes, ret < 0 ? 0 : shared, attempts);
 }
 
 static void run_one(void *opaque, void *state, size_t i)
@@ -791,6 +833,7 @@ int vp_batch_run(const VpBatchItem *items, size_t nb, const VpBatchOpts *opts,
     st.skipped = b.skipped;
     st.failed = b.failed;
     st.bytes = b.bytes;
+    st.bytes_shared = b.bytes_shared;
     st.retries = b.retries;
     st.cancelled = (int64_t)nb - b.finished;
     st.seconds = (vpi_now_us() - t0) / 1e6;

@@ -3,8 +3,12 @@
  *
  * Every sample's size and place is known from the input indexes before anything is written,
  * so the output's moov is computed first and the file is written in one pass: header, then
- * the segments' media data copied in large runs (copy_file_range), with the few re-encoded
- * AAC frames of each join in between. The video is never decoded. */
+ * the segments' media data copied in large runs, with the few re-encoded AAC frames of each
+ * join in between. The video is never decoded. Each run starts on a block boundary of the
+ * output at the same offset modulo the block size as in its source, so that on a filesystem
+ * that shares extents (XFS with reflink, btrfs) its whole blocks are cloned (FICLONERANGE),
+ * not copied: the output's new blocks are then only the header's, the re-encoded frames' and
+ * the few around in-band parameter sets. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -13,7 +17,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <libavutil/avstring.h>
@@ -78,7 +85,7 @@ typedef struct Part {
 } Part;
 
 typedef struct Piece {
-    int fd;               /* -1: bytes in mem */
+    int fd;               /* -1: bytes in mem, or zeros (mem NULL) */
     int64_t src, len;
     const uint8_t *mem;
 } Piece;
@@ -511,28 +518,45 @@ static int64_t round_frame(int64_t x)
 
 /* ---- writing ------------------------------------------------------------------------ */
 
-static int write_all(int fd, const uint8_t *p, size_t n)
+#define WRITEBACK_CHUNK ((int64_t)8 << 20)
+
+static int pwrite_all(int fd, const uint8_t *p, size_t n, int64_t off)
 {
     while (n) {
-        ssize_t w = write(fd, p, n);
+        ssize_t w = pwrite(fd, p, n, off);
         if (w < 0) {
             if (errno == EINTR)
                 continue;
             return AVERROR(errno);
         }
         p += w;
+        off += w;
         n -= (size_t)w;
     }
     return 0;
 }
 
-#define WRITEBACK_CHUNK ((int64_t)8 << 20)
-
-static int copy_range(int in, int64_t src, int64_t len, int out, uint8_t **buf)
+static int write_zeros(int fd, int64_t len, int64_t off)
 {
-    loff_t off = src;
+    static const uint8_t zeros[4096];
     while (len > 0) {
-        ssize_t r = copy_file_range(in, &off, out, NULL, (size_t)FFMIN(len, 1 << 30), 0);
+        size_t n = (size_t)FFMIN(len, (int64_t)sizeof(zeros));
+        int ret = pwrite_all(fd, zeros, n, off);
+        if (ret < 0)
+            return ret;
+        off += (int64_t)n;
+        len -= (int64_t)n;
+    }
+    return 0;
+}
+
+/* Copy @p len bytes at @p src of @p in to @p dst of @p out: in the kernel where it can
+ * (copy_file_range), else by reads and writes. */
+static int copy_range(int in, int64_t src, int64_t len, int out, int64_t dst, uint8_t **buf)
+{
+    loff_t off = src, doff = dst;
+    while (len > 0) {
+        ssize_t r = copy_file_range(in, &off, out, &doff, (size_t)FFMIN(len, 1 << 30), 0);
         if (r > 0) {
             len -= r;
             continue;
@@ -551,13 +575,66 @@ static int copy_range(int in, int64_t src, int64_t len, int out, uint8_t **buf)
         ssize_t r = pread(in, *buf, (size_t)FFMIN(len, COPY_BUF), off);
         if (r <= 0)
             return r < 0 ? AVERROR(errno) : VP_ERR_TRUNCATED;
-        int ret = write_all(out, *buf, (size_t)r);
+        int ret = pwrite_all(out, *buf, (size_t)r, doff);
         if (ret < 0)
             return ret;
         off += r;
+        doff += r;
         len -= r;
     }
     return 0;
+}
+
+/* Writing the output: where it is, and whether its filesystem clones. */
+typedef struct Writer {
+    int fd;
+    int64_t block;
+    int clone;            /* 0 once the filesystem said it cannot share extents */
+    int64_t shared;       /* bytes cloned */
+    uint8_t *buf;
+} Writer;
+
+/* Put @p len bytes at @p src of @p in at @p dst of the output. When both offsets sit at the
+ * same place in a block, the whole blocks in between are cloned: the output then shares the
+ * source's extents (XFS with reflink, btrfs; the fsync before the rename makes the clone
+ * durable as it does a copy). copy_file_range clones such ranges by itself (measured on
+ * Linux 6.18, XFS), but does not say whether it did; FICLONERANGE does, and that count is
+ * the join's bytes_shared. Only the unaligned head and tail are copied. */
+static int put_range(Writer *w, int in, int64_t src, int64_t len, int64_t dst)
+{
+    int64_t B = w->block;
+    if (!w->clone || src % B != dst % B)
+        return copy_range(in, src, len, w->fd, dst, &w->buf);
+    int64_t head = FFMIN((B - src % B) % B, len);
+    int64_t mid = (len - head) / B * B, done = 0;
+    int ret = copy_range(in, src, head, w->fd, dst, &w->buf);
+    if (ret < 0)
+        return ret;
+    while (done < mid) {
+        int64_t n = FFMIN(mid - done, (int64_t)1 << 30);
+        struct file_clone_range fcr = {
+            .src_fd = in,
+            .src_offset = (uint64_t)(src + head + done),
+            .src_length = (uint64_t)n,
+            .dest_offset = (uint64_t)(dst + head + done),
+        };
+        if (ioctl(w->fd, FICLONERANGE, &fcr) == 0) {
+            done += n;
+            w->shared += n;
+            continue;
+        }
+        if (errno == EINTR)
+            continue;
+        /* EOPNOTSUPP, ENOTTY: this filesystem shares nothing (ext4, tmpfs, NFS); EXDEV (the
+         * segment lies on another one), EINVAL, EPERM, ETXTBSY: copy this range only */
+        if (errno == EOPNOTSUPP || errno == ENOTTY || errno == ENOSYS)
+            w->clone = 0;
+        else if (errno != EXDEV && errno != EINVAL && errno != EPERM && errno != ETXTBSY)
+            return AVERROR(errno);
+        break;
+    }
+    return copy_range(in, src + head + done, len - head - done, w->fd, dst + head + done,
+                      &w->buf);
 }
 
 static int item_cmp(const void *a, const void *b)
@@ -569,7 +646,9 @@ static int item_cmp(const void *a, const void *b)
 typedef struct Layout {
     Piece *pieces;
     int64_t nb, cap;
-    int64_t pos;       /* bytes laid out so far (mdat payload) */
+    int64_t pos;       /* bytes laid out so far (mdat payload, which starts on a block) */
+    int64_t block;     /* the output filesystem's block size */
+    int64_t padding;   /* zeros laid out to put runs on their source's place in a block */
 } Layout;
 
 static int add_piece(Layout *l, int fd, int64_t src, int64_t len, const uint8_t *mem)
@@ -578,6 +657,8 @@ static int add_piece(Layout *l, int fd, int64_t src, int64_t len, const uint8_t 
         return 0;
     Piece *last = l->nb ? &l->pieces[l->nb - 1] : NULL;
     if (last && fd >= 0 && last->fd == fd && last->src + last->len == src) {
+        last->len += len;
+    } else if (last && fd < 0 && !mem && last->fd < 0 && !last->mem) {
         last->len += len;
     } else {
         if (l->nb == l->cap) {
@@ -592,6 +673,28 @@ static int add_piece(Layout *l, int fd, int64_t src, int64_t len, const uint8_t 
     }
     l->pos += len;
     return 0;
+}
+
+/* Zeros up to the next position that is @p at modulo the block size. */
+static int pad_to(Layout *l, int64_t at)
+{
+    int64_t gap = ((at - l->pos) % l->block + l->block) % l->block;
+    l->padding += gap;
+    return add_piece(l, -1, 0, gap, NULL);
+}
+
+/* A run of a segment's bytes, [src, end): widened to whole blocks of its file (the bytes
+ * around the samples come along unreferenced, as the gaps inside a run do), so that it
+ * starts where a block of the output starts and ends where one ends. @p src is already a
+ * block start, or (after in-band parameter sets) where the output is at src's place in a
+ * block. */
+static int add_run(Layout *l, const Segment *seg, int64_t src, int64_t end)
+{
+    int64_t B = l->block;
+    int64_t wide = end + (B - end % B) % B;
+    if (wide > seg->size)
+        wide = end; /* the file's partial last block; whatever comes next pads */
+    return add_piece(l, seg->fd, src, wide - src, NULL);
 }
 
 typedef struct Run {
@@ -1057,7 +1160,7 @@ static int layout(Run *r)
             Item *it = &items[i];
             int prefixed = it->video && p->prefix_len && r->vt.s[it->index].key;
             if (run_src >= 0 && (prefixed || it->src > run_end + MERGE_GAP || it->src < run_src)) {
-                if ((ret = add_piece(&r->lay, p->seg->fd, run_src, run_end - run_src, NULL)) < 0)
+                if ((ret = add_run(&r->lay, p->seg, run_src, run_end)) < 0)
                     goto end;
                 run_src = -1;
             }
@@ -1066,13 +1169,20 @@ static int layout(Run *r)
                     ret = VP_ERR_TOO_LARGE;
                     goto end;
                 }
+                /* the sample keeps its place in a block; its parameter sets go just before */
+                if ((ret = pad_to(&r->lay, it->src - (int64_t)p->prefix_len)) < 0)
+                    goto end;
                 r->vt.s[it->index].pos = r->lay.pos;
                 r->vt.s[it->index].size += (uint32_t)p->prefix_len;
                 if ((ret = add_piece(&r->lay, -1, 0, (int64_t)p->prefix_len, p->prefix)) < 0)
                     goto end;
+                run_src = it->src;
+                run_end = it->src;
             }
             if (run_src < 0) {
-                run_src = it->src;
+                if ((ret = pad_to(&r->lay, 0)) < 0)
+                    goto end;
+                run_src = it->src - it->src % r->lay.block;
                 run_end = it->src;
             }
             int64_t out = r->lay.pos + (it->src - run_src);
@@ -1084,8 +1194,7 @@ static int layout(Run *r)
             }
             run_end = FFMAX(run_end, it->src + it->size);
         }
-        if (run_src >= 0 &&
-            (ret = add_piece(&r->lay, p->seg->fd, run_src, run_end - run_src, NULL)) < 0)
+        if (run_src >= 0 && (ret = add_run(&r->lay, p->seg, run_src, run_end)) < 0)
             goto end;
     }
 end:
@@ -1116,55 +1225,109 @@ static int build_audio(Run *r)
     return 0;
 }
 
-static int write_output(Run *r, int64_t *bytes)
+/* The block size of the filesystem that will hold @p path (its folder's). Above 64 KiB it is
+ * not a block that can be shared but a transfer size (NFS reports its rsize, often 1 MiB),
+ * and aligning to it would cost up to that much per run: 4096 then. */
+static int64_t output_block(const char *path)
 {
-    VpiMp4OutTrack tracks[2] = { r->vt, r->at };
-    uint8_t *hdr = NULL, *buf = NULL;
-    size_t hdr_size = 0;
-    VpiOutput o;
-    int fd = -1, ret;
+    char *dir = av_strdup(path);
+    struct statvfs sv;
+    int64_t b = 4096;
+    if (dir && statvfs(dirname(dir), &sv) == 0 && sv.f_bsize >= 512 && sv.f_bsize <= (64 << 10) &&
+        !(sv.f_bsize & (sv.f_bsize - 1)))
+        b = (int64_t)sv.f_bsize;
+    av_free(dir);
+    return b;
+}
 
-    if ((ret = vpi_mp4_build_header(tracks, r->has_audio ? 2 : 1, r->lay.pos, r->quicktime,
-                                    &hdr, &hdr_size)) < 0)
+static void shift_positions(VpiMp4OutTrack *t, int64_t by)
+{
+    for (int64_t i = 0; i < t->nb; i++)
+        t->s[i].pos += by;
+}
+
+/* The header, followed by the zeros (inside mdat) that put the laid-out payload on a block
+ * boundary of the file. The header's size depends on the offsets it holds (stco or co64),
+ * so it is built again until the gap it leaves is the one its offsets assumed. */
+static int build_header(Run *r, uint8_t **hdr, size_t *hdr_size, int64_t *gap)
+{
+    int64_t B = r->lay.block, g = 0;
+    int ret;
+    for (int attempt = 0; attempt < 4; attempt++) {
+        VpiMp4OutTrack tracks[2] = { r->vt, r->at };
+        if ((ret = vpi_mp4_build_header(tracks, r->has_audio ? 2 : 1, r->lay.pos + g,
+                                        r->quicktime, hdr, hdr_size)) < 0)
+            return ret;
+        int64_t want = (B - (int64_t)*hdr_size % B) % B;
+        if (want == g) {
+            *gap = g;
+            return 0;
+        }
+        av_freep(hdr);
+        shift_positions(&r->vt, want - g);
+        if (r->has_audio)
+            shift_positions(&r->at, want - g);
+        g = want;
+    }
+    return AVERROR_BUG;
+}
+
+static int write_output(Run *r, int64_t *bytes, int64_t *shared)
+{
+    uint8_t *hdr = NULL;
+    size_t hdr_size = 0;
+    int64_t gap = 0;
+    VpiOutput o;
+    Writer w = { .fd = -1, .block = r->lay.block, .clone = 1 };
+    int ret;
+
+    if ((ret = build_header(r, &hdr, &hdr_size, &gap)) < 0)
         return ret;
     if ((ret = vpi_output_begin(&o, r->out_path)) < 0) {
         set_why(r, r->out_path, "cannot create the output: %s", vp_strerror(ret));
         av_free(hdr);
         return ret;
     }
-    if ((fd = open(o.tmp_path, O_WRONLY | O_TRUNC | O_CLOEXEC)) < 0) {
+    if ((w.fd = open(o.tmp_path, O_WRONLY | O_TRUNC | O_CLOEXEC)) < 0) {
         ret = AVERROR(errno);
         goto fail;
     }
-    if ((ret = write_all(fd, hdr, hdr_size)) < 0)
+    if ((ret = pwrite_all(w.fd, hdr, hdr_size, 0)) < 0 ||
+        (ret = write_zeros(w.fd, gap, (int64_t)hdr_size)) < 0)
         goto fail;
     /* A durable output is fsynced before the rename. Starting the writeback of every few
      * megabytes while copying lets the disk work alongside the copy, so the final fsync
-     * waits only for the tail instead of the whole file. */
-    int64_t written = (int64_t)hdr_size, kicked = 0;
+     * waits only for the tail instead of the whole file. Cloned ranges have nothing to
+     * write back. */
+    int64_t pos = (int64_t)hdr_size + gap, kicked = 0;
     for (int64_t i = 0; i < r->lay.nb; i++) {
         const Piece *pc = &r->lay.pieces[i];
         if (vpi_cancelled(&r->j->opts.cancel)) {
             ret = VP_ERR_CANCELLED;
             goto fail;
         }
-        ret = pc->fd < 0 ? write_all(fd, pc->mem, (size_t)pc->len)
-                         : copy_range(pc->fd, pc->src, pc->len, fd, &buf);
+        if (pc->fd >= 0)
+            ret = put_range(&w, pc->fd, pc->src, pc->len, pos);
+        else if (pc->mem)
+            ret = pwrite_all(w.fd, pc->mem, (size_t)pc->len, pos);
+        else
+            ret = write_zeros(w.fd, pc->len, pos);
         if (ret < 0)
             goto fail;
-        written += pc->len;
-        if (r->j->opts.durable && written - kicked >= WRITEBACK_CHUNK) {
-            sync_file_range(fd, kicked, written - kicked, SYNC_FILE_RANGE_WRITE);
-            kicked = written;
+        pos += pc->len;
+        if (r->j->opts.durable && pos - kicked >= WRITEBACK_CHUNK) {
+            sync_file_range(w.fd, kicked, pos - kicked, SYNC_FILE_RANGE_WRITE);
+            kicked = pos;
         }
     }
-    if (close(fd) < 0) {
-        fd = -1;
+    if (close(w.fd) < 0) {
+        w.fd = -1;
         ret = AVERROR(errno);
         goto fail;
     }
-    fd = -1;
-    *bytes = (int64_t)hdr_size + r->lay.pos;
+    w.fd = -1;
+    *bytes = pos;
+    *shared = w.shared;
     o.no_sync = !r->j->opts.durable;
     if ((ret = vpi_output_commit(&o)) < 0) {
         set_why(r, r->out_path, "cannot finish the output: %s", vp_strerror(ret));
@@ -1174,11 +1337,11 @@ static int write_output(Run *r, int64_t *bytes)
 
 fail:
     set_why(r, r->out_path, "writing failed: %s", vp_strerror(ret));
-    if (fd >= 0)
-        close(fd);
+    if (w.fd >= 0)
+        close(w.fd);
     vpi_output_abort(&o);
 end:
-    free(buf);
+    free(w.buf);
     av_free(hdr);
     return ret;
 }
@@ -1203,7 +1366,7 @@ static int joiner_run(VpJoiner *j, const char *out_path, const char *const *segm
     Run r = { .j = j, .out_path = out_path, .nb = nb, .why = why, .wsz = why_size,
               .names = segments, .failed = -1, .fail_path = fail ? fail->path : NULL,
               .fail_path_size = fail ? sizeof(fail->path) : 0 };
-    int64_t T = 0, D = 0, bytes = 0;
+    int64_t T = 0, D = 0, bytes = 0, shared = 0;
     int ret;
 
     if (why && why_size)
@@ -1287,9 +1450,10 @@ static int joiner_run(VpJoiner *j, const char *out_path, const char *const *segm
         r.at.presented = sp.end - r.parts[0].audio.J;
     }
     t_audio = vpi_now_us();
+    r.lay.block = output_block(out_path);
     if ((ret = layout(&r)) < 0)
         goto end;
-    if ((ret = write_output(&r, &bytes)) < 0)
+    if ((ret = write_output(&r, &bytes, &shared)) < 0)
         goto end;
     t_write = vpi_now_us();
     vpi_log(&j->opts.logger, VP_LOG_DEBUG,
@@ -1304,6 +1468,9 @@ static int joiner_run(VpJoiner *j, const char *out_path, const char *const *segm
         stats->nb_audio_reencoded = (int)r.seams.nb_encoded;
         stats->duration = (double)r.vt.presented / (double)T;
         stats->bytes = bytes;
+        stats->bytes_shared = shared;
+        stats->bytes_written = bytes - shared;
+        stats->bytes_padding = r.lay.padding;
         for (int k = 0; k < nb; k++) {
             stats->video_frames_dropped += r.parts[k].nb_dropped;
             if (r.parts[k].seg->temporary)

@@ -39,6 +39,11 @@ static int bad(Reader *r, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
+    /* One line, whatever the file holds: its control characters (a key with a newline)
+     * are shown as '?'. */
+    for (char *c = msg; *c; c++)
+        if ((unsigned char)*c < 0x20 || *c == 0x7f)
+            *c = '?';
     if (r->fail) {
         r->fail->code = VP_ERR_BAD_CONFIG;
         r->fail->input = -1;

@@ -37,6 +37,9 @@ static void bad_files(void)
     refused("{\"inputs\": \"a\"}", "p.json: steps: must be a non-empty array of steps");
     refused("{\"steps\": [{\"qc\": {}}], \"output\": 1}",
             "p.json: unknown key 'output' (there are inputs, steps, name, description)");
+    /* what the file holds is quoted on one line (found by libFuzzer) */
+    refused("{\"\\nputs\": [\"a\"]}",
+            "p.json: unknown key '?puts' (there are inputs, steps, name, description)");
     refused("{\"steps\": [{\"qc\": {}}], \"inputs\": 3}",
             "p.json: inputs: must be a pattern, a folder or a list file (a string), or an "
             "array of them");
