@@ -356,7 +356,7 @@ static int run_batch(int argc, char **argv)
           "one output per video clip in DIR (.mp4 .mov .m4v .mkv .ts .mts)" },
         { "out", 'o', CLI_STR, &out_dir, "DIR", "write the outputs into DIR (created)" },
         { "hls", 0, CLI_STR, &hls_dir, "DIR",
-          "personalized HLS into DIR: shared intro/outro segments, a playlist per clip" },
+          "personalized HLS into DIR (shared intro/outro, a playlist per clip)" },
         { "hls-target", 0, CLI_DOUBLE, &hls_target, "S",
           "--hls: segment length aimed at, seconds (1..60, default 6)" },
         { "manifest", 'm', CLI_STR, &manifest, "FILE",
