@@ -50,8 +50,10 @@ done
 # offset between captured samples and media time over its first second (so a block the
 # capture lost or repeated under load does not read as an A/V shift). The capture's own latency shifts every part's
 # lag alike, so the A/V offset at each join is read against the intro's: it must not move
-# by more than 5 ms (an AAC frame is 21.3 ms; placing a part in the capture jitters by up to
-# 2.6 ms on this loaded machine, 0.25 ms when it is quiet), and no join may dip below -6 dB.
+# by more than 6 ms (an AAC frame is 21.3 ms, half of one 10.7 ms). Under load Web Audio
+# loses 128-sample render quanta (2.67 ms each; seen as a part's lag changing between its
+# start and its end), so a loaded run reads up to 5.3 ms; a quiet one 0.25 ms. No join may
+# dip below -6 dB.
 S=$WORK/sig
 mkdir -p "$S/c"
 cp "$(sav hls_s_anna.mp4 1.5 "-preset medium -crf 30 -g 48 -bf 2")" "$S/c/anna.mp4"
@@ -77,7 +79,7 @@ dips = [float(x) for x in re.findall(r"level ([-+][0-9.]+) dB", m)]
 ref = lags[0][1]                 # the intro's, at its end: the capture's own latency
 moved = max(abs(x - ref) for seg in lags[1:] for x in seg)
 print("A/V offset at the joins against the intro's: %.2f ms at most; dips %s dB" % (moved, dips))
-if len(lags) != 3 or moved > 5.0 or min(dips) < -6:
+if len(lags) != 3 or moved > 6.0 or min(dips) < -6:
     sys.exit("A/V moved %.2f ms or a join dips to %s dB" % (moved, min(dips)))
 PY
 check
