@@ -13,6 +13,7 @@
 #include <libavutil/error.h>
 
 #include "vidpipe/batch.h"
+#include "vidpipe/hls.h"
 #include "vidpipe/join.h"
 
 #include "common/cli.h"
@@ -26,12 +27,15 @@ typedef struct BatchJob {
     VpiManifest manifest;     /* manifest mode when nb_rows > 0 */
     const char **inputs;      /* manifest mode: each row's segments, then the manifest */
     VpJoinOpts join_opts;
+    VpHlsPackager *hls;       /* --hls: one packager, shared by the workers */
+    int hls_mode;             /* --hls given */
     CliProgress progress;
 } BatchJob;
 
 /* The clips of a folder: one allocation per clip holding its path, output and name. */
 typedef struct Clip {
     char *path, *output;
+    char *stem;               /* the name without extension: the person's name (--hls) */
     const char *name;         /* points into path */
     const char *segments[3];  /* the intro, the clip, the outro: the item's inputs */
     int nb_segments;
@@ -80,6 +84,22 @@ static int join_item(void *opaque, void *worker, const VpBatchItem *item, VpFail
     return vp_joiner_run(worker, item->output, segs, nb, NULL, fail);
 }
 
+/* --hls: the person's playlist and segments; the intro and outro were packaged before. */
+static int hls_item(void *opaque, void *worker, const VpBatchItem *item, VpFailure *fail)
+{
+    BatchJob *job = opaque;
+    const Clip *clip = item->user;
+    VpHlsStats st;
+    (void)worker;
+    int ret = vp_hls_packager_person(job->hls, clip->path, clip->stem, &st, fail);
+    if (ret >= 0)
+        cli_info("%s: %d segments, %d own (%lld bytes), %d AAC frames re-encoded",
+                  clip->stem, st.nb_segments, st.nb_personal, (long long)st.personal_bytes,
+                  st.nb_audio_reencoded);
+    /* the packager's input 1 is the clip: the item's input 1 too (intro 0, outro 2) */
+    return ret;
+}
+
 static void *joiner_new(void *opaque)
 {
     BatchJob *job = opaque;
@@ -125,12 +145,16 @@ static void free_clips(Clip *clips, int nb)
     for (int i = 0; i < nb; i++) {
         free(clips[i].path);
         free(clips[i].output);
+        free(clips[i].stem);
     }
     free(clips);
 }
 
-/* The clips of @p dir (vpi_media_list(): the files "proxy DIR" takes, in the same order), each with its output in @p out_dir: the clip's name, with ".mp4" as extension. */
-static int list_clips(const char *dir, const char *out_dir, Clip **out, int *nb_out)
+/* The clips of @p dir (vpi_media_list(): the files "proxy DIR" takes, in the same order),
+ * each with its output in @p out_dir: the clip's name, with @p ext (".mp4", or ".m3u8" for
+ * --hls) as extension. */
+static int list_clips(const char *dir, const char *out_dir, const char *ext, Clip **out,
+                      int *nb_out)
 {
     char **paths = NULL;
     size_t nb = 0;
@@ -153,7 +177,8 @@ static int list_clips(const char *dir, const char *out_dir, Clip **out, int *nb_
         Clip *c = &clips[i];
         c->name = paths[i] + strlen(dir) + 1;
         size_t stem = (size_t)(strrchr(c->name, '.') - c->name);
-        if (asprintf(&c->output, "%s/%.*s.mp4", out_dir, (int)stem, c->name) < 0) {
+        if (!(c->stem = strndup(c->name, stem)) ||
+            asprintf(&c->output, "%s/%.*s%s", out_dir, (int)stem, c->name, ext) < 0) {
             c->output = NULL;
             ret = AVERROR(ENOMEM);
             goto end;
@@ -227,7 +252,10 @@ static void print_dry_run(const BatchJob *job, const VpBatchItem *items, int nb,
         if (json) {
             cj_obj_begin(&j, NULL);
             cj_str(&j, "item", items[i].name);
-            cj_str(&j, "action", refuse ? "fail" : skip ? "skip" : "join");
+            cj_str(&j, "action", refuse ? "fail"
+                                 : skip ? "skip"
+                                 : job->hls_mode ? "hls"
+                                                 : "join");
             cj_str(&j, "output", items[i].output);
             cj_arr_begin(&j, "segments");
             for (int k = 0; k < nb_segs; k++)
@@ -245,7 +273,7 @@ static void print_dry_run(const BatchJob *job, const VpBatchItem *items, int nb,
                    ow == CLI_OW_NO ? "" : ", made from the same inputs and settings");
             continue;
         }
-        printf("join %s <-", items[i].output);
+        printf("%s %s <-", job->hls_mode ? "hls" : "join", items[i].output);
         for (int k = 0; k < nb_segs; k++)
             printf("%s %s", k ? " +" : "", segs[k]);
         putchar('\n');
@@ -258,7 +286,8 @@ static void print_dry_run(const BatchJob *job, const VpBatchItem *items, int nb,
         cj_obj_end(&j);
         cj_end(&j);
     } else {
-        printf("dry run: %d to join, %d to skip (exist)", to_join, to_skip);
+        printf("dry run: %d to %s, %d to skip (exist)", to_join,
+               job->hls_mode ? "package as HLS" : "join", to_skip);
         if (to_fail)
             printf(", %d to fail (output is an input)", to_fail);
         putchar('\n');
@@ -311,7 +340,8 @@ static void print_summary(const VpBatchStats *st, int jobs, const char *report,
 static int run_batch(int argc, char **argv)
 {
     const char *intro = NULL, *outro = NULL, *personal = NULL, *out_dir = NULL;
-    const char *manifest = NULL, *report = NULL, *log = NULL;
+    const char *manifest = NULL, *report = NULL, *log = NULL, *hls_dir = NULL;
+    double hls_target = 6;
     int json = 0, conform = 0, dry_run = 0, overwrite = 0, no_overwrite = 0, nb_pos = 0;
     CliOverwrite ow;
     int no_fsync = 0;
@@ -325,6 +355,10 @@ static int run_batch(int argc, char **argv)
         { "personal", 0, CLI_STR, &personal, "DIR",
           "one output per video clip in DIR (.mp4 .mov .m4v .mkv .ts .mts)" },
         { "out", 'o', CLI_STR, &out_dir, "DIR", "write the outputs into DIR (created)" },
+        { "hls", 0, CLI_STR, &hls_dir, "DIR",
+          "personalized HLS into DIR (shared intro/outro, a playlist per clip)" },
+        { "hls-target", 0, CLI_DOUBLE, &hls_target, "S",
+          "--hls: segment length aimed at, seconds (1..60, default 6)" },
         { "manifest", 'm', CLI_STR, &manifest, "FILE",
           "CSV rows: output,segment,segment,... (see below)" },
         CLI_LIB("jobs", 'j', &bo, "N", bt, "jobs"),
@@ -386,6 +420,21 @@ static int run_batch(int argc, char **argv)
         if (!out_dir)
             out_dir = seed_buf[3];
     }
+    if (hls_dir) {
+        if (out_dir || manifest || nb_pos) {
+            cli_error("batch: --hls DIR is the output folder and takes --personal DIR with "
+                      "--intro and --outro; --out, --manifest and a seed folder do not apply");
+            ret = CLI_EXIT_USAGE;
+            goto end;
+        }
+        if (!intro || !outro || !personal) {
+            cli_error("batch: --hls needs --intro FILE, --outro FILE and --personal DIR");
+            ret = CLI_EXIT_USAGE;
+            goto end;
+        }
+        out_dir = hls_dir;
+        job.hls_mode = 1;
+    }
     if (manifest && (intro || outro)) {
         cli_error("batch: --intro/--outro do not apply to --manifest (each row lists all its "
                   "segments)");
@@ -442,7 +491,7 @@ static int run_batch(int argc, char **argv)
             ret = CLI_EXIT_ERROR;
             goto end;
         }
-        if ((r = list_clips(personal, out_dir, &clips, &nb)) < 0) {
+        if ((r = list_clips(personal, out_dir, hls_dir ? ".m3u8" : ".mp4", &clips, &nb)) < 0) {
             cli_file_error(personal, "%s", vp_strerror(r));
             ret = cli_exit_for_error(r);
             goto end;
@@ -498,6 +547,28 @@ static int run_batch(int argc, char **argv)
     vp_join_default_opts(&job.join_opts);
     job.join_opts.conform = conform;
     job.join_opts.durable = !no_fsync;
+    if (hls_dir) {
+        /* the shared segments are written (or found) once, before any worker starts */
+        VpHlsOpts ho;
+        VpFailure hf;
+        vp_hls_default_opts(&ho);
+        ho.target = hls_target;
+        ho.durable = !no_fsync;
+        ho.cancel = cli_cancel();
+        if (conform) {
+            cli_error("batch: --conform does not apply to --hls (segments are stream copies)");
+            ret = CLI_EXIT_USAGE;
+            goto end;
+        }
+        if ((r = vp_hls_packager_new(hls_dir, intro, outro, &ho, &job.hls, &hf)) < 0) {
+            if (r != VP_ERR_BAD_OPTION) /* a bad option the library has logged already */
+                cli_error("%s", hf.message);
+            ret = r == VP_ERR_BAD_OPTION ? CLI_EXIT_USAGE
+                  : hf.input >= 0       ? CLI_EXIT_UNREADABLE
+                                        : cli_exit_for_error(r);
+            goto end;
+        }
+    }
 
     VpBatchStats st;
     if (!bo.jobs)
@@ -506,10 +577,10 @@ static int run_batch(int argc, char **argv)
     bo.settings = cli_settings();
     bo.report_path = report;
     bo.log_path = log;
-    bo.work = join_item;
+    bo.work = hls_dir ? hls_item : join_item;
     bo.opaque = &job;
-    bo.worker_new = joiner_new;
-    bo.worker_free = joiner_free;
+    bo.worker_new = hls_dir ? NULL : joiner_new;
+    bo.worker_free = hls_dir ? NULL : joiner_free;
     bo.progress = on_progress;
     bo.item_done = on_item_done;
     /* Ctrl-C lets the items in progress finish (their outputs are complete, a rerun skips
@@ -537,6 +608,7 @@ oom:
     cli_error("batch: out of memory");
     ret = CLI_EXIT_ERROR;
 end:
+    vp_hls_packager_free(&job.hls);
     free(items);
     free(job.inputs);
     free_clips(clips, nb);
@@ -552,6 +624,7 @@ const CliCommand cmd_batch = {
     .name = "batch",
     .summary = "many joins at once: intro + each personal clip + outro, or a CSV manifest",
     .usage = "--intro FILE --outro FILE --personal DIR --out DIR [-j N]\n"
+             "       vidpipe batch --intro FILE --outro FILE --personal DIR --hls DIR [-j N]\n"
              "       vidpipe batch --manifest FILE.csv [--out DIR] [-j N]\n"
              "       vidpipe batch [--out DIR] SEED_DIR",
     .details =
@@ -561,6 +634,10 @@ const CliCommand cmd_batch = {
         "stops the batch; its reason goes to stderr, the report and the log.\n"
         "\n"
         "--personal: one output per clip, named like the clip (extension .mp4).\n"
+        "--hls DIR: personalized HLS instead of MP4 files: the intro's and outro's CMAF\n"
+        "  segments once in DIR/shared/ (reused while they are unchanged), and per clip\n"
+        "  NAME the playlist DIR/NAME.m3u8 (written last: it exists when NAME is complete)\n"
+        "  and its own segments in DIR/NAME/.\n"
         "--manifest: CSV, one output per row: output,segment,segment,... (any number of\n"
         "  segments; RFC 4180 quoting for commas and quotes; a first row starting with\n"
         "  'output' is a header; relative segment paths are relative to the manifest's\n"

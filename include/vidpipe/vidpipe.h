@@ -11,6 +11,7 @@
 #include "probe.h"
 #include "check.h"
 #include "join.h"
+#include "hls.h"
 #include "batch.h"
 #include "writer.h"
 #include "pipeline.h"
