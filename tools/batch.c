@@ -341,7 +341,8 @@ static int run_batch(int argc, char **argv)
 {
     const char *intro = NULL, *outro = NULL, *personal = NULL, *out_dir = NULL;
     const char *manifest = NULL, *report = NULL, *log = NULL, *hls_dir = NULL;
-    double hls_target = 6;
+    VpHlsOpts ho;
+    vp_hls_default_opts(&ho);
     int json = 0, conform = 0, dry_run = 0, overwrite = 0, no_overwrite = 0, nb_pos = 0;
     CliOverwrite ow;
     int no_fsync = 0;
@@ -357,8 +358,8 @@ static int run_batch(int argc, char **argv)
         { "out", 'o', CLI_STR, &out_dir, "DIR", "write the outputs into DIR (created)" },
         { "hls", 0, CLI_STR, &hls_dir, "DIR",
           "personalized HLS into DIR (shared intro/outro, a playlist per clip)" },
-        { "hls-target", 0, CLI_DOUBLE, &hls_target, "S",
-          "--hls: segment length aimed at, seconds (1..60, default 6)" },
+        CLI_LIB_AS("hls-target", 0, &ho, "S", vp_option_table("hls"), "target",
+                   "--hls: segment length aimed at, seconds", NULL),
         { "manifest", 'm', CLI_STR, &manifest, "FILE",
           "CSV rows: output,segment,segment,... (see below)" },
         CLI_LIB("jobs", 'j', &bo, "N", bt, "jobs"),
@@ -549,10 +550,7 @@ static int run_batch(int argc, char **argv)
     job.join_opts.durable = !no_fsync;
     if (hls_dir) {
         /* the shared segments are written (or found) once, before any worker starts */
-        VpHlsOpts ho;
         VpFailure hf;
-        vp_hls_default_opts(&ho);
-        ho.target = hls_target;
         ho.durable = !no_fsync;
         ho.cancel = cli_cancel();
         if (conform) {

@@ -30,7 +30,7 @@ typedef struct VpOptionTable VpOptionTable;
  *  "thumb" (VpThumbOpts), "pipeline" (VpPipelineOpts),
  *  "encode" (VpEncodeOpts), "probe" (VpProbeOpts),
  *  "batch" (VpBatchOpts), "qc" (VpQcOpts), "subs_burn" (VpSubsBurnOpts),
- *  "transcribe" (VpTranscribeOpts); NULL for an
+ *  "transcribe" (VpTranscribeOpts), "hls" (VpHlsOpts); NULL for an
  *  unknown name. Static: never freed. */
 VP_API const VpOptionTable *vp_option_table(const char *name);
 

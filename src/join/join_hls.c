@@ -606,12 +606,12 @@ static const VpiOption hls_options[] = {
 
 /* Not in vp_option_table()'s registry yet (src/options/options.c): the CLI's --hls-target
  * is checked by this table when the packager opens. */
-static const VpiOptTable hls_table = { "hls", hls_options, NULL };
+const VpiOptTable vpi_hls_options = { "hls", hls_options, NULL };
 
 void vp_hls_default_opts(VpHlsOpts *o)
 {
     memset(o, 0, sizeof(*o));
-    vpi_opt_defaults(&hls_table, o);
+    vpi_opt_defaults(&vpi_hls_options, o);
 }
 
 static int64_t ceil_div(int64_t a, int64_t b)
@@ -836,7 +836,7 @@ int vp_hls_packager_new(const char *out_dir, const char *intro, const char *outr
         vp_hls_default_opts(&pk->o);
     const VpLogger *prev = vpi_log_scope_enter(&pk->o.logger);
     char why[256];
-    if ((ret = vpi_opt_check(&hls_table, &pk->o, why, sizeof(why))) < 0) {
+    if ((ret = vpi_opt_check(&vpi_hls_options, &pk->o, why, sizeof(why))) < 0) {
         vpi_log(&pk->o.logger, VP_LOG_ERROR, "hls options: %s", why);
         if (fail) {
             fail->code = ret;

@@ -496,7 +496,7 @@ const VpOptionTable *vp_option_table(const char *name)
         &vpi_cleanup_options, &vpi_join_options, &vpi_replace_audio_options,
         &vpi_thumb_options, &vpi_pipeline_options, &vpi_encode_options,
         &vpi_probe_options, &vpi_batch_options, &vpi_qc_options, &vpi_subs_burn_options,
-        &vpi_transcribe_options,
+        &vpi_transcribe_options, &vpi_hls_options,
     };
     for (size_t i = 0; name && i < sizeof(tables) / sizeof(tables[0]); i++)
         if (!strcmp(tables[i]->name, name))

@@ -105,5 +105,6 @@ extern const VpiOptTable vpi_probe_options;
 extern const VpiOptTable vpi_batch_options;
 extern const VpiOptTable vpi_subs_burn_options;
 extern const VpiOptTable vpi_transcribe_options;
+extern const VpiOptTable vpi_hls_options;
 
 #endif /* VIDPIPE_OPTIONS_OPTIONS_H */

@@ -177,7 +177,7 @@ run "$VIDPIPE" batch --intro "$H_INTRO" --outro "$H_OUTRO" --personal "$P" --hls
 assert_eq "$RC" 3 "usage: --hls with --out"
 run "$VIDPIPE" batch --intro "$H_INTRO" --outro "$H_OUTRO" --personal "$P" --hls "$O" \
     --hls-target 90
-assert_eq "$RC|$ERR" "3|vidpipe: hls options: target: value 90 is out of range 1..60" \
+assert_eq "$RC|$ERR" "3|vidpipe: batch: --hls-target: value 90 is out of range 1..60" \
     "usage: --hls-target out of range, said once"
 run "$VIDPIPE" batch --intro "$H_CARL" --outro "$H_OUTRO" --personal "$P" --hls "$WORK/h2"
 assert_eq "$RC" 2 "an intro without audio: exit code"
