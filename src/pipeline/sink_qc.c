@@ -236,6 +236,22 @@ static int measure_picture(VpiSink *s, QcCtx *c, AVFrame *f)
     return 0;
 }
 
+/* The pictures the chain has ready, measured. */
+static int drain_video(VpiSink *s, QcCtx *c)
+{
+    for (;;) {
+        int ret = av_buffersink_get_frame(c->vsink, c->vout);
+        if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF)
+            return 0;
+        if (ret < 0)
+            return ret;
+        ret = measure_picture(s, c, c->vout);
+        av_frame_unref(c->vout);
+        if (ret < 0)
+            return ret;
+    }
+}
+
 /* Pictures through the chain of the steps before the check, then measured. */
 static int on_video(VpiSink *s, AVFrame *f)
 {
@@ -255,17 +271,7 @@ static int on_video(VpiSink *s, AVFrame *f)
     }
     if ((ret = av_buffersrc_add_frame_flags(c->vsrc, f, AV_BUFFERSRC_FLAG_KEEP_REF)) < 0)
         return ret;
-    for (;;) {
-        ret = av_buffersink_get_frame(c->vsink, c->vout);
-        if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF)
-            return 0;
-        if (ret < 0)
-            return ret;
-        ret = measure_picture(s, c, c->vout);
-        av_frame_unref(c->vout);
-        if (ret < 0)
-            return ret;
-    }
+    return drain_video(s, c);
 }
 
 static double meta(const AVFrame *f, const char *key)
@@ -335,21 +341,9 @@ static int finish(VpiSink *s)
 {
     QcCtx *c = s->priv;
     int ret;
-    if (c->vgraph) {
-        if ((ret = av_buffersrc_add_frame(c->vsrc, NULL)) < 0)
-            return ret;
-        for (;;) {
-            ret = av_buffersink_get_frame(c->vsink, c->vout);
-            if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF)
-                break;
-            if (ret < 0)
-                return ret;
-            ret = measure_picture(s, c, c->vout);
-            av_frame_unref(c->vout);
-            if (ret < 0)
-                return ret;
-        }
-    }
+    if (c->vgraph && ((ret = av_buffersrc_add_frame(c->vsrc, NULL)) < 0 ||
+                      (ret = drain_video(s, c)) < 0))
+        return ret;
     if (isfinite(c->d.video_end)) {
         int64_t end = (int64_t)(c->d.video_end * 1e6);
         if ((ret = close_black(c, end)) < 0 || (ret = close_freeze(c, end)) < 0)

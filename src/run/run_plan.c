@@ -84,6 +84,9 @@ static int set_opt(Reader *r, const VpiOptTable *t, void *obj, const char *key, 
 {
     char why[300];
     VpiValue val = vpi_value_of_json(v);
+    /* `--preset` of the commands is their table's x264_preset */
+    if (!strcmp(key, "preset") && vpi_opt_find(t, "x264_preset"))
+        key = "x264_preset";
     int ret = vpi_opt_set_value(t, obj, key, &val, why, sizeof(why));
     if (ret == AVERROR_OPTION_NOT_FOUND)
         return 1;
@@ -150,36 +153,19 @@ static int read_qc(Reader *r, VpiStep *s, const json_t *o)
     return check_opts(r, &vpi_qc_spec_options, &s->qc);
 }
 
-static int read_cleanup(Reader *r, VpiStep *s, const json_t *o)
+/* A step whose options are one table's, all of them (cleanup, loudnorm). */
+static int read_table(Reader *r, const VpiOptTable *t, void *obj, const json_t *o)
 {
     char key[64];
     const char *k;
     json_t *v;
-    vp_cleanup_default_opts(&s->cleanup);
     json_object_foreach((json_t *)o, k, v) {
         key_norm(key, sizeof(key), k);
-        /* `vidpipe cleanup --preset` is the table's x264_preset */
-        int ret = set_opt(r, &vpi_cleanup_options, &s->cleanup,
-                          !strcmp(key, "preset") ? "x264_preset" : key, v);
+        int ret = set_opt(r, t, obj, key, v);
         if (ret)
             return ret < 0 ? ret : unknown(r, k);
     }
-    return check_opts(r, &vpi_cleanup_options, &s->cleanup);
-}
-
-static int read_loudnorm(Reader *r, VpiStep *s, const json_t *o)
-{
-    char key[64];
-    const char *k;
-    json_t *v;
-    vp_loudnorm_default_opts(&s->loudnorm);
-    json_object_foreach((json_t *)o, k, v) {
-        key_norm(key, sizeof(key), k);
-        int ret = set_opt(r, &vpi_loudnorm_options, &s->loudnorm, key, v);
-        if (ret)
-            return ret < 0 ? ret : unknown(r, k);
-    }
-    return check_opts(r, &vpi_loudnorm_options, &s->loudnorm);
+    return check_opts(r, t, obj);
 }
 
 static int read_subtitles(Reader *r, VpiStep *s, const json_t *o)
@@ -203,9 +189,7 @@ static int read_subtitles(Reader *r, VpiStep *s, const json_t *o)
                 return bad(r, "format: must be \"srt\" or \"vtt\"");
             s->sidecar = !strcmp(f, "srt") ? VP_SUBS_SRT : VP_SUBS_VTT;
         } else if ((ret = set_opt(r, &vpi_transcribe_options, &s->tr, key, v)) != 0 &&
-                   (ret < 0 || (ret = set_opt(r, &vpi_subs_burn_options, &s->burn,
-                                              !strcmp(key, "preset") ? "x264_preset" : key,
-                                              v)) != 0)) {
+                   (ret < 0 || (ret = set_opt(r, &vpi_subs_burn_options, &s->burn, key, v)))) {
             return ret < 0 ? ret : unknown(r, k);
         }
     }
@@ -517,8 +501,12 @@ static int read_step(Reader *r, const json_t *e, int index)
         return bad(r, "a second subtitles step: one is allowed");
     switch (kind) {
     case VPI_STEP_QC:        return read_qc(r, s, o);
-    case VPI_STEP_CLEANUP:   return read_cleanup(r, s, o);
-    case VPI_STEP_LOUDNORM:  return read_loudnorm(r, s, o);
+    case VPI_STEP_CLEANUP:
+        vp_cleanup_default_opts(&s->cleanup);
+        return read_table(r, &vpi_cleanup_options, &s->cleanup, o);
+    case VPI_STEP_LOUDNORM:
+        vp_loudnorm_default_opts(&s->loudnorm);
+        return read_table(r, &vpi_loudnorm_options, &s->loudnorm, o);
     case VPI_STEP_SUBTITLES:
         pl->subs_step = pl->nb_steps - 1;
         return read_subtitles(r, s, o);

@@ -159,6 +159,17 @@ assert_near "$lufs" -23 1 "warn: the output is made (loudness)"
 assert_eq "$(ffprobe -v error -select_streams v -show_entries stream=codec_name,width -of csv=p=0 res/tone_loudnorm.mp4)" \
     "h264,320" "warn: the picture copied"
 
+# ---- a QC sees the media as the steps before it made it; its stop leaves no output -------
+printf '{"steps": [{"cleanup": {"eq": true, "brightness": -1, "contrast": 0}},
+  {"qc": {"min_loudness": -70, "max_black": 1}}]}' > black.json
+run "$VIDPIPE" run black.json raw/tone.mov -o black
+assert_eq "$RC" 1 "QC after eq: exit"
+assert_contains "$ERR" "raw/tone.mov: qc (step 2) failed: black: 1 black stretch, longest 4.00 s" \
+    "QC after eq: the picture eq made black is black to the QC"
+check; [ ! -e black/tone_cleanup.mp4 ] || fail "QC after eq: the stopped output was written"
+run "$VIDPIPE" run black.json raw/tone.mov -o black --dry-run
+assert_eq "$RC" 0 "QC after eq: the dry run does not judge"
+
 # ---- bad pipeline files: one line naming the step and the key -----------------------------
 printf '{"steps": [{"qc": {}}, {"loudnorm": {"i": -80}}]}' > bad1.json
 run "$VIDPIPE" run bad1.json raw/tone.mov
