@@ -1092,8 +1092,21 @@ static int assign_entries(Run *r)
     return 0;
 }
 
-/* Lay the media data out: per segment its re-encoded audio frames, then its samples in
- * file order, merged into large copies. Sets every output sample's position. */
+/* The re-encoded audio frames of slots [@p a, @p b), contiguous in the arena, as one piece
+ * at the current end of the layout; sets their positions. */
+static int add_encoded(Run *r, int64_t a, int64_t b)
+{
+    const VpiSeamPlan *sp = &r->seams;
+    for (int64_t i = a; i < b; i++)
+        r->at.s[i].pos = r->lay.pos + (int64_t)sp->frame[i] - sp->frame[a];
+    int64_t len = sp->frame[b - 1] + sp->size[b - 1] - sp->frame[a];
+    return add_piece(&r->lay, -1, 0, len, sp->arena + sp->frame[a]);
+}
+
+/* Lay the media data out: per segment the re-encoded audio frames before its first copied
+ * one, its samples in file order, merged into large copies, then the re-encoded frames after
+ * its last copied one; every track's samples thus lie in decode order. Sets every output
+ * sample's position. */
 static int layout(Run *r)
 {
     Item *items = NULL;
@@ -1124,23 +1137,23 @@ static int layout(Run *r)
         }
         /* the audio slots up to the end of this segment's span */
         int64_t span_end = k + 1 < r->nb ? r->parts[k + 1].audio.J : INT64_MAX;
+        int64_t tail_start = -1, tail_end = -1;
         if (r->has_audio) {
             int64_t enc_start = -1;
+            int copied = 0;
             for (; slot < sp->nb_slots && (slot * FRAME < span_end || k + 1 == r->nb); slot++) {
                 if (sp->seg[slot] < 0) {
                     /* re-encoded frames are contiguous in the arena: one piece per run */
                     if (enc_start < 0)
                         enc_start = slot;
-                    r->at.s[slot].pos = r->lay.pos + (int64_t)sp->frame[slot] -
-                                        sp->frame[enc_start];
                     continue;
                 }
                 if (enc_start >= 0) {
-                    int64_t len = sp->frame[slot - 1] + sp->size[slot - 1] - sp->frame[enc_start];
-                    if ((ret = add_piece(&r->lay, -1, 0, len, sp->arena + sp->frame[enc_start])) < 0)
+                    if ((ret = add_encoded(r, enc_start, slot)) < 0)
                         goto end;
                     enc_start = -1;
                 }
+                copied = 1;
                 if (sp->seg[slot] != k) {
                     ret = AVERROR_BUG;
                     goto end;
@@ -1148,10 +1161,16 @@ static int layout(Run *r)
                 const VpiMp4Sample *s = &p->audio.t->samples[sp->frame[slot]];
                 items[n++] = (Item){ s->pos, s->size, 0, slot };
             }
-            if (enc_start >= 0) {
-                int64_t len = sp->frame[slot - 1] + sp->size[slot - 1] - sp->frame[enc_start];
-                if ((ret = add_piece(&r->lay, -1, 0, len, sp->arena + sp->frame[enc_start])) < 0)
-                    goto end;
+            /* Re-encoded frames after this segment's copied ones (the join to the next
+             * segment, silence after short audio) go after its copied samples, so that the
+             * audio samples lie in the file in decode order: Chromium's <video src> playback
+             * loses frames stored before the ones preceding them (an AAC frame per such
+             * frame, measured), FFmpeg does not. */
+            if (enc_start >= 0 && copied) {
+                tail_start = enc_start;
+                tail_end = slot;
+            } else if (enc_start >= 0 && (ret = add_encoded(r, enc_start, slot)) < 0) {
+                goto end;
             }
         }
         qsort(items, (size_t)n, sizeof(*items), item_cmp);
@@ -1195,6 +1214,8 @@ static int layout(Run *r)
             run_end = FFMAX(run_end, it->src + it->size);
         }
         if (run_src >= 0 && (ret = add_run(&r->lay, p->seg, run_src, run_end)) < 0)
+            goto end;
+        if (tail_start >= 0 && (ret = add_encoded(r, tail_start, tail_end)) < 0)
             goto end;
     }
 end:

@@ -38,6 +38,8 @@ rep=$(measure "$WORK/abc.mp4" "25 26 25" "0 7.583333 0")
 echo "$rep"
 assert_near "$(summary_value "$rep" 5)" 0 5 "max A/V offset (ms)"
 assert_near "$(summary_value "$rep" 9)" 0 6 "deepest level dip at a join (dB)"
+# the re-encoded frames in decode order in the file: Chromium drops the others
+assert_eq "$(audio_out_of_order "$WORK/abc.mp4")" 0 "audio samples in file order"
 
 # The same measurement catches the peers' dip: FFmpeg's concat demuxer on the same files.
 printf "file '%s'\n" "$A" "$G" "$A" > "$WORK/list.txt"
@@ -65,6 +67,7 @@ echo "$rep"
 assert_near "$(summary_value "$rep" 5)" 0 5 "mixed: max A/V offset (ms)"
 assert_near "$(summary_value "$rep" 9)" 0 6 "mixed: deepest dip (dB)"
 echo "$rep" | grep -q "^segment 3" && fail "the segment without audio has a signal"
+assert_eq "$(audio_out_of_order "$WORK/mix.mp4")" 0 "mixed: audio samples in file order"
 assert_seeks "$WORK/mix.mp4" "mixed join"
 
 # ---- a clip made with other x264 settings (profile, refs, CRF, GOP, B-frames): a viewer
@@ -101,6 +104,7 @@ rep=$(measure "$WORK/many.mp4" "$frames" "$specs")
 echo "$rep" | tail -3
 assert_near "$(summary_value "$rep" 5)" 0 5 "120 segments: max A/V offset (ms)"
 assert_near "$(summary_value "$rep" 9)" 0 6 "120 segments: deepest dip (dB)"
+assert_eq "$(audio_out_of_order "$WORK/many.mp4")" 0 "120 segments: audio samples in file order"
 assert_seeks "$WORK/many.mp4" "120 segments"
 
 # ---- refusals: check's reasons, exit 1, nothing left ----------------------------------

@@ -64,3 +64,12 @@ measure() {
 summary_value() { # REPORT FIELD-INDEX
     echo "$1" | grep '^summary' | awk -v i="$2" '{ print $i }'
 }
+
+# audio_out_of_order FILE: how many audio samples lie in the file before an earlier one in
+# decode order (0 expected). Chromium's <video src> playback (FFmpegDemuxerStream::
+# EnqueuePacket) drops every audio packet whose position is below the last one it kept, so
+# each such frame moves the rest of the audio a frame (21.3 ms at 48 kHz) ahead of the video.
+audio_out_of_order() {
+    ffprobe -v error -select_streams a -show_entries packet=pos -of csv=p=0 "$1" | \
+        cut -d, -f1 | grep . | awk 'NR > 1 && $1 <= last { n++; next } { last = $1 } END { print n + 0 }'
+}
