@@ -112,32 +112,50 @@ static int want_string(Reader *r, const char *key, const json_t *v, const char *
     return 0;
 }
 
+static int load_spec(void *obj, const char *path, char *err, size_t size)
+{
+    return vp_qc_spec_load(path, obj, err, size);
+}
+
+static int load_presets(void *obj, const char *path, char *err, size_t size)
+{
+    return vp_preset_set_load(obj, path, err, size);
+}
+
+/* The file that option @p key of @p o names (relative to the pipeline's folder), read into
+ * @p obj by @p load: 0 when the option is absent or the file read, else the error said. */
+static int load_file(Reader *r, const json_t *o, const char *key,
+                     int (*load)(void *obj, const char *path, char *err, size_t size), void *obj)
+{
+    json_t *v = json_object_get(o, key);
+    const char *p = NULL;
+    char why[300];
+    int ret;
+    if (!v)
+        return 0;
+    if ((ret = want_string(r, key, v, &p)) < 0)
+        return ret;
+    char *path = resolve(r->pl, p);
+    if (!path)
+        return AVERROR(ENOMEM);
+    if ((ret = load(obj, path, why, sizeof(why))) < 0)
+        bad(r, "%s: %s: %s", key, path, ret == AVERROR_INVALIDDATA ? why : vp_strerror(ret));
+    free(path);
+    return ret < 0 ? VP_ERR_BAD_CONFIG : 0;
+}
+
 static int read_qc(Reader *r, VpiStep *s, const json_t *o)
 {
-    char key[64], why[300];
+    char key[64];
     const char *k;
     json_t *v;
     vp_qc_default_spec(&s->qc);
     s->qc_stop = 1;
     /* The spec file first: the step's own keys override it. */
-    json_t *spec = json_object_get(o, "spec");
-    if (spec) {
-        const char *p = NULL;
-        int ret;
-        if ((ret = want_string(r, "spec", spec, &p)) < 0)
-            return ret;
-        char *path = resolve(r->pl, p);
-        if (!path)
-            return AVERROR(ENOMEM);
-        ret = vp_qc_spec_load(path, &s->qc, why, sizeof(why));
-        if (ret < 0)
-            bad(r, "spec: %s: %s", path, ret == AVERROR_INVALIDDATA ? why : vp_strerror(ret));
-        free(path);
-        if (ret < 0)
-            return VP_ERR_BAD_CONFIG;
-    }
+    int ret = load_file(r, o, "spec", load_spec, &s->qc);
+    if (ret < 0)
+        return ret;
     json_object_foreach((json_t *)o, k, v) {
-        int ret;
         key_norm(key, sizeof(key), k);
         if (!strcmp(key, "spec"))
             continue;
@@ -220,30 +238,15 @@ static int add_preset(Reader *r, VpiStep *s, const char *name, size_t len)
 
 static int read_export(Reader *r, VpiStep *s, const json_t *o)
 {
-    char key[64], why[300];
+    char key[64];
     const char *k;
     json_t *v;
     vp_encode_default_opts(&s->enc);
     /* `vidpipe export --presets FILE`: more presets, before the names are looked up. */
-    json_t *file = json_object_get(o, "preset_file");
-    if (file) {
-        const char *p = NULL;
-        int ret;
-        if ((ret = want_string(r, "preset_file", file, &p)) < 0)
-            return ret;
-        char *path = resolve(r->pl, p);
-        if (!path)
-            return AVERROR(ENOMEM);
-        ret = vp_preset_set_load(r->pl->preset_set, path, why, sizeof(why));
-        if (ret < 0)
-            bad(r, "preset_file: %s: %s", path,
-                ret == AVERROR_INVALIDDATA ? why : vp_strerror(ret));
-        free(path);
-        if (ret < 0)
-            return VP_ERR_BAD_CONFIG;
-    }
+    int ret = load_file(r, o, "preset_file", load_presets, r->pl->preset_set);
+    if (ret < 0)
+        return ret;
     json_object_foreach((json_t *)o, k, v) {
-        int ret;
         key_norm(key, sizeof(key), k);
         if (!strcmp(key, "preset_file"))
             continue;

@@ -68,6 +68,12 @@ static void bad_files(void)
             "p.json: step 1 (qc): max_loudness: value -20 is below min_loudness (-10)");
     refused("{\"steps\": [{\"qc\": {\"spec\": \"/nonexistent/qc.json\"}}]}",
             "p.json: step 1 (qc): spec: /nonexistent/qc.json: no such file or directory");
+    refused("{\"steps\": [{\"export\": {\"preset_file\": \"/nonexistent/p.json\", "
+            "\"presets\": \"youtube\"}}]}",
+            "p.json: step 1 (export): preset_file: /nonexistent/p.json: no such file or "
+            "directory");
+    refused("{\"steps\": [{\"qc\": {\"spec\": 42}}]}",
+            "p.json: step 1 (qc): spec: must be a non-empty string");
     refused("{\"steps\": [{\"subtitles\": {\"max-chars\": 5}}]}",
             "p.json: step 1 (subtitles): max_chars: value 5 is out of range 10..200");
     refused("{\"steps\": [{\"subtitles\": {\"burn\": \"yes\"}}]}",
