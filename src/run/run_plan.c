@@ -860,18 +860,6 @@ int vp_run_item_outputs(const VpRunPipeline *pl, const char *input, const VpRunO
 
 /* ---- inputs -------------------------------------------------------------------------------- */
 
-static int input_fail(VpFailure *fail, const char *what, int err, const char *why)
-{
-    if (fail) {
-        fail->code = err;
-        fail->input = -1;
-        vpi_strlcpy(fail->path, what, sizeof(fail->path));
-        snprintf(fail->message, sizeof(fail->message), "%.500s: %.500s", what,
-                 why ? why : vp_strerror(err));
-    }
-    return err;
-}
-
 /* A list file: one path a line, relative to the list's folder; '#' starts a comment. */
 static int read_list(const char *path, char ***paths, size_t *nb, VpFailure *fail)
 {
@@ -880,7 +868,7 @@ static int read_list(const char *path, char ***paths, size_t *nb, VpFailure *fai
     size_t cap = 0;
     int ret = 0;
     if (!f)
-        return input_fail(fail, path, AVERROR(errno), NULL);
+        return vpi_fail(fail, -1, path, AVERROR(errno), NULL);
     const char *slash = strrchr(path, '/');
     while (ret >= 0 && getline(&line, &cap, f) >= 0) {
         line[strcspn(line, "\r\n")] = 0;
@@ -911,9 +899,9 @@ static int add_input(const VpRunPipeline *pl, const char *spec, char ***paths, s
         glob_t g;
         int r = glob(full, 0, NULL, &g);
         if (r == GLOB_NOMATCH)
-            ret = input_fail(fail, spec, VP_ERR_BAD_CONFIG, "matches no file");
+            ret = vpi_fail(fail, -1, spec, VP_ERR_BAD_CONFIG, "matches no file");
         else if (r)
-            ret = input_fail(fail, spec, r == GLOB_NOSPACE ? AVERROR(ENOMEM) : AVERROR(EIO),
+            ret = vpi_fail(fail, -1, spec, r == GLOB_NOSPACE ? AVERROR(ENOMEM) : AVERROR(EIO),
                              NULL);
         for (size_t i = 0; !r && i < g.gl_pathc && ret >= 0; i++)
             if (stat(g.gl_pathv[i], &sb) || !S_ISDIR(sb.st_mode))
@@ -924,7 +912,7 @@ static int add_input(const VpRunPipeline *pl, const char *spec, char ***paths, s
         char **list = NULL;
         size_t n = 0;
         if ((ret = vpi_media_list(full, &list, &n)) < 0)
-            input_fail(fail, full, ret, NULL);
+            vpi_fail(fail, -1, full, ret, NULL);
         for (size_t i = 0; i < n && ret >= 0; i++) {
             ret = push(paths, nb, list[i]);
             list[i] = NULL;
@@ -952,7 +940,7 @@ int vp_run_pipeline_inputs(const VpRunPipeline *pl, char ***paths, size_t *nb, V
         fail->input = -1;
     }
     if (!in)
-        return input_fail(fail, pl->name, VP_ERR_BAD_CONFIG,
+        return vpi_fail(fail, -1, pl->name, VP_ERR_BAD_CONFIG,
                           "has no \"inputs\": name them there or on the command line");
     if (json_is_string(in)) {
         ret = add_input(pl, json_string_value(in), paths, nb, fail);

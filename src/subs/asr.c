@@ -351,14 +351,7 @@ static int decoders_end(VpiTranscriber *t, int drop, VpFailure *fail)
 
 static int fail_with(VpFailure *fail, const char *path, int err, const char *why)
 {
-    if (fail) {
-        fail->code = err;
-        fail->input = 0;
-        vpi_strlcpy(fail->path, path, sizeof(fail->path));
-        snprintf(fail->message, sizeof(fail->message), "%.500s: %.500s", path,
-                 why ? why : vp_strerror(err));
-    }
-    return err;
+    return vpi_fail(fail, 0, path, err, why);
 }
 
 static void fail_reset(VpFailure *fail)

@@ -105,17 +105,6 @@ void vp_subs_burn_default_opts(VpSubsBurnOpts *o)
     o->pipeline = NULL;
 }
 
-static int fail_at(VpFailure *fail, int input, const char *path, int err, const char *why)
-{
-    if (fail) {
-        fail->code = err;
-        fail->input = input;
-        snprintf(fail->path, sizeof(fail->path), "%s", path);
-        snprintf(fail->message, sizeof(fail->message), "%.500s: %.500s", path,
-                 why ? why : vp_strerror(err));
-    }
-    return err;
-}
 
 /* A temporary file with @p suffix whose name needs no escaping in a filter graph. */
 static int make_temp(char *buf, size_t size, const char *suffix)
@@ -341,17 +330,17 @@ static int remux(const char *in, const char *video, const char *out, const VpCan
     int ret, eof_v = 0, eof_a = 0;
 
     if ((ret = open_in(&r.iv, video, cancel, lg)) < 0) {
-        fail_at(fail, -1, video, ret, NULL);
+        vpi_fail(fail, -1, video, ret, NULL);
         goto end;
     }
     if ((ret = open_in(&r.ia, in, cancel, lg)) < 0) {
-        fail_at(fail, 0, in, ret, NULL);
+        vpi_fail(fail, 0, in, ret, NULL);
         goto end;
     }
     r.vst = av_find_best_stream(r.iv, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0);
     r.ast = av_find_best_stream(r.ia, AVMEDIA_TYPE_AUDIO, -1, -1, NULL, 0);
     if (r.vst < 0) {
-        ret = fail_at(fail, -1, out, AVERROR_BUG, "the encoded video is missing");
+        ret = vpi_fail(fail, -1, out, AVERROR_BUG, "the encoded video is missing");
         goto end;
     }
     if ((ret = avformat_alloc_output_context2(&r.oc, NULL, NULL, out)) < 0)
@@ -370,7 +359,7 @@ static int remux(const char *in, const char *video, const char *out, const VpCan
             snprintf(why, sizeof(why), "%s audio cannot be copied into this container: %s",
                      avcodec_get_name(as->codecpar->codec_id),
                      vp_strerror(VP_ERR_CONTAINER_CODEC));
-            ret = fail_at(fail, -1, out, VP_ERR_CONTAINER_CODEC, why);
+            ret = vpi_fail(fail, -1, out, VP_ERR_CONTAINER_CODEC, why);
             goto end;
         }
         if (!copy_stream(r.oc, as)) {
@@ -423,7 +412,7 @@ static int remux(const char *in, const char *video, const char *out, const VpCan
             if (ret == AVERROR_EOF) {
                 eof_a = 1;
             } else if (ret < 0) {
-                fail_at(fail, 0, in, ret, NULL);
+                vpi_fail(fail, 0, in, ret, NULL);
                 goto end;
             } else {
                 have_a = 1;
@@ -458,7 +447,7 @@ static int remux(const char *in, const char *video, const char *out, const VpCan
     ret = 0;
     goto end;
 out_fail:
-    fail_at(fail, -1, out, ret, NULL);
+    vpi_fail(fail, -1, out, ret, NULL);
 end:
     if (r.oc && r.oc->pb)
         avio_closep(&r.oc->pb);
@@ -482,17 +471,17 @@ static int check_container(const char *out, const VpSourceInfo *src, VpFailure *
                                                        src->audio_codec) : NULL;
     char why[300];
     if (!of)
-        return fail_at(fail, -1, out, VP_ERR_CONTAINER_CODEC,
+        return vpi_fail(fail, -1, out, VP_ERR_CONTAINER_CODEC,
                        "no container for this name: use .mp4, .mov or .mkv");
     if (avformat_query_codec(of, AV_CODEC_ID_H264, FF_COMPLIANCE_NORMAL) != 1) {
         snprintf(why, sizeof(why), "%s cannot hold H.264 video: use .mp4, .mov or .mkv",
                  of->name);
-        return fail_at(fail, -1, out, VP_ERR_CONTAINER_CODEC, why);
+        return vpi_fail(fail, -1, out, VP_ERR_CONTAINER_CODEC, why);
     }
     if (ad && avformat_query_codec(of, ad->id, FF_COMPLIANCE_NORMAL) != 1) {
         snprintf(why, sizeof(why), "%s cannot hold the source's %s audio, which is copied: "
                  "use .mkv", of->name, ad->name);
-        return fail_at(fail, -1, out, VP_ERR_CONTAINER_CODEC, why);
+        return vpi_fail(fail, -1, out, VP_ERR_CONTAINER_CODEC, why);
     }
     return 0;
 }
@@ -523,12 +512,12 @@ int vp_subs_burn(const char *in, const char *subs_path, const char *out,
     const VpLogger *lg = &po->logger;
     const VpLogger *prev = vpi_log_scope_enter(lg);
     if ((ret = vpi_opt_check(&vpi_subs_burn_options, opts, why, sizeof(why))) < 0) {
-        fail_at(fail, -1, out, ret, why);
+        vpi_fail(fail, -1, out, ret, why);
         goto end;
     }
     const char *inputs[2] = { in, subs_path };
     if ((ret = vp_output_check_not_input(out, inputs, 2)) < 0) {
-        fail_at(fail, -1, out, ret, NULL);
+        vpi_fail(fail, -1, out, ret, NULL);
         goto end;
     }
     /* The subtitle file first: a malformed one fails with its line before any decode. */
@@ -541,7 +530,7 @@ int vp_subs_burn(const char *in, const char *subs_path, const char *out,
         vpi_log(lg, VP_LOG_WARNING, "%s: no cues: the video is encoded without captions",
                 subs_path);
     if ((ret = write_libass_input(subs_path, s, subs_tmp, sizeof(subs_tmp))) < 0) {
-        fail_at(fail, -1, subs_tmp[0] ? subs_tmp : "temporary folder", ret, NULL);
+        vpi_fail(fail, -1, subs_tmp[0] ? subs_tmp : "temporary folder", ret, NULL);
         goto end;
     }
     if ((ret = vpi_log_register(lg)) < 0)
@@ -552,15 +541,15 @@ int vp_subs_burn(const char *in, const char *subs_path, const char *out,
              opts->style ? "'" : "");
 
     if ((ret = make_temp(video_tmp, sizeof(video_tmp), ".mp4")) < 0) {
-        fail_at(fail, -1, "temporary folder", ret, NULL);
+        vpi_fail(fail, -1, "temporary folder", ret, NULL);
         goto end;
     }
     if ((ret = vp_pipeline_open(in, po, &p)) < 0) {
-        fail_at(fail, 0, in, ret, NULL);
+        vpi_fail(fail, 0, in, ret, NULL);
         goto end;
     }
     if (!vp_pipeline_source(p)->has_video) {
-        ret = fail_at(fail, 0, in, VP_ERR_NO_VIDEO, NULL);
+        ret = vpi_fail(fail, 0, in, VP_ERR_NO_VIDEO, NULL);
         goto end;
     }
     if ((ret = check_container(out, vp_pipeline_source(p), fail)) < 0)
@@ -583,7 +572,7 @@ int vp_subs_burn(const char *in, const char *subs_path, const char *out,
         VpFailure pf;
         vp_pipeline_failure(p, &pf);
         /* the source, or the temporary video (a full $TMPDIR names itself) */
-        fail_at(fail, pf.input == 0 ? 0 : -1, pf.input == 0 ? in : pf.path[0] ? pf.path : out,
+        vpi_fail(fail, pf.input == 0 ? 0 : -1, pf.input == 0 ? in : pf.path[0] ? pf.path : out,
                 ret, NULL);
         goto end;
     }
@@ -591,7 +580,7 @@ int vp_subs_burn(const char *in, const char *subs_path, const char *out,
     ret = remux(in, video_tmp, out, &po->cancel, lg, fail);
 end:
     if (ret < 0 && ret != VP_ERR_CANCELLED && vpi_cancelled(&po->cancel))
-        ret = fail_at(fail, -1, out, VP_ERR_CANCELLED, NULL);
+        ret = vpi_fail(fail, -1, out, VP_ERR_CANCELLED, NULL);
     vp_pipeline_close(&p);
     if (video_tmp[0])
         unlink(video_tmp);

@@ -29,17 +29,6 @@ void vp_subs_mux_default_opts(VpSubsMuxOpts *opts)
     memset(opts, 0, sizeof(*opts));
 }
 
-static int fail_at(VpFailure *fail, int input, const char *path, int err, const char *why)
-{
-    if (fail) {
-        fail->code = err;
-        fail->input = input;
-        snprintf(fail->path, sizeof(fail->path), "%s", path);
-        snprintf(fail->message, sizeof(fail->message), "%.500s: %.500s", path,
-                 why ? why : vp_strerror(err));
-    }
-    return err;
-}
 
 static int cmp_packet(const void *a, const void *b)
 {
@@ -157,21 +146,21 @@ int vp_subs_mux(const char *video, const char *const *subs, int nb_subs, const c
     const VpLogger *prev = vpi_log_scope_enter(&opts->logger);
     if (nb_subs < 1 || nb_subs > MAX_TRACKS) {
         snprintf(why, sizeof(why), "give 1 to %d subtitle files, not %d", MAX_TRACKS, nb_subs);
-        ret = fail_at(fail, -1, out, VP_ERR_BAD_OPTION, why);
+        ret = vpi_fail(fail, -1, out, VP_ERR_BAD_OPTION, why);
         goto end;
     }
     for (int i = 0; opts->langs && i < nb_subs; i++) {
         if (opts->langs[i] && !valid_lang(opts->langs[i])) {
             snprintf(why, sizeof(why), "language '%.32s' of %.900s is not three letters of "
                      "ISO 639-2 (eng, fra, deu)", opts->langs[i], subs[i]);
-            ret = fail_at(fail, -1, out, VP_ERR_BAD_OPTION, why);
+            ret = vpi_fail(fail, -1, out, VP_ERR_BAD_OPTION, why);
             goto end;
         }
     }
     const AVOutputFormat *ofmt = av_guess_format(NULL, out, NULL);
     int mp4 = ofmt && (!strcmp(ofmt->name, "mp4") || !strcmp(ofmt->name, "mov"));
     if (!ofmt || (!mp4 && strcmp(ofmt->name, "matroska"))) {
-        ret = fail_at(fail, -1, out, VP_ERR_CONTAINER_CODEC,
+        ret = vpi_fail(fail, -1, out, VP_ERR_CONTAINER_CODEC,
                       "soft subtitles go into .mp4, .mov or .mkv");
         goto end;
     }
@@ -181,7 +170,7 @@ int vp_subs_mux(const char *video, const char *const *subs, int nb_subs, const c
         for (int i = 0; i < nb_subs; i++)
             inputs[i + 1] = subs[i];
         if ((ret = vp_output_check_not_input(out, inputs, nb_subs + 1)) < 0) {
-            fail_at(fail, -1, out, ret, NULL);
+            vpi_fail(fail, -1, out, ret, NULL);
             goto end;
         }
     }
@@ -207,11 +196,11 @@ int vp_subs_mux(const char *video, const char *const *subs, int nb_subs, const c
     if ((ret = vpi_input_check(video, &(struct stat){ 0 })) < 0 ||
         (ret = avformat_open_input(&ic, video, NULL, NULL)) < 0) {
         ret = vpi_open_error(video, NULL, 0, ret);
-        fail_at(fail, 0, video, ret, NULL);
+        vpi_fail(fail, 0, video, ret, NULL);
         goto end;
     }
     if ((ret = avformat_find_stream_info(ic, NULL)) < 0) {
-        fail_at(fail, 0, video, ret, NULL);
+        vpi_fail(fail, 0, video, ret, NULL);
         goto end;
     }
     if ((ret = avformat_alloc_output_context2(&oc, ofmt, NULL, out)) < 0)
@@ -233,7 +222,7 @@ int vp_subs_mux(const char *video, const char *const *subs, int nb_subs, const c
         if (avformat_query_codec(ofmt, is->codecpar->codec_id, FF_COMPLIANCE_NORMAL) != 1) {
             snprintf(why, sizeof(why), "%s: %s", avcodec_get_name(is->codecpar->codec_id),
                      vp_strerror(VP_ERR_CONTAINER_CODEC));
-            ret = fail_at(fail, -1, out, VP_ERR_CONTAINER_CODEC, why);
+            ret = vpi_fail(fail, -1, out, VP_ERR_CONTAINER_CODEC, why);
             goto end;
         }
         AVStream *os = avformat_new_stream(oc, NULL);
@@ -249,7 +238,7 @@ int vp_subs_mux(const char *video, const char *const *subs, int nb_subs, const c
         nb_av++;
     }
     if (!nb_av) {
-        ret = fail_at(fail, 0, video, VP_ERR_NO_STREAMS, NULL);
+        ret = vpi_fail(fail, 0, video, VP_ERR_NO_STREAMS, NULL);
         goto end;
     }
     for (int i = 0; i < nb_subs; i++) {
@@ -308,7 +297,7 @@ int vp_subs_mux(const char *video, const char *const *subs, int nb_subs, const c
         ret = av_read_frame(ic, pkt);
         int eof = ret == AVERROR_EOF;
         if (ret < 0 && !eof) {
-            fail_at(fail, 0, video, ret, NULL);
+            vpi_fail(fail, 0, video, ret, NULL);
             goto end;
         }
         /* the subtitles due before this packet, so the muxer need not buffer them */
@@ -345,7 +334,7 @@ int vp_subs_mux(const char *video, const char *const *subs, int nb_subs, const c
     ret = 0;
     goto end;
 out_fail:
-    fail_at(fail, -1, out, ret, NULL);
+    vpi_fail(fail, -1, out, ret, NULL);
 end:
     if (ret < 0 && ret != VP_ERR_CANCELLED &&
         (ret == AVERROR_EXIT || vpi_cancelled(&opts->cancel))) {
@@ -353,7 +342,7 @@ end:
         ret = VP_ERR_CANCELLED;
         char where[sizeof(fail->path)];
         snprintf(where, sizeof(where), "%s", fail && fail->path[0] ? fail->path : out);
-        fail_at(fail, fail ? fail->input : -1, where, ret, NULL);
+        vpi_fail(fail, fail ? fail->input : -1, where, ret, NULL);
     }
     if (oc && oc->pb)
         avio_closep(&oc->pb);

@@ -7,6 +7,7 @@
 
 #include "vidpipe/common.h"
 #include "version.h"
+#include "internal.h"
 
 static const struct {
     int code;
@@ -89,4 +90,16 @@ const char *vp_strerror(int err)
 const char *vp_version(void)
 {
     return VIDPIPE_VERSION_STRING;
+}
+
+int vpi_fail(VpFailure *fail, int input, const char *path, int err, const char *why)
+{
+    if (fail) {
+        fail->code = err;
+        fail->input = input;
+        vpi_strlcpy(fail->path, path, sizeof(fail->path));
+        snprintf(fail->message, sizeof(fail->message), "%.500s: %.500s", path,
+                 why ? why : vp_strerror(err));
+    }
+    return err;
 }

@@ -39,6 +39,11 @@ static inline int vpi_cancelled(const VpCancel *c)
     return c && c->fn && c->fn(c->opaque);
 }
 
+/* Fill @p fail (may be NULL): code @p err, the file at fault @p path (an input's index
+ * @p input, or -1) and the one line "PATH: WHY" (WHY NULL: vp_strerror(err)). Returns
+ * @p err, so that `return vpi_fail(...)` ends a failing call. */
+int vpi_fail(VpFailure *fail, int input, const char *path, int err, const char *why);
+
 /* Copy a C string into a fixed buffer, always terminated, truncating if needed. */
 void vpi_strlcpy(char *dst, const char *src, size_t size);
 
