@@ -18,6 +18,9 @@ import subprocess
 import sys
 import threading
 
+sys.dont_write_bytecode = True
+from frame_compare import decode_frames, mad, nearest  # noqa: E402
+
 W, H = 80, 45
 MAX_MAD = 15.0
 
@@ -102,14 +105,7 @@ def main():
         print("chromium: media error:", result.get("error"))
         return 1
 
-    pts = [float(x) for x in subprocess.run(
-        ["ffprobe", "-v", "error", "-select_streams", "v", "-show_entries", "frame=pts_time",
-         "-of", "csv=p=0", video], capture_output=True, text=True,
-        check=True).stdout.replace(",", " ").split()]
-    raw = subprocess.run(
-        ["ffmpeg", "-nostdin", "-v", "error", "-i", video, "-vf",
-         "scale=%d:%d:flags=area,format=rgb24" % (W, H), "-fps_mode", "passthrough",
-         "-f", "rawvideo", "-"], capture_output=True, check=True).stdout
+    pts, frames = decode_frames(video, W, H)
     size = W * H * 3
     bad = 0
     for s in result["seeks"]:
@@ -118,14 +114,12 @@ def main():
             print("seek to %.3f s: chromium presented no frame" % s["t"])
             bad += 1
             continue
-        i = min(range(len(pts)), key=lambda k: abs(pts[k] - mt))
-        ref = raw[i * size:(i + 1) * size]
         got = base64.b64decode(s["rgb"])
-        mad = sum(abs(a - b) for a, b in zip(ref, got)) / size
-        ok = len(got) == size and mad < MAX_MAD
+        diff = mad(frames[nearest(pts, mt)], got)
+        ok = len(got) == size and diff < MAX_MAD
         bad += not ok
         print("seek to %.3f s: chromium shows %.3f s, difference from FFmpeg's frame %.1f%s"
-              % (s["t"], mt, mad, "" if ok else "  <-- wrong picture"))
+              % (s["t"], mt, diff, "" if ok else "  <-- wrong picture"))
     if result.get("error"):
         print("chromium: media error:", result["error"])
         bad += 1

@@ -5,7 +5,8 @@
 # the join tests' signal). Each from the start to the end through both joins, without a
 # `waiting`, presenting about the segments' frames, each part's pictures at the media times
 # the person's timeline gives them (the outro mapped across the discontinuity where the
-# clip ends, within 0.5 ms). The audio as the page heard it (Web Audio): bob's without a
+# clip ends, within 0.5 ms). Seeks into each part and back, each showing FFmpeg's picture of
+# the part at that time and playing on. The audio as the page heard it (Web Audio): bob's without a
 # dip at the joins (-10 dB at most: two tones meeting in a 5 ms window read -1 to -5 dB, a
 # gap -40), anna's through the join measurement (A/V offset and level at each join). The
 # controls: FFmpeg's concat demuxer's MP4 of bob's files dips at its joins, and a part
@@ -61,9 +62,11 @@ play_person "$O" bob $H_FRAMES_bob --joins "$joins" --max-dip -10
 # one lost right at a join would. No join may dip below -6 dB.
 S=$WORK/sig
 mkdir -p "$S/c"
-cp "$(sav hls_s_anna.mp4 1.5 "-preset medium -crf 30 -g 48 -bf 2")" "$S/c/anna.mp4"
-run "$VIDPIPE" batch --intro "$(sav hls_s_intro.mp4 3 "-preset ultrafast -g 24")" \
-    --outro "$(sav hls_s_outro.mp4 2 "-preset ultrafast -g 24")" --personal "$S/c" \
+S_INTRO=$(sav hls_sh_intro.mp4 3 "-preset ultrafast -g 24" 0)
+S_ANNA=$(sav hls_sh_anna.mp4 1.5 "-preset medium -crf 30 -g 48 -bf 2" 120)
+S_OUTRO=$(sav hls_sh_outro.mp4 2 "-preset ultrafast -g 24" 240)
+cp "$S_ANNA" "$S/c/anna.mp4"
+run "$VIDPIPE" batch --intro "$S_INTRO" --outro "$S_OUTRO" --personal "$S/c" \
     --hls "$S/out" --hls-target 2
 assert_eq "$RC" 0 "measured: exit code ($ERR)"
 starts=$(python3 "$VP_SRCDIR/tests/cli/hls_vod_check.py" "$S/out" anna | python3 -c \
@@ -91,6 +94,36 @@ if len(lags) != 3 or moved > 6.0 or min(dips) < -6:
     sys.exit("A/V moved %.2f ms at a join or a join dips to %s dB" % (moved, min(dips)))
 PY
 check
+
+# Seeks in anna's playlist (her own init segment, B-frames): into the intro, the clip, the
+# outro (after the discontinuity), and back from the outro into the clip. After each, the
+# picture presented is FFmpeg's decode of the part it falls in at that media time (each
+# part has its own hue), within a frame of the time sought, and playback resumes.
+set -- $starts
+parts="$1:$S_INTRO,$2:$S/c/anna.mp4,$3:$S_OUTRO"
+seeks=1.3,3.6,5.4,3.9
+run $PLAY "$S/out" anna.m3u8 --seek $seeks --parts "$parts" --save-seeks "$WORK/seeks.json"
+if [ "$RC" = 1 ] && ! echo "$ERR" | grep -v 'stalled\|waiting\|bufferStalledError' | grep -q .; then
+    echo "seeks: made once more after a stall on this loaded machine: $ERR"
+    run $PLAY "$S/out" anna.m3u8 --seek $seeks --parts "$parts" --save-seeks "$WORK/seeks.json"
+fi
+echo "seeks in anna's playlist (sought -> presented s, part, frame, difference from FFmpeg's" \
+    "picture, from the frames beside it, resumed 0.3 s after ms):"
+echo "$OUT" | python3 -c 'import json, sys
+for s in json.load(sys.stdin)["seeks"]:
+    print("  %.3f -> %.6f part %s frame %s mad %s beside %s resume %s" % (s["t"],
+          s["media_time"], s.get("part"), s.get("frame"), s.get("mad"),
+          s.get("mad_frames_beside"), s.get("resume_ms")))'
+assert_eq "$RC" 0 "seeks in hls.js: $ERR"
+# The seek judge's controls: the clip placed two frames later than the playlist puts it,
+# and the outro's source swapped for the intro's, must fail.
+set -- $starts
+run $PLAY x x --seek $seeks --reseek "$WORK/seeks.json" \
+    --parts "$1:$S_INTRO,$(awk -v t="$2" 'BEGIN { print t + 2 / 24 }'):$S/c/anna.mp4,$3:$S_OUTRO"
+assert_eq "$RC" 1 "seek control: the clip two frames off must fail"
+run $PLAY x x --seek $seeks --reseek "$WORK/seeks.json" --parts "$1:$S_INTRO,$2:$S/c/anna.mp4,$3:$S_INTRO"
+assert_eq "$RC" 1 "seek control: the wrong part must fail"
+assert_contains "$ERR" "seek to 5.400 s: the picture differs" "seek control: the reason"
 
 # The grid judge fails when a part's pictures are not where they should be: the outro
 # expected 10 ms later than hls.js presented it.

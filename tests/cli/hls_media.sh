@@ -51,9 +51,11 @@ PY
 }
 
 # The join tests' known signal (tests/cli/join_lib.sh, tests/cli/join_measure.c) in every
-# part, from T = 0 at each part's start: A/V offset and level at the joins measurable.
+# part, from T = 0 at each part's start: A/V offset and level at the joins measurable. Each
+# part's pictures turned by its own hue (degrees), so a seek that lands in the wrong part
+# shows (tests/cli/hls_vod_play.py --seek): testsrc2 pictures at one time are the same.
 SIG_T='0.25*sin(2*PI*440.7*t)+0.2*sin(2*PI*97.3*t)+0.15*sin(2*PI*31.7*t)+0.1*sin(2*PI*1234.5*t)'
-sav() { # name seconds x264-args
+sav() { # name seconds x264-args [hue]
     media "$1" -f lavfi -i "testsrc2=s=128x224:r=24:d=$2" -f lavfi -i "aevalsrc=$SIG_T:s=48000:d=$2" \
-        -c:v libx264 $3 -pix_fmt yuv420p -c:a aac -b:a 96k
+        -vf "hue=h=${4:-0}" -c:v libx264 $3 -pix_fmt yuv420p -c:a aac -b:a 96k
 }

@@ -15,9 +15,18 @@ D dB; with --grid T1:FPS,T2:FPS..., every presented frame's media time (the
 requestVideoFrameCallback's mediaTime) from each Ti until the next lies on Ti + k / FPS
 within 0.5 ms, and the first frame at or after Ti is at Ti (or up to three frames later,
 when a busy machine missed those callbacks): where the player put each
-part's pictures, so a wrongly mapped discontinuity shows. Exit 0 when clean, 1 with the reasons in "violations", 77 when Chromium or hls.js is
+part's pictures, so a wrongly mapped discontinuity shows.
+
+With --seek T1,T2,... --parts S1:FILE1,S2:FILE2,... it seeks instead, to each time in turn
+(backwards too), and judges the first picture presented after each seek against FFmpeg's
+decode of the part it falls in (FILEi, the source that the person's timeline shows from Si
+on): the presented media time within one frame before and three after the time sought, its
+part's picture at that media time (mean absolute difference of 64x112 RGB below 15, and
+nearer to it than to the other parts' pictures at the same place and to the frames beside
+it), and playback resuming (the clock 0.3 s past it within 5 s). Exit 0 when clean, 1 with the reasons in "violations", 77 when Chromium or hls.js is
 not there. hls.js comes from tests/live/hls_js_play.py's cache (~/.cache/vidpipe-npm)."""
 import argparse
+import base64
 import http.server
 import json
 import math
@@ -34,9 +43,13 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "live"))
 sys.dont_write_bytecode = True
 import hls_js_play  # noqa: E402  (find_hls_js: the one npm cache of the tests)
+from frame_compare import decode_frames, mad, nearest  # noqa: E402
+
+SEEK_W, SEEK_H = 128, 224  # the test media's size: no scaling on either side
+MAX_MAD = 15.0            # colour conversion differs by a few levels, another picture by tens
 
 
-def play(root, name, mp4=False):
+def play(root, name, mp4=False, seek=None):
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if not chromium:
         return {"skipped": "chromium is not installed"}, None, 77
@@ -92,7 +105,8 @@ def play(root, name, mp4=False):
     port = server.server_address[1]
     work = tempfile.mkdtemp(prefix="vp-hlsvod-")
     page = "http://127.0.0.1:%d/player.html?%s" % (port, urllib.parse.urlencode(
-        {"src": "http://127.0.0.1:%d/media/%s" % (port, name), "mp4": "1" if mp4 else "0"}))
+        dict({"src": "http://127.0.0.1:%d/media/%s" % (port, name), "mp4": "1" if mp4 else "0"},
+             **({"seek": seek, "w": SEEK_W, "h": SEEK_H} if seek else {}))))
     browser = subprocess.Popen(
         [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -166,6 +180,46 @@ def grid_check(mts, spec):
     return rows, faults
 
 
+def seek_check(seeks, parts):
+    """Judges the seeks the page made (see --seek) against FFmpeg's decode of @parts
+    [(start, file)]; (rows, faults)."""
+    refs = []
+    for start, fn in parts:
+        pts, frames = decode_frames(fn, SEEK_W, SEEK_H)
+        refs.append((start, [p - pts[0] for p in pts], frames))
+    rows, faults = [], []
+    for s in seeks:
+        t, mt = s["t"], s["media_time"]
+        row = {"t": t, "media_time": mt, "seek_ms": s.get("seek_ms"),
+               "resume_ms": s.get("resume_ms")}
+        rows.append(row)
+        if not s.get("seeked") or mt < 0:
+            faults.append("seek to %.3f s: %s" % (t, "no `seeked`" if not s.get("seeked")
+                                                  else "no picture presented"))
+            continue
+        k = max(i for i, (st, _, _) in enumerate(refs) if st <= mt + 0.0005 or i == 0)
+        start, pts, frames = refs[k]
+        dur = pts[1] - pts[0] if len(pts) > 1 else 0.04
+        got = base64.b64decode(s["rgb"])
+        diffs = [mad(fr[nearest(p, mt - st)], got) for st, p, fr in refs]
+        i = nearest(pts, mt - start)
+        row.update(part=k, frame=i, mad=round(diffs[k], 1),
+                   mad_other_parts=[round(d, 1) for j, d in enumerate(diffs) if j != k],
+                   mad_frames_beside=[round(mad(frames[j], got), 1) for j in (i - 1, i + 1)
+                                      if 0 <= j < len(frames)])
+        if not t - dur - 0.001 <= mt <= t + 3 * dur + 0.001:
+            faults.append("seek to %.3f s presented the picture at %.3f s" % (t, mt))
+        if diffs[k] >= MAX_MAD or min(diffs) < diffs[k] or \
+                min(row["mad_frames_beside"], default=1e9) <= diffs[k]:
+            faults.append("seek to %.3f s: the picture differs from part %d's frame %d at "
+                          "%.3f s by %.1f (the other parts' by %s)"
+                          % (t, k, row["frame"], mt, diffs[k], row["mad_other_parts"]))
+        if s.get("resume_ms") is None:
+            faults.append("seek to %.3f s: playback stalled at %s s after it"
+                          % (t, s.get("resumed_to")))
+    return rows, faults
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("dir")
@@ -185,7 +239,36 @@ def main():
                     "samples, an AAC frame's length) is placed right on both sides")
     ap.add_argument("--regrid", help="judge --grid on media times saved by --save-times, "
                     "without playing")
+    ap.add_argument("--seek", default="", help="T1,T2,...: seek to each in turn (see above)")
+    ap.add_argument("--parts", default="", help="S1:FILE1,...: with --seek, the sources of "
+                    "the person's parts and where each starts on the timeline")
+    ap.add_argument("--save-seeks", help="with --seek, write what the page reported here")
+    ap.add_argument("--reseek", help="judge --seek and --parts on what --save-seeks wrote, "
+                    "without playing")
     a = ap.parse_args()
+    if a.seek:
+        if a.reseek:
+            with open(a.reseek) as f:
+                result = json.load(f)
+        else:
+            result, _, code = play(a.dir, a.file, seek=a.seek)
+            if code == 77:
+                print(json.dumps(result))
+                return 77
+        if a.save_seeks:
+            with open(a.save_seeks, "w") as f:
+                json.dump({k: result.get(k) for k in ("seeks", "errors", "fatal")}, f)
+        parts = [(float(p.split(":", 1)[0]), p.split(":", 1)[1]) for p in a.parts.split(",")]
+        rows, faults = seek_check(result.get("seeks", []), parts)
+        if result.get("fatal") or result.get("errors"):
+            faults.append("errors: %s" % result.get("errors"))
+        if len(rows) != len(a.seek.split(",")):
+            faults.append("%d of %d seeks made" % (len(rows), len(a.seek.split(","))))
+        print(json.dumps({"seeks": rows, "waiting": result.get("waiting"),
+                          "violations": faults}, indent=1))
+        for f in faults:
+            print("hls_vod_play: " + f, file=sys.stderr)
+        return 1 if faults else 0
     if a.regrid:
         with open(a.regrid) as f:
             rows, faults = grid_check(json.load(f), a.grid)
