@@ -51,15 +51,18 @@ play_person() {
 joins=$(join_times "$O" bob)
 play_person "$O" bob $H_FRAMES_bob --joins "$joins" --max-dip -10
 
-# The join measurement (tests/cli/join_measure.c) on the audio Chromium decoded: parts that
-# carry the join tests' known signal, placed in the page's capture by the median offset
-# between captured samples and media time. The capture's own latency shifts every part's
-# lag alike, so the A/V offset at each join is read as the lag after it (the next part's, at
-# its start) against the lag before it (the previous part's, at its end), both within
-# 130 ms of the join: it must not move by more than 6 ms (an AAC frame is 21.3 ms, half of
-# one 10.7 ms). Under load Web Audio loses 128-sample render quanta (2.67 ms each), which
-# shift the capture from there on; read this way a quantum lost elsewhere does not count,
-# one lost right at a join would. No join may dip below -6 dB.
+# The join measurement (tests/cli/join_measure.c) on the audio Chromium decoded, against the
+# same measurement on FFmpeg's decode of anna's playlist (its audio frames in order, each
+# part where the playlist puts its video: hls_vod_check.py --adts, as cli_batch_hls does).
+# The page's capture has its own latency, so where media time 0 is in it is found from the
+# intro's signal (media 0.5-1.0 s, tests/cli/sig_place.py: a wide search; the capture's
+# clock, currentTime against the samples captured, is 20-30 ms off, and join_measure's
+# +-15 ms search took that for one 31.5 ms period of the signal). Each part's A/V offset at
+# its start and end must be FFmpeg's within 0.25 ms, give or take up to three whole render
+# quanta (Web Audio under load loses or repeats 128-sample quanta, 2.67 ms each, which shift
+# the capture from there on; a misplaced AAC frame is eight, 21.3 ms), the change across
+# each join FFmpeg's within 3 ms, the level at each join FFmpeg's within 3 dB, and no join
+# below -6 dB.
 S=$WORK/sig
 mkdir -p "$S/c"
 S_INTRO=$(sav hls_sh_intro.mp4 3 "-preset ultrafast -g 24" 0)
@@ -73,26 +76,68 @@ starts=$(python3 "$VP_SRCDIR/tests/cli/hls_vod_check.py" "$S/out" anna | python3
     'import json, sys; print(" ".join(str(t) for t in json.load(sys.stdin)["part_starts"]))')
 # anna: her own init segment (other SPS/PPS, B-frames, one GOP); the join tests' signal.
 play_person "$S/out" anna $H_FRAMES_anna --save-pcm "$S/anna.pcm"
-placed=$(echo "$OUT" | python3 -c 'import json, sys
-off = json.load(sys.stdin)["capture_offset_s"]
-print(" ".join("%.6f:0" % (float(t) + off) for t in sys.argv[1:]))' $starts)
-m=$("$VP_JOIN_MEASURE" "$S/anna.pcm" 48000 $placed)
-echo "join_measure on Chromium's audio (parts placed at $placed):"
-echo "$m" | sed 's/^/  /'
-python3 - "$m" <<'PY' || fail "measured in Chromium: the joins"
+guess=$(echo "$OUT" | python3 -c 'import json, sys; print(json.load(sys.stdin)["capture_offset_s"])')
+set -- $(python3 "$VP_SRCDIR/tests/cli/sig_place.py" "$S/anna.pcm" "$guess" 0.5 1.0)
+off=$1
+echo "Chromium's capture: media time 0 at $off s (correlation $2; its clock said $guess s)"
+placed=$(python3 -c 'import sys
+print(" ".join("%.6f:0" % (float(t) + float(sys.argv[1])) for t in sys.argv[2:]))' "$off" $starts)
+m_ch=$("$VP_JOIN_MEASURE" "$S/anna.pcm" 48000 $placed)
+ff=$(python3 "$VP_SRCDIR/tests/cli/hls_vod_check.py" "$S/out" anna --adts "$S/anna.aac" |
+    python3 -c 'import json, sys; print(" ".join("%s:0" % t for _, t in json.load(sys.stdin)["parts"]))')
+ffmpeg -nostdin -v error -y -i "$S/anna.aac" -ac 1 -f f32le "$S/anna_ff.pcm"
+m_ff=$("$VP_JOIN_MEASURE" "$S/anna_ff.pcm" 48000 $ff)
+echo "join_measure on Chromium's audio (parts at $placed):"
+echo "$m_ch" | sed 's/^/  /'
+echo "join_measure on FFmpeg's decode (parts at $ff):"
+echo "$m_ff" | sed 's/^/  /'
+# compare_joins CHROMIUM FFMPEG: join_measure's outputs side by side, and the verdict
+compare_joins() {
+    python3 - "$1" "$2" <<'PY'
 import re, sys
-m = sys.argv[1]
-lags = [(float(a), float(b)) for a, b in
-        re.findall(r"A/V offset ([-+][0-9.]+) ms at its start, ([-+][0-9.]+) ms at its end", m)]
-dips = [float(x) for x in re.findall(r"level ([-+][0-9.]+) dB", m)]
-# at each join, the part after it (its start) against the part before it (its end), both
-# read within 130 ms of the join, so a quantum lost elsewhere in the capture does not count
-moved = max(abs(lags[k][0] - lags[k - 1][1]) for k in range(1, len(lags)))
-print("A/V offset at the joins, after against before: %.2f ms at most; dips %s dB"
-      % (moved, dips))
-if len(lags) != 3 or moved > 6.0 or min(dips) < -6:
-    sys.exit("A/V moved %.2f ms at a join or a join dips to %s dB" % (moved, min(dips)))
+
+
+def read(m):
+    lags = [(float(a), float(b)) for a, b in re.findall(
+        r"A/V offset ([-+][0-9.]+) ms at its start, ([-+][0-9.]+) ms at its end", m)]
+    return lags, [float(x) for x in re.findall(r"level ([-+][0-9.]+) dB", m)]
+
+
+QUANTUM = 128 / 48.0  # ms: a Web Audio render quantum
+(ch, ch_lv), (ff, ff_lv) = read(sys.argv[1]), read(sys.argv[2])
+if len(ch) != 3 or len(ff) != 3 or len(ch_lv) != 2 or len(ff_lv) != 2:
+    sys.exit("join_measure did not measure three parts and two joins")
+bad = []
+print("part  A/V offset at start / end, ms: Chromium | FFmpeg")
+for k in range(3):
+    print("%4d  %+6.2f / %+6.2f | %+6.2f / %+6.2f" % (k, ch[k][0], ch[k][1], ff[k][0], ff[k][1]))
+    for e in (0, 1):
+        dev = ch[k][e] - ff[k][e]
+        q = round(dev / QUANTUM)
+        if abs(q) > 3 or abs(dev - q * QUANTUM) > 0.25:
+            bad.append("part %d's A/V offset at its %s is %+.2f ms in Chromium, %+.2f in FFmpeg"
+                       % (k, ("start", "end")[e], ch[k][e], ff[k][e]))
+print("join  A/V change across it, ms; level, dB: Chromium | FFmpeg")
+for k in (1, 2):
+    dc, df = ch[k][0] - ch[k - 1][1], ff[k][0] - ff[k - 1][1]
+    print("%4d  %+6.2f ms %+5.1f dB | %+6.2f ms %+5.1f dB" % (k, dc, ch_lv[k - 1], df, ff_lv[k - 1]))
+    if abs(dc - df) > 3.0:
+        bad.append("join %d moves A/V by %+.2f ms in Chromium, %+.2f in FFmpeg" % (k, dc, df))
+    if abs(ch_lv[k - 1] - ff_lv[k - 1]) > 3.0 or ch_lv[k - 1] < -6:
+        bad.append("join %d's level is %+.1f dB in Chromium, %+.1f in FFmpeg"
+                   % (k, ch_lv[k - 1], ff_lv[k - 1]))
+if bad:
+    sys.exit("; ".join(bad))
 PY
+}
+compare_joins "$m_ch" "$m_ff" || fail "measured in Chromium against FFmpeg: the joins"
+# The control: the same capture placed 10 ms later than its signal says (each part's
+# offset then reads -10 ms, the joins' changes unmoved) fails the absolute comparison.
+placed=$(python3 -c 'import sys
+print(" ".join("%.6f:0" % (float(t) + float(sys.argv[1]) + 0.010) for t in sys.argv[2:]))' "$off" $starts)
+run compare_joins "$("$VP_JOIN_MEASURE" "$S/anna.pcm" 48000 $placed)" "$m_ff"
+assert_eq "$RC" 1 "control: Chromium's capture placed 10 ms off must fail"
+assert_contains "$ERR" "part 0's A/V offset at its start is -10.00 ms in Chromium" "control: the reason"
 check
 
 # Seeks in anna's playlist (her own init segment, B-frames): into the intro, the clip, the
