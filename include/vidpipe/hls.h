@@ -8,7 +8,8 @@
  * Layout of @c OUT: @c shared/ holds the intro's and the outro's CMAF (fragmented MP4)
  * segments and init segments, in folders named from what made them (a changed intro gets
  * new names, an unchanged one is reused); @c NAME.m3u8 is one person's media playlist and
- * @c NAME/ holds that person's own segments: the clip's, with the re-encoded AAC frames
+ * @c NAME/KEY/ holds that person's own segments (a fresh folder each time the person is
+ * packaged, see vp_hls_packager_person()): the clip's, with the re-encoded AAC frames
  * that straddle the two joins, and an init segment when the clip's SPS/PPS differ from the
  * intro's and the outro's.
  */
@@ -67,9 +68,13 @@ VP_API int vp_hls_packager_new(const char *out_dir, const char *intro, const cha
                                const VpHlsOpts *opts, VpHlsPackager **out, VpFailure *fail);
 
 /**
- * Package one person: @p clip's segments into @p out_dir/@p name/ and the playlist
- * @p out_dir/@p name.m3u8, written last (atomically), so that the playlist existing means
- * the person is complete. @p name must be a plain file name (no '/'). @p stats may be NULL.
+ * Package one person: @p clip's segments into a fresh folder @p out_dir/@p name/KEY/ and
+ * the playlist @p out_dir/@p name.m3u8, written last (atomically), so that the playlist
+ * existing means the person is complete; then the person's other folders (an earlier run's)
+ * are removed. A person redone is switched at once: the old playlist and the folder it
+ * lists stay whole until the new playlist replaces it, also when the call fails or the
+ * process is killed (its own folder then stays until the next call for @p name). @p name
+ * must be a plain file name (no '/'). @p stats may be NULL.
  *
  * @param fail on failure, which file and why (input 1 the clip, -1 an output), one line
  * @return 0 or a negative error (VP_ERR_NOT_JOINABLE when the clip cannot follow the intro

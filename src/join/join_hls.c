@@ -624,14 +624,15 @@ static int64_t floor_div(int64_t a, int64_t b)
     return a >= 0 ? a / b : -((-a + b - 1) / b);
 }
 
-/* The shared folder's name: the source's identity, its role and the settings, so that a
- * changed file or setting gets new names and the old ones stay valid for old playlists. */
+/* A folder's name: the source's identity, its role and the settings, so that a changed
+ * file or setting gets new names and the old ones stay valid for old playlists. A person's
+ * role names the shared folders its segments follow and precede (their seams differ). */
 static int shared_key(const VpHlsPackager *pk, const Src *s, const char *role, char hex[17])
 {
     struct AVSHA *sha = av_sha_alloc();
     uint8_t d[32];
     char *real = realpath(s->path, NULL);
-    char buf[256];
+    char buf[512];
     if (!sha) {
         free(real);
         return AVERROR(ENOMEM);
@@ -706,6 +707,65 @@ static int remove_stale(const char *dir)
     }
     closedir(d);
     return 0;
+}
+
+/* A file name the packager writes into a person's folder: N.m4s, init.mp4, or one of its
+ * temporaries. */
+static int is_own_file(const char *n)
+{
+    size_t k = strspn(n, "0123456789");
+    return (k && !strcmp(n + k, ".m4s")) || !strcmp(n, "init.mp4") ||
+           vpi_output_is_temp_name(n);
+}
+
+/* A person's segment folder: KEY (16 hex digits) or KEY-N. */
+static int is_key_dir(const char *n)
+{
+    size_t k = strspn(n, "0123456789abcdef");
+    return k == 16 && (!n[k] || (n[k] == '-' && n[k + 1] && !n[k + 1 + strspn(n + k + 1,
+                                                                       "0123456789")]));
+}
+
+/* Remove the packager's files from @p dir, then @p dir itself when that empties it
+ * (anything else put there is left alone). */
+static void remove_own_dir(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    if (!d)
+        return;
+    while ((e = readdir(d))) {
+        if (is_own_file(e->d_name)) {
+            char *p = path_join(dir, e->d_name);
+            if (p)
+                unlink(p);
+            free(p);
+        }
+    }
+    closedir(d);
+    rmdir(dir);
+}
+
+/* What earlier runs of a person left in @p parent (OUT/NAME) besides @p keep, the folder
+ * its playlist now lists: older segment folders, an interrupted redo's, and the files of
+ * the layout before folders (OUT/NAME/N.m4s). */
+static void remove_previous(const char *parent, const char *keep)
+{
+    DIR *d = opendir(parent);
+    struct dirent *e;
+    if (!d)
+        return;
+    while ((e = readdir(d))) {
+        if (!strcmp(e->d_name, keep) || (!is_key_dir(e->d_name) && !is_own_file(e->d_name)))
+            continue;
+        char *p = path_join(parent, e->d_name);
+        if (p && is_key_dir(e->d_name))
+            remove_own_dir(p);
+        else if (p)
+            unlink(p);
+        free(p);
+    }
+    closedir(d);
 }
 
 static int write_shared(VpHlsPackager *pk, Shared *sh, const char *role, int input,
@@ -965,10 +1025,11 @@ int vp_hls_packager_person(VpHlsPackager *pk, const char *clip, const char *name
     Buf b = { 0 }, pl = { 0 };
     AFrame *af = NULL;
     Entry *ent = NULL;
-    char *dir = NULL, *path = NULL, *own_init = NULL, *pl_path = NULL;
+    char *parent = NULL, *dir = NULL, *uri_dir = NULL, *path = NULL, *own_init = NULL;
+    char *pl_path = NULL;
     char why[512] = "";
     VpHlsStats st = { 0 };
-    int ret;
+    int ret, made_dir = 0;
     const Src *si = &pk->intro.src, *so = &pk->outro.src;
     const VpLogger *prev = vpi_log_scope_enter(&pk->o.logger);
 
@@ -1061,15 +1122,45 @@ int vp_hls_packager_person(VpHlsPackager *pk, const char *clip, const char *name
     /* Video ticks of the person's timeline. */
     int64_t Vc = av_rescale(Jc - P0, VT, sr), Vo = av_rescale(Jo - P0, VT, sr);
 
-    if (!(dir = path_join(pk->out, name))) {
+    /* A fresh folder for every run, OUT/NAME/KEY (KEY-N when KEY exists: a redo of the same
+     * clip, or a killed run's): a viewer of the playlist in place keeps reading the folder
+     * it lists until the new playlist is renamed over it, and never a mix. */
+    char key[17], sub[40], role[160];
+    snprintf(role, sizeof(role), "person %s %s", pk->intro.uri, pk->outro.uri);
+    if ((ret = shared_key(pk, &c, role, key)) < 0)
+        goto end;
+    if (!(parent = path_join(pk->out, name))) {
         ret = AVERROR(ENOMEM);
         goto end;
     }
-    if ((ret = vpi_mkdir_p(dir)) < 0) {
-        fail_set(fail, ret, -1, dir, "cannot create the folder: %s", vp_strerror(ret));
+    if ((ret = vpi_mkdir_p(parent)) < 0) {
+        fail_set(fail, ret, -1, parent, "cannot create the folder: %s", vp_strerror(ret));
         goto end;
     }
-    remove_stale(dir);
+    for (int n = 0;; n++) {
+        if (n)
+            snprintf(sub, sizeof(sub), "%s-%d", key, n);
+        else
+            snprintf(sub, sizeof(sub), "%s", key);
+        free(dir);
+        if (!(dir = path_join(parent, sub))) {
+            ret = AVERROR(ENOMEM);
+            goto end;
+        }
+        if (mkdir(dir, 0777) == 0)
+            break;
+        if (errno != EEXIST || n == 999) {
+            ret = AVERROR(errno == EEXIST ? EMLINK : errno);
+            fail_set(fail, ret, -1, dir, "cannot create the folder: %s", vp_strerror(ret));
+            goto end;
+        }
+    }
+    made_dir = 1;
+    if (asprintf(&uri_dir, "%s/%s", name, sub) < 0) {
+        uri_dir = NULL;
+        ret = AVERROR(ENOMEM);
+        goto end;
+    }
 
     /* The clip's init segment: a shared one when its sample entries are the same. */
     const char *clip_map;
@@ -1085,7 +1176,7 @@ int vp_hls_packager_person(VpHlsPackager *pk, const char *clip, const char *name
     } else {
         build_init(&b, c.v, si->a);
         if (!(own_init = path_join(dir, "init.mp4")) ||
-            asprintf(&own_map, "%s/init.mp4", name) < 0) {
+            asprintf(&own_map, "%s/init.mp4", uri_dir) < 0) {
             ret = AVERROR(ENOMEM);
             goto end;
         }
@@ -1172,7 +1263,7 @@ int vp_hls_packager_person(VpHlsPackager *pk, const char *clip, const char *name
          * starts: the durations add up to the person's timeline exactly */
         int64_t t0 = k ? Vc + c.pts[c.cuts[k]] : pk->intro.end;
         int64_t t1 = k + 1 < c.nb_cuts ? Vc + c.pts[c.cuts[k + 1]] : Vo;
-        ent[e++] = (Entry){ t1 - t0, name, k, k ? NULL : clip_map, 0 };
+        ent[e++] = (Entry){ t1 - t0, uri_dir, k, k ? NULL : clip_map, 0 };
     }
     for (int k = 0; k < so->nb_cuts; k++) {
         int64_t t0 = so->pts[so->cuts[k]];
@@ -1218,19 +1309,8 @@ int vp_hls_packager_person(VpHlsPackager *pk, const char *clip, const char *name
         goto end;
     }
     st.personal_bytes += (int64_t)pl.len;
-    /* what an earlier run of this person left that the playlist no longer lists */
-    for (int k = c.nb_cuts;; k++) {
-        char nm[32];
-        snprintf(nm, sizeof(nm), "%d.m4s", k);
-        free(path);
-        if (!(path = path_join(dir, nm)) || unlink(path) < 0)
-            break;
-    }
-    if (!own_init) {
-        free(path);
-        if ((path = path_join(dir, "init.mp4")))
-            unlink(path);
-    }
+    made_dir = 0; /* listed now */
+    remove_previous(parent, sub);
     st.nb_segments = nb_e;
     st.nb_personal = c.nb_cuts;
     st.duration = (double)total / VT;
@@ -1240,13 +1320,17 @@ int vp_hls_packager_person(VpHlsPackager *pk, const char *clip, const char *name
 end:
     if (ret < 0 && fail && !fail->code)
         fail_set(fail, ret, -1, pl_path ? pl_path : name, "%s", vp_strerror(ret));
+    if (made_dir) /* a failed run's folder, which no playlist lists */
+        remove_own_dir(dir);
     vpi_seam_plan_free(&plan);
     src_free(&c);
     free(b.d);
     free(pl.d);
     free(af);
     free(ent);
+    free(parent);
     free(dir);
+    free(uri_dir);
     free(path);
     free(own_init);
     free(pl_path);

@@ -4,7 +4,8 @@
 # the judge (tests/cli/hls_vod_check.py: RFC 8216 through the live validator, init and media
 # segments, timestamps continuing, one discontinuity), which is shown to fail on broken
 # copies; the shared segments are written once and reused by a rerun; resume, the report,
-# -j 2; a clip that cannot be joined fails its item only; storage per person measured.
+# -j 2; a clip that cannot be joined fails its item only; storage per person measured; a
+# person redone switches atomically, also when the redo is killed.
 . "$VP_SRCDIR/tests/cli/lib.sh"
 . "$VP_SRCDIR/tests/cli/hls_media.sh"
 CHECK="python3 $VP_SRCDIR/tests/cli/hls_vod_check.py"
@@ -20,7 +21,7 @@ run "$VIDPIPE" batch --intro "$H_INTRO" --outro "$H_OUTRO" --personal "$P" --hls
 assert_eq "$RC" 0 "hls: exit code"
 assert_contains "$OUT" "batch: 4 items: 4 done, 0 skipped, 0 failed" "hls: summary"
 # names are URIs: percent-encoded in the playlist
-assert_contains "$(cat "$O/dan x.m3u8")" "dan%20x/0.m4s" "hls: a name with a space"
+grep -q '^dan%20x/[0-9a-f]\{16\}/0\.m4s$' "$O/dan x.m3u8" || fail "hls: a name with a space"
 run $CHECK "$O" "dan x" --frames $H_FRAMES_bob --discontinuities 1
 assert_eq "$RC" 0 "hls dan x: the judge ($ERR)"
 rm -r "$O/dan x" "$O/dan x.m3u8" "$P/dan x.mp4"
@@ -32,10 +33,11 @@ for n in anna bob carl; do
     assert_contains "$(head -c 2000 "$O/$n.m3u8")" "#EXT-X-ENDLIST" "hls $n: VOD playlist"
 done
 # Init segments: anna's SPS/PPS differ (her own init), bob's are the intro's (none of his own).
-assert_eq "$(ls "$O/anna")" "0.m4s
+assert_eq "$(ls "$(own_dir "$O" anna)")" "0.m4s
 init.mp4" "hls: anna's own files"
-assert_eq "$(ls "$O/bob")" "0.m4s
+assert_eq "$(ls "$(own_dir "$O" bob)")" "0.m4s
 1.m4s" "hls: bob's own files (the intro's init segment)"
+assert_eq "$(ls "$O/bob" | wc -l)" 1 "hls: bob's one folder"
 assert_eq "$(grep -c EXT-X-MAP "$O/bob.m3u8")" 2 "hls: bob's playlist maps intro and outro inits"
 # the re-encoded audio frames are in the person's segments, so the shared ones are the
 # sources' own: the intro's shared audio is byte for byte the intro's frames
@@ -68,17 +70,17 @@ reset_broken
 sed -i 's/^#EXTINF:1\.5[0-9]*,/#EXTINF:1.600000,/' "$B/anna.m3u8"
 judge_fails "EXTINF off" "EXTINF 1.600000"
 reset_broken
-cp "$O/bob/0.m4s" "$B/anna/0.m4s"
-judge_fails "another person's segment" "anna/0.m4s: EXTINF"
+cp "$(own_dir "$O" bob)/0.m4s" "$(own_dir "$B" anna)/0.m4s"
+judge_fails "another person's segment" "/0.m4s: EXTINF"
 reset_broken
-rm "$B/anna/init.mp4"
+rm "$(own_dir "$B" anna)/init.mp4"
 judge_fails "missing init" "init.mp4"
 reset_broken
 sed -i '/^#EXT-X-MAP/d' "$B/anna.m3u8"
 judge_fails "no EXT-X-MAP" "no EXT-X-MAP"
 reset_broken
-truncate -s 3000 "$B/anna/0.m4s"
-judge_fails "truncated segment" "anna/0.m4s"
+truncate -s 3000 "$(own_dir "$B" anna)/0.m4s"
+judge_fails "truncated segment" "anna/"
 
 # A killed run's temporaries in a shared folder that was not finished are removed.
 d=$(ls -d "$O"/shared/intro-*)
@@ -161,6 +163,58 @@ if not s or float(s.group(1)) > 0.1 or float(s.group(2)) < -6:
 PY
     check
 done
+
+# A person redone switches at once: the new segments go to a fresh folder, the playlist is
+# renamed over the old one last, and only then is the old folder removed. The redo (-y) is
+# stopped (SIGSTOP) once its folder appears: the old playlist and every file it lists are
+# still there, unchanged; killed there (kill -9), the old playlist stays whole and playable;
+# a rerun finishes, and removes the old folder and the killed run's.
+R=$WORK/redo
+mkdir -p "$R/c"
+cp "$(hav hls_long.mp4 20 900 "-preset ultrafast -g 24")" "$R/c/long.mp4"
+redo() { "$VIDPIPE" batch --intro "$H_INTRO" --outro "$H_OUTRO" --personal "$R/c" --hls "$R/out" \
+    --hls-target 1 "$@"; }
+redo >/dev/null 2>&1
+assert_eq "$?" 0 "redo: first run"
+old=$(own_dir "$R/out" long)
+cp "$R/out/long.m3u8" "$WORK/long.m3u8"
+(cd "$old" && md5sum ./* > "$WORK/long.md5")
+caught=
+for attempt in 1 2 3 4 5; do
+    n0=$(ls "$R/out/long" | wc -l)
+    # a simple command, so that $! is vidpipe itself
+    "$VIDPIPE" batch --intro "$H_INTRO" --outro "$H_OUTRO" --personal "$R/c" --hls "$R/out" \
+        --hls-target 1 -y >/dev/null 2>&1 &
+    pid=$!
+    while kill -0 $pid 2>/dev/null && [ "$(ls "$R/out/long" | wc -l)" -le "$n0" ]; do :; done
+    if kill -STOP $pid 2>/dev/null; then
+        caught=$attempt
+        break
+    fi
+    wait $pid # it finished first: the switch happened, try again from the new playlist
+    old=$(own_dir "$R/out" long)
+    cp "$R/out/long.m3u8" "$WORK/long.m3u8"
+    (cd "$old" && md5sum ./* > "$WORK/long.md5")
+done
+[ -n "$caught" ] || fail "redo: never caught mid-redo in 5 attempts"
+echo "redo: stopped mid-redo at attempt $caught: $(ls "$R/out/long" | tr '\n' ' ')"
+cmp -s "$WORK/long.m3u8" "$R/out/long.m3u8" || fail "redo: the playlist changed before the switch"
+(cd "$old" && md5sum -c --quiet "$WORK/long.md5") || fail "redo: the old files changed before the switch"
+kill -9 $pid
+wait $pid
+cmp -s "$WORK/long.m3u8" "$R/out/long.m3u8" || fail "killed redo: the playlist changed"
+(cd "$old" && md5sum -c --quiet "$WORK/long.md5") || fail "killed redo: the old files changed"
+run $CHECK "$R/out" long --discontinuities 1
+assert_eq "$RC" 0 "killed redo: the old playlist is whole ($ERR)"
+[ "$(ls "$R/out/long" | wc -l)" -ge 2 ] || fail "killed redo: its folder is not there"
+run redo -y
+assert_eq "$RC" 0 "redo after the kill: exit code ($ERR)"
+new=$(own_dir "$R/out" long)
+[ "$new" != "$old" ] || fail "redo after the kill: the same folder $new"
+assert_eq "$(ls "$R/out/long")" "$(basename "$new")" "redo after the kill: only the new folder left"
+run $CHECK "$R/out" long --discontinuities 1
+assert_eq "$RC" 0 "redo after the kill: the new playlist ($ERR)"
+no_temps "$R/out" redo
 
 # A dry run says what it would package, and writes nothing.
 run "$VIDPIPE" batch --intro "$H_INTRO" --outro "$H_OUTRO" --personal "$P" --hls "$WORK/dry" \

@@ -29,6 +29,13 @@ hls_clips() {
     cp "$H_CARL" "$1/carl.mp4"
 }
 
+# own_dir OUT NAME: the folder of NAME's own segments that NAME's playlist lists
+# (OUT/NAME/KEY: a fresh one each time the person is packaged)
+own_dir() {
+    k=$(grep -m1 "^$(printf %s "$2" | sed 's/ /%20/g')/" "$1/$2.m3u8" | cut -d/ -f2)
+    echo "$1/$2/$k"
+}
+
 # join_times OUT NAME: the playlist times of the two joins, "T1,T2" (seconds): where the
 # person's first segment starts and where the segment after the discontinuity starts.
 join_times() {

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The personalized HLS API (vidpipe/hls.h): option and name checks with their messages, the
  * shared segments written once and reused, one packager used by several threads at once
- * (every person complete, the same clip giving the same bytes), a clip that cannot follow
- * the intro, cancel. The playlists and files themselves are judged by
+ * (every person complete, the same clip giving the same bytes), a person redone into a
+ * fresh folder (the old one removed after the switch, kept when the redo fails), a clip
+ * that cannot follow the intro, cancel. The playlists and files themselves are judged by
  * tests/cli/cli_batch_hls.sh. */
 #include <pthread.h>
 #include <stdio.h>
@@ -169,12 +170,23 @@ int main(void)
         CHECK_EQ(jobs[t].failed, 0);
     }
     for (int i = 0; i < 12; i++) {
-        char p[64], s[64];
+        char p[64];
         snprintf(p, sizeof(p), "out/p%02d.m3u8", i);
-        snprintf(s, sizeof(s), "out/p%02d/0.m4s", i);
         CHECK(exists(path(p)));
-        CHECK(same_bytes(path(s), path("out/p00/0.m4s")));
+        snprintf(cmd, sizeof(cmd), "cd '%s/out' && cmp -s p%02d/*/0.m4s p00/*/0.m4s", dir, i);
+        CHECK_EQ(t_sh(cmd), 0);
     }
+
+    /* A person redone gets a fresh folder; the old one goes once the new playlist is in
+     * place. A redo that fails leaves the old playlist and folder as they were. */
+    snprintf(cmd, sizeof(cmd), "cd '%s/out' && ls p01 > ../before && grep -q \"^p01/$(cat "
+             "../before)/0.m4s$\" p01.m3u8", dir);
+    CHECK_EQ(t_sh(cmd), 0);
+    CHECK_EQ(vp_hls_packager_person(pk, path("clip.mp4"), "p01", NULL, &f), 0);
+    snprintf(cmd, sizeof(cmd), "cd '%s/out' && ls p01 > ../after && test $(wc -l < ../after) = 1 "
+             "&& ! cmp -s ../before ../after && grep -q \"^p01/$(cat ../after)/0.m4s$\" "
+             "p01.m3u8 && cmp -s p01/*/0.m4s p00/*/0.m4s", dir);
+    CHECK_EQ(t_sh(cmd), 0);
 
     /* a clip that cannot follow the intro */
     CHECK_EQ(vp_hls_packager_person(pk, path("wide.mp4"), "wide", NULL, &f), VP_ERR_NOT_JOINABLE);
@@ -189,6 +201,13 @@ int main(void)
              0); /* reused: nothing to cancel */
     CHECK_EQ(vp_hls_packager_person(pk, path("clip.mp4"), "late", NULL, &f), VP_ERR_CANCELLED);
     CHECK(!exists(path("out/late.m3u8")));
+    snprintf(cmd, sizeof(cmd), "cd '%s/out' && cp p02.m3u8 ../p02.m3u8 && ls p02 > ../before",
+             dir);
+    CHECK_EQ(t_sh(cmd), 0);
+    CHECK_EQ(vp_hls_packager_person(pk, path("clip.mp4"), "p02", NULL, &f), VP_ERR_CANCELLED);
+    snprintf(cmd, sizeof(cmd), "cd '%s/out' && cmp -s p02.m3u8 ../p02.m3u8 && ls p02 > ../after "
+             "&& cmp -s ../before ../after && test -s p02/$(cat ../after)/0.m4s", dir);
+    CHECK_EQ(t_sh(cmd), 0);
     vp_hls_packager_free(&pk);
     vp_hls_packager_free(&pk);
 
