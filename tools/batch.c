@@ -29,6 +29,7 @@ typedef struct BatchJob {
     VpJoinOpts join_opts;
     VpHlsPackager *hls;       /* --hls: one packager, shared by the workers */
     int hls_mode;             /* --hls given */
+    const char *hls_dir;      /* --hls DIR */
     CliProgress progress;
 } BatchJob;
 
@@ -93,10 +94,22 @@ static int hls_item(void *opaque, void *worker, const VpBatchItem *item, VpFailu
     (void)worker;
     int ret = vp_hls_packager_person(job->hls, clip->path, clip->stem, &st, fail);
     if (ret >= 0)
-        cli_info("%s: %d segments, %d own (%lld bytes), %d AAC frames re-encoded",
+        cli_info("%s: %d segments, %d own (%lld bytes, %lld shared), %d AAC frames re-encoded",
                   clip->stem, st.nb_segments, st.nb_personal, (long long)st.personal_bytes,
-                  st.nb_audio_reencoded);
+                  (long long)st.shared_bytes, st.nb_audio_reencoded);
     /* the packager's input 1 is the clip: the item's input 1 too (intro 0, outro 2) */
+    return ret;
+}
+
+/* --hls: a person's bytes are the playlist and every file it lists, the shared ones as
+ * bytes_shared, so that bytes_written is what the person wrote (docs/batch.md). */
+static int hls_bytes(void *opaque, const VpBatchItem *item, int64_t *bytes, int64_t *shared)
+{
+    const BatchJob *job = opaque;
+    const Clip *clip = item->user;
+    int64_t own;
+    int ret = vp_hls_playlist_bytes(job->hls_dir, clip->stem, &own, shared);
+    *bytes = own + *shared;
     return ret;
 }
 
@@ -435,6 +448,7 @@ static int run_batch(int argc, char **argv)
         }
         out_dir = hls_dir;
         job.hls_mode = 1;
+        job.hls_dir = hls_dir;
     }
     if (manifest && (intro || outro)) {
         cli_error("batch: --intro/--outro do not apply to --manifest (each row lists all its "
@@ -579,6 +593,7 @@ static int run_batch(int argc, char **argv)
     bo.opaque = &job;
     bo.worker_new = hls_dir ? NULL : joiner_new;
     bo.worker_free = hls_dir ? NULL : joiner_free;
+    bo.output_bytes = hls_dir ? hls_bytes : NULL;
     bo.progress = on_progress;
     bo.item_done = on_item_done;
     /* Ctrl-C lets the items in progress finish (their outputs are complete, a rerun skips

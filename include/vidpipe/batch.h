@@ -92,6 +92,15 @@ typedef struct VpBatchOpts {
                                  so; items already started run to their end unless work()
                                  passes it on to the call it makes */
     VpLogger logger;        /**< where the batch logs (fn = NULL: the process default) */
+    /** Optional: the bytes of a done or skipped item's output as its producer counts them,
+     *  for the report, the log and the stats, instead of the sizes of @c output and
+     *  @c more_outputs and their shared extents (a personalized HLS playlist is small; the
+     *  segments it lists are what it is made of): fills *bytes and *shared (of *bytes,
+     *  those the output shares with other items' outputs) and returns 0, or returns a
+     *  negative error to have them counted the usual way. Called from worker threads,
+     *  concurrently, for different items. */
+    int (*output_bytes)(void *opaque, const VpBatchItem *item, int64_t *bytes,
+                        int64_t *shared);
 } VpBatchOpts;
 
 typedef struct VpBatchStats {

@@ -43,6 +43,9 @@ typedef struct VpHlsStats {
     int nb_audio_reencoded; /**< AAC frames re-encoded at the joins */
     int64_t personal_bytes; /**< bytes of the person's own files (segments, init, playlist) */
     double duration;        /**< seconds the playlist lasts */
+    int64_t shared_bytes;   /**< bytes of the shared files the playlist lists (the intro's
+                                 and outro's segments and init segments), written once for
+                                 everyone */
 } VpHlsStats;
 
 /** Fill @p opts with the defaults. Thread-safe. */
@@ -84,6 +87,19 @@ VP_API int vp_hls_packager_new(const char *out_dir, const char *intro, const cha
  */
 VP_API int vp_hls_packager_person(VpHlsPackager *p, const char *clip, const char *name,
                                   VpHlsStats *stats, VpFailure *fail);
+
+/**
+ * What one person's playlist, @p out_dir/@p name.m3u8, is made of: @p own the bytes of the
+ * playlist and of the person's own files it lists (segments, init segment), @p shared those
+ * of the shared files it lists (under @c shared/), each file counted once. For a batch's
+ * report (a person skipped as well as one done).
+ *
+ * @return 0 and both filled, or a negative error (AVERROR(ENOENT) when the playlist or a
+ *         file it lists is missing, AVERROR_INVALIDDATA for a URI that leaves @p out_dir);
+ *         @p own and @p shared are 0 then. Thread-safe.
+ */
+VP_API int vp_hls_playlist_bytes(const char *out_dir, const char *name, int64_t *own,
+                                 int64_t *shared);
 
 /** Free a packager; sets *p to NULL. Accepts NULL. */
 VP_API void vp_hls_packager_free(VpHlsPackager **p);

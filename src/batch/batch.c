@@ -637,8 +637,12 @@ static void run_item(Batch *b, void *state, size_t i)
                 (o->skip_existing == 1 && made_from_ok &&
                  vpi_made_from_matches(it->output, stamp))) {
                 snprintf(why, sizeof(why), "output exists: %s", it->output);
+                if (!o->output_bytes || o->output_bytes(o->opaque, it, &bytes, &shared) < 0) {
+                    bytes = (int64_t)sb.st_size;
+                    shared = shared_bytes(it->output);
+                }
                 finish_item(b, i, name, "skipped", NULL, why, (vpi_now_us() - t0) / 1e6,
-                            (int64_t)sb.st_size, shared_bytes(it->output), 0);
+                            bytes, shared, 0);
                 return;
             }
             if (o->skip_existing == 1) {
@@ -668,7 +672,11 @@ static void run_item(Batch *b, void *state, size_t i)
         pthread_mutex_unlock(&b->lock);
         backoff(b, ms);
     }
-    if (ret >= 0 && it->output) {
+    if (ret >= 0 && it->output && o->output_bytes &&
+        o->output_bytes(o->opaque, it, &bytes, &shared) >= 0) {
+        /* counted by its producer */
+    } else if (ret >= 0 && it->output) {
+        bytes = shared = 0;
         for (int k = 0; k < it->nb_more_outputs; k++)
             if (it->more_outputs[k] && stat(it->more_outputs[k], &sb) == 0) {
                 bytes += (int64_t)sb.st_size;

@@ -33,6 +33,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <libavutil/avstring.h>
 #include <libavutil/mathematics.h>
 #include <libavutil/mem.h>
 #include <libavutil/sha.h>
@@ -579,6 +580,7 @@ static int build_segment(Buf *b, const SegSpec *g)
 /* The shared part of one source: its folder, its segments' durations and its audio. */
 typedef struct Shared {
     Src src;
+    int64_t bytes;           /* of its init segment and segments */
     char *dir;               /* OUT/shared/ROLE-KEY */
     char *uri;               /* shared/ROLE-KEY */
     int64_t a_first, a_end;  /* its own AAC frames in the shared segments: [a_first, a_end) */
@@ -768,6 +770,29 @@ static void remove_previous(const char *parent, const char *keep)
     closedir(d);
 }
 
+/* Bytes of a shared folder's init segment and its @p nb segments. */
+static int dir_bytes(const char *dir, int nb, int64_t *bytes)
+{
+    struct stat sb;
+    char name[32];
+    *bytes = 0;
+    for (int k = -1; k < nb; k++) {
+        if (k < 0)
+            snprintf(name, sizeof(name), "init.mp4");
+        else
+            snprintf(name, sizeof(name), "%d.m4s", k);
+        char *p = path_join(dir, name);
+        if (!p)
+            return AVERROR(ENOMEM);
+        int r = stat(p, &sb);
+        free(p);
+        if (r < 0)
+            return AVERROR(errno);
+        *bytes += (int64_t)sb.st_size;
+    }
+    return 0;
+}
+
 static int write_shared(VpHlsPackager *pk, Shared *sh, const char *role, int input,
                         VpFailure *fail)
 {
@@ -790,7 +815,7 @@ static int write_shared(VpHlsPackager *pk, Shared *sh, const char *role, int inp
         vpi_log(&pk->o.logger, VP_LOG_INFO, "%s: its shared segments are in %s (reused)",
                 s->path, sh->dir);
         free(marker);
-        return 0;
+        return dir_bytes(sh->dir, s->nb_cuts, &sh->bytes);
     }
     if ((ret = vpi_mkdir_p(sh->dir)) < 0) {
         fail_set(fail, ret, -1, sh->dir, "cannot create the folder: %s", vp_strerror(ret));
@@ -806,6 +831,7 @@ static int write_shared(VpHlsPackager *pk, Shared *sh, const char *role, int inp
         fail_set(fail, ret, -1, path, "%s", vp_strerror(ret));
         goto end;
     }
+    sh->bytes = (int64_t)b.len;
     if (!(af = calloc((size_t)FFMAX(1, sh->a_end - sh->a_first), sizeof(*af)))) {
         ret = AVERROR(ENOMEM);
         goto end;
@@ -845,6 +871,7 @@ static int write_shared(VpHlsPackager *pk, Shared *sh, const char *role, int inp
             fail_set(fail, ret, -1, path, "%s", vp_strerror(ret));
             goto end;
         }
+        sh->bytes += (int64_t)b.len;
     }
     b.len = 0;
     put(&b, LAYOUT_VERSION "\n", sizeof(LAYOUT_VERSION));
@@ -1311,6 +1338,7 @@ int vp_hls_packager_person(VpHlsPackager *pk, const char *clip, const char *name
     st.personal_bytes += (int64_t)pl.len;
     made_dir = 0; /* listed now */
     remove_previous(parent, sub);
+    st.shared_bytes = pk->intro.bytes + pk->outro.bytes;
     st.nb_segments = nb_e;
     st.nb_personal = c.nb_cuts;
     st.duration = (double)total / VT;
@@ -1335,5 +1363,126 @@ end:
     free(own_init);
     free(pl_path);
     vpi_log_scope_leave(prev);
+    return ret;
+}
+
+/* ---- what a playlist is made of ----------------------------------------------------------- */
+
+/* @p uri percent-decoded into @p out (of @p size); 0, or AVERROR_INVALIDDATA for a URI that
+ * is not a relative path inside the output folder. */
+static int uri_path(const char *uri, char *out, size_t size)
+{
+    size_t n = 0;
+    for (const char *s = uri; *s; s++) {
+        int c = (unsigned char)*s;
+        if (c == '%' && av_isxdigit(s[1]) && av_isxdigit(s[2])) {
+            char h[3] = { s[1], s[2], 0 };
+            c = (int)strtol(h, NULL, 16);
+            s += 2;
+        }
+        if (!c || n + 1 >= size)
+            return AVERROR_INVALIDDATA;
+        out[n++] = (char)c;
+    }
+    out[n] = 0;
+    if (!n || out[0] == '/' || strstr(out, "://") || !strcmp(out, "..") ||
+        !strncmp(out, "../", 3) || strstr(out, "/../") ||
+        (n >= 3 && !strcmp(out + n - 3, "/..")))
+        return AVERROR_INVALIDDATA;
+    return 0;
+}
+
+int vp_hls_playlist_bytes(const char *out_dir, const char *name, int64_t *own, int64_t *shared)
+{
+    char *pl = NULL, *text = NULL, **seen = NULL;
+    size_t nb_seen = 0, cap = 0;
+    int64_t o = 0, sh = 0;
+    struct stat sb;
+    int ret = 0;
+    FILE *f = NULL;
+
+    *own = *shared = 0;
+    if (asprintf(&pl, "%s/%s.m3u8", out_dir, name) < 0)
+        return AVERROR(ENOMEM);
+    if (!(f = fopen(pl, "rb")) || fstat(fileno(f), &sb) < 0) {
+        ret = AVERROR(errno);
+        goto end;
+    }
+    if (sb.st_size > 64 << 20) { /* a VOD playlist of 100 hours is 2 MB */
+        ret = AVERROR_INVALIDDATA;
+        goto end;
+    }
+    if (!(text = malloc((size_t)sb.st_size + 1))) {
+        ret = AVERROR(ENOMEM);
+        goto end;
+    }
+    size_t len = fread(text, 1, (size_t)sb.st_size, f);
+    text[len] = 0;
+    o = (int64_t)len;
+    for (char *line = text, *next; line && *line; line = next) {
+        next = strchr(line, '\n');
+        if (next)
+            *next++ = 0;
+        line[strcspn(line, "\r")] = 0;
+        const char *uri = line;
+        if (!strncmp(line, "#EXT-X-MAP:", 11)) {
+            char *q = strstr(line, "URI=\"");
+            char *e = q ? strchr(q + 5, '"') : NULL;
+            if (!e)
+                continue;
+            *e = 0;
+            uri = q + 5;
+        } else if (!*line || *line == '#') {
+            continue;
+        }
+        char rel[4096];
+        if ((ret = uri_path(uri, rel, sizeof(rel))) < 0)
+            goto end;
+        int dup = 0;
+        for (size_t i = 0; i < nb_seen && !dup; i++)
+            dup = !strcmp(seen[i], rel);
+        if (dup)
+            continue;
+        if (nb_seen == cap) {
+            size_t nc = cap ? 2 * cap : 64;
+            char **ns = realloc(seen, nc * sizeof(*ns));
+            if (!ns) {
+                ret = AVERROR(ENOMEM);
+                goto end;
+            }
+            seen = ns;
+            cap = nc;
+        }
+        if (!(seen[nb_seen] = strdup(rel))) {
+            ret = AVERROR(ENOMEM);
+            goto end;
+        }
+        nb_seen++;
+        char *p = path_join(out_dir, rel);
+        if (!p) {
+            ret = AVERROR(ENOMEM);
+            goto end;
+        }
+        int r = stat(p, &sb);
+        free(p);
+        if (r < 0) {
+            ret = AVERROR(errno);
+            goto end;
+        }
+        if (!strncmp(rel, "shared/", 7))
+            sh += (int64_t)sb.st_size;
+        else
+            o += (int64_t)sb.st_size;
+    }
+    *own = o;
+    *shared = sh;
+end:
+    if (f)
+        fclose(f);
+    for (size_t i = 0; i < nb_seen; i++)
+        free(seen[i]);
+    free(seen);
+    free(text);
+    free(pl);
     return ret;
 }

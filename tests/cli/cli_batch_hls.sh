@@ -44,10 +44,31 @@ assert_eq "$(grep -c EXT-X-MAP "$O/bob.m3u8")" 2 "hls: bob's playlist maps intro
 assert_not_contains "$(cat "$O"/vidpipe-report.jsonl)" '"failed"' "hls: report"
 no_temps "$O" hls
 
+# The report's bytes: a person's "bytes_written" are the files they wrote (the playlist and
+# the folder it lists), "bytes_shared" the shared files their playlist lists (here every file
+# of the one intro and outro folder), "bytes" both: from stat, not from the playlist.
+# check_bytes REPORT STATUS: each person's report line against the files.
+check_bytes() {
+    shared=$(find "$O"/shared/intro-* "$O"/shared/outro-* -type f ! -name .complete \
+        -printf '%s\n' | awk '{ s += $1 } END { print s }')
+    for n in anna bob carl; do
+        own=$(find "$(own_dir "$O" $n)" "$O/$n.m3u8" -type f -printf '%s\n' |
+            awk '{ s += $1 } END { print s }')
+        line=$(grep "\"item\":\"$n.mp4\"" "$1")
+        assert_contains "$line" "\"status\":\"$2\"" "report $2 $n: status"
+        assert_contains "$line" "\"bytes\":$((own + shared))," "report $2 $n: bytes"
+        assert_contains "$line" "\"bytes_shared\":$shared," "report $2 $n: bytes_shared"
+        assert_contains "$line" "\"bytes_written\":$own}" "report $2 $n: bytes_written"
+    done
+    echo "report $2: bytes_shared $shared each; bytes_written" \
+        "$(grep -o '"item":"[a-z]*.mp4".*"bytes_written":[0-9]*' "$1" |
+           sed 's/"item":"\([a-z]*\).mp4".*"bytes_written":/\1 /' | tr '\n' ' ')"
+}
+check_bytes "$O/vidpipe-report.jsonl" done
+
 # Storage per person: the person's own files against the clip (the shared ones once).
 for n in anna bob carl; do
-    own=$(du -sb "$O/$n" | cut -f1)
-    own=$((own + $(stat -c %s "$O/$n.m3u8")))
+    own=$(find "$O/$n" "$O/$n.m3u8" -type f -printf '%s\n' | awk '{ s += $1 } END { print s }')
     clip=$(stat -c %s "$P/$n.mp4")
     echo "storage $n: own $own bytes, clip $clip bytes"
     [ "$own" -le $((clip + clip / 5 + 8192)) ] || fail "hls $n: $own bytes of own files for a clip of $clip"
@@ -108,6 +129,7 @@ sleep 1
 run "$VIDPIPE" -v batch --intro "$H_INTRO" --outro "$H_OUTRO" --personal "$P" --hls "$O" \
     --hls-target 2
 assert_contains "$OUT" "3 items: 0 done, 3 skipped, 0 failed" "rerun: all skipped"
+check_bytes "$O/vidpipe-report.jsonl" skipped
 assert_contains "$ERR" "(reused)" "rerun: shared segments reused"
 assert_eq "$(stat -c %Y.%i "$O"/shared/intro-*/0.m4s)" "$stamp" "rerun: shared not rewritten"
 # Resume: a lost playlist is redone, the rest skipped; a changed clip is redone.

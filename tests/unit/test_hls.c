@@ -5,12 +5,15 @@
  * fresh folder (the old one removed after the switch, kept when the redo fails), a clip
  * that cannot follow the intro, cancel. The playlists and files themselves are judged by
  * tests/cli/cli_batch_hls.sh. */
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <libavutil/error.h>
 
 #include "test.h"
 #include "vidpipe/hls.h"
@@ -44,13 +47,6 @@ static long long mtime_ns(const char *p)
 {
     struct stat sb;
     return stat(p, &sb) ? -1 : (long long)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec;
-}
-
-static int same_bytes(const char *a, const char *b)
-{
-    char cmd[1200];
-    snprintf(cmd, sizeof(cmd), "cmp -s '%s' '%s'", a, b);
-    return t_sh(cmd) == 0;
 }
 
 typedef struct Job {
@@ -182,7 +178,19 @@ int main(void)
     snprintf(cmd, sizeof(cmd), "cd '%s/out' && ls p01 > ../before && grep -q \"^p01/$(cat "
              "../before)/0.m4s$\" p01.m3u8", dir);
     CHECK_EQ(t_sh(cmd), 0);
-    CHECK_EQ(vp_hls_packager_person(pk, path("clip.mp4"), "p01", NULL, &f), 0);
+    VpHlsStats st;
+    int64_t own, shared;
+    CHECK_EQ(vp_hls_packager_person(pk, path("clip.mp4"), "p01", &st, &f), 0);
+    /* what the playlist is made of: the person's own files as written, the shared ones */
+    CHECK_EQ(vp_hls_playlist_bytes(path("out"), "p01", &own, &shared), 0);
+    CHECK_EQ(own, st.personal_bytes);
+    CHECK_EQ(shared, st.shared_bytes);
+    CHECK(shared > 0);
+    CHECK_EQ(vp_hls_playlist_bytes(path("out"), "nobody", &own, &shared), AVERROR(ENOENT));
+    CHECK_EQ(own, 0);
+    snprintf(cmd, sizeof(cmd), "printf '#EXTM3U\\n../intro.mp4\\n' > '%s/out/up.m3u8'", dir);
+    CHECK_EQ(t_sh(cmd), 0);
+    CHECK_EQ(vp_hls_playlist_bytes(path("out"), "up", &own, &shared), AVERROR_INVALIDDATA);
     snprintf(cmd, sizeof(cmd), "cd '%s/out' && ls p01 > ../after && test $(wc -l < ../after) = 1 "
              "&& ! cmp -s ../before ../after && grep -q \"^p01/$(cat ../after)/0.m4s$\" "
              "p01.m3u8 && cmp -s p01/*/0.m4s p00/*/0.m4s", dir);
