@@ -222,20 +222,23 @@ static void write_stbl(Buf *b, const VpiMp4OutTrack *t, int co64)
     size_t stsz = fullbox_begin(b, "stsz", 0, 0);
     w32(b, 0);
     w32(b, (uint32_t)t->nb);
-    for (int64_t i = 0; i < t->nb; i++)
-        w32(b, t->s[i].size);
+    uint8_t *q = buf_grow(b, 4 * (size_t)t->nb);
+    for (int64_t i = 0; q && i < t->nb; i++, q += 4)
+        AV_WB32(q, t->s[i].size);
     box_end(b, stsz);
 
     size_t stco = fullbox_begin(b, co64 ? "co64" : "stco", 0, 0);
     w32(b, nchunks);
     if (b->co_at)
         b->co_at[b->nb_co++] = b->len;
-    for (int64_t i = 0; i < t->nb; i++)
+    q = buf_grow(b, (co64 ? 8 : 4) * (size_t)nchunks);
+    for (int64_t i = 0; q && i < t->nb; i++)
         if (chunk_starts(t, i)) {
             if (co64)
-                w64(b, (uint64_t)t->s[i].pos);
+                AV_WB64(q, (uint64_t)t->s[i].pos);
             else
-                w32(b, (uint32_t)t->s[i].pos);
+                AV_WB32(q, (uint32_t)t->s[i].pos);
+            q += co64 ? 8 : 4;
         }
     box_end(b, stco);
 
