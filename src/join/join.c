@@ -56,6 +56,7 @@ typedef struct Segment {
     VpMediaInfo *info;
     uint64_t used;
     int temporary;   /* a --conform result: deleted after the run, never cached */
+    VpiSeamCache *seams;   /* its audio decoded at earlier joins */
 } Segment;
 
 struct VpJoiner {
@@ -155,6 +156,7 @@ static void segment_free(Segment **ps)
         unlink(s->path);
     vpi_mp4_index_free(&s->mp4);
     vp_media_info_free(&s->info);
+    vpi_seam_cache_free(&s->seams);
     free(s->path);
     free(s);
     *ps = NULL;
@@ -643,6 +645,33 @@ static int item_cmp(const void *a, const void *b)
     return x->src < y->src ? -1 : x->src > y->src ? 1 : (x->video > y->video) - (x->video < y->video);
 }
 
+static int items_sorted(const Item *it, int64_t n)
+{
+    for (int64_t i = 1; i < n; i++)
+        if (item_cmp(&it[i - 1], &it[i]) > 0)
+            return 0;
+    return 1;
+}
+
+/* Put a segment's items in file order. Its video samples (items[0, nv)) and its audio
+ * frames (the rest) each come in their own order, which in an interleaved file is already
+ * the file's: then one merge into @p tmp does it, else a sort. */
+static void items_order(Item *items, int64_t nv, int64_t n, Item *tmp)
+{
+    if (!items_sorted(items, nv) || !items_sorted(items + nv, n - nv)) {
+        items_order(items, nv, n, tmp);
+        return;
+    }
+    int64_t i = 0, j = nv, k = 0;
+    while (i < nv && j < n)
+        tmp[k++] = item_cmp(&items[j], &items[i]) < 0 ? items[j++] : items[i++];
+    while (i < nv)
+        tmp[k++] = items[i++];
+    while (j < n)
+        tmp[k++] = items[j++];
+    memcpy(items, tmp, (size_t)n * sizeof(*items));
+}
+
 typedef struct Layout {
     Piece *pieces;
     int64_t nb, cap;
@@ -905,6 +934,7 @@ static int plan_timeline(Run *r, int64_t *T_out, int64_t *D_out)
         VpiSeamSeg *s = &p->audio;
         s->t = a->kind == VPI_TRACK_AUDIO ? a : NULL;
         s->fd = p->seg->fd;
+        s->cache = &p->seg->seams;
         s->nominal = av_rescale(p->vd, sr, v->timescale);
         if (!s->t)
             continue;
@@ -1109,7 +1139,7 @@ static int add_encoded(Run *r, int64_t a, int64_t b)
  * sample's position. */
 static int layout(Run *r)
 {
-    Item *items = NULL;
+    Item *items = NULL, *tmp = NULL;
     int64_t vi = 0, cap = 0;
     int ret = 0;
     const VpiSeamPlan *sp = &r->seams;
@@ -1121,12 +1151,15 @@ static int layout(Run *r)
         int64_t n = 0;
         int64_t need = p->nb_kept + (a ? a->nb_samples : 0);
         if (need > cap) {
+            free(tmp);
+            tmp = malloc((size_t)need * sizeof(*tmp));
             Item *ni = realloc(items, (size_t)need * sizeof(*ni));
-            if (!ni) {
+            if (ni)
+                items = ni;
+            if (!ni || !tmp) {
                 ret = AVERROR(ENOMEM);
                 goto end;
             }
-            items = ni;
             cap = need;
         }
         for (int64_t i = p->first; i < v->nb_samples; i++) {
@@ -1135,6 +1168,7 @@ static int layout(Run *r)
                 continue;
             items[n++] = (Item){ s->pos, s->size, 1, vi++ };
         }
+        int64_t nv = n;
         /* the audio slots up to the end of this segment's span */
         int64_t span_end = k + 1 < r->nb ? r->parts[k + 1].audio.J : INT64_MAX;
         int64_t tail_start = -1, tail_end = -1;
@@ -1173,7 +1207,7 @@ static int layout(Run *r)
                 goto end;
             }
         }
-        qsort(items, (size_t)n, sizeof(*items), item_cmp);
+        items_order(items, nv, n, tmp);
         int64_t run_src = -1, run_end = -1;
         for (int64_t i = 0; i < n; i++) {
             Item *it = &items[i];
@@ -1220,6 +1254,7 @@ static int layout(Run *r)
     }
 end:
     free(items);
+    free(tmp);
     return ret;
 }
 

@@ -12,11 +12,18 @@
 
 #define VPI_AAC_FRAME 1024
 
+/* Decoded PCM of a segment that recurs from join to join (a batch's intro and outro),
+ * kept by the segment's owner: the same frames of the same file decode to the same
+ * samples, so a range decoded before is served from here. */
+typedef struct VpiSeamCache VpiSeamCache;
+void vpi_seam_cache_free(VpiSeamCache **c);
+
 /* One segment's audio as the seam planner sees it. All positions are in samples. Output
  * media positions count from the first sample of the output's first AAC frame. */
 typedef struct VpiSeamSeg {
     const VpiMp4Track *t;  /* NULL: the segment has no audio (silence) */
     int fd;
+    VpiSeamCache **cache;  /* NULL: decode every time; else the owner's cache (made here) */
     int64_t a0;            /* segment presentation time of media sample 0 (-priming) */
     int64_t real_start;    /* segment presentation range holding real audio */
     int64_t real_end;

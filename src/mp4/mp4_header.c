@@ -19,6 +19,8 @@ typedef struct Buf {
     uint8_t *p;
     size_t len, cap;
     int oom;
+    size_t *co_at;   /* where each track's chunk offsets start (for the final move) */
+    int nb_co;
 } Buf;
 
 static uint8_t *buf_grow(Buf *b, size_t n)
@@ -116,7 +118,7 @@ static int chunk_starts(const VpiMp4OutTrack *t, int64_t i)
            t->s[i].entry != t->s[i - 1].entry;
 }
 
-static void write_stbl(Buf *b, const VpiMp4OutTrack *t, int64_t base, int co64)
+static void write_stbl(Buf *b, const VpiMp4OutTrack *t, int co64)
 {
     size_t stbl = box_begin(b, "stbl");
 
@@ -220,25 +222,30 @@ static void write_stbl(Buf *b, const VpiMp4OutTrack *t, int64_t base, int co64)
     size_t stsz = fullbox_begin(b, "stsz", 0, 0);
     w32(b, 0);
     w32(b, (uint32_t)t->nb);
-    for (int64_t i = 0; i < t->nb; i++)
-        w32(b, t->s[i].size);
+    uint8_t *q = buf_grow(b, 4 * (size_t)t->nb);
+    for (int64_t i = 0; q && i < t->nb; i++, q += 4)
+        AV_WB32(q, t->s[i].size);
     box_end(b, stsz);
 
     size_t stco = fullbox_begin(b, co64 ? "co64" : "stco", 0, 0);
     w32(b, nchunks);
-    for (int64_t i = 0; i < t->nb; i++)
+    if (b->co_at)
+        b->co_at[b->nb_co++] = b->len;
+    q = buf_grow(b, (co64 ? 8 : 4) * (size_t)nchunks);
+    for (int64_t i = 0; q && i < t->nb; i++)
         if (chunk_starts(t, i)) {
             if (co64)
-                w64(b, (uint64_t)(base + t->s[i].pos));
+                AV_WB64(q, (uint64_t)t->s[i].pos);
             else
-                w32(b, (uint32_t)(base + t->s[i].pos));
+                AV_WB32(q, (uint32_t)t->s[i].pos);
+            q += co64 ? 8 : 4;
         }
     box_end(b, stco);
 
     box_end(b, stbl);
 }
 
-static void write_trak(Buf *b, const VpiMp4OutTrack *t, uint32_t id, int64_t base, int co64)
+static void write_trak(Buf *b, const VpiMp4OutTrack *t, uint32_t id, int co64)
 {
     int64_t mdur = media_duration(t), pdur = movie_duration(t);
     int v1 = mdur > UINT32_MAX || pdur > UINT32_MAX;
@@ -328,13 +335,13 @@ static void write_trak(Buf *b, const VpiMp4OutTrack *t, uint32_t id, int64_t bas
     box_end(b, url);
     box_end(b, dref);
     box_end(b, dinf);
-    write_stbl(b, t, base, co64);
+    write_stbl(b, t, co64);
     box_end(b, minf);
     box_end(b, mdia);
     box_end(b, trak);
 }
 
-static void write_all(Buf *b, VpiMp4OutTrack *tracks, int nb, int64_t base, int co64,
+static void write_all(Buf *b, VpiMp4OutTrack *tracks, int nb, int co64,
                       int64_t mdat_size, int quicktime)
 {
     size_t ftyp = box_begin(b, "ftyp");
@@ -381,7 +388,7 @@ static void write_all(Buf *b, VpiMp4OutTrack *tracks, int nb, int64_t base, int 
     w32(b, (uint32_t)nb + 1); /* next track id */
     box_end(b, mvhd);
     for (int i = 0; i < nb; i++)
-        write_trak(b, &tracks[i], (uint32_t)i + 1, base, co64);
+        write_trak(b, &tracks[i], (uint32_t)i + 1, co64);
     box_end(b, moov);
 
     if (mdat_size + 8 > UINT32_MAX) {
@@ -410,27 +417,39 @@ int vpi_mp4_build_header(VpiMp4OutTrack *tracks, int nb_tracks, int64_t mdat_siz
             if (t->s[k].entry >= t->nb_entries)
                 return AVERROR_BUG;
     }
-    /* The header's size does not depend on the offsets it holds, only on their width. */
-    write_all(&b, tracks, nb_tracks, 0, 0, mdat_size, quicktime);
+    /* The header's size does not depend on the offsets it holds, only on their width: it
+     * is written with offsets into mdat's payload, which then move by the header's size. */
+    if (!(b.co_at = calloc((size_t)nb_tracks + 1, sizeof(*b.co_at))))
+        return AVERROR(ENOMEM);
+    write_all(&b, tracks, nb_tracks, 0, mdat_size, quicktime);
     if (b.oom)
         goto oom;
     if ((int64_t)b.len + mdat_size > UINT32_MAX) {
         co64 = 1;
         b.len = 0;
-        write_all(&b, tracks, nb_tracks, 0, 1, mdat_size, quicktime);
+        b.nb_co = 0;
+        write_all(&b, tracks, nb_tracks, 1, mdat_size, quicktime);
         if (b.oom)
             goto oom;
     }
-    int64_t base = (int64_t)b.len;
-    b.len = 0;
-    write_all(&b, tracks, nb_tracks, base, co64, mdat_size, quicktime);
-    if (b.oom || (int64_t)b.len != base)
-        goto oom;
+    uint64_t base = b.len;
+    for (int i = 0; i < b.nb_co; i++) {
+        uint8_t *p = b.p + b.co_at[i];
+        uint32_t n = AV_RB32(p - 4);
+        for (uint32_t k = 0; k < n; k++, p += co64 ? 8 : 4) {
+            if (co64)
+                AV_WB64(p, AV_RB64(p) + base);
+            else
+                AV_WB32(p, (uint32_t)(AV_RB32(p) + base));
+        }
+    }
+    free(b.co_at);
     *out = b.p;
     *out_size = b.len;
     return 0;
 
 oom:
+    free(b.co_at);
     av_free(b.p);
     return AVERROR(ENOMEM);
 }

@@ -162,26 +162,6 @@ static int check_path(const char *path, int64_t *size)
     return 0;
 }
 
-/* avformat_open_input with the run's cancel as its interrupt callback (so a read that
- * blocks can be cancelled) and its logger. */
-static int open_input(VpPipeline *p, AVFormatContext **fc, const char *path)
-{
-    int ret;
-
-    if (!(*fc = avformat_alloc_context()))
-        return AVERROR(ENOMEM);
-    (*fc)->interrupt_callback = (AVIOInterruptCB){ p->opts.cancel.fn, p->opts.cancel.opaque };
-    (*fc)->opaque = &p->opts.logger;
-    if ((ret = avformat_open_input(fc, path, NULL, NULL)) < 0) {
-        *fc = NULL; /* freed by avformat_open_input on failure */
-        if (vpi_cancelled(&p->opts.cancel))
-            ret = VP_ERR_CANCELLED;
-        else
-            ret = vpi_open_error(path, NULL, 0, ret);
-    }
-    return ret;
-}
-
 /* The audio comes from another file: its best audio stream replaces the source's. */
 static int open_audio_file(VpPipeline *p)
 {
@@ -189,7 +169,7 @@ static int open_audio_file(VpPipeline *p)
     int64_t size;
     int ret = check_path(path, &size);
     if (ret >= 0)
-        ret = open_input(p, &p->afmt, path);
+        ret = vpi_open_input(&p->afmt, path, &p->opts.cancel, &p->opts.logger);
     if (ret >= 0 && avformat_find_stream_info(p->afmt, NULL) < 0)
         vpi_log(&p->opts.logger, VP_LOG_WARNING, "%s: could not find stream parameters", path);
     if (ret >= 0 && (p->aidx = av_find_best_stream(p->afmt, AVMEDIA_TYPE_AUDIO, -1, -1, NULL,
@@ -271,7 +251,7 @@ static int pipeline_open(const char *path, const VpPipelineOpts *opts, VpPipelin
     if ((ret = vpi_log_register(&p->opts.logger)) < 0)
         goto fail;
     p->logger_registered = 1;
-    if ((ret = open_input(p, &p->fmt, path)) < 0)
+    if ((ret = vpi_open_input(&p->fmt, path, &p->opts.cancel, &p->opts.logger)) < 0)
         goto fail;
     if ((ret = avformat_find_stream_info(p->fmt, NULL)) < 0)
         vpi_log(&p->opts.logger, VP_LOG_WARNING, "%s: could not find stream parameters: %s", path,

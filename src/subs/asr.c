@@ -677,15 +677,9 @@ int vp_transcribe(const char *path, VpSubs **out, const VpTranscribeOpts *user_o
     if ((ret = vpi_log_register(&opts->logger)) < 0)
         goto end;
     registered = 1;
-    if (!(ic = avformat_alloc_context())) {
-        ret = AVERROR(ENOMEM);
-        goto end;
-    }
-    ic->interrupt_callback = (AVIOInterruptCB){ opts->cancel.fn, opts->cancel.opaque };
-    ic->opaque = (void *)&opts->logger;
     if ((ret = vpi_input_check(path, &(struct stat){ 0 })) < 0 ||
-        (ret = avformat_open_input(&ic, path, NULL, NULL)) < 0) {
-        ret = fail_with(fail, path, vpi_open_error(path, NULL, 0, ret), NULL);
+        (ret = vpi_open_input(&ic, path, &opts->cancel, &opts->logger)) < 0) {
+        ret = fail_with(fail, path, ret, NULL);
         goto end;
     }
     if ((ret = avformat_find_stream_info(ic, NULL)) < 0) {

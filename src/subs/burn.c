@@ -280,14 +280,8 @@ typedef struct Remux {
 static int open_in(AVFormatContext **ic, const char *path, const VpCancel *cancel,
                    const VpLogger *lg)
 {
-    int ret;
-    if (!(*ic = avformat_alloc_context()))
-        return AVERROR(ENOMEM);
-    (*ic)->interrupt_callback = (AVIOInterruptCB){ cancel->fn, cancel->opaque };
-    (*ic)->opaque = (void *)lg;
-    if ((ret = avformat_open_input(ic, path, NULL, NULL)) < 0)
-        return ret;
-    return avformat_find_stream_info(*ic, NULL);
+    int ret = vpi_open_input(ic, path, cancel, lg);
+    return ret < 0 ? ret : avformat_find_stream_info(*ic, NULL);
 }
 
 /* The next packet of @p ic's stream @p si into @p pkt; AVERROR_EOF at the end. */

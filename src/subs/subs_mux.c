@@ -187,15 +187,8 @@ int vp_subs_mux(const char *video, const char *const *subs, int nb_subs, const c
     if ((ret = vpi_log_register(&opts->logger)) < 0)
         goto end;
     registered = 1;
-    if (!(ic = avformat_alloc_context())) {
-        ret = AVERROR(ENOMEM);
-        goto end;
-    }
-    ic->interrupt_callback = (AVIOInterruptCB){ opts->cancel.fn, opts->cancel.opaque };
-    ic->opaque = (void *)&opts->logger;
     if ((ret = vpi_input_check(video, &(struct stat){ 0 })) < 0 ||
-        (ret = avformat_open_input(&ic, video, NULL, NULL)) < 0) {
-        ret = vpi_open_error(video, NULL, 0, ret);
+        (ret = vpi_open_input(&ic, video, &opts->cancel, &opts->logger)) < 0) {
         vpi_fail(fail, 0, video, ret, NULL);
         goto end;
     }

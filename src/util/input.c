@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* What every command checks before it opens an input file. */
+/* What every command checks before it opens an input file, and how it opens one. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <libavformat/avformat.h>
 #include <libavutil/error.h>
 
 #include "internal.h"
@@ -46,4 +47,20 @@ int vpi_open_error(const char *path, const uint8_t *head, size_t head_size, int 
     return !memcmp(head + 4, "ftyp", 4) || !memcmp(head + 4, "mdat", 4) ||
            !memcmp(head + 4, "wide", 4) || !memcmp(head + 4, "free", 4) ||
            !memcmp(head + 4, "skip", 4) ? VP_ERR_NO_MOOV : VP_ERR_NOT_MEDIA;
+}
+
+int vpi_open_input(AVFormatContext **ic, const char *path, const VpCancel *cancel,
+                   const VpLogger *lg)
+{
+    int ret;
+
+    if (!(*ic = avformat_alloc_context()))
+        return AVERROR(ENOMEM);
+    (*ic)->interrupt_callback = (AVIOInterruptCB){ cancel->fn, cancel->opaque };
+    (*ic)->opaque = (void *)lg;
+    if ((ret = avformat_open_input(ic, path, NULL, NULL)) < 0) {
+        *ic = NULL; /* freed by avformat_open_input on failure */
+        return vpi_cancelled(cancel) ? VP_ERR_CANCELLED : vpi_open_error(path, NULL, 0, ret);
+    }
+    return 0;
 }

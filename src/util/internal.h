@@ -70,6 +70,15 @@ void vpi_check_reasons(const struct VpCheckResult *res, const char *who, char *b
  * @p path. */
 int vpi_open_error(const char *path, const uint8_t *head, size_t head_size, int err);
 
+/* Open the input @p path as every command does (after its own checks, e.g.
+ * vpi_input_check): @p cancel as FFmpeg's interrupt callback (a read that blocks can be
+ * cancelled), @p lg for FFmpeg's messages about it, and one reason for a refusal:
+ * VP_ERR_CANCELLED when cancelled, else vpi_open_error's. *ic is NULL on failure. Finding
+ * the stream info is left to the caller. */
+struct AVFormatContext;
+int vpi_open_input(struct AVFormatContext **ic, const char *path, const VpCancel *cancel,
+                   const VpLogger *lg);
+
 /* ---- atomic outputs ------------------------------------------------------------------ */
 
 /* An output file is written under a temporary name in its destination folder and renamed

@@ -29,6 +29,12 @@ for n in anna "bob 2" clip10 clip9; do
 done
 assert_eq "$(ls "$WORK/out" | grep -c mp4)" 4 "personal: outputs (notes.txt is no clip)"
 no_temps "$WORK/out" personal
+# A batch's joiner keeps the intro's and outro's decoded audio edges from join to join: its
+# outputs are byte for byte those of a lone `vidpipe join` of the same three files.
+for n in anna clip9; do
+    "$VIDPIPE" -q join -o "$WORK/lone-$n.mp4" "$INTRO" "$P/$n.mp4" "$OUTRO" || fail "lone join $n"
+    check; cmp -s "$WORK/lone-$n.mp4" "$WORK/out/$n.mp4" || fail "personal $n: batch output differs from a lone join"
+done
 # The report: one JSON line per item, in a form scripts can read.
 python3 - "$WORK/out/vidpipe-report.jsonl" >"$WORK/rep.txt" 2>&1 <<'PY'
 import json, sys

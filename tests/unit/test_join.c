@@ -9,6 +9,7 @@
 
 #include <fcntl.h>
 #include <libavutil/error.h>
+#include <libavutil/mem.h>
 
 #include "bitstream/bitstream.h"
 #include "join/join_internal.h"
@@ -111,6 +112,51 @@ static int sps_size(unsigned poc_type, uint64_t w_mbs1, uint64_t h_map1, const u
     *width = sps.width;
     *height = sps.height;
     return r;
+}
+
+/* The header writer's chunk offsets, as an index reads them back: 32-bit (stco) for a small
+ * mdat, 64-bit (co64) when the file passes 4 GiB, each the header's size past the offset
+ * into mdat it was given. The file is sparse: only the header is written. */
+static void header_offsets(const VpiMp4Track *v, int64_t mdat_size, int64_t hi_from)
+{
+    char path[600], why[256] = "";
+    VpiMp4Entry e = { v->entry, v->entry_size };
+    VpiMp4OutTrack t = { .kind = VPI_TRACK_VIDEO, .timescale = v->timescale, .entries = &e,
+                         .nb_entries = 1, .width = v->width, .height = v->height };
+    int64_t pos = 0;
+    for (int64_t i = 0; i < v->nb_samples; i++) {
+        /* every other sample far from its neighbour: a chunk each, some past 4 GiB */
+        if (i == v->nb_samples / 2)
+            pos = hi_from;
+        VpiMp4OutSample o = { .pos = pos, .size = v->samples[i].size,
+                              .duration = v->samples[i].duration, .cts = v->samples[i].cts,
+                              .key = v->samples[i].key };
+        CHECK_EQ(vpi_mp4_out_push(&t, &o), 0);
+        pos += v->samples[i].size + (i % 2 ? 1000 : 0);
+    }
+    t.presented = t.s[t.nb - 1].duration * t.nb;
+    uint8_t *hdr = NULL;
+    size_t hsz = 0;
+    CHECK_EQ(vpi_mp4_build_header(&t, 1, mdat_size, 0, &hdr, &hsz), 0);
+    snprintf(path, sizeof(path), "%s/header_%lld.mp4", dir, (long long)mdat_size);
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+    CHECK(fd >= 0);
+    CHECK_EQ(hdr ? write(fd, hdr, hsz) : -1, (ssize_t)hsz);
+    CHECK_EQ(ftruncate(fd, (off_t)(hsz + (size_t)mdat_size)), 0);
+    VpiMp4File *mf = NULL;
+    CHECK_EQ(vpi_mp4_index(fd, &mf, why, sizeof(why)), 0);
+    if (mf) {
+        CHECK_EQ(mf->video.nb_samples, t.nb);
+        int64_t bad = 0;
+        for (int64_t i = 0; i < t.nb && i < mf->video.nb_samples; i++)
+            bad += mf->video.samples[i].pos != (int64_t)hsz + t.s[i].pos;
+        CHECK_EQ(bad, 0);
+    }
+    vpi_mp4_index_free(&mf);
+    close(fd);
+    unlink(path);
+    av_free(hdr);
+    free(t.s);
 }
 
 int main(void)
@@ -257,6 +303,8 @@ int main(void)
         CHECK_EQ(mf->audio.sample_rate, 44100);
         CHECK_EQ(mf->audio.object_type, 2);
         CHECK(mf->audio.has_edit && mf->audio.edit_media_time == 1024);
+        header_offsets(&mf->video, 1 << 20, 500000);
+        header_offsets(&mf->video, 5LL << 30, (4LL << 30) + 12345);
     }
     vpi_mp4_index_free(&mf);
     close(fd);
