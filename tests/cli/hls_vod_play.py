@@ -20,7 +20,8 @@ part's pictures, so a wrongly mapped discontinuity shows.
 With --seek T1,T2,... --parts S1:FILE1,S2:FILE2,... it seeks instead, to each time in turn
 (backwards too), and judges the first picture presented after each seek against FFmpeg's
 decode of the part it falls in (FILEi, the source that the person's timeline shows from Si
-on): the presented media time within one frame before and three after the time sought, its
+on): the presented media time that of the frame showing at the time sought (seeked while
+paused; when no picture comes paused, it plays: up to three frames later), its
 part's picture at that media time (mean absolute difference of 64x112 RGB below 15, and
 nearer to it than to the other parts' pictures at the same place and to the frames beside
 it), and playback resuming (the clock 0.3 s past it within 5 s). Exit 0 when clean, 1 with the reasons in "violations", 77 when Chromium or hls.js is
@@ -207,7 +208,11 @@ def seek_check(seeks, parts):
                    mad_other_parts=[round(d, 1) for j, d in enumerate(diffs) if j != k],
                    mad_frames_beside=[round(mad(frames[j], got), 1) for j in (i - 1, i + 1)
                                       if 0 <= j < len(frames)])
-        if not t - dur - 0.001 <= mt <= t + 3 * dur + 0.001:
+        # paused, the picture shown is the one whose time span holds the time sought;
+        # played to a picture (none came while paused), up to three frames later
+        lo, hi = (t - dur, t) if not s.get("played_to_present") else (t - dur, t + 3 * dur)
+        row["played_to_present"] = bool(s.get("played_to_present"))
+        if not lo - 0.0005 < mt <= hi + 0.0005:
             faults.append("seek to %.3f s presented the picture at %.3f s" % (t, mt))
         if diffs[k] >= MAX_MAD or min(diffs) < diffs[k] or \
                 min(row["mad_frames_beside"], default=1e9) <= diffs[k]:
