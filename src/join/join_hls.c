@@ -692,15 +692,15 @@ static int64_t frame_time(const Src *s, int64_t j)
     return j * FRAME + s->seam.a0;
 }
 
-/* Remove vidpipe's temporary files from @p dir: what a killed run left. */
-static int remove_stale(const char *dir)
+/* Remove the files of @p dir whose names @p match. */
+static void remove_matching(const char *dir, int (*match)(const char *name))
 {
     DIR *d = opendir(dir);
     struct dirent *e;
     if (!d)
-        return 0;
+        return;
     while ((e = readdir(d))) {
-        if (vpi_output_is_temp_name(e->d_name)) {
+        if (match(e->d_name)) {
             char *p = path_join(dir, e->d_name);
             if (p)
                 unlink(p);
@@ -708,7 +708,6 @@ static int remove_stale(const char *dir)
         }
     }
     closedir(d);
-    return 0;
 }
 
 /* A file name the packager writes into a person's folder: N.m4s, init.mp4, or one of its
@@ -732,19 +731,7 @@ static int is_key_dir(const char *n)
  * (anything else put there is left alone). */
 static void remove_own_dir(const char *dir)
 {
-    DIR *d = opendir(dir);
-    struct dirent *e;
-    if (!d)
-        return;
-    while ((e = readdir(d))) {
-        if (is_own_file(e->d_name)) {
-            char *p = path_join(dir, e->d_name);
-            if (p)
-                unlink(p);
-            free(p);
-        }
-    }
-    closedir(d);
+    remove_matching(dir, is_own_file);
     rmdir(dir);
 }
 
@@ -821,7 +808,7 @@ static int write_shared(VpHlsPackager *pk, Shared *sh, const char *role, int inp
         fail_set(fail, ret, -1, sh->dir, "cannot create the folder: %s", vp_strerror(ret));
         goto end;
     }
-    remove_stale(sh->dir); /* a run killed while writing it */
+    remove_matching(sh->dir, vpi_output_is_temp_name); /* a run killed while writing it */
     build_init(&b, s->v, s->a);
     if (!(path = path_join(sh->dir, "init.mp4"))) {
         ret = AVERROR(ENOMEM);
