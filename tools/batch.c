@@ -373,6 +373,9 @@ static int run_batch(int argc, char **argv)
           "personalized HLS into DIR (shared intro/outro, a playlist per clip)" },
         CLI_LIB_AS("hls-target", 0, &ho, "S", vp_option_table("hls"), "target",
                    "--hls: segment length aimed at, seconds", NULL),
+        CLI_LIB_AS("hls-keep-old", 0, &ho, "S", vp_option_table("hls"), "keep_old",
+                   "--hls: seconds a redone person's old segments stay for viewers of the "
+                   "old playlist", NULL),
         { "manifest", 'm', CLI_STR, &manifest, "FILE",
           "CSV rows: output,segment,segment,... (see below)" },
         CLI_LIB("jobs", 'j', &bo, "N", bt, "jobs"),

@@ -34,6 +34,12 @@ typedef struct VpHlsOpts {
                                  file under a final name) */
     VpLogger logger;        /**< where the packager logs (fn = NULL: the process default) */
     VpCancel cancel;        /**< stops a call between segments with VP_ERR_CANCELLED */
+    double keep_old;        /**< seconds a redone person's previous segment folder stays
+                                 after the new playlist replaced the one that listed it,
+                                 for viewers still playing that one (default 3600,
+                                 0..604800; 0: removed at once). Removed by the first call
+                                 for that person, or the first packager opened on the
+                                 output, after that time. */
 } VpHlsOpts;
 
 /** What one person cost. */

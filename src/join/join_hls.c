@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <libavutil/avstring.h>
@@ -602,6 +603,8 @@ struct VpHlsPackager {
 static const VpiOption hls_options[] = {
     O(target, DOUBLE, 6, 1, 60, "segment length aimed at, seconds"),
     O(durable, BOOL, 1, 0, 1, "fsync each file before renaming it into place"),
+    O(keep_old, DOUBLE, 3600, 0, 604800,
+      "seconds a redone person's old segments stay for viewers of the old playlist"),
     { NULL },
 };
 #undef O
@@ -710,13 +713,16 @@ static void remove_matching(const char *dir, int (*match)(const char *name))
     closedir(d);
 }
 
-/* A file name the packager writes into a person's folder: N.m4s, init.mp4, or one of its
- * temporaries. */
+/* In a person's segment folder that a newer playlist has replaced: its mtime is when. */
+#define SUPERSEDED ".superseded"
+
+/* A file name the packager writes into a person's folder: N.m4s, init.mp4, the superseded
+ * mark, or one of its temporaries. */
 static int is_own_file(const char *n)
 {
     size_t k = strspn(n, "0123456789");
     return (k && !strcmp(n + k, ".m4s")) || !strcmp(n, "init.mp4") ||
-           vpi_output_is_temp_name(n);
+           !strcmp(n, SUPERSEDED) || vpi_output_is_temp_name(n);
 }
 
 /* A person's segment folder: KEY (16 hex digits) or KEY-N. */
@@ -735,10 +741,35 @@ static void remove_own_dir(const char *dir)
     rmdir(dir);
 }
 
+/* Mark the segment folder @p dir superseded, now. */
+static int mark_superseded(const char *dir)
+{
+    char *p = path_join(dir, SUPERSEDED);
+    int fd = p ? open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0644) : -1;
+    int ret = fd >= 0 && futimens(fd, NULL) == 0 ? 0 : -1;
+    if (fd >= 0)
+        close(fd);
+    free(p);
+    return ret;
+}
+
+/* Whether the segment folder @p dir was superseded less than @p keep seconds ago. */
+static int superseded_within(const char *dir, double keep)
+{
+    struct stat sb;
+    char *p = path_join(dir, SUPERSEDED);
+    int r = p ? stat(p, &sb) : -1;
+    free(p);
+    return r == 0 && keep > 0 && difftime(time(NULL), sb.st_mtime) < keep;
+}
+
 /* What earlier runs of a person left in @p parent (OUT/NAME) besides @p keep, the folder
  * its playlist now lists: older segment folders, an interrupted redo's, and the files of
- * the layout before folders (OUT/NAME/N.m4s). */
-static void remove_previous(const char *parent, const char *keep)
+ * the layout before folders (OUT/NAME/N.m4s). @p listed, the folder the replaced playlist
+ * listed ("" for none), is marked superseded and stays @p keep_old seconds, as do folders
+ * superseded before that are still within their time. */
+static void remove_previous(const char *parent, const char *keep, const char *listed,
+                            double keep_old)
 {
     DIR *d = opendir(parent);
     struct dirent *e;
@@ -748,11 +779,71 @@ static void remove_previous(const char *parent, const char *keep)
         if (!strcmp(e->d_name, keep) || (!is_key_dir(e->d_name) && !is_own_file(e->d_name)))
             continue;
         char *p = path_join(parent, e->d_name);
-        if (p && is_key_dir(e->d_name))
-            remove_own_dir(p);
-        else if (p)
+        if (p && is_key_dir(e->d_name)) {
+            int stays = keep_old > 0 && (!strcmp(e->d_name, listed) ? mark_superseded(p) == 0
+                                                                   : superseded_within(p, keep_old));
+            if (!stays)
+                remove_own_dir(p);
+        } else if (p) {
             unlink(p);
+        }
         free(p);
+    }
+    closedir(d);
+}
+
+static int playlist_files(const char *pl, int (*fn)(void *ctx, const char *rel), void *ctx);
+
+/* The person's segment folder a playlist lists: "NAME/KEY/..." gives KEY. */
+typedef struct Listed {
+    const char *name;
+    char key[32];
+} Listed;
+
+static int find_listed(void *ctx, const char *rel)
+{
+    Listed *l = ctx;
+    size_t n = strlen(l->name);
+    if (strncmp(rel, l->name, n) || rel[n] != '/')
+        return 0;
+    const char *k = rel + n + 1;
+    size_t kl = strcspn(k, "/");
+    if (!k[kl] || kl >= sizeof(l->key))
+        return 0;
+    memcpy(l->key, k, kl);
+    l->key[kl] = 0;
+    if (is_key_dir(l->key))
+        return 1;
+    l->key[0] = 0;
+    return 0;
+}
+
+/* The superseded segment folders of every person in @p out whose time is up, also of
+ * people no run packages again. */
+static void sweep_superseded(const char *out, double keep_old)
+{
+    DIR *d = opendir(out);
+    struct dirent *e;
+    if (!d)
+        return;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.' || !strcmp(e->d_name, "shared"))
+            continue;
+        char *person = path_join(out, e->d_name);
+        DIR *pd = person ? opendir(person) : NULL;
+        struct dirent *k;
+        while (pd && (k = readdir(pd))) {
+            if (!is_key_dir(k->d_name))
+                continue;
+            char *p = path_join(person, k->d_name), *mark = p ? path_join(p, SUPERSEDED) : NULL;
+            if (mark && access(mark, F_OK) == 0 && !superseded_within(p, keep_old))
+                remove_own_dir(p);
+            free(mark);
+            free(p);
+        }
+        if (pd)
+            closedir(pd);
+        free(person);
     }
     closedir(d);
 }
@@ -980,6 +1071,7 @@ int vp_hls_packager_new(const char *out_dir, const char *intro, const char *outr
         (ret = write_shared(pk, &pk->outro, "outro", 1, fail)) < 0)
         goto fail;
     vpi_log_scope_leave(prev);
+    sweep_superseded(pk->out, pk->o.keep_old);
     *out = pk;
     return 0;
 fail:
@@ -1318,13 +1410,16 @@ int vp_hls_packager_person(VpHlsPackager *pk, const char *clip, const char *name
         ret = AVERROR(ENOMEM);
         goto end;
     }
+    /* the folder the playlist about to be replaced lists, for its viewers */
+    Listed listed = { .name = name };
+    playlist_files(pl_path, find_listed, &listed);
     if ((ret = write_file(pl_path, &pl, pk->o.durable)) < 0) {
         fail_set(fail, ret, -1, pl_path, "%s", vp_strerror(ret));
         goto end;
     }
     st.personal_bytes += (int64_t)pl.len;
     made_dir = 0; /* listed now */
-    remove_previous(parent, sub);
+    remove_previous(parent, sub, listed.key, pk->o.keep_old);
     st.shared_bytes = pk->intro.bytes + pk->outro.bytes;
     st.nb_segments = nb_e;
     st.nb_personal = c.nb_cuts;
@@ -1379,19 +1474,18 @@ static int uri_path(const char *uri, char *out, size_t size)
     return 0;
 }
 
-int vp_hls_playlist_bytes(const char *out_dir, const char *name, int64_t *own, int64_t *shared)
+/* Call @p fn with each file the playlist @p pl lists (segments and EXT-X-MAP init
+ * segments), as a path relative to the playlist's folder, in order; a file listed again is
+ * passed again. Stops at @p fn's first nonzero return and returns it; else 0, or a negative
+ * error (the playlist unreadable, AVERROR_INVALIDDATA for a URI that leaves its folder). */
+static int playlist_files(const char *pl, int (*fn)(void *ctx, const char *rel), void *ctx)
 {
-    char *pl = NULL, *text = NULL, **seen = NULL;
-    size_t nb_seen = 0, cap = 0;
-    int64_t o = 0, sh = 0;
+    char *text = NULL;
     struct stat sb;
     int ret = 0;
-    FILE *f = NULL;
+    FILE *f = fopen(pl, "rb");
 
-    *own = *shared = 0;
-    if (asprintf(&pl, "%s/%s.m3u8", out_dir, name) < 0)
-        return AVERROR(ENOMEM);
-    if (!(f = fopen(pl, "rb")) || fstat(fileno(f), &sb) < 0) {
+    if (!f || fstat(fileno(f), &sb) < 0) {
         ret = AVERROR(errno);
         goto end;
     }
@@ -1403,10 +1497,8 @@ int vp_hls_playlist_bytes(const char *out_dir, const char *name, int64_t *own, i
         ret = AVERROR(ENOMEM);
         goto end;
     }
-    size_t len = fread(text, 1, (size_t)sb.st_size, f);
-    text[len] = 0;
-    o = (int64_t)len;
-    for (char *line = text, *next; line && *line; line = next) {
+    text[fread(text, 1, (size_t)sb.st_size, f)] = 0;
+    for (char *line = text, *next; line && *line && !ret; line = next) {
         next = strchr(line, '\n');
         if (next)
             *next++ = 0;
@@ -1423,53 +1515,73 @@ int vp_hls_playlist_bytes(const char *out_dir, const char *name, int64_t *own, i
             continue;
         }
         char rel[4096];
-        if ((ret = uri_path(uri, rel, sizeof(rel))) < 0)
-            goto end;
-        int dup = 0;
-        for (size_t i = 0; i < nb_seen && !dup; i++)
-            dup = !strcmp(seen[i], rel);
-        if (dup)
-            continue;
-        if (nb_seen == cap) {
-            size_t nc = cap ? 2 * cap : 64;
-            char **ns = realloc(seen, nc * sizeof(*ns));
-            if (!ns) {
-                ret = AVERROR(ENOMEM);
-                goto end;
-            }
-            seen = ns;
-            cap = nc;
-        }
-        if (!(seen[nb_seen] = strdup(rel))) {
-            ret = AVERROR(ENOMEM);
-            goto end;
-        }
-        nb_seen++;
-        char *p = path_join(out_dir, rel);
-        if (!p) {
-            ret = AVERROR(ENOMEM);
-            goto end;
-        }
-        int r = stat(p, &sb);
-        free(p);
-        if (r < 0) {
-            ret = AVERROR(errno);
-            goto end;
-        }
-        if (!strncmp(rel, "shared/", 7))
-            sh += (int64_t)sb.st_size;
-        else
-            o += (int64_t)sb.st_size;
+        if ((ret = uri_path(uri, rel, sizeof(rel))) == 0)
+            ret = fn(ctx, rel);
     }
-    *own = o;
-    *shared = sh;
 end:
     if (f)
         fclose(f);
-    for (size_t i = 0; i < nb_seen; i++)
-        free(seen[i]);
-    free(seen);
     free(text);
+    return ret;
+}
+
+typedef struct Sizes {
+    const char *out_dir;
+    char **seen;
+    size_t nb_seen, cap;
+    int64_t own, shared;
+} Sizes;
+
+static int add_size(void *ctx, const char *rel)
+{
+    Sizes *z = ctx;
+    struct stat sb;
+    for (size_t i = 0; i < z->nb_seen; i++)
+        if (!strcmp(z->seen[i], rel))
+            return 0;
+    if (z->nb_seen == z->cap) {
+        size_t nc = z->cap ? 2 * z->cap : 64;
+        char **ns = realloc(z->seen, nc * sizeof(*ns));
+        if (!ns)
+            return AVERROR(ENOMEM);
+        z->seen = ns;
+        z->cap = nc;
+    }
+    if (!(z->seen[z->nb_seen] = strdup(rel)))
+        return AVERROR(ENOMEM);
+    z->nb_seen++;
+    char *p = path_join(z->out_dir, rel);
+    if (!p)
+        return AVERROR(ENOMEM);
+    int r = stat(p, &sb);
+    free(p);
+    if (r < 0)
+        return AVERROR(errno);
+    if (!strncmp(rel, "shared/", 7))
+        z->shared += (int64_t)sb.st_size;
+    else
+        z->own += (int64_t)sb.st_size;
+    return 0;
+}
+
+int vp_hls_playlist_bytes(const char *out_dir, const char *name, int64_t *own, int64_t *shared)
+{
+    Sizes z = { .out_dir = out_dir };
+    struct stat sb;
+    char *pl = NULL;
+    int ret;
+
+    *own = *shared = 0;
+    if (asprintf(&pl, "%s/%s.m3u8", out_dir, name) < 0)
+        return AVERROR(ENOMEM);
+    if ((ret = stat(pl, &sb) < 0 ? AVERROR(errno) : 0) == 0 &&
+        (ret = playlist_files(pl, add_size, &z)) == 0) {
+        *own = z.own + (int64_t)sb.st_size;
+        *shared = z.shared;
+    }
+    for (size_t i = 0; i < z.nb_seen; i++)
+        free(z.seen[i]);
+    free(z.seen);
     free(pl);
     return ret;
 }

@@ -233,10 +233,33 @@ run redo -y
 assert_eq "$RC" 0 "redo after the kill: exit code ($ERR)"
 new=$(own_dir "$R/out" long)
 [ "$new" != "$old" ] || fail "redo after the kill: the same folder $new"
-assert_eq "$(ls "$R/out/long")" "$(basename "$new")" "redo after the kill: only the new folder left"
+# The folder the replaced playlist listed stays (--hls-keep-old, default an hour) for viewers
+# still playing it, marked superseded; the killed run's folder, which nothing lists, goes.
+assert_eq "$(ls "$R/out/long" | sort | tr '\n' ' ')" \
+    "$(printf '%s\n' "$(basename "$new")" "$(basename "$old")" | sort | tr '\n' ' ')" \
+    "redo after the kill: the new folder and the one the old playlist lists"
+[ -e "$old/.superseded" ] && [ ! -e "$new/.superseded" ] || fail "redo: the superseded mark"
+(cd "$old" && md5sum -c --quiet "$WORK/long.md5") || fail "redo: the old files changed after the switch"
+cp "$WORK/long.m3u8" "$R/out/long-old.m3u8"
+run $CHECK "$R/out" long-old --discontinuities 1
+assert_eq "$RC" 0 "redo: the old playlist still plays after the switch ($ERR)"
+rm "$R/out/long-old.m3u8"
 run $CHECK "$R/out" long --discontinuities 1
 assert_eq "$RC" 0 "redo after the kill: the new playlist ($ERR)"
 no_temps "$R/out" redo
+# Its time up, a superseded folder goes at the next run on the output, the person skipped.
+touch -d '2 hours ago' "$old/.superseded"
+run redo
+assert_contains "$OUT" "1 item: 0 done, 1 skipped" "sweep: the person skipped"
+assert_eq "$(ls "$R/out/long")" "$(basename "$new")" "sweep: the expired folder removed"
+# --hls-keep-old 0: the replaced playlist's folder goes at once.
+run redo -y --hls-keep-old 0
+assert_eq "$RC" 0 "keep 0: exit code ($ERR)"
+newer=$(own_dir "$R/out" long)
+assert_eq "$(ls "$R/out/long")" "$(basename "$newer")" "keep 0: only the new folder left"
+run redo --hls-keep-old 700000
+assert_eq "$RC|$ERR" "3|vidpipe: batch: --hls-keep-old: value 700000 is out of range 0..604800" \
+    "usage: --hls-keep-old out of range"
 
 # A dry run says what it would package, and writes nothing.
 run "$VIDPIPE" batch --intro "$H_INTRO" --outro "$H_OUTRO" --personal "$P" --hls "$WORK/dry" \

@@ -99,6 +99,7 @@ int main(void)
     vp_hls_default_opts(&o);
     CHECK_NEAR(o.target, 6, 0);
     CHECK_EQ(o.durable, 1);
+    CHECK_NEAR(o.keep_old, 3600, 0);
 
     /* options and arguments */
     o.target = 0.5;
@@ -173,8 +174,9 @@ int main(void)
         CHECK_EQ(t_sh(cmd), 0);
     }
 
-    /* A person redone gets a fresh folder; the old one goes once the new playlist is in
-     * place. A redo that fails leaves the old playlist and folder as they were. */
+    /* A person redone gets a fresh folder; the old one, marked superseded, stays for the
+     * old playlist's viewers (keep_old, an hour by default). A redo that fails leaves the
+     * old playlist and folder as they were. */
     snprintf(cmd, sizeof(cmd), "cd '%s/out' && ls p01 > ../before && grep -q \"^p01/$(cat "
              "../before)/0.m4s$\" p01.m3u8", dir);
     CHECK_EQ(t_sh(cmd), 0);
@@ -191,9 +193,10 @@ int main(void)
     snprintf(cmd, sizeof(cmd), "printf '#EXTM3U\\n../intro.mp4\\n' > '%s/out/up.m3u8'", dir);
     CHECK_EQ(t_sh(cmd), 0);
     CHECK_EQ(vp_hls_playlist_bytes(path("out"), "up", &own, &shared), AVERROR_INVALIDDATA);
-    snprintf(cmd, sizeof(cmd), "cd '%s/out' && ls p01 > ../after && test $(wc -l < ../after) = 1 "
-             "&& ! cmp -s ../before ../after && grep -q \"^p01/$(cat ../after)/0.m4s$\" "
-             "p01.m3u8 && cmp -s p01/*/0.m4s p00/*/0.m4s", dir);
+    snprintf(cmd, sizeof(cmd), "cd '%s/out' && ls p01 > ../after && test $(wc -l < ../after) = 2 "
+             "&& grep -qx \"$(cat ../before)\" ../after && test -e p01/$(cat ../before)/.superseded "
+             "&& n=$(grep -vx \"$(cat ../before)\" ../after) && ! test -e p01/$n/.superseded "
+             "&& grep -q \"^p01/$n/0.m4s$\" p01.m3u8 && cmp -s p01/$n/0.m4s p00/*/0.m4s", dir);
     CHECK_EQ(t_sh(cmd), 0);
 
     /* a clip that cannot follow the intro */
