@@ -71,7 +71,9 @@ VP_API void vp_hls_default_opts(VpHlsOpts *opts);
  * @return 0 and *out (owned by the caller), or a negative error and NULL.
  *
  * Call from one thread; the shared segments are complete when it returns, so workers
- * started afterwards only read them.
+ * started afterwards only read them. It also removes what earlier runs left in the people's
+ * folders: an interrupted run's folder, which no playlist lists, and superseded folders
+ * whose VpHlsOpts.keep_old has passed.
  */
 VP_API int vp_hls_packager_new(const char *out_dir, const char *intro, const char *outro,
                                const VpHlsOpts *opts, VpHlsPackager **out, VpFailure *fail);
@@ -82,7 +84,9 @@ VP_API int vp_hls_packager_new(const char *out_dir, const char *intro, const cha
  * existing means the person is complete; then the person's other folders (an earlier run's)
  * are removed. A person redone is switched at once: the old playlist and the folder it
  * lists stay whole until the new playlist replaces it, also when the call fails or the
- * process is killed (its own folder then stays until the next call for @p name). @p name
+ * process is killed (its own folder then stays until the next call for @p name, or the next
+ * vp_hls_packager_new() on @p out_dir). The replaced playlist's folder stays
+ * VpHlsOpts.keep_old seconds for its viewers. @p name
  * must be a plain file name (no '/'). @p stats may be NULL.
  *
  * @param fail on failure, which file and why (input 1 the clip, -1 an output), one line

@@ -818,9 +818,11 @@ static int find_listed(void *ctx, const char *rel)
     return 0;
 }
 
-/* The superseded segment folders of every person in @p out whose time is up, also of
- * people no run packages again. */
-static void sweep_superseded(const char *out, double keep_old)
+/* What earlier runs left in every person's folder of @p out, also of people no run
+ * packages again: an interrupted run's folder, which no playlist lists, and superseded
+ * folders whose time is up. A person whose playlist exists but cannot be read is left
+ * alone. */
+static void sweep_people(const char *out, double keep_old)
 {
     DIR *d = opendir(out);
     struct dirent *e;
@@ -829,20 +831,26 @@ static void sweep_superseded(const char *out, double keep_old)
     while ((e = readdir(d))) {
         if (e->d_name[0] == '.' || !strcmp(e->d_name, "shared"))
             continue;
-        char *person = path_join(out, e->d_name);
-        DIR *pd = person ? opendir(person) : NULL;
+        char *person = path_join(out, e->d_name), *pl = NULL;
+        Listed listed = { .name = e->d_name };
+        if (!person || asprintf(&pl, "%s.m3u8", person) < 0) {
+            free(person);
+            break;
+        }
+        int r = playlist_files(pl, find_listed, &listed);
+        DIR *pd = r >= 0 || r == AVERROR(ENOENT) ? opendir(person) : NULL;
         struct dirent *k;
         while (pd && (k = readdir(pd))) {
-            if (!is_key_dir(k->d_name))
+            if (!is_key_dir(k->d_name) || !strcmp(k->d_name, listed.key))
                 continue;
-            char *p = path_join(person, k->d_name), *mark = p ? path_join(p, SUPERSEDED) : NULL;
-            if (mark && access(mark, F_OK) == 0 && !superseded_within(p, keep_old))
+            char *p = path_join(person, k->d_name);
+            if (p && !superseded_within(p, keep_old))
                 remove_own_dir(p);
-            free(mark);
             free(p);
         }
         if (pd)
             closedir(pd);
+        free(pl);
         free(person);
     }
     closedir(d);
@@ -1071,7 +1079,7 @@ int vp_hls_packager_new(const char *out_dir, const char *intro, const char *outr
         (ret = write_shared(pk, &pk->outro, "outro", 1, fail)) < 0)
         goto fail;
     vpi_log_scope_leave(prev);
-    sweep_superseded(pk->out, pk->o.keep_old);
+    sweep_people(pk->out, pk->o.keep_old);
     *out = pk;
     return 0;
 fail:

@@ -229,12 +229,16 @@ cmp -s "$WORK/long.m3u8" "$R/out/long.m3u8" || fail "killed redo: the playlist c
 run $CHECK "$R/out" long --discontinuities 1
 assert_eq "$RC" 0 "killed redo: the old playlist is whole ($ERR)"
 [ "$(ls "$R/out/long" | wc -l)" -ge 2 ] || fail "killed redo: its folder is not there"
+# A rerun that skips the person still removes the killed run's folder, which nothing lists.
+run redo
+assert_contains "$OUT" "1 item: 0 done, 1 skipped" "killed redo: the rerun skips"
+assert_eq "$(ls "$R/out/long")" "$(basename "$old")" "killed redo: the rerun removed its folder"
 run redo -y
 assert_eq "$RC" 0 "redo after the kill: exit code ($ERR)"
 new=$(own_dir "$R/out" long)
 [ "$new" != "$old" ] || fail "redo after the kill: the same folder $new"
 # The folder the replaced playlist listed stays (--hls-keep-old, default an hour) for viewers
-# still playing it, marked superseded; the killed run's folder, which nothing lists, goes.
+# still playing it, marked superseded.
 assert_eq "$(ls "$R/out/long" | sort | tr '\n' ' ')" \
     "$(printf '%s\n' "$(basename "$new")" "$(basename "$old")" | sort | tr '\n' ' ')" \
     "redo after the kill: the new folder and the one the old playlist lists"
