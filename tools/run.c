@@ -2,12 +2,14 @@
 /* vidpipe run: a pipeline file (vidpipe/run.h, docs/run.md) over its inputs, on the batch
  * runner: -j N, complete outputs skipped, retries, a per-item report and log. */
 #include <errno.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include <jansson.h>
 #include <libavutil/error.h>
 
 #include "common/commands.h"
@@ -28,15 +30,64 @@ typedef struct RunInput {
     char **outs;
     size_t nb_outs;
     const char *inputs[2];              /* the input and the pipeline file */
+    json_t *qc;                         /* what its QC steps found, for the report */
 } RunInput;
+
+/* One vp_run_item() call's callbacks' context. */
+typedef struct RunCall {
+    RunJob *job;
+    RunInput *in;
+} RunCall;
+
+/* A QC step judged: its failed checks, for the item's report line. */
+static void on_qc(void *opaque, const char *input, int step, int stops,
+                  const VpQcReport *r)
+{
+    RunInput *in = ((RunCall *)opaque)->in;
+    json_t *failed = json_array(), *s;
+    (void)input;
+    for (int i = 0; failed && i < r->nb_checks; i++) {
+        const VpQcCheck *c = &r->checks[i];
+        if (c->verdict != VP_QC_FAIL)
+            continue;
+        json_t *f = json_pack("{s:s, s:s}", "check", c->name, "message", c->message);
+        if (f && isfinite(c->value))
+            json_object_set_new(f, "value", json_real(c->value));
+        json_array_append_new(failed, f);
+    }
+    s = json_pack("{s:i, s:s, s:s, s:i, s:o?}", "step", step, "fail", stops ? "stop" : "warn",
+                  "verdict", r->nb_failed ? "fail" : "pass", "checks", r->nb_checks,
+                  "failed", failed);
+    if (!in->qc)
+        in->qc = json_array();
+    json_array_append_new(in->qc, s);
+}
+
+static char *report_qc(void *opaque, const VpBatchItem *item)
+{
+    RunInput *in = item->user;
+    (void)opaque;
+    if (!in->qc)
+        return NULL;
+    json_t *o = json_pack("{s:o}", "qc", in->qc);
+    in->qc = NULL;
+    char *text = o ? json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(15)) : NULL;
+    json_decref(o);
+    return text;
+}
 
 static int run_one(void *opaque, void *worker, const VpBatchItem *item, VpFailure *fail)
 {
     RunJob *job = opaque;
     RunInput *in = item->user;
+    RunCall call = { job, in };
+    VpRunOpts ro = job->ro;
     VpRunResult res;
     (void)worker;
-    int ret = vp_run_item(job->pl, in->path, &job->ro, &res, fail);
+    ro.opaque = &call;
+    json_decref(in->qc); /* an earlier attempt's */
+    in->qc = NULL;
+    int ret = vp_run_item(job->pl, in->path, &ro, &res, fail);
     if (ret >= 0 && !job->json)
         cli_info("%s: %d pass%s, %d output%s%s", in->path, res.passes,
                  res.passes == 1 ? "" : "es", res.outputs, res.outputs == 1 ? "" : "s",
@@ -59,7 +110,7 @@ static void on_progress(void *opaque, int64_t finished, int64_t failed, int64_t 
 static void on_pass_progress(void *opaque, const char *input, int pass, int nb_passes,
                              double done_s, double total_s)
 {
-    RunJob *job = opaque;
+    RunJob *job = ((RunCall *)opaque)->job;
     pthread_mutex_lock(&job->lock);
     int64_t finished = job->finished, total = job->total;
     pthread_mutex_unlock(&job->lock);
@@ -87,6 +138,7 @@ static void free_inputs(RunInput *ins, size_t nb)
     for (size_t i = 0; ins && i < nb; i++) {
         free(ins[i].path);
         vp_run_paths_free(ins[i].outs, ins[i].nb_outs);
+        json_decref(ins[i].qc);
     }
     free(ins);
 }
@@ -276,7 +328,7 @@ static int run_run(int argc, char **argv)
                    .total = (int64_t)nb };
     vp_run_default_opts(&job.ro);
     job.ro.progress = on_pass_progress;
-    job.ro.opaque = &job;
+    job.ro.on_qc = on_qc;
     job.ro.out_dir = out_dir;
     job.ro.decode_threads = decode_threads;
     if (!(ins = calloc(nb, sizeof(*ins))) || !(items = calloc(nb, sizeof(*items))))
@@ -325,6 +377,7 @@ static int run_run(int argc, char **argv)
     bo.report_path = report;
     bo.log_path = log;
     bo.work = run_one;
+    bo.report_extra = report_qc;
     bo.opaque = &job;
     bo.progress = on_progress;
     bo.item_done = on_item_done;

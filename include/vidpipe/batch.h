@@ -101,6 +101,12 @@ typedef struct VpBatchOpts {
      *  concurrently, for different items. */
     int (*output_bytes)(void *opaque, const VpBatchItem *item, int64_t *bytes,
                         int64_t *shared);
+    /** Optional: more of an item's outcome for its report line, called once the item is
+     *  done, failed or skipped, from the thread that ran it, before the line is written:
+     *  a JSON object's text (malloc'd; the runner frees it) whose members are added to the
+     *  line (a member the runner writes itself keeps the runner's value), or NULL for
+     *  nothing more. E.g. vidpipe run's "qc": what each QC step found. */
+    char *(*report_extra)(void *opaque, const VpBatchItem *item);
 } VpBatchOpts;
 
 typedef struct VpBatchStats {

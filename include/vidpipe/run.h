@@ -70,6 +70,8 @@ VP_API int vp_run_pipeline_inputs(const VpRunPipeline *pl, char ***paths, size_t
                                   VpFailure *fail);
 VP_API void vp_run_paths_free(char **paths, size_t nb);
 
+struct VpQcReport; /* vidpipe/qc.h */
+
 typedef struct VpRunOpts {
     const char *out_dir;        /**< where outputs go without a deliver step ("out") */
     int decode_threads;         /**< video decoder threads per pass; 0 = automatic */
@@ -81,6 +83,11 @@ typedef struct VpRunOpts {
     void *opaque;
     VpLogger logger;            /**< see common.h */
     VpCancel cancel;            /**< see common.h: every pass and the transcriber stop */
+    /** Optional, called from the thread running vp_run_item() as each QC step is judged:
+     *  the input, the step's number (1-based), 1 when a failure stops the input ("fail":
+     *  "stop"), and what it found (valid during the call). With @c opaque. */
+    void (*on_qc)(void *opaque, const char *input, int step, int stops,
+                  const struct VpQcReport *report);
 } VpRunOpts;
 
 VP_API void vp_run_default_opts(VpRunOpts *opts);

@@ -446,9 +446,13 @@ static int64_t shared_bytes(const char *path)
  * the report has always given them. */
 static void report_line(const VpLogger *lg, FILE *f, const char *name, const char *status,
                         const char *why, const VpFailure *fail, double seconds, int64_t bytes,
-                        int64_t shared, int attempts, const char *output)
+                        int64_t shared, int attempts, const char *output, const char *extra)
 {
     json_t *o = json_object();
+    json_t *more = extra ? json_loads(extra, JSON_REJECT_DUPLICATES, NULL) : NULL;
+    if (extra && !json_is_object(more))
+        vpi_log(lg, VP_LOG_WARNING, "report: \"%s\": its extra fields are not a JSON object; "
+                "left out", name);
     if (!o || vpi_json_set_text(o, "item", name) < 0 ||
         json_object_set_new(o, "status", json_string(status)) < 0 ||
         vpi_json_set_text(o, "reason", fail ? fail->message : why) < 0 ||
@@ -462,10 +466,12 @@ static void report_line(const VpLogger *lg, FILE *f, const char *name, const cha
         vpi_json_set_text(o, "output", output) < 0 ||
         json_object_set_new(o, "bytes_shared", json_integer(shared)) < 0 ||
         json_object_set_new(o, "bytes_written", json_integer(bytes - shared)) < 0 ||
+        (json_is_object(more) && json_object_update_missing(o, more) < 0) ||
         json_dumpf(o, f, JSON_COMPACT | JSON_REAL_PRECISION(15)) < 0)
         vpi_log(lg, VP_LOG_ERROR, "report: out of memory for \"%s\"", name);
     else
         fputc('\n', f);
+    json_decref(more);
     json_decref(o);
 }
 
@@ -512,6 +518,7 @@ static void finish_item(Batch *b, size_t i, const char *name, const char *status
     const VpBatchItem *it = &b->items[i];
     const VpBatchOpts *o = b->o;
     char size[32];
+    char *extra = o->report_extra ? o->report_extra(o->opaque, it) : NULL;
 
     pthread_mutex_lock(&b->lock);
     b->finished++;
@@ -526,7 +533,7 @@ static void finish_item(Batch *b, size_t i, const char *name, const char *status
     }
     if (b->report) {
         report_line(&b->o->logger, b->report, name, status, why, fail, seconds, bytes,
-                    shared, attempts, it->output);
+                    shared, attempts, it->output, extra);
         fflush(b->report);
     }
     format_bytes(size, sizeof(size), bytes);
@@ -544,6 +551,7 @@ static void finish_item(Batch *b, size_t i, const char *name, const char *status
     if (o->progress)
         o->progress(o->opaque, b->finished, b->failed, (int64_t)b->nb);
     pthread_mutex_unlock(&b->lock);
+    free(extra);
 }
 
 /* ---- workers ------------------------------------------------------------------------- */

@@ -223,6 +223,8 @@ static int gate(void *opaque)
         int ret = vpi_qc_report_make(pr->p, pr->acts[i].sink, it->in, &s->qc, &r);
         if (ret < 0)
             return fail_at(it, -1, it->in, ret, "%s: %s", step_label(s, l), vp_strerror(ret));
+        if (it->o->on_qc)
+            it->o->on_qc(it->o->opaque, it->in, s->number, s->qc_stop, r);
         const VpQcCheck *first = NULL;
         for (int k = 0; k < r->nb_checks && !first; k++)
             if (r->checks[k].verdict == VP_QC_FAIL)

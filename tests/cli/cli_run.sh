@@ -123,6 +123,16 @@ for l in sorted(open(sys.argv[1]), key=lambda l: json.loads(l)["item"]):
     d = json.loads(l); print(d["item"], d["status"], d["error"])' $report | tr '\n' ';')" \
     "raw/broken.mov failed VP_ERR_NOT_MEDIA;raw/short.mov failed VP_ERR_QC_FAILED;raw/talk.mov done None;raw/tone.mov done None;" \
     "report lines"
+# ...and what each QC step found: the stopped input's first QC with its failed check, the
+# others' two QCs passed; the broken file got to no QC
+assert_eq "$(python3 -c '
+import json, sys
+for l in sorted(open(sys.argv[1]), key=lambda l: json.loads(l)["item"]):
+    d = json.loads(l)
+    print(d["item"], " ".join("%d:%s:%s:%s" % (q["step"], q["fail"], q["verdict"],
+          ",".join(f["check"] for f in q["failed"])) for q in d.get("qc", [])))' $report | tr '\n' ';')" \
+    "raw/broken.mov ;raw/short.mov 1:stop:fail:duration;raw/talk.mov 1:stop:pass: 5:stop:pass:;raw/tone.mov 1:stop:pass: 5:stop:pass:;" \
+    "report: the QC steps' findings"
 
 # ---- a rerun skips what is complete ------------------------------------------------------
 run "$VIDPIPE" run -j 2 pipeline.json --json
@@ -153,6 +163,12 @@ EOF
 run "$VIDPIPE" run warn.json raw/tone.mov -o res
 assert_eq "$RC" 0 "warn: exit"
 assert_contains "$ERR" "raw/tone.mov: qc (step 1): loudness:" "warn: said"
+assert_eq "$(python3 -c '
+import json, sys
+q = json.loads(open(sys.argv[1]).readline())["qc"][0]
+f = q["failed"][0]
+print(q["fail"], q["verdict"], f["check"], -70 <= f["value"] <= 0, "LUFS" in f["message"])' res/vidpipe-run-report.jsonl)" \
+    "warn fail loudness True True" "warn: the report has the failed check and its value"
 lufs=$(ffmpeg -nostdin -nostats -i res/tone_loudnorm.mp4 -af ebur128 -f null - 2>&1 \
     | awk '/Integrated loudness/ { getline; print $2 }')
 assert_near "$lufs" -23 1 "warn: the output is made (loudness)"

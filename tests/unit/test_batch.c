@@ -525,6 +525,42 @@ static void test_report_escaping(void)
     set_free(&s);
 }
 
+/* report_extra: per item, members added to its report line after the runner's own (which
+ * keep their values); text that is not a JSON object is left out, the line still written. */
+static char *extra_fields(void *opaque, const VpBatchItem *item)
+{
+    (void)opaque;
+    if (!strcmp(item->name, "item000"))
+        return strdup("{\"qc\":[{\"step\":1}],\"status\":\"mine\"}");
+    if (!strcmp(item->name, "item001"))
+        return strdup("[1, 2");
+    return NULL;
+}
+
+static void test_report_extra(void)
+{
+    Set s;
+    Ctx c;
+    VpBatchOpts o;
+    char report[512];
+
+    set_make(&s, "extra", 3);
+    snprintf(report, sizeof(report), "%s/extra.jsonl", root);
+    opts_init(&o, &c, 2);
+    o.report_path = report;
+    o.report_extra = extra_fields;
+    CHECK_EQ(vp_batch_run(s.items, 3, &o, NULL), 0);
+    char *rep = slurp(report);
+    CHECK_EQ(count_lines(rep, NULL), 3);
+    CHECK(strstr(rep, "{\"item\":\"item000\",\"status\":\"done\",") != NULL);
+    CHECK(strstr(rep, "\"bytes_written\":7,\"qc\":[{\"step\":1}]}\n") != NULL);
+    CHECK_EQ(count_lines(rep, "\"qc\""), 1);
+    CHECK_EQ(count_lines(rep, "mine"), 0);
+    CHECK_EQ(count_lines(rep, "\"item\":\"item001\",\"status\":\"done\""), 1);
+    free(rep);
+    set_free(&s);
+}
+
 /* vp_output_check_not_input(): one file however it is spelt or linked; another file, or a
  * path where nothing exists, is not an input. */
 static void test_output_is_input(void)
@@ -699,6 +735,7 @@ int main(void)
     test_cancel();
     test_options_and_lock();
     test_report_escaping();
+    test_report_extra();
     test_output_is_input();
     test_items_output_is_input();
     test_memory_flat();
