@@ -1482,30 +1482,9 @@ static int uri_path(const char *uri, char *out, size_t size)
     return 0;
 }
 
-/* Call @p fn with each file the playlist @p pl lists (segments and EXT-X-MAP init
- * segments), as a path relative to the playlist's folder, in order; a file listed again is
- * passed again. Stops at @p fn's first nonzero return and returns it; else 0, or a negative
- * error (the playlist unreadable, AVERROR_INVALIDDATA for a URI that leaves its folder). */
-static int playlist_files(const char *pl, int (*fn)(void *ctx, const char *rel), void *ctx)
+int vpi_hls_playlist_parse(char *text, int (*fn)(void *ctx, const char *rel), void *ctx)
 {
-    char *text = NULL;
-    struct stat sb;
     int ret = 0;
-    FILE *f = fopen(pl, "rb");
-
-    if (!f || fstat(fileno(f), &sb) < 0) {
-        ret = AVERROR(errno);
-        goto end;
-    }
-    if (sb.st_size > 64 << 20) { /* a VOD playlist of 100 hours is 2 MB */
-        ret = AVERROR_INVALIDDATA;
-        goto end;
-    }
-    if (!(text = malloc((size_t)sb.st_size + 1))) {
-        ret = AVERROR(ENOMEM);
-        goto end;
-    }
-    text[fread(text, 1, (size_t)sb.st_size, f)] = 0;
     for (char *line = text, *next; line && *line && !ret; line = next) {
         next = strchr(line, '\n');
         if (next)
@@ -1526,6 +1505,32 @@ static int playlist_files(const char *pl, int (*fn)(void *ctx, const char *rel),
         if ((ret = uri_path(uri, rel, sizeof(rel))) == 0)
             ret = fn(ctx, rel);
     }
+    return ret;
+}
+
+/* vpi_hls_playlist_parse() of the playlist file @p pl: AVERROR(errno) when it cannot be
+ * read, AVERROR_INVALIDDATA above 64 MiB. */
+static int playlist_files(const char *pl, int (*fn)(void *ctx, const char *rel), void *ctx)
+{
+    char *text = NULL;
+    struct stat sb;
+    int ret = 0;
+    FILE *f = fopen(pl, "rb");
+
+    if (!f || fstat(fileno(f), &sb) < 0) {
+        ret = AVERROR(errno);
+        goto end;
+    }
+    if (sb.st_size > 64 << 20) { /* a VOD playlist of 100 hours is 2 MB */
+        ret = AVERROR_INVALIDDATA;
+        goto end;
+    }
+    if (!(text = malloc((size_t)sb.st_size + 1))) {
+        ret = AVERROR(ENOMEM);
+        goto end;
+    }
+    text[fread(text, 1, (size_t)sb.st_size, f)] = 0;
+    ret = vpi_hls_playlist_parse(text, fn, ctx);
 end:
     if (f)
         fclose(f);

@@ -57,6 +57,13 @@ int vpi_seam_plan(const VpiSeamSeg *segs, int nb, const VpiSeamParams *p, VpiSea
                   char *why, size_t why_size);
 void vpi_seam_plan_free(VpiSeamPlan *plan);
 
+/* Call @p fn with each file the HLS playlist @p text (NUL-terminated; modified) lists
+ * (segments and EXT-X-MAP init segments), as a path relative to the playlist's folder,
+ * percent-decoded, in order. Stops at @p fn's first nonzero return and returns it; else 0,
+ * or AVERROR_INVALIDDATA for a URI that is not a relative path inside the folder (absolute,
+ * "..", a scheme, a NUL). join_hls.c; fuzzed (fuzz/fuzz_hls_playlist.c). */
+int vpi_hls_playlist_parse(char *text, int (*fn)(void *ctx, const char *rel), void *ctx);
+
 /* Re-encode @p in (a file vidpipe cannot stream-copy into the join) to match @p ref
  * (resolution, frame rate, pixel format, audio rate and channels) into @p out_path.
  * Used by --conform. */
