@@ -150,6 +150,10 @@ typedef struct VpThumbOpts {
     int cols, rows;             /**< 1x1 (default): one frame; otherwise a contact sheet */
     int quality;                /**< JPEG qscale 1 (best) .. 31 (default 2) */
     int timestamps;             /**< 1 (default): each sheet tile shows its time */
+    const char *video_filters;  /**< libavfilter chain the pictures go through first (vidpipe
+                                     run: what the steps before the still made); NULL
+                                     (default): none. Then every picture is decoded, in
+                                     order, instead of seeking to the ones needed */
 } VpThumbOpts;
 
 /** Fill @p opts with the defaults. Thread-safe. */

@@ -865,7 +865,8 @@ static int can_seek_stills(VpPipeline *p)
     if (!p->nb_sinks || p->vidx < 0 || !(p->fmt->pb && (p->fmt->pb->seekable & AVIO_SEEKABLE_NORMAL)))
         return 0;
     for (int i = 0; i < p->nb_sinks; i++)
-        if (!p->sinks[i]->cls->next_seek || p->sinks[i]->wants_audio)
+        if (!p->sinks[i]->cls->next_seek || p->sinks[i]->wants_audio ||
+            p->sinks[i]->every_picture)
             return 0;
     return 1;
 }

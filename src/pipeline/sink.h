@@ -61,6 +61,8 @@ struct VpiSink {
     void *priv;                         /* cls->priv_size, zeroed */
     char *path;                         /* owned copy of the output path, or NULL */
     int wants_audio;                    /* set by init */
+    int every_picture;                  /* set by init: needs every picture in order (a
+                                           filter chain with memory): no seeking */
     VpiOutput out;                      /* the output being written (vpi_sink_output_begin) */
     int out_open;                       /* the engine renames it into place after finish */
     int out_failed;                     /* the output could not be created or written */
@@ -119,6 +121,27 @@ int vpi_graph_link(AVFilterGraph *graph, AVFilterContext *src, AVFilterContext *
  * buffersink. On failure *graph may be allocated: the caller frees it. */
 int vpi_video_graph(AVFilterGraph **graph, AVFilterContext **src, AVFilterContext **sink,
                     const AVFrame *f, const char *chain);
+
+/* A sink's pictures through the chain of the steps before it (vidpipe run's QC and stills):
+ * the graph is built at the first picture and again when the pictures change size or
+ * format; each picture the chain gives is handed to @p each. Zeroed = no chain. */
+typedef struct VpiVideoChain {
+    char *chain;                        /* NULL: pictures go to each() as they are */
+    AVFilterGraph *graph;
+    AVFilterContext *src, *sink;
+    AVFrame *out;
+    int w, h, fmt;
+} VpiVideoChain;
+/* Adopt @p chain (copied; NULL or "" for none). */
+int vpi_video_chain_init(VpiVideoChain *vc, const char *chain);
+/* @p f through the chain, then each(@p opaque, picture) for every picture it gives; a chain
+ * that cannot be built is logged with @p src's path. */
+int vpi_video_chain_push(VpiVideoChain *vc, AVFrame *f, const VpiSource *src,
+                         int (*each)(void *opaque, AVFrame *f), void *opaque);
+/* The end: what the chain still holds, to each(). */
+int vpi_video_chain_flush(VpiVideoChain *vc, int (*each)(void *opaque, AVFrame *f),
+                          void *opaque);
+void vpi_video_chain_free(VpiVideoChain *vc);
 
 /* The tap sink ("tap"): the source's audio through an optional libavfilter chain, each
  * filtered frame handed to a callback (a transcriber, a meter) on the demuxing thread. The

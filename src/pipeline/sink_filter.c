@@ -40,6 +40,69 @@ int vpi_video_graph(AVFilterGraph **graph, AVFilterContext **src, AVFilterContex
     return vpi_graph_link(*graph, *src, *sink, chain);
 }
 
+int vpi_video_chain_init(VpiVideoChain *vc, const char *chain)
+{
+    memset(vc, 0, sizeof(*vc));
+    if (!chain || !*chain)
+        return 0;
+    if (!(vc->chain = av_strdup(chain)) || !(vc->out = av_frame_alloc()))
+        return AVERROR(ENOMEM);
+    return 0;
+}
+
+static int chain_drain(VpiVideoChain *vc, int (*each)(void *opaque, AVFrame *f), void *opaque)
+{
+    for (;;) {
+        int ret = av_buffersink_get_frame(vc->sink, vc->out);
+        if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF)
+            return 0;
+        if (ret < 0)
+            return ret;
+        ret = each(opaque, vc->out);
+        av_frame_unref(vc->out);
+        if (ret < 0)
+            return ret;
+    }
+}
+
+int vpi_video_chain_push(VpiVideoChain *vc, AVFrame *f, const VpiSource *src,
+                         int (*each)(void *opaque, AVFrame *f), void *opaque)
+{
+    int ret;
+    if (!vc->chain)
+        return each(opaque, f);
+    if (!vc->graph || f->width != vc->w || f->height != vc->h || f->format != vc->fmt) {
+        if ((ret = vpi_video_graph(&vc->graph, &vc->src, &vc->sink, f, vc->chain)) < 0) {
+            vpi_log(src->log, VP_LOG_ERROR, "%s: video filters '%s': %s", src->info->path,
+                    vc->chain, av_err2str(ret));
+            return ret;
+        }
+        vc->w = f->width;
+        vc->h = f->height;
+        vc->fmt = f->format;
+    }
+    if ((ret = av_buffersrc_add_frame_flags(vc->src, f, AV_BUFFERSRC_FLAG_KEEP_REF)) < 0)
+        return ret;
+    return chain_drain(vc, each, opaque);
+}
+
+int vpi_video_chain_flush(VpiVideoChain *vc, int (*each)(void *opaque, AVFrame *f), void *opaque)
+{
+    int ret;
+    if (!vc->graph)
+        return 0;
+    if ((ret = av_buffersrc_add_frame(vc->src, NULL)) < 0)
+        return ret;
+    return chain_drain(vc, each, opaque);
+}
+
+void vpi_video_chain_free(VpiVideoChain *vc)
+{
+    avfilter_graph_free(&vc->graph);
+    av_frame_free(&vc->out);
+    av_freep(&vc->chain);
+}
+
 static int build(VpiSink *s, FilterCtx *c, const AVFrame *f)
 {
     int ret = vpi_video_graph(&c->graph, &c->src, &c->sink, f, c->chain);

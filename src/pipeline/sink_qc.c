@@ -23,11 +23,8 @@
 
 typedef struct QcCtx {
     VpQcSpec spec;
-    char *vchain, *achain;              /* chains before the measurements, or NULL */
-    AVFilterGraph *vgraph;              /* vf's graph, rebuilt when the picture changes */
-    AVFilterContext *vsrc, *vsink;
-    AVFrame *vout;
-    int vw, vh, vfmt;
+    char *achain;                       /* the audio chain before the measurements, or NULL */
+    VpiVideoChain vc;                   /* the video chain's */
     VpiQcData d;
     /* video */
     int step, gw, gh;
@@ -88,9 +85,9 @@ static int init(VpiSink *s, const VpiSource *src)
 
     const VpiQcSinkOpts *o = s->opts;
     c->spec = o->spec;
-    if ((o->video_filters && *o->video_filters && !(c->vchain = av_strdup(o->video_filters))) ||
-        (o->audio_filters && *o->audio_filters && !(c->achain = av_strdup(o->audio_filters))) ||
-        (c->vchain && !(c->vout = av_frame_alloc())))
+    if ((ret = vpi_video_chain_init(&c->vc, o->video_filters)) < 0)
+        return ret;
+    if (o->audio_filters && *o->audio_filters && !(c->achain = av_strdup(o->audio_filters)))
         return AVERROR(ENOMEM);
     c->black_start = c->freeze_start = INT64_MIN;
     c->silence_start = NAN;
@@ -236,42 +233,17 @@ static int measure_picture(VpiSink *s, QcCtx *c, AVFrame *f)
     return 0;
 }
 
-/* The pictures the chain has ready, measured. */
-static int drain_video(VpiSink *s, QcCtx *c)
+static int measure_each(void *opaque, AVFrame *f)
 {
-    for (;;) {
-        int ret = av_buffersink_get_frame(c->vsink, c->vout);
-        if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF)
-            return 0;
-        if (ret < 0)
-            return ret;
-        ret = measure_picture(s, c, c->vout);
-        av_frame_unref(c->vout);
-        if (ret < 0)
-            return ret;
-    }
+    VpiSink *s = opaque;
+    return measure_picture(s, s->priv, f);
 }
 
 /* Pictures through the chain of the steps before the check, then measured. */
 static int on_video(VpiSink *s, AVFrame *f)
 {
     QcCtx *c = s->priv;
-    int ret;
-    if (!c->vchain)
-        return measure_picture(s, c, f);
-    if (!c->vgraph || f->width != c->vw || f->height != c->vh || f->format != c->vfmt) {
-        if ((ret = vpi_video_graph(&c->vgraph, &c->vsrc, &c->vsink, f, c->vchain)) < 0) {
-            vpi_log(s->src->log, VP_LOG_ERROR, "%s: video filters '%s': %s",
-                    s->src->info->path, c->vchain, av_err2str(ret));
-            return ret;
-        }
-        c->vw = f->width;
-        c->vh = f->height;
-        c->vfmt = f->format;
-    }
-    if ((ret = av_buffersrc_add_frame_flags(c->vsrc, f, AV_BUFFERSRC_FLAG_KEEP_REF)) < 0)
-        return ret;
-    return drain_video(s, c);
+    return vpi_video_chain_push(&c->vc, f, s->src, measure_each, s);
 }
 
 static double meta(const AVFrame *f, const char *key)
@@ -341,8 +313,7 @@ static int finish(VpiSink *s)
 {
     QcCtx *c = s->priv;
     int ret;
-    if (c->vgraph && ((ret = av_buffersrc_add_frame(c->vsrc, NULL)) < 0 ||
-                      (ret = drain_video(s, c)) < 0))
+    if ((ret = vpi_video_chain_flush(&c->vc, measure_each, s)) < 0)
         return ret;
     if (isfinite(c->d.video_end)) {
         int64_t end = (int64_t)(c->d.video_end * 1e6);
@@ -367,9 +338,7 @@ static void close_sink(VpiSink *s)
 {
     QcCtx *c = s->priv;
     avfilter_graph_free(&c->graph);
-    avfilter_graph_free(&c->vgraph);
-    av_frame_free(&c->vout);
-    av_freep(&c->vchain);
+    vpi_video_chain_free(&c->vc);
     av_freep(&c->achain);
     av_frame_free(&c->af);
     av_freep(&c->grid);

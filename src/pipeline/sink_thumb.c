@@ -35,6 +35,7 @@ typedef struct ThumbCtx {
     struct SwsContext *sws;
     int rotation;               /* the source's, turned upright when placed */
     AVFrame *turn;              /* the scaled picture before it is turned */
+    VpiVideoChain vc;           /* the pictures' chain (VpThumbOpts.video_filters) */
 } ThumbCtx;
 
 #define O(...) VPI_OPT_ROW(VpThumbOpts, __VA_ARGS__)
@@ -158,6 +159,10 @@ static int init(VpiSink *s, const VpiSource *src)
     if ((ret = validate(&c->o, src->log)) < 0)
         return ret;
     c->o.path = s->path;
+    if ((ret = vpi_video_chain_init(&c->vc, c->o.video_filters)) < 0)
+        return ret;
+    c->o.video_filters = NULL; /* the caller's string: c->vc has its own */
+    s->every_picture = c->vc.chain != NULL;
     if ((c->codec = codec_of(s->path)) == AV_CODEC_ID_NONE) {
         vpi_log(src->log, VP_LOG_ERROR, "%s: a thumbnail is JPEG (.jpg, .jpeg), PNG (.png) "
                 "or WebP (.webp); the extension names none of them", s->path);
@@ -293,6 +298,8 @@ static int need_video(VpiSink *s, int64_t us)
 {
     ThumbCtx *c = s->priv;
     int64_t win = 3 * half_frame(s);
+    if (c->vc.chain)
+        return 1; /* the chain's filters may remember the pictures before */
     for (int i = 0; i < c->nb; i++)
         if (!c->tiles[i].done && us >= c->tiles[i].target_us - win &&
             us <= c->tiles[i].target_us + win)
@@ -300,8 +307,9 @@ static int need_video(VpiSink *s, int64_t us)
     return 0;
 }
 
-static int on_video(VpiSink *s, AVFrame *f)
+static int take_picture(void *opaque, AVFrame *f)
 {
+    VpiSink *s = opaque;
     ThumbCtx *c = s->priv;
     int ret;
     for (int i = 0; i < c->nb; i++)
@@ -312,6 +320,12 @@ static int on_video(VpiSink *s, AVFrame *f)
     if (!(c->last = av_frame_clone(f)))
         return AVERROR(ENOMEM);
     return 0;
+}
+
+static int on_video(VpiSink *s, AVFrame *f)
+{
+    ThumbCtx *c = s->priv;
+    return vpi_video_chain_push(&c->vc, f, s->src, take_picture, s);
 }
 
 static int64_t next_seek(VpiSink *s)
@@ -362,6 +376,8 @@ static int finish(VpiSink *s)
     FILE *f = NULL;
     int ret;
 
+    if ((ret = vpi_video_chain_flush(&c->vc, take_picture, s)) < 0)
+        return ret;
     for (int i = 0; i < c->nb; i++)
         if (!c->tiles[i].done) {
             if (!c->last) {
@@ -439,6 +455,7 @@ static void close_sink(VpiSink *s)
     av_frame_free(&c->turn);
     sws_freeContext(c->sws);
     c->sws = NULL;
+    vpi_video_chain_free(&c->vc);
 }
 
 static int info(const VpiSink *s, VpOutputInfo *out)
