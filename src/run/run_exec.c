@@ -84,7 +84,7 @@ static int check_source(const VpRunPipeline *pl, const char *in, const VpSourceI
         int audio = s->kind == VPI_STEP_LOUDNORM || s->kind == VPI_STEP_SUBTITLES;
         int video = (s->kind == VPI_STEP_CLEANUP && (s->cleanup.stabilize || s->cleanup.eq)) ||
                     (s->kind == VPI_STEP_SUBTITLES && s->burn_in) ||
-                    s->kind == VPI_STEP_EXPORT;
+                    s->kind == VPI_STEP_EXPORT || s->kind == VPI_STEP_THUMB;
         if (audio && !src->has_audio)
             return fail_at(it, 0, in, VP_ERR_NO_AUDIO, "%s needs audio: %s",
                            step_label(s, l), vp_strerror(VP_ERR_NO_AUDIO));
@@ -308,6 +308,30 @@ static int add_encode(PassRun *pr, const VpiAct *a, ActRun *ar, int index)
     return 0;
 }
 
+static int make_parent(Item *it, const char *path);
+
+/* A still through the video chain of the steps before it, put in place with the pass's
+ * outputs. */
+static int add_still(PassRun *pr, const VpiAct *a, const ActRun *ar)
+{
+    Item *it = pr->it;
+    const VpRunPipeline *pl = it->pl;
+    VpThumbOpts to = pl->steps[a->step].thumb;
+    int k = 0;
+    while (k < pl->nb_stills && pl->stills[k] != a->step)
+        k++;
+    to.path = it->outs[pl->stills_at + k];
+    to.video_filters = ar->vf;
+    int ret = make_parent(it, to.path);
+    if (ret >= 0 && (ret = vp_pipeline_add_thumb(pr->p, &to)) < 0) {
+        VpFailure pf;
+        vp_pipeline_failure(pr->p, &pf);
+        return fail_at(it, pf.input == 0 ? 0 : -1, pf.input == 0 ? it->in : to.path, ret, "%s",
+                       vp_strerror(ret));
+    }
+    return ret;
+}
+
 static int add_act(PassRun *pr, int i, int *encode_index)
 {
     Item *it = pr->it;
@@ -350,6 +374,8 @@ static int add_act(PassRun *pr, int i, int *encode_index)
     }
     case VPI_ACT_ENCODE:
         return add_encode(pr, a, ar, (*encode_index)++);
+    case VPI_ACT_THUMB:
+        return add_still(pr, a, ar);
     }
     return AVERROR(EINVAL);
 }
@@ -551,9 +577,10 @@ static int finish_outputs(Item *it)
             const char *video = pl->mux_only ? it->in : it->encoded[k];
             const char *caps = it->captions;
             VpFailure mf;
-            if ((ret = make_parent(it, it->outs[k])) < 0)
+            const char *out = it->outs[pl->media_at + k];
+            if ((ret = make_parent(it, out)) < 0)
                 return ret;
-            if ((ret = vp_subs_mux(video, &caps, 1, it->outs[k], &mo, &mf)) < 0) {
+            if ((ret = vp_subs_mux(video, &caps, 1, out, &mo, &mf)) < 0) {
                 if (it->fail && !it->fail->code) {
                     *it->fail = mf;
                     if (mf.input == 0 && pl->mux_only)
@@ -617,7 +644,7 @@ int vp_run_item(const VpRunPipeline *pl, const char *input, const VpRunOpts *opt
             if (asprintf(&it.encoded[k], "%s/encoded-%d.mp4", it.tmp, k) < 0)
                 it.encoded[k] = NULL;
         } else {
-            it.encoded[k] = strdup(it.outs[k]);
+            it.encoded[k] = strdup(it.outs[pl->media_at + k]);
             if (it.encoded[k] && (ret = make_parent(&it, it.encoded[k])) < 0)
                 goto end;
         }

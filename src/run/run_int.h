@@ -30,8 +30,10 @@
 
 typedef enum VpiStepKind {
     VPI_STEP_QC, VPI_STEP_CLEANUP, VPI_STEP_LOUDNORM, VPI_STEP_SUBTITLES, VPI_STEP_EXPORT,
-    VPI_STEP_DELIVER,
+    VPI_STEP_DELIVER, VPI_STEP_THUMB,
 } VpiStepKind;
+
+#define VPI_RUN_MAX_STILLS 8
 
 typedef struct VpiStep {
     VpiStepKind kind;
@@ -55,6 +57,11 @@ typedef struct VpiStep {
     VpEncodeOpts enc;                   /* the encode table's "hw" */
     /* deliver */
     const char *to, *subs_to;           /* templates, relative to the file's folder */
+    const char *stills_to;
+    /* thumb */
+    VpThumbOpts thumb;                  /* its path is set per input */
+    const char *still;                  /* what its file is named after ("thumb", "sheet") */
+    const char *ext;                    /* "jpg", "png", "webp" */
 } VpiStep;
 
 typedef enum VpiPartKind {
@@ -72,6 +79,7 @@ typedef struct VpiPart {
 
 typedef enum VpiActKind {
     VPI_ACT_QC, VPI_ACT_STAB_DETECT, VPI_ACT_LOUD_MEASURE, VPI_ACT_TRANSCRIBE, VPI_ACT_ENCODE,
+    VPI_ACT_THUMB,                      /* in the last pass, before its encodes */
 } VpiActKind;
 
 typedef struct VpiAct {
@@ -103,6 +111,11 @@ struct VpRunPipeline {
     VpiPass passes[VPI_RUN_MAX_PASSES];
     int nb_passes;
     int export_step, deliver_step, subs_step;   /* indices, or -1 */
+    int stills[VPI_RUN_MAX_STILLS], nb_stills;  /* the thumb steps, in order */
+    /* Where the media outputs and the stills are in an input's outputs, which are listed in
+     * the order they are put in place: the stills are renamed with the last pass's encodes,
+     * after them, or before the media when captions are muxed into the media afterwards. */
+    int media_at, stills_at;
     int soft_subs;                      /* captions muxed as a track into the outputs */
     int media_outputs;                  /* encoded outputs per input (0: none) */
     int mux_only;                       /* no encode: the input muxed with its captions */
@@ -115,6 +128,9 @@ int vpi_run_output_path(const VpRunPipeline *pl, const VpRunOpts *o, const char 
                         int preset, char **path);
 int vpi_run_sidecar_path(const VpRunPipeline *pl, const VpRunOpts *o, const char *in,
                          char **path);
+/* The still of thumb step @p step (an index into steps). */
+int vpi_run_still_path(const VpRunPipeline *pl, const VpRunOpts *o, const char *in, int step,
+                       char **path);
 /* "clip" for "raw/clip.mov". Malloc'd. */
 char *vpi_run_item_name(const char *in);
 

@@ -19,7 +19,7 @@
 static const char *const kind_names[] = {
     [VPI_STEP_QC] = "qc", [VPI_STEP_CLEANUP] = "cleanup", [VPI_STEP_LOUDNORM] = "loudnorm",
     [VPI_STEP_SUBTITLES] = "subtitles", [VPI_STEP_EXPORT] = "export",
-    [VPI_STEP_DELIVER] = "deliver",
+    [VPI_STEP_DELIVER] = "deliver", [VPI_STEP_THUMB] = "thumb",
 };
 #define NB_KINDS ((int)(sizeof(kind_names) / sizeof(kind_names[0])))
 
@@ -303,6 +303,52 @@ static int check_template(Reader *r, const char *key, const char *t, int need_pr
     return 0;
 }
 
+/* A still: the options of 'vidpipe thumb', "format" (jpg, png, webp) and "name", what its
+ * file is named after ("thumb" for a frame, "sheet" for a contact sheet). */
+static int read_thumb(Reader *r, VpiStep *s, const json_t *o)
+{
+    VpRunPipeline *pl = r->pl;
+    char key[64];
+    const char *k;
+    json_t *v;
+    vp_thumb_default_opts(&s->thumb);
+    s->ext = "jpg";
+    json_object_foreach((json_t *)o, k, v) {
+        int ret;
+        key_norm(key, sizeof(key), k);
+        if (!strcmp(key, "format")) {
+            const char *f = json_is_string(v) ? json_string_value(v) : "";
+            if (strcmp(f, "jpg") && strcmp(f, "png") && strcmp(f, "webp"))
+                return bad(r, "format: must be \"jpg\", \"png\" or \"webp\"");
+            s->ext = f;
+        } else if (!strcmp(key, "name")) {
+            if ((ret = want_string(r, "name", v, &s->still)) < 0)
+                return ret;
+            if (strpbrk(s->still, "/\\{}") || s->still[0] == '.')
+                return bad(r, "name: '%s' is not a plain name (no '/', braces or leading dot)",
+                           s->still);
+        } else if ((ret = set_opt(r, &vpi_thumb_options, &s->thumb, key, v))) {
+            return ret < 0 ? ret : unknown(r, k);
+        }
+    }
+    if (!s->still)
+        s->still = s->thumb.cols * s->thumb.rows > 1 ? "sheet" : "thumb";
+    /* the file is named per input; a name with its extension stands in for the check */
+    s->thumb.path = s->ext;
+    int ret = check_opts(r, &vpi_thumb_options, &s->thumb);
+    s->thumb.path = NULL;
+    if (ret < 0)
+        return ret;
+    for (int i = 0; i < pl->nb_stills; i++)
+        if (!strcmp(pl->steps[pl->stills[i]].still, s->still))
+            return bad(r, "name: '%s' is the name of step %d's still too (give each its "
+                       "own \"name\")", s->still, pl->steps[pl->stills[i]].number);
+    if (pl->nb_stills == VPI_RUN_MAX_STILLS)
+        return bad(r, "more than %d thumb steps", VPI_RUN_MAX_STILLS);
+    pl->stills[pl->nb_stills++] = (int)(s - pl->steps);
+    return 0;
+}
+
 static int read_deliver(Reader *r, VpiStep *s, const json_t *o)
 {
     char key[64];
@@ -317,11 +363,14 @@ static int read_deliver(Reader *r, VpiStep *s, const json_t *o)
         } else if (!strcmp(key, "subtitles")) {
             if ((ret = want_string(r, "subtitles", v, &s->subs_to)) < 0)
                 return ret;
+        } else if (!strcmp(key, "stills")) {
+            if ((ret = want_string(r, "stills", v, &s->stills_to)) < 0)
+                return ret;
         } else {
             return unknown(r, k);
         }
     }
-    if (!s->to && !s->subs_to)
+    if (!s->to && !s->subs_to && !s->stills_to)
         return bad(r, "to: say where the outputs go (\"out/{preset}/{name}.mp4\")");
     return 0;
 }
@@ -336,6 +385,7 @@ typedef struct Planner {
     int vparts[VPI_RUN_MAX_PARTS], nb_v;
     int aparts[VPI_RUN_MAX_PARTS], nb_a;
     int avail[VPI_RUN_MAX_PARTS];       /* the first pass (0-based) a part can be used in */
+    int min_pass;                       /* no act goes into an earlier pass */
 } Planner;
 
 static const char *part_label(const VpRunPipeline *pl, const VpiPart *p)
@@ -358,7 +408,7 @@ static int add_act(Planner *pn, VpiActKind kind, int step, int preset, int video
                    const char *l)
 {
     VpRunPipeline *pl = pn->pl;
-    int at = 0;
+    int at = pn->min_pass;
     for (int i = 0; video && i < pn->nb_v; i++)
         at = pn->avail[pn->vparts[i]] > at ? pn->avail[pn->vparts[i]] : at;
     for (int i = 0; audio && i < pn->nb_a; i++)
@@ -408,6 +458,8 @@ static int plan(VpRunPipeline *pl)
 {
     Planner pn = { pl };
     int ret = 0, last_part_step = -1;
+    int stills_v[VPI_RUN_MAX_STILLS][VPI_RUN_MAX_PARTS], stills_nv[VPI_RUN_MAX_STILLS];
+    int nb_stills = 0;
     for (int i = 0; i < pl->nb_steps && ret >= 0; i++) {
         VpiStep *s = &pl->steps[i];
         switch (s->kind) {
@@ -453,6 +505,11 @@ static int plan(VpRunPipeline *pl)
             break;
         case VPI_STEP_DELIVER:
             break;
+        case VPI_STEP_THUMB:
+            /* the chain as it is here; placed once every pass is known (below) */
+            memcpy(stills_v[nb_stills], pn.vparts, sizeof(pn.vparts));
+            stills_nv[nb_stills++] = pn.nb_v;
+            break;
         }
     }
     if (ret >= 0 && pl->export_step < 0 && pl->nb_parts) {
@@ -465,6 +522,22 @@ static int plan(VpRunPipeline *pl)
         pl->media_outputs = 1;
         pl->out_suffix = "subtitles";
     }
+    /* Stills are made in the last pass (the one of the outputs, after every QC's verdict),
+     * each through the video chain of the steps before it. */
+    pn.min_pass = pl->nb_passes ? pl->nb_passes - 1 : 0;
+    for (int i = 0; i < nb_stills && ret >= 0; i++) {
+        memcpy(pn.vparts, stills_v[i], sizeof(pn.vparts));
+        pn.nb_v = stills_nv[i];
+        ret = add_act(&pn, VPI_ACT_THUMB, pl->stills[i], -1, 1, 0,
+                      pl->steps[pl->stills[i]].still);
+        /* a still whose chain needs a later pass takes the others (and the outputs) along */
+        if (ret > pn.min_pass)
+            ret = AVERROR_BUG;
+    }
+    /* the order the outputs are put in place (see run_int.h) */
+    int muxed = pl->soft_subs && pl->media_outputs;
+    pl->stills_at = muxed ? 0 : pl->media_outputs;
+    pl->media_at = muxed ? pl->nb_stills : 0;
     return ret < 0 ? ret : 0;
 }
 
@@ -485,7 +558,7 @@ static int read_step(Reader *r, const json_t *e, int index)
             kind = i;
     if (kind < 0)
         return bad(r, "step %d: unknown step '%s' (there are qc, cleanup, loudnorm, "
-                   "subtitles, export and deliver)", index + 1, k);
+                   "subtitles, thumb, export and deliver)", index + 1, k);
     if (!json_is_object(o))
         return bad(r, "step %d (%s): its options must be an object ({} for none)", index + 1,
                    k);
@@ -498,8 +571,8 @@ static int read_step(Reader *r, const json_t *e, int index)
     /* The order of steps: one export, one subtitles step, deliver last. */
     if (pl->deliver_step >= 0)
         return bad(r, "comes after deliver: deliver is the last step");
-    if (pl->export_step >= 0 && kind != VPI_STEP_DELIVER)
-        return bad(r, "comes after export: only deliver may follow it");
+    if (pl->export_step >= 0 && kind != VPI_STEP_DELIVER && kind != VPI_STEP_THUMB)
+        return bad(r, "comes after export: only thumb and deliver may follow it");
     if (kind == VPI_STEP_SUBTITLES && pl->subs_step >= 0)
         return bad(r, "a second subtitles step: one is allowed");
     switch (kind) {
@@ -516,6 +589,8 @@ static int read_step(Reader *r, const json_t *e, int index)
     case VPI_STEP_EXPORT:
         pl->export_step = pl->nb_steps - 1;
         return read_export(r, s, o);
+    case VPI_STEP_THUMB:
+        return read_thumb(r, s, o);
     default:
         pl->deliver_step = pl->nb_steps - 1;
         return read_deliver(r, s, o);
@@ -575,6 +650,11 @@ static int read_root(Reader *r)
             return bad(r, "to: nothing to deliver (no export, no step that changes the media)");
         if (d->subs_to && pl->subs_step < 0)
             return bad(r, "subtitles: there is no subtitles step");
+        if (d->stills_to && !pl->nb_stills)
+            return bad(r, "stills: there is no thumb step");
+        if (d->stills_to && (ret = check_template(r, "stills", d->stills_to,
+                                                  pl->nb_stills > 1)) < 0)
+            return ret;
         if ((d->to && (ret = check_template(r, "to", d->to, pl->media_outputs > 1)) < 0) ||
             (d->subs_to && (ret = check_template(r, "subtitles", d->subs_to, 0)) < 0))
             return ret;
@@ -672,26 +752,48 @@ const char *vp_run_pipeline_settings(const VpRunPipeline *pl)
 
 /* ---- the plan as text -------------------------------------------------------------------- */
 
+/* Template @p t with {preset} filled in ({name} stays, as the plan shows it). */
+static void fill_preset(const char *t, const char *pname, char *buf, size_t size)
+{
+    size_t n = 0;
+    for (const char *c = t; *c && n + 1 < size; c++) {
+        if (!strncmp(c, "{preset}", 8)) {
+            n += (size_t)snprintf(buf + n, size - n, "%s", pname);
+            c += 7;
+        } else {
+            buf[n++] = *c;
+        }
+        if (n >= size)
+            n = size - 1;
+    }
+    buf[n] = 0;
+}
+
 static void out_template(const VpRunPipeline *pl, int preset, char *buf, size_t size)
 {
     const VpiStep *d = pl->deliver_step >= 0 ? &pl->steps[pl->deliver_step] : NULL;
     const char *pname = preset >= 0 ? pl->steps[pl->export_step].presets[preset]->name
                                     : pl->out_suffix;
-    if (d && d->to) {
-        size_t n = 0;
-        for (const char *c = d->to; *c && n + 1 < size; c++) {
-            if (!strncmp(c, "{preset}", 8)) {
-                n += (size_t)snprintf(buf + n, size - n, "%s", pname);
-                c += 7;
-            } else {
-                buf[n++] = *c;
-            }
-            if (n >= size)
-                n = size - 1;
-        }
-        buf[n] = 0;
-    } else {
+    if (d && d->to)
+        fill_preset(d->to, pname, buf, size);
+    else
         snprintf(buf, size, "OUT/{name}_%s.mp4", pname);
+}
+
+/* Where thumb step @p step's still goes, as vpi_run_still_path() decides it. */
+static void still_template(const VpRunPipeline *pl, int step, char *buf, size_t size)
+{
+    const VpiStep *d = pl->deliver_step >= 0 ? &pl->steps[pl->deliver_step] : NULL;
+    const VpiStep *s = &pl->steps[step];
+    if (d && d->stills_to) {
+        fill_preset(d->stills_to, s->still, buf, size);
+    } else if (d && d->to && pl->media_outputs) {
+        out_template(pl, pl->export_step >= 0 ? 0 : -1, buf, size);
+        char *slash = strrchr(buf, '/');
+        size_t n = slash ? (size_t)(slash - buf + 1) : 0;
+        snprintf(buf + n, size - n, "{name}_%s.%s", s->still, s->ext);
+    } else {
+        snprintf(buf, size, "OUT/{name}_%s.%s", s->still, s->ext);
     }
 }
 
@@ -719,6 +821,10 @@ char *vp_run_pipeline_plan(const VpRunPipeline *pl)
     for (int k = 0; k < pl->media_outputs; k++) {
         out_template(pl, pl->export_step >= 0 ? k : -1, line, sizeof(line));
         fprintf(f, "%s %s\n", k ? "       " : "output:", line);
+    }
+    for (int k = 0; k < pl->nb_stills; k++) {
+        still_template(pl, pl->stills[k], line, sizeof(line));
+        fprintf(f, "%s %s\n", k ? "       " : "still: ", line);
     }
     fprintf(f, "%d pass%s for %d step%s\n", pl->nb_passes, pl->nb_passes == 1 ? "" : "es",
             pl->nb_steps, pl->nb_steps == 1 ? "" : "s");
@@ -838,6 +944,35 @@ static int push(char ***paths, size_t *nb, char *p)
     return 0;
 }
 
+int vpi_run_still_path(const VpRunPipeline *pl, const VpRunOpts *o, const char *in, int step,
+                       char **path)
+{
+    const VpiStep *s = &pl->steps[step];
+    const VpiStep *d = pl->deliver_step >= 0 ? &pl->steps[pl->deliver_step] : NULL;
+    char *name = vpi_run_item_name(in), *first = NULL;
+    int ret = 0;
+    *path = NULL;
+    if (!name)
+        return AVERROR(ENOMEM);
+    if (d && d->stills_to) {
+        ret = expand(pl, d->stills_to, name, s->still, path);
+    } else if (d && d->to && pl->media_outputs &&
+               (ret = vpi_run_output_path(pl, o, in, pl->export_step >= 0 ? 0 : -1,
+                                          &first)) >= 0) {
+        /* beside the (first) output */
+        char *slash = strrchr(first, '/');
+        if (asprintf(path, "%.*s%s_%s.%s", slash ? (int)(slash - first + 1) : 0, first, name,
+                     s->still, s->ext) < 0)
+            *path = NULL, ret = AVERROR(ENOMEM);
+    } else if (ret >= 0 && asprintf(path, "%s/%s_%s.%s", o && o->out_dir ? o->out_dir : "out",
+                                    name, s->still, s->ext) < 0) {
+        *path = NULL, ret = AVERROR(ENOMEM);
+    }
+    free(first);
+    free(name);
+    return ret;
+}
+
 int vp_run_item_outputs(const VpRunPipeline *pl, const char *input, const VpRunOpts *o,
                         char ***paths, size_t *nb)
 {
@@ -845,9 +980,18 @@ int vp_run_item_outputs(const VpRunPipeline *pl, const char *input, const VpRunO
     char *p;
     *paths = NULL;
     *nb = 0;
-    for (int k = 0; k < pl->media_outputs && ret >= 0; k++)
-        if ((ret = vpi_run_output_path(pl, o, input, pl->export_step >= 0 ? k : -1, &p)) >= 0)
-            ret = push(paths, nb, p);
+    /* in the order they are put in place: the stills first when captions are muxed into
+     * the media after the last pass (media_at > 0), else the media first */
+    for (int round = 0; round < 2 && ret >= 0; round++) {
+        int stills = (round == 0) == (pl->media_at > 0);
+        for (int k = 0; stills && k < pl->nb_stills && ret >= 0; k++)
+            if ((ret = vpi_run_still_path(pl, o, input, pl->stills[k], &p)) >= 0)
+                ret = push(paths, nb, p);
+        for (int k = 0; !stills && k < pl->media_outputs && ret >= 0; k++)
+            if ((ret = vpi_run_output_path(pl, o, input, pl->export_step >= 0 ? k : -1,
+                                           &p)) >= 0)
+                ret = push(paths, nb, p);
+    }
     if (ret >= 0 && pl->subs_step >= 0 && (ret = vpi_run_sidecar_path(pl, o, input, &p)) >= 0)
         ret = push(paths, nb, p);
     if (ret < 0) {
@@ -1000,6 +1144,12 @@ char *vp_run_describe_steps(void)
             "the captions file beside the outputs: srt or vtt");
     describe_table(f, &vpi_transcribe_options, NULL);
     describe_table(f, &vpi_subs_burn_options, NULL);
+    fprintf(f, "thumb: a still, as 'vidpipe thumb', of the picture as the steps before make "
+            "it, made with the outputs\n");
+    fprintf(f, "  %-18s %-9s %-10s %s\n", "format", "enum", "jpg", "jpg, png or webp");
+    fprintf(f, "  %-18s %-9s %-10s %s\n", "name", "string", "thumb",
+            "what the file is named after ({name}_thumb.jpg; a sheet: sheet)");
+    describe_table(f, &vpi_thumb_options, NULL);
     fprintf(f, "export: the presets of 'vidpipe export', all from the same pass\n");
     fprintf(f, "  %-18s %-9s %-10s %s\n", "presets", "list", "-",
             "preset names ([\"youtube\", \"tiktok\"] or \"youtube,tiktok\"; also 'preset')");
@@ -1011,6 +1161,9 @@ char *vp_run_describe_steps(void)
             "the outputs' path: {name} (the input's), {preset} (export's or the last step's)");
     fprintf(f, "  %-18s %-9s %-10s %s\n", "subtitles", "string", "-",
             "the captions file's path ({name}); default: beside the first output");
+    fprintf(f, "  %-18s %-9s %-10s %s\n", "stills", "string", "-",
+            "the stills' path: {name}, {preset} (the still's name); default: beside the "
+            "first output");
     if (fclose(f)) {
         free(text);
         return NULL;

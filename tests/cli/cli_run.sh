@@ -186,6 +186,41 @@ check; [ ! -e black/tone_cleanup.mp4 ] || fail "QC after eq: the stopped output 
 run "$VIDPIPE" run black.json raw/tone.mov -o black --dry-run
 assert_eq "$RC" 0 "QC after eq: the dry run does not judge"
 
+# ---- stills: each sees the picture as the steps before it made it, made with the outputs --
+printf '{"steps": [{"thumb": {"name": "raw", "at": 1, "format": "webp"}},
+  {"cleanup": {"eq": true, "brightness": -1, "contrast": 0}},
+  {"thumb": {"cols": 2, "rows": 2, "width": 160, "format": "png", "timestamps": false}},
+  {"export": {"preset_file": "presets.json", "presets": "tiny"}},
+  {"thumb": {"name": "poster", "at": 2}}]}' > stills.json
+run "$VIDPIPE" run stills.json --plan
+assert_contains "$OUT" "pass 1: decode IN -> cleanup, export tiny, raw, sheet, poster" "stills: plan"
+run "$VIDPIPE" run stills.json raw/tone.mov -o stills
+assert_eq "$RC" 0 "stills: exit ($ERR)"
+assert_eq "$(ls stills | grep -v vidpipe | tr '\n' ' ')" \
+    "tone_poster.jpg tone_raw.webp tone_sheet.png tone_tiny.mp4 " "stills: the files"
+luma() { ffmpeg -nostdin -v info -i "$1" -vf "format=gray,signalstats,metadata=print" -f null - 2>&1 |
+    sed -n 's/.*lavfi.signalstats.YAVG=\([0-9.]*\).*/\1/p' | head -1; }
+# (eq's brightness -1 takes the luma to black and leaves the chroma: judged on the luma)
+awk -v y="$(luma stills/tone_raw.webp)" 'BEGIN { exit !(y > 60) }' || fail "stills: the raw still is not the picture as it is"
+awk -v y="$(luma stills/tone_poster.jpg)" 'BEGIN { exit !(y < 5) }' || fail "stills: the poster after eq is not black"
+assert_eq "$(ffprobe -v error -show_entries stream=codec_name,width,height -of csv=p=0 stills/tone_sheet.png)" \
+    "png,332,252" "stills: a 2x2 sheet of 160 px tiles"
+assert_eq "$(ffprobe -v error -show_entries stream=codec_name,width -of csv=p=0 stills/tone_raw.webp)" \
+    "webp,320" "stills: the raw still's format"
+# complete: skipped on a rerun; the last output in place is the last still
+run "$VIDPIPE" run stills.json raw/tone.mov -o stills
+assert_contains "$OUT" "1 input: 0 done, 1 skipped" "stills: rerun skips"
+# a QC stop in the same pipeline leaves no still either
+printf '{"steps": [{"thumb": {}}, {"qc": {"min_duration": 30}}]}' > stillqc.json
+run "$VIDPIPE" run stillqc.json raw/tone.mov -o stillqc
+assert_eq "$RC" 1 "stills + QC stop: exit"
+check; [ -z "$(ls stillqc | grep -v vidpipe)" ] || fail "stills + QC stop: left $(ls stillqc)"
+# an input without pictures: the dry run says which step needs them
+ffmpeg -nostdin -v error -y -f lavfi -i "sine=f=440:d=2" -c:a aac audio_only.m4a
+run "$VIDPIPE" run stillqc.json audio_only.m4a -o stillqc --dry-run
+assert_eq "$RC" 2 "stills, no video: dry run exit"
+assert_contains "$OUT" "audio_only.m4a: thumb (step 1) needs video" "stills, no video: reason"
+
 # ---- bad pipeline files: one line naming the step and the key -----------------------------
 printf '{"steps": [{"qc": {}}, {"loudnorm": {"i": -80}}]}' > bad1.json
 run "$VIDPIPE" run bad1.json raw/tone.mov

@@ -47,7 +47,7 @@ static void bad_files(void)
             "p.json: step 1: must be an object with one key, the step's name ({\"qc\": {...}})");
     refused("{\"steps\": [{\"qc\": {}}, {\"trim\": {}}]}",
             "p.json: step 2: unknown step 'trim' (there are qc, cleanup, loudnorm, subtitles, "
-            "export and deliver)");
+            "thumb, export and deliver)");
     refused("{\"steps\": [{\"loudnorm\": 5}]}",
             "p.json: step 1 (loudnorm): its options must be an object ({} for none)");
     /* The option tables' own messages, with the step. */
@@ -87,7 +87,26 @@ static void bad_files(void)
             "p.json: step 1 (export): presets: name at least one (see 'vidpipe export "
             "--list-presets')");
     refused("{\"steps\": [{\"export\": {\"presets\": \"youtube\"}}, {\"qc\": {}}]}",
-            "p.json: step 2 (qc): comes after export: only deliver may follow it");
+            "p.json: step 2 (qc): comes after export: only thumb and deliver may follow it");
+    /* stills: the thumb table's messages, their own keys, one name each */
+    refused("{\"steps\": [{\"thumb\": {\"width\": 8}}]}",
+            "p.json: step 1 (thumb): width: value 8 is out of range 16..4096");
+    refused("{\"steps\": [{\"thumb\": {\"cols\": 30, \"rows\": 30}}]}",
+            "p.json: step 1 (thumb): cols: value 30x30 is more than 400 tiles");
+    refused("{\"steps\": [{\"thumb\": {\"format\": \"gif\"}}]}",
+            "p.json: step 1 (thumb): format: must be \"jpg\", \"png\" or \"webp\"");
+    refused("{\"steps\": [{\"thumb\": {\"name\": \"../x\"}}]}",
+            "p.json: step 1 (thumb): name: '../x' is not a plain name (no '/', braces or "
+            "leading dot)");
+    refused("{\"steps\": [{\"thumb\": {}}, {\"thumb\": {\"at\": 2}}]}",
+            "p.json: step 2 (thumb): name: 'thumb' is the name of step 1's still too (give "
+            "each its own \"name\")");
+    refused("{\"steps\": [{\"thumb\": {}}, {\"thumb\": {\"name\": \"b\"}},"
+            " {\"deliver\": {\"stills\": \"s/{name}.jpg\"}}]}",
+            "p.json: step 3 (deliver): stills: 's/{name}.jpg' has no {preset}: every preset "
+            "would write the same file");
+    refused("{\"steps\": [{\"qc\": {}}, {\"deliver\": {\"stills\": \"s/{name}.jpg\"}}]}",
+            "p.json: step 2 (deliver): stills: there is no thumb step");
     refused("{\"steps\": [{\"export\": {\"presets\": \"youtube,tiktok\"}},"
             " {\"deliver\": {\"to\": \"out/{name}.mp4\"}}]}",
             "p.json: step 2 (deliver): to: 'out/{name}.mp4' has no {preset}: every preset "
@@ -172,6 +191,18 @@ static void plans(void)
             "pass 2: decode IN -> cleanup, qc, encode\n"
             "output: OUT/{name}_cleanup.mp4\n"
             "2 passes for 3 steps\n", 2, 3);
+    /* Stills are made in the last pass, with the outputs, each through the chain of the
+     * steps before it: the one before cleanup sees the picture as it is. */
+    plan_is("{\"steps\": [{\"thumb\": {\"name\": \"raw\"}}, {\"cleanup\": {\"stabilize\": true}},"
+            " {\"thumb\": {\"cols\": 3, \"rows\": 2, \"format\": \"png\"}},"
+            " {\"export\": {\"presets\": \"youtube\"}}, {\"thumb\": {\"name\": \"poster\"}}]}",
+            "pass 1: decode IN -> stabilize-detect\n"
+            "pass 2: decode IN -> cleanup, export youtube, raw, sheet, poster\n"
+            "output: OUT/{name}_youtube.mp4\n"
+            "still:  OUT/{name}_raw.jpg\n"
+            "        OUT/{name}_sheet.png\n"
+            "        OUT/{name}_poster.jpg\n"
+            "2 passes for 5 steps\n", 2, 5);
     /* Soft captions alone: the input is muxed with them, nothing encoded. */
     plan_is("{\"steps\": [{\"subtitles\": {\"format\": \"vtt\"}}]}",
             "pass 1: decode IN -> subtitles\n"
@@ -215,6 +246,33 @@ static void outputs(void)
     /* no inputs in the file */
     CHECK_EQ(vp_run_pipeline_inputs(pl, &paths, &nb, &f), VP_ERR_BAD_CONFIG);
     CHECK_STR(f.message, "p.json: has no \"inputs\": name them there or on the command line");
+    vp_run_pipeline_free(&pl);
+
+    /* stills: after the media they are renamed with; before them when captions are muxed
+     * into the media afterwards; beside the first output, or where deliver says */
+    text = "{\"steps\": [{\"thumb\": {}}, {\"export\": {\"presets\": \"youtube,tiktok\"}},"
+           " {\"deliver\": {\"to\": \"out/{preset}/{name}.mp4\"}}]}";
+    CHECK_EQ(vp_run_pipeline_parse("p.json", text, strlen(text), NULL, &pl, &f), 0);
+    CHECK_EQ(vp_run_item_outputs(pl, "clip.mov", &o, &paths, &nb), 0);
+    CHECK_EQ(nb, 3);
+    if (nb == 3) {
+        CHECK_STR(paths[0], "out/youtube/clip.mp4");
+        CHECK_STR(paths[1], "out/tiktok/clip.mp4");
+        CHECK_STR(paths[2], "out/youtube/clip_thumb.jpg");
+    }
+    vp_run_paths_free(paths, nb);
+    vp_run_pipeline_free(&pl);
+    text = "{\"steps\": [{\"subtitles\": {}}, {\"thumb\": {\"format\": \"webp\"}},"
+           " {\"deliver\": {\"to\": \"v/{name}.mp4\", \"stills\": \"st/{name}-{preset}.webp\"}}]}";
+    CHECK_EQ(vp_run_pipeline_parse("p.json", text, strlen(text), NULL, &pl, &f), 0);
+    CHECK_EQ(vp_run_item_outputs(pl, "clip.mov", &o, &paths, &nb), 0);
+    CHECK_EQ(nb, 3);
+    if (nb == 3) {
+        CHECK_STR(paths[0], "st/clip-thumb.webp");
+        CHECK_STR(paths[1], "v/clip.mp4");
+        CHECK_STR(paths[2], "v/clip.srt");
+    }
+    vp_run_paths_free(paths, nb);
     vp_run_pipeline_free(&pl);
 
     /* checks only: no output */
