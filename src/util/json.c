@@ -39,6 +39,11 @@ int vpi_json_parse(const char *text, size_t len, json_t **out, char *err, size_t
             snprintf(err, err_size, "line %d, column %d: not valid UTF-8", je.line, je.column);
         else
             snprintf(err, err_size, "line %d, column %d: %s", je.line, je.column, je.text);
+        /* jansson quotes the text near the error, a line break included: one line (found
+         * by libFuzzer through the pipeline file reader) */
+        for (char *c = err; *c; c++)
+            if ((unsigned char)*c < 0x20 || *c == 0x7f)
+                *c = '?';
         return AVERROR_INVALIDDATA;
     }
     *out = root;
