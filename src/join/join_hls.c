@@ -856,10 +856,24 @@ static void sweep_people(const char *out, double keep_old)
     closedir(d);
 }
 
+/* The size of @p dir/@p name. */
+static int file_size(const char *dir, const char *name, int64_t *size)
+{
+    struct stat sb;
+    char *p = path_join(dir, name);
+    if (!p)
+        return AVERROR(ENOMEM);
+    int r = stat(p, &sb);
+    free(p);
+    if (r < 0)
+        return AVERROR(errno);
+    *size = (int64_t)sb.st_size;
+    return 0;
+}
+
 /* Bytes of a shared folder's init segment and its @p nb segments. */
 static int dir_bytes(const char *dir, int nb, int64_t *bytes)
 {
-    struct stat sb;
     char name[32];
     *bytes = 0;
     for (int k = -1; k < nb; k++) {
@@ -867,14 +881,11 @@ static int dir_bytes(const char *dir, int nb, int64_t *bytes)
             snprintf(name, sizeof(name), "init.mp4");
         else
             snprintf(name, sizeof(name), "%d.m4s", k);
-        char *p = path_join(dir, name);
-        if (!p)
-            return AVERROR(ENOMEM);
-        int r = stat(p, &sb);
-        free(p);
-        if (r < 0)
-            return AVERROR(errno);
-        *bytes += (int64_t)sb.st_size;
+        int64_t size;
+        int ret = file_size(dir, name, &size);
+        if (ret < 0)
+            return ret;
+        *bytes += size;
     }
     return 0;
 }
@@ -1548,7 +1559,6 @@ typedef struct Sizes {
 static int add_size(void *ctx, const char *rel)
 {
     Sizes *z = ctx;
-    struct stat sb;
     for (size_t i = 0; i < z->nb_seen; i++)
         if (!strcmp(z->seen[i], rel))
             return 0;
@@ -1563,17 +1573,14 @@ static int add_size(void *ctx, const char *rel)
     if (!(z->seen[z->nb_seen] = strdup(rel)))
         return AVERROR(ENOMEM);
     z->nb_seen++;
-    char *p = path_join(z->out_dir, rel);
-    if (!p)
-        return AVERROR(ENOMEM);
-    int r = stat(p, &sb);
-    free(p);
-    if (r < 0)
-        return AVERROR(errno);
+    int64_t size;
+    int ret = file_size(z->out_dir, rel, &size);
+    if (ret < 0)
+        return ret;
     if (!strncmp(rel, "shared/", 7))
-        z->shared += (int64_t)sb.st_size;
+        z->shared += size;
     else
-        z->own += (int64_t)sb.st_size;
+        z->own += size;
     return 0;
 }
 

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The analysis filter sink: every decoded picture through a libavfilter chain whose output
- * is dropped (e.g. vidstabdetect, the first pass of stabilization, which writes its
- * transforms file when the graph is freed). */
+/* Pictures through libavfilter chains: the graph helpers and VpiVideoChain the sinks share
+ * (QC and stills see the picture as earlier steps made it), and the analysis filter sink,
+ * every decoded picture through a chain whose output is dropped (e.g. vidstabdetect, the
+ * first pass of stabilization, which writes its transforms file when the graph is freed). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,14 +12,6 @@
 #include <libavutil/avstring.h>
 
 #include "sink.h"
-
-typedef struct FilterCtx {
-    char *chain;
-    AVFilterGraph *graph;
-    AVFilterContext *src, *sink;
-    AVFrame *out;
-    int w, h, fmt;
-} FilterCtx;
 
 int vpi_video_graph(AVFilterGraph **graph, AVFilterContext **src, AVFilterContext **sink,
                     const AVFrame *f, const char *chain)
@@ -103,62 +96,37 @@ void vpi_video_chain_free(VpiVideoChain *vc)
     av_freep(&vc->chain);
 }
 
-static int build(VpiSink *s, FilterCtx *c, const AVFrame *f)
+static int drop(void *opaque, AVFrame *f)
 {
-    int ret = vpi_video_graph(&c->graph, &c->src, &c->sink, f, c->chain);
-    if (ret < 0)
-        vpi_log(s->src->log, VP_LOG_ERROR,
-                "%s: analysis filters '%s': %s", s->src->info->path, c->chain,
-                av_err2str(ret));
-    c->w = f->width;
-    c->h = f->height;
-    c->fmt = f->format;
-    return ret;
-}
-
-static int drain(FilterCtx *c)
-{
-    for (;;) {
-        int ret = av_buffersink_get_frame(c->sink, c->out);
-        if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF)
-            return 0;
-        if (ret < 0)
-            return ret;
-        av_frame_unref(c->out);
-    }
+    (void)opaque;
+    (void)f;
+    return 0;
 }
 
 static int init(VpiSink *s, const VpiSource *src)
 {
-    FilterCtx *c = s->priv;
+    VpiVideoChain *c = s->priv;
     const char *chain = *(const char *const *)s->opts;
     if (!src->vst) {
         vpi_log(s->src->log, VP_LOG_VERBOSE,
                 "%s: %s", src->info->path, vp_strerror(VP_ERR_NO_VIDEO));
         return VP_ERR_NO_VIDEO;
     }
-    if (!chain || !*chain || !(c->chain = av_strdup(chain)) || !(c->out = av_frame_alloc()))
-        return chain && *chain ? AVERROR(ENOMEM) : AVERROR(EINVAL);
-    return 0;
+    if (!chain || !*chain)
+        return AVERROR(EINVAL);
+    return vpi_video_chain_init(c, chain);
 }
 
 static int on_video(VpiSink *s, AVFrame *f)
 {
-    FilterCtx *c = s->priv;
-    int ret;
-    if (!c->graph || f->width != c->w || f->height != c->h || f->format != c->fmt)
-        if ((ret = build(s, c, f)) < 0)
-            return ret;
-    if ((ret = av_buffersrc_add_frame_flags(c->src, f, AV_BUFFERSRC_FLAG_KEEP_REF)) < 0)
-        return ret;
-    return drain(c);
+    return vpi_video_chain_push(s->priv, f, s->src, drop, NULL);
 }
 
 static int finish(VpiSink *s)
 {
-    FilterCtx *c = s->priv;
-    int ret = 0;
-    if (c->graph && ((ret = av_buffersrc_add_frame(c->src, NULL)) < 0 || (ret = drain(c)) < 0))
+    VpiVideoChain *c = s->priv;
+    int ret = vpi_video_chain_flush(c, drop, NULL);
+    if (ret < 0)
         return ret;
     /* Analysis filters write their results when they are freed. */
     avfilter_graph_free(&c->graph);
@@ -167,15 +135,12 @@ static int finish(VpiSink *s)
 
 static void close_sink(VpiSink *s)
 {
-    FilterCtx *c = s->priv;
-    avfilter_graph_free(&c->graph);
-    av_frame_free(&c->out);
-    av_freep(&c->chain);
+    vpi_video_chain_free(s->priv);
 }
 
 const VpiSinkClass vpi_sink_filter = {
     .name = "filter",
-    .priv_size = sizeof(FilterCtx),
+    .priv_size = sizeof(VpiVideoChain),
     .opts_size = sizeof(const char *),
     .init = init,
     .video = on_video,
