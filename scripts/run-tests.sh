@@ -34,9 +34,10 @@ if [ -n "$asan" ]; then
     # Suite once runs in the normal build only: the judges' self-tests (hls.js, VLC and the
     # Python judges against streams FFmpeg makes: none of vidpipe's code), the real-time
     # minute of live_channels_e2e (its server runs under the sanitizers in
-    # live_channels_hls) and cli_transcribe (pocketsphinx's time; the transcriber runs under
-    # them in transcriber, cli_subtitles_auto and cli_run). `make test` stays under 15
-    # minutes on 2 cores.
+    # live_channels_hls), cli_transcribe (pocketsphinx's time; the transcriber runs under
+    # them in transcriber, cli_subtitles_auto and cli_run) and cli_batch_hls_chromium
+    # (Chromium's time; the packager runs under them in cli_batch_hls). `make test` stays
+    # near 15 minutes on 2 cores.
     run_suite "$asan" "--no-suite scaleout --no-suite once" --buildtype=debug -Db_sanitize=address,undefined -Db_lundef=false \
         -Dc_args=-fno-sanitize-recover=all || status=1
 fi
