@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
 #include <libavutil/error.h>
 
 #include "common/commands.h"
@@ -51,6 +52,17 @@ static int qc_one(void *opaque, TbItem *item)
     if (r->nb_failed)
         item->fail = TB_FAIL_CHECK;
     return 0;
+}
+
+/* --report: what the checks found, beside the runner's status */
+static char *report_qc(const TbItem *it)
+{
+    if (!it->result)
+        return NULL;
+    json_t *o = json_pack("{s:o?}", "qc", tb_qc_summary(it->result));
+    char *text = o ? json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(15)) : NULL;
+    json_decref(o);
+    return text;
 }
 
 static void print_text(const TbItem *it)
@@ -254,6 +266,7 @@ static int run_qc(int argc, char **argv)
             return CLI_EXIT_ERROR;
         }
     b.single = job.single;
+    b.report_extra = report_qc;
     int ret = tb_run("qc", &b, items, nb, qc_one, &job);
     CliJson j;
     if (b.json) {

@@ -13,6 +13,7 @@
 #include <libavutil/error.h>
 
 #include "common/commands.h"
+#include "common/toolbox.h"
 #include "common/outputs.h"
 
 typedef struct RunJob {
@@ -44,20 +45,10 @@ static void on_qc(void *opaque, const char *input, int step, int stops,
                   const VpQcReport *r)
 {
     RunInput *in = ((RunCall *)opaque)->in;
-    json_t *failed = json_array(), *s;
+    json_t *s = json_pack("{s:i, s:s}", "step", step, "fail", stops ? "stop" : "warn");
     (void)input;
-    for (int i = 0; failed && i < r->nb_checks; i++) {
-        const VpQcCheck *c = &r->checks[i];
-        if (c->verdict != VP_QC_FAIL)
-            continue;
-        json_t *f = json_pack("{s:s, s:s}", "check", c->name, "message", c->message);
-        if (f && isfinite(c->value))
-            json_object_set_new(f, "value", json_real(c->value));
-        json_array_append_new(failed, f);
-    }
-    s = json_pack("{s:i, s:s, s:s, s:i, s:o?}", "step", step, "fail", stops ? "stop" : "warn",
-                  "verdict", r->nb_failed ? "fail" : "pass", "checks", r->nb_checks,
-                  "failed", failed);
+    if (s)
+        json_object_update_new(s, tb_qc_summary(r));
     if (!in->qc)
         in->qc = json_array();
     json_array_append_new(in->qc, s);

@@ -60,7 +60,9 @@ int vpi_media_list(const char *dir, char ***paths, size_t *nb)
         char *path;
         if (!vpi_media_name(e->d_name))
             continue;
-        if (asprintf(&path, "%s/%s", dir, e->d_name) < 0) {
+        size_t dl = strlen(dir);
+        /* "clips/" as the shell completes it gives clips/a.mp4, not clips//a.mp4 */
+        if (asprintf(&path, "%s%s%s", dir, dl && dir[dl - 1] == '/' ? "" : "/", e->d_name) < 0) {
             ret = AVERROR(ENOMEM);
             goto end;
         }

@@ -152,6 +152,17 @@ s=$(echo "$OUT" | python3 -c 'import json,sys; s=json.load(sys.stdin)["summary"]
 assert_eq "$s" "3 1 1 1" "folder summary in --json"
 run "$VIDPIPE" qc "$clean"
 assert_not_contains "$OUT" "qc summary" "one file: no summary"
+# --report: a line per file with what its checks found ("folder/" as the shell completes it)
+run "$VIDPIPE" qc "$WORK/folder/" --report "$WORK/qc.jsonl"
+assert_eq "$(python3 -c '
+import json, sys
+for l in sorted(open(sys.argv[1]), key=lambda l: json.loads(l)["item"]):
+    d = json.loads(l); q = d.get("qc")
+    print(d["item"].rsplit("/", 2)[-2:], d["status"],
+          q and q["verdict"], q and ",".join(f["check"] for f in q["failed"]))' "$WORK/qc.jsonl" | tr '\n' ';')" \
+    "['folder', 'a.mp4'] done pass ;['folder', 'b.mp4'] done fail black,silence,freeze;['folder', 'c.mov'] failed None None;" \
+    "--report: each file's checks"
+check; ! grep -q '//' "$WORK/qc.jsonl" || fail "--report: 'folder//' in the items"
 
 # ---- the HTML report ----
 run "$VIDPIPE" qc "$defects" --html "$WORK/r.html"

@@ -7,9 +7,11 @@
 #include <strings.h>
 #include <sys/stat.h>
 
+#include <jansson.h>
 #include <libavutil/error.h>
 
 #include "toolbox.h"
+#include "vidpipe/qc.h"
 
 void tb_batch_init(TbBatch *b)
 {
@@ -189,6 +191,7 @@ typedef struct RunCtx {
     CliProgress progress;
     int show_progress;
     CliOverwrite ow;
+    char *(*report_extra)(const TbItem *item);
 } RunCtx;
 
 /* The item's failure as the runner reports it: which file (and which of the item's inputs
@@ -242,6 +245,28 @@ static void batch_item_done(void *opaque, const VpBatchItem *bi, const char *sta
     }
 }
 
+static char *batch_report_extra(void *opaque, const VpBatchItem *bi)
+{
+    const RunCtx *rc = opaque;
+    return rc->report_extra ? rc->report_extra(bi->user) : NULL;
+}
+
+json_t *tb_qc_summary(const VpQcReport *r)
+{
+    json_t *failed = json_array();
+    for (int i = 0; failed && i < r->nb_checks; i++) {
+        const VpQcCheck *c = &r->checks[i];
+        if (c->verdict != VP_QC_FAIL)
+            continue;
+        json_t *f = json_pack("{s:s, s:s}", "check", c->name, "message", c->message);
+        if (f && isfinite(c->value))
+            json_object_set_new(f, "value", json_real(c->value));
+        json_array_append_new(failed, f);
+    }
+    return json_pack("{s:s, s:i, s:o?}", "verdict", r->nb_failed ? "fail" : "pass", "checks",
+                     r->nb_checks, "failed", failed);
+}
+
 static void batch_progress(void *opaque, int64_t finished, int64_t failed, int64_t total)
 {
     RunCtx *rc = opaque;
@@ -252,7 +277,8 @@ static void batch_progress(void *opaque, int64_t finished, int64_t failed, int64
 
 int tb_run(const char *cmd, TbBatch *b, TbItem *items, int nb, TbWorkFn work, void *opaque)
 {
-    RunCtx rc = { .cmd = cmd, .items = items, .work = work, .opaque = opaque };
+    RunCtx rc = { .cmd = cmd, .items = items, .work = work, .opaque = opaque,
+                  .report_extra = b->report_extra };
     VpBatchItem *bi = calloc((size_t)(nb ? nb : 1), sizeof(*bi));
     const char *(*inputs)[2] = calloc((size_t)(nb ? nb : 1), sizeof(*inputs));
     VpBatchOpts o;
@@ -309,6 +335,7 @@ int tb_run(const char *cmd, TbBatch *b, TbItem *items, int nb, TbWorkFn work, vo
     o.opaque = &rc;
     o.item_done = batch_item_done;
     o.progress = batch_progress;
+    o.report_extra = batch_report_extra;
     rc.show_progress = nb > 1;
     cli_progress_init(&rc.progress, cmd);
     cli_signals_install(cmd, CLI_SIG_ABANDON);

@@ -38,7 +38,16 @@ typedef struct TbBatch {
     int single;                 /* one input file to one output: the overwrite rule refuses
                                    an existing output (vidpipe(1)); else the run skips
                                    complete outputs and redoes changed ones */
+    /* Optional: more of an item's outcome for its --report line (VpBatchOpts.report_extra):
+     * a JSON object's text, malloc'd, or NULL. */
+    char *(*report_extra)(const TbItem *item);
 } TbBatch;
+
+/* What a QC found, as the reports give it: {"verdict": "pass"|"fail", "checks": N,
+ * "failed": [{"check", "message", "value"}]} ("value" only when there is one); NULL without
+ * memory. vidpipe qc's --report and vidpipe run's "qc" entries. */
+struct VpQcReport;
+json_t *tb_qc_summary(const struct VpQcReport *r);
 
 #define TB_BATCH_OPTS(b)                                                                      \
     CLI_LIB_AS("jobs", 'j', &(b).run, "N", vp_option_table("batch"), "jobs",                \
