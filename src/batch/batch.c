@@ -594,6 +594,19 @@ static void backoff(const Batch *b, int64_t ms)
     }
 }
 
+/* The made-from record of an item's output, put on its temporary file as it is committed. */
+typedef struct MadeFrom {
+    const char *output;
+    const char *stamp;
+} MadeFrom;
+
+static void mark_made_from(void *opaque, const char *final_path, const char *tmp_path)
+{
+    const MadeFrom *m = opaque;
+    if (final_path && tmp_path && !strcmp(final_path, m->output))
+        vpi_made_from_store(tmp_path, m->stamp); /* none only means a rerun redoes it */
+}
+
 static void run_item(Batch *b, void *state, size_t i)
 {
     const VpBatchItem *it = &b->items[i];
@@ -664,6 +677,11 @@ static void run_item(Batch *b, void *state, size_t i)
         }
     }
 
+    /* The record goes on the output before it takes its name: a kill between the rename
+     * and a later record would leave a complete output that a rerun redoes. */
+    MadeFrom mark = { it->output, stamp };
+    if (it->output && made_from_ok)
+        vpi_output_set_commit_hook(mark_made_from, &mark);
     for (;;) {
         failure_reset(&fail);
         attempts++;
@@ -679,6 +697,15 @@ static void run_item(Batch *b, void *state, size_t i)
                  fail.message[0] ? fail.message : vp_strerror(ret), (long long)ms);
         pthread_mutex_unlock(&b->lock);
         backoff(b, ms);
+    }
+    vpi_output_set_commit_hook(NULL, NULL);
+    /* an output its work did not put in place through vpi_output_commit() */
+    if (ret >= 0 && it->output && made_from_ok && !vpi_made_from_matches(it->output, stamp) &&
+        (ret = vpi_made_from_store(it->output, stamp)) < 0) {
+        /* No record only means a rerun redoes the item. */
+        vpi_log(&o->logger, VP_LOG_DEBUG, "%s: what made it is not recorded: %s",
+                it->output, vp_strerror(ret));
+        ret = 0;
     }
     if (ret >= 0 && it->output && o->output_bytes &&
         o->output_bytes(o->opaque, it, &bytes, &shared) >= 0) {
@@ -697,13 +724,6 @@ static void run_item(Batch *b, void *state, size_t i)
             ret = AVERROR(ENOENT);
             output_failure(&fail, it->output, ret, "was not written (the work reported success)");
         }
-    }
-    if (ret >= 0 && it->output && made_from_ok &&
-        (ret = vpi_made_from_store(it->output, stamp)) < 0) {
-        /* No record only means a rerun redoes the item. */
-        vpi_log(&o->logger, VP_LOG_DEBUG, "%s: what made it is not recorded: %s",
-                it->output, vp_strerror(ret));
-        ret = 0;
     }
     if (ret < 0) {
         fail.code = ret;

@@ -77,9 +77,22 @@ fail:
     return ret;
 }
 
+static _Thread_local void (*commit_hook)(void *opaque, const char *final_path,
+                                         const char *tmp_path);
+static _Thread_local void *commit_opaque;
+
+void vpi_output_set_commit_hook(void (*fn)(void *opaque, const char *final_path,
+                                           const char *tmp_path), void *opaque)
+{
+    commit_hook = fn;
+    commit_opaque = fn ? opaque : NULL;
+}
+
 int vpi_output_commit(VpiOutput *o)
 {
     int ret = 0;
+    if (commit_hook)
+        commit_hook(commit_opaque, o->final_path, o->tmp_path);
     int fd = o->no_sync ? -2 : open(o->tmp_path, O_RDONLY);
     if (fd == -2) {
         /* no fsync asked for */

@@ -97,6 +97,12 @@ typedef struct VpiOutput {
 int vpi_output_begin(VpiOutput *o, const char *final_path);
 /* fsync the temporary file and rename it over the final name; frees @p o. */
 int vpi_output_commit(VpiOutput *o);
+/* What must be on a file before it takes its final name, for the outputs this thread
+ * commits: vpi_output_commit() calls @p fn with the final and temporary names before the
+ * fsync and the rename (the batch runner's made-from record, so that no file has its name
+ * without it). NULL clears it. Per thread. */
+void vpi_output_set_commit_hook(void (*fn)(void *opaque, const char *final_path,
+                                           const char *tmp_path), void *opaque);
 /* Remove the temporary file (if any) and free @p o. Safe on a zeroed or finished output. */
 void vpi_output_abort(VpiOutput *o);
 /* 1 if @p name (a file name, not a path) is one of vidpipe's temporary names. */

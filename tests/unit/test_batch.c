@@ -11,11 +11,13 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <libavutil/error.h>
 
 #include "test.h"
+#include "util/internal.h"
 #include "vidpipe/batch.h"
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -30,6 +32,8 @@ typedef struct Job {
     int fail_with;         /* error returned on every attempt (0: none) */
     int transient_fails;   /* attempts failing with EIO before success */
     int write_nothing;     /* return 0 without writing */
+    int via_output;        /* write with vpi_output_begin/commit (as the library's commands) */
+    int recorded_at_rename; /* via_output: the made-from record was there as it took its name */
     int calls;             /* attempts made (written by the worker that runs the item) */
     void *worker;          /* worker state that ran it */
 } Job;
@@ -82,6 +86,24 @@ static int work(void *opaque, void *worker, const VpBatchItem *item, VpFailure *
         return AVERROR(EIO);
     if (job->write_nothing)
         return 0;
+    if (job->via_output) {
+        VpiOutput out;
+        int ret = vpi_output_begin(&out, item->output);
+        FILE *f = ret < 0 ? NULL : fopen(out.tmp_path, "w");
+        if (!f) {
+            vpi_output_abort(&out);
+            return ret < 0 ? ret : AVERROR(errno);
+        }
+        fputs(item->name, f);
+        fclose(f);
+        if ((ret = vpi_output_commit(&out)) < 0)
+            return ret;
+        /* the runner has not had the item back yet: only the commit can have put it there */
+        char rec[256];
+        job->recorded_at_rename = getxattr(item->output, "user.vidpipe.made_from", rec,
+                                           sizeof(rec)) > 0;
+        return 0;
+    }
     return write_atomic(item->output, item->name);
 }
 
@@ -561,6 +583,43 @@ static void test_report_extra(void)
     set_free(&s);
 }
 
+/* The made-from record is on an output from the moment it has its name (set on the
+ * temporary file as it is committed), so a kill right after the rename leaves an output a
+ * rerun skips; and a rerun does skip it. */
+static void test_record_before_rename(void)
+{
+    Set s;
+    Ctx c;
+    VpBatchOpts o;
+    VpBatchStats st;
+
+    set_make(&s, "record", 4);
+    for (int i = 0; i < s.n; i++)
+        s.jobs[i].via_output = 1;
+    opts_init(&o, &c, 2);
+    o.settings = "record test";
+    CHECK_EQ(vp_batch_run(s.items, (size_t)s.n, &o, &st), 0);
+    CHECK_EQ(st.done, 4);
+    int recorded = 0;
+    for (int i = 0; i < s.n; i++)
+        recorded += s.jobs[i].recorded_at_rename;
+    char rec[256];
+    if (getxattr(s.outputs[0], "user.vidpipe.made_from", rec, sizeof(rec)) < 0 &&
+        (errno == ENOTSUP || errno == EOPNOTSUPP)) {
+        printf("# no user attributes on this file system: the record is not checked\n");
+    } else {
+        CHECK_EQ(recorded, 4);
+        set_reset_jobs(&s);
+        for (int i = 0; i < s.n; i++)
+            s.jobs[i].via_output = 1;
+        opts_init(&o, &c, 2);
+        o.settings = "record test";
+        CHECK_EQ(vp_batch_run(s.items, (size_t)s.n, &o, &st), 0);
+        CHECK_EQ(st.skipped, 4);
+    }
+    set_free(&s);
+}
+
 /* vp_output_check_not_input(): one file however it is spelt or linked; another file, or a
  * path where nothing exists, is not an input. */
 static void test_output_is_input(void)
@@ -736,6 +795,7 @@ int main(void)
     test_options_and_lock();
     test_report_escaping();
     test_report_extra();
+    test_record_before_rename();
     test_output_is_input();
     test_items_output_is_input();
     test_memory_flat();
