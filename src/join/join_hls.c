@@ -315,19 +315,6 @@ fail:
     return ret;
 }
 
-static int pread_all(int fd, uint8_t *dst, size_t size, int64_t pos)
-{
-    for (size_t got = 0; got < size;) {
-        ssize_t r = pread(fd, dst + got, size - got, pos + (off_t)got);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            return r < 0 ? AVERROR(errno) : VP_ERR_TRUNCATED;
-        got += (size_t)r;
-    }
-    return 0;
-}
-
 /* The init segment: ftyp + moov with one video and one audio track, no samples, mvex. */
 static void build_init(Buf *b, const VpiMp4Track *v, const VpiMp4Track *a)
 {
@@ -549,7 +536,7 @@ static int build_segment(Buf *b, const SegSpec *g)
         buf_need(b, x->size);
         if (b->oom)
             return AVERROR(ENOMEM);
-        int ret = pread_all(s->fd, b->d + b->len, x->size, x->pos);
+        int ret = vpi_pread_full(s->fd, b->d + b->len, x->size, x->pos);
         if (ret < 0)
             return ret;
         b->len += x->size;
@@ -562,7 +549,7 @@ static int build_segment(Buf *b, const SegSpec *g)
         if (b->oom)
             return AVERROR(ENOMEM);
         if (f->fd >= 0) {
-            int ret = pread_all(f->fd, b->d + b->len, f->size, f->pos);
+            int ret = vpi_pread_full(f->fd, b->d + b->len, f->size, f->pos);
             if (ret < 0)
                 return ret;
         } else {

@@ -10,7 +10,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <libavcodec/avcodec.h>
 #include <libavutil/channel_layout.h>
@@ -96,15 +95,7 @@ static void cache_put(VpiSeamCache **pc, const Pcm *pcm)
 static int read_packet(int fd, const VpiMp4Sample *s, AVPacket *pkt)
 {
     int ret = av_new_packet(pkt, (int)s->size);
-    if (ret < 0)
-        return ret;
-    for (uint32_t got = 0; got < s->size;) {
-        ssize_t r = pread(fd, pkt->data + got, s->size - got, s->pos + got);
-        if (r <= 0)
-            return r < 0 ? AVERROR(errno) : VP_ERR_TRUNCATED;
-        got += (uint32_t)r;
-    }
-    return 0;
+    return ret < 0 ? ret : vpi_pread_full(fd, pkt->data, s->size, s->pos);
 }
 
 /* Decode the frames of @p seg needed for media samples [m0, m1). */

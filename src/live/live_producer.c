@@ -340,15 +340,7 @@ static void close_muxer(VpiProducer *p)
 
 int vpi_live_piece_read(VpiLivePiece *pc, int64_t pos, uint8_t *dst, size_t size)
 {
-    for (size_t got = 0; got < size;) {
-        ssize_t r = pread(pc->fd, dst + got, size - got, (off_t)(pos + (int64_t)got));
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            return r < 0 ? AVERROR(errno) : VP_ERR_TRUNCATED;
-        got += (size_t)r;
-    }
-    return 0;
+    return vpi_pread_full(pc->fd, dst, size, pos);
 }
 
 /* ticks from the first presented frame */

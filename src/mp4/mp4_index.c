@@ -651,14 +651,8 @@ int vpi_mp4_index(int fd, VpiMp4File **out, char *why, size_t why_size)
         ret = AVERROR(ENOMEM);
         goto fail;
     }
-    for (int64_t got = 0; got < moov_size;) {
-        ssize_t r = pread(fd, moov + got, (size_t)(moov_size - got), moov_pos + got);
-        if (r <= 0) {
-            ret = r < 0 ? AVERROR(errno) : VP_ERR_TRUNCATED;
-            goto fail;
-        }
-        got += r;
-    }
+    if ((ret = vpi_pread_full(fd, moov, (size_t)moov_size, moov_pos)) < 0)
+        goto fail;
     f->file_size = sb.st_size;
 
     Box mvhd, b;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* What every command checks before it opens an input file, and how it opens one. */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -61,6 +62,19 @@ int vpi_open_input(AVFormatContext **ic, const char *path, const VpCancel *cance
     if ((ret = avformat_open_input(ic, path, NULL, NULL)) < 0) {
         *ic = NULL; /* freed by avformat_open_input on failure */
         return vpi_cancelled(cancel) ? VP_ERR_CANCELLED : vpi_open_error(path, NULL, 0, ret);
+    }
+    return 0;
+}
+
+int vpi_pread_full(int fd, void *dst, size_t size, int64_t pos)
+{
+    for (size_t got = 0; got < size;) {
+        ssize_t r = pread(fd, (uint8_t *)dst + got, size - got, (off_t)(pos + (int64_t)got));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return r < 0 ? AVERROR(errno) : VP_ERR_TRUNCATED;
+        got += (size_t)r;
     }
     return 0;
 }

@@ -70,6 +70,10 @@ void vpi_check_reasons(const struct VpCheckResult *res, const char *who, char *b
  * @p path. */
 int vpi_open_error(const char *path, const uint8_t *head, size_t head_size, int err);
 
+/* Read exactly @p size bytes at @p pos of @p fd (retried on EINTR and short reads): 0,
+ * AVERROR(errno), or VP_ERR_TRUNCATED when the file ends first. util/input.c */
+int vpi_pread_full(int fd, void *dst, size_t size, int64_t pos);
+
 /* Open the input @p path as every command does (after its own checks, e.g.
  * vpi_input_check): @p cancel as FFmpeg's interrupt callback (a read that blocks can be
  * cancelled), @p lg for FFmpeg's messages about it, and one reason for a refusal:
