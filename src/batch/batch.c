@@ -594,6 +594,28 @@ static void backoff(const Batch *b, int64_t ms)
     }
 }
 
+/* What an item's outputs weigh, done or skipped: as their producer counts them
+ * (VpBatchOpts.output_bytes), else the sizes of @c output and @c more_outputs and their
+ * shared extents. AVERROR(ENOENT) when the output is not there. */
+static int item_bytes(const VpBatchOpts *o, const VpBatchItem *it, int64_t *bytes,
+                      int64_t *shared)
+{
+    struct stat sb;
+    if (o->output_bytes && o->output_bytes(o->opaque, it, bytes, shared) >= 0)
+        return 0;
+    *bytes = *shared = 0;
+    for (int k = 0; k < it->nb_more_outputs; k++)
+        if (it->more_outputs[k] && stat(it->more_outputs[k], &sb) == 0) {
+            *bytes += (int64_t)sb.st_size;
+            *shared += shared_bytes(it->more_outputs[k]);
+        }
+    if (stat(it->output, &sb) < 0)
+        return AVERROR(ENOENT);
+    *bytes += (int64_t)sb.st_size;
+    *shared += shared_bytes(it->output);
+    return 0;
+}
+
 /* The made-from record of an item's output, put on its temporary file as it is committed. */
 typedef struct MadeFrom {
     const char *output;
@@ -658,10 +680,7 @@ static void run_item(Batch *b, void *state, size_t i)
                 (o->skip_existing == 1 && made_from_ok &&
                  vpi_made_from_matches(it->output, stamp))) {
                 snprintf(why, sizeof(why), "output exists: %s", it->output);
-                if (!o->output_bytes || o->output_bytes(o->opaque, it, &bytes, &shared) < 0) {
-                    bytes = (int64_t)sb.st_size;
-                    shared = shared_bytes(it->output);
-                }
+                item_bytes(o, it, &bytes, &shared);
                 finish_item(b, i, name, "skipped", NULL, why, (vpi_now_us() - t0) / 1e6,
                             bytes, shared, 0);
                 return;
@@ -707,23 +726,9 @@ static void run_item(Batch *b, void *state, size_t i)
                 it->output, vp_strerror(ret));
         ret = 0;
     }
-    if (ret >= 0 && it->output && o->output_bytes &&
-        o->output_bytes(o->opaque, it, &bytes, &shared) >= 0) {
-        /* counted by its producer */
-    } else if (ret >= 0 && it->output) {
-        bytes = shared = 0;
-        for (int k = 0; k < it->nb_more_outputs; k++)
-            if (it->more_outputs[k] && stat(it->more_outputs[k], &sb) == 0) {
-                bytes += (int64_t)sb.st_size;
-                shared += shared_bytes(it->more_outputs[k]);
-            }
-        if (stat(it->output, &sb) == 0) {
-            bytes += (int64_t)sb.st_size;
-            shared += shared_bytes(it->output);
-        } else {
-            ret = AVERROR(ENOENT);
-            output_failure(&fail, it->output, ret, "was not written (the work reported success)");
-        }
+    if (ret >= 0 && it->output && item_bytes(o, it, &bytes, &shared) == AVERROR(ENOENT)) {
+        ret = AVERROR(ENOENT);
+        output_failure(&fail, it->output, ret, "was not written (the work reported success)");
     }
     if (ret < 0) {
         fail.code = ret;
