@@ -280,39 +280,7 @@ static int src_open(const char *path, int input, int64_t target, Src *s, VpFailu
 
 static int write_file(const char *path, const Buf *b, int durable)
 {
-    VpiOutput o = { 0 };
-    int ret, fd = -1;
-    if (b->oom)
-        return AVERROR(ENOMEM);
-    if ((ret = vpi_output_begin(&o, path)) < 0)
-        return ret;
-    o.no_sync = !durable;
-    if ((fd = open(o.tmp_path, O_WRONLY | O_TRUNC | O_CLOEXEC)) < 0) {
-        ret = AVERROR(errno);
-        goto fail;
-    }
-    for (size_t off = 0; off < b->len;) {
-        ssize_t w = write(fd, b->d + off, b->len - off);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            ret = AVERROR(errno);
-            goto fail;
-        }
-        off += (size_t)w;
-    }
-    if (close(fd) < 0) {
-        fd = -1;
-        ret = AVERROR(errno);
-        goto fail;
-    }
-    fd = -1;
-    return vpi_output_commit(&o);
-fail:
-    if (fd >= 0)
-        close(fd);
-    vpi_output_abort(&o);
-    return ret;
+    return b->oom ? AVERROR(ENOMEM) : vpi_output_write(path, b->d, b->len, !durable);
 }
 
 /* The init segment: ftyp + moov with one video and one audio track, no samples, mvex. */

@@ -251,25 +251,7 @@ static int exists(const char *path)
 /* A small text record (a measurement) written atomically. */
 static int record_write(const char *path, const char *text)
 {
-    VpiOutput o;
-    int ret, fd;
-    if ((ret = vpi_output_begin(&o, path)) < 0)
-        return ret;
-    if ((fd = open(o.tmp_path, O_WRONLY | O_TRUNC | O_CLOEXEC)) < 0) {
-        ret = AVERROR(errno);
-        vpi_output_abort(&o);
-        return ret;
-    }
-    size_t len = strlen(text);
-    ssize_t w = write(fd, text, len);
-    ret = w == (ssize_t)len ? 0 : AVERROR(w < 0 ? errno : EIO);
-    if (close(fd) < 0 && !ret)
-        ret = AVERROR(errno);
-    if (ret < 0) {
-        vpi_output_abort(&o);
-        return ret;
-    }
-    return vpi_output_commit(&o);
+    return vpi_output_write(path, text, strlen(text), 0);
 }
 
 /* The record's text (at most 64 KiB, NUL-terminated, malloc'ed), or NULL. */

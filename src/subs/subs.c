@@ -589,10 +589,9 @@ int vp_subs_write_buffer(const VpSubs *subs, VpSubsFormat fmt, char **buf, size_
 
 int vp_subs_write(const VpSubs *subs, const char *path, VpSubsFormat fmt, VpFailure *fail)
 {
-    VpiOutput o = { 0 };
     char *text = NULL;
     size_t size = 0;
-    int fd = -1, ret;
+    int ret;
     if (fail) {
         memset(fail, 0, sizeof(*fail));
         fail->input = -1;
@@ -610,38 +609,9 @@ int vp_subs_write(const VpSubs *subs, const char *path, VpSubsFormat fmt, VpFail
     }
     if ((ret = vp_subs_write_buffer(subs, fmt, &text, &size)) < 0)
         return fail_file(fail, path, ret);
-    if ((ret = vpi_output_begin(&o, path)) < 0)
-        goto fail;
-    if ((fd = open(o.tmp_path, O_WRONLY | O_TRUNC | O_CLOEXEC)) < 0) {
-        ret = AVERROR(errno);
-        goto fail;
-    }
-    for (size_t done = 0; done < size;) {
-        ssize_t w = write(fd, text + done, size - done);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0) {
-            ret = AVERROR(errno);
-            goto fail;
-        }
-        done += w;
-    }
-    if (close(fd) < 0) {
-        fd = -1;
-        ret = AVERROR(errno);
-        goto fail;
-    }
-    fd = -1;
-    if ((ret = vpi_output_commit(&o)) < 0)
-        goto fail;
+    ret = vpi_output_write(path, text, size, 0);
     av_free(text);
-    return 0;
-fail:
-    if (fd >= 0)
-        close(fd);
-    vpi_output_abort(&o);
-    av_free(text);
-    return fail_file(fail, path, ret);
+    return ret < 0 ? fail_file(fail, path, ret) : 0;
 }
 
 /* ---- timing --------------------------------------------------------------------------- */

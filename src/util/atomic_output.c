@@ -2,6 +2,7 @@
 /* Atomic outputs: write to a temporary name in the destination folder, rename when done. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -113,6 +114,32 @@ int vpi_output_commit(VpiOutput *o)
     free(o->tmp_path);
     memset(o, 0, sizeof(*o));
     return 0;
+}
+
+int vpi_output_write(const char *path, const void *data, size_t size, int no_sync)
+{
+    VpiOutput o;
+    int ret = vpi_output_begin(&o, path);
+    if (ret < 0)
+        return ret;
+    o.no_sync = no_sync;
+    int fd = open(o.tmp_path, O_WRONLY | O_TRUNC | O_CLOEXEC);
+    if (fd < 0)
+        ret = AVERROR(errno);
+    for (size_t done = 0; fd >= 0 && ret >= 0 && done < size;) {
+        ssize_t w = write(fd, (const uint8_t *)data + done, size - done);
+        if (w < 0 && errno != EINTR)
+            ret = AVERROR(errno);
+        else if (w > 0)
+            done += (size_t)w;
+    }
+    if (fd >= 0 && close(fd) < 0 && ret >= 0)
+        ret = AVERROR(errno);
+    if (ret < 0) {
+        vpi_output_abort(&o);
+        return ret;
+    }
+    return vpi_output_commit(&o);
 }
 
 void vpi_output_abort(VpiOutput *o)

@@ -107,6 +107,10 @@ int vpi_output_commit(VpiOutput *o);
  * without it). NULL clears it. Per thread. */
 void vpi_output_set_commit_hook(void (*fn)(void *opaque, const char *final_path,
                                            const char *tmp_path), void *opaque);
+/* The whole file @p path is @p size bytes of @p data, written under a temporary name and
+ * renamed into place (fsynced first unless @p no_sync): 0 or a negative error, and then
+ * nothing is left. */
+int vpi_output_write(const char *path, const void *data, size_t size, int no_sync);
 /* Remove the temporary file (if any) and free @p o. Safe on a zeroed or finished output. */
 void vpi_output_abort(VpiOutput *o);
 /* 1 if @p name (a file name, not a path) is one of vidpipe's temporary names. */
