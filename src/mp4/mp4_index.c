@@ -627,7 +627,7 @@ int vpi_mp4_index(int fd, VpiMp4File **out, char *why, size_t why_size)
         }
         pos += (int64_t)size;
     }
-    if (moov_size < 0 && !known_first) {
+    if (moov_size < 0 && known_first != 1) { /* -1: not even one box header (a tiny file) */
         ret = VP_ERR_NOT_MEDIA;
         snprintf(why, why_size, "not an MP4/MOV file");
         goto fail;

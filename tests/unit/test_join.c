@@ -289,6 +289,20 @@ int main(void)
     }
     CHECK(refused > 50);
 
+    /* a file too short for one box header is not media, not an MP4 cut before its moov */
+    FILE *jw = fopen(cut, "wb");
+    if (jw) {
+        fputs("junk\n", jw);
+        fclose(jw);
+    }
+    int jfd = open(cut, O_RDONLY);
+    VpiMp4File *jf = NULL;
+    why[0] = 0;
+    CHECK_EQ(vpi_mp4_index(jfd, &jf, why, sizeof(why)), VP_ERR_NOT_MEDIA);
+    CHECK_STR(why, "not an MP4/MOV file");
+    vpi_mp4_index_free(&jf);
+    close(jfd);
+
     /* the SPS reader: sizes of a 160x120 stream (cropped from 160x128) */
     int fd = open(a, O_RDONLY);
     VpiMp4File *mf = NULL;
