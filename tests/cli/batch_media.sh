@@ -31,6 +31,3 @@ assert_output() { # file expected-video-frames what
     [ "$(aframes "$1")" -gt 0 ] 2>/dev/null || fail "$3: no audio in $1"
     assert_seeks "$1" "$3"
 }
-no_temps() { # dir what
-    assert_eq "$(find "$1" -name '.*vptmp*' | wc -l)" 0 "$2: temporary files left"
-}

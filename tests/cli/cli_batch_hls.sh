@@ -204,9 +204,10 @@ cp "$R/out/long.m3u8" "$WORK/long.m3u8"
 caught=
 for attempt in 1 2 3 4 5; do
     n0=$(ls "$R/out/long" | wc -l)
-    # a simple command, so that $! is vidpipe itself
+    # a simple command, so that $! is vidpipe itself; a redo that finishes first removes the
+    # folder it replaced at once (--hls-keep-old 0), so each attempt starts from one folder
     "$VIDPIPE" batch --intro "$H_INTRO" --outro "$H_OUTRO" --personal "$R/c" --hls "$R/out" \
-        --hls-target 1 -y >/dev/null 2>&1 &
+        --hls-target 1 -y --hls-keep-old 0 >/dev/null 2>&1 &
     pid=$!
     while kill -0 $pid 2>/dev/null && [ "$(ls "$R/out/long" | wc -l)" -le "$n0" ]; do :; done
     if kill -STOP $pid 2>/dev/null; then

@@ -175,3 +175,7 @@ finish() {
     echo "$T_CHECKS checks, $T_FAILS failed"
     [ "$T_FAILS" -eq 0 ]
 }
+# No vidpipe temporary file (.NAME.vptmp-*) under DIR.
+no_temps() { # dir what
+    assert_eq "$(find "$1" -name '.*vptmp*' | wc -l)" 0 "$2: temporary files left"
+}
